@@ -1,0 +1,31 @@
+//! The device model of rekam, the KTP-el enrollment station daemon: what a device is
+//! (identity, class, state, diagnostics), the errors every driver reports, the domain
+//! types that cross layers (grey images with their resolution, finger positions, pen
+//! samples, card jobs, chip files) and one small object-safe trait per device class
+//! ([`FingerprintScanner`], [`Camera`], [`SignaturePad`], [`CardPrinter`],
+//! [`ChipEncoder`]). Drivers and simulators implement these traits; the enrollment
+//! pipeline and the daemon depend on the traits only, never on a driver.
+//!
+//! The [`Registry`] holds the open devices and turns their state changes into one
+//! stream of [`DeviceEvent`]s. The [`sim`] module holds what every simulator shares:
+//! scaled timings, an injectable fault set and a state cell with a busy guard.
+//!
+//! This crate depends on no other rekam crate and knows nothing of gRPC.
+
+mod device;
+mod error;
+mod registry;
+pub mod sim;
+mod traits;
+mod types;
+
+pub use device::{
+    CheckOutcome, DeviceClass, DeviceEvent, DeviceEventKind, DeviceInfo, DeviceState,
+    DiagnosticCheck, DiagnosticReport,
+};
+pub use error::{DeviceError, ErrorKind};
+pub use registry::{AnyDevice, Registry};
+pub use traits::{
+    Camera, CardPrinter, ChipEncoder, Device, FingerprintScanner, SignaturePad, write_and_verify,
+};
+pub use types::*;

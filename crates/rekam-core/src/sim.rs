@@ -1,0 +1,310 @@
+//! What every simulator shares: timings that scale (to zero for tests), a set of
+//! injectable faults, and a state cell with a busy guard.
+//!
+//! Simulators are public and live beside the real drivers, behind the same traits, so
+//! that CI and technicians can run the whole station without hardware and make any
+//! fault the API can report happen on demand.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::device::DeviceState;
+use crate::error::DeviceError;
+
+/// A fault a simulator can inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultSpec {
+    /// Its name, e.g. "ribbon_out".
+    pub name: &'static str,
+    /// What it does.
+    pub description: &'static str,
+}
+
+/// The fault "disconnect", which every device simulator offers.
+pub const DISCONNECT: FaultSpec = FaultSpec {
+    name: "disconnect",
+    description: "unplug the device: it reports DISCONNECTED until faults are cleared",
+};
+
+/// The fault "hardware_error", which every device simulator offers.
+pub const HARDWARE_ERROR: FaultSpec = FaultSpec {
+    name: "hardware_error",
+    description: "the device reports an internal error and fails its self-test",
+};
+
+/// Fault injection on a simulator (a device or a simulated service).
+pub trait SimulatorControl: Send + Sync {
+    /// The faults it can inject.
+    fn faults(&self) -> Vec<FaultSpec>;
+    /// The faults active now.
+    fn active_faults(&self) -> Vec<String>;
+    /// Injects a fault; [`DeviceError::InvalidArgument`] for an unknown name.
+    fn inject(&self, fault: &str) -> Result<(), DeviceError>;
+    /// Clears every fault and returns to ready.
+    fn clear(&self);
+}
+
+/// Simulated time: nominal durations multiplied by a scale (0 = instant).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    scale: f64,
+}
+
+impl Timing {
+    /// Real-time timings.
+    pub const REAL: Timing = Timing { scale: 1.0 };
+    /// No waiting at all, for tests and benchmarks.
+    pub const INSTANT: Timing = Timing { scale: 0.0 };
+
+    /// Timings scaled by `scale` (negative or NaN counts as 0).
+    pub fn new(scale: f64) -> Self {
+        Timing {
+            scale: if scale.is_finite() && scale > 0.0 {
+                scale
+            } else {
+                0.0
+            },
+        }
+    }
+
+    /// The scale.
+    pub fn scale(&self) -> f64 {
+        self.scale
+    }
+
+    /// A nominal duration, scaled.
+    pub fn scaled(&self, nominal: Duration) -> Duration {
+        nominal.mul_f64(self.scale)
+    }
+
+    /// Sleeps for a nominal duration, scaled; yields once even when instant so that a
+    /// loop of simulated steps stays cancellable.
+    pub async fn sleep(&self, nominal: Duration) {
+        let d = self.scaled(nominal);
+        if d.is_zero() {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(d).await;
+        }
+    }
+}
+
+/// A set of injectable faults with their specs.
+#[derive(Debug)]
+pub struct FaultSet {
+    specs: Vec<FaultSpec>,
+    active: Mutex<BTreeSet<&'static str>>,
+}
+
+impl FaultSet {
+    /// A fault set offering these faults.
+    pub fn new(specs: Vec<FaultSpec>) -> Self {
+        FaultSet {
+            specs,
+            active: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<&'static str>> {
+        // A panic while holding this lock cannot leave the set inconsistent.
+        self.active.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The specs.
+    pub fn specs(&self) -> Vec<FaultSpec> {
+        self.specs.clone()
+    }
+
+    /// Activates a fault by name.
+    pub fn inject(&self, name: &str) -> Result<(), DeviceError> {
+        let spec = self.specs.iter().find(|s| s.name == name).ok_or_else(|| {
+            let known: Vec<&str> = self.specs.iter().map(|s| s.name).collect();
+            DeviceError::InvalidArgument(format!(
+                "unknown fault {name:?}; this simulator has: {}",
+                known.join(", ")
+            ))
+        })?;
+        self.lock().insert(spec.name);
+        Ok(())
+    }
+
+    /// True while the fault is active.
+    pub fn is_active(&self, name: &str) -> bool {
+        self.lock().contains(name)
+    }
+
+    /// Deactivates a fault, returning whether it was active (for one-shot faults).
+    pub fn take(&self, name: &str) -> bool {
+        self.lock().remove(name)
+    }
+
+    /// The active faults' names.
+    pub fn active(&self) -> Vec<String> {
+        self.lock().iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Clears every fault.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
+/// A device's state, observable through a watch channel, with a busy guard.
+#[derive(Debug, Clone)]
+pub struct StateCell {
+    device_id: Arc<str>,
+    tx: Arc<watch::Sender<DeviceState>>,
+}
+
+impl StateCell {
+    /// A ready device.
+    pub fn new(device_id: &str) -> Self {
+        StateCell {
+            device_id: device_id.into(),
+            tx: Arc::new(watch::Sender::new(DeviceState::Ready)),
+        }
+    }
+
+    /// The state now.
+    pub fn get(&self) -> DeviceState {
+        self.tx.borrow().clone()
+    }
+
+    /// Sets the state (observers see it only if it changed).
+    pub fn set(&self, state: DeviceState) {
+        self.tx.send_if_modified(|s| {
+            if *s == state {
+                false
+            } else {
+                *s = state;
+                true
+            }
+        });
+    }
+
+    /// A receiver of state changes.
+    pub fn subscribe(&self) -> watch::Receiver<DeviceState> {
+        self.tx.subscribe()
+    }
+
+    /// The error that the current state implies for a new operation, if any.
+    pub fn check_usable(&self) -> Result<(), DeviceError> {
+        match self.get() {
+            DeviceState::Ready => Ok(()),
+            DeviceState::Busy => Err(DeviceError::Busy(self.device_id.to_string())),
+            DeviceState::Disconnected => Err(DeviceError::Disconnected {
+                device: self.device_id.to_string(),
+            }),
+            DeviceState::Error(reason) => Err(DeviceError::Hardware(reason)),
+        }
+    }
+
+    /// Marks the device busy for the guard's lifetime. Fails if it is not ready. When the
+    /// guard drops (the operation ended or was cancelled) a busy device is ready again.
+    pub fn busy(&self) -> Result<BusyGuard, DeviceError> {
+        let mut result = Ok(());
+        self.tx.send_if_modified(|s| match s {
+            DeviceState::Ready => {
+                *s = DeviceState::Busy;
+                true
+            }
+            DeviceState::Busy => {
+                result = Err(DeviceError::Busy(self.device_id.to_string()));
+                false
+            }
+            DeviceState::Disconnected => {
+                result = Err(DeviceError::Disconnected {
+                    device: self.device_id.to_string(),
+                });
+                false
+            }
+            DeviceState::Error(reason) => {
+                result = Err(DeviceError::Hardware(reason.clone()));
+                false
+            }
+        });
+        result.map(|()| BusyGuard { cell: self.clone() })
+    }
+}
+
+/// Holds a device busy; see [`StateCell::busy`].
+#[derive(Debug)]
+pub struct BusyGuard {
+    cell: StateCell,
+}
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.cell.tx.send_if_modified(|s| {
+            if *s == DeviceState::Busy {
+                *s = DeviceState::Ready;
+                true
+            } else {
+                false
+            }
+        });
+    }
+}
+
+/// The common faults ("disconnect", "hardware_error") applied to a state cell: call from
+/// a simulator's `inject` after the fault set accepted the name.
+pub fn apply_common_fault(cell: &StateCell, fault: &str) {
+    match fault {
+        "disconnect" => cell.set(DeviceState::Disconnected),
+        "hardware_error" => cell.set(DeviceState::Error(
+            "internal error reported by the device (simulated)".into(),
+        )),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_guard_restores_ready_and_refuses_a_second_user() {
+        let cell = StateCell::new("x0");
+        let g = cell.busy().unwrap();
+        assert_eq!(cell.get(), DeviceState::Busy);
+        assert!(matches!(cell.busy(), Err(DeviceError::Busy(_))));
+        drop(g);
+        assert_eq!(cell.get(), DeviceState::Ready);
+    }
+
+    #[test]
+    fn a_disconnect_during_an_operation_survives_the_guard() {
+        let cell = StateCell::new("x0");
+        let g = cell.busy().unwrap();
+        apply_common_fault(&cell, "disconnect");
+        drop(g);
+        assert_eq!(cell.get(), DeviceState::Disconnected);
+        assert!(matches!(cell.busy(), Err(DeviceError::Disconnected { .. })));
+    }
+
+    #[test]
+    fn fault_set_rejects_unknown_names_and_takes_one_shots() {
+        let f = FaultSet::new(vec![DISCONNECT, HARDWARE_ERROR]);
+        assert!(matches!(
+            f.inject("nope"),
+            Err(DeviceError::InvalidArgument(_))
+        ));
+        f.inject("disconnect").unwrap();
+        assert!(f.is_active("disconnect"));
+        assert!(f.take("disconnect"));
+        assert!(!f.take("disconnect"));
+    }
+
+    #[test]
+    fn timing_scales_and_clamps() {
+        assert_eq!(
+            Timing::new(0.5).scaled(Duration::from_millis(100)),
+            Duration::from_millis(50)
+        );
+        assert_eq!(Timing::new(-1.0).scale(), 0.0);
+        assert_eq!(Timing::new(f64::NAN).scale(), 0.0);
+    }
+}
