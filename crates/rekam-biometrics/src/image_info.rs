@@ -219,6 +219,41 @@ fn j2k_codestream(data: &[u8]) -> Result<ImageInfo> {
     )
 }
 
+/// Checks, when writing a record, that `data` is a `format` image of `width` x `height`.
+pub(crate) fn check(
+    data: &[u8],
+    format: ImageFormat,
+    width: u32,
+    height: u32,
+    record: &'static str,
+    field: &str,
+) -> Result<()> {
+    let info = probe(data).map_err(|e| {
+        RecordError::invalid(record, field, format!("image data is not {format:?}: {e}"))
+    })?;
+    if info.format != format {
+        return Err(RecordError::invalid(
+            record,
+            field,
+            format!(
+                "image data is {:?}, the record says {format:?}",
+                info.format
+            ),
+        ));
+    }
+    if (info.width, info.height) != (width, height) {
+        return Err(RecordError::invalid(
+            record,
+            field,
+            format!(
+                "image is {}x{}, the record says {width}x{height}",
+                info.width, info.height
+            ),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

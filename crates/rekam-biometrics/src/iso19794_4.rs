@@ -388,7 +388,8 @@ impl FingerImageRecord {
     /// # Errors
     /// [`RecordError::InvalidField`] when a value does not fit its field or breaks a rule of the
     /// standard (no views, quality over 100, view number 0, resolution 0, pixel depth outside
-    /// 1–16), [`RecordError::LengthMismatch`] when raw image data is not `width * height` bytes.
+    /// 1–16) or a compressed image is not in the record's format and size,
+    /// [`RecordError::LengthMismatch`] when raw image data is not `width * height` bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         self.validate()?;
         let total = self.encoded_len();
@@ -466,6 +467,23 @@ impl FingerImageRecord {
             }
             if view.view_number == 0 {
                 return Err(RecordError::invalid(RECORD, "view number", "starts at 1"));
+            }
+            let format = match self.compression {
+                Compression::Wsq => Some(ImageFormat::Wsq),
+                Compression::Jpeg => Some(ImageFormat::Jpeg),
+                Compression::Jpeg2000 => Some(ImageFormat::Jpeg2000),
+                Compression::Png => Some(ImageFormat::Png),
+                Compression::Uncompressed | Compression::UncompressedBitPacked => None,
+            };
+            if let Some(format) = format {
+                image_info::check(
+                    &view.data,
+                    format,
+                    u32::from(view.width),
+                    u32::from(view.height),
+                    RECORD,
+                    "image data",
+                )?;
             }
             if self.compression == Compression::Uncompressed && self.pixel_depth == 8 {
                 let expected = usize::from(view.width) * usize::from(view.height);
@@ -765,6 +783,36 @@ mod tests {
         ));
         let rec = FingerImageRecord::new(500, Compression::Wsq);
         assert!(rec.to_bytes().is_err());
+    }
+
+    #[test]
+    fn compressed_views_must_match_the_record() {
+        // SOI, SOF: black 0, white 255, 30 lines of 20 pixels, then EOI.
+        let wsq = vec![
+            0xFF, 0xA0, 0xFF, 0xA2, 0x00, 0x11, 0x00, 0xFF, 0x00, 0x1E, 0x00, 0x14, 0xFF, 0xA1,
+        ];
+        let (view, compression) =
+            FingerView::compressed(FingerPosition::LeftIndex, wsq.clone()).unwrap();
+        assert_eq!(compression, Compression::Wsq);
+        assert_eq!((view.width, view.height), (20, 30));
+        let mut rec = FingerImageRecord::new(500, compression);
+        rec.views.push(view);
+        let bytes = rec.to_bytes().unwrap();
+        assert_eq!(bytes[29], 2);
+        assert_eq!(FingerImageRecord::parse(&bytes).unwrap(), rec);
+
+        let mut wrong_size = rec.clone();
+        wrong_size.views[0].height = 31;
+        assert!(matches!(
+            wrong_size.to_bytes(),
+            Err(RecordError::InvalidField { .. })
+        ));
+        let mut wrong_codec = rec;
+        wrong_codec.compression = Compression::Jpeg;
+        assert!(matches!(
+            wrong_codec.to_bytes(),
+            Err(RecordError::InvalidField { .. })
+        ));
     }
 
     #[test]

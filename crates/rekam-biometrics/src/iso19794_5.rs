@@ -363,6 +363,18 @@ impl FaceImage {
     }
 
     fn write(&self, out: &mut Vec<u8>) -> Result<()> {
+        let format = match self.data_type {
+            ImageDataType::Jpeg => ImageFormat::Jpeg,
+            ImageDataType::Jpeg2000 => ImageFormat::Jpeg2000,
+        };
+        image_info::check(
+            &self.data,
+            format,
+            u32::from(self.width),
+            u32::from(self.height),
+            RECORD,
+            "image data",
+        )?;
         put_uint(
             out,
             self.block_len() as u64,
@@ -540,7 +552,8 @@ impl FaceImageRecord {
     ///
     /// # Errors
     /// [`RecordError::InvalidField`] when there is no face, the record exceeds 2³² − 1 bytes, a
-    /// pose angle is over 181 or a feature point code does not fit its nibble.
+    /// pose angle is over 181, a feature point code does not fit its nibble, or an image is not
+    /// of its declared data type and size.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         if self.faces.is_empty() {
             return Err(RecordError::invalid(
@@ -663,9 +676,14 @@ mod tests {
 
     #[test]
     fn round_trip_and_eye_centres() {
-        let mut second = face();
-        second.data_type = ImageDataType::Jpeg2000;
-        second.feature_points.clear();
+        // A bare JPEG 2000 codestream: SOC, SIZ with Xsiz 300, Ysiz 400, no offsets.
+        let mut j2k = vec![0xFF, 0x4F, 0xFF, 0x51, 0x00, 0x29, 0x00, 0x00];
+        for v in [300u32, 400, 0, 0, 300, 400, 0, 0] {
+            j2k.extend_from_slice(&v.to_be_bytes());
+        }
+        let second = FaceImage::from_image(j2k).unwrap();
+        assert_eq!(second.data_type, ImageDataType::Jpeg2000);
+        assert_eq!((second.width, second.height), (300, 400));
         let rec = FaceImageRecord {
             faces: vec![face(), second],
         };
@@ -725,6 +743,22 @@ mod tests {
         bad[13] = 2; // two faces declared, one present
         assert!(FaceImageRecord::parse(&bad).is_err());
         assert!(FaceImageRecord { faces: vec![] }.to_bytes().is_err());
+    }
+
+    #[test]
+    fn writer_checks_the_image_against_the_header() {
+        let mut f = face();
+        f.data_type = ImageDataType::Jpeg2000;
+        assert!(matches!(
+            FaceImageRecord::single(f).to_bytes(),
+            Err(RecordError::InvalidField { ref reason, .. }) if reason.contains("Jpeg2000")
+        ));
+        let mut f = face();
+        f.width = 481;
+        assert!(matches!(
+            FaceImageRecord::single(f).to_bytes(),
+            Err(RecordError::InvalidField { ref reason, .. }) if reason.contains("480x640")
+        ));
     }
 
     #[test]

@@ -17,6 +17,32 @@
 //! Records take images already compressed (WSQ from `rekam-wsq`, JPEG from the camera
 //! pipeline): compressing is not this crate's job, and a record never re-encodes what it wraps.
 //! Minutiae records (ISO/IEC 19794-2) live in `rekam-minutiae`.
+//!
+//! ```
+//! use rekam_biometrics::ansi_nist::{Date, Demographics, Sex, Transaction, TransactionHeader};
+//!
+//! # fn main() -> Result<(), rekam_biometrics::RecordError> {
+//! let today = Date::new(2025, 3, 14).expect("a valid date");
+//! let header = TransactionHeader::new("EKTP", today, "DUKCAPIL", "ID9171", "9171-0001");
+//! let txn = Transaction::builder(header)
+//!     .demographics(Demographics {
+//!         nik: "9171054107900003".into(),
+//!         kk_number: None,
+//!         name: "SITI NURHALIZA".into(),
+//!         birth_place: "SORONG".into(),
+//!         birth_date: Date::new(1990, 7, 1).expect("a valid date"),
+//!         sex: Sex::Female,
+//!         address: None,
+//!         extra: vec![],
+//!     })
+//!     // .fingerprint(..), .face(..), .signature(..)
+//!     .build()?;
+//! let bytes = txn.to_bytes()?;
+//! assert_eq!(Transaction::parse(&bytes)?, txn);
+//! assert_eq!(txn.size_report()?.total, bytes.len());
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod ansi_nist;
 mod bytes;

@@ -285,11 +285,12 @@ impl Transaction {
     /// text contains a separator character, binary data is not in field 999, or a binary
     /// record exceeds 2³² − 1 bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        Ok(self
-            .encode_records()?
-            .into_iter()
-            .flat_map(|(_, b)| b)
-            .collect())
+        let records = self.encode_records()?;
+        let mut out = Vec::with_capacity(records.iter().map(|(_, b)| b.len()).sum());
+        for (_, b) in &records {
+            out.extend_from_slice(b);
+        }
+        Ok(out)
     }
 
     /// Sizes of the encoded records, per record type, and the total.
@@ -556,7 +557,11 @@ fn encode_tagged(rec: &TaggedRecord) -> Result<Vec<u8>> {
     if rt != 1 && !fields.iter().any(|f| f.number == 2) {
         return Err(RecordError::missing(name, format!("{rt}.002 IDC")));
     }
-    let mut body = Vec::new();
+    let binary_len: usize = fields
+        .iter()
+        .filter_map(|f| f.as_binary().map(<[u8]>::len))
+        .sum();
+    let mut body = Vec::with_capacity(binary_len + 64 * fields.len());
     for f in &fields {
         if f.number <= 1 || f.number > 999 {
             return Err(RecordError::invalid(

@@ -530,6 +530,19 @@ impl ImageCompression {
     }
 }
 
+impl ImageCompression {
+    /// The image format whose header [`image_info::check`] verifies, `None` for `NONE`.
+    fn format(self) -> Option<ImageFormat> {
+        match self {
+            Self::None => None,
+            Self::Wsq => Some(ImageFormat::Wsq),
+            Self::JpegBaseline | Self::JpegLossless => Some(ImageFormat::Jpeg),
+            Self::Jpeg2000 | Self::Jpeg2000Lossless => Some(ImageFormat::Jpeg2000),
+            Self::Png => Some(ImageFormat::Png),
+        }
+    }
+}
+
 /// 10.020 POS, subject pose (clause 8.10.20).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Pose {
@@ -654,6 +667,16 @@ impl FaceImage {
         non_empty(R, "10.004 SRC", &self.source_agency)?;
         if self.scale_units > 2 {
             return Err(RecordError::invalid(R, "10.008 SLC", "must be 0, 1 or 2"));
+        }
+        if let Some(format) = self.compression.format() {
+            image_info::check(
+                &self.data,
+                format,
+                u32::from(self.width),
+                u32::from(self.height),
+                R,
+                "10.999 DATA",
+            )?;
         }
         let mut f = vec![
             Field::text(2, format!("{idc:02}")),
@@ -833,6 +856,29 @@ impl FingerprintImage {
         }
         if self.ppi == 0 {
             return Err(RecordError::invalid(R, "14.009 THPS", "must not be 0"));
+        }
+        match self.compression.format() {
+            Some(format) => image_info::check(
+                &self.data,
+                format,
+                u32::from(self.width),
+                u32::from(self.height),
+                R,
+                "14.999 DATA",
+            )?,
+            None => {
+                let bits = usize::from(self.width)
+                    * usize::from(self.height)
+                    * usize::from(self.bits_per_pixel);
+                if self.data.len() != bits.div_ceil(8) {
+                    return Err(RecordError::LengthMismatch {
+                        record: R,
+                        what: "14.999 uncompressed bytes (HLL x VLL x BPX / 8)",
+                        declared: bits.div_ceil(8) as u64,
+                        actual: self.data.len() as u64,
+                    });
+                }
+            }
         }
         let fgp = |p: FingerPosition| p.code().to_string();
         let mut f = vec![
