@@ -844,6 +844,44 @@ impl FingerprintImage {
         })
     }
 
+    /// A live-scan plain fingerprint from a WSQ file, with size and resolution read from the
+    /// WSQ header and its NISTCOM `PPI` entry (as `rekam_wsq::encode` writes it).
+    ///
+    /// # Errors
+    /// [`RecordError::InvalidField`] when the data is not a readable WSQ file or has no
+    /// positive `PPI` in its NISTCOM comment, or is larger than 65535 pixels.
+    pub fn from_wsq(
+        positions: Vec<FingerPosition>,
+        wsq: Vec<u8>,
+        source_agency: impl Into<String>,
+        capture_date: Date,
+    ) -> Result<Self> {
+        const R: &str = "ANSI/NIST Type-14";
+        let info = rekam_wsq::info(&wsq)
+            .map_err(|e| RecordError::invalid(R, "14.999 DATA", format!("not WSQ: {e}")))?;
+        let ppi = info.ppi.ok_or_else(|| {
+            RecordError::invalid(R, "14.009 THPS", "the WSQ file has no PPI in its NISTCOM")
+        })?;
+        Ok(Self {
+            impression: ImpressionType::LiveScanPlain,
+            source_agency: source_agency.into(),
+            capture_date,
+            width: u16::try_from(info.width)
+                .map_err(|_| RecordError::invalid(R, "14.006 HLL", "over 65535"))?,
+            height: u16::try_from(info.height)
+                .map_err(|_| RecordError::invalid(R, "14.007 VLL", "over 65535"))?,
+            ppi,
+            compression: ImageCompression::Wsq,
+            bits_per_pixel: 8,
+            positions,
+            comment: None,
+            segments: Vec::new(),
+            nist_quality: Vec::new(),
+            quality: Vec::new(),
+            data: wsq,
+        })
+    }
+
     fn to_record(&self, idc: u8) -> Result<TaggedRecord> {
         const R: &str = "ANSI/NIST Type-14";
         non_empty(R, "14.004 SRC", &self.source_agency)?;
