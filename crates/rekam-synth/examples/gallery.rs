@@ -20,6 +20,7 @@ fn main() {
         for s in 0..2u64 {
             let m = master_with_pattern(100 + s, *p);
             let img = render_finger(&m, 800, 750, &Impression::clean());
+            img.save(format!("{dir}/plain_{i}_{s}.png")).unwrap();
             let mut rgb = image::DynamicImage::ImageLuma8(img).to_rgb8();
             for mn in ground_truth_minutiae(&m, 800, 750, &Impression::clean()) {
                 let col = if mn.kind == MinutiaKind::Ending {
@@ -27,9 +28,14 @@ fn main() {
                 } else {
                     [0, 160, 255]
                 };
-                for k in 0..14 {
-                    let x = mn.x + k as f32 * mn.angle.cos();
-                    let y = mn.y - k as f32 * mn.angle.sin();
+                for k in 0..40 {
+                    let (x, y) = if k < 24 {
+                        let a = k as f32 * std::f32::consts::TAU / 24.0;
+                        (mn.x + 5.0 * a.cos(), mn.y + 5.0 * a.sin())
+                    } else {
+                        let r = 5.0 + (k - 24) as f32;
+                        (mn.x + r * mn.angle.cos(), mn.y - r * mn.angle.sin())
+                    };
                     if x >= 0.0 && y >= 0.0 && (x as u32) < 800 && (y as u32) < 750 {
                         rgb.put_pixel(x as u32, y as u32, image::Rgb(col));
                     }

@@ -30,7 +30,8 @@ use rand_chacha::ChaCha8Rng;
 use std::f32::consts::{PI, TAU};
 
 use crate::util::{
-    NoiseField, V2, gaussian_blur, hash_gauss, seg_dist, smin, smoothstep, to_u8, wrap_pi,
+    NoiseField, V2, gaussian_blur, hash_gauss, hash01, seg_dist, smin, smoothstep, to_u8,
+    value_noise, wrap_pi,
 };
 
 /// The five Henry/FBI pattern classes.
@@ -88,12 +89,13 @@ pub(crate) struct Seed {
 /// The smooth ridge flow of a master (the potential `ψ`).
 #[derive(Clone, Debug)]
 pub(crate) enum Flow {
-    /// `y + amp·(1 − tilt·tanh(y/300))·bump((x − x0)/width)`, optionally with a tent pole.
+    /// `y + amp·g(y)·bump((x − x0)/width)`: a hump centred at height `ym`, fading above and
+    /// below; a tent is sharp below its peak and rounded above, with a vertical pole.
     Arch {
         x0: f32,
         amp: f32,
         width: f32,
-        tilt: f32,
+        ym: f32,
         tent: bool,
         /// Tent pole: start point and offset of a vertical ray seed.
         pole: Option<(V2, f32)>,
@@ -101,6 +103,21 @@ pub(crate) enum Flow {
     },
     /// Smooth minimum over segment seeds (loops and whorls).
     Seeds { seeds: Vec<Seed>, k: f32 },
+}
+
+/// The arch potential (see [`Flow::Arch`]).
+#[inline]
+fn arch_value(p: V2, x0: f32, amp: f32, width: f32, ym: f32, tent: bool) -> f32 {
+    let t = (p.x - x0) / width;
+    let gy = (p.y - ym) / 450.0;
+    let g = (-gy * gy).exp();
+    let bump = if tent {
+        let e = 0.9 * (ym - p.y).max(0.0) / width;
+        (-(t * t + e * e + 0.02).sqrt()).exp()
+    } else {
+        (-0.5 * t * t).exp()
+    };
+    p.y + amp * g * bump
 }
 
 impl Flow {
@@ -111,21 +128,16 @@ impl Flow {
                 x0,
                 amp,
                 width,
-                tilt,
+                ym,
                 tent,
                 pole,
                 k,
             } => {
-                let t = (p.x - x0) / width;
-                let bump = if *tent {
-                    (-t.abs() * (1.0 + 0.15 * t.abs())).exp()
-                } else {
-                    (-0.5 * t * t).exp()
-                };
-                let a = p.y + amp * (1.0 - tilt * (p.y / 300.0).tanh()) * bump;
+                let a = arch_value(p, *x0, *amp, *width, *ym, *tent);
+                let pole_len = *k;
                 match pole {
                     Some((s, off)) => {
-                        let d = seg_dist(p, *s, V2::new(s.x, s.y + 2000.0));
+                        let d = seg_dist(p, *s, V2::new(s.x, s.y + 3.0 * pole_len));
                         smin(a, off + d, *k)
                     }
                     None => a,
@@ -241,7 +253,7 @@ impl MasterFinger {
             }
             for i in 0..len {
                 let p = V2::new(px[start + i], py[start + i]);
-                let (sc, cc) = self.phase_c(p).sin_cos();
+                let (sc, cc) = (self.phase_c(p) + self.roughness(p)).sin_cos();
                 let norm = (re[i] * re[i] + im[i] * im[i]).sqrt();
                 out[start + i] = if norm > 1e-280 {
                     ((f64::from(cc) * re[i] - f64::from(sc) * im[i]) / norm) as f32
@@ -257,6 +269,33 @@ impl MasterFinger {
     #[inline]
     fn ink_at(&self, p: V2) -> f32 {
         0.9 + 0.1 * self.ink.sample(p.x, p.y)
+    }
+
+    /// Small phase jitter that makes ridge edges slightly irregular (skin texture).
+    #[inline]
+    fn roughness(&self, p: V2) -> f32 {
+        0.45 * value_noise(p.x, p.y, 0.3, self.seed ^ 0xA5A5_0F0F_3C3C_9696)
+            + 0.2 * value_noise(p.x, p.y, 0.08, self.seed ^ 0x0123_4567_89AB_CDEF)
+    }
+
+    /// Sweat-pore mask 0..1 at a master point: small light dots on the ridges.
+    #[inline]
+    fn pore(&self, p: V2) -> f32 {
+        let cell = 0.85 * self.ridge_period;
+        let inv = 1.0 / cell;
+        let cx = (p.x * inv + 4096.0).max(0.0);
+        let cy = (p.y * inv + 4096.0).max(0.0);
+        let (ix, iy) = (cx as u32, cy as u32);
+        let h = hash01(ix, iy, self.seed ^ 0x9E6D_5A4B_3C2D_1E0F);
+        if h > 0.3 {
+            return 0.0;
+        }
+        let jx = hash01(ix, iy, self.seed ^ 0x1111) * 0.6 + 0.2;
+        let jy = hash01(ix, iy, self.seed ^ 0x2222) * 0.6 + 0.2;
+        let dx = (cx - ix as f32 - jx) * cell;
+        let dy = (cy - iy as f32 - jy) * cell;
+        let r = 0.9 + 0.9 * h / 0.3;
+        smoothstep(r + 0.7, r - 0.7, (dx * dx + dy * dy).sqrt())
     }
 }
 
@@ -303,27 +342,30 @@ fn build_master(seed: u64, pattern: Pattern, rng: &mut ChaCha8Rng) -> MasterFing
     let by: f32 = rng.random_range(232.0f32..262.0);
     let mut cores = Vec::new();
     let mut deltas = Vec::new();
-    let k = 1.3 * t;
+    let k = 2.5 * t;
     let far = 2000.0;
     let flow = match pattern {
         Pattern::Arch | Pattern::TentedArch => {
             let tent = pattern == Pattern::TentedArch;
             let x0 = rng.random_range(-25.0f32..25.0);
             let amp = if tent {
-                rng.random_range(60.0f32..85.0)
+                rng.random_range(70.0f32..95.0)
             } else {
-                rng.random_range(35.0f32..70.0)
+                rng.random_range(80.0f32..130.0)
             };
             let width = if tent {
-                rng.random_range(55.0f32..80.0)
+                rng.random_range(45.0f32..60.0)
             } else {
-                rng.random_range(85.0f32..130.0)
+                rng.random_range(80.0f32..120.0)
             };
-            let tilt = rng.random_range(0.2f32..0.45);
+            let ym = if tent {
+                rng.random_range(-10.0f32..40.0)
+            } else {
+                rng.random_range(0.0f32..80.0)
+            };
             let pole = if tent {
-                let s = V2::new(x0, rng.random_range(0.0f32..45.0));
-                // Ridge count of the arch potential at the tent point, rounded to a valley.
-                let a = s.y + amp * (1.0 - tilt * (s.y / 300.0).tanh());
+                let s = V2::new(x0, ym);
+                let a = arch_value(s, x0, amp, width, ym, true);
                 cores.push((s.x, s.y));
                 deltas.push((s.x, s.y + 2.0 * t));
                 Some((s, a))
@@ -334,7 +376,7 @@ fn build_master(seed: u64, pattern: Pattern, rng: &mut ChaCha8Rng) -> MasterFing
                 x0,
                 amp,
                 width,
-                tilt,
+                ym,
                 tent,
                 pole,
                 k,
@@ -672,6 +714,7 @@ pub(crate) struct Placed<'a> {
     by: f32,
     elastic: Option<(NoiseField, NoiseField, f32)>,
     cut: Option<(V2, f32)>,
+    phalanx: Option<f32>,
     contrast: f32,
     noise: f32,
     blur: f32,
@@ -728,6 +771,7 @@ impl<'a> Placed<'a> {
             by,
             elastic,
             cut,
+            phalanx: None,
             contrast: finite_or(imp.contrast, 1.0).clamp(0.0, 1.0),
             noise: finite_or(imp.noise, 0.0).clamp(0.0, 1.0),
             blur: finite_or(imp.blur, 0.0).clamp(0.0, 20.0),
@@ -784,15 +828,54 @@ impl<'a> Placed<'a> {
         c
     }
 
-    /// Canvas bounding box (x0, y0, x1, y1) of the print ellipse plus a margin, clipped.
+    /// Also draw the middle phalanx below the fingertip (as in a slap), `len` pixels long.
+    pub(crate) fn with_phalanx(mut self, len: f32) -> Self {
+        self.phalanx = (len > 0.0).then_some(len);
+        self
+    }
+
+    /// Coverage 0..1 of the middle phalanx (0 when not drawn): a rounded band below the
+    /// distal crease, fading towards the palm.
+    #[inline]
+    fn phalanx_cov(&self, u: V2) -> f32 {
+        let Some(len) = self.phalanx else { return 0.0 };
+        let y0 = self.by - 0.3 * self.m.ridge_period;
+        let hw = self.ax * 0.9;
+        let dy = u.y - y0;
+        if dy <= 0.0 || dy >= len {
+            return 0.0;
+        }
+        // Rounded rectangle (corner radius 0.6·hw), slightly irregular edge.
+        let r = 0.6 * hw;
+        let qx = u.x.abs() - (hw - r);
+        let qy = (dy - 0.5 * len).abs() - (0.5 * len - r);
+        let out = V2::new(qx.max(0.0), qy.max(0.0)).len() + qx.max(qy).min(0.0) - r;
+        let inside = -out + 4.0 * self.m.border.sample(u.y, u.x);
+        smoothstep(0.0, 12.0, inside) * smoothstep(len, 0.35 * len, dy)
+    }
+
+    /// Canvas bounding box (x0, y0, x1, y1) of the print (and phalanx) plus a margin,
+    /// clipped to the canvas.
     fn bbox(&self, w: u32, h: u32, margin: f32) -> (usize, usize, usize, usize) {
-        let (s, c) = self.rot.sin_cos();
-        let hx = ((self.ax * c).powi(2) + (self.by * s).powi(2)).sqrt() + margin;
-        let hy = ((self.ax * s).powi(2) + (self.by * c).powi(2)).sqrt() + margin;
-        let x0 = (self.centre.x - hx).floor().max(0.0) as usize;
-        let y0 = (self.centre.y - hy).floor().max(0.0) as usize;
-        let x1 = ((self.centre.x + hx).ceil().max(0.0) as usize).min(w as usize);
-        let y1 = ((self.centre.y + hy).ceil().max(0.0) as usize).min(h as usize);
+        let bottom = self.by + self.phalanx.map_or(0.0, |l| l + self.m.ridge_period);
+        let corners = [
+            V2::new(-self.ax, -self.by),
+            V2::new(self.ax, -self.by),
+            V2::new(-self.ax, bottom),
+            V2::new(self.ax, bottom),
+        ];
+        let (mut lx, mut ly, mut hx, mut hy) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+        for c in corners {
+            let q = self.u_to_canvas(c);
+            lx = lx.min(q.x);
+            ly = ly.min(q.y);
+            hx = hx.max(q.x);
+            hy = hy.max(q.y);
+        }
+        let x0 = (lx - margin).floor().max(0.0) as usize;
+        let y0 = (ly - margin).floor().max(0.0) as usize;
+        let x1 = ((hx + margin).ceil().max(0.0) as usize).min(w as usize);
+        let y1 = ((hy + margin).ceil().max(0.0) as usize).min(h as usize);
         (x0, y0, x1.max(x0), y1.max(y0))
     }
 
@@ -828,12 +911,13 @@ impl<'a> Placed<'a> {
             for tx in 0..tw {
                 let q = V2::new((x0 + tx) as f32 + 0.5, cy);
                 let u = self.canvas_to_u(q);
-                let cov = self.coverage(u);
+                let tip = self.coverage(u);
+                let cov = tip.max(0.6 * self.phalanx_cov(u));
                 if cov <= 0.0 {
                     continue;
                 }
                 cov_tile[ty * tw + tx] = cov;
-                if cov > 0.5 {
+                if tip > 0.5 {
                     bx0 = bx0.min(x0 + tx);
                     by0 = by0.min(y0 + ty);
                     bx1 = bx1.max(x0 + tx);
@@ -852,7 +936,10 @@ impl<'a> Placed<'a> {
                 let p = V2::new(px[k], py[k]);
                 let r = 0.5 * (1.0 + cos_out[k]);
                 // Slightly flattened ridge profile, as on an optical/capacitive sensor.
-                let r = smoothstep(0.08, 0.92, r);
+                // Local ridge width varies a little with skin moisture.
+                let wv = 0.1 * self.m.ink.sample(p.y + 311.0, p.x - 173.0);
+                let r = smoothstep(0.06 + wv, 0.9 + wv, r);
+                let r = r * (1.0 - 0.5 * self.m.pore(p));
                 let mut dark = 22.0 + 205.0 * r * self.m.ink_at(p);
                 if self.noise > 0.0 {
                     // Dry skin: ridges break up in blotches.

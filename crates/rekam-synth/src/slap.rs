@@ -40,7 +40,9 @@ struct Slot {
 /// index, middle, ring, little from left to right and a left hand little, ring, middle,
 /// index. Fingertips are staggered like a real hand (middle highest, then index and ring,
 /// little lowest and smallest) and fan out slightly: the leftmost finger leans left
-/// (about +9°, counter-clockwise) and the rightmost leans right (about −9°). Each finger's
+/// (about +7°, counter-clockwise) and the rightmost leans right (about −7°). Below each
+/// fingertip the middle phalanx is printed too (fainter, after a crease gap), as on a real
+/// slap scanner; the returned boxes cover only the fingertip prints. Each finger's
 /// own `impression` is added to that layout.
 ///
 /// Returns the image (8-bit grey, 500 ppi, white background) and, per finger of `fingers`,
@@ -56,7 +58,7 @@ pub fn render_four_finger_slap(
     // Per finger (index, middle, ring, little): height of the tip centre, size.
     let finger_cy = [0.40f32, 0.33, 0.38, 0.50];
     let finger_size = [0.95f32, 1.0, 0.95, 0.82];
-    let slot_tilt = [9.0f32, 3.0, -3.0, -9.0];
+    let slot_tilt = [7.0f32, 2.5, -2.5, -7.0];
     let slots: Vec<Slot> = (0..4)
         .map(|i| {
             let col = match hand {
@@ -72,7 +74,7 @@ pub fn render_four_finger_slap(
         })
         .collect();
     let mut out = [None; 4];
-    let img = render_slots(fingers, &slots, width, height, 0.40, 0.27, &mut out);
+    let img = render_slots(fingers, &slots, width, height, 0.40, true, &mut out);
     (img, out)
 }
 
@@ -99,7 +101,7 @@ pub fn render_thumbs_slap(
         },
     ];
     let mut out = [None; 2];
-    let img = render_slots(fingers, &slots, width, height, 0.40, 0.36, &mut out);
+    let img = render_slots(fingers, &slots, width, height, 0.40, false, &mut out);
     (img, out)
 }
 
@@ -109,7 +111,7 @@ fn render_slots<const N: usize>(
     width: u32,
     height: u32,
     max_ax_of_slot: f32,
-    max_by_of_height: f32,
+    phalanges: bool,
     out: &mut [Option<BBox>; N],
 ) -> image::GrayImage {
     let mut buf = vec![255u8; width as usize * height as usize];
@@ -123,9 +125,14 @@ fn render_slots<const N: usize>(
             s.tilt_deg.to_radians(),
             (
                 max_ax_of_slot * slot_w * s.size,
-                max_by_of_height * height as f32 * s.size,
+                (max_ax_of_slot * slot_w * 1.4).min(0.3 * height as f32) * s.size,
             ),
         );
+        let placed = if phalanges {
+            placed.with_phalanx(0.32 * height as f32 * s.size)
+        } else {
+            placed
+        };
         if let Some(slot) = out.get_mut(i) {
             *slot = placed.render_onto(&mut buf, width, height);
         }

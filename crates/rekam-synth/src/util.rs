@@ -204,3 +204,24 @@ pub(crate) fn gaussian_blur(buf: &mut [f32], w: usize, h: usize, sigma: f32) {
 pub(crate) fn to_u8(v: f32) -> u8 {
     v.round().clamp(0.0, 255.0) as u8
 }
+
+/// Lattice-free value noise in [-1, 1] at frequency `inv` (1 / lattice spacing), from the
+/// pixel hash of the lattice corners (no storage; C1 smoothstep interpolation).
+#[inline]
+pub(crate) fn value_noise(x: f32, y: f32, inv: f32, seed: u64) -> f32 {
+    let gx = x * inv + 4096.0;
+    let gy = y * inv + 4096.0;
+    let ix = gx.max(0.0) as u32;
+    let iy = gy.max(0.0) as u32;
+    let fx = gx - ix as f32;
+    let fy = gy - iy as f32;
+    let sx = fx * fx * (3.0 - 2.0 * fx);
+    let sy = fy * fy * (3.0 - 2.0 * fy);
+    let v00 = hash01(ix, iy, seed);
+    let v10 = hash01(ix + 1, iy, seed);
+    let v01 = hash01(ix, iy + 1, seed);
+    let v11 = hash01(ix + 1, iy + 1, seed);
+    let a = v00 + (v10 - v00) * sx;
+    let b = v01 + (v11 - v01) * sx;
+    2.0 * (a + (b - a) * sy) - 1.0
+}
