@@ -1,37 +1,39 @@
 //! ISO/IEC 19794-4:2005 finger image records.
 //!
-//! A record is a 32-byte general record header (clause 8.2, Table 2) followed by one finger
-//! image view per image: a 14-byte finger image header (clause 8.3, Table 6) and the image data
-//! (clause 8.4). All integers are big-endian (clause 6.2).
+//! A record is the 32-byte *general record header* followed by one *finger image view* per
+//! image: the 14-byte *finger image header record* and the image data. All integers are
+//! unsigned big-endian. Field names below are the standard's; the offsets and sizes are those
+//! of the 2005 edition (version `010`), as also implemented by NIST's biomdi `fir.h`
+//! (`FIR_ISO_HEADER_LENGTH` 32, `FIVR_HEADER_LENGTH` 14, a 6-byte record length).
 //!
 //! General record header, 32 bytes:
 //!
-//! | offset | size | field (clause) |
+//! | offset | size | field |
 //! | --- | --- | --- |
-//! | 0 | 4 | format identifier `"FIR\0"` (8.2.1) |
-//! | 4 | 4 | version `"010\0"` (8.2.2) |
-//! | 8 | 6 | record length, header and all views (8.2.3) |
-//! | 14 | 2 | capture device ID (8.2.4) |
-//! | 16 | 2 | image acquisition level (8.2.5, Table 1) |
-//! | 18 | 1 | number of fingers/palms (8.2.6) |
-//! | 19 | 1 | scale units: 1 = pixels per inch, 2 = pixels per centimetre (8.2.7) |
-//! | 20 | 2+2 | horizontal, vertical scan resolution (8.2.8, 8.2.9) |
-//! | 24 | 2+2 | horizontal, vertical image resolution (8.2.10, 8.2.11) |
-//! | 28 | 1 | pixel depth in bits (8.2.12) |
-//! | 29 | 1 | image compression algorithm (8.2.13, Table 3) |
+//! | 0 | 4 | format identifier `"FIR\0"` |
+//! | 4 | 4 | version `"010\0"` |
+//! | 8 | 6 | record length, header and all views |
+//! | 14 | 2 | capture device ID |
+//! | 16 | 2 | image acquisition level |
+//! | 18 | 1 | number of finger/palm images: the number of views that follow |
+//! | 19 | 1 | scale units: 1 = pixels per inch, 2 = pixels per centimetre |
+//! | 20 | 2+2 | horizontal, vertical scan resolution |
+//! | 24 | 2+2 | horizontal, vertical image resolution |
+//! | 28 | 1 | pixel depth in bits |
+//! | 29 | 1 | image compression algorithm |
 //! | 30 | 2 | reserved, zero |
 //!
 //! Finger image header, 14 bytes:
 //!
-//! | offset | size | field (clause) |
+//! | offset | size | field |
 //! | --- | --- | --- |
-//! | 0 | 4 | length of this view: header plus image data (8.3.1) |
-//! | 4 | 1 | finger/palm position (8.3.2, Table 5) |
-//! | 5 | 1 | count of views of this finger (8.3.3) |
-//! | 6 | 1 | view number, 1-based (8.3.4) |
-//! | 7 | 1 | image quality 0–100 (8.3.5) |
-//! | 8 | 1 | impression type (8.3.6, Table 7) |
-//! | 9 | 2+2 | horizontal, vertical line length in pixels (8.3.7, 8.3.8) |
+//! | 0 | 4 | length of this view: header plus image data |
+//! | 4 | 1 | finger/palm position |
+//! | 5 | 1 | count of views of this finger |
+//! | 6 | 1 | view number, 1-based |
+//! | 7 | 1 | image quality 0–100 |
+//! | 8 | 1 | impression type |
+//! | 9 | 2+2 | horizontal, vertical line length in pixels |
 //! | 13 | 1 | reserved, zero |
 //!
 //! This crate writes scale units 1 (ppi) and the same value for scan and image resolution; the
@@ -45,17 +47,17 @@ use crate::image_info::{self, ImageFormat};
 
 const RECORD: &str = "ISO/IEC 19794-4";
 
-/// Format identifier, clause 8.2.1.
+/// Format identifier of the general record header.
 pub const FORMAT_ID: [u8; 4] = *b"FIR\0";
-/// Version number of ISO/IEC 19794-4:2005, clause 8.2.2.
+/// Version number of ISO/IEC 19794-4:2005.
 pub const VERSION: [u8; 4] = *b"010\0";
-/// Size of the general record header, clause 8.2.
+/// Size of the general record header.
 pub const GENERAL_HEADER_LEN: usize = 32;
-/// Size of a finger image header, clause 8.3.
+/// Size of a finger image header record.
 pub const VIEW_HEADER_LEN: usize = 14;
 
-/// Finger position codes, ISO/IEC 19794-4:2005 Table 5 (the same codes as ANSI/NIST-ITL
-/// 1-2011 Table 8, which the Type-14 FGP field uses).
+/// Finger position codes of ISO/IEC 19794-4:2005 (the same codes as the finger position table
+/// of ANSI/NIST-ITL 1-2011 that the Type-14 FGP field uses).
 ///
 /// Codes 11 and 12 (plain thumbs one at a time) come from the ANSI/NIST table; ISO/IEC
 /// 19794-4:2005 lists 0–10 and 13–15 only.
@@ -136,8 +138,8 @@ impl FingerPosition {
     }
 }
 
-/// Impression type, ISO/IEC 19794-4:2005 Table 7 (codes shared with ANSI/NIST-ITL 1-2011
-/// Table 7, the IMP field).
+/// Impression type codes of ISO/IEC 19794-4:2005 (shared with the impression type table of
+/// ANSI/NIST-ITL 1-2011, the IMP field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ImpressionType {
     /// 0: live-scan plain.
@@ -196,7 +198,7 @@ impl ImpressionType {
     }
 }
 
-/// Image compression algorithm, ISO/IEC 19794-4:2005 Table 3.
+/// Image compression algorithm codes of ISO/IEC 19794-4:2005.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum Compression {
@@ -220,7 +222,7 @@ impl Compression {
         self as u8
     }
 
-    /// The algorithm for a code, if defined by Table 3.
+    /// The algorithm for a code, if the standard defines it.
     pub fn from_code(code: u8) -> Option<Self> {
         Some(match code {
             0 => Self::Uncompressed,
@@ -243,7 +245,7 @@ impl Compression {
     }
 }
 
-/// Image acquisition setting levels of ISO/IEC 19794-4:2005 Table 1 that this crate names.
+/// Image acquisition setting levels of ISO/IEC 19794-4:2005 that this crate names.
 pub mod acquisition_level {
     /// Level 31: 500 ppi, 8 bits per pixel (the level for 500 ppi live-scan enrollment).
     pub const LEVEL_31: u16 = 31;
@@ -253,23 +255,23 @@ pub mod acquisition_level {
     pub const LEVEL_41: u16 = 41;
 }
 
-/// One finger image view: the finger image header fields and the image bytes (clause 8.3, 8.4).
+/// One finger image view: the finger image header record fields and the image bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FingerView {
-    /// Finger position (8.3.2).
+    /// Finger position.
     pub position: FingerPosition,
-    /// View number of this finger, from 1 (8.3.4). The count of views (8.3.3) is computed when
+    /// View number of this finger, from 1. The count of views is computed when
     /// writing from the views with the same position.
     pub view_number: u8,
-    /// Image quality 0–100 (8.3.5); 0 when not computed.
+    /// Image quality 0–100; 0 when not computed.
     pub quality: u8,
-    /// Impression type (8.3.6).
+    /// Impression type.
     pub impression: ImpressionType,
-    /// Horizontal line length: width in pixels (8.3.7).
+    /// Horizontal line length: width in pixels.
     pub width: u16,
-    /// Vertical line length: height in pixels (8.3.8).
+    /// Vertical line length: height in pixels.
     pub height: u16,
-    /// Image data in the record's compression (8.4).
+    /// Image data in the record's compression.
     pub data: Vec<u8>,
 }
 
@@ -329,17 +331,17 @@ impl FingerView {
 /// An ISO/IEC 19794-4:2005 finger image record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FingerImageRecord {
-    /// Capture device ID (8.2.4); 0 when unreported.
+    /// Capture device ID; 0 when unreported.
     pub capture_device_id: u16,
-    /// Image acquisition level (8.2.5, Table 1), e.g. [`acquisition_level::LEVEL_31`].
+    /// Image acquisition level, e.g. [`acquisition_level::LEVEL_31`].
     pub acquisition_level: u16,
-    /// Image resolution in pixels per inch (8.2.10, 8.2.11); written for both axes.
+    /// Image resolution in pixels per inch; written for both axes.
     pub resolution_ppi: u16,
-    /// Scan resolution in pixels per inch (8.2.8, 8.2.9); usually equal to `resolution_ppi`.
+    /// Scan resolution in pixels per inch; usually equal to `resolution_ppi`.
     pub scan_resolution_ppi: u16,
-    /// Pixel depth in bits (8.2.12), 1–16; 8 for greyscale.
+    /// Pixel depth in bits, 1–16; 8 for greyscale.
     pub pixel_depth: u8,
-    /// Compression of every view's data (8.2.13).
+    /// Compression of every view's data.
     pub compression: Compression,
     /// The finger views, in record order.
     pub views: Vec<FingerView>,
@@ -359,18 +361,13 @@ impl FingerImageRecord {
         }
     }
 
-    /// Number of distinct finger positions, the value of the "number of fingers" field (8.2.6).
+    /// Number of distinct finger positions among the views.
     pub fn finger_count(&self) -> usize {
         let mut seen = [false; 256];
-        let mut n = 0;
-        for v in &self.views {
-            let slot = &mut seen[usize::from(v.position.code())];
-            if !*slot {
-                *slot = true;
-                n += 1;
-            }
-        }
-        n
+        self.views
+            .iter()
+            .filter(|v| !std::mem::replace(&mut seen[usize::from(v.position.code())], true))
+            .count()
     }
 
     /// Total length of the encoded record in bytes.
@@ -399,8 +396,9 @@ impl FingerImageRecord {
         put_uint(&mut out, total as u64, 6, RECORD, "record length")?;
         out.extend_from_slice(&self.capture_device_id.to_be_bytes());
         out.extend_from_slice(&self.acquisition_level.to_be_bytes());
-        let fingers = u8::try_from(self.finger_count())
-            .map_err(|_| RecordError::invalid(RECORD, "number of fingers", "over 255"))?;
+        // The count of finger image views that follow, as NIST biomdi reads it.
+        let fingers = u8::try_from(self.views.len())
+            .map_err(|_| RecordError::invalid(RECORD, "number of fingers", "over 255 views"))?;
         out.push(fingers);
         out.push(1); // scale units: pixels per inch
         out.extend_from_slice(&self.scan_resolution_ppi.to_be_bytes());
@@ -557,7 +555,7 @@ impl FingerImageRecord {
             RecordError::invalid(
                 RECORD,
                 "image compression algorithm",
-                format!("code {compression_code} is not in Table 3"),
+                format!("code {compression_code} is not 0-5"),
             )
         })?;
 
@@ -629,12 +627,12 @@ impl FingerImageRecord {
                 "the record holds no view",
             ));
         }
-        if usize::from(fingers) != record.finger_count() {
+        if usize::from(fingers) != record.views.len() {
             return Err(RecordError::LengthMismatch {
                 record: RECORD,
                 what: "number of fingers",
                 declared: u64::from(fingers),
-                actual: record.finger_count() as u64,
+                actual: record.views.len() as u64,
             });
         }
         Ok(record)
@@ -672,7 +670,7 @@ mod tests {
         ]);
         assert_eq!(len, bytes.len() as u64);
         assert_eq!(u16::from_be_bytes([bytes[16], bytes[17]]), 31); // acquisition level
-        assert_eq!(bytes[18], 2); // two distinct fingers
+        assert_eq!(bytes[18], 3); // three views follow
         assert_eq!(bytes[19], 1); // ppi
         for off in [20, 22, 24, 26] {
             assert_eq!(u16::from_be_bytes([bytes[off], bytes[off + 1]]), 500);
@@ -700,6 +698,7 @@ mod tests {
         let bytes = rec.to_bytes().unwrap_or_else(|e| panic!("{e}"));
         let back = FingerImageRecord::parse(&bytes).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, rec);
+        assert_eq!((back.views.len(), back.finger_count()), (3, 2));
         assert_eq!(back.to_bytes().ok(), Some(bytes));
     }
 
@@ -750,7 +749,7 @@ mod tests {
         ));
 
         let mut bad = bytes.clone();
-        bad[18] = 3;
+        bad[18] = 2;
         assert!(matches!(
             FingerImageRecord::parse(&bad),
             Err(RecordError::LengthMismatch {

@@ -2,23 +2,23 @@
 //!
 //! Layout (clause 5, all integers big-endian):
 //!
-//! Facial record header, 14 bytes (5.4, Table 2):
+//! Facial record header, 14 bytes (5.4):
 //!
 //! | offset | size | field |
 //! | --- | --- | --- |
-//! | 0 | 4 | format identifier `"FAC\0"` (5.4.1) |
-//! | 4 | 4 | version `"010\0"` (5.4.2) |
-//! | 8 | 4 | length of record, header included (5.4.3) |
-//! | 12 | 2 | number of facial images (5.4.4) |
+//! | 0 | 4 | format identifier `"FAC\0"` |
+//! | 4 | 4 | version `"010\0"` |
+//! | 8 | 4 | length of record, header included |
+//! | 12 | 2 | number of facial images |
 //!
 //! Then per face, a facial record data block (5.5–5.8):
 //!
-//! * facial information, 20 bytes (5.5, Table 3): block length (4, this whole face block),
+//! * facial information, 20 bytes (5.5): block length (4, this whole face block),
 //!   number of feature points (2), gender (1), eye colour (1), hair colour (1), feature mask
 //!   (3), expression (2), pose angle yaw/pitch/roll (3), pose angle uncertainty (3);
-//! * feature points, 8 bytes each (5.6, Table 6): type (1), feature point major/minor code
+//! * feature points, 8 bytes each (5.6): type (1), feature point major/minor code
 //!   packed in one byte (1), x (2), y (2), reserved (2);
-//! * image information, 12 bytes (5.7, Table 7): face image type (1), image data type (1),
+//! * image information, 12 bytes (5.7): face image type (1), image data type (1),
 //!   width (2), height (2), image colour space (1), source type (1), device type (2),
 //!   quality (2);
 //! * the image data, JPEG or JPEG 2000 (5.8).
@@ -29,9 +29,9 @@ use crate::image_info::{self, ImageFormat};
 
 const RECORD: &str = "ISO/IEC 19794-5";
 
-/// Format identifier, clause 5.4.1.
+/// Format identifier of the facial record header, clause 5.4.
 pub const FORMAT_ID: [u8; 4] = *b"FAC\0";
-/// Version number of ISO/IEC 19794-5:2005, clause 5.4.2.
+/// Version number of ISO/IEC 19794-5:2005, clause 5.4.
 pub const VERSION: [u8; 4] = *b"010\0";
 /// Size of the facial record header, clause 5.4.
 pub const RECORD_HEADER_LEN: usize = 14;
@@ -42,7 +42,7 @@ pub const FEATURE_POINT_LEN: usize = 8;
 /// Size of the image information block, clause 5.7.
 pub const IMAGE_INFO_LEN: usize = 12;
 
-/// Gender, clause 5.5.3 Table 4.
+/// Gender, clause 5.5.3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Gender {
     /// 0x00: unspecified.
@@ -79,14 +79,14 @@ impl Gender {
     }
 }
 
-/// Eye colour, clause 5.5.4 Table 5: 0 unspecified, 1 black, 2 blue, 3 brown, 4 grey,
+/// Eye colour, clause 5.5.4 (Table 4): 0 unspecified, 1 black, 2 blue, 3 brown, 4 grey,
 /// 5 green, 6 multi-coloured, 7 pink, 0xFF other or unknown. Kept as the raw code.
 pub type EyeColour = u8;
-/// Hair colour, clause 5.5.5 Table 6: 0 unspecified, 1 bald, 2 black, 3 blonde, 4 brown,
+/// Hair colour, clause 5.5.5: 0 unspecified, 1 bald, 2 black, 3 blonde, 4 brown,
 /// 5 grey, 6 white, 7 red, 8 green, 9 blue, 0xFF other or unknown. Kept as the raw code.
 pub type HairColour = u8;
 
-/// Feature mask bits, clause 5.5.6 Table 7 (a 24-bit field).
+/// Feature mask bits, clause 5.5.6 (a 24-bit field).
 pub mod feature_mask {
     /// The other bits are meaningful.
     pub const FEATURES_SPECIFIED: u32 = 0x00_0001;
@@ -112,7 +112,7 @@ pub mod feature_mask {
     pub const DISTORTING_MEDICAL_CONDITION: u32 = 0x00_0400;
 }
 
-/// Expression, clause 5.5.7 Table 8: 0 unspecified, 1 neutral, 2 smile closed jaw, 3 smile
+/// Expression, clause 5.5.7: 0 unspecified, 1 neutral, 2 smile closed jaw, 3 smile
 /// open jaw, 4 raised eyebrows, 5 eyes looking away, 6 squinting, 7 frowning; 0x8000 and
 /// above vendor-specific. Kept as the raw code.
 pub type Expression = u16;
@@ -158,15 +158,15 @@ impl PoseAngles {
 /// A feature point, clause 5.6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FeaturePoint {
-    /// Feature point type (5.6.1): 1 = 2D MPEG-4 feature point.
+    /// Feature point type: 1 = 2D MPEG-4 feature point.
     pub kind: u8,
-    /// MPEG-4 major code (upper nibble of 5.6.2), e.g. 12 for the eye centres.
+    /// MPEG-4 major code (upper nibble of the feature point byte), e.g. 12 for the eye centres.
     pub major: u8,
     /// MPEG-4 minor code (lower nibble), e.g. 1 for the left eye centre, 2 for the right.
     pub minor: u8,
-    /// Horizontal position in pixels (5.6.3).
+    /// Horizontal position in pixels.
     pub x: u16,
-    /// Vertical position in pixels (5.6.4).
+    /// Vertical position in pixels.
     pub y: u16,
 }
 
@@ -183,7 +183,7 @@ impl FeaturePoint {
     }
 }
 
-/// Face image type, clause 5.7.1 Table 9.
+/// Face image type, clause 5.7.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FaceImageType {
     /// 0: basic.
@@ -215,7 +215,7 @@ impl FaceImageType {
     }
 }
 
-/// Image data type, clause 5.7.2 Table 10.
+/// Image data type, clause 5.7.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ImageDataType {
     /// 0: JPEG.
@@ -243,10 +243,10 @@ impl ImageDataType {
     }
 }
 
-/// Image colour space, clause 5.7.4 Table 11: 0 unspecified, 1 24-bit RGB, 2 YUV422,
+/// Image colour space, clause 5.7.4: 0 unspecified, 1 24-bit RGB, 2 YUV422,
 /// 3 8-bit greyscale, 4 other. Kept as the raw code.
 pub type ColourSpace = u8;
-/// Source type, clause 5.7.5 Table 12: 0 unspecified, 1 static photo unknown source,
+/// Source type, clause 5.7.6: 0 unspecified, 1 static photo unknown source,
 /// 2 static photo digital still camera, 3 static photo scanner, 4 video frame unknown source,
 /// 5 video frame analogue camera, 6 video frame digital camera, 7 unknown. Kept as the raw code.
 pub type SourceType = u8;
@@ -272,17 +272,17 @@ pub struct FaceImage {
     pub face_image_type: FaceImageType,
     /// Image data type (5.7.2).
     pub data_type: ImageDataType,
-    /// Width in pixels (5.7.3).
+    /// Width in pixels (5.7).
     pub width: u16,
-    /// Height in pixels (5.7.3).
+    /// Height in pixels (5.7).
     pub height: u16,
     /// Colour space code (5.7.4).
     pub colour_space: ColourSpace,
-    /// Source type code (5.7.5).
+    /// Source type code (5.7.6).
     pub source_type: SourceType,
-    /// Device type (5.7.6), vendor-assigned; 0 unspecified.
+    /// Device type (5.7), vendor-assigned; 0 unspecified.
     pub device_type: u16,
-    /// Quality (5.7.7); 0 unspecified.
+    /// Quality (5.7); 0 unspecified.
     pub quality: u16,
     /// The JPEG or JPEG 2000 bytes (5.8).
     pub data: Vec<u8>,

@@ -70,7 +70,7 @@ pub struct PenSample {
     pub t_ms: u32,
 }
 
-/// A channel of the time series, in channel-inclusion bit order (clause 7.3.4, Table 4).
+/// A channel of the time series, in channel-inclusion bit order (clause 7.3.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Channel {
     /// X coordinate.

@@ -1,13 +1,14 @@
 //! ANSI/NIST-ITL 1-2011 transactions in traditional encoding: the enrollment package.
 //!
-//! A transaction is a Type-1 transaction header record followed by the records that its CNT
-//! field lists (ANSI/NIST-ITL 1-2011 clause 7.1, Annex B "traditional encoding"). Tagged
-//! records are ASCII fields `"<type>.<field>:<value>"`: fields separated by GS (0x1D),
-//! repeated subfields by RS (0x1E), information items by US (0x1F), and the record ended by FS
-//! (0x1C) (clause 7.2.2, Table 3). Each record starts with its length field `x.001 LEN`, the
-//! byte count of the whole record including the LEN field's own digits and the closing FS; the
-//! image data field `x.999` comes last and holds binary bytes. Binary records (Type-8 here)
-//! have a fixed binary header instead (clause 7.2.3).
+//! A transaction is a Type-1 transaction information record followed by the records that its
+//! CNT field lists (ANSI/NIST-ITL 1-2011, Annex B "Traditional encoding"). Tagged records are
+//! ASCII fields `"<type>.<field>:<value>"`: fields separated by GS (0x1D), repeated subfields
+//! by RS (0x1E), information items by US (0x1F), and the record ended by FS (0x1C). Each
+//! record starts with its length field `x.001 LEN`, the byte count of the whole record
+//! including the LEN field's own digits and the closing FS; the image data field `x.999` comes
+//! last and holds binary bytes. Binary records (Type-8 here) have a fixed binary header
+//! instead. Record contents follow section 8 of the standard (8.1 Type-1, 8.2 Type-2, 8.8
+//! Type-8, 8.10 Type-10, 8.14 Type-14).
 //!
 //! The layers:
 //!
@@ -28,7 +29,7 @@
 //!
 //! ## Type-2 fields for KTP-el (user-defined, chosen by rekam)
 //!
-//! Type-2 content is defined by the receiving domain (clause 8.2). rekam uses:
+//! Type-2 content is defined by the receiving domain (section 8.2). rekam uses:
 //!
 //! | field | mnemonic | content |
 //! | --- | --- | --- |
@@ -43,7 +44,7 @@
 //! | 2.010 … 2.998 | — | further domain fields, free text ([`Demographics::extra`]) |
 //!
 //! Text is written as UTF-8; when any text is not plain ASCII the builder adds 1.015 DCS
-//! `3␟UTF-8` (clause 8.1.15, character encoding index 3).
+//! `3␟UTF-8` (character encoding index 3, UTF-8).
 //!
 //! ## IDC cross-references
 //!
@@ -72,7 +73,7 @@ pub const RS: u8 = 0x1E;
 /// Unit separator: separates information items.
 pub const US: u8 = 0x1F;
 
-/// Record types whose records are binary (fixed header, no tags), clause 7.2.3.
+/// Record types whose records are binary (fixed header, no tags).
 pub const BINARY_RECORD_TYPES: [u8; 6] = [3, 4, 5, 6, 7, 8];
 
 /// The value of a field.

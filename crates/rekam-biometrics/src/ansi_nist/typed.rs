@@ -8,7 +8,7 @@ use crate::signature::PenSample;
 use std::fmt;
 use std::str::FromStr;
 
-/// A calendar date, written `YYYYMMDD` (ANSI/NIST-ITL 1-2011 clause 7.7.2.3).
+/// A calendar date, written `YYYYMMDD` as ANSI/NIST-ITL 1-2011 date fields are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Date {
     /// Year, 1900–2999 … any four digits.
@@ -100,7 +100,7 @@ pub struct Domain {
     pub version: Option<String>,
 }
 
-/// The Type-1 transaction information record (clause 8.1), without 1.001 LEN and 1.003 CNT,
+/// The Type-1 transaction information record (section 8.1), without 1.001 LEN and 1.003 CNT,
 /// which are computed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransactionHeader {
@@ -473,7 +473,7 @@ impl Demographics {
 }
 
 /// Compression algorithm codes of the CGA fields 10.011 and 14.011 (ANSI/NIST-ITL 1-2011
-/// Table 15).
+/// compression codes table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ImageCompression {
     /// `NONE`: uncompressed.
@@ -543,7 +543,7 @@ impl ImageCompression {
     }
 }
 
-/// 10.020 POS, subject pose (clause 8.10.20).
+/// 10.020 POS, subject pose (section 8.10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Pose {
     /// `F`: full face frontal.
@@ -582,7 +582,7 @@ impl Pose {
     }
 }
 
-/// Subject acquisition profile codes for 10.013 SAP (ANSI/NIST-ITL 1-2011 Table 19).
+/// Subject acquisition profile codes for 10.013 SAP (ANSI/NIST-ITL 1-2011, face SAP table).
 pub mod sap {
     /// 0: unknown profile.
     pub const UNKNOWN: u8 = 0;
@@ -592,7 +592,7 @@ pub mod sap {
     pub const ISO_FULL_FRONTAL: u8 = 13;
 }
 
-/// A Type-10 facial image record (clause 8.10) with IMT `FACE`.
+/// A Type-10 facial image record (section 8.10) with IMT `FACE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FaceImage {
     /// 10.004 SRC, source agency.
@@ -775,7 +775,7 @@ pub struct FingerQuality {
     pub product_code: u16,
 }
 
-/// A Type-14 variable-resolution fingerprint image record (clause 8.14).
+/// A Type-14 variable-resolution fingerprint image record (section 8.14).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FingerprintImage {
     /// 14.003 IMP impression type.
@@ -1158,7 +1158,7 @@ pub enum SignatureData {
     Vectors(Vec<SignatureVector>),
 }
 
-/// A Type-8 signature image record (binary, clause 8.8): LEN 4, IDC 1, SIG 1, SRT 1, ISR 1,
+/// A Type-8 signature image record (binary, section 8.8): LEN 4, IDC 1, SIG 1, SRT 1, ISR 1,
 /// HLL 2, VLL 2, then the data. The Type-8 record is used (rather than Type-20) because it
 /// carries the pen trajectory itself (SRT 2) without an image codec.
 #[derive(Debug, Clone, PartialEq, Eq)]
