@@ -189,6 +189,31 @@ pub(crate) fn build_table(counts: &[u32; 256]) -> HuffTable {
     out
 }
 
+/// Exact number of bits [`EncodeTable::encode`] writes for a block with these symbol counts
+/// (before padding and byte stuffing).
+pub(crate) fn coded_bits(counts: &[u32; 256], t: &HuffTable) -> u64 {
+    let Some(codes) = canonical_codes(t) else {
+        return 0;
+    };
+    let mut bits: u64 = t
+        .values
+        .iter()
+        .zip(&codes)
+        .map(|(&sym, &(len, _))| u64::from(counts[usize::from(sym)]) * u64::from(len))
+        .sum();
+    for (sym, extra) in [
+        (SYM_POS8, 8),
+        (SYM_NEG8, 8),
+        (SYM_ZRUN8, 8),
+        (SYM_POS16, 16),
+        (SYM_NEG16, 16),
+        (SYM_ZRUN16, 16),
+    ] {
+        bits += u64::from(counts[usize::from(sym)]) * extra;
+    }
+    bits
+}
+
 /// Canonical code assignment: `(length, code)` for each value of the table, in table order.
 /// `None` when the counts describe more codes than fit in their lengths.
 fn canonical_codes(t: &HuffTable) -> Option<Vec<(u32, u32)>> {

@@ -2,9 +2,12 @@
 //! images (CJIS specification IAFIS-IC-0110 v3.1), encoder and decoder, in pure Rust.
 //!
 //! The files interoperate both ways with NIST's NBIS `cwsq`/`dwsq`, the reference
-//! implementation: the decoder reproduces `dwsq`'s pixels exactly, and with the default options
-//! the encoder produces the same bytes as `cwsq` (same bin widths from the specification's rate
-//! model, same Huffman tables, same NISTCOM comment).
+//! implementation: the decoder reproduces `dwsq`'s pixels exactly, and with
+//! [`RateControl::Model`] the encoder produces the same bytes as `cwsq` (same bin widths from
+//! the specification's rate model, same Huffman tables, same NISTCOM comment). The default,
+//! [`RateControl::Exact`], scales those bin widths so that the file meets the requested bit
+//! rate, which the open-loop model of the specification often misses by a factor of two or
+//! three.
 //!
 //! ```
 //! let (w, h) = (200u32, 180u32);
@@ -48,6 +51,27 @@ pub struct EncodeOptions {
     pub ppi: Option<u16>,
     /// Extra comments, each written in its own COM segment after the NISTCOM.
     pub comments: Vec<String>,
+    /// How the bin widths are chosen for the bit rate.
+    pub rate_control: RateControl,
+}
+
+/// How the encoder turns the requested bit rate into quantizer bin widths.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RateControl {
+    /// Start from the specification's rate model and scale all bin widths together until the
+    /// file is within about 1 % of `bitrate` bits per pixel (a few extra quantization passes).
+    /// The relative bin widths, and hence the character of the loss, stay those of the
+    /// specification. Two limits: on tiny images, where the ~600 bytes of tables approach the
+    /// whole budget, the coded data still gets half the budget (so the file is larger than
+    /// asked); and an image with little detail may not be able to use a high rate (WSQ drops
+    /// the finest diagonal band, and bins are not made finer than 16-bit coefficients allow).
+    #[default]
+    Exact,
+    /// The specification's rate model alone ("encoder number one" parameter settings), as
+    /// NBIS `cwsq` does: the output is byte-identical to cwsq's. The model is open loop, so the
+    /// file can be much smaller than `bitrate` asks (clean, high-contrast prints with much
+    /// background often come out at a third of it).
+    Model,
 }
 
 impl Default for EncodeOptions {
@@ -56,6 +80,7 @@ impl Default for EncodeOptions {
             bitrate: 0.75,
             ppi: Some(500),
             comments: Vec::new(),
+            rate_control: RateControl::Exact,
         }
     }
 }

@@ -20,6 +20,28 @@ pub(crate) struct Quant {
     pub z: [f32; SUBBANDS],
 }
 
+impl Quant {
+    /// The same quantizer with every bin width multiplied by `s`.
+    pub fn scaled(&self, s: f32) -> Quant {
+        let mut out = self.clone();
+        for k in 0..CODED_SUBBANDS {
+            out.q[k] = self.q[k] * s;
+            out.z[k] = (1.2 * f64::from(out.q[k])) as f32;
+        }
+        out
+    }
+
+    /// Largest and smallest non-zero bin width.
+    pub fn range(&self) -> Option<(f32, f32)> {
+        let nz = self.q.iter().copied().filter(|&q| q > 0.0);
+        let max = nz
+            .clone()
+            .fold(None, |m: Option<f32>, q| Some(m.map_or(q, |m| m.max(q))))?;
+        let min = nz.fold(max, f32::min);
+        Some((min, max))
+    }
+}
+
 /// Sample variance of a window of a subband, computed like NBIS (single-precision sums).
 fn window_variance(img: &[f32], stride: usize, x: usize, y: usize, w: usize, h: usize) -> f32 {
     let mut ssq = 0.0f32;
@@ -36,12 +58,25 @@ fn window_variance(img: &[f32], stride: usize, x: usize, y: usize, w: usize, h: 
     (f64::from(ssq - sum2) / ((w * h) as f64 - 1.0)) as f32
 }
 
+/// Fewest samples a cropped variance window may hold; smaller windows fall back to the whole
+/// subband.
+const MIN_WINDOW: usize = 16;
+
 /// Variance over the central part of a subband (the specification's cropped window).
+///
+/// On images smaller than about 250 pixels a side the window of the lowest subbands shrinks to
+/// a handful of samples (or none: NBIS then gets NaN and drops the band, losing the image's
+/// low frequencies); there the whole subband is used instead. NBIS's `cwsq` refuses images
+/// under 256 × 256, and from that size on every window holds at least 18 samples, so this
+/// never changes the output for an image NBIS encodes.
 fn cropped_variance(img: &[f32], stride: usize, b: &Rect) -> f32 {
     let skipx = b.w / 8;
     let skipy = (9 * b.h) / 32;
     let w = (3 * b.w) / 4;
     let h = (7 * b.h) / 16;
+    if w * h < MIN_WINDOW {
+        return window_variance(img, stride, b.x, b.y, b.w, b.h);
+    }
     window_variance(img, stride, b.x + skipx, b.y + skipy, w, h)
 }
 
