@@ -87,15 +87,18 @@ fn main() {
         let f = render_face(s, 480, 640);
         f.image.save(format!("{dir}/face_{s}.png")).unwrap();
     }
-    let tr = render_signature_trace(3, 600.0, 200.0, 200);
-    let mut img = image::GrayImage::from_pixel(600, 200, image::Luma([255]));
-    for w in tr.windows(2) {
-        if w[0].pressure > 0.0 && w[1].pressure > 0.0 {
-            for k in 0..=10 {
-                let f = k as f32 / 10.0;
-                let x = w[0].x + (w[1].x - w[0].x) * f;
-                let y = w[0].y + (w[1].y - w[0].y) * f;
-                img.put_pixel((x as u32).min(599), (y as u32).min(199), image::Luma([0]));
+    let mut img = image::GrayImage::from_pixel(600, 800, image::Luma([255]));
+    for seed in 0..4u64 {
+        let tr = render_signature_trace(seed, 600.0, 200.0, 200);
+        let oy = seed as f32 * 200.0;
+        for w in tr.windows(2) {
+            if w[0].pressure > 0.0 && w[1].pressure > 0.0 {
+                for k in 0..=10 {
+                    let f = k as f32 / 10.0;
+                    let x = w[0].x + (w[1].x - w[0].x) * f;
+                    let y = w[0].y + (w[1].y - w[0].y) * f + oy;
+                    img.put_pixel((x as u32).min(599), (y as u32).min(799), image::Luma([0]));
+                }
             }
         }
     }

@@ -81,7 +81,12 @@ pub fn render_face(seed: u64, width: u32, height: u32) -> FaceFrame {
         [150.0, 120.0, 80.0],
         [110.0, 108.0, 105.0],
     ];
-    let hair = hairs[rng.random_range(0..hairs.len())];
+    let mut hair = hairs[rng.random_range(0..hairs.len())];
+    // Keep hair clearly distinct from the skin.
+    let luma = |c: [f32; 3]| 0.3 * c[0] + 0.59 * c[1] + 0.11 * c[2];
+    while luma(skin) - luma(hair) < 70.0 && luma(hair) > 25.0 {
+        hair = [hair[0] * 0.7, hair[1] * 0.7, hair[2] * 0.7];
+    }
     let irises = [
         [70.0f32, 45.0, 25.0],
         [35.0, 25.0, 20.0],
@@ -122,7 +127,7 @@ pub fn render_face(seed: u64, width: u32, height: u32) -> FaceFrame {
     let neck_top = cy + fb * 0.6;
     let shoulders = Ell {
         cx,
-        cy: h + fb * 0.35,
+        cy: cy + fb * 2.45,
         a: fa * 2.6,
         b: fb * 0.95,
     };

@@ -155,6 +155,42 @@ impl Flow {
     }
 }
 
+/// Compensation along one fold line of the potential (a seed segment, where `ψ` has a
+/// minimum and the ridges fold back). The spiral phase varies along the fold; unless the
+/// total phase on a fold is a multiple of π the fold shows as a seam of kinked ridges. `F`,
+/// the unwrapped spiral phase sampled along the fold (plus a constant), is subtracted from
+/// the phase; off the folds it is blended by inverse-square-distance (Shepard) weights, so
+/// it is smooth and single-valued and only tilts ridges by a degree or two.
+#[derive(Clone, Debug)]
+pub(crate) struct Fold {
+    a: V2,
+    dir: V2,
+    /// Sample spacing along the fold, pixels.
+    step: f32,
+    samples: Vec<f32>,
+}
+
+/// Spacing of fold samples, pixels.
+const FOLD_STEP: f32 = 2.0;
+/// Longest stretch of a fold that is compensated (beyond it the value is held), pixels.
+const FOLD_MAX: f32 = 900.0;
+
+impl Fold {
+    /// Distance from warped point `q` to the fold and the compensation at its nearest point.
+    #[inline]
+    fn at(&self, q: V2) -> (f32, f32) {
+        let len = (self.samples.len().saturating_sub(1)) as f32 * self.step;
+        let t = q.sub(self.a).dot(self.dir).clamp(0.0, len);
+        let d = q.sub(self.a.add(self.dir.scale(t))).len();
+        let ft = t / self.step;
+        let i = (ft as usize).min(self.samples.len().saturating_sub(1));
+        let f = ft - i as f32;
+        let v0 = self.samples.get(i).copied().unwrap_or(0.0);
+        let v1 = self.samples.get(i + 1).copied().unwrap_or(v0);
+        (d, v0 + (v1 - v0) * f)
+    }
+}
+
 /// One spiral (minutia) term of the phase.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Spiral {
@@ -186,6 +222,7 @@ pub struct MasterFinger {
     pub print_semi_axes: (f32, f32),
     pub(crate) flow: Flow,
     pub(crate) spirals: Vec<Spiral>,
+    folds: Vec<Fold>,
     warp_x: NoiseField,
     warp_y: NoiseField,
     warp_amp: f32,
@@ -211,7 +248,87 @@ impl MasterFinger {
     /// The continuous (spiral-free) phase at a master point.
     #[inline]
     fn phase_c(&self, p: V2) -> f32 {
-        TAU * self.flow.psi(self.warped(p)) / self.ridge_period + PI
+        let q = self.warped(p);
+        TAU * self.flow.psi(q) / self.ridge_period + PI - self.fold_comp(q)
+    }
+
+    /// The Shepard blend of the fold compensations at warped point `q`.
+    #[inline]
+    fn fold_comp(&self, q: V2) -> f32 {
+        if self.folds.is_empty() {
+            return 0.0;
+        }
+        let mut num = 0.0f32;
+        let mut den = 0.0f32;
+        for f in &self.folds {
+            let (d, v) = f.at(q);
+            if d < 1e-3 {
+                return v;
+            }
+            let w = 1.0 / (d * d);
+            num += w * v;
+            den += w;
+        }
+        num / den
+    }
+
+    /// Spiral phase `Σ s_j·atan2(p − m_j)` (each term in (−π, π]).
+    fn spiral_phase(&self, p: V2) -> f64 {
+        self.spirals
+            .iter()
+            .map(|s| s.s * (f64::from(p.y) - s.y).atan2(f64::from(p.x) - s.x))
+            .sum()
+    }
+
+    /// Recompute the fold compensations from the current spirals. Each fold's phase is set
+    /// to a valley (π) along its line, so a loop's innermost recurving ridge is a clean
+    /// hairpin around a valley.
+    fn compute_folds(&mut self) {
+        let segs: Vec<(V2, V2, f32)> = match &self.flow {
+            Flow::Seeds { seeds, .. } => seeds.iter().map(|s| (s.a, s.b, s.offset)).collect(),
+            Flow::Arch { pole, k, .. } => pole
+                .iter()
+                .map(|(s, off)| (*s, V2::new(s.x, s.y + 3.0 * k), *off))
+                .collect(),
+        };
+        let k = TAU / self.ridge_period;
+        let mut folds = Vec::new();
+        for (a, b, off) in segs {
+            let len = b.sub(a).len().min(FOLD_MAX);
+            if len < 2.0 {
+                continue;
+            }
+            let dir = b.sub(a).scale(1.0 / b.sub(a).len());
+            let n = (len / FOLD_STEP).ceil() as usize + 1;
+            let mut samples = Vec::with_capacity(n);
+            let mut prev = 0.0f64;
+            let mut acc = 0.0f64;
+            for i in 0..n {
+                let q = a.add(dir.scale(i as f32 * FOLD_STEP));
+                let (px, py) = self.unwarp((q.x, q.y));
+                let sp = self.spiral_phase(V2::new(px, py));
+                acc = if i == 0 {
+                    sp
+                } else {
+                    acc + f64::from(wrap_pi((sp - prev) as f32))
+                };
+                prev = sp;
+                samples.push(acc);
+            }
+            // Total phase on the fold: k·off + π + S − F ≡ π  ⇒  F = k·off + S (mod 2π).
+            let base = f64::from(k * off) + samples.first().copied().unwrap_or(0.0);
+            let shift = TAU as f64 * (base / TAU as f64).round();
+            folds.push(Fold {
+                a,
+                dir,
+                step: FOLD_STEP,
+                samples: samples
+                    .iter()
+                    .map(|v| (f64::from(k * off) + v - shift) as f32)
+                    .collect(),
+            });
+        }
+        self.folds = folds;
     }
 
     /// Full phase at `p` excluding spiral `skip`, as an angle (not unwrapped).
@@ -470,6 +587,7 @@ fn build_master(seed: u64, pattern: Pattern, rng: &mut ChaCha8Rng) -> MasterFing
         print_semi_axes: (ax, by),
         flow,
         spirals: Vec::new(),
+        folds: Vec::new(),
         warp_x,
         warp_y,
         warp_amp,
@@ -580,7 +698,37 @@ fn place_minutiae(m: &mut MasterFinger, rng: &mut ChaCha8Rng) {
         })
         .collect();
     let mut angles = vec![0.0f32; pos.len()];
-    for _ in 0..4 {
+    nudge(m, &mut pos, &mut angles, &kinds, &sides, 4);
+    m.compute_folds();
+    nudge(m, &mut pos, &mut angles, &kinds, &sides, 2);
+    m.compute_folds();
+    nudge(m, &mut pos, &mut angles, &kinds, &sides, 1);
+    m.compute_folds();
+    m.minutiae = pos
+        .iter()
+        .zip(&angles)
+        .zip(&kinds)
+        .map(|((p, a), k)| Minutia {
+            x: p.x,
+            y: p.y,
+            angle: *a,
+            kind: *k,
+        })
+        .collect();
+}
+
+/// Polarity and type assignment: move each minutia along the ridge normal (by at most half
+/// a period) until the phase of the ridge leaving it towards its direction is 0 (ridge,
+/// making an ending) or π (valley, making a bifurcation).
+fn nudge(
+    m: &mut MasterFinger,
+    pos: &mut [V2],
+    angles: &mut [f32],
+    kinds: &[MinutiaKind],
+    sides: &[f32],
+    rounds: usize,
+) {
+    for _ in 0..rounds {
         for i in 0..pos.len() {
             let p = pos[i];
             let h = 0.5;
@@ -608,17 +756,6 @@ fn place_minutiae(m: &mut MasterFinger, rng: &mut ChaCha8Rng) {
             angles[i] = (-d.y).atan2(d.x).rem_euclid(TAU);
         }
     }
-    m.minutiae = pos
-        .iter()
-        .zip(&angles)
-        .zip(&kinds)
-        .map(|((p, a), k)| Minutia {
-            x: p.x,
-            y: p.y,
-            angle: *a,
-            kind: *k,
-        })
-        .collect();
 }
 
 /// How one impression of a master differs: placement and skin/scanner conditions.

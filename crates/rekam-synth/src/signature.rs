@@ -64,45 +64,108 @@ pub fn render_signature_trace(seed: u64, width: f32, height: f32, rate_hz: u32) 
         };
         let letter_t = 1.0 / freq;
         let dur = letters as f32 * letter_t;
-        let n = ((dur / dt).ceil() as usize).max(2);
-        // Per-letter vertical amplitude (tall letters, small letters) and loopiness.
-        let amps: Vec<f32> = (0..=letters)
-            .map(|i| {
-                if i == 0 && w == 0 {
-                    rng.random_range(1.3f32..2.0)
+        let n = ((1.5 * dur / dt).ceil() as usize).max(2);
+        // Per-letter shape: vertical amplitude (tall or small letters), horizontal swing,
+        // x/y phase lag (≈ π/2 gives loops, ≈ 0 gives cusps and zig-zags) and tempo.
+        struct Letter {
+            amp: f32,
+            swing: f32,
+            lag: f32,
+            tempo: f32,
+        }
+        let shapes: Vec<Letter> = (0..=letters)
+            .map(|i| Letter {
+                amp: if i == 0 && w == 0 {
+                    rng.random_range(1.4f32..2.1)
                 } else if rng.random::<f32>() < 0.3 {
                     rng.random_range(1.1f32..1.8)
                 } else {
-                    rng.random_range(0.45f32..0.8)
-                }
+                    rng.random_range(0.4f32..0.8)
+                },
+                swing: rng.random_range(0.05f32..0.35),
+                lag: if rng.random::<f32>() < 0.65 {
+                    PI / 2.0 + rng.random_range(-0.5f32..0.5)
+                } else {
+                    rng.random_range(-0.3f32..0.4)
+                },
+                tempo: rng.random_range(0.8f32..1.2),
             })
             .collect();
-        let vx = rng.random_range(0.9f32..1.3);
-        let ax = rng.random_range(0.12f32..0.3);
+        let vx = rng.random_range(0.5f32..0.8);
         let phase_x = rng.random_range(0.0f32..TAU);
-        let phase_y = phase_x + PI / 2.0 + rng.random_range(-0.4f32..0.4);
         let p_mean = rng.random_range(0.55f32..0.85);
         let x0 = x;
+        let mut ph = 0.0f32;
+        let mut adv = 0.0f32;
+        let mut drift = 0.0f32;
+        let drift_rate = rng.random_range(-0.15f32..0.15);
         for i in 0..n {
             let t = i as f32 * dt;
-            let u = t / dur;
+            let u = (ph / (TAU * letters as f32)).min(0.9999);
             let li = (u * letters as f32).floor() as usize;
             let lf = u * letters as f32 - li as f32;
-            let a0 = amps.get(li).copied().unwrap_or(0.6);
-            let a1 = amps.get(li + 1).copied().unwrap_or(a0);
             let s = lf * lf * (3.0 - 2.0 * lf);
-            let amp = a0 + (a1 - a0) * s;
-            let ph = TAU * freq * t;
-            let yy = base - amp * 0.5 * (1.0 + (ph + phase_y).sin());
-            let xx = x0 + vx * t / letter_t * 0.6 + ax * (ph + phase_x).sin() - slant * (yy - base);
+            let lerp = |f: fn(&Letter) -> f32| {
+                let a = shapes.get(li).map_or(0.6, f);
+                let b = shapes.get(li + 1).map_or(a, f);
+                a + (b - a) * s
+            };
+            let amp = lerp(|l| l.amp);
+            let swing = lerp(|l| l.swing);
+            let lag = lerp(|l| l.lag);
+            let tempo = lerp(|l| l.tempo);
+            let yy = base + drift - amp * 0.5 * (1.0 + (ph + phase_x + lag).sin());
+            let xx = x0 + adv + swing * (ph + phase_x).sin() - slant * (yy - base);
             // Pressure ramps up and down over ~40 ms at the stroke ends.
-            let ramp = ((t / 0.04).min((dur - t) / 0.04)).clamp(0.05, 1.0);
+            let left = (TAU * letters as f32 - ph) / (TAU * freq * tempo);
+            let ramp = ((t / 0.04).min(left / 0.04)).clamp(0.05, 1.0);
             let p = (p_mean + 0.12 * (ph * 0.37 + w as f32).sin()) * ramp;
             raw.push(Raw {
                 x: xx,
                 y: yy,
                 p: p.clamp(0.02, 1.0),
             });
+            if ph >= TAU * letters as f32 {
+                break;
+            }
+            let dph = TAU * freq * tempo * dt;
+            ph += dph;
+            adv += vx * dph / TAU;
+            drift += drift_rate * dph / TAU * 0.2;
+        }
+        // Sometimes a dot or a short bar over the word (i-dot, t-bar): pen up, tap, pen up.
+        if rng.random::<f32>() < 0.5 {
+            let last = raw.last().map_or((0.0, 0.0), |r| (r.x, r.y));
+            let tx = x0 + (last.0 - x0) * rng.random_range(0.3f32..0.8);
+            let ty = base - rng.random_range(1.6f32..2.2);
+            let hop = ((0.12 / dt).ceil() as usize).max(2);
+            for i in 1..=hop {
+                let f = i as f32 / hop as f32;
+                raw.push(Raw {
+                    x: last.0 + (tx - last.0) * f,
+                    y: last.1 + (ty - last.1) * f,
+                    p: 0.0,
+                });
+            }
+            let bar = rng.random::<bool>();
+            let m = if bar {
+                ((0.08 / dt).ceil() as usize).max(2)
+            } else {
+                ((0.025 / dt).ceil() as usize).max(1)
+            };
+            let len = if bar {
+                rng.random_range(0.4f32..0.8)
+            } else {
+                0.04
+            };
+            for i in 0..m {
+                let f = i as f32 / m.max(2) as f32;
+                raw.push(Raw {
+                    x: tx - 0.5 * len + len * f,
+                    y: ty - 0.05 * f,
+                    p: (0.5 * (PI * (f + 0.5 / m as f32)).sin()).max(0.05),
+                });
+            }
         }
         x = raw.last().map_or(x, |r| r.x) + rng.random_range(0.4f32..0.8);
         // Pen-up move to the next word (or away at the end).
