@@ -3,7 +3,7 @@
 use crate::bits::BitReader;
 use crate::format::{self, Frame, MAX_TABLES, Reader};
 use crate::huffman::{self, DecodeTable, Decoded as Sym, HuffTable};
-use crate::quant::{self, QuantTable};
+use crate::quant::{Dequantizer, QuantTable};
 use crate::transform::{Synthesis, reconstruct};
 use crate::tree::Trees;
 use crate::{DecodeOptions, Decoded, Info, WsqError};
@@ -162,16 +162,16 @@ fn scan_coded_data(
     }
 }
 
-/// Huffman-decodes one run of coded data, appending to `out` (at most `limit` coefficients).
+/// Huffman-decodes one run of coded data into the dequantizer.
 fn decode_run(
     data: &[u8],
     table: &DecodeTable,
-    out: &mut Vec<i16>,
-    limit: usize,
+    out: &mut Dequantizer<'_>,
     offset: usize,
 ) -> Result<(), WsqError> {
     let corrupt = |reason: String| WsqError::CorruptData { offset, reason };
-    let too_many = || corrupt(format!("more coefficients than the frame holds ({limit})"));
+    let too_many =
+        |total: usize| corrupt(format!("more coefficients than the frame holds ({total})"));
     let mut r = BitReader::new(data);
     loop {
         let sym = match table.decode(&mut r) {
@@ -179,36 +179,32 @@ fn decode_run(
             Sym::End => return Ok(()),
             Sym::Invalid => return Err(corrupt("bit pattern that is no Huffman code".into())),
         };
-        let mut extra = |n: u32| -> Result<u32, WsqError> {
+        let ok = if (107..=254).contains(&sym) {
+            out.put(i16::from(sym) - 180)
+        } else if (1..=100).contains(&sym) {
+            out.skip(usize::from(sym))
+        } else {
+            let n = match sym {
+                huffman::SYM_POS8 | huffman::SYM_NEG8 | huffman::SYM_ZRUN8 => 8,
+                huffman::SYM_POS16 | huffman::SYM_NEG16 | huffman::SYM_ZRUN16 => 16,
+                _ => return Err(corrupt(format!("Huffman symbol {sym} has no meaning"))),
+            };
             if r.remaining() < u64::from(n) {
                 return Err(corrupt(format!("data ends inside a {n}-bit escape value")));
             }
-            let v = r.peek(n);
+            let extra = r.peek(n);
             r.consume(n);
-            Ok(v)
-        };
-        let (zeros, value): (usize, Option<i16>) = match sym {
-            1..=100 => (usize::from(sym), None),
-            huffman::SYM_POS8 => (0, Some(extra(8)? as i16)),
-            huffman::SYM_NEG8 => (0, Some(-(extra(8)? as i16))),
-            // 16-bit magnitudes wrap into the signed range as NBIS stores them.
-            huffman::SYM_POS16 => (0, Some(extra(16)? as u16 as i16)),
-            huffman::SYM_NEG16 => (0, Some((extra(16)? as u16 as i16).wrapping_neg())),
-            huffman::SYM_ZRUN8 => (extra(8)? as usize, None),
-            huffman::SYM_ZRUN16 => (extra(16)? as usize, None),
-            107..=254 => (0, Some(i16::from(sym) - 180)),
-            _ => return Err(corrupt(format!("Huffman symbol {sym} has no meaning"))),
-        };
-        if let Some(v) = value {
-            if out.len() >= limit {
-                return Err(too_many());
+            match sym {
+                huffman::SYM_ZRUN8 | huffman::SYM_ZRUN16 => out.skip(extra as usize),
+                huffman::SYM_POS8 => out.put(extra as i16),
+                huffman::SYM_NEG8 => out.put(-(extra as i16)),
+                // 16-bit magnitudes wrap into the signed range as NBIS stores them.
+                huffman::SYM_POS16 => out.put(extra as u16 as i16),
+                _ => out.put((extra as u16 as i16).wrapping_neg()),
             }
-            out.push(v);
-        } else {
-            if out.len() + zeros > limit {
-                return Err(too_many());
-            }
-            out.resize(out.len() + zeros, 0);
+        };
+        if !ok {
+            return Err(too_many(out.total()));
         }
     }
 }
@@ -266,8 +262,12 @@ pub(crate) fn decode(data: &[u8], opts: &DecodeOptions) -> Result<Decoded, WsqEr
     };
     let quant_table = h.quant.clone().ok_or_else(|| missing("quantization"))?;
     let synthesis = h.synthesis.ok_or_else(|| missing("transform"))?;
-    let expected = trees.coded_len(|k| quant_table.is_coded(k));
-    let mut coeffs: Vec<i16> = Vec::with_capacity(expected.min(data.len().saturating_mul(64)));
+    let w = usize::from(frame.width);
+    let n = w * usize::from(frame.height);
+    // Zeroed memory is mapped lazily: a frame that claims many more coefficients than its data
+    // holds costs address space (bounded by `max_pixels`), not memory.
+    let mut img = vec![0.0f32; n];
+    let mut sink = Dequantizer::new(&quant_table, &trees.bands, &mut img, w);
     let mut buf = Vec::new();
     let mut runs = Vec::new();
     let mut blocks = 0usize;
@@ -293,7 +293,7 @@ pub(crate) fn decode(data: &[u8], opts: &DecodeOptions) -> Result<Decoded, WsqEr
             let used = scan_coded_data(r.rest(), r.offset(), &mut buf, &mut runs)?;
             let mut from = 0;
             for &end in &runs {
-                decode_run(&buf[from..end], &dec, &mut coeffs, expected, offset)?;
+                decode_run(&buf[from..end], &dec, &mut sink, offset)?;
                 from = end;
             }
             r.seek(start + used);
@@ -307,24 +307,17 @@ pub(crate) fn decode(data: &[u8], opts: &DecodeOptions) -> Result<Decoded, WsqEr
         }
         (marker, offset) = read_marker(&mut r, "SOB, DHT, COM or EOI")?;
     }
-    if coeffs.len() != expected {
+    if sink.pos() != sink.total() {
         return Err(WsqError::CorruptData {
             offset,
             reason: format!(
-                "{} blocks hold {} coefficients, the frame needs {expected}",
-                blocks,
-                coeffs.len()
+                "{blocks} blocks hold {} coefficients, the frame needs {}",
+                sink.pos(),
+                sink.total()
             ),
         });
     }
-    let w = usize::from(frame.width);
-    let n = w * usize::from(frame.height);
-    let mut img = vec![0.0f32; n];
-    quant::dequantize(&coeffs, &quant_table, &trees.bands, &mut img, w);
-    drop(coeffs);
-    let mut tmp = vec![0.0f32; n];
-    reconstruct(&mut img, &mut tmp, w, &trees, &synthesis);
-    drop(tmp);
+    reconstruct(&mut img, w, &trees, &synthesis);
     let pixels = to_pixels(&img, frame.m_shift, frame.r_scale);
     let ppi = h.ppi();
     Ok(Decoded {
@@ -338,18 +331,12 @@ pub(crate) fn decode(data: &[u8], opts: &DecodeOptions) -> Result<Decoded, WsqEr
 
 /// Undoes the encoder's shift and scale and rounds to 8 bits, like NBIS.
 fn to_pixels(img: &[f32], m_shift: f32, r_scale: f32) -> Vec<u8> {
-    img.iter()
-        .map(|&v| {
-            let t = (f64::from(v * r_scale + m_shift) + 0.5) as f32;
-            if t < 0.0 {
-                0
-            } else if t > 255.0 {
-                255
-            } else {
-                t as u8
-            }
-        })
-        .collect()
+    let mut out = vec![0u8; img.len()];
+    for (o, &v) in out.iter_mut().zip(img) {
+        // The saturating cast gives 0 below zero and 255 above 255, as NBIS's tests do.
+        *o = ((f64::from(v * r_scale + m_shift) + 0.5) as f32) as u8;
+    }
+    out
 }
 
 /// Reads the headers only.

@@ -76,28 +76,41 @@ fn emit_run<F: FnMut(u8, u32, u32)>(n: u32, f: &mut F) {
     }
 }
 
+/// Emits the runs for `run` zeros (pieces of at most 65535).
+#[inline(always)]
+fn emit_zeros<F: FnMut(u8, u32, u32)>(mut run: usize, f: &mut F) {
+    while run > 0xFFFF {
+        emit_run(0xFFFF, f);
+        run -= 0xFFFF;
+    }
+    if run > 0 {
+        emit_run(run as u32, f);
+    }
+}
+
 /// Calls `f(symbol, extra_bits, extra_len)` for each symbol of the block, in order.
+///
+/// Works 64 coefficients at a time: a bit mask of the non-zero ones is built without branches
+/// and walked with `trailing_zeros`, so the cost follows the number of non-zero coefficients
+/// (a small fraction at usual bit rates) and zero runs come from position differences.
 #[inline(always)]
 fn for_each_symbol<F: FnMut(u8, u32, u32)>(coeffs: &[i16], mut f: F) {
-    let mut zeros = 0u32;
-    for &v in coeffs {
-        if v == 0 {
-            if zeros == 0xFFFF {
-                emit_run(zeros, &mut f);
-                zeros = 0;
-            }
-            zeros += 1;
-        } else {
-            if zeros > 0 {
-                emit_run(zeros, &mut f);
-                zeros = 0;
-            }
-            emit_coeff(v, &mut f);
+    let mut next = 0usize; // first coefficient not yet covered by a symbol
+    for (ci, chunk) in coeffs.chunks(64).enumerate() {
+        let mut mask = 0u64;
+        for (j, &v) in chunk.iter().enumerate() {
+            mask |= u64::from(v != 0) << j;
+        }
+        let base = ci * 64;
+        while mask != 0 {
+            let pos = base + mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            emit_zeros(pos - next, &mut f);
+            emit_coeff(coeffs[pos], &mut f);
+            next = pos + 1;
         }
     }
-    if zeros > 0 {
-        emit_run(zeros, &mut f);
-    }
+    emit_zeros(coeffs.len() - next, &mut f);
 }
 
 /// Adds the symbol counts of `coeffs` to `counts`.
@@ -117,25 +130,25 @@ pub(crate) fn build_table(counts: &[u32; 256]) -> HuffTable {
     freq[256] = 1;
     let mut codesize = [0usize; N];
     let mut others = [NONE; N];
-    loop {
+    // Symbols still in play, in increasing order (ties go to the larger index).
+    let mut active: Vec<usize> = (0..N).filter(|&i| freq[i] > 0).collect();
+    while active.len() > 1 {
         // The least frequent symbol, the larger index winning ties, then the next one.
         let mut v1 = NONE;
-        for i in 0..N {
-            if freq[i] > 0 && (v1 == NONE || freq[i] <= freq[v1]) {
+        for &i in &active {
+            if v1 == NONE || freq[i] <= freq[v1] {
                 v1 = i;
             }
         }
         let mut v2 = NONE;
-        for i in 0..N {
-            if i != v1 && freq[i] > 0 && (v2 == NONE || freq[i] <= freq[v2]) {
+        for &i in &active {
+            if i != v1 && (v2 == NONE || freq[i] <= freq[v2]) {
                 v2 = i;
             }
         }
-        if v2 == NONE {
-            break;
-        }
         freq[v1] += freq[v2];
         freq[v2] = 0;
+        active.retain(|&i| i != v2);
         for start in [v1, v2] {
             let mut c = start;
             codesize[c] += 1;

@@ -191,26 +191,28 @@ pub(crate) fn quantize(
             continue;
         }
         let zbin = (f64::from(quant.z[k]) / 2.0) as f32;
-        for row in b.y..b.y + b.h {
-            let line = &img[row * stride + b.x..row * stride + b.x + b.w];
-            out.extend(line.iter().map(|&v| {
-                if -zbin <= v && v <= zbin {
-                    0
-                } else if v > 0.0 {
-                    clamp_coeff(f64::from((v - zbin) / q) + 1.0)
-                } else {
-                    clamp_coeff(f64::from((v + zbin) / q) - 1.0)
-                }
-            }));
+        let start = out.len();
+        out.resize(start + b.area(), 0);
+        let dst = &mut out[start..];
+        for (r, row) in (b.y..b.y + b.h).enumerate() {
+            let line = &img[row * stride + b.x..][..b.w];
+            let o = &mut dst[r * b.w..][..b.w];
+            for (d, &v) in o.iter_mut().zip(line) {
+                *d = quantize_one(v, zbin, q);
+            }
         }
     }
 }
 
-/// Truncates toward zero into the coefficient range the entropy coder can carry.
-#[inline]
-fn clamp_coeff(v: f64) -> i16 {
-    // `as` truncates toward zero and saturates; keep clear of i16::MIN so negation is safe.
-    (v as i16).max(-i16::MAX)
+/// One coefficient: zero inside the zero bin, else `sign(v) · (trunc((|v| − Z/2) / Q) + 1)`,
+/// which is bit for bit what NBIS computes separately for each sign. Magnitudes are capped
+/// at 32767, the largest the entropy coder carries.
+#[inline(always)]
+fn quantize_one(v: f32, zbin: f32, q: f32) -> i16 {
+    let a = v.abs();
+    let m = (((a - zbin) / q) as i32).min(i32::from(i16::MAX) - 1) + 1;
+    let m = if a <= zbin { 0 } else { m };
+    (if v < 0.0 { -m } else { m }) as i16
 }
 
 /// Dequantization parameters as read from a DQT segment.
@@ -231,31 +233,108 @@ impl QuantTable {
     }
 }
 
-/// Writes the dequantized coded subbands into the (zeroed) image `img`.
-pub(crate) fn dequantize(
-    coeffs: &[i16],
-    table: &QuantTable,
-    bands: &[Rect; SUBBANDS],
-    img: &mut [f32],
+/// One coded subband as the decoder fills it.
+struct Slot {
+    /// Stream position of its first coefficient.
+    start: usize,
+    /// Stream position after its last coefficient.
+    end: usize,
+    x: usize,
+    y: usize,
+    w: u32,
+    q: f32,
+    half_z: f64,
+}
+
+/// Writes decoded coefficients, dequantized, straight into their place in the (zeroed) image:
+/// zero runs only move the stream position, so their cost is nil.
+pub(crate) struct Dequantizer<'a> {
+    img: &'a mut [f32],
     stride: usize,
-) {
-    let c = table.bin_center;
-    let mut it = coeffs.iter();
-    for (k, b) in bands.iter().enumerate().take(CODED_SUBBANDS) {
-        if !table.is_coded(k) {
-            continue;
-        }
-        let q = table.q[k];
-        let half_z = f64::from(table.z[k]) / 2.0;
-        for row in b.y..b.y + b.h {
-            let line = &mut img[row * stride + b.x..row * stride + b.x + b.w];
-            for (d, &v) in line.iter_mut().zip(&mut it) {
-                *d = match v {
-                    0 => 0.0,
-                    v if v > 0 => (f64::from(q * (f32::from(v) - c)) + half_z) as f32,
-                    v => (f64::from(q * (f32::from(v) + c)) - half_z) as f32,
-                };
+    slots: Vec<Slot>,
+    cur: usize,
+    pos: usize,
+    total: usize,
+    c: f32,
+}
+
+impl<'a> Dequantizer<'a> {
+    /// Prepares to fill `img` (`stride` samples per row, all zero) with the coded subbands.
+    pub fn new(
+        table: &QuantTable,
+        bands: &[Rect; SUBBANDS],
+        img: &'a mut [f32],
+        stride: usize,
+    ) -> Self {
+        let mut slots = Vec::with_capacity(CODED_SUBBANDS);
+        let mut pos = 0;
+        for (k, b) in bands.iter().enumerate().take(CODED_SUBBANDS) {
+            if !table.is_coded(k) || b.area() == 0 {
+                continue;
             }
+            slots.push(Slot {
+                start: pos,
+                end: pos + b.area(),
+                x: b.x,
+                y: b.y,
+                w: b.w as u32,
+                q: table.q[k],
+                half_z: f64::from(table.z[k]) / 2.0,
+            });
+            pos += b.area();
+        }
+        Dequantizer {
+            img,
+            stride,
+            slots,
+            cur: 0,
+            pos: 0,
+            total: pos,
+            c: table.bin_center,
         }
     }
+
+    /// Coefficients consumed so far.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// Coefficients the frame holds.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// Skips `n` zero coefficients; `false` when that passes the end.
+    #[inline(always)]
+    pub fn skip(&mut self, n: usize) -> bool {
+        self.pos = self.pos.saturating_add(n);
+        self.pos <= self.total
+    }
+
+    /// Stores the next coefficient; `false` when the frame is already full.
+    #[inline(always)]
+    pub fn put(&mut self, v: i16) -> bool {
+        if self.pos >= self.total {
+            return false;
+        }
+        while self.slots[self.cur].end <= self.pos {
+            self.cur += 1;
+        }
+        let b = &self.slots[self.cur];
+        let local = (self.pos - b.start) as u32;
+        let (row, col) = ((local / b.w) as usize, (local % b.w) as usize);
+        self.img[(b.y + row) * self.stride + b.x + col] = dequantize_one(v, b.q, self.c, b.half_z);
+        self.pos += 1;
+        true
+    }
+}
+
+/// `Q · (v − C) + Z/2` for positive `v`, `Q · (v + C) − Z/2` for negative, 0 for 0, with NBIS's
+/// rounding (the product in single precision, the sum in double).
+#[inline(always)]
+fn dequantize_one(v: i16, q: f32, c: f32, half_z: f64) -> f32 {
+    let f = f32::from(v);
+    let (c, hz) = if v > 0 { (c, half_z) } else { (-c, -half_z) };
+    let r = (f64::from(q * (f - c)) + hz) as f32;
+    if v == 0 { 0.0 } else { r }
 }

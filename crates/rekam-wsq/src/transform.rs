@@ -123,23 +123,55 @@ fn halves(n: usize, inv: bool) -> (usize, usize, usize, usize) {
     }
 }
 
-/// Analysis of every row of `r`: `src` rows → `dst` rows (same positions, stride `stride`).
-fn analyze_rows(src: &[f32], dst: &mut [f32], stride: usize, r: Rect, inv: bool, s: &mut Scratch) {
+/// Fills `ext` with `line` preceded by `pad` samples of symmetric extension and followed by
+/// as many as `ext` has room for.
+#[inline]
+fn extend(line: &[f32], ext: &mut [f32], pad: usize) {
+    let n = line.len();
+    ext[pad..pad + n].copy_from_slice(line);
+    for j in (0..pad).chain(pad + n..ext.len()) {
+        ext[j] = line[reflect(j as isize - pad as isize, n)];
+    }
+}
+
+/// Fills `ext[j]` with band sample `map(j - 2)` of `line`: the band `line[off..off + len]`
+/// copied to `ext[2..2 + len]`, the borders through `map`.
+#[inline]
+fn extend_band(
+    line: &[f32],
+    off: usize,
+    len: usize,
+    ext: &mut [f32],
+    map: impl Fn(isize) -> usize,
+) {
+    ext[2..2 + len].copy_from_slice(&line[off..off + len]);
+    for j in (0..2).chain(2 + len..ext.len()) {
+        ext[j] = line[off + map(j as isize - 2)];
+    }
+}
+
+/// Width of the column strips the vertical passes work on (a strip of a full-height image
+/// stays in the level-2 cache).
+const STRIP: usize = 64;
+
+/// Analysis of every row of `r`, in place (`img` has `stride` samples per row).
+fn analyze_rows(img: &mut [f32], stride: usize, r: Rect, inv: bool, s: &mut Scratch) {
     let n = r.w;
     let (llen, hlen, lo_off, hi_off) = halves(n, inv);
-    // ext[j] = x[reflect(j - 4)] for j in 0..n + 10; split into even and odd samples.
+    // ext[j] = x[reflect(j - 4)] for j in 0..n + 10, split into even and odd samples.
     let half = (n + 10) / 2;
+    s.ext.resize(2 * half, 0.0);
     s.even.resize(half, 0.0);
     s.odd.resize(half, 0.0);
     for row in r.y..r.y + r.h {
         let base = row * stride + r.x;
-        let x = &src[base..base + n];
-        for j in 0..half {
-            s.even[j] = x[reflect(2 * j as isize - 4, n)];
-            s.odd[j] = x[reflect(2 * j as isize - 3, n)];
+        extend(&img[base..base + n], &mut s.ext, 4);
+        for ((pair, e), o) in s.ext.chunks_exact(2).zip(&mut s.even).zip(&mut s.odd) {
+            *e = pair[0];
+            *o = pair[1];
         }
         let (e, o) = (&s.even[..], &s.odd[..]);
-        let out = &mut dst[base..base + n];
+        let out = &mut img[base..base + n];
         let lo = ANALYSIS_LO;
         fir(
             &mut out[lo_off..lo_off + llen],
@@ -173,40 +205,52 @@ fn analyze_rows(src: &[f32], dst: &mut [f32], stride: usize, r: Rect, inv: bool,
     }
 }
 
-/// Analysis of every column of `r`: `src` → `dst`.
-fn analyze_cols(src: &[f32], dst: &mut [f32], stride: usize, r: Rect, inv: bool) {
-    let n = r.h;
-    let (llen, hlen, lo_off, hi_off) = halves(n, inv);
-    let row = |j: usize| {
-        let o = (r.y + j) * stride + r.x;
-        &src[o..o + r.w]
-    };
-    for k in 0..llen {
-        let rows: [&[f32]; LO_TAPS] =
-            std::array::from_fn(|i| row(reflect(2 * k as isize - 4 + i as isize, n)));
-        let o = (r.y + lo_off + k) * stride + r.x;
-        fir(&mut dst[o..o + r.w], rows, &ANALYSIS_LO);
-    }
-    for k in 0..hlen {
-        let rows: [&[f32]; HI_TAPS] =
-            std::array::from_fn(|i| row(reflect(2 * k as isize - 2 + i as isize, n)));
-        let o = (r.y + hi_off + k) * stride + r.x;
-        fir(&mut dst[o..o + r.w], rows, &ANALYSIS_HI);
+/// Copies a finished strip (`n` rows of `sw` samples) back into the image at column `x0`.
+fn store_strip(img: &mut [f32], stride: usize, y0: usize, x0: usize, sw: usize, strip: &[f32]) {
+    for (j, src) in strip.chunks_exact(sw).enumerate() {
+        let o = (y0 + j) * stride + x0;
+        img[o..o + sw].copy_from_slice(src);
     }
 }
 
-/// Forward transform of the whole image in place (`img` is `width` samples per row; `tmp` has
-/// the same size).
-pub(crate) fn decompose(img: &mut [f32], tmp: &mut [f32], width: usize, trees: &Trees) {
+/// Analysis of every column of `r`, in place, one strip of columns at a time.
+fn analyze_cols(img: &mut [f32], stride: usize, r: Rect, inv: bool, strip: &mut Vec<f32>) {
+    let n = r.h;
+    let (llen, hlen, lo_off, hi_off) = halves(n, inv);
+    for x0 in (r.x..r.x + r.w).step_by(STRIP) {
+        let sw = STRIP.min(r.x + r.w - x0);
+        strip.resize(n * sw, 0.0);
+        let src = &*img;
+        let row = |j: usize| {
+            let o = (r.y + j) * stride + x0;
+            &src[o..o + sw]
+        };
+        for k in 0..llen {
+            let rows: [&[f32]; LO_TAPS] =
+                std::array::from_fn(|i| row(reflect(2 * k as isize - 4 + i as isize, n)));
+            fir(&mut strip[(lo_off + k) * sw..][..sw], rows, &ANALYSIS_LO);
+        }
+        for k in 0..hlen {
+            let rows: [&[f32]; HI_TAPS] =
+                std::array::from_fn(|i| row(reflect(2 * k as isize - 2 + i as isize, n)));
+            fir(&mut strip[(hi_off + k) * sw..][..sw], rows, &ANALYSIS_HI);
+        }
+        store_strip(img, stride, r.y, x0, sw, strip);
+    }
+}
+
+/// Forward transform of the whole image in place (`img` has `width` samples per row).
+pub(crate) fn decompose(img: &mut [f32], width: usize, trees: &Trees) {
     let mut s = Scratch::default();
+    let mut strip = Vec::new();
     for step in &trees.steps {
         let Step {
             rect,
             inv_rows,
             inv_cols,
         } = *step;
-        analyze_rows(img, tmp, width, rect, inv_rows, &mut s);
-        analyze_cols(tmp, img, width, rect, inv_cols);
+        analyze_rows(img, width, rect, inv_rows, &mut s);
+        analyze_cols(img, width, rect, inv_cols, &mut strip);
     }
 }
 
@@ -236,59 +280,69 @@ fn odd_taps(f: &Synthesis) -> [f32; 9] {
     ]
 }
 
-/// Synthesis of every column of `r`: `src` → `dst`.
-fn synthesize_cols(src: &[f32], dst: &mut [f32], stride: usize, r: Rect, inv: bool, f: &Synthesis) {
+/// Synthesis of every column of `r`, in place, one strip of columns at a time.
+fn synthesize_cols(
+    img: &mut [f32],
+    stride: usize,
+    r: Rect,
+    inv: bool,
+    f: &Synthesis,
+    strip: &mut Vec<f32>,
+) {
     let n = r.h;
     let (llen, hlen, lo_off, hi_off) = halves(n, inv);
-    let row = |j: usize| {
-        let o = (r.y + j) * stride + r.x;
-        &src[o..o + r.w]
-    };
-    let lrow = |m: isize| row(lo_off + lo_index(m, n));
-    let hrow = |m: isize| row(hi_off + hi_index(m, n));
     let (et, ot) = (even_taps(f), odd_taps(f));
-    for p in 0..llen {
-        let m = p as isize;
-        let o = (r.y + 2 * p) * stride + r.x;
-        fir(
-            &mut dst[o..o + r.w],
-            [
-                lrow(m - 1),
-                lrow(m),
-                lrow(m + 1),
-                hrow(m - 2),
-                hrow(m - 1),
-                hrow(m),
-                hrow(m + 1),
-            ],
-            &et,
-        );
-    }
-    for p in 0..hlen {
-        let m = p as isize;
-        let o = (r.y + 2 * p + 1) * stride + r.x;
-        fir(
-            &mut dst[o..o + r.w],
-            [
-                lrow(m - 1),
-                lrow(m),
-                lrow(m + 1),
-                lrow(m + 2),
-                hrow(m - 2),
-                hrow(m - 1),
-                hrow(m),
-                hrow(m + 1),
-                hrow(m + 2),
-            ],
-            &ot,
-        );
+    for x0 in (r.x..r.x + r.w).step_by(STRIP) {
+        let sw = STRIP.min(r.x + r.w - x0);
+        strip.resize(n * sw, 0.0);
+        let src = &*img;
+        let row = |j: usize| {
+            let o = (r.y + j) * stride + x0;
+            &src[o..o + sw]
+        };
+        let lrow = |m: isize| row(lo_off + lo_index(m, n));
+        let hrow = |m: isize| row(hi_off + hi_index(m, n));
+        for p in 0..llen {
+            let m = p as isize;
+            fir(
+                &mut strip[2 * p * sw..][..sw],
+                [
+                    lrow(m - 1),
+                    lrow(m),
+                    lrow(m + 1),
+                    hrow(m - 2),
+                    hrow(m - 1),
+                    hrow(m),
+                    hrow(m + 1),
+                ],
+                &et,
+            );
+        }
+        for p in 0..hlen {
+            let m = p as isize;
+            fir(
+                &mut strip[(2 * p + 1) * sw..][..sw],
+                [
+                    lrow(m - 1),
+                    lrow(m),
+                    lrow(m + 1),
+                    lrow(m + 2),
+                    hrow(m - 2),
+                    hrow(m - 1),
+                    hrow(m),
+                    hrow(m + 1),
+                    hrow(m + 2),
+                ],
+                &ot,
+            );
+        }
+        store_strip(img, stride, r.y, x0, sw, strip);
     }
 }
 
-/// Synthesis of every row of `r`: `src` → `dst`.
+/// Synthesis of every row of `r`, in place.
 fn synthesize_rows(
-    src: &[f32],
-    dst: &mut [f32],
+    img: &mut [f32],
     stride: usize,
     r: Rect,
     inv: bool,
@@ -303,23 +357,13 @@ fn synthesize_rows(
     s.ext.resize(lx_len + hx_len, 0.0);
     s.even.resize(llen, 0.0);
     s.odd.resize(hlen, 0.0);
-    let lmap: Vec<usize> = (0..lx_len)
-        .map(|j| lo_off + lo_index(j as isize - 2, n))
-        .collect();
-    let hmap: Vec<usize> = (0..hx_len)
-        .map(|j| hi_off + hi_index(j as isize - 2, n))
-        .collect();
     let (et, ot) = (even_taps(f), odd_taps(f));
     for row in r.y..r.y + r.h {
         let base = row * stride + r.x;
-        let line = &src[base..base + n];
+        let line = &img[base..base + n];
         let (lx, hx) = s.ext.split_at_mut(lx_len);
-        for (d, &i) in lx.iter_mut().zip(&lmap) {
-            *d = line[i];
-        }
-        for (d, &i) in hx.iter_mut().zip(&hmap) {
-            *d = line[i];
-        }
+        extend_band(line, lo_off, llen, lx, |m| lo_index(m, n));
+        extend_band(line, hi_off, hlen, hx, |m| hi_index(m, n));
         let (lx, hx) = (&*lx, &*hx);
         fir(
             &mut s.even[..],
@@ -349,7 +393,7 @@ fn synthesize_rows(
             ],
             &ot,
         );
-        let out = &mut dst[base..base + n];
+        let out = &mut img[base..base + n];
         for (pair, (&e, &o)) in out.chunks_exact_mut(2).zip(s.even.iter().zip(&s.odd)) {
             pair[0] = e;
             pair[1] = o;
@@ -361,17 +405,12 @@ fn synthesize_rows(
 }
 
 /// Inverse transform of the whole image in place.
-pub(crate) fn reconstruct(
-    img: &mut [f32],
-    tmp: &mut [f32],
-    width: usize,
-    trees: &Trees,
-    f: &Synthesis,
-) {
+pub(crate) fn reconstruct(img: &mut [f32], width: usize, trees: &Trees, f: &Synthesis) {
     let mut s = Scratch::default();
+    let mut strip = Vec::new();
     for step in trees.steps.iter().rev() {
-        synthesize_cols(img, tmp, width, step.rect, step.inv_cols, f);
-        synthesize_rows(tmp, img, width, step.rect, step.inv_rows, f, &mut s);
+        synthesize_cols(img, width, step.rect, step.inv_cols, f, &mut strip);
+        synthesize_rows(img, width, step.rect, step.inv_rows, f, &mut s);
     }
 }
 
@@ -408,11 +447,10 @@ mod tests {
                 .collect();
             let trees = Trees::new(w, h);
             let mut img = orig.clone();
-            let mut tmp = vec![0.0; w * h];
-            decompose(&mut img, &mut tmp, w, &trees);
+            decompose(&mut img, w, &trees);
             let energy_moved = img.iter().zip(&orig).any(|(a, b)| (a - b).abs() > 1.0);
             assert!(energy_moved, "transform did nothing");
-            reconstruct(&mut img, &mut tmp, w, &trees, &syn);
+            reconstruct(&mut img, w, &trees, &syn);
             let max_err = img
                 .iter()
                 .zip(&orig)

@@ -187,14 +187,6 @@ impl Trees {
             .iter()
             .all(|s| s.rect.w >= MIN_LINE && s.rect.h >= MIN_LINE)
     }
-
-    /// Number of coefficients in the coded subbands selected by `coded`.
-    pub fn coded_len(&self, coded: impl Fn(usize) -> bool) -> usize {
-        (0..CODED_SUBBANDS)
-            .filter(|&b| coded(b))
-            .map(|b| self.bands[b].area())
-            .sum()
-    }
 }
 
 #[cfg(test)]
