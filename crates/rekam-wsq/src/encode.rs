@@ -169,8 +169,6 @@ fn search_bin_widths(
         coeffs.clear();
         quant::quantize(img, w, &trees.bands, &q, coeffs);
         let size = estimated_size(fixed, coeffs, block_lens(trees, &q));
-            eprintln!("eval s={s} size={size} target={target}");
-        }
         (q, size)
     };
     let mut s = 1.0f32.clamp(s_lo, s_hi);
