@@ -1,0 +1,1 @@
+//! rekam-camera (being written).

@@ -1,0 +1,1 @@
+//! rekam-encoder (being written).

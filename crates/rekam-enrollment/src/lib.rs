@@ -1,0 +1,1 @@
+//! rekam-enrollment (being written).

@@ -1,0 +1,1 @@
+//! rekam-fingerprint (being written).

@@ -1,0 +1,1 @@
+//! rekam-printer (being written).

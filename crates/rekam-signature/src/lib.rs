@@ -1,0 +1,1 @@
+//! rekam-signature (being written).

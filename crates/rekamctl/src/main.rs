@@ -1,0 +1,2 @@
+//! rekamctl (being written).
+fn main() {}

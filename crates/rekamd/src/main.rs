@@ -1,0 +1,2 @@
+//! rekamd (being written).
+fn main() {}
