@@ -202,16 +202,17 @@ pub(crate) fn detect(skel: &[u8], p: &Padded, f: &Field) -> Vec<Minutia> {
             }
         };
     }
-    remove_false(&mut cands, p, f);
-    let mut out: Vec<Minutia> = cands
+    let singular = singular_points(f);
+    remove_false(&mut cands, p, f, &singular);
+    let kept: Vec<&Cand> = cands.iter().filter(|c| c.keep).collect();
+    let mut out: Vec<Minutia> = kept
         .iter()
-        .filter(|c| c.keep)
         .map(|c| Minutia {
             x: c.x as u16,
             y: c.y as u16,
             angle: wrap_2pi(-c.theta),
             kind: c.kind,
-            quality: quality(c.x, c.y, f),
+            quality: quality(c, &kept, &singular, f),
         })
         .collect();
     out.sort_by(|a, b| {
@@ -223,18 +224,57 @@ pub(crate) fn detect(skel: &[u8], p: &Padded, f: &Field) -> Vec<Minutia> {
     out
 }
 
-fn quality(x: usize, y: usize, f: &Field) -> u8 {
-    let c = f.cell_of(x, y);
-    let q_coh = ((f.coherence[c] - 0.1) / 0.5).clamp(0.0, 1.0);
-    let q_con = (f.contrast[c] / 40.0).clamp(0.0, 1.0);
-    let q_dep = match f.depth[c] {
+/// Centres (pixels) of the cells at singular points of the orientation field.
+fn singular_points(f: &Field) -> Vec<(f32, f32)> {
+    f.singular_cells()
+        .into_iter()
+        .map(|c| {
+            (
+                ((c % f.cw) * CELL) as f32 + CELL as f32 / 2.0,
+                ((c / f.cw) * CELL) as f32 + CELL as f32 / 2.0,
+            )
+        })
+        .collect()
+}
+
+/// Quality 1..=100 of a kept minutia from the local block quality (orientation coherence,
+/// contrast, ridge-filter response, distance to the print's edge) and its surroundings (how
+/// crowded it is, how close to a core or delta, how short its ridges are before the next
+/// feature): the product of factors in [0, 1].
+fn quality(c: &Cand, kept: &[&Cand], singular: &[(f32, f32)], f: &Field) -> u8 {
+    let cell = f.cell_of(c.x, c.y);
+    let t = f.period[cell];
+    let (x, y) = (c.x as f32, c.y as f32);
+    let q_coh = ((f.coherence[cell] - 0.1) / 0.5).clamp(0.0, 1.0);
+    let q_con = (f.contrast[cell] / 30.0).clamp(0.0, 1.0);
+    let q_str = (f.strength[cell] / 0.8).clamp(0.0, 1.0);
+    let q_dep = match f.depth[cell] {
         0..=1 => 0.3,
-        2 => 0.5,
-        3 => 0.75,
+        2 => 0.6,
+        3 => 0.8,
         4 => 0.9,
         _ => 1.0,
     };
-    let q = 100.0 * (0.6 * q_coh + 0.4 * q_con) * q_dep;
+    let nearest = kept
+        .iter()
+        .filter(|o| !std::ptr::eq(**o, c))
+        .map(|o| (o.x as f32 - x).hypot(o.y as f32 - y))
+        .fold(f32::MAX, f32::min);
+    let q_crowd = (nearest / (2.5 * t)).clamp(0.3, 1.0);
+    let to_singular = singular
+        .iter()
+        .map(|&(sx, sy)| (sx - x).hypot(sy - y))
+        .fold(f32::MAX, f32::min);
+    let q_sing = 0.4 + 0.6 * (to_singular / (4.0 * t)).min(1.0);
+    // Ridges that meet another feature within two periods make a fragile minutia.
+    let shortest = c
+        .traces
+        .iter()
+        .filter(|tr| !matches!(tr.end, End::Limit))
+        .map(|tr| tr.path.len() as f32)
+        .fold(f32::MAX, f32::min);
+    let q_len = (shortest / (2.5 * t)).clamp(0.4, 1.0);
+    let q = 100.0 * (0.4 * q_coh + 0.3 * q_con + 0.3 * q_str) * q_dep * q_crowd * q_sing * q_len;
     q.round().clamp(1.0, 100.0) as u8
 }
 
@@ -253,7 +293,7 @@ fn points_out(c: &Cand, f: &Field, reach: f32) -> bool {
     })
 }
 
-fn remove_false(cands: &mut [Cand], p: &Padded, f: &Field) {
+fn remove_false(cands: &mut [Cand], p: &Padded, f: &Field, singular: &[(f32, f32)]) {
     let w = p.pw;
     let n = cands.len();
     // Index of a candidate by skeleton pixel, to follow traces to other candidates.
@@ -307,7 +347,7 @@ fn remove_false(cands: &mut [Cand], p: &Padded, f: &Field) {
         // Too close to the edge of the finger area or of the image.
         let c = &cands[j];
         let cell = f.cell_of(c.x, c.y);
-        if f.depth[cell] < 3 || c.x < PAD || c.y < PAD || c.x + PAD >= p.w || c.y + PAD >= p.h {
+        if f.depth[cell] < 2 || c.x < PAD || c.y < PAD || c.x + PAD >= p.w || c.y + PAD >= p.h {
             drop[j] = true;
         }
         // An ending whose ridge stops because the print stops: behind it (opposite to its
@@ -348,6 +388,18 @@ fn remove_false(cands: &mut [Cand], p: &Padded, f: &Field) {
                     drop2[a] = true;
                     drop2[b] = true;
                 }
+            }
+        }
+    }
+    // Singular points (cores, deltas): the skeleton turns or forks there without a minutia.
+    if !singular.is_empty() {
+        for (j, c) in cands.iter().enumerate() {
+            let r = 1.5 * period(c);
+            if singular
+                .iter()
+                .any(|&(x, y)| (c.x as f32 - x).hypot(c.y as f32 - y) <= r)
+            {
+                drop2[j] = true;
             }
         }
     }

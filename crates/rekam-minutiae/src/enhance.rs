@@ -84,8 +84,10 @@ fn per_bin(period: f32) -> usize {
 }
 
 /// Binarised ridges of the foreground: a padded buffer (`pw * ph`), 1 = ridge, 0 = valley or
-/// background.
-pub(crate) fn enhance(p: &Padded, f: &Field) -> Vec<u8> {
+/// background; and per cell the mean magnitude of the filter response (0 outside the
+/// foreground), which measures how much ridge structure at the expected period and
+/// orientation the cell has.
+pub(crate) fn enhance(p: &Padded, f: &Field) -> (Vec<u8>, Vec<f32>) {
     let (cw, ch) = (f.cw, f.ch);
     let kernels = Kernels::new(p.pw);
     // Cells whose along-ridge smoothing the across-ridge profile may read: the foreground
@@ -127,6 +129,7 @@ pub(crate) fn enhance(p: &Padded, f: &Field) -> Vec<u8> {
         }
     }
     let mut out = vec![0u8; p.pw * p.ph];
+    let mut strength = vec![0f32; cw * ch];
     for cy in 0..ch {
         for cx in 0..cw {
             let c = cy * cw + cx;
@@ -136,6 +139,7 @@ pub(crate) fn enhance(p: &Padded, f: &Field) -> Vec<u8> {
             let k = &kernels.across[ori_bin(f.theta[c]) * NPER + per_bin(f.period[c])];
             let (x0, y0) = (cx * CELL, cy * CELL);
             let (x1, y1) = ((x0 + CELL).min(p.w), (y0 + CELL).min(p.h));
+            let mut mag = 0f32;
             for y in y0..y1 {
                 let base = p.idx(0, y);
                 for x in x0..x1 {
@@ -146,9 +150,11 @@ pub(crate) fn enhance(p: &Padded, f: &Field) -> Vec<u8> {
                     }
                     // Ridges are dark: a negative response is a ridge.
                     out[i] = u8::from(acc < 0.0);
+                    mag += acc.abs();
                 }
             }
+            strength[c] = mag / ((x1 - x0) * (y1 - y0)) as f32;
         }
     }
-    out
+    (out, strength)
 }

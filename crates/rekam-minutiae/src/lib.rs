@@ -135,7 +135,7 @@ pub const MAX_SIDE: u32 = 16383;
 /// [`MinutiaeError::ImageTooSmall`] or [`MinutiaeError::ImageTooLarge`] for images outside
 /// [`MIN_SIDE`]..=[`MAX_SIDE`] pixels per side.
 pub fn extract(img: &image::GrayImage) -> Result<Template, MinutiaeError> {
-    extract_inner(img).map(|(t, _)| t)
+    extract_inner(img, false).map(|(t, _)| t)
 }
 
 /// Intermediate images of an extraction, for inspection and tuning.
@@ -152,7 +152,13 @@ pub struct Debug {
 /// Like [`extract`] but also returns intermediate images (for development).
 #[doc(hidden)]
 pub fn extract_debug(img: &image::GrayImage) -> Result<(Template, Debug), MinutiaeError> {
-    let (t, parts) = extract_inner(img)?;
+    let (t, parts) = extract_inner(img, true)?;
+    let Some(parts) = parts else {
+        return Err(MinutiaeError::InvalidField {
+            field: "debug",
+            reason: "intermediate images not kept".into(),
+        });
+    };
     let (w, h) = img.dimensions();
     let p = field::PAD;
     let pw = w as usize + 2 * p;
@@ -193,7 +199,10 @@ struct Parts {
     skeleton: Vec<u8>,
 }
 
-fn extract_inner(img: &image::GrayImage) -> Result<(Template, Parts), MinutiaeError> {
+fn extract_inner(
+    img: &image::GrayImage,
+    keep: bool,
+) -> Result<(Template, Option<Parts>), MinutiaeError> {
     let (w, h) = img.dimensions();
     if w < MIN_SIDE || h < MIN_SIDE {
         return Err(MinutiaeError::ImageTooSmall {
@@ -210,9 +219,11 @@ fn extract_inner(img: &image::GrayImage) -> Result<(Template, Parts), MinutiaeEr
         });
     }
     let padded = field::Padded::new(img);
-    let f = field::Field::compute(&padded);
-    let binary = enhance::enhance(&padded, &f);
-    let mut skeleton = binary.clone();
+    let mut f = field::Field::compute(&padded);
+    let (binary, strength) = enhance::enhance(&padded, &f);
+    f.refine(&strength);
+    let kept = keep.then(|| binary.clone());
+    let mut skeleton = binary;
     thin::thin(&mut skeleton, padded.pw, padded.ph);
     let minutiae = detect::detect(&skeleton, &padded, &f);
     let t = Template {
@@ -221,33 +232,40 @@ fn extract_inner(img: &image::GrayImage) -> Result<(Template, Parts), MinutiaeEr
         ppi: 500,
         minutiae,
     };
-    Ok((
-        t,
-        Parts {
-            field: f,
-            binary,
-            skeleton,
-        },
-    ))
+    let parts = kept.map(|binary| Parts {
+        field: f,
+        binary,
+        skeleton,
+    });
+    Ok((t, parts))
 }
 
-/// Wraps an angle to `(-π, π]`.
+/// Wraps an angle to `(-π, π]` (non-finite input gives 0).
 #[inline]
 pub(crate) fn wrap_pi(a: f32) -> f32 {
     use std::f32::consts::{PI, TAU};
-    let mut a = a % TAU;
-    if a > PI {
+    if !a.is_finite() {
+        return 0.0;
+    }
+    // Angles here are sums or differences of a few wrapped angles: a step or two suffices,
+    // and avoids the slow floating-point remainder.
+    let mut a = if a.abs() > 4.0 * TAU { a % TAU } else { a };
+    while a > PI {
         a -= TAU;
-    } else if a <= -PI {
+    }
+    while a <= -PI {
         a += TAU;
     }
     a
 }
 
-/// Wraps an angle to `[0, 2π)`.
+/// Wraps an angle to `[0, 2π)` (non-finite input gives 0).
 #[inline]
 pub(crate) fn wrap_2pi(a: f32) -> f32 {
     use std::f32::consts::TAU;
+    if !a.is_finite() {
+        return 0.0;
+    }
     let r = a.rem_euclid(TAU);
     if r >= TAU { 0.0 } else { r }
 }

@@ -66,8 +66,8 @@ pub fn match_score_with(probe: &Template, gallery: &Template, params: &MatchPara
         return 0;
     }
     let pp = pairs(&p, false, params);
-    let gp = pairs(&g, true, params);
-    let assoc = associate(&pp, &gp, params);
+    let gi = Index::new(&pairs(&g, true, params));
+    let assoc = associate(&pp, &gi, params);
     if assoc.is_empty() {
         return 0;
     }
@@ -135,7 +135,7 @@ fn pairs(pts: &[Pt], both_orders: bool, params: &MatchParams) -> Vec<Pair> {
             if d < params.min_distance || d > dmax {
                 continue;
             }
-            let phi = dy.atan2(dx);
+            let phi = fast_atan2(dy, dx);
             out.push(Pair {
                 d,
                 b1: wrap_pi(a.t - phi),
@@ -157,8 +157,34 @@ fn pairs(pts: &[Pt], both_orders: bool, params: &MatchParams) -> Vec<Pair> {
             }
         }
     }
-    out.sort_by(|a, b| a.d.total_cmp(&b.d));
     out
+}
+
+/// `y.atan2(x)` to within about 1e-5 radians, much faster than the library call (the
+/// pair tables need tens of thousands). Odd minimax polynomial for atan on [0, 1], folded to
+/// the other octants.
+#[inline]
+fn fast_atan2(y: f32, x: f32) -> f32 {
+    use std::f32::consts::{FRAC_PI_2, PI};
+    let (ax, ay) = (x.abs(), y.abs());
+    let (num, den) = if ay > ax { (ax, ay) } else { (ay, ax) };
+    if den == 0.0 {
+        return 0.0;
+    }
+    let z = num / den;
+    let z2 = z * z;
+    let mut r = z
+        * (0.999_977_26
+            + z2 * (-0.332_623_47
+                + z2 * (0.193_543_46
+                    + z2 * (-0.116_432_87 + z2 * (0.052_653_32 + z2 * -0.011_721_2)))));
+    if ay > ax {
+        r = FRAC_PI_2 - r;
+    }
+    if x < 0.0 {
+        r = PI - r;
+    }
+    if y < 0.0 { -r } else { r }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -169,29 +195,97 @@ struct Assoc {
 }
 
 /// Upper bound on associations kept (bounds time and memory on pathological inputs).
-const MAX_ASSOC: usize = 60_000;
+const MAX_ASSOC: usize = 40_000;
+/// Upper bound on clusters grown (the seeds are tried best supported first).
+const MAX_SEEDS: usize = 150;
 
-fn associate(pp: &[Pair], gp: &[Pair], params: &MatchParams) -> Vec<Assoc> {
+/// Gallery pairs grouped by their two angles `b1`, `b2` (a grid of [`NB`] x [`NB`] cells),
+/// each cell sorted by distance, so that a probe pair only visits the few cells within the
+/// angle tolerance.
+struct Index {
+    /// Pairs grouped by cell (counting sort), each group sorted by distance.
+    pairs: Vec<Pair>,
+    /// Start of each cell's group in `pairs`; `NB * NB + 1` entries.
+    start: Vec<usize>,
+}
+
+/// Angle cells per turn in [`Index`].
+const NB: usize = 16;
+/// Width of an angle cell of [`Index`].
+const CELL_ANGLE: f32 = std::f32::consts::TAU / NB as f32;
+
+impl Index {
+    fn new(gp: &[Pair]) -> Self {
+        let key = |p: &Pair| Self::cell(p.b1) * NB + Self::cell(p.b2);
+        let mut start = vec![0usize; NB * NB + 1];
+        for p in gp {
+            start[key(p) + 1] += 1;
+        }
+        for k in 0..NB * NB {
+            start[k + 1] += start[k];
+        }
+        let mut fill = start.clone();
+        let mut pairs = gp.to_vec();
+        for p in gp {
+            let k = key(p);
+            pairs[fill[k]] = *p;
+            fill[k] += 1;
+        }
+        for k in 0..NB * NB {
+            pairs[start[k]..start[k + 1]].sort_unstable_by(|a, b| a.d.total_cmp(&b.d));
+        }
+        Self { pairs, start }
+    }
+
+    fn cell_pairs(&self, k: usize) -> &[Pair] {
+        &self.pairs[self.start[k]..self.start[k + 1]]
+    }
+
+    /// Cell of an angle in (-π, π].
+    fn cell(b: f32) -> usize {
+        (((b + std::f32::consts::PI) / CELL_ANGLE) as usize).min(NB - 1)
+    }
+}
+
+/// `|wrap_pi(a - b)|` for `a`, `b` in (-π, π], without branches.
+#[inline]
+fn angle_gap(a: f32, b: f32) -> f32 {
+    let d = (a - b).abs();
+    d.min(std::f32::consts::TAU - d)
+}
+
+fn associate(pp: &[Pair], gi: &Index, params: &MatchParams) -> Vec<Assoc> {
+    let span = (params.angle_tolerance / CELL_ANGLE).ceil() as isize;
+    // Cells within the tolerance, each visited once even if the span wraps around.
+    let kn = (2 * span + 1).min(NB as isize);
+    let cell_at = |k0: usize, dk: isize| (k0 as isize - span + dk).rem_euclid(NB as isize) as usize;
+    let at = params.angle_tolerance;
     let mut out = Vec::new();
     for a in pp {
         let tol = params.distance_slack + params.distance_relative * a.d;
-        let lo = gp.partition_point(|g| g.d < a.d - tol);
-        for b in &gp[lo..] {
-            if b.d > a.d + tol {
-                break;
-            }
-            if wrap_pi(a.b1 - b.b1).abs() > params.angle_tolerance
-                || wrap_pi(a.b2 - b.b2).abs() > params.angle_tolerance
-            {
-                continue;
-            }
-            out.push(Assoc {
-                p: [a.i, a.j],
-                g: [b.i, b.j],
-                rot: wrap_pi(b.phi - a.phi),
-            });
-            if out.len() >= MAX_ASSOC {
-                return out;
+        let (lo_d, hi_d) = (a.d - tol, a.d + tol);
+        let (k1, k2) = (Index::cell(a.b1), Index::cell(a.b2));
+        for d1 in 0..kn {
+            let row = cell_at(k1, d1) * NB;
+            for d2 in 0..kn {
+                let gp = gi.cell_pairs(row + cell_at(k2, d2));
+                let lo = gp.partition_point(|g| g.d < lo_d);
+                for b in &gp[lo..] {
+                    if b.d > hi_d {
+                        break;
+                    }
+                    // Both tests evaluated, one branch: most candidates fail one of them.
+                    if (angle_gap(a.b1, b.b1) <= at) & (angle_gap(a.b2, b.b2) <= at) {
+                        out.push(Assoc {
+                            p: [a.i, a.j],
+                            g: [b.i, b.j],
+                            rot: wrap_pi(b.phi - a.phi),
+                        });
+                        if out.len() >= MAX_ASSOC {
+                            return out;
+                        }
+                    }
+                }
             }
         }
     }
@@ -237,8 +331,9 @@ impl Fit {
     }
     /// Distance between `g` and the image of `p` under the current transform.
     fn residual(&self, p: Pt, g: Pt) -> f32 {
-        let r = self.rot();
-        let (c, s) = (r.cos(), r.sin());
+        // The mean rotation's cosine and sine straight from the summed unit vectors.
+        let norm = (self.cs * self.cs + self.sn * self.sn).sqrt().max(1e-9);
+        let (c, s) = (self.cs / norm, self.sn / norm);
         let n = self.n.max(1.0);
         let (mpx, mpy, mgx, mgy) = (self.px / n, self.py / n, self.gx / n, self.gy / n);
         let (dx, dy) = (p.x - mpx, p.y - mpy);
@@ -269,7 +364,7 @@ fn cluster(assoc: &[Assoc], p: &[Pt], g: &[Pt], params: &MatchParams) -> Vec<Clu
         .map(|(i, a)| (support(a), i))
         .filter(|&(s, _)| s > 2)
         .collect();
-    order.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    order.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
 
     // Associations incident to each probe minutia (compressed rows).
     let mut start = vec![0usize; np + 1];
@@ -280,12 +375,35 @@ fn cluster(assoc: &[Assoc], p: &[Pt], g: &[Pt], params: &MatchParams) -> Vec<Clu
     for i in 0..np {
         start[i + 1] += start[i];
     }
+    // Each row ordered by rotation (a counting sort on whole degrees), so that a cluster
+    // only scans the associations whose rotation is near its own.
+    let bin = |r: f32| {
+        (((r + std::f32::consts::PI) * ROT_BINS as f32 / std::f32::consts::TAU) as usize)
+            .min(ROT_BINS - 1)
+    };
+    let mut by_bin = vec![0usize; ROT_BINS + 1];
+    for a in assoc {
+        by_bin[bin(a.rot) + 1] += 1;
+    }
+    for b in 0..ROT_BINS {
+        by_bin[b + 1] += by_bin[b];
+    }
+    let mut sorted = vec![0u32; assoc.len()];
+    for (i, a) in assoc.iter().enumerate() {
+        let b = bin(a.rot);
+        sorted[by_bin[b]] = i as u32;
+        by_bin[b] += 1;
+    }
     let mut fill = start.clone();
     let mut inc = vec![0u32; start[np]];
-    for (i, a) in assoc.iter().enumerate() {
+    let mut inc_bin = vec![0u16; start[np]];
+    for &i in &sorted {
+        let a = &assoc[i as usize];
+        let b = bin(a.rot) as u16;
         for k in 0..2 {
             let m = a.p[k] as usize;
-            inc[fill[m]] = i as u32;
+            inc[fill[m]] = i;
+            inc_bin[fill[m]] = b;
             fill[m] += 1;
         }
     }
@@ -296,10 +414,19 @@ fn cluster(assoc: &[Assoc], p: &[Pt], g: &[Pt], params: &MatchParams) -> Vec<Clu
     let mut clusters = Vec::new();
     let mut queue: Vec<u16> = Vec::new();
     let mut corr: Vec<(u16, u16)> = Vec::new();
+    let mut seeds = 0usize;
+    let mut window: Vec<u32> = Vec::new();
+    // The window in bins, one bin wider than the tolerance to cover the binning.
+    let tol_bins =
+        (params.rotation_tolerance * ROT_BINS as f32 / std::f32::consts::TAU) as usize + 1;
     for &(_, seed) in &order {
         if visited[seed] {
             continue;
         }
+        if seeds >= MAX_SEEDS {
+            break;
+        }
+        seeds += 1;
         let s = assoc[seed];
         if s.p[0] == s.p[1] || s.g[0] == s.g[1] {
             continue;
@@ -320,7 +447,11 @@ fn cluster(assoc: &[Assoc], p: &[Pt], g: &[Pt], params: &MatchParams) -> Vec<Clu
         let mut edges = 1u32;
         while let Some(m) = queue.pop() {
             let m = m as usize;
-            for &ai in &inc[start[m]..start[m + 1]] {
+            let row = &inc[start[m]..start[m + 1]];
+            let row_bins = &inc_bin[start[m]..start[m + 1]];
+            window.clear();
+            rot_window(row, row_bins, bin(rot0), tol_bins, &mut window);
+            for &ai in &window {
                 let ai = ai as usize;
                 if visited[ai] {
                     continue;
@@ -375,6 +506,35 @@ fn cluster(assoc: &[Assoc], p: &[Pt], g: &[Pt], params: &MatchParams) -> Vec<Clu
     }
     clusters.sort_by_key(|c| std::cmp::Reverse(c.edges));
     clusters
+}
+
+/// Rotation bins of the incident rows (whole degrees).
+const ROT_BINS: usize = 360;
+
+/// The entries of `row` (ordered by rotation bin, the bins in `bins`) whose bin is within
+/// `tol` bins of `b0`,
+/// appended to `out`; the window may wrap around.
+fn rot_window(row: &[u32], bins: &[u16], b0: usize, tol: usize, out: &mut Vec<u32>) {
+    if 2 * tol + 1 >= ROT_BINS {
+        out.extend_from_slice(row);
+        return;
+    }
+    let mut range = |lo: usize, hi: usize| {
+        let a = bins.partition_point(|&x| usize::from(x) < lo);
+        let b = bins.partition_point(|&x| usize::from(x) <= hi);
+        if a < b {
+            out.extend_from_slice(&row[a..b]);
+        }
+    };
+    if b0 < tol {
+        range(0, b0 + tol);
+        range(b0 + ROT_BINS - tol, ROT_BINS - 1);
+    } else if b0 + tol >= ROT_BINS {
+        range(b0 - tol, ROT_BINS - 1);
+        range(0, b0 + tol - ROT_BINS);
+    } else {
+        range(b0 - tol, b0 + tol);
+    }
 }
 
 /// Best total of associations over combinations of mutually compatible clusters (same
@@ -513,6 +673,19 @@ mod tests {
             minutiae,
             ..t.clone()
         }
+    }
+
+    #[test]
+    fn fast_atan2_is_accurate() {
+        for i in 0..720 {
+            let a = (i as f32 * 0.5).to_radians() - std::f32::consts::PI + 1e-4;
+            for r in [0.5f32, 3.0, 120.0] {
+                let (y, x) = (r * a.sin(), r * a.cos());
+                let e = wrap_pi(fast_atan2(y, x) - y.atan2(x)).abs();
+                assert!(e < 1e-4, "angle {a}: error {e}");
+            }
+        }
+        assert_eq!(fast_atan2(0.0, 0.0), 0.0);
     }
 
     #[test]

@@ -87,5 +87,8 @@ fn same_finger_moved_matches_and_other_fingers_do_not() {
     let tm = extract(&moved).unwrap();
     let genuine = match_score(&ta, &tm);
     let impostor = match_score(&ta, &tb).max(match_score(&tm, &tb));
-    assert!(genuine >= 3 * impostor.max(5), "genuine {genuine} impostor {impostor}");
+    assert!(
+        genuine >= 3 * impostor.max(5),
+        "genuine {genuine} impostor {impostor}"
+    );
 }

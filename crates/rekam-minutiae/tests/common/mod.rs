@@ -1,6 +1,8 @@
 //! A small synthetic finger generator for tests: a bent ridge grating with phase vortices.
 //! Each vortex is exactly one minutia, at a known position, with a known direction.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod eval;
 
 use image::GrayImage;
 use std::f32::consts::{PI, TAU};
