@@ -1,1 +1,15 @@
-//! rekam-fingerprint (being written).
+//! Fingerprint scanner drivers for rekam, the KTP-el enrollment station daemon. Each driver
+//! implements [`rekam_core::FingerprintScanner`]: flat four-finger slaps, the two-thumb slap
+//! and single flat fingers at 500 ppi, with a live preview.
+//!
+//! Today the crate holds the simulator, [`FingerprintSim`]: a deterministic 4-4-2 scanner
+//! whose prints come from `rekam-synth`, with realistic timings and injectable faults (see
+//! [`sim`]). Real drivers come in later issues and go beside it as their own modules (the
+//! R30x serial driver in `r30x.rs`, USB slap scanners in their own modules), each behind
+//! the same trait and opened by the daemon from a selector such as
+//! `fingerprint:r30x:/dev/ttyUSB0`.
+
+mod control;
+pub mod sim;
+
+pub use sim::{FingerprintSim, NO_FINGER, POOR_QUALITY};
