@@ -1,2 +1,541 @@
-//! rekamctl (being written).
-fn main() {}
+//! rekamctl: the technician's command-line client of rekamd, the KTP-el enrollment station
+//! daemon. It lists and watches the station's devices, runs their self-tests, captures
+//! fingerprints, faces and signatures, prints and encodes test cards, runs a demo
+//! enrollment through the whole procedure and injects simulator faults — all over rekamd's
+//! public gRPC API (`rekam-api`), on rekamd's Unix socket or a TCP address.
+//!
+//! Exit codes: 0 on success, 1 on any failure (daemon unreachable, a gRPC error printed as
+//! `error: <CODE>: <message>`, a failed self-test, a failed print job, a mismatching chip
+//! file), 2 on a usage error.
+//!
+//! With `--json`, a command prints one JSON document on stdout (one per line for `watch`)
+//! instead of text; progress bars and spinners go to stderr and only when it is a terminal.
+//! The shapes are documented on each command (`rekamctl help <command>`) and in
+//! `src/cmd/*.rs`; enum values are the protobuf names without their type prefix
+//! (`READY`, `FINGERPRINT_SCANNER`, `HANDED_OVER`), byte strings are lower-case hex, times
+//! are RFC 3339 UTC.
+
+mod cmd;
+mod conn;
+mod names;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use rekam_api::pb::{FingerPosition, MissingFinger};
+
+use conn::{Ctx, Target, default_socket_path};
+
+/// The technician's CLI of rekamd, the KTP-el enrollment station daemon.
+#[derive(Debug, Parser)]
+#[command(name = "rekamctl", version, about, long_about = None)]
+pub struct Cli {
+    /// rekamd's Unix socket [default: $REKAM_SOCKET, else $XDG_RUNTIME_DIR/rekam/rekamd.sock,
+    /// else /tmp/rekam-<uid>/rekamd.sock].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Reach rekamd over TCP instead of the socket, e.g. http://127.0.0.1:50051.
+    #[arg(long, global = true, value_name = "URL", env = "REKAM_ADDR")]
+    pub addr: Option<String>,
+    /// Deadline of each gRPC call, in seconds (streams included).
+    #[arg(long, global = true, value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+    /// Print JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Lists the station's devices and their state.
+    ///
+    /// JSON: [{"id","class","vendor","model","serial","firmware","driver","state","reason",
+    /// "simulated"}].
+    Devices,
+    /// Prints device events as they happen, until Ctrl-C.
+    ///
+    /// JSON: one object per line, {"time","kind","device":{...as in `devices`}}.
+    Watch {
+        /// Stop after this many events.
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+        /// Start with one ATTACHED event per device connected now.
+        #[arg(long)]
+        current: bool,
+    },
+    /// Runs the self-test of one device or of every device; exit 1 if any failed.
+    ///
+    /// JSON: [{"device_id","passed","elapsed_ms","checks":[{"name","outcome","detail"}]}].
+    Diag {
+        /// The device to test; every device when omitted.
+        device: Option<String>,
+    },
+    /// Captures a fingerprint, a face or a signature into a file.
+    #[command(subcommand)]
+    Capture(CaptureCommand),
+    /// Prints a card (the printer's test card or given images) and follows the job.
+    ///
+    /// JSON: the last job status {"job_id","device_id","state","failure","detail",
+    /// "progress_percent"}. Exit 1 when the job FAILED or was CANCELLED.
+    #[command(group(ArgGroup::new("what").required(true).args(["test_card", "front"])))]
+    Print {
+        /// Print the printer's built-in test card.
+        #[arg(long)]
+        test_card: bool,
+        /// The front of the card, a PNG (1012 x 638).
+        #[arg(long, value_name = "FILE", conflicts_with = "test_card")]
+        front: Option<PathBuf>,
+        /// The back of the card, a PNG.
+        #[arg(
+            long,
+            value_name = "FILE",
+            requires = "front",
+            conflicts_with = "test_card"
+        )]
+        back: Option<PathBuf>,
+        /// The printer; the first card printer when omitted.
+        #[arg(long, value_name = "ID")]
+        device: Option<String>,
+    },
+    /// Reports the printer's cards, ribbon and cover.
+    ///
+    /// JSON: {"cards_remaining","card_capacity","ribbon_remaining_percent",
+    /// "ribbon_prints_remaining","cover_open"}.
+    Supplies {
+        /// The printer; the first card printer when omitted.
+        #[arg(long, value_name = "ID")]
+        device: Option<String>,
+    },
+    /// Writes files to the chip in the encoder and verifies them; exit 1 on a mismatch.
+    ///
+    /// The test card is file 0x0101 (a short demographic text) and 0x0102 (a 4 KiB
+    /// pattern). JSON: {"uid","bytes_written","verification":[{"file_id","matches",
+    /// "written_len","read_len"}]} (file_id as "0x0101").
+    #[command(group(ArgGroup::new("what").required(true).multiple(true).args(["test_card", "file"])))]
+    Encode {
+        /// Write the test files.
+        #[arg(long)]
+        test_card: bool,
+        /// Also write a file: FID=PATH, FID in hex (0x0103) or decimal.
+        #[arg(long, value_name = "FID=PATH", value_parser = parse_chip_file)]
+        file: Vec<(u32, PathBuf)>,
+        /// Do not read the files back.
+        #[arg(long)]
+        no_verify: bool,
+        /// The encoder; the first chip encoder when omitted.
+        #[arg(long, value_name = "ID")]
+        device: Option<String>,
+    },
+    /// Reports the encoder's reader and the card in it.
+    ///
+    /// JSON: {"reader_name","reader_present","card_present","atr","uid"}.
+    Card {
+        /// The encoder; the first chip encoder when omitted.
+        #[arg(long, value_name = "ID")]
+        device: Option<String>,
+    },
+    /// Runs one whole enrollment through the procedure, step by step.
+    ///
+    /// When the send fails with UNAVAILABLE, a recording receipt is issued and printed
+    /// instead of the card (exit 0). JSON: {"enrollment_id","stage","nik","name",
+    /// "send_reference","print_job_id","card_uid","receipt":null|{"number","collect_from",
+    /// "text"},"steps":[{"step","stage","ms"}]}.
+    Enroll(EnrollArgs),
+    /// Lists the station's enrollments, newest first.
+    ///
+    /// JSON: [{"id","nik","name","stage","created_at","last_error"}].
+    Enrollments,
+    /// Injects, clears or lists the faults of a simulated device or service.
+    ///
+    /// JSON: {"target","active":[...]} after inject or clear; with --list
+    /// {"target","faults":[{"name","description"}],"active":[...]}.
+    #[command(group(ArgGroup::new("action").required(true).args(["kind", "clear", "list"])))]
+    Fault {
+        /// A device id, or `siak` / `datacentre` for the simulated services.
+        target: String,
+        /// The fault to inject, e.g. ribbon_out (see --list).
+        kind: Option<String>,
+        /// Clear every fault of the target.
+        #[arg(long)]
+        clear: bool,
+        /// List the faults the target can inject, and the active ones.
+        #[arg(long)]
+        list: bool,
+    },
+}
+
+/// What `capture` captures.
+#[derive(Debug, Subcommand)]
+pub enum CaptureCommand {
+    /// Captures a finger or a slap, writes it as PNG and prints each finger's quality.
+    ///
+    /// JSON: {"position","file","width","height","ppi","fingers":[{"position","quality",
+    /// "missing","missing_reason","recapture_advised"}]}.
+    Fingerprint {
+        /// right-four, left-four, thumbs, or a single finger (right-thumb .. left-little).
+        #[arg(long, value_name = "POSITION", value_parser = names::parse_position)]
+        position: FingerPosition,
+        /// Missing fingers, FINGER:REASON with REASON amputated or unable-to-print.
+        #[arg(long, value_name = "FINGER:REASON", num_args = 1.., value_delimiter = ',',
+              value_parser = names::parse_missing)]
+        missing: Vec<MissingFinger>,
+        /// The PNG file to write.
+        #[arg(short, long, value_name = "FILE.png")]
+        output: PathBuf,
+        /// The scanner; the first fingerprint scanner when omitted.
+        #[arg(long, value_name = "ID")]
+        device: Option<String>,
+    },
+    /// Takes a still from the face camera and writes the JPEG.
+    ///
+    /// JSON: {"file","width","height","bytes"}.
+    Face {
+        /// The JPEG file to write.
+        #[arg(short, long, value_name = "FILE.jpg")]
+        output: PathBuf,
+        /// The camera; the first camera when omitted.
+        #[arg(long, value_name = "ID")]
+        device: Option<String>,
+    },
+    /// Lets the applicant sign on the pad, accepts the signature and writes its PNG.
+    ///
+    /// JSON: {"file","samples","image_width","image_height","pad_width","pad_height"}.
+    Signature {
+        /// The PNG file to write.
+        #[arg(short, long, value_name = "FILE.png")]
+        output: PathBuf,
+        /// The pad; the first signature pad when omitted.
+        #[arg(long, value_name = "ID")]
+        device: Option<String>,
+    },
+}
+
+/// Options of `enroll`.
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    /// Use the demo applicant (SITI RAHAYU, Gambir, Jakarta Pusat).
+    #[arg(long, required = true)]
+    pub demo: bool,
+    /// Override the NIK; birth date and sex are then taken from it.
+    #[arg(long, value_name = "NIK")]
+    pub nik: Option<String>,
+    /// Override the name.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Override the family card (KK) number.
+    #[arg(long, value_name = "KK")]
+    pub kk: Option<String>,
+    /// Missing fingers, FINGER:REASON with REASON amputated or unable-to-print.
+    #[arg(long, value_name = "FINGER:REASON", num_args = 1.., value_delimiter = ',',
+          value_parser = names::parse_missing)]
+    pub missing: Vec<MissingFinger>,
+}
+
+/// Parses `--timeout`: positive seconds, fractions allowed.
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !(secs > 0.0 && secs <= 86_400.0 * 365.0) {
+        return Err(format!("the timeout must be positive seconds, not `{s}`"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses `--file FID=PATH`.
+fn parse_chip_file(s: &str) -> Result<(u32, PathBuf), String> {
+    let (fid, path) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not FID=PATH"))?;
+    let fid = fid.trim();
+    let parsed = match fid.strip_prefix("0x").or_else(|| fid.strip_prefix("0X")) {
+        Some(h) => u32::from_str_radix(h, 16),
+        None => fid.parse(),
+    };
+    match parsed {
+        Ok(n) if n <= 0xffff => Ok((n, PathBuf::from(path))),
+        _ => Err(format!(
+            "`{fid}` is not a file identifier (0x0000 .. 0xffff)"
+        )),
+    }
+}
+
+/// An error that only sets the exit code: its message was already printed.
+#[derive(Debug)]
+pub struct Exit(pub u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+/// The canonical name of a gRPC status code, as in the gRPC specification.
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// The one-line message of an error: `<CODE>: <message>` for a gRPC status.
+pub fn error_line(err: &anyhow::Error) -> String {
+    match err.downcast_ref::<tonic::Status>() {
+        Some(s) => format!("{}: {}", code_name(s.code()), s.message()),
+        None => format!("{err:#}"),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let target = match (&cli.addr, &cli.socket) {
+        (Some(url), _) => Target::Url(url.clone()),
+        (None, Some(path)) => Target::Unix(path.clone()),
+        (None, None) => Target::Unix(default_socket_path()),
+    };
+    let channel = conn::connect(&target).await?;
+    let ctx = Ctx {
+        channel,
+        timeout: cli.timeout,
+        json: cli.json,
+    };
+    match cli.command {
+        Command::Devices => cmd::devices::devices(&ctx).await,
+        Command::Watch { count, current } => cmd::devices::watch(&ctx, count, current).await,
+        Command::Diag { device } => cmd::devices::diag(&ctx, device).await,
+        Command::Capture(c) => cmd::capture::run(&ctx, c).await,
+        Command::Print {
+            test_card,
+            front,
+            back,
+            device,
+        } => cmd::printer::print(&ctx, test_card, front, back, device).await,
+        Command::Supplies { device } => cmd::printer::supplies(&ctx, device).await,
+        Command::Encode {
+            test_card,
+            file,
+            no_verify,
+            device,
+        } => cmd::encoder::encode(&ctx, test_card, file, !no_verify, device).await,
+        Command::Card { device } => cmd::encoder::card(&ctx, device).await,
+        Command::Enroll(args) => cmd::enroll::enroll(&ctx, args).await,
+        Command::Enrollments => cmd::enroll::enrollments(&ctx).await,
+        Command::Fault {
+            target,
+            kind,
+            clear,
+            list,
+        } => cmd::fault::fault(&ctx, target, kind, clear, list).await,
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(Exit(code)) = e.downcast_ref::<Exit>() {
+                return ExitCode::from(*code);
+            }
+            eprintln!("error: {}", error_line(&e));
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use rekam_api::pb::MissingReason;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("rekamctl").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_anywhere() {
+        let cli = parse(&[
+            "devices",
+            "--json",
+            "--socket",
+            "/tmp/x.sock",
+            "--timeout",
+            "2.5",
+        ])
+        .unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.socket, Some(PathBuf::from("/tmp/x.sock")));
+        assert_eq!(cli.timeout, Some(Duration::from_millis(2500)));
+        assert!(matches!(cli.command, Command::Devices));
+        let cli = parse(&["--addr", "http://127.0.0.1:50051", "enrollments"]).unwrap();
+        assert_eq!(cli.addr.as_deref(), Some("http://127.0.0.1:50051"));
+        assert!(parse(&["--timeout", "0", "devices"]).is_err());
+        assert!(parse(&["--timeout", "soon", "devices"]).is_err());
+    }
+
+    #[test]
+    fn capture_fingerprint_parses_position_and_missing() {
+        let cli = parse(&[
+            "capture",
+            "fingerprint",
+            "--position",
+            "right-four",
+            "--missing",
+            "right-ring:amputated",
+            "right-little:unable-to-print",
+            "-o",
+            "r4.png",
+        ])
+        .unwrap();
+        let Command::Capture(CaptureCommand::Fingerprint {
+            position,
+            missing,
+            output,
+            device,
+        }) = cli.command
+        else {
+            panic!("not capture fingerprint");
+        };
+        assert_eq!(position, FingerPosition::RightFour);
+        assert_eq!(output, PathBuf::from("r4.png"));
+        assert_eq!(device, None);
+        assert_eq!(missing.len(), 2);
+        assert_eq!(missing[0].position(), FingerPosition::RightRing);
+        assert_eq!(missing[0].reason(), MissingReason::Amputated);
+        assert_eq!(missing[1].position(), FingerPosition::RightLittle);
+        assert_eq!(missing[1].reason(), MissingReason::UnableToPrint);
+
+        let cli = parse(&[
+            "capture",
+            "fingerprint",
+            "--position",
+            "thumbs",
+            "--missing",
+            "left-thumb:amputated,right-thumb:unable",
+            "-o",
+            "t.png",
+        ])
+        .unwrap();
+        let Command::Capture(CaptureCommand::Fingerprint { missing, .. }) = cli.command else {
+            panic!("not capture fingerprint");
+        };
+        assert_eq!(missing.len(), 2);
+
+        let bad = parse(&[
+            "capture",
+            "fingerprint",
+            "--position",
+            "nose",
+            "-o",
+            "x.png",
+        ]);
+        assert_eq!(
+            bad.unwrap_err().kind(),
+            clap::error::ErrorKind::ValueValidation
+        );
+        let no_output = parse(&["capture", "fingerprint", "--position", "right-four"]);
+        assert_eq!(
+            no_output.unwrap_err().kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
+        );
+    }
+
+    #[test]
+    fn print_needs_one_source() {
+        assert!(parse(&["print", "--test-card"]).is_ok());
+        assert!(parse(&["print", "--front", "f.png", "--back", "b.png"]).is_ok());
+        assert!(parse(&["print"]).is_err());
+        assert!(parse(&["print", "--test-card", "--front", "f.png"]).is_err());
+        assert!(parse(&["print", "--back", "b.png", "--test-card"]).is_err());
+    }
+
+    #[test]
+    fn fault_actions_are_exclusive() {
+        let cli = parse(&["fault", "printer0", "ribbon_out"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Fault { ref target, kind: Some(ref k), clear: false, list: false }
+                if target == "printer0" && k == "ribbon_out"
+        ));
+        assert!(parse(&["fault", "siak", "--clear"]).is_ok());
+        assert!(parse(&["fault", "datacentre", "--list"]).is_ok());
+        assert!(parse(&["fault", "printer0"]).is_err());
+        assert!(parse(&["fault", "printer0", "jam", "--clear"]).is_err());
+        assert!(parse(&["fault", "printer0", "--clear", "--list"]).is_err());
+    }
+
+    #[test]
+    fn enroll_and_encode_options() {
+        assert!(parse(&["enroll"]).is_err(), "--demo is required");
+        let cli = parse(&[
+            "enroll",
+            "--demo",
+            "--nik",
+            "3171010101900001",
+            "--name",
+            "BUDI",
+        ])
+        .unwrap();
+        let Command::Enroll(a) = cli.command else {
+            panic!("not enroll");
+        };
+        assert_eq!(a.nik.as_deref(), Some("3171010101900001"));
+        assert_eq!(a.name.as_deref(), Some("BUDI"));
+        assert!(parse(&["encode"]).is_err());
+        let cli = parse(&["encode", "--file", "0x0103=a.bin", "--file", "260=b.bin"]).unwrap();
+        let Command::Encode {
+            file, test_card, ..
+        } = cli.command
+        else {
+            panic!("not encode");
+        };
+        assert!(!test_card);
+        assert_eq!(
+            file,
+            vec![
+                (0x0103, PathBuf::from("a.bin")),
+                (260, PathBuf::from("b.bin"))
+            ]
+        );
+        assert!(parse(&["encode", "--file", "0x10000=a.bin"]).is_err());
+        assert!(parse(&["encode", "--file", "a.bin"]).is_err());
+    }
+
+    #[test]
+    fn status_lines() {
+        let e = anyhow::Error::new(tonic::Status::failed_precondition("ribbon out"));
+        assert_eq!(error_line(&e), "FAILED_PRECONDITION: ribbon out");
+        let e = anyhow::anyhow!("plain");
+        assert_eq!(error_line(&e), "plain");
+    }
+}
