@@ -654,8 +654,28 @@ impl CardPrinter for PrinterSim {
                 validate_card_png("back", back)?;
             }
         }
+        // A worker whose runtime shut down (or that was aborted) is gone without saying so.
+        let worker_lost = self
+            .worker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|t| t.is_finished());
         let (id, start) = {
             let mut g = self.shared.lock();
+            if worker_lost && g.worker_running {
+                g.worker_running = false;
+                if let Some(lost) = g.printing.take() {
+                    g.set_job(
+                        &lost,
+                        PrintJobState::Failed(
+                            PrintFailure::Other,
+                            "the print queue stopped while printing: print again".into(),
+                        ),
+                    );
+                }
+                self.shared.refresh_state(&g);
+            }
             g.next_job += 1;
             let id = format!("job-{}", g.next_job);
             let status = watch::Sender::new(PrintJobStatus {

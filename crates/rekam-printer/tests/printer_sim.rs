@@ -598,3 +598,58 @@ async fn self_test_and_fault_catalogue() {
         PrinterSim::new("a", 6, Timing::INSTANT).info().serial
     );
 }
+
+#[test]
+fn the_queue_survives_the_runtime_that_ran_it() {
+    let p = PrinterSim::new("printer0", 1, Timing::REAL);
+    let first = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let lost = first.block_on(async {
+        let id = p.submit(front(1)).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(p.state(), DeviceState::Busy);
+        id
+    });
+    drop(first);
+    let second = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    second.block_on(async {
+        let id = p.submit(front(2)).await.unwrap();
+        let (f, _) = failure_of(&finish(&p, &lost).await);
+        assert_eq!(f, PrintFailure::Other);
+        assert_eq!(finish(&p, &id).await.state, PrintJobState::Done);
+        assert_eq!(p.state(), DeviceState::Ready);
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_submitters_on_a_threaded_runtime() {
+    let p = std::sync::Arc::new(PrinterSim::new("printer0", 1, Timing::INSTANT));
+    let mut tasks = Vec::new();
+    for i in 0..6u8 {
+        let p = p.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = p.submit(small(i)).await.unwrap();
+            (id.clone(), finish(&p, &id).await)
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        let (id, s) = t.await.unwrap();
+        assert_eq!(s.state, PrintJobState::Done);
+        ids.push(id);
+    }
+    ids.sort_by_key(|id| id[4..].parse::<u32>().unwrap());
+    ids.dedup();
+    assert_eq!(ids.len(), 6);
+    let printed: Vec<String> = p.printed().into_iter().map(|c| c.job_id).collect();
+    assert_eq!(printed, ids[ids.len() - printed.len()..]);
+    assert_eq!(p.supplies().await.unwrap().cards_remaining, 94);
+    assert_eq!(p.state(), DeviceState::Ready);
+}
