@@ -17,7 +17,9 @@ use tonic::transport::{Channel, Endpoint, Uri};
 /// 1. `$REKAM_SOCKET` if set (and not empty);
 /// 2. else `$XDG_RUNTIME_DIR/rekam/rekamd.sock` if `XDG_RUNTIME_DIR` is set (and not empty);
 /// 3. else `/tmp/rekam-<uid>/rekamd.sock`, the uid being the owner of `/proc/self` (the
-///    real uid of the process); if `/proc` cannot be read, `/tmp/rekam/rekamd.sock`.
+///    real uid of the process; 0 if `/proc` cannot be read).
+///
+/// `rekam_api::default_socket_path` follows the same rules.
 pub fn default_socket_path() -> PathBuf {
     socket_path_from(
         std::env::var_os("REKAM_SOCKET"),
@@ -38,10 +40,8 @@ pub fn socket_path_from(
     if let Some(dir) = xdg_runtime_dir.filter(|s| !s.is_empty()) {
         return PathBuf::from(dir).join("rekam").join("rekamd.sock");
     }
-    match uid() {
-        Some(uid) => PathBuf::from(format!("/tmp/rekam-{uid}/rekamd.sock")),
-        None => PathBuf::from("/tmp/rekam/rekamd.sock"),
-    }
+    let uid = uid().unwrap_or(0);
+    PathBuf::from(format!("/tmp/rekam-{uid}/rekamd.sock"))
 }
 
 /// The uid of this process: the owner of `/proc/self` (no `unsafe`, no libc).
@@ -154,12 +154,12 @@ mod tests {
             PathBuf::from("/tmp/rekam-1000/rekamd.sock")
         );
         assert_eq!(
-            socket_path_from(None, some(""), || Some(0)),
-            PathBuf::from("/tmp/rekam-0/rekamd.sock")
+            socket_path_from(None, some(""), || Some(42)),
+            PathBuf::from("/tmp/rekam-42/rekamd.sock")
         );
         assert_eq!(
             socket_path_from(None, None, || None),
-            PathBuf::from("/tmp/rekam/rekamd.sock")
+            PathBuf::from("/tmp/rekam-0/rekamd.sock")
         );
     }
 

@@ -200,13 +200,15 @@ async fn watch_progress(
         return;
     };
     let mut stream = resp.into_inner();
+    let mut last = None;
     while let Ok(Some(ev)) = stream.message().await {
-        show_event(&ev, &current);
+        show_event(&ev, &current, &mut last);
     }
 }
 
-/// Shows one progress event.
-fn show_event(ev: &EnrollmentEvent, current: &Current) {
+/// Shows one progress event. On stderr (no terminal), an event is shown only when its step
+/// or message differs from the last one shown (`last`), so percentages do not flood it.
+fn show_event(ev: &EnrollmentEvent, current: &Current, last: &mut Option<(i32, String)>) {
     if ev.step() == Step::Unspecified {
         return; // the initial snapshot
     }
@@ -218,12 +220,17 @@ fn show_event(ev: &EnrollmentEvent, current: &Current) {
     };
     match bar {
         Some(pb) if !pb.is_hidden() => pb.set_message(text),
-        _ if !text.trim().is_empty() => eprintln!(
-            "    {} {}: {text}",
-            human(step_name(ev.step())),
-            human(short(ev.status().as_str_name(), "STEP_STATUS_"))
-        ),
-        _ => {}
+        _ => {
+            let key = (ev.step, ev.message.clone());
+            if !ev.message.trim().is_empty() && last.as_ref() != Some(&key) {
+                eprintln!(
+                    "    {} {}: {text}",
+                    human(step_name(ev.step())),
+                    human(short(ev.status().as_str_name(), "STEP_STATUS_"))
+                );
+                *last = Some(key);
+            }
+        }
     }
 }
 

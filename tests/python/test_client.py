@@ -1,0 +1,401 @@
+"""rekamd seen from a client nobody in the project wrote: Python grpcio with stubs generated
+from proto/ (run it through run.sh, which generates them and puts them on sys.path).
+
+The daemon is found from REKAM_ADDR (host:port or http://host:port), else REKAM_SOCKET
+(a socket path, or any grpc target such as unix:/path or 127.0.0.1:50051), else the default
+socket path that rekamd and rekamctl use.
+
+Prints one line per test, then `N passed, N failed` on its own line; exits non-zero when a
+test failed.
+"""
+
+import os
+import sys
+import time
+import traceback
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from rekam.v1 import common_pb2
+from rekam.v1 import devices_pb2, devices_pb2_grpc
+from rekam.v1 import enrollment_pb2 as en
+from rekam.v1 import enrollment_pb2_grpc
+
+# Generous: simulators may run at realistic speed.
+CALL_TIMEOUT = float(os.environ.get("REKAM_PY_TIMEOUT", "60"))
+
+DEMO_KK = "3171010101090001"
+
+
+def default_socket_path():
+    """The same rules as rekamd and rekamctl (see rekamctl's default_socket_path)."""
+    sock = os.environ.get("REKAM_SOCKET")
+    if sock:
+        return sock
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg:
+        return os.path.join(xdg, "rekam", "rekamd.sock")
+    try:
+        uid = os.stat("/proc/self").st_uid
+    except OSError:
+        uid = 0
+    return "/tmp/rekam-%d/rekamd.sock" % uid
+
+
+def target():
+    """The grpc target of the daemon under test."""
+    addr = os.environ.get("REKAM_ADDR")
+    if addr:
+        for prefix in ("http://", "https://"):
+            if addr.startswith(prefix):
+                addr = addr[len(prefix):]
+        return addr.rstrip("/")
+    t = default_socket_path()
+    if t.startswith(("unix:", "unix-abstract:", "dns:", "ipv4:", "ipv6:")):
+        return t
+    if t.startswith("/") or t.startswith("."):
+        return "unix:" + os.path.abspath(t)
+    return t  # host:port
+
+
+def stage_name(stage):
+    return en.EnrollmentStage.Name(stage)
+
+
+class Client:
+    """Stubs on one channel."""
+
+    def __init__(self, channel):
+        self.channel = channel
+        self.devices = devices_pb2_grpc.DeviceServiceStub(channel)
+        self.sim = devices_pb2_grpc.SimulationServiceStub(channel)
+        self.enroll = enrollment_pb2_grpc.EnrollmentServiceStub(channel)
+
+    def device_of_class(self, cls):
+        devs = self.devices.ListDevices(
+            devices_pb2.ListDevicesRequest(), timeout=CALL_TIMEOUT
+        ).devices
+        for d in devs:
+            if d.device_class == cls:
+                return d
+        raise AssertionError(
+            "no device of class %s" % devices_pb2.DeviceClass.Name(cls)
+        )
+
+
+# NIK serials differ between runs, in case the daemon refuses a NIK enrolled before.
+_SERIAL_BASE = (os.getpid() * 31 + int(time.time())) % 9000
+
+
+def applicant(k):
+    """A valid applicant: a woman born 7 August 1990 in Gambir (region 317101, birth date
+    470890 = day 7 + 40); `k` keeps the NIKs of the tests apart."""
+    return en.Applicant(
+        nik="317101470890%04d" % (1 + (_SERIAL_BASE + k) % 9999),
+        kk_number=DEMO_KK,
+        name="SITI RAHAYU",
+        birth_place="JAKARTA",
+        birth_date="1990-08-07",
+        sex=en.SEX_FEMALE,
+        address="JL. MEDAN MERDEKA BARAT NO. 12",
+        rt_rw="003/005",
+        village="GAMBIR",
+        district="GAMBIR",
+        religion="ISLAM",
+        marital_status="KAWIN",
+        occupation="KARYAWAN SWASTA",
+        citizenship="WNI",
+        blood_type="O",
+    )
+
+
+def expect_code(code, fn, *args, **kwargs):
+    """Calls fn and checks it fails with the given status code; returns the error."""
+    try:
+        fn(*args, timeout=CALL_TIMEOUT, **kwargs)
+    except grpc.RpcError as e:
+        if e.code() != code:
+            raise AssertionError(
+                "expected %s, got %s: %s" % (code, e.code(), e.details())
+            )
+        return e
+    raise AssertionError("expected %s, the call succeeded" % code)
+
+
+def check_stage(e, want, step):
+    got = stage_name(e.stage)
+    if got != want:
+        raise AssertionError("after %s: stage %s, expected %s" % (step, got, want))
+
+
+def run_to_sent(c, serial):
+    """Creates an enrollment and runs it to SENT, checking the stage after each step."""
+    e = c.enroll.CreateEnrollment(
+        en.CreateEnrollmentRequest(applicant=applicant(serial)), timeout=CALL_TIMEOUT
+    )
+    check_stage(e, "ENROLLMENT_STAGE_CREATED", "CreateEnrollment")
+    assert e.id, "the enrollment has no id"
+    eid = e.id
+    step = en.StepRequest(enrollment_id=eid)
+    e = c.enroll.CheckDocuments(
+        en.CheckDocumentsRequest(enrollment_id=eid, kk_number_on_document=DEMO_KK),
+        timeout=CALL_TIMEOUT,
+    )
+    check_stage(e, "ENROLLMENT_STAGE_DOCUMENTS_CHECKED", "CheckDocuments")
+    e = c.enroll.VerifyIdentity(step, timeout=CALL_TIMEOUT)
+    check_stage(e, "ENROLLMENT_STAGE_IDENTITY_VERIFIED", "VerifyIdentity")
+    e = c.enroll.CaptureFace(step, timeout=CALL_TIMEOUT)
+    check_stage(e, "ENROLLMENT_STAGE_IDENTITY_VERIFIED", "CaptureFace")
+    assert e.recording.face, "face not recorded"
+    assert e.recording.face_width > 0 and e.recording.face_height > 0
+    e = c.enroll.CaptureFingerprints(
+        en.CaptureFingerprintsStepRequest(enrollment_id=eid), timeout=CALL_TIMEOUT
+    )
+    check_stage(e, "ENROLLMENT_STAGE_IDENTITY_VERIFIED", "CaptureFingerprints")
+    fingers = {f.position for f in e.recording.fingers}
+    assert fingers == set(range(1, 11)), "fingers recorded: %s" % sorted(fingers)
+    for f in e.recording.fingers:
+        assert f.missing or 0 < f.quality <= 100, "finger %d quality %d" % (
+            f.position,
+            f.quality,
+        )
+    e = c.enroll.CaptureSignature(step, timeout=CALL_TIMEOUT)
+    check_stage(e, "ENROLLMENT_STAGE_IDENTITY_VERIFIED", "CaptureSignature")
+    assert e.recording.signature and e.recording.signature_samples > 0
+    e = c.enroll.FinishRecording(step, timeout=CALL_TIMEOUT)
+    check_stage(e, "ENROLLMENT_STAGE_RECORDED", "FinishRecording")
+    e = c.enroll.Send(step, timeout=CALL_TIMEOUT)
+    check_stage(e, "ENROLLMENT_STAGE_SENT", "Send")
+    assert e.send_reference, "no send reference"
+    return eid
+
+
+# ---- the tests -----------------------------------------------------------------------
+
+
+def test_devices_five_classes(c):
+    devs = c.devices.ListDevices(
+        devices_pb2.ListDevicesRequest(), timeout=CALL_TIMEOUT
+    ).devices
+    classes = {devices_pb2.DeviceClass.Name(d.device_class) for d in devs}
+    want = {
+        "DEVICE_CLASS_FINGERPRINT_SCANNER",
+        "DEVICE_CLASS_CAMERA",
+        "DEVICE_CLASS_SIGNATURE_PAD",
+        "DEVICE_CLASS_CARD_PRINTER",
+        "DEVICE_CLASS_CHIP_ENCODER",
+    }
+    assert want <= classes, "classes %s, missing %s" % (
+        sorted(classes),
+        sorted(want - classes),
+    )
+    ids = [d.id for d in devs]
+    assert len(ids) == len(set(ids)), "duplicate device ids: %s" % ids
+    for d in devs:
+        assert d.id and d.vendor and d.model, "incomplete device %r" % d
+
+
+def test_full_enrollment(c):
+    eid = run_to_sent(c, 1)
+    step = en.StepRequest(enrollment_id=eid)
+    e = c.enroll.Print(step, timeout=CALL_TIMEOUT)
+    check_stage(e, "ENROLLMENT_STAGE_PRINTED", "Print")
+    assert e.print_job_id, "no print job id"
+    e = c.enroll.Encode(step, timeout=CALL_TIMEOUT)
+    check_stage(e, "ENROLLMENT_STAGE_ENCODED", "Encode")
+    assert len(e.card_uid) > 0, "no card UID"
+    e = c.enroll.HandOver(step, timeout=CALL_TIMEOUT)
+    check_stage(e, "ENROLLMENT_STAGE_HANDED_OVER", "HandOver")
+    # What the station remembers.
+    got = c.enroll.GetEnrollment(
+        en.GetEnrollmentRequest(enrollment_id=eid), timeout=CALL_TIMEOUT
+    )
+    check_stage(got, "ENROLLMENT_STAGE_HANDED_OVER", "GetEnrollment")
+    assert got.applicant.nik == applicant(1).nik
+    succeeded = [h.step for h in got.history if h.status == en.STEP_STATUS_SUCCEEDED]
+    for s in (en.STEP_SEND, en.STEP_PRINT, en.STEP_ENCODE, en.STEP_HAND_OVER):
+        assert s in succeeded, "%s missing from the history" % en.Step.Name(s)
+    listed = c.enroll.ListEnrollments(
+        en.ListEnrollmentsRequest(), timeout=CALL_TIMEOUT
+    ).enrollments
+    assert eid in [x.id for x in listed], "ListEnrollments misses %s" % eid
+
+
+def test_step_out_of_order(c):
+    e = c.enroll.CreateEnrollment(
+        en.CreateEnrollmentRequest(applicant=applicant(2)), timeout=CALL_TIMEOUT
+    )
+    step = en.StepRequest(enrollment_id=e.id)
+    expect_code(grpc.StatusCode.FAILED_PRECONDITION, c.enroll.Print, step)
+    expect_code(grpc.StatusCode.FAILED_PRECONDITION, c.enroll.HandOver, step)
+    got = c.enroll.GetEnrollment(
+        en.GetEnrollmentRequest(enrollment_id=e.id), timeout=CALL_TIMEOUT
+    )
+    check_stage(got, "ENROLLMENT_STAGE_CREATED", "a refused Print")
+
+
+def test_invalid_nik_and_unknown_id(c):
+    bad = applicant(3)
+    bad.nik = "12345"
+    expect_code(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        c.enroll.CreateEnrollment,
+        en.CreateEnrollmentRequest(applicant=bad),
+    )
+    expect_code(
+        grpc.StatusCode.NOT_FOUND,
+        c.enroll.GetEnrollment,
+        en.GetEnrollmentRequest(enrollment_id="no-such-enrollment"),
+    )
+
+
+def test_ribbon_out_then_retry(c):
+    printer = c.device_of_class(devices_pb2.DEVICE_CLASS_CARD_PRINTER)
+    eid = run_to_sent(c, 4)
+    step = en.StepRequest(enrollment_id=eid)
+    try:
+        r = c.sim.InjectFault(
+            devices_pb2.InjectFaultRequest(target=printer.id, fault="ribbon_out"),
+            timeout=CALL_TIMEOUT,
+        )
+        assert "ribbon_out" in r.active, "active faults: %s" % list(r.active)
+        expect_code(grpc.StatusCode.FAILED_PRECONDITION, c.enroll.Print, step)
+        got = c.enroll.GetEnrollment(
+            en.GetEnrollmentRequest(enrollment_id=eid), timeout=CALL_TIMEOUT
+        )
+        check_stage(got, "ENROLLMENT_STAGE_SENT", "a Print that failed")
+        assert got.last_error, "last_error is empty after a failed Print"
+    finally:
+        c.sim.ClearFaults(
+            devices_pb2.ClearFaultsRequest(target=printer.id), timeout=CALL_TIMEOUT
+        )
+    faults = c.sim.ListFaults(
+        devices_pb2.ListFaultsRequest(target=printer.id), timeout=CALL_TIMEOUT
+    )
+    assert not faults.active, "still active after ClearFaults: %s" % list(faults.active)
+    e = c.enroll.Print(step, timeout=CALL_TIMEOUT)
+    check_stage(e, "ENROLLMENT_STAGE_PRINTED", "Print after clearing the fault")
+
+
+def _reflection_services(channel, method):
+    """Lists the services through ServerReflectionInfo at `method`."""
+    call = channel.stream_stream(
+        method,
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+    )
+    req = reflection_pb2.ServerReflectionRequest(list_services="")
+    responses = call(iter([req]), timeout=CALL_TIMEOUT)
+    names = []
+    for resp in responses:
+        if resp.HasField("error_response"):
+            raise AssertionError(
+                "reflection error %d: %s"
+                % (resp.error_response.error_code, resp.error_response.error_message)
+            )
+        names.extend(s.name for s in resp.list_services_response.service)
+    return names
+
+
+def test_reflection_lists_services(c):
+    # grpc.reflection.v1 has the same messages as v1alpha (only the package differs), so
+    # the v1alpha classes of grpcio-reflection serve both.
+    names = None
+    tried = []
+    for method in (
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    ):
+        try:
+            names = _reflection_services(c.channel, method)
+            break
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+            tried.append(method)
+    assert names is not None, "no reflection service: %s" % tried
+    for s in ("rekam.v1.EnrollmentService", "rekam.v1.DeviceService", "grpc.health.v1.Health"):
+        assert s in names, "%s not listed by reflection: %s" % (s, names)
+    # The generated v1alpha stub, as a generic tool would use it, when the server has it.
+    if not tried:
+        stub = reflection_pb2_grpc.ServerReflectionStub(c.channel)
+        try:
+            resp = next(
+                iter(
+                    stub.ServerReflectionInfo(
+                        iter(
+                            [
+                                reflection_pb2.ServerReflectionRequest(
+                                    file_containing_symbol="rekam.v1.EnrollmentService"
+                                )
+                            ]
+                        ),
+                        timeout=CALL_TIMEOUT,
+                    )
+                )
+            )
+            assert resp.file_descriptor_response.file_descriptor_proto, (
+                "no descriptor for rekam.v1.EnrollmentService"
+            )
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+
+
+def test_health(c):
+    stub = health_pb2_grpc.HealthStub(c.channel)
+    r = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=CALL_TIMEOUT)
+    assert r.status == health_pb2.HealthCheckResponse.SERVING, "health: %s" % (
+        health_pb2.HealthCheckResponse.ServingStatus.Name(r.status)
+    )
+
+
+TESTS = [
+    test_devices_five_classes,
+    test_full_enrollment,
+    test_step_out_of_order,
+    test_invalid_nik_and_unknown_id,
+    test_ribbon_out_then_retry,
+    test_reflection_lists_services,
+    test_health,
+]
+
+
+def main():
+    t = target()
+    print("rekamd at %s" % t, flush=True)
+    channel = grpc.insecure_channel(t)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=10)
+    except grpc.FutureTimeoutError:
+        print("cannot reach rekamd at %s: is it running?" % t)
+        print("0 passed, %d failed" % len(TESTS))
+        return 1
+    c = Client(channel)
+    passed = failed = 0
+    for test in TESTS:
+        start = time.monotonic()
+        try:
+            test(c)
+        except Exception as e:  # noqa: BLE001 - every failure is reported the same way
+            failed += 1
+            if isinstance(e, grpc.RpcError):
+                why = "%s: %s" % (e.code(), e.details())
+            else:
+                why = "%s: %s" % (type(e).__name__, e)
+            print("FAIL %s (%.2f s): %s" % (test.__name__, time.monotonic() - start, why))
+            if os.environ.get("REKAM_PY_VERBOSE"):
+                traceback.print_exc()
+        else:
+            passed += 1
+            print("ok   %s (%.2f s)" % (test.__name__, time.monotonic() - start))
+        sys.stdout.flush()
+    channel.close()
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
