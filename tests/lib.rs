@@ -1,2 +1,209 @@
-//! Helpers shared by rekam's end-to-end tests: they start `rekamd` on a temporary socket
-//! with simulated devices and hand out generated gRPC clients.
+//! Helpers shared by rekam's end-to-end tests: they start `rekamd` in-process on a
+//! temporary Unix socket with simulated devices (timings scaled to zero) and hand out
+//! generated gRPC clients connected over that socket.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+
+use rekam_api::pb;
+use tonic::transport::{Channel, Endpoint, Uri};
+
+pub use pb::camera_service_client::CameraServiceClient;
+pub use pb::device_service_client::DeviceServiceClient;
+pub use pb::encoder_service_client::EncoderServiceClient;
+pub use pb::enrollment_service_client::EnrollmentServiceClient;
+pub use pb::fingerprint_service_client::FingerprintServiceClient;
+pub use pb::printer_service_client::PrinterServiceClient;
+pub use pb::signature_service_client::SignatureServiceClient;
+pub use pb::simulation_service_client::SimulationServiceClient;
+
+/// A daemon running in this process.
+pub struct TestDaemon {
+    /// Its socket.
+    pub socket: PathBuf,
+    /// A channel to it.
+    pub channel: Channel,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Connects to a Unix socket.
+pub async fn connect_unix(socket: PathBuf) -> anyhow::Result<Channel> {
+    let channel = Endpoint::try_from("http://[::]:50051")?
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let socket = socket.clone();
+            async move {
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
+                    tokio::net::UnixStream::connect(socket).await?,
+                ))
+            }
+        }))
+        .await?;
+    Ok(channel)
+}
+
+impl TestDaemon {
+    /// Starts a daemon on simulated devices with instant timings.
+    pub async fn start() -> TestDaemon {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a daemon after adjusting the default configuration.
+    pub async fn start_with(adjust: impl FnOnce(&mut rekamd::Config)) -> TestDaemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("rekamd.sock");
+        let mut config = rekamd::Config::default();
+        config.simulation.time_scale = 0.0;
+        config.server.listen = String::new();
+        config.server.socket = Some(socket.clone());
+        config.station.device_timeout_secs = 30;
+        adjust(&mut config);
+        let daemon = rekamd::Daemon::open(config).expect("open daemon");
+        let uds = rekamd::server::bind_unix(&socket).expect("bind");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(daemon.serve_on(uds, None, socket.clone(), async move {
+            let _ = stopped.await;
+        }));
+        let channel = connect_unix(socket.clone()).await.expect("connect");
+        TestDaemon {
+            socket,
+            channel,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    /// Stops the daemon and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.expect("join").expect("serve");
+        }
+    }
+
+    /// Device service client.
+    pub fn devices(&self) -> DeviceServiceClient<Channel> {
+        DeviceServiceClient::new(self.channel.clone())
+    }
+    /// Simulation service client.
+    pub fn sim(&self) -> SimulationServiceClient<Channel> {
+        SimulationServiceClient::new(self.channel.clone())
+    }
+    /// Enrollment service client.
+    pub fn enroll(&self) -> EnrollmentServiceClient<Channel> {
+        EnrollmentServiceClient::new(self.channel.clone())
+    }
+    /// Fingerprint service client.
+    pub fn fingerprint(&self) -> FingerprintServiceClient<Channel> {
+        FingerprintServiceClient::new(self.channel.clone()).max_decoding_message_size(64 << 20)
+    }
+    /// Camera service client.
+    pub fn camera(&self) -> CameraServiceClient<Channel> {
+        CameraServiceClient::new(self.channel.clone()).max_decoding_message_size(64 << 20)
+    }
+    /// Signature service client.
+    pub fn signature(&self) -> SignatureServiceClient<Channel> {
+        SignatureServiceClient::new(self.channel.clone())
+    }
+    /// Printer service client.
+    pub fn printer(&self) -> PrinterServiceClient<Channel> {
+        PrinterServiceClient::new(self.channel.clone())
+    }
+    /// Encoder service client.
+    pub fn encoder(&self) -> EncoderServiceClient<Channel> {
+        EncoderServiceClient::new(self.channel.clone())
+    }
+
+    /// Injects a fault.
+    pub async fn fault(&self, target: &str, fault: &str) {
+        self.sim()
+            .inject_fault(pb::InjectFaultRequest {
+                target: target.into(),
+                fault: fault.into(),
+            })
+            .await
+            .expect("inject fault");
+    }
+
+    /// Clears a target's faults.
+    pub async fn clear(&self, target: &str) {
+        self.sim()
+            .clear_faults(pb::ClearFaultsRequest {
+                target: target.into(),
+            })
+            .await
+            .expect("clear faults");
+    }
+}
+
+/// A valid applicant: a woman born 7 August 1990 (day 07 + 40 = 47 in the NIK).
+pub fn applicant() -> pb::Applicant {
+    pb::Applicant {
+        nik: "3171014708900003".into(),
+        kk_number: "3171010101090001".into(),
+        name: "SITI RAHAYU".into(),
+        birth_place: "JAKARTA".into(),
+        birth_date: "1990-08-07".into(),
+        sex: pb::Sex::Female as i32,
+        address: "JL. MERDEKA NO. 10".into(),
+        rt_rw: "003/005".into(),
+        village: "GAMBIR".into(),
+        district: "GAMBIR".into(),
+        religion: "ISLAM".into(),
+        marital_status: "KAWIN".into(),
+        occupation: "KARYAWAN SWASTA".into(),
+        citizenship: "WNI".into(),
+        blood_type: "O".into(),
+    }
+}
+
+/// A step request.
+pub fn step(id: &str) -> pb::StepRequest {
+    pb::StepRequest {
+        enrollment_id: id.into(),
+    }
+}
+
+/// The stage of an enrollment response.
+pub fn stage(e: &pb::Enrollment) -> pb::EnrollmentStage {
+    pb::EnrollmentStage::try_from(e.stage).unwrap_or(pb::EnrollmentStage::Unspecified)
+}
+
+/// Creates an enrollment and runs it up to (and including) the recording.
+pub async fn recorded(d: &TestDaemon) -> String {
+    let mut c = d.enroll();
+    let e = c
+        .create_enrollment(pb::CreateEnrollmentRequest {
+            applicant: Some(applicant()),
+        })
+        .await
+        .expect("create")
+        .into_inner();
+    let id = e.id.clone();
+    c.check_documents(pb::CheckDocumentsRequest {
+        enrollment_id: id.clone(),
+        kk_number_on_document: "3171010101090001".into(),
+    })
+    .await
+    .expect("check documents");
+    c.verify_identity(step(&id)).await.expect("verify");
+    c.capture_face(step(&id)).await.expect("face");
+    c.capture_fingerprints(pb::CaptureFingerprintsStepRequest {
+        enrollment_id: id.clone(),
+        missing: vec![],
+    })
+    .await
+    .expect("fingerprints");
+    c.capture_signature(step(&id)).await.expect("signature");
+    let e = c
+        .finish_recording(step(&id))
+        .await
+        .expect("finish")
+        .into_inner();
+    assert_eq!(stage(&e), pb::EnrollmentStage::Recorded);
+    id
+}

@@ -27,6 +27,23 @@ pub fn timestamp(t: std::time::SystemTime) -> prost_types::Timestamp {
     prost_types::Timestamp::from(t)
 }
 
+/// Where `rekamd` listens and `rekamctl` connects by default: `$REKAM_SOCKET` if set,
+/// else `$XDG_RUNTIME_DIR/rekam/rekamd.sock`, else `/tmp/rekam-<uid>/rekamd.sock`. It
+/// lives here, in the API crate, so that the daemon and every client agree.
+pub fn default_socket_path() -> std::path::PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    if let Some(p) = std::env::var_os("REKAM_SOCKET").filter(|p| !p.is_empty()) {
+        return p.into();
+    }
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|p| !p.is_empty()) {
+        return std::path::PathBuf::from(dir).join("rekam/rekamd.sock");
+    }
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(0);
+    std::path::PathBuf::from(format!("/tmp/rekam-{uid}/rekamd.sock"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,7 +68,10 @@ mod tests {
             "EncoderService",
             "EnrollmentService",
         ] {
-            assert!(services.iter().any(|x| x == s), "{s} missing from {services:?}");
+            assert!(
+                services.iter().any(|x| x == s),
+                "{s} missing from {services:?}"
+            );
         }
     }
 
@@ -89,7 +109,7 @@ mod tests {
                 // Paths [4, i] = message i, [4, i, 2, j] = field j, [5, i] = enum i,
                 // [5, i, 2, j] = enum value j, [6, i] = service, [6, i, 2, j] = method.
                 let p = &loc.path;
-                let is_decl = matches!(p.as_slice(), [4 | 5 | 6, _] | [4 | 5 | 6, _, 2, _]);
+                let is_decl = matches!(p.as_slice(), [4..=6, _] | [4..=6, _, 2, _]);
                 checked += usize::from(is_decl);
                 if is_decl && loc.leading_comments().trim().is_empty() {
                     undocumented.push(format!("{}: {:?}", f.name(), p));

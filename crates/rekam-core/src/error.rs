@@ -33,8 +33,8 @@ pub enum ErrorKind {
 /// An error from a device driver or simulator.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum DeviceError {
-    /// No device with that id (or no device of that class) is configured.
-    #[error("no such device: {0}")]
+    /// No such device (or job, or file): the message says which.
+    #[error("not found: {0}")]
     NotFound(String),
     /// The device is unplugged or does not answer.
     #[error("{device} is disconnected: check its cable and power, then retry")]

@@ -105,7 +105,7 @@ impl Registry {
         self.devices
             .iter()
             .find(|d| d.info().id == id)
-            .ok_or_else(|| DeviceError::NotFound(id.to_string()))
+            .ok_or_else(|| DeviceError::NotFound(format!("no device {id}")))
     }
 
     /// Subscribes to device events from now on.
@@ -121,7 +121,7 @@ impl Registry {
     ) -> Result<T, DeviceError> {
         if id.is_empty() {
             self.devices.iter().find_map(&f).ok_or_else(|| {
-                DeviceError::NotFound(format!("no {} configured", class.short_name()))
+                DeviceError::NotFound(format!("no {} is configured", class.short_name()))
             })
         } else {
             let d = self.get(id)?;

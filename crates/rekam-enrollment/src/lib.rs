@@ -1,1 +1,28 @@
-//! rekam-enrollment (being written).
+//! The KTP-el recording procedure of a civil registry office, as rekam runs it: an
+//! enrollment moves through the steps of the service standard (check the family card,
+//! verify against SIAK, record face, fingerprints and signature, send to the data
+//! centre, print, encode, hand over — or issue a recording receipt when the send fails)
+//! and each step drives the station's devices through the `rekam-core` traits only.
+//!
+//! Steps out of order are refused; a step that fails on a device fault keeps everything
+//! recorded before it and can be retried. SIAK and the data centre are traits with
+//! simulators whose outcomes can be set at run time; the package for the data centre is
+//! an ANSI/NIST-ITL 1-2011 transaction and the chip's files are ISO/IEC 19794 records.
+//! Enrollments are kept in memory by this version (durable storage is later work).
+
+mod applicant;
+mod error;
+pub mod formats;
+mod model;
+mod nik;
+mod pipeline;
+mod services;
+
+pub use applicant::Applicant;
+pub use error::EnrollmentError;
+pub use model::*;
+pub use nik::{Nik, Sex, check_kk, parse_date};
+pub use pipeline::{Pipeline, PipelineConfig, Progress, SignatureRenderer};
+pub use services::{
+    DataCentre, DataCentreSim, ServiceError, Siak, SiakConfirmation, SiakSim, Submission,
+};

@@ -1,2 +1,78 @@
-//! rekamd (being written).
-fn main() {}
+//! `rekamd`: starts the station daemon. With no options it runs every device simulated.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use rekamd::{Config, Daemon};
+
+/// The rekam station daemon: every enrollment-station device as a gRPC service.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// A TOML configuration file (default: every device simulated).
+    #[arg(short, long, env = "REKAMD_CONFIG")]
+    config: Option<PathBuf>,
+    /// The Unix socket to listen on (default: $REKAM_SOCKET, $XDG_RUNTIME_DIR/rekam/rekamd.sock or /tmp/rekam-<uid>/rekamd.sock).
+    #[arg(long)]
+    socket: Option<PathBuf>,
+    /// The TCP address to listen on; "" disables TCP.
+    #[arg(long)]
+    listen: Option<String>,
+    /// Multiplies simulated device timings (0 = instant, for tests and demos).
+    #[arg(long)]
+    time_scale: Option<f64>,
+    /// Seed of the simulators.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let mut config = match &args.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    if let Some(s) = args.socket {
+        config.server.socket = Some(s);
+    }
+    if let Some(l) = args.listen {
+        config.server.listen = l;
+    }
+    if let Some(t) = args.time_scale {
+        config.simulation.time_scale = t;
+    }
+    if let Some(s) = args.seed {
+        config.simulation.seed = s;
+    }
+    let daemon = Daemon::open(config).context("opening the station")?;
+    daemon.serve(shutdown_signal()).await
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            // Without signal handlers the daemon can still be stopped by SIGKILL.
+            std::future::pending::<()>().await;
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! From captures to what leaves the station: per-finger quality of the slaps, the
+//! ANSI/NIST-ITL package for the data centre, the chip's files, the card images and the
+//! receipt. Plain functions over the recording; the formats themselves live in
+//! rekam-wsq, rekam-biometrics, rekam-minutiae and rekam-quality.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use image::{ImageEncoder, Rgb, RgbImage};
+use rekam_biometrics::ansi_nist::{
+    Date, Demographics, FaceImage as NistFace, FingerSegment, FingerprintImage, NistQuality,
+    SignatureImage, Transaction, TransactionHeader, sap,
+};
+use rekam_biometrics::iso19794_4::FingerPosition as IsoFinger;
+use rekam_biometrics::iso19794_5::{FaceImage as IsoFace, FaceImageRecord};
+use rekam_biometrics::signature::{DisplayedSignature, PenSample as IsoPen};
+use rekam_core::{ChipFile, FingerPosition, GreyImage, MissingFinger};
+use rekam_quality::{SlapKind, Verdict, segment_slap};
+
+use crate::error::EnrollmentError;
+use crate::model::*;
+use crate::nik::Sex;
+use crate::pipeline::{PipelineConfig, to_gray};
+
+/// The chip's file identifiers (an ICAO 9303-like layout; the signed chip profile is
+/// later work).
+pub mod fid {
+    /// DG1: demographics.
+    pub const DG1: u16 = 0x0101;
+    /// DG2: ISO/IEC 19794-5 face record.
+    pub const DG2: u16 = 0x0102;
+    /// DG3: ISO/IEC 19794-2 compact-card minutiae of the two index fingers.
+    pub const DG3: u16 = 0x0103;
+    /// DG7: displayed signature.
+    pub const DG7: u16 = 0x0107;
+}
+
+/// Decodes the face photo and refuses one that is unusable (too dark or too bright).
+pub fn check_face(jpeg: &[u8], width: u32, height: u32) -> Result<FaceRecording, EnrollmentError> {
+    let img = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
+        .map_err(|e| EnrollmentError::Format(format!("the camera's JPEG does not decode: {e}")))?
+        .to_luma8();
+    let n = u64::from(img.width()) * u64::from(img.height());
+    let mean = img
+        .pixels()
+        .map(|p| u64::from(p.0[0]))
+        .sum::<u64>()
+        .checked_div(n)
+        .unwrap_or(0);
+    if mean < 40 {
+        return Err(EnrollmentError::Incomplete(format!(
+            "the face photo is too dark (mean grey {mean}): uncover the lens or light the face, then retake"
+        )));
+    }
+    if mean > 235 {
+        return Err(EnrollmentError::Incomplete(format!(
+            "the face photo is overexposed (mean grey {mean}): reduce the light, then retake"
+        )));
+    }
+    Ok(FaceRecording {
+        jpeg: jpeg.to_vec(),
+        width,
+        height,
+    })
+}
+
+/// Segments a slap into fingers and scores each; fingers that cannot be found are kept
+/// with quality 0 and a recapture flag, so the officer sees what to redo.
+pub fn assess_slap(
+    slap: FingerPosition,
+    image: GreyImage,
+    missing: &[MissingFinger],
+) -> Result<SlapRecording, EnrollmentError> {
+    let kind = match slap {
+        FingerPosition::RightFour => SlapKind::RightFour,
+        FingerPosition::LeftFour => SlapKind::LeftFour,
+        _ => SlapKind::Thumbs,
+    };
+    let gray = to_gray(&image)
+        .ok_or_else(|| EnrollmentError::Format("slap image of the wrong size".into()))?;
+    let missing_codes: Vec<u8> = missing.iter().map(|m| m.position.code()).collect();
+    let seg = segment_slap(&gray, kind, &missing_codes);
+    let fingers = slap
+        .fingers()
+        .into_iter()
+        .map(|pos| {
+            if let Some(m) = missing.iter().find(|m| m.position == pos) {
+                return FingerRecording {
+                    position: pos,
+                    quality: 0,
+                    recapture: false,
+                    missing: Some(m.reason),
+                    bbox: None,
+                    image: None,
+                };
+            }
+            let found = seg
+                .as_ref()
+                .ok()
+                .and_then(|s| s.fingers.iter().find(|f| f.position == pos.code()));
+            match found {
+                Some(f) => FingerRecording {
+                    position: pos,
+                    quality: f.quality.score,
+                    recapture: f.quality.verdict == Verdict::Recapture,
+                    missing: None,
+                    bbox: Some(f.bbox),
+                    image: Some(GreyImage {
+                        width: f.image.width(),
+                        height: f.image.height(),
+                        ppi: image.ppi,
+                        pixels: f.image.as_raw().clone(),
+                    }),
+                },
+                None => FingerRecording {
+                    position: pos,
+                    quality: 0,
+                    recapture: true,
+                    missing: None,
+                    bbox: None,
+                    image: None,
+                },
+            }
+        })
+        .collect();
+    Ok(SlapRecording {
+        position: slap,
+        image,
+        fingers,
+    })
+}
+
+fn civil_date(t: SystemTime) -> (u16, u8, u8) {
+    // Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+    let days = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or(0) as i64;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y as u16, m as u8, d as u8)
+}
+
+fn nist_date(t: SystemTime) -> Result<Date, EnrollmentError> {
+    let (y, m, d) = civil_date(t);
+    Date::new(y, m, d).ok_or_else(|| EnrollmentError::Format("bad system date".into()))
+}
+
+fn iso_finger(p: FingerPosition) -> Result<IsoFinger, EnrollmentError> {
+    IsoFinger::from_code(p.code())
+        .ok_or_else(|| EnrollmentError::Format(format!("finger position {p:?}")))
+}
+
+/// The ANSI/NIST-ITL 1-2011 transaction for the data centre: Type-1 header, Type-2
+/// demographics (NIK in 2.003), Type-10 face, one Type-14 WSQ record per slap with its
+/// finger segments and qualities, Type-8 signature.
+pub fn build_package(e: &Enrollment, config: &PipelineConfig) -> Result<Vec<u8>, EnrollmentError> {
+    let now = SystemTime::now();
+    let date = nist_date(now)?;
+    let a = &e.applicant;
+    let (y, m, d) = crate::nik::parse_date(&a.birth_date)?;
+    let birth = Date::new(y, m, d).ok_or_else(|| EnrollmentError::Format("birth date".into()))?;
+    let header = TransactionHeader::new(
+        "EKTP",
+        date,
+        config.data_centre_agency.clone(),
+        config.station_id.clone(),
+        e.id.clone(),
+    );
+    let mut demo = Demographics {
+        nik: a.nik.clone(),
+        kk_number: Some(a.kk_number.clone()),
+        name: a.name.clone(),
+        birth_place: a.birth_place.clone(),
+        birth_date: birth,
+        sex: match a.sex {
+            Sex::Male => rekam_biometrics::ansi_nist::Sex::Male,
+            Sex::Female => rekam_biometrics::ansi_nist::Sex::Female,
+        },
+        address: None,
+        extra: Vec::new(),
+    };
+    demo.extra.push((
+        rekam_biometrics::ansi_nist::type2::FIRST_EXTRA,
+        format!(
+            "{} RT/RW {} {} {}",
+            a.address, a.rt_rw, a.village, a.district
+        ),
+    ));
+    let mut b = Transaction::builder(header).demographics(demo);
+    let face = e
+        .recording
+        .face
+        .as_ref()
+        .ok_or_else(|| EnrollmentError::Incomplete("no face photo".into()))?;
+    let mut nist_face = NistFace::from_image(face.jpeg.clone(), config.station_id.clone(), date)?;
+    nist_face.subject_acquisition_profile = sap::ANSI_FULL_FRONTAL;
+    b = b.face(nist_face);
+    for slap in &e.recording.slaps {
+        let wsq = rekam_wsq::encode(
+            &slap.image.pixels,
+            slap.image.width,
+            slap.image.height,
+            &rekam_wsq::EncodeOptions {
+                ppi: Some(slap.image.ppi as u16),
+                ..Default::default()
+            },
+        )?;
+        let mut fp = FingerprintImage::from_wsq(
+            vec![iso_finger(slap.position)?],
+            wsq,
+            config.station_id.clone(),
+            date,
+        )?;
+        for f in &slap.fingers {
+            if let Some((x, y, w, h)) = f.bbox {
+                fp.segments.push(FingerSegment {
+                    position: iso_finger(f.position)?,
+                    left: x as u16,
+                    right: (x + w).saturating_sub(1) as u16,
+                    top: y as u16,
+                    bottom: (y + h).saturating_sub(1) as u16,
+                });
+                // NFIQ 1-5 bands from the 0-100 score (5 = worst).
+                let nfiq = 5 - (u32::from(f.quality) * 5 / 101) as u8;
+                fp.nist_quality.push(NistQuality {
+                    position: iso_finger(f.position)?,
+                    nfiq: nfiq.clamp(1, 5),
+                });
+            }
+        }
+        b = b.fingerprint(fp);
+    }
+    let sig = e
+        .recording
+        .signature
+        .as_ref()
+        .ok_or_else(|| EnrollmentError::Incomplete("no signature".into()))?;
+    let pens: Vec<IsoPen> = sig
+        .samples
+        .iter()
+        .map(|s| IsoPen {
+            x: s.x.clamp(0.0, 65_535.0) as u16,
+            y: s.y.clamp(0.0, 65_535.0) as u16,
+            pressure: (s.pressure.clamp(0.0, 1.0) * 1023.0) as u16,
+            t_ms: s.t_ms,
+        })
+        .collect();
+    b = b.signature(SignatureImage::from_pen_samples(
+        &pens,
+        f64::from(sig.geometry.units_per_mm),
+        sig.geometry.height.clamp(1.0, 65_535.0) as u16,
+        1023,
+    )?);
+    Ok(b.build()?.to_bytes()?)
+}
+
+/// The chip's files: DG1 demographics (UTF-8 `label=value` lines in a 0x61 template),
+/// DG2 face record (a 240x320 JPEG), DG3 compact-card minutiae of the index fingers (or
+/// the first two fingers present), DG7 displayed signature.
+pub fn chip_files(e: &Enrollment) -> Result<Vec<ChipFile>, EnrollmentError> {
+    let mut dg1_text = String::new();
+    for (k, v) in e.applicant.card_fields() {
+        dg1_text.push_str(&format!("{k}={v}\n"));
+    }
+    let dg1 = tlv(0x61, &tlv2(0x5F1F, dg1_text.as_bytes()));
+
+    let face = e
+        .recording
+        .face
+        .as_ref()
+        .ok_or_else(|| EnrollmentError::Incomplete("no face photo".into()))?;
+    let small = image::load_from_memory(&face.jpeg)
+        .map_err(|err| EnrollmentError::Format(format!("face JPEG: {err}")))?
+        .resize_to_fill(240, 320, image::imageops::FilterType::Triangle)
+        .to_rgb8();
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 75)
+        .write_image(small.as_raw(), 240, 320, image::ExtendedColorType::Rgb8)
+        .map_err(|err| EnrollmentError::Format(format!("face JPEG: {err}")))?;
+    let dg2 = FaceImageRecord::single(IsoFace::from_image(jpeg)?).to_bytes()?;
+
+    let mut minutiae = Vec::new();
+    let preferred = [FingerPosition::RightIndex, FingerPosition::LeftIndex];
+    let mut fingers: Vec<&FingerRecording> = e
+        .recording
+        .fingers()
+        .filter(|f| f.image.is_some())
+        .collect();
+    fingers.sort_by_key(|f| {
+        (
+            !preferred.contains(&f.position),
+            std::cmp::Reverse(f.quality),
+        )
+    });
+    for f in fingers.into_iter().take(2) {
+        let Some(img) = f.image.as_ref().and_then(to_gray) else {
+            continue;
+        };
+        let t = rekam_minutiae::extract(&img).map_err(|err| {
+            EnrollmentError::Format(format!("minutiae of {:?}: {err}", f.position))
+        })?;
+        let compact = rekam_minutiae::iso19794_2::write_compact(
+            &t,
+            &rekam_minutiae::iso19794_2::CardOptions::default(),
+        )
+        .map_err(|err| EnrollmentError::Format(format!("card minutiae: {err}")))?;
+        // 0x7F60 biometric information template: finger position, then the minutiae.
+        let mut inner = tlv(0x83, &[f.position.code()]);
+        inner.extend(tlv2(0x5F2E, &compact));
+        minutiae.extend(tlv2(0x7F60, &inner));
+    }
+    let dg3 = tlv(0x63, &minutiae);
+
+    let sig = e
+        .recording
+        .signature
+        .as_ref()
+        .ok_or_else(|| EnrollmentError::Incomplete("no signature".into()))?;
+    // ICAO DG7 takes JPEG: the rendered signature, re-encoded in grey.
+    let grey = image::load_from_memory(&sig.png)
+        .map_err(|err| EnrollmentError::Format(format!("signature PNG: {err}")))?
+        .to_luma8();
+    let mut sig_jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut sig_jpeg, 80)
+        .write_image(
+            grey.as_raw(),
+            grey.width(),
+            grey.height(),
+            image::ExtendedColorType::L8,
+        )
+        .map_err(|err| EnrollmentError::Format(format!("signature JPEG: {err}")))?;
+    let dg7 = DisplayedSignature::single(sig_jpeg).to_dg7()?;
+
+    Ok(vec![
+        ChipFile {
+            fid: fid::DG1,
+            data: dg1,
+        },
+        ChipFile {
+            fid: fid::DG2,
+            data: dg2,
+        },
+        ChipFile {
+            fid: fid::DG3,
+            data: dg3,
+        },
+        ChipFile {
+            fid: fid::DG7,
+            data: dg7,
+        },
+    ])
+}
+
+fn ber_len(n: usize) -> Vec<u8> {
+    match n {
+        0..=0x7F => vec![n as u8],
+        0x80..=0xFF => vec![0x81, n as u8],
+        0x100..=0xFFFF => vec![0x82, (n >> 8) as u8, n as u8],
+        _ => vec![0x83, (n >> 16) as u8, (n >> 8) as u8, n as u8],
+    }
+}
+
+fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut v = vec![tag];
+    v.extend(ber_len(value.len()));
+    v.extend_from_slice(value);
+    v
+}
+
+fn tlv2(tag: u16, value: &[u8]) -> Vec<u8> {
+    let mut v = tag.to_be_bytes().to_vec();
+    v.extend(ber_len(value.len()));
+    v.extend_from_slice(value);
+    v
+}
+
+/// The card's front and back as PNGs (CR-80 at 300 dpi, 1012 x 638): a provisional
+/// layout with the photo, colour bands and the NIK as a machine-readable bar pattern;
+/// the KTP-el template with its printed text is later work (card printing issue).
+pub fn card_images(e: &Enrollment) -> Result<(Vec<u8>, Vec<u8>), EnrollmentError> {
+    let (w, h) = (1012u32, 638u32);
+    let mut front = RgbImage::from_pixel(w, h, Rgb([214, 232, 248]));
+    for y in 0..70 {
+        for x in 0..w {
+            front.put_pixel(x, y, Rgb([24, 78, 160]));
+        }
+    }
+    if let Some(face) = &e.recording.face {
+        let photo = image::load_from_memory(&face.jpeg)
+            .map_err(|err| EnrollmentError::Format(format!("face JPEG: {err}")))?
+            .resize_to_fill(240, 300, image::imageops::FilterType::Triangle)
+            .to_rgb8();
+        image::imageops::overlay(&mut front, &photo, 740, 110);
+    }
+    // The NIK as a bar pattern: one bar per digit, its height telling the digit.
+    for (i, c) in e.applicant.nik.bytes().enumerate() {
+        let digit = u32::from(c.saturating_sub(b'0'));
+        let x0 = 60 + i as u32 * 22;
+        for y in (520 - digit * 8)..540 {
+            for x in x0..x0 + 14 {
+                front.put_pixel(x, y, Rgb([20, 20, 20]));
+            }
+        }
+    }
+    let mut back = RgbImage::from_pixel(w, h, Rgb([240, 244, 250]));
+    if let Some(sig) = &e.recording.signature {
+        let s = image::load_from_memory(&sig.png)
+            .map_err(|err| EnrollmentError::Format(format!("signature PNG: {err}")))?
+            .resize(400, 200, image::imageops::FilterType::Triangle)
+            .to_rgb8();
+        image::imageops::overlay(&mut back, &s, 560, 380);
+    }
+    Ok((png(&front)?, png(&back)?))
+}
+
+fn png(img: &RgbImage) -> Result<Vec<u8>, EnrollmentError> {
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut out)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgb8,
+        )
+        .map_err(|err| EnrollmentError::Format(format!("PNG: {err}")))?;
+    Ok(out)
+}
+
+/// A recording receipt: the applicant collects the card from the next day.
+pub fn receipt(e: &Enrollment, station: &str, n: u64, now: SystemTime) -> Receipt {
+    let (y, m, d) = civil_date(now);
+    let (cy, cm, cd) = civil_date(now + std::time::Duration::from_secs(86_400));
+    let number = format!("BP-{station}-{y:04}{m:02}{d:02}-{n:05}");
+    let collect_from = format!("{cy:04}-{cm:02}-{cd:02}");
+    let text = format!(
+        "BUKTI PEREKAMAN KTP-el\nNomor: {number}\nNIK: {}\nNama: {}\nTanggal perekaman: {y:04}-{m:02}-{d:02}\n\
+         Data perekaman belum terkirim ke pusat data. KTP-el dapat diambil mulai {collect_from}\n\
+         dengan membawa bukti ini.\n",
+        e.applicant.nik, e.applicant.name
+    );
+    Receipt {
+        number,
+        issued_at: now,
+        collect_from,
+        text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_date(UNIX_EPOCH), (1970, 1, 1));
+        let t = UNIX_EPOCH + std::time::Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(civil_date(t), (2000, 2, 29));
+        let t = UNIX_EPOCH + std::time::Duration::from_secs(1_795_564_800); // 2026-11-25
+        assert_eq!(civil_date(t), (2026, 11, 25));
+    }
+
+    #[test]
+    fn ber_lengths() {
+        assert_eq!(ber_len(5), vec![5]);
+        assert_eq!(ber_len(200), vec![0x81, 200]);
+        assert_eq!(ber_len(0x1234), vec![0x82, 0x12, 0x34]);
+    }
+}

@@ -1,0 +1,131 @@
+//! One whole enrollment over gRPC on TCP loopback, simulator timings at zero; and the
+//! resident memory of an idle `rekamd` process.
+//!
+//! `cargo bench -p rekamd --bench enrollment`
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use rekam_api::pb;
+use rekam_api::pb::enrollment_service_client::EnrollmentServiceClient;
+use tonic::transport::Channel;
+
+fn applicant() -> pb::Applicant {
+    pb::Applicant {
+        nik: "3171014708900003".into(),
+        kk_number: "3171010101090001".into(),
+        name: "SITI RAHAYU".into(),
+        birth_place: "JAKARTA".into(),
+        birth_date: "1990-08-07".into(),
+        sex: pb::Sex::Female as i32,
+        ..Default::default()
+    }
+}
+
+async fn one_enrollment(c: &mut EnrollmentServiceClient<Channel>) {
+    let id = c
+        .create_enrollment(pb::CreateEnrollmentRequest {
+            applicant: Some(applicant()),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let s = || pb::StepRequest {
+        enrollment_id: id.clone(),
+    };
+    c.check_documents(pb::CheckDocumentsRequest {
+        enrollment_id: id.clone(),
+        kk_number_on_document: "3171010101090001".into(),
+    })
+    .await
+    .unwrap();
+    c.verify_identity(s()).await.unwrap();
+    c.capture_face(s()).await.unwrap();
+    c.capture_fingerprints(pb::CaptureFingerprintsStepRequest {
+        enrollment_id: id.clone(),
+        missing: vec![],
+    })
+    .await
+    .unwrap();
+    c.capture_signature(s()).await.unwrap();
+    c.finish_recording(s()).await.unwrap();
+    c.send(s()).await.unwrap();
+    c.print(s()).await.unwrap();
+    c.encode(s()).await.unwrap();
+    let e = c.hand_over(s()).await.unwrap().into_inner();
+    assert_eq!(e.stage, pb::EnrollmentStage::HandedOver as i32);
+}
+
+fn enrollment(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let addr = rt.block_on(async {
+        let mut config = rekamd::Config::default();
+        config.simulation.time_scale = 0.0;
+        config.server.socket = Some(dir.path().join("rekamd.sock"));
+        let daemon = rekamd::Daemon::open(config).unwrap();
+        let uds = rekamd::server::bind_unix(&dir.path().join("rekamd.sock")).unwrap();
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        tokio::spawn(
+            daemon.serve_on(uds, Some(tcp), dir.path().join("rekamd.sock"), async {
+                let _ = stopped.await;
+            }),
+        );
+        addr
+    });
+    let mut client = rt.block_on(async {
+        let ch = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut c = EnrollmentServiceClient::new(ch);
+        // Warm-up: the simulator renders its fingers once.
+        one_enrollment(&mut c).await;
+        c
+    });
+    let mut g = c.benchmark_group("grpc_loopback");
+    g.sample_size(20).measurement_time(Duration::from_secs(10));
+    g.bench_function("whole_enrollment", |b| {
+        b.iter(|| rt.block_on(one_enrollment(&mut client)))
+    });
+    g.finish();
+    let _ = stop.send(());
+}
+
+/// Starts the real binary, lets it settle, and reports VmRSS.
+fn idle_rss(_: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("rekamd.sock");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rekamd"))
+        .args(["--listen", "", "--time-scale", "0", "--socket"])
+        .arg(&sock)
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let rss = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS"))
+        .unwrap_or("VmRSS: ?");
+    println!(
+        "rekamd idle after 3 s (fingers pre-rendered): {}",
+        rss.trim()
+    );
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+}
+
+criterion_group!(benches, enrollment, idle_rss);
+criterion_main!(benches);

@@ -1,0 +1,377 @@
+//! Domain ⇄ proto conversions, at the API edge only.
+
+use std::time::SystemTime;
+
+use rekam_api::pb;
+use rekam_api::timestamp;
+use rekam_core as core;
+use rekam_enrollment as enr;
+use tonic::Status;
+
+/// Device class to proto.
+pub fn class(c: core::DeviceClass) -> pb::DeviceClass {
+    match c {
+        core::DeviceClass::FingerprintScanner => pb::DeviceClass::FingerprintScanner,
+        core::DeviceClass::Camera => pb::DeviceClass::Camera,
+        core::DeviceClass::SignaturePad => pb::DeviceClass::SignaturePad,
+        core::DeviceClass::CardPrinter => pb::DeviceClass::CardPrinter,
+        core::DeviceClass::ChipEncoder => pb::DeviceClass::ChipEncoder,
+    }
+}
+
+/// Device state to proto.
+pub fn state(s: &core::DeviceState) -> pb::DeviceState {
+    let (kind, reason) = match s {
+        core::DeviceState::Ready => (pb::DeviceStateKind::Ready, String::new()),
+        core::DeviceState::Busy => (pb::DeviceStateKind::Busy, String::new()),
+        core::DeviceState::Disconnected => (
+            pb::DeviceStateKind::Disconnected,
+            "the device is unplugged or does not answer".into(),
+        ),
+        core::DeviceState::Error(r) => (pb::DeviceStateKind::Error, r.clone()),
+    };
+    pb::DeviceState {
+        kind: kind as i32,
+        reason,
+    }
+}
+
+/// A device to proto.
+pub fn device(info: &core::DeviceInfo, s: &core::DeviceState) -> pb::Device {
+    pb::Device {
+        id: info.id.clone(),
+        device_class: class(info.class) as i32,
+        vendor: info.vendor.clone(),
+        model: info.model.clone(),
+        serial: info.serial.clone(),
+        firmware: info.firmware.clone(),
+        driver: info.driver.clone(),
+        state: Some(state(s)),
+        simulated: info.simulated,
+    }
+}
+
+/// A device event to proto.
+pub fn event(e: &core::DeviceEvent) -> pb::DeviceEvent {
+    let kind = match e.kind {
+        core::DeviceEventKind::Attached => pb::DeviceEventKind::Attached,
+        core::DeviceEventKind::Detached => pb::DeviceEventKind::Detached,
+        core::DeviceEventKind::StateChanged => pb::DeviceEventKind::StateChanged,
+    };
+    pb::DeviceEvent {
+        time: Some(timestamp(e.at)),
+        kind: kind as i32,
+        device: Some(device(&e.info, &e.state)),
+    }
+}
+
+/// A diagnostic report to proto.
+pub fn report(r: &core::DiagnosticReport) -> pb::DiagnosticReport {
+    pb::DiagnosticReport {
+        device_id: r.device_id.clone(),
+        passed: r.passed(),
+        checks: r
+            .checks
+            .iter()
+            .map(|c| pb::DiagnosticCheck {
+                name: c.name.clone(),
+                outcome: match c.outcome {
+                    core::CheckOutcome::Pass => pb::CheckOutcome::Pass,
+                    core::CheckOutcome::Warn => pb::CheckOutcome::Warn,
+                    core::CheckOutcome::Fail => pb::CheckOutcome::Fail,
+                } as i32,
+                detail: c.detail.clone(),
+            })
+            .collect(),
+        elapsed: prost_types::Duration::try_from(r.elapsed).ok(),
+    }
+}
+
+/// A finger position from proto; INVALID_ARGUMENT when unspecified or unknown.
+pub fn finger_position(v: i32) -> Result<core::FingerPosition, Status> {
+    u8::try_from(v)
+        .ok()
+        .and_then(core::FingerPosition::from_code)
+        .ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "finger position {v} is not a single finger (1-10) or a slap (13-15)"
+            ))
+        })
+}
+
+/// Finger position to proto.
+pub fn finger_position_pb(p: core::FingerPosition) -> i32 {
+    i32::from(p.code())
+}
+
+/// Missing fingers from proto.
+pub fn missing(m: &[pb::MissingFinger]) -> Result<Vec<core::MissingFinger>, Status> {
+    m.iter()
+        .map(|m| {
+            let position = finger_position(m.position)?;
+            if position.is_slap() {
+                return Err(Status::invalid_argument(
+                    "a missing finger is a single finger (1-10), not a slap",
+                ));
+            }
+            let reason = match pb::MissingReason::try_from(m.reason) {
+                Ok(pb::MissingReason::Amputated) => core::MissingReason::Amputated,
+                Ok(pb::MissingReason::UnableToPrint) => core::MissingReason::UnableToPrint,
+                _ => {
+                    return Err(Status::invalid_argument(format!(
+                        "missing finger {position:?}: give a reason (AMPUTATED or UNABLE_TO_PRINT)"
+                    )));
+                }
+            };
+            Ok(core::MissingFinger { position, reason })
+        })
+        .collect()
+}
+
+fn missing_reason_pb(r: core::MissingReason) -> i32 {
+    match r {
+        core::MissingReason::Amputated => pb::MissingReason::Amputated as i32,
+        core::MissingReason::UnableToPrint => pb::MissingReason::UnableToPrint as i32,
+    }
+}
+
+/// A grey image to proto.
+pub fn grey(img: &core::GreyImage) -> pb::GreyImage {
+    pb::GreyImage {
+        width: img.width,
+        height: img.height,
+        ppi: img.ppi,
+        pixels: img.pixels.clone(),
+    }
+}
+
+/// A camera frame to proto.
+pub fn frame(f: &core::Frame) -> pb::CameraFrame {
+    pb::CameraFrame {
+        sequence: f.sequence,
+        timestamp: Some(timestamp(f.at)),
+        width: f.width,
+        height: f.height,
+        jpeg: f.jpeg.clone(),
+    }
+}
+
+/// A pen sample to proto.
+pub fn pen(s: &core::PenSample) -> pb::PenSample {
+    pb::PenSample {
+        x: s.x,
+        y: s.y,
+        pressure: s.pressure,
+        t_ms: s.t_ms,
+    }
+}
+
+/// A print job status to proto.
+pub fn print_job(s: &core::PrintJobStatus) -> pb::PrintJob {
+    let (state, failure, detail, progress) = match &s.state {
+        core::PrintJobState::Queued => (pb::PrintJobState::Queued, None, String::new(), 0),
+        core::PrintJobState::Printing(p) => (pb::PrintJobState::Printing, None, String::new(), *p),
+        core::PrintJobState::Done => (pb::PrintJobState::Done, None, String::new(), 100),
+        core::PrintJobState::Failed(f, d) => (pb::PrintJobState::Failed, Some(*f), d.clone(), 0),
+        core::PrintJobState::Cancelled => (
+            pb::PrintJobState::Cancelled,
+            None,
+            "cancelled".to_string(),
+            0,
+        ),
+    };
+    let failure = failure.map_or(pb::PrintFailure::Unspecified, |f| match f {
+        core::PrintFailure::NoCards => pb::PrintFailure::NoCards,
+        core::PrintFailure::RibbonOut => pb::PrintFailure::RibbonOut,
+        core::PrintFailure::Jam => pb::PrintFailure::Jam,
+        core::PrintFailure::CoverOpen => pb::PrintFailure::CoverOpen,
+        core::PrintFailure::Disconnected => pb::PrintFailure::Disconnected,
+        core::PrintFailure::Other => pb::PrintFailure::Other,
+    });
+    pb::PrintJob {
+        job_id: s.job_id.clone(),
+        device_id: s.device_id.clone(),
+        state: state as i32,
+        failure: failure as i32,
+        detail,
+        progress_percent: progress,
+    }
+}
+
+/// Supplies to proto.
+pub fn supplies(s: &core::Supplies) -> pb::Supplies {
+    let pct = (u64::from(s.ribbon_prints_remaining) * 100)
+        .checked_div(u64::from(s.ribbon_capacity))
+        .unwrap_or(0);
+    pb::Supplies {
+        cards_remaining: s.cards_remaining,
+        card_capacity: s.card_capacity,
+        ribbon_remaining_percent: pct as u32,
+        ribbon_prints_remaining: s.ribbon_prints_remaining,
+        cover_open: s.cover_open,
+    }
+}
+
+/// An applicant from proto (validated by the pipeline).
+pub fn applicant(a: pb::Applicant) -> Result<enr::Applicant, Status> {
+    let sex = match pb::Sex::try_from(a.sex) {
+        Ok(pb::Sex::Male) => enr::Sex::Male,
+        Ok(pb::Sex::Female) => enr::Sex::Female,
+        _ => {
+            return Err(Status::invalid_argument(
+                "the applicant's sex must be given",
+            ));
+        }
+    };
+    Ok(enr::Applicant {
+        nik: a.nik,
+        kk_number: a.kk_number,
+        name: a.name,
+        birth_place: a.birth_place,
+        birth_date: a.birth_date,
+        sex,
+        address: a.address,
+        rt_rw: a.rt_rw,
+        village: a.village,
+        district: a.district,
+        religion: a.religion,
+        marital_status: a.marital_status,
+        occupation: a.occupation,
+        citizenship: a.citizenship,
+        blood_type: a.blood_type,
+    })
+}
+
+fn applicant_pb(a: &enr::Applicant) -> pb::Applicant {
+    pb::Applicant {
+        nik: a.nik.clone(),
+        kk_number: a.kk_number.clone(),
+        name: a.name.clone(),
+        birth_place: a.birth_place.clone(),
+        birth_date: a.birth_date.clone(),
+        sex: match a.sex {
+            enr::Sex::Male => pb::Sex::Male,
+            enr::Sex::Female => pb::Sex::Female,
+        } as i32,
+        address: a.address.clone(),
+        rt_rw: a.rt_rw.clone(),
+        village: a.village.clone(),
+        district: a.district.clone(),
+        religion: a.religion.clone(),
+        marital_status: a.marital_status.clone(),
+        occupation: a.occupation.clone(),
+        citizenship: a.citizenship.clone(),
+        blood_type: a.blood_type.clone(),
+    }
+}
+
+/// Stage to proto.
+pub fn stage(s: enr::Stage) -> pb::EnrollmentStage {
+    match s {
+        enr::Stage::Created => pb::EnrollmentStage::Created,
+        enr::Stage::DocumentsChecked => pb::EnrollmentStage::DocumentsChecked,
+        enr::Stage::IdentityVerified => pb::EnrollmentStage::IdentityVerified,
+        enr::Stage::Recorded => pb::EnrollmentStage::Recorded,
+        enr::Stage::Sent => pb::EnrollmentStage::Sent,
+        enr::Stage::Printed => pb::EnrollmentStage::Printed,
+        enr::Stage::Encoded => pb::EnrollmentStage::Encoded,
+        enr::Stage::HandedOver => pb::EnrollmentStage::HandedOver,
+        enr::Stage::ReceiptIssued => pb::EnrollmentStage::ReceiptIssued,
+    }
+}
+
+/// Step to proto.
+pub fn step(s: enr::Step) -> pb::Step {
+    match s {
+        enr::Step::Create => pb::Step::Create,
+        enr::Step::CheckDocuments => pb::Step::CheckDocuments,
+        enr::Step::VerifyIdentity => pb::Step::VerifyIdentity,
+        enr::Step::CaptureFace => pb::Step::CaptureFace,
+        enr::Step::CaptureFingerprints => pb::Step::CaptureFingerprints,
+        enr::Step::CaptureSignature => pb::Step::CaptureSignature,
+        enr::Step::FinishRecording => pb::Step::FinishRecording,
+        enr::Step::Send => pb::Step::Send,
+        enr::Step::IssueReceipt => pb::Step::IssueReceipt,
+        enr::Step::Print => pb::Step::Print,
+        enr::Step::Encode => pb::Step::Encode,
+        enr::Step::HandOver => pb::Step::HandOver,
+    }
+}
+
+/// Step status to proto.
+pub fn step_status(s: enr::StepStatus) -> pb::StepStatus {
+    match s {
+        enr::StepStatus::Started => pb::StepStatus::Started,
+        enr::StepStatus::Progress => pb::StepStatus::Progress,
+        enr::StepStatus::Succeeded => pb::StepStatus::Succeeded,
+        enr::StepStatus::Failed => pb::StepStatus::Failed,
+    }
+}
+
+/// Per-finger quality to proto.
+pub fn finger_quality(f: &enr::FingerRecording) -> pb::FingerQuality {
+    pb::FingerQuality {
+        position: finger_position_pb(f.position),
+        quality: u32::from(f.quality),
+        missing: f.missing.is_some(),
+        missing_reason: f.missing.map_or(0, missing_reason_pb),
+        recapture_advised: f.recapture,
+    }
+}
+
+/// An enrollment to proto.
+pub fn enrollment(e: &enr::Enrollment) -> pb::Enrollment {
+    let r = &e.recording;
+    pb::Enrollment {
+        id: e.id.clone(),
+        applicant: Some(applicant_pb(&e.applicant)),
+        stage: stage(e.stage) as i32,
+        recording: Some(pb::RecordingSummary {
+            face: r.face.is_some(),
+            face_width: r.face.as_ref().map_or(0, |f| f.width),
+            face_height: r.face.as_ref().map_or(0, |f| f.height),
+            fingers: r.fingers().map(finger_quality).collect(),
+            signature: r.signature.is_some(),
+            signature_samples: r.signature.as_ref().map_or(0, |s| s.samples.len() as u32),
+        }),
+        history: e
+            .history
+            .iter()
+            .map(|h| pb::StepRecord {
+                step: step(h.step) as i32,
+                status: step_status(h.status) as i32,
+                at: Some(timestamp(h.at)),
+                message: h.message.clone(),
+            })
+            .collect(),
+        receipt: e.receipt.as_ref().map(|r| pb::Receipt {
+            number: r.number.clone(),
+            issued_at: Some(timestamp(r.issued_at)),
+            collect_from: r.collect_from.clone(),
+            text: r.text.clone(),
+        }),
+        print_job_id: e.print_job_id.clone().unwrap_or_default(),
+        card_uid: e.card_uid.clone().unwrap_or_default(),
+        send_reference: e.send_reference.clone().unwrap_or_default(),
+        created_at: Some(timestamp(e.created_at)),
+        last_error: e.last_error.clone().unwrap_or_default(),
+    }
+}
+
+/// An enrollment event to proto.
+pub fn enrollment_event(e: &enr::EnrollmentEvent) -> pb::EnrollmentEvent {
+    pb::EnrollmentEvent {
+        enrollment_id: e.enrollment_id.clone(),
+        step: step(e.step) as i32,
+        status: step_status(e.status) as i32,
+        percent: e.percent,
+        message: e.message.clone(),
+        stage: stage(e.stage) as i32,
+        at: Some(timestamp(e.at)),
+    }
+}
+
+/// Now, as a proto timestamp.
+pub fn now() -> prost_types::Timestamp {
+    timestamp(SystemTime::now())
+}

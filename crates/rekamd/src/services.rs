@@ -1,0 +1,849 @@
+//! The gRPC services: thin adapters from proto requests to the device traits and the
+//! enrollment pipeline, with errors mapped once through [`crate::status`].
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{Stream, StreamExt};
+use rekam_api::pb;
+use rekam_core::sim::SimulatorControl;
+use rekam_core::{DeviceError, Registry};
+use rekam_enrollment::Pipeline;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+use tracing::{Instrument, info_span};
+
+use crate::{convert, status};
+
+/// A boxed stream of responses.
+pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// What every service shares.
+#[derive(Clone)]
+pub struct Shared {
+    /// The devices.
+    pub registry: Arc<Registry>,
+    /// The procedure.
+    pub pipeline: Arc<Pipeline>,
+    /// Cancelled when the daemon shuts down: endless streams end then.
+    pub shutdown: CancellationToken,
+}
+
+/// The deadline the client set (`grpc-timeout`), if any.
+pub fn deadline<T>(req: &Request<T>) -> Option<Duration> {
+    let v = req.metadata().get("grpc-timeout")?.to_str().ok()?;
+    let (num, unit) = v.split_at(v.len().checked_sub(1)?);
+    let n: u64 = num.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// Runs a long operation under the client's deadline, answering DEADLINE_EXCEEDED a
+/// little before tonic's own timer would answer CANCELLED. Dropping the future cancels
+/// the device operation (the traits are cancel-safe).
+pub async fn with_deadline<T>(
+    deadline: Option<Duration>,
+    what: &str,
+    f: impl Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    match deadline {
+        None => f.await,
+        Some(d) => {
+            let margin = Duration::from_millis(20).min(d / 10);
+            tokio::time::timeout(d.saturating_sub(margin), f)
+                .await
+                .map_err(|_| {
+                    Status::deadline_exceeded(format!(
+                        "{what}: the call's deadline of {d:?} passed"
+                    ))
+                })?
+        }
+    }
+}
+
+fn dev<T>(r: Result<T, DeviceError>) -> Result<T, Status> {
+    r.map_err(|e| status::device(&e))
+}
+
+fn stream_until_shutdown<T: Send + 'static>(
+    token: &CancellationToken,
+    s: impl Stream<Item = Result<T, Status>> + Send + 'static,
+) -> BoxStream<T> {
+    Box::pin(s.take_until(token.clone().cancelled_owned()))
+}
+
+fn limit<T: Send + 'static>(
+    max: u32,
+    s: impl Stream<Item = Result<T, Status>> + Send + 'static,
+) -> BoxStream<T> {
+    if max == 0 {
+        Box::pin(s)
+    } else {
+        Box::pin(s.take(max as usize))
+    }
+}
+
+// ---------------------------------------------------------------- devices
+
+#[tonic::async_trait]
+impl pb::device_service_server::DeviceService for Shared {
+    async fn list_devices(
+        &self,
+        _: Request<pb::ListDevicesRequest>,
+    ) -> Result<Response<pb::ListDevicesResponse>, Status> {
+        let devices = self
+            .registry
+            .devices()
+            .iter()
+            .map(|d| convert::device(d.info(), &d.device().state()))
+            .collect();
+        Ok(Response::new(pb::ListDevicesResponse { devices }))
+    }
+
+    type WatchDevicesStream = BoxStream<pb::DeviceEvent>;
+
+    async fn watch_devices(
+        &self,
+        req: Request<pb::WatchDevicesRequest>,
+    ) -> Result<Response<Self::WatchDevicesStream>, Status> {
+        let rx = self.registry.subscribe();
+        let mut first = Vec::new();
+        if req.get_ref().include_current {
+            for d in self.registry.devices() {
+                let state = d.device().state();
+                if state != rekam_core::DeviceState::Disconnected {
+                    first.push(Ok(pb::DeviceEvent {
+                        time: Some(convert::now()),
+                        kind: pb::DeviceEventKind::Attached as i32,
+                        device: Some(convert::device(d.info(), &state)),
+                    }));
+                }
+            }
+        }
+        let live = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(|r| async move {
+            match r {
+                Ok(e) => Some(Ok(convert::event(&e))),
+                // A slow client missed events: tell it, rather than pretend nothing happened.
+                Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
+                    Some(Err(Status::data_loss(format!(
+                        "{n} device events were dropped: watch again"
+                    ))))
+                }
+            }
+        });
+        Ok(Response::new(stream_until_shutdown(
+            &self.shutdown,
+            futures::stream::iter(first).chain(live),
+        )))
+    }
+
+    async fn self_test(
+        &self,
+        req: Request<pb::SelfTestRequest>,
+    ) -> Result<Response<pb::SelfTestResponse>, Status> {
+        let id = req.into_inner().device_id;
+        let d = dev(self.registry.get(&id))?.clone();
+        let report = d
+            .device()
+            .self_test()
+            .instrument(info_span!("self_test", device = %id))
+            .await;
+        Ok(Response::new(pb::SelfTestResponse {
+            report: Some(convert::report(&report)),
+        }))
+    }
+}
+
+// ---------------------------------------------------------------- simulation
+
+impl Shared {
+    fn with_sim<T>(
+        &self,
+        target: &str,
+        f: impl FnOnce(&dyn SimulatorControl) -> Result<T, Status>,
+    ) -> Result<T, Status> {
+        let sim = match target {
+            "siak" => self.pipeline.siak().simulator(),
+            "datacentre" | "data_centre" => self.pipeline.data_centre().simulator(),
+            id => dev(self.registry.get(id))?.device().simulator(),
+        };
+        match sim {
+            Some(s) => f(s),
+            None => Err(Status::failed_precondition(format!(
+                "{target} is a real device or service: faults can only be injected into simulators"
+            ))),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::simulation_service_server::SimulationService for Shared {
+    async fn list_faults(
+        &self,
+        req: Request<pb::ListFaultsRequest>,
+    ) -> Result<Response<pb::ListFaultsResponse>, Status> {
+        let target = req.into_inner().target;
+        self.with_sim(&target, |s| {
+            Ok(Response::new(pb::ListFaultsResponse {
+                faults: s
+                    .faults()
+                    .into_iter()
+                    .map(|f| pb::FaultSpec {
+                        name: f.name.to_string(),
+                        description: f.description.to_string(),
+                    })
+                    .collect(),
+                active: s.active_faults(),
+            }))
+        })
+    }
+
+    async fn inject_fault(
+        &self,
+        req: Request<pb::InjectFaultRequest>,
+    ) -> Result<Response<pb::InjectFaultResponse>, Status> {
+        let r = req.into_inner();
+        self.with_sim(&r.target, |s| {
+            dev(s.inject(&r.fault))?;
+            tracing::info!(target = %r.target, fault = %r.fault, "fault injected");
+            Ok(Response::new(pb::InjectFaultResponse {
+                active: s.active_faults(),
+            }))
+        })
+    }
+
+    async fn clear_faults(
+        &self,
+        req: Request<pb::ClearFaultsRequest>,
+    ) -> Result<Response<pb::ClearFaultsResponse>, Status> {
+        let target = req.into_inner().target;
+        self.with_sim(&target, |s| {
+            s.clear();
+            tracing::info!(target = %target, "faults cleared");
+            Ok(Response::new(pb::ClearFaultsResponse {}))
+        })
+    }
+}
+
+// ---------------------------------------------------------------- fingerprint
+
+#[tonic::async_trait]
+impl pb::fingerprint_service_server::FingerprintService for Shared {
+    async fn capture(
+        &self,
+        req: Request<pb::CaptureFingerprintRequest>,
+    ) -> Result<Response<pb::CaptureFingerprintResponse>, Status> {
+        let deadline = deadline(&req);
+        let r = req.into_inner();
+        let position = convert::finger_position(r.position)?;
+        let missing = convert::missing(&r.missing)?;
+        let scanner = dev(self.registry.fingerprint(&r.device_id))?;
+        let cap = with_deadline(deadline, "fingerprint capture", async {
+            dev(scanner.capture(position, &missing).await)
+        })
+        .instrument(info_span!("capture_fingerprint", position = ?position))
+        .await?;
+        let image = cap.image.clone();
+        // Quality per finger, computed above the driver (a blocking, CPU-bound job).
+        let fingers = tokio::task::spawn_blocking(move || {
+            if position.is_slap() {
+                rekam_enrollment::formats::assess_slap(position, image, &missing).map(|s| {
+                    s.fingers
+                        .iter()
+                        .map(convert::finger_quality)
+                        .collect::<Vec<_>>()
+                })
+            } else {
+                let q = image::GrayImage::from_raw(image.width, image.height, image.pixels)
+                    .map(|g| rekam_quality::assess(&g));
+                Ok(vec![pb::FingerQuality {
+                    position: convert::finger_position_pb(position),
+                    quality: q.as_ref().map_or(0, |q| u32::from(q.score)),
+                    missing: false,
+                    missing_reason: 0,
+                    recapture_advised: q
+                        .is_none_or(|q| q.verdict == rekam_quality::Verdict::Recapture),
+                }])
+            }
+        })
+        .await
+        .map_err(|e| Status::internal(format!("quality task: {e}")))?
+        .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(pb::CaptureFingerprintResponse {
+            position: convert::finger_position_pb(cap.position),
+            image: Some(convert::grey(&cap.image)),
+            fingers,
+            captured_at: Some(rekam_api::timestamp(cap.captured_at)),
+        }))
+    }
+
+    type StreamPreviewStream = BoxStream<pb::FingerprintPreviewFrame>;
+
+    async fn stream_preview(
+        &self,
+        req: Request<pb::FingerprintPreviewRequest>,
+    ) -> Result<Response<Self::StreamPreviewStream>, Status> {
+        let r = req.into_inner();
+        let position = convert::finger_position(r.position)?;
+        let scanner = dev(self.registry.fingerprint(&r.device_id))?;
+        dev(scanner.state_usable())?;
+        let s = scanner.preview(position).map(|f| {
+            f.map(|f| pb::FingerprintPreviewFrame {
+                sequence: f.sequence,
+                timestamp: Some(rekam_api::timestamp(f.at)),
+                image: Some(convert::grey(&f.image)),
+                finger_present: f.finger_present,
+            })
+            .map_err(|e| status::device(&e))
+        });
+        Ok(Response::new(stream_until_shutdown(
+            &self.shutdown,
+            limit(r.max_frames, s),
+        )))
+    }
+}
+
+/// A quick usability check before opening a stream, so a client gets an error status
+/// instead of an empty stream.
+trait Usable {
+    fn state_usable(&self) -> Result<(), DeviceError>;
+}
+
+impl<T: rekam_core::Device + ?Sized> Usable for T {
+    fn state_usable(&self) -> Result<(), DeviceError> {
+        match self.state() {
+            rekam_core::DeviceState::Disconnected => Err(DeviceError::Disconnected {
+                device: self.info().id.clone(),
+            }),
+            rekam_core::DeviceState::Error(r) => Err(DeviceError::Hardware(r)),
+            _ => Ok(()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- camera
+
+#[tonic::async_trait]
+impl pb::camera_service_server::CameraService for Shared {
+    type StreamPreviewStream = BoxStream<pb::CameraFrame>;
+
+    async fn stream_preview(
+        &self,
+        req: Request<pb::CameraPreviewRequest>,
+    ) -> Result<Response<Self::StreamPreviewStream>, Status> {
+        let r = req.into_inner();
+        let camera = dev(self.registry.camera(&r.device_id))?;
+        dev(camera.state_usable())?;
+        let s = camera.preview().map(|f| {
+            f.map(|f| convert::frame(&f))
+                .map_err(|e| status::device(&e))
+        });
+        Ok(Response::new(stream_until_shutdown(
+            &self.shutdown,
+            limit(r.max_frames, s),
+        )))
+    }
+
+    async fn capture_still(
+        &self,
+        req: Request<pb::CaptureStillRequest>,
+    ) -> Result<Response<pb::CameraFrame>, Status> {
+        let deadline = deadline(&req);
+        let camera = dev(self.registry.camera(&req.into_inner().device_id))?;
+        let f = with_deadline(deadline, "still capture", async {
+            dev(camera.capture_still().await)
+        })
+        .await?;
+        Ok(Response::new(convert::frame(&f)))
+    }
+}
+
+// ---------------------------------------------------------------- signature
+
+#[tonic::async_trait]
+impl pb::signature_service_server::SignatureService for Shared {
+    type SignStream = BoxStream<pb::PenSample>;
+
+    async fn sign(
+        &self,
+        req: Request<pb::SignRequest>,
+    ) -> Result<Response<Self::SignStream>, Status> {
+        let pad = dev(self.registry.signature(&req.into_inner().device_id))?;
+        dev(pad.state_usable())?;
+        let s = pad
+            .sign()
+            .map(|s| s.map(|s| convert::pen(&s)).map_err(|e| status::device(&e)));
+        Ok(Response::new(stream_until_shutdown(&self.shutdown, s)))
+    }
+
+    async fn clear(
+        &self,
+        req: Request<pb::ClearSignatureRequest>,
+    ) -> Result<Response<pb::ClearSignatureResponse>, Status> {
+        let pad = dev(self.registry.signature(&req.into_inner().device_id))?;
+        dev(pad.clear().await)?;
+        Ok(Response::new(pb::ClearSignatureResponse {}))
+    }
+
+    async fn accept(
+        &self,
+        req: Request<pb::AcceptSignatureRequest>,
+    ) -> Result<Response<pb::SignatureResult>, Status> {
+        let pad = dev(self.registry.signature(&req.into_inner().device_id))?;
+        let samples = dev(pad.take().await)?;
+        let geometry = pad.geometry();
+        let (png, w, h) = rekam_signature::render_png(&samples, geometry, 800)
+            .map_err(|e| Status::internal(format!("rendering the signature: {e}")))?;
+        Ok(Response::new(pb::SignatureResult {
+            samples: samples.iter().map(convert::pen).collect(),
+            pad_width: geometry.width,
+            pad_height: geometry.height,
+            png,
+            image_width: w,
+            image_height: h,
+        }))
+    }
+}
+
+// ---------------------------------------------------------------- printer
+
+#[tonic::async_trait]
+impl pb::printer_service_server::PrinterService for Shared {
+    async fn submit_job(
+        &self,
+        req: Request<pb::SubmitPrintJobRequest>,
+    ) -> Result<Response<pb::PrintJob>, Status> {
+        let r = req.into_inner();
+        if !r.test_card && r.front_png.is_empty() {
+            return Err(Status::invalid_argument(
+                "give the card's front as a PNG, or ask for the test card",
+            ));
+        }
+        let printer = dev(self.registry.printer(&r.device_id))?;
+        let job_id = dev(printer
+            .submit(rekam_core::CardJob {
+                front_png: r.front_png,
+                back_png: (!r.back_png.is_empty()).then_some(r.back_png),
+                test_card: r.test_card,
+            })
+            .await)?;
+        let status = dev(printer.watch_job(&job_id))?.borrow().clone();
+        Ok(Response::new(convert::print_job(&status)))
+    }
+
+    type WatchJobStream = BoxStream<pb::PrintJob>;
+
+    async fn watch_job(
+        &self,
+        req: Request<pb::WatchPrintJobRequest>,
+    ) -> Result<Response<Self::WatchJobStream>, Status> {
+        let job_id = req.into_inner().job_id;
+        let rx = self.find_job(&job_id)?;
+        let s = futures::stream::unfold((rx, false), |(mut rx, done)| async move {
+            if done {
+                return None;
+            }
+            let status = rx.borrow_and_update().clone();
+            let is_final = status.state.is_final();
+            if !is_final && rx.changed().await.is_err() {
+                return Some((Ok(convert::print_job(&status)), (rx, true)));
+            }
+            Some((Ok(convert::print_job(&status)), (rx, is_final)))
+        });
+        Ok(Response::new(stream_until_shutdown(
+            &self.shutdown,
+            dedup(s),
+        )))
+    }
+
+    async fn cancel_job(
+        &self,
+        req: Request<pb::CancelPrintJobRequest>,
+    ) -> Result<Response<pb::PrintJob>, Status> {
+        let job_id = req.into_inner().job_id;
+        for d in self.registry.devices() {
+            if let rekam_core::AnyDevice::Printer(p) = d
+                && p.watch_job(&job_id).is_ok()
+            {
+                let s = dev(p.cancel(&job_id).await)?;
+                return Ok(Response::new(convert::print_job(&s)));
+            }
+        }
+        Err(Status::not_found(format!("no print job {job_id}")))
+    }
+
+    async fn get_supplies(
+        &self,
+        req: Request<pb::GetSuppliesRequest>,
+    ) -> Result<Response<pb::Supplies>, Status> {
+        let printer = dev(self.registry.printer(&req.into_inner().device_id))?;
+        let s = dev(printer.supplies().await)?;
+        Ok(Response::new(convert::supplies(&s)))
+    }
+}
+
+/// Drops consecutive identical statuses (a watch may wake without a visible change).
+fn dedup(
+    s: impl Stream<Item = Result<pb::PrintJob, Status>> + Send + 'static,
+) -> impl Stream<Item = Result<pb::PrintJob, Status>> + Send + 'static {
+    let mut last: Option<pb::PrintJob> = None;
+    s.filter(move |item| {
+        let keep = match (item, &last) {
+            (Ok(j), Some(l)) => j != l,
+            _ => true,
+        };
+        if let Ok(j) = item {
+            last = Some(j.clone());
+        }
+        futures::future::ready(keep)
+    })
+}
+
+impl Shared {
+    fn find_job(
+        &self,
+        job_id: &str,
+    ) -> Result<tokio::sync::watch::Receiver<rekam_core::PrintJobStatus>, Status> {
+        self.registry
+            .devices()
+            .iter()
+            .find_map(|d| match d {
+                rekam_core::AnyDevice::Printer(p) => p.watch_job(job_id).ok(),
+                _ => None,
+            })
+            .ok_or_else(|| Status::not_found(format!("no print job {job_id}")))
+    }
+}
+
+// ---------------------------------------------------------------- encoder
+
+#[tonic::async_trait]
+impl pb::encoder_service_server::EncoderService for Shared {
+    async fn get_card_status(
+        &self,
+        req: Request<pb::GetCardStatusRequest>,
+    ) -> Result<Response<pb::CardStatus>, Status> {
+        let enc = dev(self.registry.encoder(&req.into_inner().device_id))?;
+        let s = dev(enc.card_status().await)?;
+        Ok(Response::new(pb::CardStatus {
+            reader_name: s.reader_name,
+            reader_present: s.reader_present,
+            card_present: s.card_present,
+            atr: s.atr,
+            uid: s.uid,
+        }))
+    }
+
+    async fn write_files(
+        &self,
+        req: Request<pb::WriteFilesRequest>,
+    ) -> Result<Response<pb::WriteFilesResponse>, Status> {
+        let deadline = deadline(&req);
+        let r = req.into_inner();
+        let files = r
+            .files
+            .into_iter()
+            .map(|f| {
+                u16::try_from(f.file_id)
+                    .map(|fid| rekam_core::ChipFile { fid, data: f.data })
+                    .map_err(|_| {
+                        Status::invalid_argument(format!(
+                            "file id {:#x} does not fit in 16 bits",
+                            f.file_id
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>, Status>>()?;
+        if files.is_empty() {
+            return Err(Status::invalid_argument("no files to write"));
+        }
+        let enc = dev(self.registry.encoder(&r.device_id))?;
+        let bytes: u64 = files.iter().map(|f| f.data.len() as u64).sum();
+        let started = Instant::now();
+        let (uid, verification) = with_deadline(deadline, "chip encoding", async {
+            if r.verify {
+                let (uid, checks) = dev(rekam_core::write_and_verify(enc.as_ref(), &files).await)?;
+                Ok((uid, checks))
+            } else {
+                Ok((dev(enc.write_files(&files).await)?, Vec::new()))
+            }
+        })
+        .await?;
+        tracing::info!(bytes, elapsed = ?started.elapsed(), "chip files written");
+        Ok(Response::new(pb::WriteFilesResponse {
+            bytes_written: bytes,
+            verification: verification
+                .iter()
+                .map(|c| pb::FileVerification {
+                    file_id: u32::from(c.fid),
+                    matches: c.matches,
+                    written_len: c.written_len as u32,
+                    read_len: c.read_len as u32,
+                })
+                .collect(),
+            uid,
+        }))
+    }
+
+    async fn read_files(
+        &self,
+        req: Request<pb::ReadFilesRequest>,
+    ) -> Result<Response<pb::ReadFilesResponse>, Status> {
+        let r = req.into_inner();
+        let fids = r
+            .file_ids
+            .iter()
+            .map(|&f| {
+                u16::try_from(f).map_err(|_| {
+                    Status::invalid_argument(format!("file id {f:#x} does not fit in 16 bits"))
+                })
+            })
+            .collect::<Result<Vec<_>, Status>>()?;
+        let enc = dev(self.registry.encoder(&r.device_id))?;
+        let files = dev(enc.read_files(&fids).await)?;
+        Ok(Response::new(pb::ReadFilesResponse {
+            files: files
+                .into_iter()
+                .map(|f| pb::ChipFile {
+                    file_id: u32::from(f.fid),
+                    data: f.data,
+                })
+                .collect(),
+        }))
+    }
+}
+
+// ---------------------------------------------------------------- enrollment
+
+macro_rules! step {
+    ($self:ident, $req:ident, $what:literal, |$p:ident, $id:ident| $call:expr) => {{
+        let deadline = deadline(&$req);
+        let $id = $req.into_inner().enrollment_id;
+        let $p = $self.pipeline.clone();
+        let e = with_deadline(deadline, $what, async {
+            $call.await.map_err(|e| status::enrollment(&e))
+        })
+        .await?;
+        Ok(Response::new(convert::enrollment(&e)))
+    }};
+}
+
+#[tonic::async_trait]
+impl pb::enrollment_service_server::EnrollmentService for Shared {
+    async fn create_enrollment(
+        &self,
+        req: Request<pb::CreateEnrollmentRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        let a = req
+            .into_inner()
+            .applicant
+            .ok_or_else(|| Status::invalid_argument("the applicant is missing"))?;
+        let e = self
+            .pipeline
+            .create(convert::applicant(a)?)
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(convert::enrollment(&e)))
+    }
+
+    async fn get_enrollment(
+        &self,
+        req: Request<pb::GetEnrollmentRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        let e = self
+            .pipeline
+            .get(&req.into_inner().enrollment_id)
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(convert::enrollment(&e)))
+    }
+
+    async fn list_enrollments(
+        &self,
+        _: Request<pb::ListEnrollmentsRequest>,
+    ) -> Result<Response<pb::ListEnrollmentsResponse>, Status> {
+        Ok(Response::new(pb::ListEnrollmentsResponse {
+            enrollments: self
+                .pipeline
+                .list()
+                .iter()
+                .map(convert::enrollment)
+                .collect(),
+        }))
+    }
+
+    async fn check_documents(
+        &self,
+        req: Request<pb::CheckDocumentsRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        let r = req.into_inner();
+        let e = self
+            .pipeline
+            .check_documents(&r.enrollment_id, &r.kk_number_on_document)
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(convert::enrollment(&e)))
+    }
+
+    async fn verify_identity(
+        &self,
+        req: Request<pb::StepRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        step!(self, req, "identity verification", |p, id| p
+            .verify_identity(&id))
+    }
+
+    async fn capture_face(
+        &self,
+        req: Request<pb::StepRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        step!(self, req, "face capture", |p, id| p.capture_face(&id))
+    }
+
+    async fn capture_fingerprints(
+        &self,
+        req: Request<pb::CaptureFingerprintsStepRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        let deadline = deadline(&req);
+        let r = req.into_inner();
+        let missing = convert::missing(&r.missing)?;
+        let p = self.pipeline.clone();
+        let e = with_deadline(deadline, "fingerprint capture", async {
+            p.capture_fingerprints(&r.enrollment_id, &missing)
+                .await
+                .map_err(|e| status::enrollment(&e))
+        })
+        .await?;
+        Ok(Response::new(convert::enrollment(&e)))
+    }
+
+    async fn capture_signature(
+        &self,
+        req: Request<pb::StepRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        step!(self, req, "signature capture", |p, id| p
+            .capture_signature(&id))
+    }
+
+    async fn finish_recording(
+        &self,
+        req: Request<pb::StepRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        step!(self, req, "finishing the recording", |p, id| p
+            .finish_recording(&id))
+    }
+
+    async fn send(
+        &self,
+        req: Request<pb::StepRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        step!(self, req, "sending", |p, id| p.send(&id))
+    }
+
+    async fn issue_receipt(
+        &self,
+        req: Request<pb::StepRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        step!(self, req, "issuing the receipt", |p, id| p
+            .issue_receipt(&id))
+    }
+
+    async fn print(
+        &self,
+        req: Request<pb::StepRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        step!(self, req, "printing", |p, id| p.print(&id))
+    }
+
+    async fn encode(
+        &self,
+        req: Request<pb::StepRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        step!(self, req, "encoding", |p, id| p.encode(&id))
+    }
+
+    async fn hand_over(
+        &self,
+        req: Request<pb::StepRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        step!(self, req, "handing over", |p, id| p.hand_over(&id))
+    }
+
+    type WatchEnrollmentStream = BoxStream<pb::EnrollmentEvent>;
+
+    async fn watch_enrollment(
+        &self,
+        req: Request<pb::WatchEnrollmentRequest>,
+    ) -> Result<Response<Self::WatchEnrollmentStream>, Status> {
+        let id = req.into_inner().enrollment_id;
+        // Subscribe before reading the snapshot so no event falls between them.
+        let rx = self.pipeline.subscribe();
+        let e = self.pipeline.get(&id).map_err(|e| status::enrollment(&e))?;
+        let snapshot = pb::EnrollmentEvent {
+            enrollment_id: id.clone(),
+            step: pb::Step::Unspecified as i32,
+            status: pb::StepStatus::Unspecified as i32,
+            percent: 0,
+            message: format!("stage {}", e.stage),
+            stage: convert::stage(e.stage) as i32,
+            at: Some(convert::now()),
+        };
+        let done = e.stage == rekam_enrollment::Stage::HandedOver;
+        let live = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |r| {
+            let id = id.clone();
+            async move {
+                match r {
+                    Ok(ev) if ev.enrollment_id == id => Some(Ok(convert::enrollment_event(&ev))),
+                    Ok(_) => None,
+                    Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
+                        Some(Err(Status::data_loss(format!(
+                            "{n} progress events were dropped: get the enrollment and watch again"
+                        ))))
+                    }
+                }
+            }
+        });
+        // The stream ends right after the hand-over (without waiting for another event).
+        let live = futures::stream::unfold((Box::pin(live), false), |(mut s, ended)| async move {
+            if ended {
+                return None;
+            }
+            let item = s.next().await?;
+            let end = matches!(&item, Ok(ev)
+                if ev.stage == pb::EnrollmentStage::HandedOver as i32
+                    && ev.status == pb::StepStatus::Succeeded as i32);
+            Some((item, (s, end)))
+        });
+        let s: BoxStream<pb::EnrollmentEvent> = if done {
+            Box::pin(futures::stream::iter([Ok(snapshot)]))
+        } else {
+            Box::pin(futures::stream::iter([Ok(snapshot)]).chain(live))
+        };
+        Ok(Response::new(stream_until_shutdown(&self.shutdown, s)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeout_header_units() {
+        let mut r = Request::new(());
+        r.metadata_mut()
+            .insert("grpc-timeout", "250m".parse().unwrap());
+        assert_eq!(deadline(&r), Some(Duration::from_millis(250)));
+        r.metadata_mut()
+            .insert("grpc-timeout", "3S".parse().unwrap());
+        assert_eq!(deadline(&r), Some(Duration::from_secs(3)));
+        r.metadata_mut()
+            .insert("grpc-timeout", "x".parse().unwrap());
+        assert_eq!(deadline(&r), None);
+    }
+}

@@ -1,0 +1,462 @@
+//! The device services over gRPC: inventory, events, self-tests, each device class's
+//! operations, health checking and reflection.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use rekam_api::pb;
+use rekam_tests::*;
+use tonic::Code;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_simulated_devices_with_identity_and_state() {
+    let d = TestDaemon::start().await;
+    let devs = d
+        .devices()
+        .list_devices(pb::ListDevicesRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let mut classes: Vec<i32> = devs.devices.iter().map(|x| x.device_class).collect();
+    classes.sort();
+    assert_eq!(classes, vec![1, 2, 3, 4, 5]);
+    for x in &devs.devices {
+        assert!(x.simulated);
+        assert_eq!(x.driver, "sim");
+        assert!(!x.vendor.is_empty() && !x.model.is_empty() && !x.serial.is_empty());
+        assert_eq!(
+            x.state.as_ref().unwrap().kind,
+            pb::DeviceStateKind::Ready as i32
+        );
+    }
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unplugging_shows_in_the_event_stream_the_list_and_the_self_test() {
+    let d = TestDaemon::start().await;
+    let mut events = d
+        .devices()
+        .watch_devices(pb::WatchDevicesRequest {
+            include_current: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    for _ in 0..5 {
+        let e = events.next().await.unwrap().unwrap();
+        assert_eq!(e.kind, pb::DeviceEventKind::Attached as i32);
+    }
+    d.fault("printer0", "disconnect").await;
+    let e = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.kind, pb::DeviceEventKind::Detached as i32);
+    assert_eq!(e.device.as_ref().unwrap().id, "printer0");
+    let devs = d
+        .devices()
+        .list_devices(pb::ListDevicesRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let p = devs.devices.iter().find(|x| x.id == "printer0").unwrap();
+    assert_eq!(
+        p.state.as_ref().unwrap().kind,
+        pb::DeviceStateKind::Disconnected as i32
+    );
+    let r = d
+        .devices()
+        .self_test(pb::SelfTestRequest {
+            device_id: "printer0".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap();
+    assert!(!r.passed);
+    d.clear("printer0").await;
+    let e = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.kind, pb::DeviceEventKind::Attached as i32);
+
+    for id in [
+        "fingerprint0",
+        "camera0",
+        "signature0",
+        "printer0",
+        "encoder0",
+    ] {
+        let r = d
+            .devices()
+            .self_test(pb::SelfTestRequest {
+                device_id: id.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .report
+            .unwrap();
+        assert!(r.passed, "{id}: {r:?}");
+        assert!(!r.checks.is_empty());
+    }
+    let err = d
+        .devices()
+        .self_test(pb::SelfTestRequest {
+            device_id: "nope".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fingerprint_capture_and_preview() {
+    let d = TestDaemon::start().await;
+    let mut fp = d.fingerprint();
+    let cap = fp
+        .capture(pb::CaptureFingerprintRequest {
+            device_id: String::new(),
+            position: pb::FingerPosition::LeftFour as i32,
+            missing: vec![pb::MissingFinger {
+                position: pb::FingerPosition::LeftLittle as i32,
+                reason: pb::MissingReason::Amputated as i32,
+            }],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let img = cap.image.unwrap();
+    assert_eq!((img.width, img.height, img.ppi), (1600, 1500, 500));
+    assert_eq!(img.pixels.len(), 1600 * 1500);
+    assert_eq!(cap.fingers.len(), 4);
+    let little = cap.fingers.iter().find(|f| f.position == 10).unwrap();
+    assert!(little.missing && little.quality == 0);
+    assert!(
+        cap.fingers
+            .iter()
+            .filter(|f| !f.missing)
+            .all(|f| f.quality > 0)
+    );
+
+    let single = fp
+        .capture(pb::CaptureFingerprintRequest {
+            device_id: "fingerprint0".into(),
+            position: pb::FingerPosition::RightIndex as i32,
+            missing: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            single.image.as_ref().unwrap().width,
+            single.image.as_ref().unwrap().height
+        ),
+        (800, 750)
+    );
+    assert_eq!(single.fingers.len(), 1);
+
+    let err = fp
+        .capture(pb::CaptureFingerprintRequest {
+            device_id: String::new(),
+            position: 0,
+            missing: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let err = fp
+        .capture(pb::CaptureFingerprintRequest {
+            device_id: "camera0".into(),
+            position: 2,
+            missing: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+
+    let frames: Vec<_> = fp
+        .stream_preview(pb::FingerprintPreviewRequest {
+            device_id: String::new(),
+            position: pb::FingerPosition::RightThumb as i32,
+            max_frames: 6,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .collect()
+        .await;
+    assert_eq!(frames.len(), 6);
+    let seqs: Vec<u64> = frames
+        .iter()
+        .map(|f| f.as_ref().unwrap().sequence)
+        .collect();
+    assert_eq!(seqs, (0..6).collect::<Vec<_>>());
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn camera_preview_and_still_are_jpeg() {
+    let d = TestDaemon::start().await;
+    let mut cam = d.camera();
+    let frames: Vec<_> = cam
+        .stream_preview(pb::CameraPreviewRequest {
+            device_id: String::new(),
+            max_frames: 5,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .collect()
+        .await;
+    assert_eq!(frames.len(), 5);
+    let mut last_seq = None;
+    for f in frames {
+        let f = f.unwrap();
+        assert_eq!(&f.jpeg[..2], &[0xFF, 0xD8]);
+        assert!(f.timestamp.is_some());
+        assert!(last_seq.is_none_or(|s| f.sequence > s));
+        last_seq = Some(f.sequence);
+    }
+    let still = cam
+        .capture_still(pb::CaptureStillRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let img = image::load_from_memory(&still.jpeg).unwrap();
+    assert_eq!((img.width(), img.height()), (still.width, still.height));
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_streams_samples_then_accept_renders_them() {
+    let d = TestDaemon::start().await;
+    let mut sig = d.signature();
+    let err = sig
+        .accept(pb::AcceptSignatureRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "no ink yet");
+    let samples: Vec<_> = sig
+        .sign(pb::SignRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .collect()
+        .await;
+    assert!(samples.len() > 50);
+    let ts: Vec<u32> = samples.iter().map(|s| s.as_ref().unwrap().t_ms).collect();
+    assert!(ts.windows(2).all(|w| w[0] <= w[1]));
+    let r = sig
+        .accept(pb::AcceptSignatureRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.samples.len(), samples.len());
+    let png = image::load_from_memory(&r.png).unwrap();
+    assert_eq!((png.width(), png.height()), (r.image_width, r.image_height));
+    // Accept cleared the pad.
+    assert_eq!(
+        sig.accept(pb::AcceptSignatureRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        Code::FailedPrecondition
+    );
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_card_prints_and_its_status_streams_to_done() {
+    let d = TestDaemon::start().await;
+    let mut p = d.printer();
+    let before = p
+        .get_supplies(pb::GetSuppliesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let job = p
+        .submit_job(pb::SubmitPrintJobRequest {
+            test_card: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let states: Vec<i32> = p
+        .watch_job(pb::WatchPrintJobRequest {
+            job_id: job.job_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .map(|j| j.unwrap().state)
+        .collect()
+        .await;
+    assert_eq!(*states.last().unwrap(), pb::PrintJobState::Done as i32);
+    let after = p
+        .get_supplies(pb::GetSuppliesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(after.cards_remaining + 1, before.cards_remaining);
+
+    let err = p
+        .submit_job(pb::SubmitPrintJobRequest {
+            front_png: b"not a png".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let err = p
+        .watch_job(pb::WatchPrintJobRequest {
+            job_id: "job-999".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+
+    d.fault("printer0", "ribbon_out").await;
+    let job = p
+        .submit_job(pb::SubmitPrintJobRequest {
+            test_card: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let last = p
+        .watch_job(pb::WatchPrintJobRequest { job_id: job.job_id })
+        .await
+        .unwrap()
+        .into_inner()
+        .collect::<Vec<_>>()
+        .await
+        .pop()
+        .unwrap()
+        .unwrap();
+    assert_eq!(last.state, pb::PrintJobState::Failed as i32);
+    assert_eq!(last.failure, pb::PrintFailure::RibbonOut as i32);
+    assert!(!last.detail.is_empty());
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_encoder_writes_reads_back_and_compares() {
+    let d = TestDaemon::start().await;
+    let mut enc = d.encoder();
+    let status = enc
+        .get_card_status(pb::GetCardStatusRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(status.card_present && !status.atr.is_empty() && !status.uid.is_empty());
+    let files = vec![
+        pb::ChipFile {
+            file_id: 0x0101,
+            data: b"rekam".to_vec(),
+        },
+        pb::ChipFile {
+            file_id: 0x0102,
+            data: (0..5000u32).map(|i| i as u8).collect(),
+        },
+    ];
+    let r = enc
+        .write_files(pb::WriteFilesRequest {
+            device_id: String::new(),
+            files: files.clone(),
+            verify: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.bytes_written, 5005);
+    assert!(r.verification.iter().all(|v| v.matches));
+    let back = enc
+        .read_files(pb::ReadFilesRequest {
+            device_id: String::new(),
+            file_ids: vec![0x0102],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(back.files[0].data, files[1].data);
+    let err = enc
+        .read_files(pb::ReadFilesRequest {
+            device_id: String::new(),
+            file_ids: vec![0x7777],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let err = enc
+        .write_files(pb::WriteFilesRequest {
+            device_id: String::new(),
+            files: vec![pb::ChipFile {
+                file_id: 0x1_0000,
+                data: vec![1],
+            }],
+            verify: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_reflection_are_served() {
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let d = TestDaemon::start().await;
+    let h = HealthClient::new(d.channel.clone())
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "rekam.v1.EnrollmentService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        h.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+
+    let mut r = ServerReflectionClient::new(d.channel.clone());
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut resp = r
+        .server_reflection_info(futures::stream::iter([req]))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(Ok(msg)) = resp.next().await else {
+        panic!("no reflection answer")
+    };
+    let Some(MessageResponse::ListServicesResponse(list)) = msg.message_response else {
+        panic!("unexpected reflection answer")
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for s in [
+        "rekam.v1.EnrollmentService",
+        "rekam.v1.DeviceService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(names.iter().any(|n| n == s), "{s} not in {names:?}");
+    }
+    d.stop().await;
+}

@@ -1,0 +1,402 @@
+//! Every fault the API can report ends in a clear gRPC error and leaves the enrollment
+//! in a state from which it continues, with nothing recorded lost.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use rekam_api::pb;
+use rekam_tests::*;
+use tonic::Code;
+
+async fn get(d: &TestDaemon, id: &str) -> pb::Enrollment {
+    d.enroll()
+        .get_enrollment(pb::GetEnrollmentRequest {
+            enrollment_id: id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn printer_faults_fail_the_print_and_a_retry_prints() {
+    let d = TestDaemon::start().await;
+    let mut c = d.enroll();
+    let id = recorded(&d).await;
+    c.send(step(&id)).await.unwrap();
+    for fault in ["ribbon_out", "no_cards", "cover_open", "jam"] {
+        d.fault("printer0", fault).await;
+        let err = c.print(step(&id)).await.unwrap_err();
+        assert_eq!(err.code(), Code::FailedPrecondition, "{fault}: {err:?}");
+        let e = get(&d, &id).await;
+        assert_eq!(stage(&e), pb::EnrollmentStage::Sent, "{fault}");
+        assert!(!e.last_error.is_empty());
+        assert_eq!(
+            e.recording.as_ref().unwrap().fingers.len(),
+            10,
+            "recording kept"
+        );
+        d.clear("printer0").await;
+    }
+    let e = c.print(step(&id)).await.unwrap().into_inner();
+    assert_eq!(stage(&e), pb::EnrollmentStage::Printed);
+    assert!(e.last_error.is_empty());
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_pulled_mid_encode_fails_verification_and_a_retry_encodes() {
+    let d = TestDaemon::start().await;
+    let mut c = d.enroll();
+    let id = recorded(&d).await;
+    c.send(step(&id)).await.unwrap();
+    c.print(step(&id)).await.unwrap();
+
+    d.fault("encoder0", "card_pulled").await;
+    let err = c.encode(step(&id)).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().contains("removed"), "{}", err.message());
+    assert_eq!(stage(&get(&d, &id).await), pb::EnrollmentStage::Printed);
+
+    // The card is gone until it is put back.
+    let err = c.encode(step(&id)).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    d.clear("encoder0").await;
+    let e = c.encode(step(&id)).await.unwrap().into_inner();
+    assert_eq!(stage(&e), pb::EnrollmentStage::Encoded);
+
+    d.fault("encoder0", "no_card").await;
+    let status = d
+        .encoder()
+        .get_card_status(pb::GetCardStatusRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(status.reader_present && !status.card_present);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unplugged_scanner_keeps_the_face_and_recapture_works_after_replug() {
+    let d = TestDaemon::start().await;
+    let mut c = d.enroll();
+    let id = c
+        .create_enrollment(pb::CreateEnrollmentRequest {
+            applicant: Some(applicant()),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    c.check_documents(pb::CheckDocumentsRequest {
+        enrollment_id: id.clone(),
+        kk_number_on_document: "3171010101090001".into(),
+    })
+    .await
+    .unwrap();
+    c.verify_identity(step(&id)).await.unwrap();
+    c.capture_face(step(&id)).await.unwrap();
+
+    d.fault("fingerprint0", "disconnect").await;
+    let fp = pb::CaptureFingerprintsStepRequest {
+        enrollment_id: id.clone(),
+        missing: vec![],
+    };
+    let err = c.capture_fingerprints(fp.clone()).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    let e = get(&d, &id).await;
+    assert!(
+        e.recording.as_ref().unwrap().face,
+        "the face stays recorded"
+    );
+    assert_eq!(stage(&e), pb::EnrollmentStage::IdentityVerified);
+
+    d.clear("fingerprint0").await;
+    let e = c.capture_fingerprints(fp).await.unwrap().into_inner();
+    assert_eq!(e.recording.unwrap().fingers.len(), 10);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poor_fingerprints_block_the_recording_until_recaptured() {
+    let d = TestDaemon::start().await;
+    let mut c = d.enroll();
+    let id = c
+        .create_enrollment(pb::CreateEnrollmentRequest {
+            applicant: Some(applicant()),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    c.check_documents(pb::CheckDocumentsRequest {
+        enrollment_id: id.clone(),
+        kk_number_on_document: "3171010101090001".into(),
+    })
+    .await
+    .unwrap();
+    c.verify_identity(step(&id)).await.unwrap();
+    c.capture_face(step(&id)).await.unwrap();
+    c.capture_signature(step(&id)).await.unwrap();
+    d.fault("fingerprint0", "poor_quality").await;
+    let fp = pb::CaptureFingerprintsStepRequest {
+        enrollment_id: id.clone(),
+        missing: vec![],
+    };
+    let e = c
+        .capture_fingerprints(fp.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let fingers = e.recording.unwrap().fingers;
+    assert!(fingers.iter().any(|f| f.recapture_advised), "{fingers:?}");
+    let err = c.finish_recording(step(&id)).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(
+        err.message().contains("better capture"),
+        "{}",
+        err.message()
+    );
+
+    d.clear("fingerprint0").await;
+    let e = c.capture_fingerprints(fp).await.unwrap().into_inner();
+    assert!(
+        e.recording
+            .unwrap()
+            .fingers
+            .iter()
+            .all(|f| !f.recapture_advised)
+    );
+    let e = c.finish_recording(step(&id)).await.unwrap().into_inner();
+    assert_eq!(stage(&e), pb::EnrollmentStage::Recorded);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_honours_the_deadline_and_frees_the_scanner() {
+    let d = TestDaemon::start().await;
+    d.fault("fingerprint0", "no_finger").await;
+    let mut req = tonic::Request::new(pb::CaptureFingerprintRequest {
+        device_id: String::new(),
+        position: pb::FingerPosition::RightIndex as i32,
+        missing: vec![],
+    });
+    req.set_timeout(Duration::from_millis(300));
+    let err = d.fingerprint().capture(req).await.unwrap_err();
+    assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
+    // The scanner is ready again, and works once the finger is placed.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let devs = d
+        .devices()
+        .list_devices(pb::ListDevicesRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let fp = devs
+        .devices
+        .iter()
+        .find(|x| x.id == "fingerprint0")
+        .unwrap();
+    assert_eq!(
+        fp.state.as_ref().unwrap().kind,
+        pb::DeviceStateKind::Ready as i32
+    );
+    d.clear("fingerprint0").await;
+    let cap = d
+        .fingerprint()
+        .capture(pb::CaptureFingerprintRequest {
+            device_id: String::new(),
+            position: pb::FingerPosition::RightIndex as i32,
+            missing: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cap.image.unwrap().ppi, 500);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_cancels_a_capture_frees_the_scanner() {
+    let d = TestDaemon::start().await;
+    d.fault("fingerprint0", "no_finger").await;
+    let mut fp = d.fingerprint();
+    let call = tokio::spawn(async move {
+        fp.capture(pb::CaptureFingerprintRequest {
+            device_id: String::new(),
+            position: pb::FingerPosition::RightFour as i32,
+            missing: vec![],
+        })
+        .await
+    });
+    // Wait until the scanner is busy, then drop the call.
+    let mut busy = false;
+    for _ in 0..100 {
+        let devs = d
+            .devices()
+            .list_devices(pb::ListDevicesRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        let s = devs
+            .devices
+            .iter()
+            .find(|x| x.id == "fingerprint0")
+            .unwrap();
+        if s.state.as_ref().unwrap().kind == pb::DeviceStateKind::Busy as i32 {
+            busy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(busy, "the capture made the scanner busy");
+    call.abort();
+    let mut ready = false;
+    for _ in 0..200 {
+        let devs = d
+            .devices()
+            .list_devices(pb::ListDevicesRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        let s = devs
+            .devices
+            .iter()
+            .find(|x| x.id == "fingerprint0")
+            .unwrap();
+        if s.state.as_ref().unwrap().kind == pb::DeviceStateKind::Ready as i32 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(ready, "cancelling the call ended the capture");
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn camera_signature_and_siak_faults() {
+    let d = TestDaemon::start().await;
+    let mut c = d.enroll();
+    let id = c
+        .create_enrollment(pb::CreateEnrollmentRequest {
+            applicant: Some(applicant()),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    c.check_documents(pb::CheckDocumentsRequest {
+        enrollment_id: id.clone(),
+        kk_number_on_document: "3171010101090001".into(),
+    })
+    .await
+    .unwrap();
+
+    d.fault("siak", "unavailable").await;
+    assert_eq!(
+        c.verify_identity(step(&id)).await.unwrap_err().code(),
+        Code::Unavailable
+    );
+    d.clear("siak").await;
+    d.fault("siak", "not_registered").await;
+    assert_eq!(
+        c.verify_identity(step(&id)).await.unwrap_err().code(),
+        Code::NotFound
+    );
+    d.clear("siak").await;
+    d.fault("siak", "mismatch").await;
+    assert_eq!(
+        c.verify_identity(step(&id)).await.unwrap_err().code(),
+        Code::FailedPrecondition
+    );
+    d.clear("siak").await;
+    let e = c.verify_identity(step(&id)).await.unwrap().into_inner();
+    assert_eq!(stage(&e), pb::EnrollmentStage::IdentityVerified);
+
+    d.fault("camera0", "lens_covered").await;
+    let err = c.capture_face(step(&id)).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().contains("dark"), "{}", err.message());
+    d.clear("camera0").await;
+    d.fault("camera0", "disconnect").await;
+    assert_eq!(
+        c.capture_face(step(&id)).await.unwrap_err().code(),
+        Code::Unavailable
+    );
+    d.clear("camera0").await;
+    c.capture_face(step(&id)).await.unwrap();
+
+    d.fault("signature0", "pen_missing").await;
+    let err = c.capture_signature(step(&id)).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    d.clear("signature0").await;
+    c.capture_signature(step(&id)).await.unwrap();
+    let e = get(&d, &id).await;
+    assert!(e.recording.as_ref().unwrap().face && e.recording.as_ref().unwrap().signature);
+
+    // Unknown faults and targets are explained.
+    let err = d
+        .sim()
+        .inject_fault(pb::InjectFaultRequest {
+            target: "printer0".into(),
+            fault: "gremlins".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("ribbon_out"), "{}", err.message());
+    let err = d
+        .sim()
+        .inject_fault(pb::InjectFaultRequest {
+            target: "toaster0".into(),
+            fault: "x".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_send_gives_a_receipt_and_the_card_is_finished_on_return() {
+    let d = TestDaemon::start().await;
+    let mut c = d.enroll();
+    let id = recorded(&d).await;
+    d.fault("datacentre", "unavailable").await;
+    let err = c.send(step(&id)).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    let e = get(&d, &id).await;
+    assert_eq!(stage(&e), pb::EnrollmentStage::Recorded);
+    // Printing waits for a successful send.
+    assert_eq!(
+        c.print(step(&id)).await.unwrap_err().code(),
+        Code::FailedPrecondition
+    );
+    let e = c.issue_receipt(step(&id)).await.unwrap().into_inner();
+    assert_eq!(stage(&e), pb::EnrollmentStage::ReceiptIssued);
+    let receipt = e.receipt.unwrap();
+    assert!(receipt.number.starts_with("BP-"));
+    assert!(receipt.text.contains("3171014708900003"));
+    assert_eq!(receipt.collect_from.len(), 10);
+    assert_eq!(
+        c.print(step(&id)).await.unwrap_err().code(),
+        Code::FailedPrecondition
+    );
+
+    // The applicant comes back; the network is back.
+    d.clear("datacentre").await;
+    let e = c.send(step(&id)).await.unwrap().into_inner();
+    assert_eq!(stage(&e), pb::EnrollmentStage::Sent);
+    assert_eq!(
+        e.recording.unwrap().fingers.len(),
+        10,
+        "nothing recorded was lost"
+    );
+    c.print(step(&id)).await.unwrap();
+    c.encode(step(&id)).await.unwrap();
+    let e = c.hand_over(step(&id)).await.unwrap().into_inner();
+    assert_eq!(stage(&e), pb::EnrollmentStage::HandedOver);
+    assert!(e.receipt.is_some(), "the receipt stays on file");
+    d.stop().await;
+}

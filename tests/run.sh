@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every rekam test on a fresh machine: installs what the tests need, builds the
+# workspace, runs the Rust unit and end-to-end tests, then starts a real rekamd process
+# on simulated devices and runs the Python (grpcio) client test against it.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+target="${CARGO_TARGET_DIR:-$root/target}"
+
+# What the tests need from Debian: python3-venv for the grpcio client test.
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+    else
+        echo "tests/run.sh: python3-venv is missing; install it (sudo apt-get install python3-venv)" >&2
+        exit 1
+    fi
+fi
+
+echo "== cargo test (workspace)"
+cargo build --workspace --bins --quiet
+cargo test --workspace --quiet
+
+echo "== python client against a live rekamd"
+work=$(mktemp -d)
+sock="$work/rekamd.sock"
+"$target/debug/rekamd" --socket "$sock" --listen "" --time-scale 0 >"$work/rekamd.log" 2>&1 &
+pid=$!
+cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.1; done
+if [ ! -S "$sock" ]; then cat "$work/rekamd.log" >&2; echo "rekamd did not start" >&2; exit 1; fi
+REKAM_SOCKET="$sock" tests/python/run.sh
+kill -TERM "$pid"
+wait "$pid"
+echo "rekamd stopped cleanly on SIGTERM"
