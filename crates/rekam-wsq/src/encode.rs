@@ -116,13 +116,14 @@ fn table_counts(b: [&[i16]; 3]) -> [[u32; 256]; 2] {
 }
 
 /// File size for these coefficients: `fixed` header bytes plus the two DHT value lists, the
-/// coded blocks with their padding and an allowance for byte stuffing.
-fn estimated_size(fixed: usize, coeffs: &[i16], lens: [usize; 3]) -> f64 {
+/// coded blocks (their bits multiplied by `scale` when the coefficients are a sample) with
+/// their padding, and an allowance for byte stuffing.
+fn estimated_size(fixed: usize, coeffs: &[i16], lens: [usize; 3], scale: f64) -> f64 {
     let counts = table_counts(blocks(coeffs, lens));
     let mut bytes = fixed as f64;
     for c in &counts {
         let t = build_table(c);
-        let bits = huffman::coded_bits(c, &t) as f64;
+        let bits = huffman::coded_bits(c, &t) as f64 * scale;
         // Values of the DHT, the coded bits, half a byte of padding per block and one
         // stuffed zero per 256 bytes.
         bytes += t.values.len() as f64 + bits / 8.0 * (1.0 + 1.0 / 256.0) + 0.5;
@@ -136,6 +137,69 @@ const TOLERANCE: f64 = 0.015;
 /// First guess of d ln(size) / d ln(scale); WSQ files measure -1.1 to -1.4.
 const INITIAL_SLOPE: f64 = -1.25;
 
+/// On images of at least this many pixels the search first runs on every `SAMPLE_STEP`-th
+/// row of each subband, then confirms on all of them.
+const SAMPLE_MIN_PIXELS: usize = 250_000;
+const SAMPLE_STEP: usize = 4;
+
+/// A point of the search: scale, size, and the last secant slope.
+struct Point {
+    s: f32,
+    size: f64,
+    slope: f64,
+}
+
+/// Secant search in log-log space for the scale whose size `eval(scale)` (falling with the
+/// scale) is within the tolerance of `target`, kept inside a bracket once one is known and
+/// inside `range`; returns the closest point seen.
+fn secant(mut eval: impl FnMut(f32) -> f64, start: Point, target: f64, range: (f32, f32)) -> Point {
+    let Point {
+        mut s,
+        mut size,
+        mut slope,
+    } = start;
+    let mut best = Point { s, size, slope };
+    let mut below: Option<f32> = None; // largest scale known to give too big a file
+    let mut above: Option<f32> = None; // smallest scale known to give too small a file
+    let mut prev: Option<(f32, f64)> = None;
+    for _ in 0..12 {
+        if (size - target).abs() <= TOLERANCE * target {
+            break;
+        }
+        if size > target {
+            below = Some(s);
+        } else {
+            above = Some(s);
+        }
+        if let Some((ps, psize)) = prev {
+            if ps != s && psize != size {
+                let m = (size.ln() - psize.ln()) / (f64::from(s).ln() - f64::from(ps).ln());
+                if m < -0.05 {
+                    slope = m;
+                }
+            }
+        }
+        let mut next = (f64::from(s) * ((target.ln() - size.ln()) / slope).exp()) as f32;
+        if let (Some(lo), Some(hi)) = (below, above) {
+            if !(next > lo && next < hi) {
+                next = (lo * hi).sqrt();
+            }
+        }
+        next = next.clamp(range.0, range.1);
+        if next == s {
+            break;
+        }
+        prev = Some((s, size));
+        s = next;
+        size = eval(s);
+        if (size - target).abs() < (best.size - target).abs() {
+            best = Point { s, size, slope };
+        }
+    }
+    best.slope = slope;
+    best
+}
+
 /// Scales the model's bin widths until the file size is within 1.5 % of the bit rate (or as
 /// close as a dozen trials get); returns the quantizer and the coefficients.
 fn search_bin_widths(
@@ -148,7 +212,7 @@ fn search_bin_widths(
 ) -> (Quant, Vec<i16>) {
     let mut coeffs = Vec::with_capacity(img.len());
     let Some((qmin, qmax)) = model.range() else {
-        quant::quantize(img, w, &trees.bands, model, &mut coeffs);
+        quant::quantize(img, w, &trees.bands, model, 1, &mut coeffs);
         return (model.clone(), coeffs);
     };
     // Keep every bin width representable in the DQT segment, and fine bins from pushing any
@@ -163,59 +227,67 @@ fn search_bin_widths(
             s_lo = s_lo.max(peak / (30_000.0 * model.q[k]));
         }
     }
-    let s_lo = s_lo.min(s_hi);
-    let eval = |s: f32, coeffs: &mut Vec<i16>| -> (Quant, f64) {
+    let range = (s_lo.min(s_hi), s_hi);
+    let size_with = |s: f32, step: usize, buf: &mut Vec<i16>| -> f64 {
         let q = model.scaled(s);
-        coeffs.clear();
-        quant::quantize(img, w, &trees.bands, &q, coeffs);
-        let size = estimated_size(fixed, coeffs, block_lens(trees, &q));
-        (q, size)
+        buf.clear();
+        quant::quantize(img, w, &trees.bands, &q, step, buf);
+        let full: usize = block_lens(trees, &q).iter().sum();
+        let lens = sampled_block_lens(trees, &q, step);
+        let scale = full as f64 / (lens.iter().sum::<usize>().max(1)) as f64;
+        estimated_size(fixed, buf, lens, scale)
     };
-    let mut s = 1.0f32.clamp(s_lo, s_hi);
-    let (mut q, mut size) = eval(s, &mut coeffs);
-    let mut best = (s, (size - target).abs());
-    // Bracket: the largest scale known to be too big a file, the smallest known too small.
-    let mut below: Option<(f32, f64)> = None;
-    let mut above: Option<(f32, f64)> = None;
-    let mut prev: Option<(f32, f64)> = None;
-    for _ in 0..12 {
-        if (size - target).abs() <= TOLERANCE * target {
-            return (q, coeffs);
-        }
-        if size > target {
-            below = Some((s, size));
-        } else {
-            above = Some((s, size));
-        }
-        // Secant step in log-log space.
-        let slope = match prev {
-            Some((ps, psize)) if ps != s && psize != size => {
-                let m = (size.ln() - psize.ln()) / (f64::from(s).ln() - f64::from(ps).ln());
-                if m < -0.05 { m } else { INITIAL_SLOPE }
-            }
-            _ => INITIAL_SLOPE,
+    let s0 = 1.0f32.clamp(range.0, range.1);
+    let mut start = Point {
+        s: s0,
+        size: 0.0,
+        slope: INITIAL_SLOPE,
+    };
+    if img.len() >= SAMPLE_MIN_PIXELS {
+        // Find the scale on a quarter of the rows, then confirm on all of them.
+        let mut sample = Vec::with_capacity(img.len() / SAMPLE_STEP + 1024);
+        start.size = size_with(s0, SAMPLE_STEP, &mut sample);
+        let found = secant(
+            |s| size_with(s, SAMPLE_STEP, &mut sample),
+            start,
+            target,
+            range,
+        );
+        start = Point {
+            s: found.s,
+            size: 0.0,
+            slope: found.slope,
         };
-        let mut next = (f64::from(s) * ((target.ln() - size.ln()) / slope).exp()) as f32;
-        if let (Some((lo, _)), Some((hi, _))) = (below, above) {
-            if !(next > lo && next < hi) {
-                next = (lo * hi).sqrt();
-            }
-        }
-        next = next.clamp(s_lo, s_hi);
-        if next == s {
-            break;
-        }
-        prev = Some((s, size));
-        s = next;
-        (q, size) = eval(s, &mut coeffs);
-        if (size - target).abs() < best.1 {
-            best = (s, (size - target).abs());
-        }
     }
-    if best.0 != s {
-        (q, _) = eval(best.0, &mut coeffs);
+    let mut last = start.s;
+    start.size = size_with(start.s, 1, &mut coeffs);
+    let found = secant(
+        |s| {
+            last = s;
+            size_with(s, 1, &mut coeffs)
+        },
+        start,
+        target,
+        range,
+    );
+    if found.s != last {
+        size_with(found.s, 1, &mut coeffs);
     }
-    (q, coeffs)
+    (model.scaled(found.s), coeffs)
+}
+
+/// Block sizes when only every `step`-th row of each subband is taken.
+fn sampled_block_lens(trees: &Trees, q: &Quant, step: usize) -> [usize; 3] {
+    let len_of = |r: std::ops::Range<usize>| -> usize {
+        r.filter(|&k| q.q[k] != 0.0)
+            .map(|k| trees.bands[k].w * trees.bands[k].h.div_ceil(step))
+            .sum()
+    };
+    [
+        len_of(0..BLOCK2_START),
+        len_of(BLOCK2_START..BLOCK3_START),
+        len_of(BLOCK3_START..CODED_SUBBANDS),
+    ]
 }
 
 /// Encodes an 8-bit greyscale image.
@@ -247,7 +319,7 @@ fn encode_impl(
     let (q, coeffs) = match opts.rate_control {
         RateControl::Model => {
             let mut coeffs = Vec::with_capacity(img.len());
-            quant::quantize(&img, w, &trees.bands, &model, &mut coeffs);
+            quant::quantize(&img, w, &trees.bands, &model, 1, &mut coeffs);
             (model, coeffs)
         }
         RateControl::Exact => {

@@ -15,6 +15,8 @@
 //! number of codes of each length, then the symbols in order of increasing code length.
 
 use crate::bits::{BitReader, BitWriter};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// Longest code length.
 pub(crate) const MAX_CODE_LEN: usize = 16;
@@ -130,25 +132,19 @@ pub(crate) fn build_table(counts: &[u32; 256]) -> HuffTable {
     freq[256] = 1;
     let mut codesize = [0usize; N];
     let mut others = [NONE; N];
-    // Symbols still in play, in increasing order (ties go to the larger index).
-    let mut active: Vec<usize> = (0..N).filter(|&i| freq[i] > 0).collect();
-    while active.len() > 1 {
-        // The least frequent symbol, the larger index winning ties, then the next one.
-        let mut v1 = NONE;
-        for &i in &active {
-            if v1 == NONE || freq[i] <= freq[v1] {
-                v1 = i;
-            }
-        }
-        let mut v2 = NONE;
-        for &i in &active {
-            if i != v1 && (v2 == NONE || freq[i] <= freq[v2]) {
-                v2 = i;
-            }
-        }
-        freq[v1] += freq[v2];
-        freq[v2] = 0;
-        active.retain(|&i| i != v2);
+    // Repeatedly merge the two least frequent groups; among equal counts the larger symbol
+    // index goes first (the order of Annex K, which NBIS follows).
+    let mut heap: BinaryHeap<Reverse<(u64, Reverse<usize>)>> = (0..N)
+        .filter(|&i| freq[i] > 0)
+        .map(|i| Reverse((freq[i], Reverse(i))))
+        .collect();
+    while heap.len() > 1 {
+        let (Some(Reverse((f1, Reverse(v1)))), Some(Reverse((f2, Reverse(v2))))) =
+            (heap.pop(), heap.pop())
+        else {
+            break;
+        };
+        heap.push(Reverse((f1 + f2, Reverse(v1))));
         for start in [v1, v2] {
             let mut c = start;
             codesize[c] += 1;
