@@ -22,8 +22,9 @@
 //!   "sequence check" that catches fingers swapped between slots).
 //!
 //! Everything is deterministic, single-threaded and allocation-light, so it can run on the
-//! capture thread: about 10 ms per 800×750 finger and under 30 ms per 1600×1500 slap in a
-//! release build (see the criterion benches).
+//! capture thread: about 6 ms per 800×750 finger and about 12 ms per 1600×1500 slap
+//! (quality of the crops included) in a release build (see the criterion benches and
+//! `VALIDATION.md`).
 
 pub mod quality;
 pub mod segment;
