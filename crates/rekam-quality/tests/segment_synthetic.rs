@@ -7,8 +7,10 @@ use rekam_synth::{
     render_thumbs_slap,
 };
 
-const W: u32 = 1600;
-const H: u32 = 1500;
+/// Smaller than a real slap (1600×1500, covered by `examples/segment_eval.rs`) to keep the
+/// debug-build tests fast; the synthetic prints shrink with the frame.
+const W: u32 = 1200;
+const H: u32 = 1125;
 
 fn iou(a: BBox, b: (u32, u32, u32, u32)) -> f32 {
     let (ax1, ay1) = (a.0 + a.2, a.1 + a.3);
