@@ -330,6 +330,43 @@ fn partial_impressions_lose_minutiae_and_area() {
 }
 
 #[test]
+fn partial_removes_the_requested_fraction_of_the_print() {
+    let m = master(8);
+    let ink = |p: f32| {
+        let imp = Impression {
+            partial: p,
+            seed: 17,
+            ..Impression::clean()
+        };
+        render_finger(&m, 420, 520, &imp)
+            .as_raw()
+            .iter()
+            .filter(|&&v| v < 250)
+            .count() as f32
+    };
+    let full = ink(0.0);
+    for p in [0.2f32, 0.5] {
+        let frac = ink(p) / full;
+        assert!((frac - (1.0 - p)).abs() < 0.06, "partial {p}: kept {frac}");
+    }
+}
+
+#[test]
+fn severity_scales_impressions() {
+    assert_eq!(
+        Impression::random(5, 0.0),
+        Impression {
+            seed: 5,
+            ..Impression::clean()
+        }
+    );
+    let mild = Impression::random(5, 0.2);
+    let harsh = Impression::random(5, 1.0);
+    assert!(harsh.noise > mild.noise && harsh.blur > mild.blur && harsh.contrast < mild.contrast);
+    assert!(harsh.rotation_deg.abs() <= 30.0 && harsh.partial <= 0.35);
+}
+
+#[test]
 fn degradations_are_monotone() {
     let img = render_finger(&master(12), 200, 200, &Impression::clean());
     let strengths = [0.0f32, 0.25, 0.5, 0.75, 1.0];
