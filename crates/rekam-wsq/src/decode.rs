@@ -102,7 +102,7 @@ fn frame_geometry(f: &Frame, opts: &DecodeOptions, offset: usize) -> Result<Tree
         });
     }
     let pixels = u64::from(width) * u64::from(height);
-    if pixels > opts.max_pixels {
+    if pixels > opts.max_pixels || usize::try_from(pixels).is_err() {
         return Err(WsqError::TooLarge {
             pixels,
             limit: opts.max_pixels,

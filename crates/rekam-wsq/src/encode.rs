@@ -23,7 +23,9 @@ fn check(pixels: &[u8], width: u32, height: u32, opts: &EncodeOptions) -> Result
     if width > u32::from(u16::MAX) || height > u32::from(u16::MAX) {
         return Err(bad_dims("WSQ frames are at most 65535 pixels on a side"));
     }
-    let n = width as usize * height as usize;
+    let n = (width as usize)
+        .checked_mul(height as usize)
+        .ok_or(bad_dims("too many pixels for this platform"))?;
     if pixels.len() != n {
         return Err(WsqError::InvalidArgument(format!(
             "{} pixel bytes given for a {width}x{height} image ({n} expected)",
