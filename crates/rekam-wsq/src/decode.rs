@@ -113,7 +113,7 @@ fn frame_geometry(f: &Frame, opts: &DecodeOptions, offset: usize) -> Result<Tree
         return Err(WsqError::BadDimensions {
             width,
             height,
-            reason: "too small for the five-level WSQ decomposition (at least 65x65 is needed)",
+            reason: "too small for the five-level WSQ decomposition (at least 81x81 is needed)",
         });
     }
     Ok(trees)

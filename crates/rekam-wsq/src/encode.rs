@@ -35,7 +35,7 @@ fn check(pixels: &[u8], width: u32, height: u32, opts: &EncodeOptions) -> Result
     let trees = Trees::new(width as usize, height as usize);
     if !trees.is_supported() {
         return Err(bad_dims(
-            "too small for the five-level WSQ decomposition (at least 65x65 is needed)",
+            "too small for the five-level WSQ decomposition (at least 81x81 is needed)",
         ));
     }
     if !(opts.bitrate.is_finite() && opts.bitrate > 0.0 && opts.bitrate <= 8.0) {

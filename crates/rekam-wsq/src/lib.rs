@@ -22,7 +22,7 @@
 //! # Ok::<(), rekam_wsq::WsqError>(())
 //! ```
 //!
-//! What is supported: 8-bit greyscale images from 65 × 65 up to 65535 × 65535 pixels (NBIS's
+//! What is supported: 8-bit greyscale images from 81 × 81 up to 65535 × 65535 pixels (NBIS's
 //! `cwsq` tool itself refuses images under 256 × 256, but `dwsq` decodes the smaller ones this
 //! crate writes); any number of coded blocks and Huffman tables; comments anywhere between
 //! segments; restart markers (`DRT`, `RST0`–`RST7`, which NBIS does not handle) inside coded
