@@ -107,8 +107,11 @@ fn blocks(coeffs: &[i16], lens: [usize; 3]) -> [&[i16]; 3] {
     [b1, b2, b3]
 }
 
+/// Symbol counts of the two Huffman tables.
+type Counts = [[u32; 256]; 2];
+
 /// Symbol counts of the two Huffman tables (block 1; blocks 2 and 3).
-fn table_counts(b: [&[i16]; 3]) -> [[u32; 256]; 2] {
+fn table_counts(b: [&[i16]; 3]) -> Counts {
     let mut c0 = [0u32; 256];
     count_symbols(b[0], &mut c0);
     let mut c1 = [0u32; 256];
@@ -120,7 +123,7 @@ fn table_counts(b: [&[i16]; 3]) -> [[u32; 256]; 2] {
 /// File size for these coefficients: `fixed` header bytes plus the two DHT value lists, the
 /// coded blocks (their bits multiplied by `scale` when the coefficients are a sample) with
 /// their padding, and an allowance for byte stuffing.
-fn estimated_size(fixed: usize, coeffs: &[i16], lens: [usize; 3], scale: f64) -> f64 {
+fn estimated_size(fixed: usize, coeffs: &[i16], lens: [usize; 3], scale: f64) -> (f64, Counts) {
     let counts = table_counts(blocks(coeffs, lens));
     let mut bytes = fixed as f64;
     for c in &counts {
@@ -130,7 +133,7 @@ fn estimated_size(fixed: usize, coeffs: &[i16], lens: [usize; 3], scale: f64) ->
         // stuffed zero per 256 bytes.
         bytes += t.values.len() as f64 + bits / 8.0 * (1.0 + 1.0 / 256.0) + 0.5;
     }
-    bytes + 0.5
+    (bytes + 0.5, counts)
 }
 
 /// Relative size error the rate search accepts.
@@ -203,7 +206,8 @@ fn secant(mut eval: impl FnMut(f32) -> f64, start: Point, target: f64, range: (f
 }
 
 /// Scales the model's bin widths until the file size is within 1.5 % of the bit rate (or as
-/// close as a dozen trials get); returns the quantizer and the coefficients.
+/// close as a dozen trials get); returns the quantizer, the coefficients and their symbol
+/// counts.
 fn search_bin_widths(
     img: &[f32],
     w: usize,
@@ -211,11 +215,11 @@ fn search_bin_widths(
     model: &Quant,
     fixed: usize,
     target: f64,
-) -> (Quant, Vec<i16>) {
+) -> (Quant, Vec<i16>, Option<Counts>) {
     let mut coeffs = Vec::with_capacity(img.len());
     let Some((qmin, qmax)) = model.range() else {
         quant::quantize(img, w, &trees.bands, model, 1, &mut coeffs);
-        return (model.clone(), coeffs);
+        return (model.clone(), coeffs, None);
     };
     // Keep every bin width representable in the DQT segment, and fine bins from pushing any
     // coefficient out of the 16-bit range the entropy coder carries.
@@ -230,7 +234,7 @@ fn search_bin_widths(
         }
     }
     let range = (s_lo.min(s_hi), s_hi);
-    let size_with = |s: f32, step: usize, buf: &mut Vec<i16>| -> f64 {
+    let size_with = |s: f32, step: usize, buf: &mut Vec<i16>| -> (f64, Counts) {
         let q = model.scaled(s);
         buf.clear();
         quant::quantize(img, w, &trees.bands, &q, step, buf);
@@ -248,9 +252,9 @@ fn search_bin_widths(
     if img.len() >= SAMPLE_MIN_PIXELS {
         // Find the scale on a quarter of the rows, then confirm on all of them.
         let mut sample = Vec::with_capacity(img.len() / SAMPLE_STEP + 1024);
-        start.size = size_with(s0, SAMPLE_STEP, &mut sample);
+        start.size = size_with(s0, SAMPLE_STEP, &mut sample).0;
         let found = secant(
-            |s| size_with(s, SAMPLE_STEP, &mut sample),
+            |s| size_with(s, SAMPLE_STEP, &mut sample).0,
             start,
             target,
             range,
@@ -262,20 +266,23 @@ fn search_bin_widths(
         };
     }
     let mut last = start.s;
-    start.size = size_with(start.s, 1, &mut coeffs);
+    let (size, mut counts) = size_with(start.s, 1, &mut coeffs);
+    start.size = size;
     let found = secant(
         |s| {
             last = s;
-            size_with(s, 1, &mut coeffs)
+            let (size, c) = size_with(s, 1, &mut coeffs);
+            counts = c;
+            size
         },
         start,
         target,
         range,
     );
     if found.s != last {
-        size_with(found.s, 1, &mut coeffs);
+        counts = size_with(found.s, 1, &mut coeffs).1;
     }
-    (model.scaled(found.s), coeffs)
+    (model.scaled(found.s), coeffs, Some(counts))
 }
 
 /// Block sizes when only every `step`-th row of each subband is taken.
@@ -318,11 +325,11 @@ fn encode_impl(
     let var = quant::variances(&img, w, &trees.bands);
     let model = quant::bin_widths(&var, opts.bitrate);
     let com = format::nistcom(width, height, opts.ppi, opts.bitrate);
-    let (q, coeffs) = match opts.rate_control {
+    let (q, coeffs, counts) = match opts.rate_control {
         RateControl::Model => {
             let mut coeffs = Vec::with_capacity(img.len());
             quant::quantize(&img, w, &trees.bands, &model, 1, &mut coeffs);
-            (model, coeffs)
+            (model, coeffs, None)
         }
         RateControl::Exact => {
             // SOI, COMs, DTT, DQT, SOF, two DHT headers, three SOB, EOI.
@@ -364,7 +371,8 @@ fn encode_impl(
         software: 0,
     };
     format::put_frame_header(&mut out, &frame)?;
-    write_blocks(&mut out, &coeffs, &trees, &q, restart);
+    let counts = counts.filter(|_| restart.is_none());
+    write_blocks(&mut out, &coeffs, &trees, &q, counts, restart);
     format::put_marker(&mut out, format::EOI);
     Ok(out)
 }
@@ -376,10 +384,11 @@ fn write_blocks(
     coeffs: &[i16],
     trees: &Trees,
     q: &Quant,
+    counts: Option<Counts>,
     restart: Option<usize>,
 ) {
     let b = blocks(coeffs, block_lens(trees, q));
-    let [c0, mut c1] = table_counts(b);
+    let [c0, mut c1] = counts.unwrap_or_else(|| table_counts(b));
     if let Some(n) = restart.filter(|&n| n > 0) {
         // Runs of zeros end at every restart marker.
         c1 = [0; 256];
