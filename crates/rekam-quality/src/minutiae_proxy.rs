@@ -78,21 +78,24 @@ pub(crate) fn count_minutiae(
         return 0;
     }
     // Integral image of the original, for both the 3x3 smoothing and the 15x15 local mean.
+    // Wrapping u32 arithmetic: a box sum is the difference of four entries modulo 2^32,
+    // exact because every box sum here is far below 2^32, whatever the image size.
     let iw = w + 1;
     let mut integral = vec![0u32; iw * (h + 1)];
     for y in 0..h {
         let mut row_sum = 0u32;
         let row = &img[y * w..(y + 1) * w];
         for x in 0..w {
-            row_sum += u32::from(row[x]);
-            integral[(y + 1) * iw + x + 1] = integral[y * iw + x + 1] + row_sum;
+            row_sum = row_sum.wrapping_add(u32::from(row[x]));
+            integral[(y + 1) * iw + x + 1] = integral[y * iw + x + 1].wrapping_add(row_sum);
         }
     }
     let box_sum = |x0: usize, y0: usize, x1: usize, y1: usize| -> u32 {
         // inclusive-exclusive [x0, x1) x [y0, y1)
-        integral[y1 * iw + x1] + integral[y0 * iw + x0]
-            - integral[y0 * iw + x1]
-            - integral[y1 * iw + x0]
+        integral[y1 * iw + x1]
+            .wrapping_add(integral[y0 * iw + x0])
+            .wrapping_sub(integral[y0 * iw + x1])
+            .wrapping_sub(integral[y1 * iw + x0])
     };
 
     // Binarise foreground blocks; leave a one-pixel zero border around the image.

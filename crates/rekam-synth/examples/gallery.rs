@@ -72,6 +72,18 @@ fn main() {
     ];
     let (img, _) = render_four_finger_slap(Hand::Right, &fingers, 1600, 1500);
     img.save(format!("{dir}/slap.png")).unwrap();
+    let thumbs = [
+        SlapFinger {
+            master: Some(&ms[2]),
+            impression: Impression::clean(),
+        },
+        SlapFinger {
+            master: Some(&ms[3]),
+            impression: Impression::random(9, 0.4),
+        },
+    ];
+    let (img, _) = render_thumbs_slap(&thumbs, 1600, 1000);
+    img.save(format!("{dir}/thumbs.png")).unwrap();
     let base = render_finger(&m, 400, 400, &Impression::clean());
     for (n, d) in [
         ("blur", Degradation::Blur(0.5)),

@@ -30,7 +30,7 @@ use rand_chacha::ChaCha8Rng;
 use std::f32::consts::{PI, TAU};
 
 use crate::util::{
-    NoiseField, V2, gaussian_blur, hash_gauss, hash01, seg_dist, smin, smoothstep, to_u8,
+    NoiseField, V2, gaussian_blur, hash_gauss, hash64, seg_dist, smin, smoothstep, to_u8,
     value_noise, wrap_pi,
 };
 
@@ -248,8 +248,22 @@ impl MasterFinger {
     /// The continuous (spiral-free) phase at a master point.
     #[inline]
     fn phase_c(&self, p: V2) -> f32 {
-        let q = self.warped(p);
+        self.phase_w(self.warped(p))
+    }
+
+    /// The continuous phase at an already warped point.
+    #[inline]
+    fn phase_w(&self, q: V2) -> f32 {
         TAU * self.flow.psi(q) / self.ridge_period + PI - self.fold_comp(q)
+    }
+
+    /// The warp displacement at a master point.
+    #[inline]
+    fn warp_disp(&self, p: V2) -> V2 {
+        V2::new(
+            self.warp_amp * self.warp_x.sample(p.x, p.y),
+            self.warp_amp * self.warp_y.sample(p.x, p.y),
+        )
     }
 
     /// The Shepard blend of the fold compensations at warped point `q`.
@@ -342,40 +356,147 @@ impl MasterFinger {
         a as f32
     }
 
-    /// `cos(phase)` for a batch of master points.
-    fn ridge_cos_batch(&self, px: &[f32], py: &[f32], out: &mut [f32]) {
-        let n = px.len().min(py.len()).min(out.len());
-        let mut re = [0.0f64; BATCH];
-        let mut im = [0.0f64; BATCH];
-        let mut xs = [0.0f64; BATCH];
-        let mut ys = [0.0f64; BATCH];
+    /// `cos(phase)` for one row's batch of master points `(px, py)` whose warped positions
+    /// are `(qx, qy)`; `idx` holds their column indices (to detect contiguous runs).
+    ///
+    /// The spiral product is split per run of [`SEG`] contiguous pixels: minutiae near the
+    /// run are multiplied in exactly at every pixel; the product of the far ones is smooth
+    /// there, so it is taken at the run's two ends (the full product at the knots with the
+    /// near factors divided out) and interpolated: its phase varies by a few hundredths of a
+    /// radian per pixel, the interpolation error is ~0.01 rad.
+    fn ridge_cos_batch(
+        &self,
+        px: &[f32],
+        py: &[f32],
+        qx: &[f32],
+        qy: &[f32],
+        idx: &[usize],
+        out: &mut [f32],
+    ) {
+        let n = px
+            .len()
+            .min(py.len())
+            .min(qx.len())
+            .min(qy.len())
+            .min(idx.len())
+            .min(out.len());
+        let sc = SPIRAL_SCALE as f32;
+        // (x, y, sign·scale) of every spiral factor (z − m) or conj(z − m).
+        let sp: Vec<(f32, f32, f32)> = self
+            .spirals
+            .iter()
+            .map(|s| (s.x as f32, s.y as f32, s.s as f32 * sc))
+            .collect();
+        if n == 0 {
+            return;
+        }
+        // Full spiral product at the knots (every SEG-th point and the last), all knots of
+        // the row at once so the loop vectorises.
+        let knot_of = |k: usize| (k * SEG).min(n.saturating_sub(1));
+        let nk = n.div_ceil(SEG) + 1;
+        let mut kre = vec![1.0f32; nk];
+        let mut kim = vec![0.0f32; nk];
+        let kx: Vec<f32> = (0..nk).map(|k| px[knot_of(k)]).collect();
+        let ky: Vec<f32> = (0..nk).map(|k| py[knot_of(k)]).collect();
+        for (j, &(mx, my, sy)) in sp.iter().enumerate() {
+            for k in 0..nk {
+                let dx = (kx[k] - mx) * sc;
+                let dy = (ky[k] - my) * sy;
+                let r = kre[k] * dx - kim[k] * dy;
+                kim[k] = kre[k] * dy + kim[k] * dx;
+                kre[k] = r;
+            }
+            if j % 16 == 15 {
+                for k in 0..nk {
+                    let m = 1.0 / (kre[k].abs() + kim[k].abs()).max(1e-30);
+                    kre[k] *= m;
+                    kim[k] *= m;
+                }
+            }
+        }
+        let mut near: Vec<(f32, f32, f32)> = Vec::with_capacity(sp.len());
         let mut start = 0;
         while start < n {
-            let len = (n - start).min(BATCH);
-            for i in 0..len {
-                re[i] = 1.0;
-                im[i] = 0.0;
-                xs[i] = f64::from(px[start + i]);
-                ys[i] = f64::from(py[start + i]);
+            let len = (n - start).min(SEG);
+            let kn = start / SEG;
+            let end = knot_of(kn + 1);
+            let span = end - start;
+            let contiguous = span >= 2 && idx[end] - idx[start] == span;
+            let (mut re0, mut im0, mut re1, mut im1) = (1.0f32, 0.0f32, 1.0f32, 0.0f32);
+            near.clear();
+            if contiguous {
+                let a = V2::new(px[start], py[start]);
+                let b = V2::new(px[end], py[end]);
+                let mid = a.add(b).scale(0.5);
+                let reach = NEAR + 0.5 * b.sub(a).len();
+                // Far product = full product with the near factors divided out (multiplying
+                // by their conjugates keeps the direction).
+                let (mut ar, mut ai, mut br, mut bi) = (kre[kn], kim[kn], kre[kn + 1], kim[kn + 1]);
+                for &(mx, my, sy) in &sp {
+                    let (dx, dy) = (mx - mid.x, my - mid.y);
+                    if dx * dx + dy * dy >= reach * reach {
+                        continue;
+                    }
+                    near.push((mx, my, sy));
+                    let (ex, ey) = ((a.x - mx) * sc, -(a.y - my) * sy);
+                    let r = ar * ex - ai * ey;
+                    ai = ar * ey + ai * ex;
+                    ar = r;
+                    let (ex, ey) = ((b.x - mx) * sc, -(b.y - my) * sy);
+                    let r = br * ex - bi * ey;
+                    bi = br * ey + bi * ex;
+                    br = r;
+                }
+                let na = (ar * ar + ai * ai).sqrt();
+                let nb = (br * br + bi * bi).sqrt();
+                if na > 1e-30 && nb > 1e-30 && near.len() < 16 {
+                    (re0, im0, re1, im1) = (ar / na, ai / na, br / nb, bi / nb);
+                } else {
+                    near.clear();
+                    near.extend_from_slice(&sp);
+                }
+            } else {
+                near.extend_from_slice(&sp);
             }
-            for s in &self.spirals {
-                let sy = s.s * SPIRAL_SCALE;
+            let mut re = [0.0f32; SEG];
+            let mut im = [0.0f32; SEG];
+            let xs = &px[start..start + len];
+            let ys = &py[start..start + len];
+            for i in 0..len {
+                let w = if span > 0 {
+                    i as f32 / span as f32
+                } else {
+                    0.0
+                };
+                re[i] = re0 + (re1 - re0) * w;
+                im[i] = im0 + (im1 - im0) * w;
+            }
+            for (j, &(mx, my, sy)) in near.iter().enumerate() {
                 for i in 0..len {
-                    let dx = (xs[i] - s.x) * SPIRAL_SCALE;
-                    let dy = (ys[i] - s.y) * sy;
+                    let dx = (xs[i] - mx) * sc;
+                    let dy = (ys[i] - my) * sy;
                     let r = re[i] * dx - im[i] * dy;
                     im[i] = re[i] * dy + im[i] * dx;
                     re[i] = r;
                 }
+                if j % 16 == 15 {
+                    for i in 0..len {
+                        let m = 1.0 / (re[i].abs() + im[i].abs()).max(1e-30);
+                        re[i] *= m;
+                        im[i] *= m;
+                    }
+                }
             }
             for i in 0..len {
-                let p = V2::new(px[start + i], py[start + i]);
-                let (sc, cc) = (self.phase_c(p) + self.roughness(p)).sin_cos();
+                let k = start + i;
+                let p = V2::new(px[k], py[k]);
+                let q = V2::new(qx[k], qy[k]);
+                let (s, c) = (self.phase_w(q) + self.roughness(p)).sin_cos();
                 let norm = (re[i] * re[i] + im[i] * im[i]).sqrt();
-                out[start + i] = if norm > 1e-280 {
-                    ((f64::from(cc) * re[i] - f64::from(sc) * im[i]) / norm) as f32
+                out[k] = if norm > 1e-30 {
+                    (c * re[i] - s * im[i]) / norm
                 } else {
-                    cc
+                    c
                 };
             }
             start += len;
@@ -391,8 +512,7 @@ impl MasterFinger {
     /// Small phase jitter that makes ridge edges slightly irregular (skin texture).
     #[inline]
     fn roughness(&self, p: V2) -> f32 {
-        0.45 * value_noise(p.x, p.y, 0.3, self.seed ^ 0xA5A5_0F0F_3C3C_9696)
-            + 0.2 * value_noise(p.x, p.y, 0.08, self.seed ^ 0x0123_4567_89AB_CDEF)
+        0.5 * value_noise(p.x, p.y, 0.3, self.seed ^ 0xA5A5_0F0F_3C3C_9696)
     }
 
     /// Sweat-pore mask 0..1 at a master point: small light dots on the ridges.
@@ -403,12 +523,13 @@ impl MasterFinger {
         let cx = (p.x * inv + 4096.0).max(0.0);
         let cy = (p.y * inv + 4096.0).max(0.0);
         let (ix, iy) = (cx as u32, cy as u32);
-        let h = hash01(ix, iy, self.seed ^ 0x9E6D_5A4B_3C2D_1E0F);
+        let hv = hash64(ix, iy, self.seed ^ 0x9E6D_5A4B_3C2D_1E0F);
+        let h = (hv & 0xFFFF) as f32 / 65536.0;
         if h > 0.3 {
             return 0.0;
         }
-        let jx = hash01(ix, iy, self.seed ^ 0x1111) * 0.6 + 0.2;
-        let jy = hash01(ix, iy, self.seed ^ 0x2222) * 0.6 + 0.2;
+        let jx = ((hv >> 16) & 0xFFFF) as f32 / 65536.0 * 0.6 + 0.2;
+        let jy = ((hv >> 32) & 0xFFFF) as f32 / 65536.0 * 0.6 + 0.2;
         let dx = (cx - ix as f32 - jx) * cell;
         let dy = (cy - iy as f32 - jy) * cell;
         let r = 0.9 + 0.9 * h / 0.3;
@@ -416,7 +537,10 @@ impl MasterFinger {
     }
 }
 
-const BATCH: usize = 64;
+/// Pixels per run sharing one far-field spiral product.
+const SEG: usize = 8;
+/// Minutiae closer than this (plus half the run) to a run are multiplied in exactly, px.
+const NEAR: f32 = 48.0;
 
 /// Pick a pattern class with roughly natural frequencies.
 fn pick_pattern<R: Rng>(rng: &mut R) -> Pattern {
@@ -807,7 +931,10 @@ impl Impression {
     }
 
     /// A plausible genuine re-impression; `severity` 0..1 scales how far it departs from
-    /// [`Impression::clean`] (0.3 ≈ a typical live-scan re-capture, 1 ≈ a poor one).
+    /// [`Impression::clean`] (0.3 ≈ a typical live-scan re-capture, 1 ≈ a poor one). At
+    /// severity `s` each field is drawn uniformly within: rotation ±30·s°, shifts ±45·s px,
+    /// elastic s·(0.4..1), noise s·(0.2..0.8), blur s·(0.3..2) px, contrast 1 − s·(0.1..0.6),
+    /// partial s·(0..0.35). Severity 0 gives [`Impression::clean`] (with this seed).
     pub fn random(seed: u64, severity: f32) -> Self {
         let s = if severity.is_finite() {
             severity.clamp(0.0, 1.0)
@@ -819,11 +946,11 @@ impl Impression {
         let rotation_deg = sym(30.0 * s);
         let dx = sym(45.0 * s);
         let dy = sym(45.0 * s);
-        let elastic = (s * (0.5 + 0.5 * sym(1.0).abs())).min(1.0);
-        let noise = s * (0.15 + 0.35 * sym(1.0).abs());
-        let blur = 1.6 * s * sym(1.0).abs();
-        let contrast = 1.0 - 0.45 * s * sym(1.0).abs();
-        let partial = (0.3 * s * sym(1.0).abs()).max(0.0);
+        let elastic = (s * (0.4 + 0.6 * sym(1.0).abs())).min(1.0);
+        let noise = s * (0.2 + 0.6 * sym(1.0).abs());
+        let blur = s * (0.3 + 1.7 * sym(1.0).abs());
+        let contrast = 1.0 - s * (0.1 + 0.5 * sym(1.0).abs());
+        let partial = (0.35 * s * sym(1.0).abs()).max(0.0);
         Self {
             rotation_deg,
             dx,
@@ -928,14 +1055,20 @@ impl<'a> Placed<'a> {
 
     #[inline]
     fn u_to_master(&self, u: V2) -> V2 {
+        u.add(self.elastic_disp(u))
+    }
+
+    /// Skin distortion at a print-frame point (master = u + this).
+    #[inline]
+    fn elastic_disp(&self, u: V2) -> V2 {
         match &self.elastic {
             Some((fx, fy, a)) => {
                 // Displacement grows towards the print border (the centre is pressed flat).
                 let r2 = (u.x / self.ax).powi(2) + (u.y / self.ay_safe()).powi(2);
                 let w = a * (0.35 + 0.65 * r2.min(1.5));
-                V2::new(u.x + w * fx.sample(u.x, u.y), u.y + w * fy.sample(u.x, u.y))
+                V2::new(w * fx.sample(u.x, u.y), w * fy.sample(u.x, u.y))
             }
-            None => u,
+            None => V2::default(),
         }
     }
 
@@ -956,8 +1089,14 @@ impl<'a> Placed<'a> {
     /// minus the partial cut).
     #[inline]
     fn coverage(&self, u: V2) -> f32 {
+        self.coverage_b(u, self.m.border.sample(u.x, u.y))
+    }
+
+    /// [`Self::coverage`] with the border noise value given.
+    #[inline]
+    fn coverage_b(&self, u: V2, border: f32) -> f32 {
         let rho = ((u.x / self.ax).powi(2) + (u.y / self.by).powi(2)).sqrt();
-        let inside = (1.0 - rho) * self.ax.min(self.by) + 5.0 * self.m.border.sample(u.x, u.y);
+        let inside = (1.0 - rho) * self.ax.min(self.by) + 5.0 * border;
         let mut c = smoothstep(0.0, 14.0, inside);
         if let Some((n, t)) = self.cut {
             c *= smoothstep(0.0, 6.0, t - u.dot(n));
@@ -974,7 +1113,7 @@ impl<'a> Placed<'a> {
     /// Coverage 0..1 of the middle phalanx (0 when not drawn): a rounded band below the
     /// distal crease, fading towards the palm.
     #[inline]
-    fn phalanx_cov(&self, u: V2) -> f32 {
+    fn phalanx_cov(&self, u: V2, border: f32) -> f32 {
         let Some(len) = self.phalanx else { return 0.0 };
         let y0 = self.by - 0.3 * self.m.ridge_period;
         let hw = self.ax * 0.9;
@@ -987,7 +1126,7 @@ impl<'a> Placed<'a> {
         let qx = u.x.abs() - (hw - r);
         let qy = (dy - 0.5 * len).abs() - (0.5 * len - r);
         let out = V2::new(qx.max(0.0), qy.max(0.0)).len() + qx.max(qy).min(0.0) - r;
-        let inside = -out + 4.0 * self.m.border.sample(u.y, u.x);
+        let inside = -out + 4.0 * border;
         smoothstep(0.0, 12.0, inside) * smoothstep(len, 0.35 * len, dy)
     }
 
@@ -1033,23 +1172,64 @@ impl<'a> Placed<'a> {
         }
         let mut tile = vec![0.0f32; tw * th];
         let mut cov_tile = vec![0.0f32; tw * th];
-        let t = self.m.ridge_period;
         let (mut bx0, mut by0, mut bx1, mut by1) = (usize::MAX, usize::MAX, 0usize, 0usize);
         let mut px = Vec::with_capacity(tw);
         let mut py = Vec::with_capacity(tw);
+        let mut qx = Vec::with_capacity(tw);
+        let mut qy = Vec::with_capacity(tw);
         let mut idx = Vec::with_capacity(tw);
         let mut cos_out = vec![0.0f32; tw];
         let dry_seed = self.seed ^ self.m.seed.rotate_left(17);
+        // Slowly varying fields are sampled at knots every KNOT pixels along a row and
+        // interpolated linearly in between (their lattices are 30-150 px).
+        const KNOT: usize = 4;
+        let nk = tw / KNOT + 2;
+        let mut knots: Vec<[f32; 9]> = vec![[0.0; 9]; nk];
         for ty in 0..th {
             px.clear();
             py.clear();
+            qx.clear();
+            qy.clear();
             idx.clear();
             let cy = (y0 + ty) as f32 + 0.5;
+            for (k, kn) in knots.iter_mut().enumerate() {
+                let tx = (k * KNOT).min(tw.saturating_sub(1));
+                let u = self.canvas_to_u(V2::new((x0 + tx) as f32 + 0.5, cy));
+                let e = self.elastic_disp(u);
+                let p = u.add(e);
+                let wd = self.m.warp_disp(p);
+                *kn = [
+                    e.x,
+                    e.y,
+                    wd.x,
+                    wd.y,
+                    self.m.ink_at(p),
+                    0.1 * self.m.ink.sample(p.y + 311.0, p.x - 173.0),
+                    if self.noise > 0.0 {
+                        self.m.ink.sample(p.y * 3.1 + 17.0, p.x * 3.7 - 9.0)
+                    } else {
+                        0.0
+                    },
+                    self.m.border.sample(u.x, u.y),
+                    self.m.border.sample(u.y, u.x),
+                ];
+            }
+            let lerp = |tx: usize, j: usize| -> f32 {
+                let k = tx / KNOT;
+                let f = (tx - k * KNOT) as f32 / KNOT as f32;
+                let a = knots.get(k).map_or(0.0, |v| v[j]);
+                let b = knots.get(k + 1).map_or(a, |v| v[j]);
+                a + (b - a) * f
+            };
             for tx in 0..tw {
                 let q = V2::new((x0 + tx) as f32 + 0.5, cy);
                 let u = self.canvas_to_u(q);
-                let tip = self.coverage(u);
-                let cov = tip.max(0.6 * self.phalanx_cov(u));
+                let tip = self.coverage_b(u, lerp(tx, 7));
+                let cov = if self.phalanx.is_some() {
+                    tip.max(0.6 * self.phalanx_cov(u, lerp(tx, 8)))
+                } else {
+                    tip
+                };
                 if cov <= 0.0 {
                     continue;
                 }
@@ -1060,34 +1240,35 @@ impl<'a> Placed<'a> {
                     bx1 = bx1.max(x0 + tx);
                     by1 = by1.max(y0 + ty);
                 }
-                let p = self.u_to_master(u);
+                let p = u.add(V2::new(lerp(tx, 0), lerp(tx, 1)));
                 px.push(p.x);
                 py.push(p.y);
+                qx.push(p.x + lerp(tx, 2));
+                qy.push(p.y + lerp(tx, 3));
                 idx.push(tx);
             }
             let n = idx.len();
             let nn = n.min(cos_out.len());
-            self.m.ridge_cos_batch(&px, &py, &mut cos_out[..nn]);
+            self.m
+                .ridge_cos_batch(&px, &py, &qx, &qy, &idx, &mut cos_out[..nn]);
             for k in 0..n {
                 let tx = idx[k];
                 let p = V2::new(px[k], py[k]);
                 let r = 0.5 * (1.0 + cos_out[k]);
                 // Slightly flattened ridge profile, as on an optical/capacitive sensor.
                 // Local ridge width varies a little with skin moisture.
-                let wv = 0.1 * self.m.ink.sample(p.y + 311.0, p.x - 173.0);
+                let wv = lerp(tx, 5);
                 let r = smoothstep(0.06 + wv, 0.9 + wv, r);
                 let r = r * (1.0 - 0.5 * self.m.pore(p));
-                let mut dark = 22.0 + 205.0 * r * self.m.ink_at(p);
+                let mut dark = 22.0 + 205.0 * r * lerp(tx, 4);
                 if self.noise > 0.0 {
                     // Dry skin: ridges break up in blotches.
-                    let blot = self.m.ink.sample(p.y * 3.1 + 17.0, p.x * 3.7 - 9.0);
-                    let dry = (blot + 0.2).max(0.0) * self.noise;
+                    let dry = (lerp(tx, 6) + 0.2).max(0.0) * self.noise;
                     dark *= (1.0 - 0.9 * dry).max(0.0);
                 }
                 tile[ty * tw + tx] = dark * cov_tile[ty * tw + tx] * self.contrast;
             }
         }
-        let _ = t;
         gaussian_blur(&mut tile, tw, th, self.blur);
         let nseed = self.seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ dry_seed;
         for ty in 0..th {

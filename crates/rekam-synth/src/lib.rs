@@ -21,6 +21,22 @@
 //! No function here panics or fails on odd input: sizes of 0 give empty outputs and
 //! non-finite or out-of-range parameters are clamped, so the crate has no error type.
 
+//!
+//! ```
+//! use rekam_synth::{Impression, MinutiaKind, ground_truth_minutiae, master, render_finger};
+//!
+//! let finger = master(42); // the identity
+//! let imp = Impression::random(7, 0.3); // a typical re-capture of it
+//! let img = render_finger(&finger, 320, 360, &imp);
+//! let truth = ground_truth_minutiae(&finger, 320, 360, &imp);
+//! assert_eq!(img.dimensions(), (320, 360));
+//! assert!(!truth.is_empty());
+//! // Angles: counter-clockwise on screen from +x; an ending points into its ridge.
+//! let m = truth[0];
+//! let ahead = (m.x + 6.0 * m.angle.cos(), m.y - 6.0 * m.angle.sin());
+//! # let _ = (ahead, MinutiaKind::Ending);
+//! ```
+
 mod degrade;
 mod face;
 mod finger;
@@ -35,4 +51,7 @@ pub use finger::{
     master_with_pattern, render_finger,
 };
 pub use signature::{PenPoint, render_signature_trace};
-pub use slap::{BBox, Hand, SlapFinger, render_four_finger_slap, render_thumbs_slap};
+pub use slap::{
+    BBox, Hand, SlapFinger, four_finger_slap_minutiae, render_four_finger_slap, render_thumbs_slap,
+    thumbs_slap_minutiae,
+};

@@ -1,6 +1,6 @@
 //! Multi-finger flat captures: four-finger slaps and two-thumb slaps.
 
-use crate::finger::{Impression, MasterFinger, Placed};
+use crate::finger::{Impression, MasterFinger, Minutia, Placed};
 
 /// A bounding box `(x, y, w, h)` in pixels.
 pub type BBox = (u32, u32, u32, u32);
@@ -55,26 +55,9 @@ pub fn render_four_finger_slap(
     width: u32,
     height: u32,
 ) -> (image::GrayImage, [Option<BBox>; 4]) {
-    // Per finger (index, middle, ring, little): height of the tip centre, size.
-    let finger_cy = [0.40f32, 0.33, 0.38, 0.50];
-    let finger_size = [0.95f32, 1.0, 0.95, 0.82];
-    let slot_tilt = [7.0f32, 2.5, -2.5, -7.0];
-    let slots: Vec<Slot> = (0..4)
-        .map(|i| {
-            let col = match hand {
-                Hand::Right => i,
-                Hand::Left => 3 - i,
-            };
-            Slot {
-                cx: (col as f32 + 0.5) / 4.0,
-                cy: finger_cy[i],
-                tilt_deg: slot_tilt[col],
-                size: finger_size[i],
-            }
-        })
-        .collect();
+    let slots = four_slots(hand);
     let mut out = [None; 4];
-    let img = render_slots(fingers, &slots, width, height, 0.40, true, &mut out);
+    let img = render_slots(fingers, &slots, width, height, true, &mut out);
     (img, out)
 }
 
@@ -86,7 +69,35 @@ pub fn render_thumbs_slap(
     width: u32,
     height: u32,
 ) -> (image::GrayImage, [Option<BBox>; 2]) {
-    let slots = [
+    let slots = thumb_slots();
+    let mut out = [None; 2];
+    let img = render_slots(fingers, &slots, width, height, false, &mut out);
+    (img, out)
+}
+
+/// Natural layout of a four-finger slap, per finger `[index, middle, ring, little]`.
+fn four_slots(hand: Hand) -> [Slot; 4] {
+    // Per finger (index, middle, ring, little): height of the tip centre, size.
+    let finger_cy = [0.40f32, 0.33, 0.38, 0.50];
+    let finger_size = [0.95f32, 1.0, 0.95, 0.82];
+    let slot_tilt = [7.0f32, 2.5, -2.5, -7.0];
+    std::array::from_fn(|i| {
+        let col = match hand {
+            Hand::Right => i,
+            Hand::Left => 3 - i,
+        };
+        Slot {
+            cx: (col as f32 + 0.5) / 4.0,
+            cy: finger_cy[i],
+            tilt_deg: slot_tilt[col],
+            size: finger_size[i],
+        }
+    })
+}
+
+/// Natural layout of a two-thumb slap, `[left thumb, right thumb]`.
+fn thumb_slots() -> [Slot; 2] {
+    [
         Slot {
             cx: 0.27,
             cy: 0.45,
@@ -99,43 +110,84 @@ pub fn render_thumbs_slap(
             tilt_deg: 7.0,
             size: 1.0,
         },
-    ];
-    let mut out = [None; 2];
-    let img = render_slots(fingers, &slots, width, height, 0.40, false, &mut out);
-    (img, out)
+    ]
+}
+
+/// The placement of one finger in its slot (print ellipse capped to 40 % of the slot width).
+fn place<'a>(
+    m: &'a MasterFinger,
+    f: &SlapFinger<'_>,
+    s: &Slot,
+    n_slots: usize,
+    width: u32,
+    height: u32,
+    phalanges: bool,
+) -> Placed<'a> {
+    let slot_w = width as f32 / n_slots as f32;
+    let cap = 0.40 * slot_w;
+    let placed = Placed::new(
+        m,
+        &f.impression,
+        (s.cx * width as f32, s.cy * height as f32),
+        s.tilt_deg.to_radians(),
+        (cap * s.size, (cap * 1.4).min(0.3 * height as f32) * s.size),
+    );
+    if phalanges {
+        placed.with_phalanx(0.32 * height as f32 * s.size)
+    } else {
+        placed
+    }
 }
 
 fn render_slots<const N: usize>(
     fingers: &[SlapFinger<'_>; N],
-    slots: &[Slot],
+    slots: &[Slot; N],
     width: u32,
     height: u32,
-    max_ax_of_slot: f32,
     phalanges: bool,
     out: &mut [Option<BBox>; N],
 ) -> image::GrayImage {
     let mut buf = vec![255u8; width as usize * height as usize];
-    let slot_w = width as f32 / N as f32;
-    for (i, (f, s)) in fingers.iter().zip(slots).enumerate() {
+    for ((f, s), o) in fingers.iter().zip(slots).zip(out.iter_mut()) {
         let Some(m) = f.master else { continue };
-        let placed = Placed::new(
-            m,
-            &f.impression,
-            (s.cx * width as f32, s.cy * height as f32),
-            s.tilt_deg.to_radians(),
-            (
-                max_ax_of_slot * slot_w * s.size,
-                (max_ax_of_slot * slot_w * 1.4).min(0.3 * height as f32) * s.size,
-            ),
-        );
-        let placed = if phalanges {
-            placed.with_phalanx(0.32 * height as f32 * s.size)
-        } else {
-            placed
-        };
-        if let Some(slot) = out.get_mut(i) {
-            *slot = placed.render_onto(&mut buf, width, height);
-        }
+        *o = place(m, f, s, N, width, height, phalanges).render_onto(&mut buf, width, height);
     }
     image::GrayImage::from_raw(width, height, buf).unwrap_or_else(|| image::GrayImage::new(0, 0))
+}
+
+/// Ground-truth minutiae of each finger of a four-finger slap, as they land in the image
+/// [`render_four_finger_slap`] makes with the same arguments (same conventions and
+/// visibility rule as [`crate::ground_truth_minutiae`]; empty for a missing finger).
+pub fn four_finger_slap_minutiae(
+    hand: Hand,
+    fingers: &[SlapFinger<'_>; 4],
+    width: u32,
+    height: u32,
+) -> [Vec<Minutia>; 4] {
+    slot_minutiae(fingers, &four_slots(hand), width, height, true)
+}
+
+/// Ground-truth minutiae of each thumb of a two-thumb slap, as they land in the image
+/// [`render_thumbs_slap`] makes with the same arguments.
+pub fn thumbs_slap_minutiae(
+    fingers: &[SlapFinger<'_>; 2],
+    width: u32,
+    height: u32,
+) -> [Vec<Minutia>; 2] {
+    slot_minutiae(fingers, &thumb_slots(), width, height, false)
+}
+
+fn slot_minutiae<const N: usize>(
+    fingers: &[SlapFinger<'_>; N],
+    slots: &[Slot; N],
+    width: u32,
+    height: u32,
+    phalanges: bool,
+) -> [Vec<Minutia>; N] {
+    std::array::from_fn(|i| match (fingers.get(i), slots.get(i)) {
+        (Some(f), Some(s)) => f.master.map_or_else(Vec::new, |m| {
+            place(m, f, s, N, width, height, phalanges).minutiae_on_canvas(width, height)
+        }),
+        _ => Vec::new(),
+    })
 }

@@ -330,6 +330,43 @@ fn partial_impressions_lose_minutiae_and_area() {
 }
 
 #[test]
+fn partial_removes_the_requested_fraction_of_the_print() {
+    let m = master(8);
+    let ink = |p: f32| {
+        let imp = Impression {
+            partial: p,
+            seed: 17,
+            ..Impression::clean()
+        };
+        render_finger(&m, 420, 520, &imp)
+            .as_raw()
+            .iter()
+            .filter(|&&v| v < 250)
+            .count() as f32
+    };
+    let full = ink(0.0);
+    for p in [0.2f32, 0.5] {
+        let frac = ink(p) / full;
+        assert!((frac - (1.0 - p)).abs() < 0.06, "partial {p}: kept {frac}");
+    }
+}
+
+#[test]
+fn severity_scales_impressions() {
+    assert_eq!(
+        Impression::random(5, 0.0),
+        Impression {
+            seed: 5,
+            ..Impression::clean()
+        }
+    );
+    let mild = Impression::random(5, 0.2);
+    let harsh = Impression::random(5, 1.0);
+    assert!(harsh.noise > mild.noise && harsh.blur > mild.blur && harsh.contrast < mild.contrast);
+    assert!(harsh.rotation_deg.abs() <= 30.0 && harsh.partial <= 0.35);
+}
+
+#[test]
 fn degradations_are_monotone() {
     let img = render_finger(&master(12), 200, 200, &Impression::clean());
     let strengths = [0.0f32, 0.25, 0.5, 0.75, 1.0];
@@ -437,6 +474,54 @@ fn slap_boxes_are_ordered_and_disjoint_and_missing_fingers_are_blank() {
             assert!(std_dev(&sub) > 40.0);
         }
     }
+}
+
+#[test]
+fn slap_minutiae_fall_inside_their_finger_boxes() {
+    let ms: Vec<MasterFinger> = (0..4).map(|i| master(40 + i)).collect();
+    let fingers = slap_fingers(&ms, Some(1));
+    let (img, boxes) = render_four_finger_slap(Hand::Left, &fingers, 1600, 1500);
+    let gt = four_finger_slap_minutiae(Hand::Left, &fingers, 1600, 1500);
+    assert!(gt[1].is_empty());
+    let (mut ok, mut total) = (0, 0);
+    for (i, mins) in gt.iter().enumerate() {
+        if i == 1 {
+            continue;
+        }
+        let b = boxes[i].unwrap();
+        assert!(mins.len() >= 8, "finger {i}: {}", mins.len());
+        for mn in mins {
+            assert!(
+                mn.x >= b.0 as f32
+                    && mn.x <= (b.0 + b.2) as f32
+                    && mn.y >= b.1 as f32
+                    && mn.y <= (b.1 + b.3) as f32
+            );
+            // Same look-ahead check as for single fingers.
+            let r = 0.7 * ms[i].ridge_period;
+            let (dx, dy) = (mn.angle.cos(), -mn.angle.sin());
+            let (Some(ahead), Some(behind)) = (
+                px(&img, mn.x + r * dx, mn.y + r * dy),
+                px(&img, mn.x - r * dx, mn.y - r * dy),
+            ) else {
+                continue;
+            };
+            total += 1;
+            let good = match mn.kind {
+                MinutiaKind::Ending => ahead + 40.0 < behind,
+                MinutiaKind::Bifurcation => behind + 40.0 < ahead,
+            };
+            ok += usize::from(good);
+        }
+    }
+    assert!(total > 30 && ok * 10 >= total * 8, "{ok} of {total}");
+    let thumbs: [SlapFinger<'_>; 2] = std::array::from_fn(|i| SlapFinger {
+        master: Some(&ms[i]),
+        impression: Impression::clean(),
+    });
+    let tg = thumbs_slap_minutiae(&thumbs, 600, 400);
+    assert!(tg.iter().all(|v| !v.is_empty()));
+    assert!(tg[0].iter().all(|m| m.x < 300.0) && tg[1].iter().all(|m| m.x > 300.0));
 }
 
 #[test]

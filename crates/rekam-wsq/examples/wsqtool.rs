@@ -1,7 +1,7 @@
 //! A small command-line front end for trying the codec on raw 8-bit greyscale files.
 //!
 //! ```text
-//! cargo run --release -p rekam-wsq --example wsqtool -- encode in.raw 800x750 out.wsq [bitrate]
+//! cargo run --release -p rekam-wsq --example wsqtool -- encode in.raw 800x750 out.wsq [bitrate [model]]
 //! cargo run --release -p rekam-wsq --example wsqtool -- decode in.wsq out.raw
 //! cargo run --release -p rekam-wsq --example wsqtool -- info in.wsq
 //! ```
@@ -13,7 +13,7 @@ use std::time::Instant;
 fn run(args: &[String]) -> Result<(), String> {
     let err = |e: &dyn std::fmt::Display| e.to_string();
     match args {
-        [cmd, input, size, output, rest @ ..] if cmd == "encode" && rest.len() <= 1 => {
+        [cmd, input, size, output, rest @ ..] if cmd == "encode" && rest.len() <= 2 => {
             let (w, h) = size
                 .split_once('x')
                 .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
@@ -23,8 +23,14 @@ fn run(args: &[String]) -> Result<(), String> {
                 None => 0.75,
             };
             let pixels = std::fs::read(input).map_err(|e| err(&e))?;
+            let rate_control = match rest.get(1).map(String::as_str) {
+                None | Some("exact") => rekam_wsq::RateControl::Exact,
+                Some("model") => rekam_wsq::RateControl::Model,
+                Some(other) => return Err(format!("rate control {other}: exact or model")),
+            };
             let opts = rekam_wsq::EncodeOptions {
                 bitrate,
+                rate_control,
                 ..Default::default()
             };
             let t = Instant::now();
@@ -49,7 +55,7 @@ fn run(args: &[String]) -> Result<(), String> {
             println!("{:#?}", rekam_wsq::info(&data).map_err(|e| err(&e))?);
             Ok(())
         }
-        _ => Err("usage: wsqtool encode IN.raw WxH OUT.wsq [bitrate] | decode IN.wsq OUT.raw | info IN.wsq".into()),
+        _ => Err("usage: wsqtool encode IN.raw WxH OUT.wsq [bitrate [exact|model]] | decode IN.wsq OUT.raw | info IN.wsq".into()),
     }
 }
 

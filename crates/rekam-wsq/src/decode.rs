@@ -102,7 +102,7 @@ fn frame_geometry(f: &Frame, opts: &DecodeOptions, offset: usize) -> Result<Tree
         });
     }
     let pixels = u64::from(width) * u64::from(height);
-    if pixels > opts.max_pixels {
+    if pixels > opts.max_pixels || usize::try_from(pixels).is_err() {
         return Err(WsqError::TooLarge {
             pixels,
             limit: opts.max_pixels,
@@ -113,7 +113,7 @@ fn frame_geometry(f: &Frame, opts: &DecodeOptions, offset: usize) -> Result<Tree
         return Err(WsqError::BadDimensions {
             width,
             height,
-            reason: "too small for the five-level WSQ decomposition (at least 65x65 is needed)",
+            reason: "too small for the five-level WSQ decomposition (at least 81x81 is needed)",
         });
     }
     Ok(trees)
@@ -333,8 +333,10 @@ pub(crate) fn decode(data: &[u8], opts: &DecodeOptions) -> Result<Decoded, WsqEr
 fn to_pixels(img: &[f32], m_shift: f32, r_scale: f32) -> Vec<u8> {
     let mut out = vec![0u8; img.len()];
     for (o, &v) in out.iter_mut().zip(img) {
-        // The saturating cast gives 0 below zero and 255 above 255, as NBIS's tests do.
-        *o = ((f64::from(v * r_scale + m_shift) + 0.5) as f32) as u8;
+        // NBIS adds the 0.5 in double precision and stores the sum as a float; the sum of a
+        // float and 0.5 is exact in double, so single precision rounds it the same way. The
+        // saturating cast gives 0 below zero and 255 above 255, as NBIS's tests do.
+        *o = (v * r_scale + m_shift + 0.5) as u8;
     }
     out
 }

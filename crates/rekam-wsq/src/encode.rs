@@ -23,7 +23,9 @@ fn check(pixels: &[u8], width: u32, height: u32, opts: &EncodeOptions) -> Result
     if width > u32::from(u16::MAX) || height > u32::from(u16::MAX) {
         return Err(bad_dims("WSQ frames are at most 65535 pixels on a side"));
     }
-    let n = width as usize * height as usize;
+    let n = (width as usize)
+        .checked_mul(height as usize)
+        .ok_or(bad_dims("too many pixels for this platform"))?;
     if pixels.len() != n {
         return Err(WsqError::InvalidArgument(format!(
             "{} pixel bytes given for a {width}x{height} image ({n} expected)",
@@ -33,7 +35,7 @@ fn check(pixels: &[u8], width: u32, height: u32, opts: &EncodeOptions) -> Result
     let trees = Trees::new(width as usize, height as usize);
     if !trees.is_supported() {
         return Err(bad_dims(
-            "too small for the five-level WSQ decomposition (at least 65x65 is needed)",
+            "too small for the five-level WSQ decomposition (at least 81x81 is needed)",
         ));
     }
     if !(opts.bitrate.is_finite() && opts.bitrate > 0.0 && opts.bitrate <= 8.0) {
@@ -105,8 +107,11 @@ fn blocks(coeffs: &[i16], lens: [usize; 3]) -> [&[i16]; 3] {
     [b1, b2, b3]
 }
 
+/// Symbol counts of the two Huffman tables.
+type Counts = [[u32; 256]; 2];
+
 /// Symbol counts of the two Huffman tables (block 1; blocks 2 and 3).
-fn table_counts(b: [&[i16]; 3]) -> [[u32; 256]; 2] {
+fn table_counts(b: [&[i16]; 3]) -> Counts {
     let mut c0 = [0u32; 256];
     count_symbols(b[0], &mut c0);
     let mut c1 = [0u32; 256];
@@ -116,18 +121,19 @@ fn table_counts(b: [&[i16]; 3]) -> [[u32; 256]; 2] {
 }
 
 /// File size for these coefficients: `fixed` header bytes plus the two DHT value lists, the
-/// coded blocks with their padding and an allowance for byte stuffing.
-fn estimated_size(fixed: usize, coeffs: &[i16], lens: [usize; 3]) -> f64 {
+/// coded blocks (their bits multiplied by `scale` when the coefficients are a sample) with
+/// their padding, and an allowance for byte stuffing.
+fn estimated_size(fixed: usize, coeffs: &[i16], lens: [usize; 3], scale: f64) -> (f64, Counts) {
     let counts = table_counts(blocks(coeffs, lens));
     let mut bytes = fixed as f64;
     for c in &counts {
         let t = build_table(c);
-        let bits = huffman::coded_bits(c, &t) as f64;
+        let bits = huffman::coded_bits(c, &t) as f64 * scale;
         // Values of the DHT, the coded bits, half a byte of padding per block and one
         // stuffed zero per 256 bytes.
         bytes += t.values.len() as f64 + bits / 8.0 * (1.0 + 1.0 / 256.0) + 0.5;
     }
-    bytes + 0.5
+    (bytes + 0.5, counts)
 }
 
 /// Relative size error the rate search accepts.
@@ -136,8 +142,72 @@ const TOLERANCE: f64 = 0.015;
 /// First guess of d ln(size) / d ln(scale); WSQ files measure -1.1 to -1.4.
 const INITIAL_SLOPE: f64 = -1.25;
 
+/// On images of at least this many pixels the search first runs on every `SAMPLE_STEP`-th
+/// row of each subband, then confirms on all of them.
+const SAMPLE_MIN_PIXELS: usize = 250_000;
+const SAMPLE_STEP: usize = 4;
+
+/// A point of the search: scale, size, and the last secant slope.
+struct Point {
+    s: f32,
+    size: f64,
+    slope: f64,
+}
+
+/// Secant search in log-log space for the scale whose size `eval(scale)` (falling with the
+/// scale) is within the tolerance of `target`, kept inside a bracket once one is known and
+/// inside `range`; returns the closest point seen.
+fn secant(mut eval: impl FnMut(f32) -> f64, start: Point, target: f64, range: (f32, f32)) -> Point {
+    let Point {
+        mut s,
+        mut size,
+        mut slope,
+    } = start;
+    let mut best = Point { s, size, slope };
+    let mut below: Option<f32> = None; // largest scale known to give too big a file
+    let mut above: Option<f32> = None; // smallest scale known to give too small a file
+    let mut prev: Option<(f32, f64)> = None;
+    for _ in 0..12 {
+        if (size - target).abs() <= TOLERANCE * target {
+            break;
+        }
+        if size > target {
+            below = Some(s);
+        } else {
+            above = Some(s);
+        }
+        if let Some((ps, psize)) = prev {
+            if ps != s && psize != size {
+                let m = (size.ln() - psize.ln()) / (f64::from(s).ln() - f64::from(ps).ln());
+                if m < -0.05 {
+                    slope = m;
+                }
+            }
+        }
+        let mut next = (f64::from(s) * ((target.ln() - size.ln()) / slope).exp()) as f32;
+        if let (Some(lo), Some(hi)) = (below, above) {
+            if !(next > lo && next < hi) {
+                next = (lo * hi).sqrt();
+            }
+        }
+        next = next.clamp(range.0, range.1);
+        if next == s {
+            break;
+        }
+        prev = Some((s, size));
+        s = next;
+        size = eval(s);
+        if (size - target).abs() < (best.size - target).abs() {
+            best = Point { s, size, slope };
+        }
+    }
+    best.slope = slope;
+    best
+}
+
 /// Scales the model's bin widths until the file size is within 1.5 % of the bit rate (or as
-/// close as a dozen trials get); returns the quantizer and the coefficients.
+/// close as a dozen trials get); returns the quantizer, the coefficients and their symbol
+/// counts.
 fn search_bin_widths(
     img: &[f32],
     w: usize,
@@ -145,11 +215,11 @@ fn search_bin_widths(
     model: &Quant,
     fixed: usize,
     target: f64,
-) -> (Quant, Vec<i16>) {
+) -> (Quant, Vec<i16>, Option<Counts>) {
     let mut coeffs = Vec::with_capacity(img.len());
     let Some((qmin, qmax)) = model.range() else {
-        quant::quantize(img, w, &trees.bands, model, &mut coeffs);
-        return (model.clone(), coeffs);
+        quant::quantize(img, w, &trees.bands, model, 1, &mut coeffs);
+        return (model.clone(), coeffs, None);
     };
     // Keep every bin width representable in the DQT segment, and fine bins from pushing any
     // coefficient out of the 16-bit range the entropy coder carries.
@@ -163,59 +233,70 @@ fn search_bin_widths(
             s_lo = s_lo.max(peak / (30_000.0 * model.q[k]));
         }
     }
-    let s_lo = s_lo.min(s_hi);
-    let eval = |s: f32, coeffs: &mut Vec<i16>| -> (Quant, f64) {
+    let range = (s_lo.min(s_hi), s_hi);
+    let size_with = |s: f32, step: usize, buf: &mut Vec<i16>| -> (f64, Counts) {
         let q = model.scaled(s);
-        coeffs.clear();
-        quant::quantize(img, w, &trees.bands, &q, coeffs);
-        let size = estimated_size(fixed, coeffs, block_lens(trees, &q));
-        (q, size)
+        buf.clear();
+        quant::quantize(img, w, &trees.bands, &q, step, buf);
+        let full: usize = block_lens(trees, &q).iter().sum();
+        let lens = sampled_block_lens(trees, &q, step);
+        let scale = full as f64 / (lens.iter().sum::<usize>().max(1)) as f64;
+        estimated_size(fixed, buf, lens, scale)
     };
-    let mut s = 1.0f32.clamp(s_lo, s_hi);
-    let (mut q, mut size) = eval(s, &mut coeffs);
-    let mut best = (s, (size - target).abs());
-    // Bracket: the largest scale known to be too big a file, the smallest known too small.
-    let mut below: Option<(f32, f64)> = None;
-    let mut above: Option<(f32, f64)> = None;
-    let mut prev: Option<(f32, f64)> = None;
-    for _ in 0..12 {
-        if (size - target).abs() <= TOLERANCE * target {
-            return (q, coeffs);
-        }
-        if size > target {
-            below = Some((s, size));
-        } else {
-            above = Some((s, size));
-        }
-        // Secant step in log-log space.
-        let slope = match prev {
-            Some((ps, psize)) if ps != s && psize != size => {
-                let m = (size.ln() - psize.ln()) / (f64::from(s).ln() - f64::from(ps).ln());
-                if m < -0.05 { m } else { INITIAL_SLOPE }
-            }
-            _ => INITIAL_SLOPE,
+    let s0 = 1.0f32.clamp(range.0, range.1);
+    let mut start = Point {
+        s: s0,
+        size: 0.0,
+        slope: INITIAL_SLOPE,
+    };
+    if img.len() >= SAMPLE_MIN_PIXELS {
+        // Find the scale on a quarter of the rows, then confirm on all of them.
+        let mut sample = Vec::with_capacity(img.len() / SAMPLE_STEP + 1024);
+        start.size = size_with(s0, SAMPLE_STEP, &mut sample).0;
+        let found = secant(
+            |s| size_with(s, SAMPLE_STEP, &mut sample).0,
+            start,
+            target,
+            range,
+        );
+        start = Point {
+            s: found.s,
+            size: 0.0,
+            slope: found.slope,
         };
-        let mut next = (f64::from(s) * ((target.ln() - size.ln()) / slope).exp()) as f32;
-        if let (Some((lo, _)), Some((hi, _))) = (below, above) {
-            if !(next > lo && next < hi) {
-                next = (lo * hi).sqrt();
-            }
-        }
-        next = next.clamp(s_lo, s_hi);
-        if next == s {
-            break;
-        }
-        prev = Some((s, size));
-        s = next;
-        (q, size) = eval(s, &mut coeffs);
-        if (size - target).abs() < best.1 {
-            best = (s, (size - target).abs());
-        }
     }
-    if best.0 != s {
-        (q, _) = eval(best.0, &mut coeffs);
+    let mut last = start.s;
+    let (size, mut counts) = size_with(start.s, 1, &mut coeffs);
+    start.size = size;
+    let found = secant(
+        |s| {
+            last = s;
+            let (size, c) = size_with(s, 1, &mut coeffs);
+            counts = c;
+            size
+        },
+        start,
+        target,
+        range,
+    );
+    if found.s != last {
+        counts = size_with(found.s, 1, &mut coeffs).1;
     }
-    (q, coeffs)
+    (model.scaled(found.s), coeffs, Some(counts))
+}
+
+/// Block sizes when only every `step`-th row of each subband is taken.
+fn sampled_block_lens(trees: &Trees, q: &Quant, step: usize) -> [usize; 3] {
+    let len_of = |r: std::ops::Range<usize>| -> usize {
+        r.filter(|&k| q.q[k] != 0.0)
+            .map(|k| trees.bands[k].w * trees.bands[k].h.div_ceil(step))
+            .sum()
+    };
+    [
+        len_of(0..BLOCK2_START),
+        len_of(BLOCK2_START..BLOCK3_START),
+        len_of(BLOCK3_START..CODED_SUBBANDS),
+    ]
 }
 
 /// Encodes an 8-bit greyscale image.
@@ -244,11 +325,11 @@ fn encode_impl(
     let var = quant::variances(&img, w, &trees.bands);
     let model = quant::bin_widths(&var, opts.bitrate);
     let com = format::nistcom(width, height, opts.ppi, opts.bitrate);
-    let (q, coeffs) = match opts.rate_control {
+    let (q, coeffs, counts) = match opts.rate_control {
         RateControl::Model => {
             let mut coeffs = Vec::with_capacity(img.len());
-            quant::quantize(&img, w, &trees.bands, &model, &mut coeffs);
-            (model, coeffs)
+            quant::quantize(&img, w, &trees.bands, &model, 1, &mut coeffs);
+            (model, coeffs, None)
         }
         RateControl::Exact => {
             // SOI, COMs, DTT, DQT, SOF, two DHT headers, three SOB, EOI.
@@ -290,7 +371,8 @@ fn encode_impl(
         software: 0,
     };
     format::put_frame_header(&mut out, &frame)?;
-    write_blocks(&mut out, &coeffs, &trees, &q, restart);
+    let counts = counts.filter(|_| restart.is_none());
+    write_blocks(&mut out, &coeffs, &trees, &q, counts, restart);
     format::put_marker(&mut out, format::EOI);
     Ok(out)
 }
@@ -302,10 +384,11 @@ fn write_blocks(
     coeffs: &[i16],
     trees: &Trees,
     q: &Quant,
+    counts: Option<Counts>,
     restart: Option<usize>,
 ) {
     let b = blocks(coeffs, block_lens(trees, q));
-    let [c0, mut c1] = table_counts(b);
+    let [c0, mut c1] = counts.unwrap_or_else(|| table_counts(b));
     if let Some(n) = restart.filter(|&n| n > 0) {
         // Runs of zeros end at every restart marker.
         c1 = [0; 256];

@@ -15,6 +15,8 @@
 //! number of codes of each length, then the symbols in order of increasing code length.
 
 use crate::bits::{BitReader, BitWriter};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// Longest code length.
 pub(crate) const MAX_CODE_LEN: usize = 16;
@@ -97,6 +99,10 @@ fn emit_zeros<F: FnMut(u8, u32, u32)>(mut run: usize, f: &mut F) {
 fn for_each_symbol<F: FnMut(u8, u32, u32)>(coeffs: &[i16], mut f: F) {
     let mut next = 0usize; // first coefficient not yet covered by a symbol
     for (ci, chunk) in coeffs.chunks(64).enumerate() {
+        // Most chunks are all zero at usual bit rates: one vectorized test skips them.
+        if chunk.iter().fold(0i16, |acc, &v| acc | v) == 0 {
+            continue;
+        }
         let mut mask = 0u64;
         for (j, &v) in chunk.iter().enumerate() {
             mask |= u64::from(v != 0) << j;
@@ -130,25 +136,19 @@ pub(crate) fn build_table(counts: &[u32; 256]) -> HuffTable {
     freq[256] = 1;
     let mut codesize = [0usize; N];
     let mut others = [NONE; N];
-    // Symbols still in play, in increasing order (ties go to the larger index).
-    let mut active: Vec<usize> = (0..N).filter(|&i| freq[i] > 0).collect();
-    while active.len() > 1 {
-        // The least frequent symbol, the larger index winning ties, then the next one.
-        let mut v1 = NONE;
-        for &i in &active {
-            if v1 == NONE || freq[i] <= freq[v1] {
-                v1 = i;
-            }
-        }
-        let mut v2 = NONE;
-        for &i in &active {
-            if i != v1 && (v2 == NONE || freq[i] <= freq[v2]) {
-                v2 = i;
-            }
-        }
-        freq[v1] += freq[v2];
-        freq[v2] = 0;
-        active.retain(|&i| i != v2);
+    // Repeatedly merge the two least frequent groups; among equal counts the larger symbol
+    // index goes first (the order of Annex K, which NBIS follows).
+    let mut heap: BinaryHeap<Reverse<(u64, Reverse<usize>)>> = (0..N)
+        .filter(|&i| freq[i] > 0)
+        .map(|i| Reverse((freq[i], Reverse(i))))
+        .collect();
+    while heap.len() > 1 {
+        let (Some(Reverse((f1, Reverse(v1)))), Some(Reverse((f2, Reverse(v2))))) =
+            (heap.pop(), heap.pop())
+        else {
+            break;
+        };
+        heap.push(Reverse((f1 + f2, Reverse(v1))));
         for start in [v1, v2] {
             let mut c = start;
             codesize[c] += 1;

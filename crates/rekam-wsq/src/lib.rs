@@ -22,12 +22,20 @@
 //! # Ok::<(), rekam_wsq::WsqError>(())
 //! ```
 //!
-//! What is supported: 8-bit greyscale images from 65 × 65 up to 65535 × 65535 pixels; any number
-//! of coded blocks and Huffman tables; comments anywhere between segments; restart markers
-//! (`DRT`, `RST0`–`RST7`) inside coded data. Refused with an error: the even-length filter banks
-//! the specification also allows (NBIS never writes them) and tables redefined after coded data.
-//! The decoder never panics on malformed input and bounds its allocations
+//! What is supported: 8-bit greyscale images from 81 × 81 up to 65535 × 65535 pixels (NBIS's
+//! `cwsq` tool itself refuses images under 256 × 256, but `dwsq` decodes the smaller ones this
+//! crate writes); any number of coded blocks and Huffman tables; comments anywhere between
+//! segments; restart markers (`DRT`, `RST0`–`RST7`, which NBIS does not handle) inside coded
+//! data, where they re-align the bit reader. Refused with an error: the even-length filter banks
+//! the specification also allows (NBIS never writes them) and transform or quantization tables
+//! redefined after coded data. The decoder never panics on malformed input (a proptest in the
+//! test suite and a cargo-fuzz target in `fuzz/` check this) and bounds its allocations
 //! ([`DecodeOptions::max_pixels`]).
+//!
+//! Speed, on one core: a 500 ppi 800 × 750 finger encodes in about 3 ms ([`RateControl::Model`])
+//! or 5 ms ([`RateControl::Exact`]) and decodes in about 3 ms, several times faster than NBIS
+//! (see `benches/wsq.rs`). The arithmetic is single precision, vectorizable and ordered like
+//! NBIS's, which is what makes the results bit-identical.
 
 mod bits;
 mod decode;

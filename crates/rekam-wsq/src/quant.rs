@@ -177,12 +177,14 @@ pub(crate) fn bin_widths(var: &[f32; SUBBANDS], r: f32) -> Quant {
     Quant { q: qbss, z }
 }
 
-/// Quantizes the coded subbands, appending them in subband order to `out`.
+/// Quantizes the coded subbands, appending them in subband order to `out`; with `step > 1`
+/// only every `step`-th row of each subband (a sample for rate estimates).
 pub(crate) fn quantize(
     img: &[f32],
     stride: usize,
     bands: &[Rect; SUBBANDS],
     quant: &Quant,
+    step: usize,
     out: &mut Vec<i16>,
 ) {
     for (k, b) in bands.iter().enumerate().take(CODED_SUBBANDS) {
@@ -192,9 +194,9 @@ pub(crate) fn quantize(
         }
         let zbin = (f64::from(quant.z[k]) / 2.0) as f32;
         let start = out.len();
-        out.resize(start + b.area(), 0);
+        out.resize(start + b.w * b.h.div_ceil(step), 0);
         let dst = &mut out[start..];
-        for (r, row) in (b.y..b.y + b.h).enumerate() {
+        for (r, row) in (b.y..b.y + b.h).step_by(step.max(1)).enumerate() {
             let line = &img[row * stride + b.x..][..b.w];
             let o = &mut dst[r * b.w..][..b.w];
             for (d, &v) in o.iter_mut().zip(line) {
@@ -235,24 +237,25 @@ impl QuantTable {
 
 /// One coded subband as the decoder fills it.
 struct Slot {
-    /// Stream position of its first coefficient.
-    start: usize,
-    /// Stream position after its last coefficient.
-    end: usize,
-    x: usize,
-    y: usize,
-    w: u32,
+    /// Index in the image of its top-left sample.
+    base: usize,
+    w: usize,
+    h: usize,
     q: f32,
     half_z: f64,
 }
 
 /// Writes decoded coefficients, dequantized, straight into their place in the (zeroed) image:
-/// zero runs only move the stream position, so their cost is nil.
+/// zero runs only move the write position, so their cost is nil.
 pub(crate) struct Dequantizer<'a> {
     img: &'a mut [f32],
     stride: usize,
     slots: Vec<Slot>,
+    /// Current subband (`slots.len()` once all are full).
     cur: usize,
+    /// Row and column within the current subband.
+    row: usize,
+    col: usize,
     pos: usize,
     total: usize,
     c: f32,
@@ -266,30 +269,29 @@ impl<'a> Dequantizer<'a> {
         img: &'a mut [f32],
         stride: usize,
     ) -> Self {
-        let mut slots = Vec::with_capacity(CODED_SUBBANDS);
-        let mut pos = 0;
-        for (k, b) in bands.iter().enumerate().take(CODED_SUBBANDS) {
-            if !table.is_coded(k) || b.area() == 0 {
-                continue;
-            }
-            slots.push(Slot {
-                start: pos,
-                end: pos + b.area(),
-                x: b.x,
-                y: b.y,
-                w: b.w as u32,
+        let slots: Vec<Slot> = bands
+            .iter()
+            .enumerate()
+            .take(CODED_SUBBANDS)
+            .filter(|&(k, b)| table.is_coded(k) && b.area() > 0)
+            .map(|(k, b)| Slot {
+                base: b.y * stride + b.x,
+                w: b.w,
+                h: b.h,
                 q: table.q[k],
                 half_z: f64::from(table.z[k]) / 2.0,
-            });
-            pos += b.area();
-        }
+            })
+            .collect();
+        let total = slots.iter().map(|s| s.w * s.h).sum();
         Dequantizer {
             img,
             stride,
             slots,
             cur: 0,
+            row: 0,
+            col: 0,
             pos: 0,
-            total: pos,
+            total,
             c: table.bin_center,
         }
     }
@@ -304,27 +306,56 @@ impl<'a> Dequantizer<'a> {
         self.total
     }
 
+    /// Carries a column past the end of its row into the following rows and subbands.
+    #[cold]
+    fn wrap(&mut self) {
+        while let Some(s) = self.slots.get(self.cur) {
+            if self.col >= s.w {
+                self.row += self.col / s.w;
+                self.col %= s.w;
+            }
+            if self.row < s.h {
+                return;
+            }
+            // Carry the excess into the next subband.
+            let excess = (self.row - s.h) * s.w + self.col;
+            self.cur += 1;
+            self.row = 0;
+            self.col = excess;
+        }
+    }
+
     /// Skips `n` zero coefficients; `false` when that passes the end.
     #[inline(always)]
     pub fn skip(&mut self, n: usize) -> bool {
         self.pos = self.pos.saturating_add(n);
-        self.pos <= self.total
+        if self.pos > self.total {
+            return false;
+        }
+        self.col += n;
+        if self.slots.get(self.cur).is_some_and(|s| self.col >= s.w) {
+            self.wrap();
+        }
+        true
     }
 
     /// Stores the next coefficient; `false` when the frame is already full.
     #[inline(always)]
     pub fn put(&mut self, v: i16) -> bool {
-        if self.pos >= self.total {
+        let Some(s) = self.slots.get(self.cur) else {
             return false;
+        };
+        let at = s.base + self.row * self.stride + self.col;
+        let value = dequantize_one(v, s.q, self.c, s.half_z);
+        let w = s.w;
+        if let Some(d) = self.img.get_mut(at) {
+            *d = value;
         }
-        while self.slots[self.cur].end <= self.pos {
-            self.cur += 1;
-        }
-        let b = &self.slots[self.cur];
-        let local = (self.pos - b.start) as u32;
-        let (row, col) = ((local / b.w) as usize, (local % b.w) as usize);
-        self.img[(b.y + row) * self.stride + b.x + col] = dequantize_one(v, b.q, self.c, b.half_z);
         self.pos += 1;
+        self.col += 1;
+        if self.col >= w {
+            self.wrap();
+        }
         true
     }
 }

@@ -437,7 +437,7 @@ mod tests {
     #[test]
     fn perfect_reconstruction() {
         let syn = default_synthesis();
-        for (w, h) in [(65, 65), (100, 80), (257, 131), (96, 203)] {
+        for (w, h) in [(81, 81), (100, 80), (257, 131), (96, 203)] {
             let orig: Vec<f32> = (0..w * h)
                 .map(|i| {
                     let (x, y) = ((i % w) as f32, (i / w) as f32);

@@ -7,17 +7,17 @@ use proptest::prelude::*;
 use rekam_wsq::{DecodeOptions, EncodeOptions, WsqError};
 use std::sync::OnceLock;
 
-/// A small valid file (96 × 80, about 1.4 kB).
+/// A small valid file (96 × 88, about 1.5 kB).
 fn sample() -> &'static [u8] {
     static FILE: OnceLock<Vec<u8>> = OnceLock::new();
     FILE.get_or_init(|| {
-        let img = common::finger(96, 80, 8);
+        let img = common::finger(96, 88, 8);
         let o = EncodeOptions {
             bitrate: 1.0,
             comments: vec!["a comment".into()],
             ..Default::default()
         };
-        rekam_wsq::encode(&img, 96, 80, &o).expect("encodes")
+        rekam_wsq::encode(&img, 96, 88, &o).expect("encodes")
     })
 }
 
@@ -123,7 +123,7 @@ fn absurd_frame_sizes_are_refused_before_allocating() {
     assert!(matches!(e, WsqError::TooLarge { .. }), "{e}");
     let e = rekam_wsq::decode(&patch(0, 96)).expect_err("empty");
     assert!(matches!(e, WsqError::Malformed { .. }), "{e}");
-    let e = rekam_wsq::decode(&patch(80, 10)).expect_err("tiny");
+    let e = rekam_wsq::decode(&patch(80, 70)).expect_err("tiny");
     assert!(matches!(e, WsqError::BadDimensions { .. }), "{e}");
     // 30 M pixels is within the default limit: the coded data is far too short for it, which
     // is found before the image buffers are allocated.

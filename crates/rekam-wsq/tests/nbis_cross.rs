@@ -121,3 +121,26 @@ fn nbis_and_rekam_decode_each_others_files() {
         }
     }
 }
+
+/// `cwsq` refuses images under 256 × 256, but `dwsq` decodes the small ones this crate writes.
+#[test]
+#[ignore = "needs NBIS: set NBIS_BIN to a folder with cwsq and dwsq"]
+fn nbis_decodes_our_small_images() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (w, h) in [(81u32, 81u32), (100, 90), (81, 300), (255, 129), (96, 97)] {
+        let px = common::finger(w, h, u64::from(w + h));
+        for rate_control in [RateControl::Exact, RateControl::Model] {
+            let o = EncodeOptions {
+                bitrate: 1.5,
+                rate_control,
+                ..Default::default()
+            };
+            let ours = rekam_wsq::encode(&px, w, h, &o).expect("encodes");
+            let tag = format!("small_{w}x{h}_{rate_control:?}");
+            let theirs = dwsq(dir.path(), &tag, &ours);
+            let mine = rekam_wsq::decode(&ours).expect("decodes").pixels;
+            let (d, m) = differing(&theirs, &mine);
+            assert_eq!(d, 0, "{tag}: {d} pixels differ (max {m})");
+        }
+    }
+}

@@ -79,12 +79,12 @@ fn model_rate_control_undershoots_and_exact_does_better() {
 #[test]
 fn odd_sizes_round_trip() {
     for (w, h) in [
-        (65, 65),
-        (66, 67),
+        (81, 81),
+        (82, 83),
         (97, 130),
         (333, 201),
         (130, 97),
-        (1000, 70),
+        (1000, 81),
     ] {
         let img = common::finger(w, h, u64::from(w * h));
         for rc in [RateControl::Exact, RateControl::Model] {
@@ -113,6 +113,7 @@ fn too_small_or_too_large_images_are_refused() {
         (500, 1),
         (64, 1000),
         (1000, 64),
+        (80, 80),
         (8, 8),
     ] {
         let px = vec![128u8; (w * h) as usize];
