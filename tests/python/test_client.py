@@ -366,7 +366,14 @@ TESTS = [
 def main():
     t = target()
     print("rekamd at %s" % t, flush=True)
-    channel = grpc.insecure_channel(t)
+    # grpcio (since 1.57) sends the socket path as :authority on unix: targets, which
+    # tonic's HTTP/2 stack (h2) rejects as a PROTOCOL_ERROR (RST_STREAM code 1): a client
+    # of a tonic server on a Unix socket must set the authority itself, as grpc-go and
+    # tonic do ("localhost").
+    options = []
+    if t.startswith("unix"):
+        options.append(("grpc.default_authority", "localhost"))
+    channel = grpc.insecure_channel(t, options=options)
     try:
         grpc.channel_ready_future(channel).result(timeout=10)
     except grpc.FutureTimeoutError:

@@ -103,9 +103,9 @@ fn type14_from_wsq_round_trips_and_decodes() {
 
     // No PPI in the NISTCOM: the resolution must come from the caller instead.
     let no_ppi = rekam_wsq::encode(
-        &ridges(80, 80),
-        80,
-        80,
+        &ridges(96, 96),
+        96,
+        96,
         &EncodeOptions {
             ppi: None,
             rate_control: RateControl::Model,

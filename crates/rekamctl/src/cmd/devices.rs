@@ -104,7 +104,7 @@ fn event_line(e: &DeviceEvent) -> String {
     let kind = short(e.kind().as_str_name(), "DEVICE_EVENT_KIND_");
     match &e.device {
         Some(d) => format!(
-            "{}  {:<13}  {:<10}  {:<19}  {}",
+            "{}  {:<13}  {:<12}  {:<19}  {}",
             time(e.time.as_ref()),
             kind,
             d.id,

@@ -206,8 +206,9 @@ async fn watch_progress(
     }
 }
 
-/// Shows one progress event. On stderr (no terminal), an event is shown only when its step
-/// or message differs from the last one shown (`last`), so percentages do not flood it.
+/// Shows one progress event. On stderr (no terminal), only PROGRESS events are shown, and
+/// only when their step or message differs from the last one shown (`last`), so that
+/// percentages do not flood it.
 fn show_event(ev: &EnrollmentEvent, current: &Current, last: &mut Option<(i32, String)>) {
     if ev.step() == Step::Unspecified {
         return; // the initial snapshot
@@ -221,13 +222,13 @@ fn show_event(ev: &EnrollmentEvent, current: &Current, last: &mut Option<(i32, S
     match bar {
         Some(pb) if !pb.is_hidden() => pb.set_message(text),
         _ => {
+            // The step's start and end are on stdout already: only progress goes here.
             let key = (ev.step, ev.message.clone());
-            if !ev.message.trim().is_empty() && last.as_ref() != Some(&key) {
-                eprintln!(
-                    "    {} {}: {text}",
-                    human(step_name(ev.step())),
-                    human(short(ev.status().as_str_name(), "STEP_STATUS_"))
-                );
+            if ev.status() == StepStatus::Progress
+                && !ev.message.trim().is_empty()
+                && last.as_ref() != Some(&key)
+            {
+                eprintln!("    {}: {text}", human(step_name(ev.step())));
                 *last = Some(key);
             }
         }
