@@ -237,7 +237,7 @@ pub(crate) fn fast_sin_cos(x: f32) -> (f32, f32) {
     const FRAC_2_PI: f32 = std::f32::consts::FRAC_2_PI;
     // π/2 split in two parts for an accurate reduction.
     const P1: f32 = 1.570_312_5;
-    const P2: f32 = 4.838_267_9e-4;
+    const P2: f32 = 4.838_268e-4;
     let k = (x * FRAC_2_PI).round();
     let r = (x - k * P1) - k * P2;
     let r2 = r * r;
