@@ -42,6 +42,11 @@ fn benches(c: &mut Criterion) {
     c.bench_function("extract 800x750", |b| {
         b.iter(|| extract(black_box(&img)).unwrap())
     });
+    // A poor impression (noise, blur, low contrast): more skeleton clutter to clean up.
+    let poor = render_finger(&m1, 800, 750, &Impression::random(12002, 1.0));
+    c.bench_function("extract 800x750 poor impression", |b| {
+        b.iter(|| extract(black_box(&poor)).unwrap())
+    });
     let a = extract(&img).unwrap();
     let b2 = extract(&img_b).unwrap();
     let other = extract(&img_other).unwrap();

@@ -104,6 +104,50 @@ fn main() {
         render_extract.as_secs_f64() * 1e3 / (2 * t.len()) as f64,
         matching.as_secs_f64() * 1e6 / (g.len() + i.len()) as f64
     );
+    let asym: Vec<f32> = t
+        .iter()
+        .map(|p| {
+            let (ab, ba) = (
+                rekam_minutiae::match_score(&p[0], &p[1]) as f32,
+                rekam_minutiae::match_score(&p[1], &p[0]) as f32,
+            );
+            (ab - ba).abs() / ab.max(ba).max(1.0)
+        })
+        .collect();
+    println!(
+        "symmetry: genuine |s(a,b) - s(b,a)| / max: mean {:.3}, max {:.3}",
+        asym.iter().sum::<f32>() / asym.len().max(1) as f32,
+        asym.iter().copied().fold(0.0, f32::max)
+    );
+    // The same comparisons after a round trip through the compact card format (at most 60
+    // minutiae, 0.1 mm and 5.625° steps, no quality).
+    let opts = rekam_minutiae::iso19794_2::CardOptions::default();
+    let card: Vec<[rekam_minutiae::Template; 2]> = t
+        .iter()
+        .map(|p| {
+            p.clone().map(|x| {
+                let b = rekam_minutiae::iso19794_2::write_compact(&x, &opts).unwrap();
+                rekam_minutiae::iso19794_2::parse_compact(&b, 500).unwrap()
+            })
+        })
+        .collect();
+    let (cg, ci) = eval::scores(&card);
+    let (cgs, cis) = (eval::summary(&cg), eval::summary(&ci));
+    let (ce, cth) = eval::eer(&cg, &ci);
+    println!(
+        "compact card (≤ {} minutiae): genuine min {} mean {:.1} max {}; impostor min {} mean {:.1} max {}; EER {:.4} at {cth}; at {}: FMR {:.5} FNMR {:.4}",
+        opts.max_minutiae,
+        cgs.min,
+        cgs.mean,
+        cgs.max,
+        cis.min,
+        cis.mean,
+        cis.max,
+        ce,
+        rekam_minutiae::MATCH_THRESHOLD,
+        eval::fmr(&ci, rekam_minutiae::MATCH_THRESHOLD),
+        eval::fnmr(&cg, rekam_minutiae::MATCH_THRESHOLD)
+    );
     let mut low: Vec<(u32, usize)> = g.iter().copied().zip(0..).collect();
     low.sort();
     println!(

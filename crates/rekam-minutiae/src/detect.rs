@@ -352,21 +352,25 @@ fn remove_false(cands: &mut [Cand], p: &Padded, f: &Field, singular: &[(f32, f32
         }
         // An ending whose ridge stops because the print stops: behind it (opposite to its
         // direction) lies background within a few ridge periods.
-        if c.kind == MinutiaKind::Ending && points_out(c, f, 3.0 * t_local) {
+        if c.kind == MinutiaKind::Ending && points_out(c, f, 2.0 * t_local) {
             drop[j] = true;
         }
     }
     // Pairwise rules on the survivors: broken ridges (two endings facing each other across a
     // short gap) and pairs too close to be distinct minutiae.
+    // Candidates are in raster order (sorted by y): each scan stops once rows are too far.
     let alive: Vec<usize> = (0..n).filter(|&j| !drop[j]).collect();
     let mut drop2 = drop.clone();
     for (ai, &a) in alive.iter().enumerate() {
+        let t_local = period(&cands[a]);
         for &b in &alive[ai + 1..] {
             let (ca, cb) = (&cands[a], &cands[b]);
             let dx = cb.x as f32 - ca.x as f32;
             let dy = cb.y as f32 - ca.y as f32;
+            if dy > 2.5 * t_local {
+                break;
+            }
             let d = (dx * dx + dy * dy).sqrt();
-            let t_local = period(ca);
             if d > 2.5 * t_local {
                 continue;
             }
@@ -408,7 +412,10 @@ fn remove_false(cands: &mut [Cand], p: &Padded, f: &Field, singular: &[(f32, f32
     let mut drop3 = drop2.clone();
     for &a in &alive {
         let r = 2.0 * period(&cands[a]);
-        let k = alive
+        let (y0, y1) = (cands[a].y as f32 - r, cands[a].y as f32 + r);
+        let lo = alive.partition_point(|&b| (cands[b].y as f32) < y0);
+        let hi = alive.partition_point(|&b| (cands[b].y as f32) <= y1);
+        let k = alive[lo..hi]
             .iter()
             .filter(|&&b| {
                 let dx = cands[b].x as f32 - cands[a].x as f32;

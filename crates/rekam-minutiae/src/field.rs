@@ -92,6 +92,9 @@ impl Field {
         let mut cnt = vec![0f64; n];
         let pw = p.pw;
         let d = &p.data;
+        // Gradients are taken on a lightly smoothed copy: sensor noise is broadband while the
+        // ridges are a low frequency, so this keeps noisy prints coherent.
+        let sm = binomial5(&p.data, p.pw, p.ph);
         // Gradients are sampled every other row and column: the structure tensor over a
         // 40-pixel window needs no more, and it quarters the cost.
         for y in (0..p.h).step_by(2) {
@@ -103,9 +106,10 @@ impl Field {
                 let x1 = (x0 + CELL).min(p.w);
                 for x in (x0..x1).step_by(2) {
                     let i = base + x;
-                    let (a, b, c) = (d[i - pw - 1], d[i - pw], d[i - pw + 1]);
-                    let (l, m, r) = (d[i - 1], d[i], d[i + 1]);
-                    let (e, f, g) = (d[i + pw - 1], d[i + pw], d[i + pw + 1]);
+                    let (a, b, c) = (sm[i - pw - 1], sm[i - pw], sm[i - pw + 1]);
+                    let (l, r) = (sm[i - 1], sm[i + 1]);
+                    let (e, f, g) = (sm[i + pw - 1], sm[i + pw], sm[i + pw + 1]);
+                    let m = d[i];
                     let gx = (c + 2.0 * r + g) - (a + 2.0 * l + e);
                     let gy = (e + 2.0 * f + g) - (a + 2.0 * b + c);
                     axx += gx * gx;
@@ -264,6 +268,33 @@ impl Field {
     pub(crate) fn cell_of(&self, x: usize, y: usize) -> usize {
         (y / CELL) * self.cw + x / CELL
     }
+}
+
+/// Separable binomial smoothing `[1 4 6 4 1] / 16` of a `w` x `h` buffer (the two outermost
+/// rows and columns are copied).
+fn binomial5(v: &[f32], w: usize, h: usize) -> Vec<f32> {
+    let mut tmp = v.to_vec();
+    for y in 0..h {
+        let row = &v[y * w..(y + 1) * w];
+        let out = &mut tmp[y * w..(y + 1) * w];
+        for x in 2..w.saturating_sub(2) {
+            out[x] = (row[x - 2] + 4.0 * row[x - 1] + 6.0 * row[x] + 4.0 * row[x + 1] + row[x + 2])
+                * (1.0 / 16.0);
+        }
+    }
+    let mut out = tmp.clone();
+    for y in 2..h.saturating_sub(2) {
+        for x in 0..w {
+            let i = y * w + x;
+            out[i] = (tmp[i - 2 * w]
+                + 4.0 * tmp[i - w]
+                + 6.0 * tmp[i]
+                + 4.0 * tmp[i + w]
+                + tmp[i + 2 * w])
+                * (1.0 / 16.0);
+        }
+    }
+    out
 }
 
 /// Summed-area table over a cell grid.

@@ -30,8 +30,8 @@ use rand_chacha::ChaCha8Rng;
 use std::f32::consts::{PI, TAU};
 
 use crate::util::{
-    NoiseField, V2, gaussian_blur, hash_gauss, hash64, seg_dist, smin, smoothstep, to_u8,
-    value_noise, wrap_pi,
+    NoiseField, V2, fast_sin_cos, gaussian_blur, hash_gauss, hash64, seg_dist, smin, smoothstep,
+    to_u8, value_noise, wrap_pi,
 };
 
 /// The five Henry/FBI pattern classes.
@@ -491,7 +491,7 @@ impl MasterFinger {
                 let k = start + i;
                 let p = V2::new(px[k], py[k]);
                 let q = V2::new(qx[k], qy[k]);
-                let (s, c) = (self.phase_w(q) + self.roughness(p)).sin_cos();
+                let (s, c) = fast_sin_cos(self.phase_w(q) + self.roughness(p));
                 let norm = (re[i] * re[i] + im[i] * im[i]).sqrt();
                 out[k] = if norm > 1e-30 {
                     (c * re[i] - s * im[i]) / norm

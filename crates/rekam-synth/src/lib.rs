@@ -2,8 +2,11 @@
 //! validating its biometric algorithms (WSQ codec, minutiae extraction and matching,
 //! quality scoring, slap segmentation, face and signature handling).
 //!
-//! Everything is a pure function of its seed(s): the same inputs always give the same bytes
-//! on every platform run of the same build, and no files or global state are involved.
+//! Everything is a pure function of its seed(s) (ChaCha8 streams and integer hashes, no
+//! global state, no files): the same inputs give the same bytes on every run. The per-pixel
+//! ridge phase uses plain f32 arithmetic (no libm), but master generation calls `atan2`,
+//! `exp` and friends, so a different libm could move a result by a rounding step; compare
+//! images across platforms with a tolerance, not byte for byte.
 //!
 //! * Fingerprints ([`master`], [`render_finger`], [`ground_truth_minutiae`]): a master finger
 //!   is a phase field (Larkin & Fletcher; the SFinGe idea of a class-specific ridge flow

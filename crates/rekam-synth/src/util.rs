@@ -228,3 +228,45 @@ pub(crate) fn value_noise(x: f32, y: f32, inv: f32, seed: u64) -> f32 {
     let b = v01 + (v11 - v01) * sx;
     2.0 * (a + (b - a) * sy) - 1.0
 }
+
+/// Fast `(sin x, cos x)` for the ridge phase (|x| up to ~1e4): quadrant reduction and
+/// minimax-style Taylor polynomials on [−π/4, π/4]; absolute error below 1e-6 plus the f32
+/// rounding of `x`. Plain arithmetic, so it gives the same bits wherever f32 is IEEE.
+#[inline]
+pub(crate) fn fast_sin_cos(x: f32) -> (f32, f32) {
+    const FRAC_2_PI: f32 = std::f32::consts::FRAC_2_PI;
+    // π/2 split in two parts for an accurate reduction.
+    const P1: f32 = 1.570_312_5;
+    const P2: f32 = 4.838_268e-4;
+    let k = (x * FRAC_2_PI).round();
+    let r = (x - k * P1) - k * P2;
+    let r2 = r * r;
+    let s = r * (1.0 + r2 * (-1.666_666_6e-1 + r2 * (8.333_331e-3 + r2 * -1.980_741e-4)));
+    let c =
+        1.0 + r2 * (-0.5 + r2 * (4.166_664_6e-2 + r2 * (-1.388_731_6e-3 + r2 * 2.443_315_7e-5)));
+    match (k as i64).rem_euclid(4) {
+        0 => (s, c),
+        1 => (c, -s),
+        2 => (-s, -c),
+        _ => (-c, s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_sin_cos_is_accurate() {
+        let mut worst = 0.0f64;
+        for i in -200_000..200_000 {
+            let x = i as f32 * 0.0137;
+            let (s, c) = fast_sin_cos(x);
+            let xd = f64::from(x);
+            worst = worst
+                .max((f64::from(s) - xd.sin()).abs())
+                .max((f64::from(c) - xd.cos()).abs());
+        }
+        assert!(worst < 2e-6, "{worst}");
+    }
+}

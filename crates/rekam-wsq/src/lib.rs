@@ -52,8 +52,10 @@ pub use error::WsqError;
 /// Encoder settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodeOptions {
-    /// Target bit rate in bits per pixel: 0.75 (about 15:1) is the usual setting for 500 ppi
-    /// fingerprints, 2.25 about 5:1. Must lie in (0, 8].
+    /// Target bit rate in bits per pixel, in (0, 8]. 0.75 is the usual setting for 500 ppi
+    /// fingerprints and 2.25 the other common one; NBIS documents them as about 15:1 and 5:1,
+    /// which is what its open-loop rate model ([`RateControl::Model`]) typically yields, while a
+    /// file of exactly 0.75 bpp ([`RateControl::Exact`]) is 10.7:1.
     pub bitrate: f32,
     /// Scan resolution written to the NISTCOM comment (`PPI -1` when `None`).
     pub ppi: Option<u16>,
@@ -67,7 +69,8 @@ pub struct EncodeOptions {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum RateControl {
     /// Start from the specification's rate model and scale all bin widths together until the
-    /// file is within about 1 % of `bitrate` bits per pixel (a few extra quantization passes).
+    /// file is within about 1.5 % of `bitrate` bits per pixel (a few extra quantization passes,
+    /// most of them on a quarter of the rows).
     /// The relative bin widths, and hence the character of the loss, stay those of the
     /// specification. Two limits: on tiny images, where the ~600 bytes of tables approach the
     /// whole budget, the coded data still gets half the budget (so the file is larger than
@@ -76,7 +79,9 @@ pub enum RateControl {
     #[default]
     Exact,
     /// The specification's rate model alone ("encoder number one" parameter settings), as
-    /// NBIS `cwsq` does: the output is byte-identical to cwsq's. The model is open loop, so the
+    /// NBIS `cwsq` does: the output is byte-identical to cwsq's (for every image cwsq accepts,
+    /// that is from 256 × 256 on; below, where NBIS's variance windows hold too few samples,
+    /// this crate measures whole subbands instead). The model is open loop, so the
     /// file can be much smaller than `bitrate` asks (clean, high-contrast prints with much
     /// background often come out at a third of it).
     Model,
