@@ -8,6 +8,11 @@
 //! `error: <CODE>: <message>`, a failed self-test, a failed print job, a mismatching chip
 //! file), 2 on a usage error.
 //!
+//! The offline commands (`wsq`, `record info`, `score`, `minutiae`, `match`, `segment`) work
+//! on files with the workspace's format crates and need no daemon: WSQ encoding and decoding,
+//! the headers of ISO/IEC 19794 records, ICAO DG7 and ANSI/NIST-ITL transactions, fingerprint
+//! quality, minutiae, matching and slap segmentation (`src/offline/`).
+//!
 //! With `--json`, a command prints one JSON document on stdout (one per line for `watch`)
 //! instead of text; progress bars and spinners go to stderr and only when it is a terminal.
 //! The shapes are documented on each command (`rekamctl help <command>`) and in
@@ -18,12 +23,13 @@
 mod cmd;
 mod conn;
 mod names;
+mod offline;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{ArgGroup, Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use rekam_api::pb::{FingerPosition, MissingFinger};
 
 use conn::{Ctx, Target, default_socket_path};
@@ -168,6 +174,159 @@ pub enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// Offline: encodes, decodes or describes WSQ fingerprint images (no daemon needed).
+    #[command(subcommand)]
+    Wsq(WsqCommand),
+    /// Offline: describes biometric records (no daemon needed).
+    #[command(subcommand)]
+    Record(RecordCommand),
+    /// Offline: the NFIQ 2-style quality (0-100) of a finger image, its verdict and features.
+    ///
+    /// The image is PNG, JPEG or WSQ, 500 ppi. JSON: {"file","width","height","score",
+    /// "verdict","recapture_below","good_from","features":{"ocl","lcs","rvu","fda","of",
+    /// "foreground_fraction","foreground_area","foreground_blocks","mean","std",
+    /// "ridge_contrast","minutiae_count","minutiae_from_extractor"}}.
+    Score {
+        /// The finger image (PNG, JPEG or WSQ).
+        image: PathBuf,
+    },
+    /// Offline: extracts the minutiae of a finger image, optionally into a file.
+    ///
+    /// JSON: {"file","width","height","ppi","count","endings","bifurcations","quality",
+    /// "position","output","output_format","output_bytes","minutiae":[{"x","y","angle_deg",
+    /// "kind","quality"}]}.
+    Minutiae {
+        /// The finger image (PNG, JPEG or WSQ).
+        image: PathBuf,
+        /// Write the minutiae: an ISO/IEC 19794-2 record (.fmr), or the compact card format
+        /// with --card.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Write the ISO/IEC 19794-2 compact card format (3 bytes per minutia, best 60).
+        #[arg(long, requires = "output")]
+        card: bool,
+        /// The finger position written in the record (right-thumb .. left-little);
+        /// unknown (0) when omitted.
+        #[arg(long, value_name = "FINGER", value_parser = offline::parse_finger)]
+        position: Option<u8>,
+    },
+    /// Offline: the matcher score of two fingers (images, .fmr records or .card files).
+    ///
+    /// Exit 0 whatever the score. JSON: {"a":{"file","source","minutiae"},"b":{...},
+    /// "score","threshold","match"}.
+    Match {
+        /// The first finger: an image (PNG, JPEG, WSQ), an ISO/IEC 19794-2 record or a
+        /// compact card file (.card).
+        a: PathBuf,
+        /// The second finger, likewise.
+        b: PathBuf,
+    },
+    /// Offline: cuts a slap into fingertips, scores each, and writes them as PNG.
+    ///
+    /// JSON: {"file","width","height","kind","fingers":[{"position","position_code",
+    /// "bbox":{"x","y","width","height"},"quality","verdict","file"}],"missing":[...]}.
+    Segment {
+        /// The slap image (PNG, JPEG or WSQ), 500 ppi.
+        slap: PathBuf,
+        /// Which slap it is.
+        #[arg(long, value_enum)]
+        hand: SlapHand,
+        /// Fingers of the slap with no print (amputated, bandaged), e.g. right-ring.
+        #[arg(long, value_name = "FINGER", num_args = 1.., value_delimiter = ',',
+              value_parser = offline::parse_finger)]
+        missing: Vec<u8>,
+        /// Directory for the fingertip crops (created if needed), one <finger>.png each.
+        #[arg(short, long, value_name = "DIR")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// The `wsq` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum WsqCommand {
+    /// Compresses an image (PNG, JPEG, or raw 8-bit grey with --width/--height) to WSQ.
+    ///
+    /// JSON: {"input","output","width","height","ppi","bytes","bitrate_requested","bitrate",
+    /// "compression_ratio","rate_control"}.
+    Encode {
+        /// The image: any PNG or JPEG (converted to grey), or raw grey bytes (.raw).
+        input: PathBuf,
+        /// The WSQ file to write.
+        #[arg(short, long, value_name = "FILE.wsq")]
+        output: PathBuf,
+        /// Target bits per pixel (0.75 is about 10.7:1; 2.25 about 3.6:1).
+        #[arg(long, default_value_t = 0.75, value_name = "BPP")]
+        bitrate: f32,
+        /// Scan resolution recorded in the file.
+        #[arg(long, default_value_t = 500, value_name = "PPI",
+              value_parser = clap::value_parser!(u16).range(1..))]
+        ppi: u16,
+        /// Width of a raw image.
+        #[arg(long, value_name = "W", requires = "height")]
+        width: Option<u32>,
+        /// Height of a raw image.
+        #[arg(long, value_name = "H", requires = "width")]
+        height: Option<u32>,
+        /// Use the specification's open-loop rate model, as NBIS cwsq (byte-identical files,
+        /// often well under the requested bit rate) instead of meeting the bit rate.
+        #[arg(long)]
+        model: bool,
+    },
+    /// Decompresses a WSQ file to PNG or raw grey (by the output's extension).
+    ///
+    /// JSON: {"input","output","width","height","ppi","comments"}.
+    Decode {
+        /// The WSQ file.
+        input: PathBuf,
+        /// The image to write: .png or .raw.
+        #[arg(short, long, value_name = "FILE.png|FILE.raw")]
+        output: PathBuf,
+    },
+    /// Prints the header of a WSQ file: size, resolution, bit rate and the NISTCOM fields.
+    ///
+    /// JSON: {"format","bytes","width","height","ppi","bitrate","actual_bitrate",
+    /// "compression_ratio","black","white","mean","scale","encoder","software",
+    /// "restart_interval","nistcom":{NAME:VALUE},"comments"}.
+    Info {
+        /// The WSQ file.
+        input: PathBuf,
+    },
+}
+
+/// The `record` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RecordCommand {
+    /// Recognises a record and prints its header; exit 1 for an unknown or damaged file.
+    ///
+    /// Knows ISO/IEC 19794-4 finger images (FIR), 19794-5 faces (FAC), 19794-2 minutiae
+    /// (FMR), 19794-7 signature time series (SDI), ICAO DG7, ANSI/NIST-ITL transactions and
+    /// WSQ images. JSON: one object with "format" and the format's header fields
+    /// (`src/offline/record.rs`).
+    Info {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+/// The kinds of slap `segment` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SlapHand {
+    /// Right index, middle, ring, little.
+    Right,
+    /// Left little, ring, middle, index.
+    Left,
+    /// Left thumb, right thumb.
+    Thumbs,
+}
+
+impl From<SlapHand> for rekam_quality::SlapKind {
+    fn from(h: SlapHand) -> Self {
+        match h {
+            SlapHand::Right => rekam_quality::SlapKind::RightFour,
+            SlapHand::Left => rekam_quality::SlapKind::LeftFour,
+            SlapHand::Thumbs => rekam_quality::SlapKind::Thumbs,
+        }
+    }
 }
 
 /// What `capture` captures.
@@ -310,7 +469,39 @@ pub fn error_line(err: &anyhow::Error) -> String {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs an offline command; gives the command back when it needs the daemon.
+fn run_offline(command: Command, json: bool) -> Result<anyhow::Result<()>, Command> {
+    let report = match command {
+        Command::Wsq(c) => return Ok(offline::wsq::run(c, json)),
+        Command::Record(RecordCommand::Info { file }) => {
+            return Ok(offline::record::run(&file, json));
+        }
+        Command::Score { image } => offline::finger::score(&image),
+        Command::Minutiae {
+            image,
+            output,
+            card,
+            position,
+        } => offline::finger::minutiae(&image, output.as_deref(), card, position.unwrap_or(0)),
+        Command::Match { a, b } => offline::finger::match_files(&a, &b),
+        Command::Segment {
+            slap,
+            hand,
+            missing,
+            output,
+        } => offline::finger::check_missing(hand.into(), &missing).and_then(|()| {
+            offline::finger::segment(&slap, hand.into(), &missing, output.as_deref())
+        }),
+        online => return Err(online),
+    };
+    Ok(report.map(|r| r.print(json)))
+}
+
+async fn run(mut cli: Cli) -> anyhow::Result<()> {
+    cli.command = match run_offline(cli.command, cli.json) {
+        Ok(result) => return result,
+        Err(online) => online,
+    };
     let target = match (&cli.addr, &cli.socket) {
         (Some(url), _) => Target::Url(url.clone()),
         (None, Some(path)) => Target::Unix(path.clone()),
@@ -349,6 +540,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             clear,
             list,
         } => cmd::fault::fault(&ctx, target, kind, clear, list).await,
+        Command::Wsq(_)
+        | Command::Record(_)
+        | Command::Score { .. }
+        | Command::Minutiae { .. }
+        | Command::Match { .. }
+        | Command::Segment { .. } => Ok(()),
     }
 }
 
@@ -529,6 +726,108 @@ mod tests {
         );
         assert!(parse(&["encode", "--file", "0x10000=a.bin"]).is_err());
         assert!(parse(&["encode", "--file", "a.bin"]).is_err());
+    }
+
+    #[test]
+    fn offline_commands_parse() {
+        let cli = parse(&[
+            "wsq",
+            "encode",
+            "in.raw",
+            "-o",
+            "out.wsq",
+            "--width",
+            "300",
+            "--height",
+            "200",
+            "--bitrate",
+            "2.25",
+        ])
+        .unwrap();
+        let Command::Wsq(WsqCommand::Encode {
+            width,
+            height,
+            bitrate,
+            ppi,
+            model,
+            ..
+        }) = cli.command
+        else {
+            panic!("not wsq encode");
+        };
+        assert_eq!(
+            (width, height, ppi, model),
+            (Some(300), Some(200), 500, false)
+        );
+        assert!((bitrate - 2.25).abs() < 1e-6);
+        assert!(parse(&["wsq", "encode", "in.raw", "-o", "o.wsq", "--width", "3"]).is_err());
+        assert!(parse(&["wsq", "encode", "in.png", "-o", "o.wsq", "--ppi", "0"]).is_err());
+        assert!(
+            parse(&["wsq", "decode", "in.wsq"]).is_err(),
+            "-o is required"
+        );
+        assert!(parse(&["record", "info", "x.fmr", "--json"]).unwrap().json);
+
+        let cli = parse(&[
+            "minutiae",
+            "f.png",
+            "-o",
+            "f.fmr",
+            "--position",
+            "left_ring",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Minutiae {
+                position: Some(9),
+                card: false,
+                ..
+            }
+        ));
+        assert!(
+            parse(&["minutiae", "f.png", "--card"]).is_err(),
+            "--card needs -o"
+        );
+        assert!(parse(&["minutiae", "f.png", "--position", "right-four"]).is_err());
+
+        let cli = parse(&[
+            "segment",
+            "s.png",
+            "--hand",
+            "left",
+            "--missing",
+            "left-ring,left-little",
+            "-o",
+            "d",
+        ])
+        .unwrap();
+        let Command::Segment { hand, missing, .. } = cli.command else {
+            panic!("not segment");
+        };
+        assert_eq!(hand, SlapHand::Left);
+        assert_eq!(missing, vec![9, 10]);
+        assert!(parse(&["segment", "s.png"]).is_err(), "--hand is required");
+        assert!(parse(&["segment", "s.png", "--hand", "middle"]).is_err());
+        assert!(matches!(
+            parse(&["match", "a.png", "b.fmr"]).unwrap().command,
+            Command::Match { .. }
+        ));
+    }
+
+    #[test]
+    fn offline_commands_do_not_need_the_daemon() {
+        // A missing file fails inside the command, before any connection is attempted.
+        let cli = parse(&["score", "/nonexistent/finger.png"]).unwrap();
+        let Ok(Err(e)) = run_offline(cli.command, false) else {
+            panic!("score was not run offline");
+        };
+        assert!(error_line(&e).contains("cannot read"), "{e:#}");
+        let cli = parse(&["devices"]).unwrap();
+        assert!(matches!(
+            run_offline(cli.command, false),
+            Err(Command::Devices)
+        ));
     }
 
     #[test]

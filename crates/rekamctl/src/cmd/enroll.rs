@@ -318,6 +318,9 @@ pub async fn enroll(ctx: &Ctx, args: EnrollArgs) -> anyhow::Result<()> {
 }
 
 /// The steps after CreateEnrollment; returns the enrollment after the last one.
+// `..Default::default()` on the step request keeps this building whether or not the proto has
+// fields beyond the two set here.
+#[allow(clippy::needless_update)]
 async fn run_steps(
     r: &mut Runner,
     id: &str,
@@ -352,6 +355,8 @@ async fn run_steps(
         c.capture_fingerprints(ctx.req(CaptureFingerprintsStepRequest {
             enrollment_id: idc,
             missing,
+            // The daemon's defaults for the fields the demo does not set (single fingers).
+            ..Default::default()
         }))
         .await
     })
