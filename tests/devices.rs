@@ -460,3 +460,66 @@ async fn health_and_reflection_are_served() {
     }
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn captures_return_their_standard_records() {
+    use rekam_biometrics::iso19794_4::FingerImageRecord;
+    use rekam_biometrics::iso19794_5::FaceImageRecord;
+    use rekam_biometrics::signature::{DisplayedSignature, SignatureTimeSeries};
+
+    let d = TestDaemon::start().await;
+    let cap = d
+        .fingerprint()
+        .capture(pb::CaptureFingerprintRequest {
+            device_id: String::new(),
+            position: pb::FingerPosition::RightFour as i32,
+            missing: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let rec = FingerImageRecord::parse(&cap.finger_record).unwrap();
+    assert_eq!(rec.views.len(), 5, "the slap and its four fingers");
+    assert_eq!(rec.views[0].position.code(), 13);
+    assert_eq!((rec.views[0].width, rec.views[0].height), (1600, 1500));
+    let wsq = rekam_wsq_decode(&rec.views[0].data);
+    assert_eq!(wsq, (1600, 1500));
+    for (v, f) in rec.views[1..].iter().zip(&cap.fingers) {
+        assert_eq!(i32::from(v.position.code()), f.position);
+        assert_eq!(u32::from(v.quality), f.quality);
+    }
+
+    let still = d
+        .camera()
+        .capture_still(pb::CaptureStillRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let face = FaceImageRecord::parse(&still.face_record).unwrap();
+    assert_eq!(face.faces.len(), 1);
+
+    let mut sig = d.signature();
+    let _: Vec<_> = sig
+        .sign(pb::SignRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .collect()
+        .await;
+    let r = sig
+        .accept(pb::AcceptSignatureRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let ts = SignatureTimeSeries::parse(&r.time_series_record).unwrap();
+    assert_eq!(ts.samples.len(), r.samples.len());
+    let dg7 = DisplayedSignature::parse_dg7(&r.displayed_signature).unwrap();
+    assert_eq!(dg7.images.len(), 1);
+    d.stop().await;
+}
+
+/// The size a WSQ stream declares, read through the biometrics crate's header probe.
+fn rekam_wsq_decode(data: &[u8]) -> (u32, u32) {
+    let info = rekam_biometrics::image_info::probe(data).unwrap();
+    (info.width, info.height)
+}

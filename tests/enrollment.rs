@@ -57,6 +57,7 @@ async fn a_whole_enrollment_goes_from_documents_to_hand_over() {
         .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
             enrollment_id: id.clone(),
             missing: vec![],
+            singles: vec![],
         })
         .await
         .unwrap()
@@ -316,6 +317,7 @@ async fn malformed_requests_are_invalid_arguments() {
             .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
                 enrollment_id: id.clone(),
                 missing: vec![m],
+                singles: vec![],
             })
             .await
             .unwrap_err();
@@ -356,6 +358,7 @@ async fn missing_fingers_are_recorded_as_input_not_failure() {
                     reason: pb::MissingReason::UnableToPrint as i32,
                 },
             ],
+            singles: vec![],
         })
         .await
         .unwrap()
@@ -372,6 +375,78 @@ async fn missing_fingers_are_recorded_as_input_not_failure() {
         } else {
             assert!(f.quality > 0, "finger {} quality {}", f.position, f.quality);
         }
+    }
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_fingers_are_checked_against_the_slaps() {
+    let d = TestDaemon::start().await;
+    let mut c = d.enroll();
+    let id = c
+        .create_enrollment(pb::CreateEnrollmentRequest {
+            applicant: Some(applicant()),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    c.check_documents(pb::CheckDocumentsRequest {
+        enrollment_id: id.clone(),
+        kk_number_on_document: "3171010101090001".into(),
+    })
+    .await
+    .unwrap();
+    c.verify_identity(step(&id)).await.unwrap();
+    let req = pb::CaptureFingerprintsStepRequest {
+        enrollment_id: id.clone(),
+        missing: vec![],
+        singles: vec![
+            pb::FingerPosition::RightIndex as i32,
+            pb::FingerPosition::LeftIndex as i32,
+        ],
+    };
+
+    // The applicant puts the right hand down again for the left slap: refused, nothing kept.
+    d.fault("fingerprint0", "wrong_hand").await;
+    let err = c.capture_fingerprints(req.clone()).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().contains("same finger"), "{}", err.message());
+    let e = c
+        .get_enrollment(pb::GetEnrollmentRequest {
+            enrollment_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(e.recording.unwrap().fingers.is_empty());
+
+    d.clear("fingerprint0").await;
+    let e = c.capture_fingerprints(req).await.unwrap().into_inner();
+    let r = e.recording.unwrap();
+    assert_eq!(r.fingers.len(), 10);
+    assert_eq!(r.singles.len(), 2);
+    // 4x4 across the hand slaps, 4x2 with the thumbs, 1 between the thumbs... and each
+    // single against every slap finger.
+    assert!(r.sequence_comparisons >= 20, "{}", r.sequence_comparisons);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_send_reports_the_package_size_per_record_type() {
+    let d = TestDaemon::start().await;
+    let mut c = d.enroll();
+    let id = recorded(&d).await;
+    let e = c.send(step(&id)).await.unwrap().into_inner();
+    assert!(e.package_size > 100_000, "{}", e.package_size);
+    for t in ["1", "2", "8", "10", "14"] {
+        assert!(
+            e.package_report
+                .lines()
+                .any(|l| l.starts_with(&format!("Type-{t} "))),
+            "type {t} missing from {}",
+            e.package_report
+        );
     }
     d.stop().await;
 }

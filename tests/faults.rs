@@ -101,6 +101,7 @@ async fn an_unplugged_scanner_keeps_the_face_and_recapture_works_after_replug() 
     let fp = pb::CaptureFingerprintsStepRequest {
         enrollment_id: id.clone(),
         missing: vec![],
+        singles: vec![],
     };
     let err = c.capture_fingerprints(fp.clone()).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
@@ -142,6 +143,7 @@ async fn poor_fingerprints_block_the_recording_until_recaptured() {
     let fp = pb::CaptureFingerprintsStepRequest {
         enrollment_id: id.clone(),
         missing: vec![],
+        singles: vec![],
     };
     let e = c
         .capture_fingerprints(fp.clone())

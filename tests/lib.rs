@@ -195,6 +195,7 @@ pub async fn recorded(d: &TestDaemon) -> String {
     c.capture_fingerprints(pb::CaptureFingerprintsStepRequest {
         enrollment_id: id.clone(),
         missing: vec![],
+        singles: vec![],
     })
     .await
     .expect("fingerprints");

@@ -35,6 +35,9 @@ pub enum EnrollmentError {
     /// The recording is incomplete or not good enough to close.
     #[error("recording incomplete: {0}")]
     Incomplete(String),
+    /// The fingers do not agree with each other: a wrong hand, or a finger placed twice.
+    #[error("fingerprint sequence check failed: {0}")]
+    Sequence(String),
     /// Another step of this enrollment is running.
     #[error("another step of enrollment {0} is running")]
     StepInProgress(String),

@@ -79,6 +79,22 @@ pub fn assess_slap(
         .ok_or_else(|| EnrollmentError::Format("slap image of the wrong size".into()))?;
     let missing_codes: Vec<u8> = missing.iter().map(|m| m.position.code()).collect();
     let seg = segment_slap(&gray, kind, &missing_codes);
+    // Minutiae of each segmented finger, one thread per finger.
+    let templates: Vec<(u8, rekam_minutiae::Template)> = match &seg {
+        Ok(s) => std::thread::scope(|scope| {
+            let handles: Vec<_> = s
+                .fingers
+                .iter()
+                .map(|f| scope.spawn(move || (f.position, rekam_minutiae::extract(&f.image).ok())))
+                .collect();
+            handles
+                .into_iter()
+                .filter_map(|h| h.join().ok())
+                .filter_map(|(p, t)| Some((p, t?)))
+                .collect()
+        }),
+        Err(_) => Vec::new(),
+    };
     let fingers = slap
         .fingers()
         .into_iter()
@@ -91,6 +107,7 @@ pub fn assess_slap(
                     missing: Some(m.reason),
                     bbox: None,
                     image: None,
+                    template: None,
                 };
             }
             let found = seg
@@ -110,6 +127,10 @@ pub fn assess_slap(
                         ppi: image.ppi,
                         pixels: f.image.as_raw().clone(),
                     }),
+                    template: templates
+                        .iter()
+                        .find(|(p, _)| *p == f.position)
+                        .map(|(_, t)| t.clone()),
                 },
                 None => FingerRecording {
                     position: pos,
@@ -118,6 +139,7 @@ pub fn assess_slap(
                     missing: None,
                     bbox: None,
                     image: None,
+                    template: None,
                 },
             }
         })
@@ -127,6 +149,154 @@ pub fn assess_slap(
         image,
         fingers,
     })
+}
+
+/// Assesses a single-finger capture: quality and minutiae of the whole image.
+pub fn assess_single(position: FingerPosition, image: GreyImage) -> FingerRecording {
+    let gray = to_gray(&image);
+    let template = gray.as_ref().and_then(|g| rekam_minutiae::extract(g).ok());
+    let q = gray.as_ref().map(|g| match &template {
+        Some(t) => rekam_quality::assess_with_minutiae(g, t.minutiae.len() as u32),
+        None => rekam_quality::assess(g),
+    });
+    FingerRecording {
+        position,
+        quality: q.as_ref().map_or(0, |q| q.score),
+        recapture: q.as_ref().is_none_or(|q| q.verdict == Verdict::Recapture),
+        missing: None,
+        bbox: None,
+        image: Some(image),
+        template,
+    }
+}
+
+/// The sequence check: a finger of one slap must not match a finger of another slap (a
+/// hand placed twice, e.g. the right hand for the left slap), and each single capture
+/// must match its own finger in the slaps better than any other. Returns the number of
+/// comparisons made.
+pub fn check_sequence(
+    slaps: &[SlapRecording],
+    singles: &[FingerRecording],
+) -> Result<u32, EnrollmentError> {
+    use rekam_minutiae::{MATCH_THRESHOLD, match_score};
+    let mut comparisons = 0u32;
+    let with_t: Vec<(usize, &FingerRecording, &rekam_minutiae::Template)> = slaps
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| s.fingers.iter().map(move |f| (i, f)))
+        .filter_map(|(i, f)| Some((i, f, f.template.as_ref()?)))
+        .collect();
+    for (a, &(sa, fa, ta)) in with_t.iter().enumerate() {
+        for &(sb, fb, tb) in &with_t[a + 1..] {
+            if sa == sb {
+                continue;
+            }
+            comparisons += 1;
+            let score = match_score(ta, tb);
+            if score >= MATCH_THRESHOLD {
+                return Err(EnrollmentError::Sequence(format!(
+                    "{:?} and {:?} are the same finger (match score {score}): was the same hand \
+                     placed twice? Recapture the slaps",
+                    fa.position, fb.position
+                )));
+            }
+        }
+    }
+    for s in singles {
+        let Some(ts) = s.template.as_ref() else {
+            return Err(EnrollmentError::Sequence(format!(
+                "no minutiae found in the single capture of {:?}: recapture it",
+                s.position
+            )));
+        };
+        let mut own = None;
+        let mut best_other: Option<(FingerPosition, u32)> = None;
+        for &(_, f, t) in &with_t {
+            comparisons += 1;
+            let score = match_score(ts, t);
+            if f.position == s.position {
+                own = Some(score);
+            } else if best_other.is_none_or(|(_, b)| score > b) {
+                best_other = Some((f.position, score));
+            }
+        }
+        let own = own.unwrap_or(0);
+        if let Some((other, score)) = best_other
+            && score >= MATCH_THRESHOLD
+            && score > own
+        {
+            return Err(EnrollmentError::Sequence(format!(
+                "the single capture of {:?} matches {other:?} in the slaps (score {score}, own \
+                 finger {own}): wrong finger placed; recapture it",
+                s.position
+            )));
+        }
+        if own < MATCH_THRESHOLD {
+            return Err(EnrollmentError::Sequence(format!(
+                "the single capture of {:?} does not match that finger in the slap (score \
+                 {own}, needs {MATCH_THRESHOLD}): wrong hand or finger; recapture it",
+                s.position
+            )));
+        }
+    }
+    Ok(comparisons)
+}
+
+/// WSQ at the standard 0.75 bpp.
+pub fn wsq(img: &GreyImage) -> Result<Vec<u8>, EnrollmentError> {
+    Ok(rekam_wsq::encode(
+        &img.pixels,
+        img.width,
+        img.height,
+        &rekam_wsq::EncodeOptions {
+            ppi: u16::try_from(img.ppi).ok(),
+            ..Default::default()
+        },
+    )?)
+}
+
+/// WSQ of several images, one thread each.
+fn wsq_all(images: &[&GreyImage]) -> Result<Vec<Vec<u8>>, EnrollmentError> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = images
+            .iter()
+            .map(|img| scope.spawn(move || wsq(img)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| EnrollmentError::Format("WSQ encoder thread failed".into()))?
+            })
+            .collect()
+    })
+}
+
+/// An ISO/IEC 19794-4:2005 record of a capture: the captured image as one view, then,
+/// for a slap, each segmented finger as a view with its quality; WSQ-compressed.
+pub fn finger_record(
+    position: FingerPosition,
+    image: &GreyImage,
+    fingers: &[FingerRecording],
+) -> Result<Vec<u8>, EnrollmentError> {
+    use rekam_biometrics::iso19794_4::{Compression, FingerImageRecord, FingerView};
+    let mut views: Vec<(FingerPosition, u8, &GreyImage)> = vec![(position, 0, image)];
+    if position.is_slap() {
+        for f in fingers {
+            if let Some(img) = &f.image {
+                views.push((f.position, f.quality, img));
+            }
+        }
+    }
+    let images: Vec<&GreyImage> = views.iter().map(|v| v.2).collect();
+    let encoded = wsq_all(&images)?;
+    let mut record = FingerImageRecord::new(image.ppi as u16, Compression::Wsq);
+    for ((pos, quality, _), data) in views.into_iter().zip(encoded) {
+        let (mut view, _) = FingerView::compressed(iso_finger(pos)?, data)?;
+        view.quality = quality;
+        record.views.push(view);
+    }
+    Ok(record.to_bytes()?)
 }
 
 fn civil_date(t: SystemTime) -> (u16, u8, u8) {
@@ -159,8 +329,12 @@ fn iso_finger(p: FingerPosition) -> Result<IsoFinger, EnrollmentError> {
 
 /// The ANSI/NIST-ITL 1-2011 transaction for the data centre: Type-1 header, Type-2
 /// demographics (NIK in 2.003), Type-10 face, one Type-14 WSQ record per slap with its
-/// finger segments and qualities, Type-8 signature.
-pub fn build_package(e: &Enrollment, config: &PipelineConfig) -> Result<Vec<u8>, EnrollmentError> {
+/// finger segments and qualities (and one per single capture), Type-8 signature. Returns
+/// the bytes and the size report.
+pub fn build_package(
+    e: &Enrollment,
+    config: &PipelineConfig,
+) -> Result<(Vec<u8>, String), EnrollmentError> {
     let now = SystemTime::now();
     let date = nist_date(now)?;
     let a = &e.applicant;
@@ -202,19 +376,16 @@ pub fn build_package(e: &Enrollment, config: &PipelineConfig) -> Result<Vec<u8>,
     let mut nist_face = NistFace::from_image(face.jpeg.clone(), config.station_id.clone(), date)?;
     nist_face.subject_acquisition_profile = sap::ANSI_FULL_FRONTAL;
     b = b.face(nist_face);
+    let mut images: Vec<&GreyImage> = e.recording.slaps.iter().map(|s| &s.image).collect();
+    images.extend(e.recording.singles.iter().filter_map(|s| s.image.as_ref()));
+    let mut encoded = wsq_all(&images)?.into_iter();
     for slap in &e.recording.slaps {
-        let wsq = rekam_wsq::encode(
-            &slap.image.pixels,
-            slap.image.width,
-            slap.image.height,
-            &rekam_wsq::EncodeOptions {
-                ppi: Some(slap.image.ppi as u16),
-                ..Default::default()
-            },
-        )?;
+        let data = encoded
+            .next()
+            .ok_or_else(|| EnrollmentError::Format("missing WSQ".into()))?;
         let mut fp = FingerprintImage::from_wsq(
             vec![iso_finger(slap.position)?],
-            wsq,
+            data,
             config.station_id.clone(),
             date,
         )?;
@@ -227,14 +398,28 @@ pub fn build_package(e: &Enrollment, config: &PipelineConfig) -> Result<Vec<u8>,
                     top: y as u16,
                     bottom: (y + h).saturating_sub(1) as u16,
                 });
-                // NFIQ 1-5 bands from the 0-100 score (5 = worst).
-                let nfiq = 5 - (u32::from(f.quality) * 5 / 101) as u8;
                 fp.nist_quality.push(NistQuality {
                     position: iso_finger(f.position)?,
-                    nfiq: nfiq.clamp(1, 5),
+                    nfiq: nfiq_band(f.quality),
                 });
             }
         }
+        b = b.fingerprint(fp);
+    }
+    for single in e.recording.singles.iter().filter(|s| s.image.is_some()) {
+        let data = encoded
+            .next()
+            .ok_or_else(|| EnrollmentError::Format("missing WSQ".into()))?;
+        let mut fp = FingerprintImage::from_wsq(
+            vec![iso_finger(single.position)?],
+            data,
+            config.station_id.clone(),
+            date,
+        )?;
+        fp.nist_quality.push(NistQuality {
+            position: iso_finger(single.position)?,
+            nfiq: nfiq_band(single.quality),
+        });
         b = b.fingerprint(fp);
     }
     let sig = e
@@ -242,23 +427,21 @@ pub fn build_package(e: &Enrollment, config: &PipelineConfig) -> Result<Vec<u8>,
         .signature
         .as_ref()
         .ok_or_else(|| EnrollmentError::Incomplete("no signature".into()))?;
-    let pens: Vec<IsoPen> = sig
-        .samples
-        .iter()
-        .map(|s| IsoPen {
-            x: s.x.clamp(0.0, 65_535.0) as u16,
-            y: s.y.clamp(0.0, 65_535.0) as u16,
-            pressure: (s.pressure.clamp(0.0, 1.0) * 1023.0) as u16,
-            t_ms: s.t_ms,
-        })
-        .collect();
+    let pens: Vec<IsoPen> = sig.samples.iter().map(iso_pen).collect();
     b = b.signature(SignatureImage::from_pen_samples(
         &pens,
         f64::from(sig.geometry.units_per_mm),
         sig.geometry.height.clamp(1.0, 65_535.0) as u16,
         1023,
     )?);
-    Ok(b.build()?.to_bytes()?)
+    let txn = b.build()?;
+    let report = txn.size_report()?.to_string();
+    Ok((txn.to_bytes()?, report))
+}
+
+/// NFIQ 1-5 bands from a 0-100 score (5 = worst).
+fn nfiq_band(quality: u8) -> u8 {
+    (5 - (u32::from(quality) * 5 / 101) as u8).clamp(1, 5)
 }
 
 /// The chip's files: DG1 demographics (UTF-8 `label=value` lines in a 0x61 template),
@@ -284,14 +467,14 @@ pub fn chip_files(e: &Enrollment) -> Result<Vec<ChipFile>, EnrollmentError> {
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 75)
         .write_image(small.as_raw(), 240, 320, image::ExtendedColorType::Rgb8)
         .map_err(|err| EnrollmentError::Format(format!("face JPEG: {err}")))?;
-    let dg2 = FaceImageRecord::single(IsoFace::from_image(jpeg)?).to_bytes()?;
+    let dg2 = face_record(&jpeg)?;
 
     let mut minutiae = Vec::new();
     let preferred = [FingerPosition::RightIndex, FingerPosition::LeftIndex];
     let mut fingers: Vec<&FingerRecording> = e
         .recording
         .fingers()
-        .filter(|f| f.image.is_some())
+        .filter(|f| f.template.is_some())
         .collect();
     fingers.sort_by_key(|f| {
         (
@@ -300,14 +483,11 @@ pub fn chip_files(e: &Enrollment) -> Result<Vec<ChipFile>, EnrollmentError> {
         )
     });
     for f in fingers.into_iter().take(2) {
-        let Some(img) = f.image.as_ref().and_then(to_gray) else {
+        let Some(t) = f.template.as_ref() else {
             continue;
         };
-        let t = rekam_minutiae::extract(&img).map_err(|err| {
-            EnrollmentError::Format(format!("minutiae of {:?}: {err}", f.position))
-        })?;
         let compact = rekam_minutiae::iso19794_2::write_compact(
-            &t,
+            t,
             &rekam_minutiae::iso19794_2::CardOptions::default(),
         )
         .map_err(|err| EnrollmentError::Format(format!("card minutiae: {err}")))?;
@@ -323,20 +503,7 @@ pub fn chip_files(e: &Enrollment) -> Result<Vec<ChipFile>, EnrollmentError> {
         .signature
         .as_ref()
         .ok_or_else(|| EnrollmentError::Incomplete("no signature".into()))?;
-    // ICAO DG7 takes JPEG: the rendered signature, re-encoded in grey.
-    let grey = image::load_from_memory(&sig.png)
-        .map_err(|err| EnrollmentError::Format(format!("signature PNG: {err}")))?
-        .to_luma8();
-    let mut sig_jpeg = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut sig_jpeg, 80)
-        .write_image(
-            grey.as_raw(),
-            grey.width(),
-            grey.height(),
-            image::ExtendedColorType::L8,
-        )
-        .map_err(|err| EnrollmentError::Format(format!("signature JPEG: {err}")))?;
-    let dg7 = DisplayedSignature::single(sig_jpeg).to_dg7()?;
+    let dg7 = displayed_signature(&sig.png)?;
 
     Ok(vec![
         ChipFile {
@@ -356,6 +523,54 @@ pub fn chip_files(e: &Enrollment) -> Result<Vec<ChipFile>, EnrollmentError> {
             data: dg7,
         },
     ])
+}
+
+/// The ICAO 9303 DG7 of a rendered signature: DG7 takes JPEG, so the PNG is re-encoded
+/// in grey.
+pub fn displayed_signature(png: &[u8]) -> Result<Vec<u8>, EnrollmentError> {
+    let grey = image::load_from_memory(png)
+        .map_err(|err| EnrollmentError::Format(format!("signature PNG: {err}")))?
+        .to_luma8();
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
+        .write_image(
+            grey.as_raw(),
+            grey.width(),
+            grey.height(),
+            image::ExtendedColorType::L8,
+        )
+        .map_err(|err| EnrollmentError::Format(format!("signature JPEG: {err}")))?;
+    Ok(DisplayedSignature::single(jpeg).to_dg7()?)
+}
+
+/// The pen samples as an ISO/IEC 19794-7:2007 signature time series (pressure 0-1023).
+pub fn signature_time_series(
+    samples: &[rekam_core::PenSample],
+    geometry: rekam_core::PadGeometry,
+) -> Result<Vec<u8>, EnrollmentError> {
+    let pens: Vec<IsoPen> = samples.iter().map(iso_pen).collect();
+    Ok(
+        rekam_biometrics::signature::SignatureTimeSeries::from_pen_samples(
+            &pens,
+            f64::from(geometry.units_per_mm),
+            1023,
+        )?
+        .to_bytes()?,
+    )
+}
+
+fn iso_pen(s: &rekam_core::PenSample) -> IsoPen {
+    IsoPen {
+        x: s.x.clamp(0.0, 65_535.0) as u16,
+        y: s.y.clamp(0.0, 65_535.0) as u16,
+        pressure: (s.pressure.clamp(0.0, 1.0) * 1023.0) as u16,
+        t_ms: s.t_ms,
+    }
+}
+
+/// A face photo as an ISO/IEC 19794-5:2005 record.
+pub fn face_record(jpeg: &[u8]) -> Result<Vec<u8>, EnrollmentError> {
+    Ok(FaceImageRecord::single(IsoFace::from_image(jpeg.to_vec())?).to_bytes()?)
 }
 
 fn ber_len(n: usize) -> Vec<u8> {
@@ -422,14 +637,18 @@ pub fn card_images(e: &Enrollment) -> Result<(Vec<u8>, Vec<u8>), EnrollmentError
 
 fn png(img: &RgbImage) -> Result<Vec<u8>, EnrollmentError> {
     let mut out = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut out)
-        .write_image(
-            img.as_raw(),
-            img.width(),
-            img.height(),
-            image::ExtendedColorType::Rgb8,
-        )
-        .map_err(|err| EnrollmentError::Format(format!("PNG: {err}")))?;
+    image::codecs::png::PngEncoder::new_with_quality(
+        &mut out,
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::Adaptive,
+    )
+    .write_image(
+        img.as_raw(),
+        img.width(),
+        img.height(),
+        image::ExtendedColorType::Rgb8,
+    )
+    .map_err(|err| EnrollmentError::Format(format!("PNG: {err}")))?;
     Ok(out)
 }
 

@@ -148,6 +148,8 @@ pub struct FingerRecording {
     pub bbox: Option<(u32, u32, u32, u32)>,
     /// The segmented fingertip, when found.
     pub image: Option<GreyImage>,
+    /// Its minutiae, when found and extracted.
+    pub template: Option<rekam_minutiae::Template>,
 }
 
 /// One slap of the 4-4-2 capture.
@@ -181,6 +183,10 @@ pub struct Recording {
     pub slaps: Vec<SlapRecording>,
     /// True once the fingerprint step ran.
     pub fingerprints_done: bool,
+    /// Single fingers captured besides the slaps (whole image in `image`).
+    pub singles: Vec<FingerRecording>,
+    /// Comparisons the sequence check made.
+    pub sequence_comparisons: u32,
     /// The signature.
     pub signature: Option<SignatureRecording>,
 }
@@ -234,6 +240,10 @@ pub struct Enrollment {
     pub created_at: SystemTime,
     /// The last failure, cleared by a success.
     pub last_error: Option<String>,
+    /// Size of the package sent, in bytes.
+    pub package_size: usize,
+    /// Bytes per record type of the package sent.
+    pub package_report: Option<String>,
 }
 
 /// A progress event.

@@ -193,6 +193,8 @@ impl Pipeline {
             card_uid: None,
             created_at: now,
             last_error: None,
+            package_size: 0,
+            package_report: None,
         };
         lock(&self.store).insert(
             id.clone(),
@@ -349,7 +351,9 @@ impl Pipeline {
                 p.report(10, "taking the photo");
                 let frame =
                     with_timeout(timeout, "taking the photo", camera.capture_still()).await?;
-                let face = formats::check_face(&frame.jpeg, frame.width, frame.height)?;
+                let face =
+                    blocking(move || formats::check_face(&frame.jpeg, frame.width, frame.height))
+                        .await?;
                 e.recording.face = Some(face);
                 Ok(format!(
                     "face photo recorded ({}x{})",
@@ -360,11 +364,14 @@ impl Pipeline {
         .await
     }
 
-    /// Step 4: the 4-4-2 slaps with per-finger quality.
+    /// Step 4: the 4-4-2 slaps with per-finger quality and minutiae, then any single
+    /// fingers asked for, then the sequence check (no finger of one slap matches one of
+    /// another; each single matches its slap finger). A failed check records nothing.
     pub async fn capture_fingerprints(
         &self,
         id: &str,
         missing: &[MissingFinger],
+        singles: &[FingerPosition],
     ) -> Result<Enrollment, EnrollmentError> {
         for m in missing {
             if m.position.is_slap() {
@@ -374,16 +381,26 @@ impl Pipeline {
                 )));
             }
         }
+        for s in singles {
+            if s.is_slap() || missing.iter().any(|m| m.position == *s) {
+                return Err(EnrollmentError::InvalidApplicant(format!(
+                    "{s:?} cannot be captured as a single finger (a slap, or declared missing)"
+                )));
+            }
+        }
         let scanner = self.registry.fingerprint("")?;
         let timeout = self.config.device_timeout;
         let missing = missing.to_vec();
+        let singles = singles.to_vec();
         self.run_step(
             id,
             Step::CaptureFingerprints,
             &[Stage::IdentityVerified],
             "verify the identity against SIAK before recording",
             async |e, p| {
-                let mut slaps = Vec::new();
+                // Capture the slaps one after the other; assess each on a blocking thread
+                // while the applicant places the next hand.
+                let mut assessing = Vec::new();
                 for (i, slap) in FingerPosition::SLAPS.into_iter().enumerate() {
                     let fingers = slap.fingers();
                     let here: Vec<MissingFinger> = missing
@@ -394,26 +411,59 @@ impl Pipeline {
                     if here.len() == fingers.len() {
                         continue;
                     }
-                    p.report(5 + 30 * i as u32, format!("place {}", slap_name(slap)));
+                    p.report(5 + 25 * i as u32, format!("place {}", slap_name(slap)));
                     let cap = with_timeout(
                         timeout,
                         "waiting for the fingers",
                         scanner.capture(slap, &here),
                     )
                     .await?;
-                    let rec = formats::assess_slap(slap, cap.image, &here)?;
-                    slaps.push(rec);
+                    assessing.push(tokio::task::spawn_blocking(move || {
+                        formats::assess_slap(slap, cap.image, &here)
+                    }));
                 }
+                let mut single_caps = Vec::new();
+                for (i, pos) in singles.iter().copied().enumerate() {
+                    p.report(80 + i as u32, format!("place the {pos:?} finger alone"));
+                    let cap =
+                        with_timeout(timeout, "waiting for the finger", scanner.capture(pos, &[]))
+                            .await?;
+                    single_caps.push(tokio::task::spawn_blocking(move || {
+                        formats::assess_single(pos, cap.image)
+                    }));
+                }
+                let mut slaps = Vec::new();
+                for a in assessing {
+                    slaps.push(a.await.map_err(|err| {
+                        EnrollmentError::Format(format!("assessing a slap: {err}"))
+                    })??);
+                }
+                let mut singles = Vec::new();
+                for a in single_caps {
+                    singles.push(a.await.map_err(|err| {
+                        EnrollmentError::Format(format!("assessing a finger: {err}"))
+                    })?);
+                }
+                p.report(90, "checking the finger sequence");
+                let (slaps, singles, comparisons) = blocking(move || {
+                    formats::check_sequence(&slaps, &singles).map(|n| (slaps, singles, n))
+                })
+                .await?;
                 e.recording.slaps = slaps;
+                e.recording.singles = singles;
+                e.recording.sequence_comparisons = comparisons;
                 e.recording.fingerprints_done = true;
                 let recapture: Vec<String> = e
                     .recording
                     .fingers()
+                    .chain(e.recording.singles.iter())
                     .filter(|f| f.recapture)
                     .map(|f| format!("{:?} ({})", f.position, f.quality))
                     .collect();
                 Ok(if recapture.is_empty() {
-                    "fingerprints recorded".to_string()
+                    format!(
+                        "fingerprints recorded; sequence check passed ({comparisons} comparisons)"
+                    )
                 } else {
                     format!(
                         "fingerprints recorded; recapture advised for {}",
@@ -486,6 +536,7 @@ impl Pipeline {
                 }
                 let poor: Vec<String> = r
                     .fingers()
+                    .chain(r.singles.iter())
                     .filter(|f| f.recapture)
                     .map(|f| format!("{:?} (quality {})", f.position, f.quality))
                     .collect();
@@ -517,7 +568,11 @@ impl Pipeline {
             "finish the recording first",
             async |e, p| {
                 p.report(10, "packaging the recording");
-                let package = formats::build_package(e, &config)?;
+                let snapshot = e.clone();
+                let (package, report) =
+                    blocking(move || formats::build_package(&snapshot, &config)).await?;
+                e.package_size = package.len();
+                e.package_report = Some(report);
                 p.report(40, format!("sending {} bytes", package.len()));
                 let reference = dc
                     .send(&Submission {
@@ -573,7 +628,8 @@ impl Pipeline {
             &[Stage::Sent],
             "the card is printed only after the recording was sent",
             async |e, p| {
-                let (front, back) = formats::card_images(e)?;
+                let snapshot = e.clone();
+                let (front, back) = blocking(move || formats::card_images(&snapshot)).await?;
                 let job_id = printer
                     .submit(CardJob {
                         front_png: front,
@@ -627,7 +683,8 @@ impl Pipeline {
             &[Stage::Printed],
             "the chip is encoded after the card is printed",
             async |e, p| {
-                let files = formats::chip_files(e)?;
+                let snapshot = e.clone();
+                let files = blocking(move || formats::chip_files(&snapshot)).await?;
                 let total: usize = files.iter().map(|f| f.data.len()).sum();
                 p.report(10, format!("writing {} files ({total} bytes)", files.len()));
                 let (uid, checks) = write_and_verify(encoder.as_ref(), &files).await?;
@@ -669,6 +726,15 @@ fn slap_name(p: FingerPosition) -> &'static str {
         FingerPosition::LeftFour => "the four fingers of the left hand",
         _ => "both thumbs",
     }
+}
+
+/// Runs CPU-bound format work off the async runtime.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, EnrollmentError> + Send + 'static,
+) -> Result<T, EnrollmentError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|err| EnrollmentError::Format(format!("worker thread: {err}")))?
 }
 
 async fn with_timeout<T>(

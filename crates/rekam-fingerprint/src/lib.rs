@@ -12,4 +12,4 @@
 mod control;
 pub mod sim;
 
-pub use sim::{FingerprintSim, NO_FINGER, POOR_QUALITY};
+pub use sim::{FingerprintSim, NO_FINGER, POOR_QUALITY, WRONG_HAND};

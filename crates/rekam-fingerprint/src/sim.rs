@@ -48,6 +48,13 @@ pub const NO_FINGER: FaultSpec = FaultSpec {
                   deadline and previews show an empty platen",
 };
 
+/// The fault "wrong_hand": the applicant places the right hand for the left-hand slap.
+pub const WRONG_HAND: FaultSpec = FaultSpec {
+    name: "wrong_hand",
+    description: "the applicant puts the right hand down again when the left four fingers \
+                  are asked for (a sequence check catches it) until faults are cleared",
+};
+
 /// Resolution of captures.
 const PPI: u32 = 500;
 /// Downscale factor of preview frames (125 ppi).
@@ -98,6 +105,8 @@ struct RenderKey {
     missing: u16,
     variant: u8,
     poor: bool,
+    /// The applicant put the right hand down again for the left slap.
+    wrong_hand: bool,
 }
 
 fn bit(f: FingerPosition) -> u16 {
@@ -180,7 +189,13 @@ impl FingerprintSim {
                 timing,
                 ctl: Arc::new(SimControl::new(
                     id,
-                    vec![DISCONNECT, HARDWARE_ERROR, POOR_QUALITY, NO_FINGER],
+                    vec![
+                        DISCONNECT,
+                        HARDWARE_ERROR,
+                        POOR_QUALITY,
+                        NO_FINGER,
+                        WRONG_HAND,
+                    ],
                 )),
                 captures: AtomicU64::new(0),
                 masters: Default::default(),
@@ -201,6 +216,7 @@ impl FingerprintSim {
                     missing: 0,
                     variant,
                     poor: false,
+                    wrong_hand: false,
                 });
             }
         }
@@ -321,6 +337,10 @@ impl Inner {
                 let fingers = [f(RightIndex), f(RightMiddle), f(RightRing), f(RightLittle)];
                 render_four_finger_slap(Hand::Right, &fingers, w, h).0
             }
+            LeftFour if key.wrong_hand => {
+                let fingers = [f(RightIndex), f(RightMiddle), f(RightRing), f(RightLittle)];
+                render_four_finger_slap(Hand::Right, &fingers, w, h).0
+            }
             LeftFour => {
                 let fingers = [f(LeftIndex), f(LeftMiddle), f(LeftRing), f(LeftLittle)];
                 render_four_finger_slap(Hand::Left, &fingers, w, h).0
@@ -387,6 +407,7 @@ impl Inner {
             missing: 0,
             variant: (self.captures.load(Ordering::Relaxed) % VARIANTS) as u8,
             poor: self.ctl.faults.is_active(POOR_QUALITY.name),
+            wrong_hand: self.ctl.faults.is_active(WRONG_HAND.name),
         }
     }
 }
@@ -581,6 +602,7 @@ impl FingerprintScanner for FingerprintSim {
             missing: mask,
             variant: (n % VARIANTS) as u8,
             poor: inner.ctl.faults.is_active(POOR_QUALITY.name),
+            wrong_hand: inner.ctl.faults.is_active(WRONG_HAND.name),
         };
         // Render while the applicant places the fingers.
         let mut task = inner.start_image(key);
@@ -707,6 +729,7 @@ mod tests {
                 missing: v,
                 variant: 0,
                 poor: false,
+                wrong_hand: false,
             });
         }
         assert_eq!(c.slots.len(), CACHE_CAPACITY);

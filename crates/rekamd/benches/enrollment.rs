@@ -23,38 +23,70 @@ fn applicant() -> pb::Applicant {
     }
 }
 
+macro_rules! timed {
+    ($times:expr, $name:literal, $e:expr) => {{
+        let t = std::time::Instant::now();
+        let r = $e;
+        if let Some(v) = $times.as_mut() {
+            v.push(($name, t.elapsed()));
+        }
+        r
+    }};
+}
+
 async fn one_enrollment(c: &mut EnrollmentServiceClient<Channel>) {
-    let id = c
-        .create_enrollment(pb::CreateEnrollmentRequest {
-            applicant: Some(applicant()),
+    one_enrollment_timed(c, &mut None).await
+}
+
+async fn one_enrollment_timed(
+    c: &mut EnrollmentServiceClient<Channel>,
+    times: &mut Option<Vec<(&'static str, Duration)>>,
+) {
+    let id = timed!(
+        times,
+        "create",
+        c.create_enrollment(pb::CreateEnrollmentRequest {
+            applicant: Some(applicant())
         })
         .await
-        .unwrap()
-        .into_inner()
-        .id;
+    )
+    .unwrap()
+    .into_inner()
+    .id;
     let s = || pb::StepRequest {
         enrollment_id: id.clone(),
     };
-    c.check_documents(pb::CheckDocumentsRequest {
-        enrollment_id: id.clone(),
-        kk_number_on_document: "3171010101090001".into(),
-    })
-    .await
+    timed!(
+        times,
+        "check_documents",
+        c.check_documents(pb::CheckDocumentsRequest {
+            enrollment_id: id.clone(),
+            kk_number_on_document: "3171010101090001".into(),
+        })
+        .await
+    )
     .unwrap();
-    c.verify_identity(s()).await.unwrap();
-    c.capture_face(s()).await.unwrap();
-    c.capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-        enrollment_id: id.clone(),
-        missing: vec![],
-    })
-    .await
+    timed!(times, "verify_identity", c.verify_identity(s()).await).unwrap();
+    timed!(times, "capture_face", c.capture_face(s()).await).unwrap();
+    timed!(
+        times,
+        "capture_fingerprints",
+        c.capture_fingerprints(pb::CaptureFingerprintsStepRequest {
+            enrollment_id: id.clone(),
+            missing: vec![],
+            ..Default::default()
+        })
+        .await
+    )
     .unwrap();
-    c.capture_signature(s()).await.unwrap();
-    c.finish_recording(s()).await.unwrap();
-    c.send(s()).await.unwrap();
-    c.print(s()).await.unwrap();
-    c.encode(s()).await.unwrap();
-    let e = c.hand_over(s()).await.unwrap().into_inner();
+    timed!(times, "capture_signature", c.capture_signature(s()).await).unwrap();
+    timed!(times, "finish_recording", c.finish_recording(s()).await).unwrap();
+    timed!(times, "send", c.send(s()).await).unwrap();
+    timed!(times, "print", c.print(s()).await).unwrap();
+    timed!(times, "encode", c.encode(s()).await).unwrap();
+    let e = timed!(times, "hand_over", c.hand_over(s()).await)
+        .unwrap()
+        .into_inner();
     assert_eq!(e.stage, pb::EnrollmentStage::HandedOver as i32);
 }
 
@@ -90,6 +122,12 @@ fn enrollment(c: &mut Criterion) {
         let mut c = EnrollmentServiceClient::new(ch);
         // Warm-up: the simulator renders its fingers once.
         one_enrollment(&mut c).await;
+        // One more, timed step by step, to show where the time goes.
+        let mut times = Some(Vec::new());
+        one_enrollment_timed(&mut c, &mut times).await;
+        for (name, d) in times.unwrap_or_default() {
+            println!("step {name:<22} {:>8.2} ms", d.as_secs_f64() * 1e3);
+        }
         c
     });
     let mut g = c.benchmark_group("grpc_loopback");

@@ -153,6 +153,7 @@ pub fn frame(f: &core::Frame) -> pb::CameraFrame {
         width: f.width,
         height: f.height,
         jpeg: f.jpeg.clone(),
+        face_record: Vec::new(),
     }
 }
 
@@ -333,6 +334,8 @@ pub fn enrollment(e: &enr::Enrollment) -> pb::Enrollment {
             fingers: r.fingers().map(finger_quality).collect(),
             signature: r.signature.is_some(),
             signature_samples: r.signature.as_ref().map_or(0, |s| s.samples.len() as u32),
+            singles: r.singles.iter().map(finger_quality).collect(),
+            sequence_comparisons: r.sequence_comparisons,
         }),
         history: e
             .history
@@ -355,6 +358,8 @@ pub fn enrollment(e: &enr::Enrollment) -> pb::Enrollment {
         send_reference: e.send_reference.clone().unwrap_or_default(),
         created_at: Some(timestamp(e.created_at)),
         last_error: e.last_error.clone().unwrap_or_default(),
+        package_size: e.package_size as u64,
+        package_report: e.package_report.clone().unwrap_or_default(),
     }
 }
 

@@ -256,11 +256,11 @@ impl Daemon {
                 let router = self.router().await?;
                 let stop = stop.clone();
                 Some(tokio::spawn(async move {
+                    // TCP_NODELAY: small gRPC frames must not wait for delayed ACKs.
+                    let incoming =
+                        tonic::transport::server::TcpIncoming::from(l).with_nodelay(Some(true));
                     router
-                        .serve_with_incoming_shutdown(
-                            tokio_stream::wrappers::TcpListenerStream::new(l),
-                            stop.cancelled_owned(),
-                        )
+                        .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
                         .await
                 }))
             }

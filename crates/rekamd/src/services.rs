@@ -252,36 +252,30 @@ impl pb::fingerprint_service_server::FingerprintService for Shared {
         .instrument(info_span!("capture_fingerprint", position = ?position))
         .await?;
         let image = cap.image.clone();
-        // Quality per finger, computed above the driver (a blocking, CPU-bound job).
-        let fingers = tokio::task::spawn_blocking(move || {
-            if position.is_slap() {
-                rekam_enrollment::formats::assess_slap(position, image, &missing).map(|s| {
-                    s.fingers
-                        .iter()
-                        .map(convert::finger_quality)
-                        .collect::<Vec<_>>()
-                })
+        // Quality per finger and the ISO/IEC 19794-4 record, computed above the driver on
+        // a blocking thread (CPU-bound).
+        let (fingers, finger_record) = tokio::task::spawn_blocking(move || {
+            let fingers = if position.is_slap() {
+                rekam_enrollment::formats::assess_slap(position, image.clone(), &missing)?.fingers
             } else {
-                let q = image::GrayImage::from_raw(image.width, image.height, image.pixels)
-                    .map(|g| rekam_quality::assess(&g));
-                Ok(vec![pb::FingerQuality {
-                    position: convert::finger_position_pb(position),
-                    quality: q.as_ref().map_or(0, |q| u32::from(q.score)),
-                    missing: false,
-                    missing_reason: 0,
-                    recapture_advised: q
-                        .is_none_or(|q| q.verdict == rekam_quality::Verdict::Recapture),
-                }])
-            }
+                vec![rekam_enrollment::formats::assess_single(
+                    position,
+                    image.clone(),
+                )]
+            };
+            let record = rekam_enrollment::formats::finger_record(position, &image, &fingers)?;
+            Ok::<_, rekam_enrollment::EnrollmentError>((fingers, record))
         })
         .await
         .map_err(|e| Status::internal(format!("quality task: {e}")))?
         .map_err(|e| status::enrollment(&e))?;
+        let fingers = fingers.iter().map(convert::finger_quality).collect();
         Ok(Response::new(pb::CaptureFingerprintResponse {
             position: convert::finger_position_pb(cap.position),
             image: Some(convert::grey(&cap.image)),
             fingers,
             captured_at: Some(rekam_api::timestamp(cap.captured_at)),
+            finger_record,
         }))
     }
 
@@ -362,7 +356,13 @@ impl pb::camera_service_server::CameraService for Shared {
             dev(camera.capture_still().await)
         })
         .await?;
-        Ok(Response::new(convert::frame(&f)))
+        let mut frame = convert::frame(&f);
+        frame.face_record =
+            tokio::task::spawn_blocking(move || rekam_enrollment::formats::face_record(&f.jpeg))
+                .await
+                .map_err(|e| Status::internal(format!("face record task: {e}")))?
+                .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(frame))
     }
 }
 
@@ -402,6 +402,11 @@ impl pb::signature_service_server::SignatureService for Shared {
         let geometry = pad.geometry();
         let (png, w, h) = rekam_signature::render_png(&samples, geometry, 800)
             .map_err(|e| Status::internal(format!("rendering the signature: {e}")))?;
+        let time_series_record =
+            rekam_enrollment::formats::signature_time_series(&samples, geometry)
+                .map_err(|e| status::enrollment(&e))?;
+        let displayed_signature = rekam_enrollment::formats::displayed_signature(&png)
+            .map_err(|e| status::enrollment(&e))?;
         Ok(Response::new(pb::SignatureResult {
             samples: samples.iter().map(convert::pen).collect(),
             pad_width: geometry.width,
@@ -409,6 +414,8 @@ impl pb::signature_service_server::SignatureService for Shared {
             png,
             image_width: w,
             image_height: h,
+            time_series_record,
+            displayed_signature,
         }))
     }
 }
@@ -713,9 +720,14 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         let deadline = deadline(&req);
         let r = req.into_inner();
         let missing = convert::missing(&r.missing)?;
+        let singles = r
+            .singles
+            .iter()
+            .map(|&p| convert::finger_position(p))
+            .collect::<Result<Vec<_>, Status>>()?;
         let p = self.pipeline.clone();
         let e = with_deadline(deadline, "fingerprint capture", async {
-            p.capture_fingerprints(&r.enrollment_id, &missing)
+            p.capture_fingerprints(&r.enrollment_id, &missing, &singles)
                 .await
                 .map_err(|e| status::enrollment(&e))
         })

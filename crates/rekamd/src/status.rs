@@ -27,9 +27,9 @@ pub fn enrollment(e: &EnrollmentError) -> Status {
         EnrollmentError::InvalidApplicant(_) | EnrollmentError::DocumentMismatch { .. } => {
             Code::InvalidArgument
         }
-        EnrollmentError::OutOfOrder { .. } | EnrollmentError::Incomplete(_) => {
-            Code::FailedPrecondition
-        }
+        EnrollmentError::OutOfOrder { .. }
+        | EnrollmentError::Incomplete(_)
+        | EnrollmentError::Sequence(_) => Code::FailedPrecondition,
         EnrollmentError::StepInProgress(_) => Code::Aborted,
         EnrollmentError::Device(d) => return device(d),
         EnrollmentError::Service(ServiceError::Unavailable(..)) => Code::Unavailable,
