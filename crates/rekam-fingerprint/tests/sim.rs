@@ -59,7 +59,7 @@ async fn identity_says_it_is_a_simulator() {
         .collect();
     assert_eq!(
         names,
-        ["disconnect", "hardware_error", "poor_quality", "no_finger"]
+        ["disconnect", "hardware_error", "poor_quality", "no_finger", "wrong_hand"]
     );
 }
 
@@ -99,7 +99,7 @@ async fn same_seed_same_bytes_and_impressions_vary() {
         .await
         .unwrap();
     assert_ne!(a1.image, other.image);
-    // The counter cycles over four variants: capture 5 repeats capture 1.
+    // The counter cycles over two variants: captures 3 and 5 repeat capture 1.
     for _ in 0..2 {
         a.capture(FingerPosition::RightThumb, &[]).await.unwrap();
     }
