@@ -38,11 +38,13 @@ pub mod fid {
 pub fn check_face(jpeg: &[u8], width: u32, height: u32) -> Result<FaceRecording, EnrollmentError> {
     let img = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
         .map_err(|e| EnrollmentError::Format(format!("the camera's JPEG does not decode: {e}")))?
-        .to_luma8();
+        .to_rgb8();
     let n = u64::from(img.width()) * u64::from(img.height());
     let mean = img
         .pixels()
-        .map(|p| u64::from(p.0[0]))
+        .map(|p| {
+            (299 * u64::from(p.0[0]) + 587 * u64::from(p.0[1]) + 114 * u64::from(p.0[2])) / 1000
+        })
         .sum::<u64>()
         .checked_div(n)
         .unwrap_or(0);
@@ -56,10 +58,18 @@ pub fn check_face(jpeg: &[u8], width: u32, height: u32) -> Result<FaceRecording,
             "the face photo is overexposed (mean grey {mean}): reduce the light, then retake"
         )));
     }
+    let portrait = image::DynamicImage::ImageRgb8(img)
+        .resize_to_fill(240, 320, image::imageops::FilterType::Triangle)
+        .to_rgb8();
+    let mut portrait_jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut portrait_jpeg, 80)
+        .write_image(portrait.as_raw(), 240, 320, image::ExtendedColorType::Rgb8)
+        .map_err(|err| EnrollmentError::Format(format!("portrait JPEG: {err}")))?;
     Ok(FaceRecording {
         jpeg: jpeg.to_vec(),
         width,
         height,
+        portrait_jpeg,
     })
 }
 
@@ -459,15 +469,7 @@ pub fn chip_files(e: &Enrollment) -> Result<Vec<ChipFile>, EnrollmentError> {
         .face
         .as_ref()
         .ok_or_else(|| EnrollmentError::Incomplete("no face photo".into()))?;
-    let small = image::load_from_memory(&face.jpeg)
-        .map_err(|err| EnrollmentError::Format(format!("face JPEG: {err}")))?
-        .resize_to_fill(240, 320, image::imageops::FilterType::Triangle)
-        .to_rgb8();
-    let mut jpeg = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 75)
-        .write_image(small.as_raw(), 240, 320, image::ExtendedColorType::Rgb8)
-        .map_err(|err| EnrollmentError::Format(format!("face JPEG: {err}")))?;
-    let dg2 = face_record(&jpeg)?;
+    let dg2 = face_record(&face.portrait_jpeg)?;
 
     let mut minutiae = Vec::new();
     let preferred = [FingerPosition::RightIndex, FingerPosition::LeftIndex];
@@ -608,9 +610,8 @@ pub fn card_images(e: &Enrollment) -> Result<(Vec<u8>, Vec<u8>), EnrollmentError
         }
     }
     if let Some(face) = &e.recording.face {
-        let photo = image::load_from_memory(&face.jpeg)
-            .map_err(|err| EnrollmentError::Format(format!("face JPEG: {err}")))?
-            .resize_to_fill(240, 300, image::imageops::FilterType::Triangle)
+        let photo = image::load_from_memory(&face.portrait_jpeg)
+            .map_err(|err| EnrollmentError::Format(format!("portrait JPEG: {err}")))?
             .to_rgb8();
         image::imageops::overlay(&mut front, &photo, 740, 110);
     }

@@ -131,6 +131,8 @@ pub struct FaceRecording {
     pub width: u32,
     /// Height.
     pub height: u32,
+    /// The portrait for the card and the chip: 240 x 320, JPEG, cropped to fill.
+    pub portrait_jpeg: Vec<u8>,
 }
 
 /// One finger of the recording.

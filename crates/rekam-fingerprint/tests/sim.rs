@@ -59,7 +59,13 @@ async fn identity_says_it_is_a_simulator() {
         .collect();
     assert_eq!(
         names,
-        ["disconnect", "hardware_error", "poor_quality", "no_finger", "wrong_hand"]
+        [
+            "disconnect",
+            "hardware_error",
+            "poor_quality",
+            "no_finger",
+            "wrong_hand"
+        ]
     );
 }
 
