@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use rekam_api::pb;
 use rekam_tests::*;
 use tonic::Code;
@@ -400,5 +401,47 @@ async fn a_failed_send_gives_a_receipt_and_the_card_is_finished_on_return() {
     let e = c.hand_over(step(&id)).await.unwrap().into_inner();
     assert_eq!(stage(&e), pb::EnrollmentStage::HandedOver);
     assert!(e.receipt.is_some(), "the receipt stays on file");
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_print_past_its_deadline_cancels_the_job_and_can_be_retried() {
+    // Real printer timing, scaled: a two-sided card takes about 24 s x 0.05 = 1.2 s.
+    let d = TestDaemon::start_with(|c| c.simulation.time_scale = 0.05).await;
+    let mut c = d.enroll();
+    let id = recorded(&d).await;
+    c.send(step(&id)).await.unwrap();
+    let mut req = tonic::Request::new(step(&id));
+    req.set_timeout(Duration::from_millis(300));
+    let err = c.print(req).await.unwrap_err();
+    assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
+    let e = get(&d, &id).await;
+    assert_eq!(stage(&e), pb::EnrollmentStage::Sent);
+    // The abandoned job was cancelled, not left printing.
+    let job = e.print_job_id.clone();
+    assert!(job.is_empty(), "a failed step commits nothing: {job}");
+    let mut cancelled = false;
+    for _ in 0..100 {
+        let jobs = d
+            .printer()
+            .watch_job(pb::WatchPrintJobRequest {
+                job_id: "job-1".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .collect::<Vec<_>>()
+            .await;
+        if let Some(Ok(last)) = jobs.last()
+            && last.state == pb::PrintJobState::Cancelled as i32
+        {
+            cancelled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(cancelled, "job-1 was cancelled");
+    let e = c.print(step(&id)).await.unwrap().into_inner();
+    assert_eq!(stage(&e), pb::EnrollmentStage::Printed);
     d.stop().await;
 }

@@ -58,8 +58,16 @@ pub fn check_face(jpeg: &[u8], width: u32, height: u32) -> Result<FaceRecording,
             "the face photo is overexposed (mean grey {mean}): reduce the light, then retake"
         )));
     }
+    // Crop to the portrait's 3:4 around the centre, then a fast box downscale.
+    let (w, h) = (img.width(), img.height());
+    let (cw, ch) = if w * 4 > h * 3 {
+        (h * 3 / 4, h)
+    } else {
+        (w, w * 4 / 3)
+    };
     let portrait = image::DynamicImage::ImageRgb8(img)
-        .resize_to_fill(240, 320, image::imageops::FilterType::Triangle)
+        .crop_imm((w - cw) / 2, (h - ch) / 2, cw, ch)
+        .thumbnail_exact(240, 320)
         .to_rgb8();
     let mut portrait_jpeg = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut portrait_jpeg, 80)
