@@ -80,7 +80,8 @@ pub fn match_score_with(probe: &Template, gallery: &Template, params: &MatchPara
     if p.len() < 3 || g.len() < 3 {
         return 0;
     }
-    let pp = pairs(&p, false, params);
+    let mut pp = pairs(&p, false, params);
+    pp.sort_unstable_by(|a, b| a.d.total_cmp(&b.d));
     let gi = Index::new(&pairs(&g, true, params));
     let assoc = associate(&pp, &gi, params);
     if assoc.is_empty() {
@@ -252,10 +253,6 @@ impl Index {
         Self { pairs, start }
     }
 
-    fn cell_pairs(&self, k: usize) -> &[Pair] {
-        &self.pairs[self.start[k]..self.start[k + 1]]
-    }
-
     /// Cell of an angle in (-π, π].
     fn cell(b: f32) -> usize {
         (((b + std::f32::consts::PI) / CELL_ANGLE) as usize).min(NB - 1)
@@ -269,12 +266,16 @@ fn angle_gap(a: f32, b: f32) -> f32 {
     d.min(std::f32::consts::TAU - d)
 }
 
+/// Associations of probe pairs `pp` (sorted by distance) with the gallery pairs in `gi`.
 fn associate(pp: &[Pair], gi: &Index, params: &MatchParams) -> Vec<Assoc> {
     let span = (params.angle_tolerance / CELL_ANGLE).ceil() as isize;
     // Cells within the tolerance, each visited once even if the span wraps around.
     let kn = (2 * span + 1).min(NB as isize);
     let cell_at = |k0: usize, dk: isize| (k0 as isize - span + dk).rem_euclid(NB as isize) as usize;
     let at = params.angle_tolerance;
+    // The lower distance bound grows with the probe distance, so each cell keeps a cursor
+    // that only moves forward (no binary searches).
+    let mut cursor: Vec<usize> = gi.start[..NB * NB].to_vec();
     let mut out = Vec::new();
     for a in pp {
         let tol = params.distance_slack + params.distance_relative * a.d;
@@ -283,9 +284,14 @@ fn associate(pp: &[Pair], gi: &Index, params: &MatchParams) -> Vec<Assoc> {
         for d1 in 0..kn {
             let row = cell_at(k1, d1) * NB;
             for d2 in 0..kn {
-                let gp = gi.cell_pairs(row + cell_at(k2, d2));
-                let lo = gp.partition_point(|g| g.d < lo_d);
-                for b in &gp[lo..] {
+                let k = row + cell_at(k2, d2);
+                let end = gi.start[k + 1];
+                let mut lo = cursor[k];
+                while lo < end && gi.pairs[lo].d < lo_d {
+                    lo += 1;
+                }
+                cursor[k] = lo;
+                for b in &gi.pairs[lo..end] {
                     if b.d > hi_d {
                         break;
                     }
