@@ -260,7 +260,9 @@ pub fn check_sequence(
     Ok(comparisons)
 }
 
-/// WSQ at the standard 0.75 bpp.
+/// WSQ as the data centre expects it: the specification's quantiser model for a 0.75 bpp
+/// target (`RateControl::Model`, byte-identical to NIST's reference `cwsq`), not the
+/// bit-rate search of `RateControl::Exact`, which costs ~40 % more time per slap.
 pub fn wsq(img: &GreyImage) -> Result<Vec<u8>, EnrollmentError> {
     Ok(rekam_wsq::encode(
         &img.pixels,
@@ -268,6 +270,7 @@ pub fn wsq(img: &GreyImage) -> Result<Vec<u8>, EnrollmentError> {
         img.height,
         &rekam_wsq::EncodeOptions {
             ppi: u16::try_from(img.ppi).ok(),
+            rate_control: rekam_wsq::RateControl::Model,
             ..Default::default()
         },
     )?)

@@ -222,8 +222,9 @@ pub struct Enrollment {
     pub applicant: Applicant,
     /// Stage.
     pub stage: Stage,
-    /// What was recorded.
-    pub recording: Recording,
+    /// What was recorded, shared: a step that does not capture copies the enrollment
+    /// without copying its images (captures write through `Arc::make_mut`).
+    pub recording: std::sync::Arc<Recording>,
     /// History, oldest first.
     pub history: Vec<StepRecord>,
     /// SIAK's reference.

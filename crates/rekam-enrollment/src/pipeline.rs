@@ -178,7 +178,7 @@ impl Pipeline {
             id: id.clone(),
             applicant,
             stage: Stage::Created,
-            recording: Recording::default(),
+            recording: Arc::default(),
             history: vec![StepRecord {
                 step: Step::Create,
                 status: StepStatus::Succeeded,
@@ -354,7 +354,7 @@ impl Pipeline {
                 let face =
                     blocking(move || formats::check_face(&frame.jpeg, frame.width, frame.height))
                         .await?;
-                e.recording.face = Some(face);
+                Arc::make_mut(&mut e.recording).face = Some(face);
                 Ok(format!(
                     "face photo recorded ({}x{})",
                     frame.width, frame.height
@@ -449,10 +449,11 @@ impl Pipeline {
                     formats::check_sequence(&slaps, &singles).map(|n| (slaps, singles, n))
                 })
                 .await?;
-                e.recording.slaps = slaps;
-                e.recording.singles = singles;
-                e.recording.sequence_comparisons = comparisons;
-                e.recording.fingerprints_done = true;
+                let r = Arc::make_mut(&mut e.recording);
+                r.slaps = slaps;
+                r.singles = singles;
+                r.sequence_comparisons = comparisons;
+                r.fingerprints_done = true;
                 let recapture: Vec<String> = e
                     .recording
                     .fingers()
@@ -504,7 +505,7 @@ impl Pipeline {
                 let (png, _, _) = render(&samples, geometry, 600)
                     .map_err(|e| EnrollmentError::Format(format!("signature image: {e}")))?;
                 let n = samples.len();
-                e.recording.signature = Some(SignatureRecording {
+                Arc::make_mut(&mut e.recording).signature = Some(SignatureRecording {
                     samples,
                     geometry,
                     png,

@@ -16,15 +16,27 @@ async fn devices_enroll_faults_and_print() {
     let d = TestDaemon::start().await;
 
     let out = run(&d, &["devices", "--json"]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 5);
 
     let out = run(&d, &["diag"]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = run(&d, &["enroll", "--demo", "--json"]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["stage"], "HANDED_OVER");
 
@@ -40,13 +52,21 @@ async fn devices_enroll_faults_and_print() {
     let out = run(&d, &["fault", "printer0", "--clear"]).await;
     assert!(out.status.success());
     let out = run(&d, &["print", "--test-card"]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // A failed send: the demo issues a receipt instead and still succeeds.
     let out = run(&d, &["fault", "datacentre", "unavailable"]).await;
     assert!(out.status.success());
     let out = run(&d, &["enroll", "--demo", "--json"]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["stage"], "RECEIPT_ISSUED");
     d.stop().await;
