@@ -330,21 +330,7 @@ async fn malformed_requests_are_invalid_arguments() {
 async fn missing_fingers_are_recorded_as_input_not_failure() {
     let d = TestDaemon::start().await;
     let mut c = d.enroll();
-    let id = c
-        .create_enrollment(pb::CreateEnrollmentRequest {
-            applicant: Some(applicant()),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
-    c.check_documents(pb::CheckDocumentsRequest {
-        enrollment_id: id.clone(),
-        kk_number_on_document: "3171010101090001".into(),
-    })
-    .await
-    .unwrap();
-    c.verify_identity(step(&id)).await.unwrap();
+    let id = verified(&d).await;
     let e = c
         .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
             enrollment_id: id.clone(),
@@ -383,21 +369,7 @@ async fn missing_fingers_are_recorded_as_input_not_failure() {
 async fn single_fingers_are_checked_against_the_slaps() {
     let d = TestDaemon::start().await;
     let mut c = d.enroll();
-    let id = c
-        .create_enrollment(pb::CreateEnrollmentRequest {
-            applicant: Some(applicant()),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
-    c.check_documents(pb::CheckDocumentsRequest {
-        enrollment_id: id.clone(),
-        kk_number_on_document: "3171010101090001".into(),
-    })
-    .await
-    .unwrap();
-    c.verify_identity(step(&id)).await.unwrap();
+    let id = verified(&d).await;
     let req = pb::CaptureFingerprintsStepRequest {
         enrollment_id: id.clone(),
         missing: vec![],

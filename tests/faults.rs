@@ -81,21 +81,7 @@ async fn a_card_pulled_mid_encode_fails_verification_and_a_retry_encodes() {
 async fn an_unplugged_scanner_keeps_the_face_and_recapture_works_after_replug() {
     let d = TestDaemon::start().await;
     let mut c = d.enroll();
-    let id = c
-        .create_enrollment(pb::CreateEnrollmentRequest {
-            applicant: Some(applicant()),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
-    c.check_documents(pb::CheckDocumentsRequest {
-        enrollment_id: id.clone(),
-        kk_number_on_document: "3171010101090001".into(),
-    })
-    .await
-    .unwrap();
-    c.verify_identity(step(&id)).await.unwrap();
+    let id = verified(&d).await;
     c.capture_face(step(&id)).await.unwrap();
 
     d.fault("fingerprint0", "disconnect").await;
@@ -123,21 +109,7 @@ async fn an_unplugged_scanner_keeps_the_face_and_recapture_works_after_replug() 
 async fn poor_fingerprints_block_the_recording_until_recaptured() {
     let d = TestDaemon::start().await;
     let mut c = d.enroll();
-    let id = c
-        .create_enrollment(pb::CreateEnrollmentRequest {
-            applicant: Some(applicant()),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
-    c.check_documents(pb::CheckDocumentsRequest {
-        enrollment_id: id.clone(),
-        kk_number_on_document: "3171010101090001".into(),
-    })
-    .await
-    .unwrap();
-    c.verify_identity(step(&id)).await.unwrap();
+    let id = verified(&d).await;
     c.capture_face(step(&id)).await.unwrap();
     c.capture_signature(step(&id)).await.unwrap();
     d.fault("fingerprint0", "poor_quality").await;

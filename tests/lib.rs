@@ -173,8 +173,8 @@ pub fn stage(e: &pb::Enrollment) -> pb::EnrollmentStage {
     pb::EnrollmentStage::try_from(e.stage).unwrap_or(pb::EnrollmentStage::Unspecified)
 }
 
-/// Creates an enrollment and runs it up to (and including) the recording.
-pub async fn recorded(d: &TestDaemon) -> String {
+/// Creates an enrollment and runs it up to (and including) the SIAK check.
+pub async fn verified(d: &TestDaemon) -> String {
     let mut c = d.enroll();
     let e = c
         .create_enrollment(pb::CreateEnrollmentRequest {
@@ -191,6 +191,13 @@ pub async fn recorded(d: &TestDaemon) -> String {
     .await
     .expect("check documents");
     c.verify_identity(step(&id)).await.expect("verify");
+    id
+}
+
+/// Creates an enrollment and runs it up to (and including) the recording.
+pub async fn recorded(d: &TestDaemon) -> String {
+    let mut c = d.enroll();
+    let id = verified(d).await;
     c.capture_face(step(&id)).await.expect("face");
     c.capture_fingerprints(pb::CaptureFingerprintsStepRequest {
         enrollment_id: id.clone(),

@@ -9,7 +9,6 @@
 //! fan-out that lets several clients watch one camera; the daemon opens them from a
 //! selector such as `camera:sim` or `camera:v4l2:/dev/video0`.
 
-mod control;
 pub mod sim;
 
 pub use sim::{CameraSim, LENS_COVERED};

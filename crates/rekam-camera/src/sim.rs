@@ -26,7 +26,7 @@ use rekam_core::{
 };
 use tokio::sync::watch;
 
-use crate::control::SimControl;
+use rekam_core::sim::SimControl;
 
 /// The fault "lens_covered": frames go near-black (stills still succeed).
 pub const LENS_COVERED: FaultSpec = FaultSpec {

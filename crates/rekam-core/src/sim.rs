@@ -6,7 +6,7 @@
 //! fault the API can report happen on demand.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -152,6 +152,23 @@ impl FaultSet {
     }
 }
 
+/// A fault set alone is the whole control of a simulator without device state (a
+/// simulated remote service, for instance).
+impl SimulatorControl for FaultSet {
+    fn faults(&self) -> Vec<FaultSpec> {
+        self.specs()
+    }
+    fn active_faults(&self) -> Vec<String> {
+        self.active()
+    }
+    fn inject(&self, fault: &str) -> Result<(), DeviceError> {
+        FaultSet::inject(self, fault)
+    }
+    fn clear(&self) {
+        FaultSet::clear(self)
+    }
+}
+
 /// A device's state, observable through a watch channel, with a busy guard.
 #[derive(Debug, Clone)]
 pub struct StateCell {
@@ -258,6 +275,123 @@ pub fn apply_common_fault(cell: &StateCell, fault: &str) {
             "internal error reported by the device (simulated)".into(),
         )),
         _ => {}
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The bookkeeping every device simulator shares: state, faults and running operations.
+
+/// The state cell, the fault set and a generation counter that wakes operations waiting on
+/// a fault (such as "no_finger") whenever the faults change.
+#[derive(Debug)]
+pub struct SimControl {
+    device_id: String,
+    /// The device's state.
+    pub state: StateCell,
+    /// The injectable faults.
+    pub faults: FaultSet,
+    generation: watch::Sender<u64>,
+    /// True while an operation holds the device busy. `clear` reads it so that clearing
+    /// faults during an operation leaves the device Busy, not Ready.
+    op_active: Mutex<bool>,
+}
+
+/// Held by a running operation: the device is Busy until it drops.
+#[derive(Debug)]
+pub struct OpGuard {
+    ctl: Arc<SimControl>,
+    busy: Option<BusyGuard>,
+}
+
+impl Drop for OpGuard {
+    fn drop(&mut self) {
+        let mut active = self.ctl.lock_op();
+        *active = false;
+        // Dropped under the lock so that `clear` never sees a stale flag.
+        self.busy.take();
+    }
+}
+
+impl SimControl {
+    /// A ready device offering these faults.
+    pub fn new(device_id: &str, specs: Vec<FaultSpec>) -> Self {
+        SimControl {
+            device_id: device_id.to_string(),
+            state: StateCell::new(device_id),
+            faults: FaultSet::new(specs),
+            generation: watch::Sender::new(0),
+            op_active: Mutex::new(false),
+        }
+    }
+
+    fn lock_op(&self) -> MutexGuard<'_, bool> {
+        // The flag is a plain bool: a panic while holding the lock cannot corrupt it.
+        self.op_active.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts an operation: the device must be Ready, and is Busy until the guard drops.
+    pub fn begin(self: &Arc<Self>) -> Result<OpGuard, DeviceError> {
+        let mut active = self.lock_op();
+        let busy = self.state.busy()?;
+        *active = true;
+        drop(active);
+        Ok(OpGuard {
+            ctl: Arc::clone(self),
+            busy: Some(busy),
+        })
+    }
+
+    /// Injects a fault by name.
+    pub fn inject(&self, fault: &str) -> Result<(), DeviceError> {
+        self.faults.inject(fault)?;
+        apply_common_fault(&self.state, fault);
+        self.generation.send_modify(|g| *g = g.wrapping_add(1));
+        Ok(())
+    }
+
+    /// Clears every fault; the device is Ready again (Busy if an operation is running).
+    pub fn clear(&self) {
+        let active = self.lock_op();
+        self.faults.clear();
+        self.state.set(if *active {
+            DeviceState::Busy
+        } else {
+            DeviceState::Ready
+        });
+        drop(active);
+        self.generation.send_modify(|g| *g = g.wrapping_add(1));
+    }
+
+    /// The error a running operation must stop with, if a common fault is active.
+    pub fn check(&self) -> Result<(), DeviceError> {
+        if self.faults.is_active("disconnect") {
+            return Err(DeviceError::Disconnected {
+                device: self.device_id.clone(),
+            });
+        }
+        if self.faults.is_active("hardware_error") {
+            return Err(match self.state.get() {
+                DeviceState::Error(reason) => DeviceError::Hardware(reason),
+                _ => DeviceError::Hardware("internal error reported by the device".into()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Waits while `fault` is active (woken by every fault change), failing as soon as a
+    /// common fault appears. Cancel-safe: it only waits.
+    pub async fn wait_while(&self, fault: &str) -> Result<(), DeviceError> {
+        let mut rx = self.generation.subscribe();
+        loop {
+            self.check()?;
+            if !self.faults.is_active(fault) {
+                return Ok(());
+            }
+            if rx.changed().await.is_err() {
+                // The sender lives as long as `self`: this cannot happen.
+                return Err(DeviceError::Cancelled);
+            }
+        }
     }
 }
 

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rekam_core::DeviceError;
 use rekam_core::sim::{FaultSet, FaultSpec, SimulatorControl, Timing};
 
 use crate::applicant::Applicant;
@@ -105,21 +104,6 @@ impl SiakSim {
     }
 }
 
-impl SimulatorControl for SiakSim {
-    fn faults(&self) -> Vec<FaultSpec> {
-        self.faults.specs()
-    }
-    fn active_faults(&self) -> Vec<String> {
-        self.faults.active()
-    }
-    fn inject(&self, fault: &str) -> Result<(), DeviceError> {
-        self.faults.inject(fault)
-    }
-    fn clear(&self) {
-        self.faults.clear()
-    }
-}
-
 #[async_trait]
 impl Siak for SiakSim {
     async fn verify(&self, applicant: &Applicant) -> Result<SiakConfirmation, ServiceError> {
@@ -148,7 +132,7 @@ impl Siak for SiakSim {
         })
     }
     fn simulator(&self) -> Option<&dyn SimulatorControl> {
-        Some(self)
+        Some(&self.faults)
     }
 }
 
@@ -178,21 +162,6 @@ impl DataCentreSim {
     /// What the data centre received, oldest first.
     pub fn received(&self) -> Vec<Submission> {
         self.received.lock().map(|r| r.clone()).unwrap_or_default()
-    }
-}
-
-impl SimulatorControl for DataCentreSim {
-    fn faults(&self) -> Vec<FaultSpec> {
-        self.faults.specs()
-    }
-    fn active_faults(&self) -> Vec<String> {
-        self.faults.active()
-    }
-    fn inject(&self, fault: &str) -> Result<(), DeviceError> {
-        self.faults.inject(fault)
-    }
-    fn clear(&self) {
-        self.faults.clear()
     }
 }
 
@@ -226,6 +195,6 @@ impl DataCentre for DataCentreSim {
         Ok(format!("DC-{:08}", received.len()))
     }
     fn simulator(&self) -> Option<&dyn SimulatorControl> {
-        Some(self)
+        Some(&self.faults)
     }
 }

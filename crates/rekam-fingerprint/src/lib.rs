@@ -9,7 +9,6 @@
 //! the same trait and opened by the daemon from a selector such as
 //! `fingerprint:r30x:/dev/ttyUSB0`.
 
-mod control;
 pub mod sim;
 
 pub use sim::{FingerprintSim, NO_FINGER, POOR_QUALITY, WRONG_HAND};

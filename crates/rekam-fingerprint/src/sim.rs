@@ -32,7 +32,7 @@ use rekam_synth::{
 };
 use tokio::sync::watch;
 
-use crate::control::SimControl;
+use rekam_core::sim::SimControl;
 
 /// The fault "poor_quality": captures come out heavily degraded until faults are cleared.
 pub const POOR_QUALITY: FaultSpec = FaultSpec {

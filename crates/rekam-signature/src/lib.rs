@@ -8,7 +8,6 @@
 //! the simulator as their own modules (the ISDV4 serial pad in `isdv4.rs`), opened by the
 //! daemon from a selector such as `signature:isdv4:/dev/ttyS0`.
 
-mod control;
 mod render;
 pub mod sim;
 

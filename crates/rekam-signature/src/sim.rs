@@ -23,7 +23,7 @@ use rekam_core::{
 };
 use tokio::sync::watch;
 
-use crate::control::{OpGuard, SimControl};
+use rekam_core::sim::{OpGuard, SimControl};
 
 /// The fault "pen_missing": the pad does not detect its pen.
 pub const PEN_MISSING: FaultSpec = FaultSpec {
