@@ -271,6 +271,24 @@ async fn signing_streams_samples_then_accept_renders_them() {
             .code(),
         Code::FailedPrecondition
     );
+    // Clear discards the ink: sign again, clear, and there is nothing to accept.
+    let _: Vec<_> = sig
+        .sign(pb::SignRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .collect()
+        .await;
+    sig.clear(pb::ClearSignatureRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        sig.accept(pb::AcceptSignatureRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        Code::FailedPrecondition
+    );
     d.stop().await;
 }
 
