@@ -55,6 +55,8 @@ impl TestDaemon {
         let socket = dir.path().join("rekamd.sock");
         let mut config = rekamd::Config::default();
         config.simulation.time_scale = 0.0;
+        // Each test renders only the fingers it captures.
+        config.simulation.prerender = false;
         config.server.listen = String::new();
         config.server.socket = Some(socket.clone());
         config.station.device_timeout_secs = 30;

@@ -53,6 +53,7 @@ pub struct Pipeline {
     config: PipelineConfig,
     store: Mutex<BTreeMap<String, Arc<Slot>>>,
     counter: AtomicU64,
+    receipts: AtomicU64,
     events: broadcast::Sender<EnrollmentEvent>,
 }
 
@@ -108,6 +109,7 @@ impl Pipeline {
             config,
             store: Mutex::new(BTreeMap::new()),
             counter: AtomicU64::new(0),
+            receipts: AtomicU64::new(0),
             events,
         }
     }
@@ -594,22 +596,21 @@ impl Pipeline {
     /// Step 8: the send failed: issue a recording receipt.
     pub async fn issue_receipt(&self, id: &str) -> Result<Enrollment, EnrollmentError> {
         let station = self.config.station_id.clone();
-        let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
-        let slot = self.slot(id)?;
-        let send_failed = lock(&slot.data).send_failed;
         self.run_step(
             id,
             Step::IssueReceipt,
             &[Stage::Recorded],
             "a receipt is issued only for a finished recording whose send failed",
             async |e, _| {
-                if !send_failed {
+                // Read under the step lock: a send running concurrently cannot slip in.
+                if !e.send_failed {
                     return Err(out_of_order(
                         Step::IssueReceipt,
                         e.stage,
                         "send the recording first; a receipt is only for a failed send",
                     ));
                 }
+                let n = self.receipts.fetch_add(1, Ordering::Relaxed) + 1;
                 let receipt = formats::receipt(e, &station, n, SystemTime::now());
                 let number = receipt.number.clone();
                 e.receipt = Some(receipt);

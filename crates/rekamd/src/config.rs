@@ -70,6 +70,9 @@ pub struct SimulationConfig {
     pub seed: u64,
     /// Multiplies simulated timings; 0 = instant.
     pub time_scale: f64,
+    /// Render the simulated fingers at start-up, in the background, so that the first
+    /// capture is as fast as the others.
+    pub prerender: bool,
 }
 
 /// Station settings.
@@ -116,6 +119,7 @@ impl Default for SimulationConfig {
         SimulationConfig {
             seed: 1,
             time_scale: 1.0,
+            prerender: true,
         }
     }
 }

@@ -125,8 +125,10 @@ impl Daemon {
                 device_timeout: Duration::from_secs(config.station.device_timeout_secs.max(1)),
             },
         ));
-        for w in warm_ups {
-            tokio::task::spawn_blocking(w);
+        if config.simulation.prerender {
+            for w in warm_ups {
+                tokio::task::spawn_blocking(w);
+            }
         }
         Ok(Daemon {
             shared: Shared {
