@@ -541,3 +541,61 @@ fn rekam_wsq_decode(data: &[u8]) -> (u32, u32) {
     let info = rekam_biometrics::image_info::probe(data).unwrap();
     (info.width, info.height)
 }
+
+/// Removes HTTP/1.1 chunked transfer coding.
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size_text = std::str::from_utf8(&body[..line_end]).unwrap();
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+        body = &body[line_end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&body[..size]);
+        body = &body[size + 2..];
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_can_call_through_grpc_web_over_http1() {
+    use prost::Message;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let d = TestDaemon::start().await;
+    let mut s = tokio::net::UnixStream::connect(&d.socket).await.unwrap();
+    // One gRPC-Web data frame: flag 0, length 0, an empty ListDevicesRequest.
+    let frame = [0u8, 0, 0, 0, 0];
+    let head = format!(
+        "POST /rekam.v1.DeviceService/ListDevices HTTP/1.1\r\nHost: localhost\r\n\
+         Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        frame.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&frame).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let headers = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    assert!(headers.starts_with("http/1.1 200"), "{headers}");
+    assert!(
+        headers.contains("content-type: application/grpc-web+proto"),
+        "{headers}"
+    );
+    let mut body = raw[split + 4..].to_vec();
+    if headers.contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    // Data frame, then the trailers frame (flag 0x80) carrying grpc-status.
+    assert_eq!(body[0], 0);
+    let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
+    let reply = pb::ListDevicesResponse::decode(&body[5..5 + len]).unwrap();
+    assert_eq!(reply.devices.len(), 5);
+    let trailers = &body[5 + len..];
+    assert_eq!(trailers[0], 0x80);
+    let text = String::from_utf8_lossy(&trailers[5..]).to_ascii_lowercase();
+    assert!(text.contains("grpc-status:0"), "{text}");
+    d.stop().await;
+}

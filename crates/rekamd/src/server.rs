@@ -18,6 +18,11 @@ use tracing::info;
 use crate::config::{Config, ConfigError, Selector};
 use crate::services::Shared;
 
+/// Every service behind the gRPC-Web layer.
+pub type Router = tonic::transport::server::Router<
+    tower::layer::util::Stack<tonic_web::GrpcWebLayer, tower::layer::util::Identity>,
+>;
+
 /// Work to run in the background once the daemon is up (e.g. pre-rendering).
 type WarmUp = Box<dyn FnOnce() + Send>;
 
@@ -146,7 +151,7 @@ impl Daemon {
     }
 
     /// A router with every service, health and reflection.
-    pub async fn router(&self) -> anyhow::Result<tonic::transport::server::Router> {
+    pub async fn router(&self) -> anyhow::Result<Router> {
         let (health, health_service) = tonic_health::server::health_reporter();
         for name in [
             "rekam.v1.DeviceService",
@@ -168,7 +173,11 @@ impl Daemon {
             .build_v1()
             .context("building the reflection service")?;
         let s = self.shared.clone();
+        // gRPC-Web (HTTP/1.1 and HTTP/2) beside native gRPC, so a browser front-end can
+        // call the daemon directly.
         Ok(Server::builder()
+            .accept_http1(true)
+            .layer(tonic_web::GrpcWebLayer::new())
             .add_service(health_service)
             .add_service(reflection)
             .add_service(pb::device_service_server::DeviceServiceServer::new(
