@@ -11,6 +11,7 @@
 //! Faults: `disconnect`, `hardware_error` (common to every simulator) and `lens_covered`
 //! ([`LENS_COVERED`]).
 
+use rekam_core::sim::splitmix64;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -60,14 +61,6 @@ const SHUTTER: Duration = Duration::from_millis(150);
 const SELF_TEST: Duration = Duration::from_millis(150);
 /// Brightness left when the lens is covered.
 const COVERED_GAIN: f32 = 0.03;
-
-/// SplitMix64 finaliser: a well-mixed 64-bit hash step.
-fn splitmix64(z: u64) -> u64 {
-    let z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    let z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 fn hardware(what: &str, e: impl std::fmt::Display) -> DeviceError {
     DeviceError::Hardware(format!("{what}: {e}"))

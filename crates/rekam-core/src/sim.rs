@@ -14,6 +14,15 @@ use tokio::sync::watch;
 use crate::device::DeviceState;
 use crate::error::DeviceError;
 
+/// SplitMix64's finaliser: a well-mixed 64-bit hash step, for deriving the many seeds of
+/// a simulator (serial numbers, impressions, noise) from its one seed.
+pub fn splitmix64(z: u64) -> u64 {
+    let z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    let z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// A fault a simulator can inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FaultSpec {

@@ -11,6 +11,7 @@
 //! Faults: `disconnect`, `hardware_error` (common to every simulator), `poor_quality`
 //! ([`POOR_QUALITY`]) and `no_finger` ([`NO_FINGER`]).
 
+use rekam_core::sim::splitmix64;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -82,14 +83,6 @@ const SALT_MASTER: u64 = 0x6D61_7374_6572_0001;
 const SALT_IMPRESSION: u64 = 0x696D_7072_6573_0002;
 const SALT_POOR: u64 = 0x706F_6F72_0000_0003;
 const SALT_SERIAL: u64 = 0x7365_7269_616C_0004;
-
-/// SplitMix64 finaliser: a well-mixed 64-bit hash step.
-fn splitmix64(z: u64) -> u64 {
-    let z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    let z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 /// A seed derived from `seed` and `parts`.
 fn derive(seed: u64, parts: &[u64]) -> u64 {

@@ -9,6 +9,7 @@
 //! Faults: `disconnect`, `hardware_error` (common to every simulator) and `pen_missing`
 //! ([`PEN_MISSING`]).
 
+use rekam_core::sim::splitmix64;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -44,14 +45,6 @@ pub const SAMPLE_RATE_HZ: u32 = 200;
 
 /// Nominal self-test time.
 const SELF_TEST: Duration = Duration::from_millis(100);
-
-/// SplitMix64 finaliser: a well-mixed 64-bit hash step.
-fn splitmix64(z: u64) -> u64 {
-    let z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    let z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 fn pen_error() -> DeviceError {
     DeviceError::Hardware(
