@@ -205,47 +205,17 @@ async fn a_client_that_cancels_a_capture_frees_the_scanner() {
         .await
     });
     // Wait until the scanner is busy, then drop the call.
-    let mut busy = false;
-    for _ in 0..100 {
-        let devs = d
-            .devices()
-            .list_devices(pb::ListDevicesRequest {})
-            .await
-            .unwrap()
-            .into_inner();
-        let s = devs
-            .devices
-            .iter()
-            .find(|x| x.id == "fingerprint0")
-            .unwrap();
-        if s.state.as_ref().unwrap().kind == pb::DeviceStateKind::Busy as i32 {
-            busy = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(busy, "the capture made the scanner busy");
+    assert!(
+        d.wait_for_state("fingerprint0", pb::DeviceStateKind::Busy, 100)
+            .await,
+        "the capture made the scanner busy"
+    );
     call.abort();
-    let mut ready = false;
-    for _ in 0..200 {
-        let devs = d
-            .devices()
-            .list_devices(pb::ListDevicesRequest {})
-            .await
-            .unwrap()
-            .into_inner();
-        let s = devs
-            .devices
-            .iter()
-            .find(|x| x.id == "fingerprint0")
-            .unwrap();
-        if s.state.as_ref().unwrap().kind == pb::DeviceStateKind::Ready as i32 {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(ready, "cancelling the call ended the capture");
+    assert!(
+        d.wait_for_state("fingerprint0", pb::DeviceStateKind::Ready, 200)
+            .await,
+        "cancelling the call ended the capture"
+    );
     d.stop().await;
 }
 

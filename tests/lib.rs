@@ -120,6 +120,31 @@ impl TestDaemon {
         EncoderServiceClient::new(self.channel.clone())
     }
 
+    /// A device's state kind now.
+    pub async fn state_of(&self, id: &str) -> pb::DeviceStateKind {
+        let devs = self
+            .devices()
+            .list_devices(pb::ListDevicesRequest {})
+            .await
+            .expect("list devices")
+            .into_inner();
+        let d = devs.devices.iter().find(|x| x.id == id).expect("device");
+        pb::DeviceStateKind::try_from(d.state.as_ref().map_or(0, |s| s.kind))
+            .unwrap_or(pb::DeviceStateKind::Unspecified)
+    }
+
+    /// Polls a device's state every 10 ms until it is `kind`, for at most `tries` polls;
+    /// returns whether it got there.
+    pub async fn wait_for_state(&self, id: &str, kind: pb::DeviceStateKind, tries: u32) -> bool {
+        for _ in 0..tries {
+            if self.state_of(id).await == kind {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        false
+    }
+
     /// Injects a fault.
     pub async fn fault(&self, target: &str, fault: &str) {
         self.sim()
