@@ -169,14 +169,7 @@ async fn a_whole_enrollment_goes_from_documents_to_hand_over() {
 async fn steps_out_of_order_are_refused_with_failed_precondition() {
     let d = TestDaemon::start().await;
     let mut c = d.enroll();
-    let id = c
-        .create_enrollment(pb::CreateEnrollmentRequest {
-            applicant: Some(applicant()),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
+    let id = created(&d).await;
     for (name, r) in [
         ("verify", c.verify_identity(step(&id)).await),
         ("face", c.capture_face(step(&id)).await),
@@ -265,14 +258,7 @@ async fn malformed_requests_are_invalid_arguments() {
     assert_eq!(err.code(), Code::NotFound);
 
     // A family card that is not the applicant's: refused, the enrollment stays CREATED.
-    let id = c
-        .create_enrollment(pb::CreateEnrollmentRequest {
-            applicant: Some(applicant()),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
+    let id = created(&d).await;
     let err = c
         .check_documents(pb::CheckDocumentsRequest {
             enrollment_id: id.clone(),

@@ -223,14 +223,7 @@ async fn a_client_that_cancels_a_capture_frees_the_scanner() {
 async fn camera_signature_and_siak_faults() {
     let d = TestDaemon::start().await;
     let mut c = d.enroll();
-    let id = c
-        .create_enrollment(pb::CreateEnrollmentRequest {
-            applicant: Some(applicant()),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
+    let id = created(&d).await;
     c.check_documents(pb::CheckDocumentsRequest {
         enrollment_id: id.clone(),
         kk_number_on_document: "3171010101090001".into(),

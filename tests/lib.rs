@@ -200,17 +200,22 @@ pub fn stage(e: &pb::Enrollment) -> pb::EnrollmentStage {
     pb::EnrollmentStage::try_from(e.stage).unwrap_or(pb::EnrollmentStage::Unspecified)
 }
 
-/// Creates an enrollment and runs it up to (and including) the SIAK check.
-pub async fn verified(d: &TestDaemon) -> String {
-    let mut c = d.enroll();
-    let e = c
+/// Creates an enrollment for [`applicant`] and returns its id.
+pub async fn created(d: &TestDaemon) -> String {
+    d.enroll()
         .create_enrollment(pb::CreateEnrollmentRequest {
             applicant: Some(applicant()),
         })
         .await
         .expect("create")
-        .into_inner();
-    let id = e.id.clone();
+        .into_inner()
+        .id
+}
+
+/// Creates an enrollment and runs it up to (and including) the SIAK check.
+pub async fn verified(d: &TestDaemon) -> String {
+    let mut c = d.enroll();
+    let id = created(d).await;
     c.check_documents(pb::CheckDocumentsRequest {
         enrollment_id: id.clone(),
         kk_number_on_document: "3171010101090001".into(),
