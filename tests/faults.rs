@@ -316,7 +316,11 @@ async fn a_failed_send_gives_a_receipt_and_the_card_is_finished_on_return() {
     let receipt = e.receipt.unwrap();
     assert!(receipt.number.starts_with("BP-"));
     assert!(receipt.text.contains("3171014708900003"));
-    assert_eq!(receipt.collect_from.len(), 10);
+    assert!(
+        receipt
+            .collect_from
+            .is_some_and(|d| d.year >= 2024 && (1..=12).contains(&d.month))
+    );
     assert_eq!(
         c.print(step(&id)).await.unwrap_err().code(),
         Code::FailedPrecondition

@@ -15,7 +15,10 @@ import time
 import traceback
 
 import grpc
+from google.rpc import error_details_pb2
+from google.type import date_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from rekam.v1 import common_pb2
@@ -97,17 +100,45 @@ def applicant(k):
         kk_number=DEMO_KK,
         name="SITI RAHAYU",
         birth_place="JAKARTA",
-        birth_date="1990-08-07",
+        birth_date=date_pb2.Date(year=1990, month=8, day=7),
         sex=en.SEX_FEMALE,
         address="JL. MEDAN MERDEKA BARAT NO. 12",
-        rt_rw="003/005",
+        rt=3,
+        rw=5,
         village="GAMBIR",
         district="GAMBIR",
-        religion="ISLAM",
-        marital_status="KAWIN",
+        regency="JAKARTA PUSAT",
+        province="DKI JAKARTA",
+        religion=en.RELIGION_ISLAM,
+        marital_status=en.MARITAL_STATUS_MARRIED,
         occupation="KARYAWAN SWASTA",
-        citizenship="WNI",
-        blood_type="O",
+        citizenship=en.CITIZENSHIP_WNI,
+        blood_type=en.BLOOD_TYPE_O,
+    )
+
+
+def error_details(err):
+    """The google.rpc details of a failed call: (ErrorInfo, LocalizedMessage, BadRequest,
+    RetryInfo), each None when absent."""
+    status = rpc_status.from_call(err)
+    found = {}
+    if status is not None:
+        for any_ in status.details:
+            for cls in (
+                error_details_pb2.ErrorInfo,
+                error_details_pb2.LocalizedMessage,
+                error_details_pb2.BadRequest,
+                error_details_pb2.RetryInfo,
+            ):
+                if any_.Is(cls.DESCRIPTOR):
+                    msg = cls()
+                    any_.Unpack(msg)
+                    found[cls] = msg
+    return (
+        found.get(error_details_pb2.ErrorInfo),
+        found.get(error_details_pb2.LocalizedMessage),
+        found.get(error_details_pb2.BadRequest),
+        found.get(error_details_pb2.RetryInfo),
     )
 
 
@@ -239,16 +270,27 @@ def test_step_out_of_order(c):
 def test_invalid_nik_and_unknown_id(c):
     bad = applicant(3)
     bad.nik = "12345"
-    expect_code(
+    bad.name = "SITI\nNIK=3171014708900001"
+    bad.ClearField("religion")
+    err = expect_code(
         grpc.StatusCode.INVALID_ARGUMENT,
         c.enroll.CreateEnrollment,
         en.CreateEnrollmentRequest(applicant=bad),
     )
-    expect_code(
+    info, localized, bad_request, _ = error_details(err)
+    assert info is not None, "no ErrorInfo"
+    assert (info.domain, info.reason) == ("rekam.v1", "INVALID_REQUEST"), info
+    assert localized is not None and localized.locale == "id-ID", localized
+    fields = [v.field for v in bad_request.field_violations]
+    assert fields == ["applicant.religion", "applicant.nik", "applicant.name"], fields
+    assert "3171014708900001" not in err.details(), err.details()
+    err = expect_code(
         grpc.StatusCode.NOT_FOUND,
         c.enroll.GetEnrollment,
         en.GetEnrollmentRequest(enrollment_id="no-such-enrollment"),
     )
+    info, _, _, _ = error_details(err)
+    assert info.reason == "ENROLLMENT_NOT_FOUND", info
 
 
 def test_ribbon_out_then_retry(c):
@@ -261,7 +303,9 @@ def test_ribbon_out_then_retry(c):
             timeout=CALL_TIMEOUT,
         )
         assert "ribbon_out" in r.active, "active faults: %s" % list(r.active)
-        expect_code(grpc.StatusCode.FAILED_PRECONDITION, c.enroll.Print, step)
+        err = expect_code(grpc.StatusCode.FAILED_PRECONDITION, c.enroll.Print, step)
+        info, _, _, _ = error_details(err)
+        assert info.reason == "RIBBON_OUT", info
         got = c.enroll.GetEnrollment(
             en.GetEnrollmentRequest(enrollment_id=eid), timeout=CALL_TIMEOUT
         )

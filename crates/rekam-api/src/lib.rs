@@ -9,13 +9,25 @@
 
 mod generated {
     #![allow(missing_docs, clippy::all, clippy::pedantic)]
-    tonic::include_proto!("rekam.v1");
+    pub mod rekam {
+        pub mod v1 {
+            tonic::include_proto!("rekam.v1");
+        }
+    }
+    pub mod google {
+        pub mod r#type {
+            include!(concat!(env!("OUT_DIR"), "/google.r#type.rs"));
+        }
+    }
 }
 
 /// The generated messages, enums, clients and servers of package `rekam.v1`.
 pub mod pb {
-    pub use super::generated::*;
+    pub use super::generated::rekam::v1::*;
 }
+
+/// `google.type.Date` (AIP-142), used for calendar dates in the API.
+pub use generated::google::r#type::Date;
 
 /// The encoded `FileDescriptorSet` of every rekam v1 proto file (with its imports), for
 /// `tonic-reflection`.

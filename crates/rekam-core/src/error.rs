@@ -113,4 +113,33 @@ impl DeviceError {
             DeviceError::Unsupported(_) => ErrorKind::Unsupported,
         }
     }
+
+    /// A stable, machine-readable reason (UPPER_SNAKE_CASE), documented in the API as
+    /// `rekam.v1.ErrorReason`: programs branch on it instead of parsing the message.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DeviceError::NotFound(_) => "DEVICE_NOT_FOUND",
+            DeviceError::Disconnected { .. } => "DEVICE_DISCONNECTED",
+            DeviceError::Busy(_) => "DEVICE_BUSY",
+            DeviceError::PermissionDenied { .. } => "DEVICE_PERMISSION_DENIED",
+            DeviceError::Timeout(_) => "DEVICE_TIMEOUT",
+            DeviceError::Cancelled => "CANCELLED",
+            DeviceError::NoCard => "NO_CARD",
+            DeviceError::CardRemoved(_) => "CARD_REMOVED",
+            DeviceError::Printer { failure, .. } => match failure {
+                PrintFailure::NoCards => "NO_CARDS",
+                PrintFailure::RibbonOut => "RIBBON_OUT",
+                PrintFailure::Jam => "CARD_JAM",
+                PrintFailure::CoverOpen => "COVER_OPEN",
+                PrintFailure::Disconnected => "DEVICE_DISCONNECTED",
+                PrintFailure::Other => "PRINTER_FAILED",
+            },
+            DeviceError::NoInk => "NO_SIGNATURE",
+            DeviceError::VerifyMismatch(_) => "CHIP_VERIFY_FAILED",
+            DeviceError::Hardware(_) => "DEVICE_HARDWARE_ERROR",
+            DeviceError::Protocol(_) => "DEVICE_PROTOCOL_ERROR",
+            DeviceError::InvalidArgument(_) => "DEVICE_INVALID_REQUEST",
+            DeviceError::Unsupported(_) => "NOT_SUPPORTED",
+        }
+    }
 }

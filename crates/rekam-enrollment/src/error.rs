@@ -1,9 +1,38 @@
 //! What can go wrong in a step.
+//!
+//! Messages are for people (the officer, a technician) and never repeat a NIK, a KK number
+//! or a name; [`EnrollmentError::reason`] is for programs.
 
 use rekam_core::DeviceError;
 
 use crate::model::{Stage, Step};
 use crate::services::ServiceError;
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// The field's path in the request, e.g. "applicant.nik".
+    pub field: String,
+    /// What is wrong, without repeating the value.
+    pub description: String,
+}
+
+impl FieldViolation {
+    /// A violation of `field`.
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+fn list(v: &[FieldViolation]) -> String {
+    v.iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 /// An error of the enrollment procedure.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -11,17 +40,23 @@ pub enum EnrollmentError {
     /// No enrollment with that id.
     #[error("no enrollment {0}")]
     NotFound(String),
-    /// The applicant's data is malformed or inconsistent.
-    #[error("invalid applicant data: {0}")]
-    InvalidApplicant(String),
-    /// The family card presented disagrees with the application.
-    #[error("the family card number on the document ({found}) is not the applicant's ({expected})")]
-    DocumentMismatch {
-        /// The applicant's KK number.
-        expected: String,
-        /// What the document says.
-        found: String,
+    /// Fields of the request are malformed or inconsistent.
+    #[error("invalid request: {}", list(.0))]
+    InvalidRequest(Vec<FieldViolation>),
+    /// An open enrollment exists for the same NIK.
+    #[error(
+        "enrollment {enrollment_id} is already open for this NIK: continue it, or cancel it first"
+    )]
+    AlreadyExists {
+        /// The open enrollment.
+        enrollment_id: String,
     },
+    /// A request id was reused for a different request.
+    #[error("request_id was already used for a different request; use a new id for a new request")]
+    RequestIdReused,
+    /// The family card presented disagrees with the application.
+    #[error("the family card number on the document is not the applicant's")]
+    DocumentMismatch,
     /// The step is not allowed at this stage.
     #[error("{step} is not allowed at stage {stage}: {hint}")]
     OutOfOrder {
@@ -32,6 +67,9 @@ pub enum EnrollmentError {
         /// What to do first.
         hint: String,
     },
+    /// The enrollment was cancelled.
+    #[error("enrollment {0} was cancelled")]
+    Cancelled(String),
     /// The recording is incomplete or not good enough to close.
     #[error("recording incomplete: {0}")]
     Incomplete(String),
@@ -50,6 +88,52 @@ pub enum EnrollmentError {
     /// A biometric record could not be made from what was captured.
     #[error("could not build the biometric records: {0}")]
     Format(String),
+}
+
+impl EnrollmentError {
+    /// A request with one invalid field.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        EnrollmentError::InvalidRequest(vec![FieldViolation::new(field, description)])
+    }
+
+    /// A stable, machine-readable reason, documented in the API as `rekam.v1.ErrorReason`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            EnrollmentError::NotFound(_) => "ENROLLMENT_NOT_FOUND",
+            EnrollmentError::InvalidRequest(_) => "INVALID_REQUEST",
+            EnrollmentError::AlreadyExists { .. } => "ENROLLMENT_EXISTS",
+            EnrollmentError::RequestIdReused => "REQUEST_ID_REUSED",
+            EnrollmentError::DocumentMismatch => "DOCUMENT_MISMATCH",
+            EnrollmentError::OutOfOrder { .. } => "STEP_OUT_OF_ORDER",
+            EnrollmentError::Cancelled(_) => "ENROLLMENT_CANCELLED",
+            EnrollmentError::Incomplete(_) => "RECORDING_INCOMPLETE",
+            EnrollmentError::Sequence(_) => "FINGER_SEQUENCE_MISMATCH",
+            EnrollmentError::StepInProgress(_) => "STEP_IN_PROGRESS",
+            EnrollmentError::Device(d) => d.reason(),
+            EnrollmentError::Service(s) => s.reason(),
+            EnrollmentError::Format(_) => "FORMAT_ERROR",
+        }
+    }
+
+    /// Ids that help a program act on the error (never personal data), as
+    /// `(key, value)` pairs.
+    pub fn metadata(&self) -> Vec<(&'static str, String)> {
+        match self {
+            EnrollmentError::NotFound(id)
+            | EnrollmentError::Cancelled(id)
+            | EnrollmentError::StepInProgress(id) => vec![("enrollment_id", id.clone())],
+            EnrollmentError::AlreadyExists { enrollment_id } => {
+                vec![("enrollment_id", enrollment_id.clone())]
+            }
+            EnrollmentError::OutOfOrder { step, stage, .. } => {
+                vec![("step", step.to_string()), ("stage", stage.to_string())]
+            }
+            EnrollmentError::Device(DeviceError::Disconnected { device }) => {
+                vec![("device_id", device.clone())]
+            }
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl From<rekam_biometrics::RecordError> for EnrollmentError {

@@ -320,7 +320,7 @@ pub fn finger_record(
     Ok(record.to_bytes()?)
 }
 
-fn civil_date(t: SystemTime) -> (u16, u8, u8) {
+pub(crate) fn civil_date(t: SystemTime) -> (u16, u8, u8) {
     // Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
     let days = t
         .duration_since(UNIX_EPOCH)
@@ -359,8 +359,9 @@ pub fn build_package(
     let now = SystemTime::now();
     let date = nist_date(now)?;
     let a = &e.applicant;
-    let (y, m, d) = crate::nik::parse_date(&a.birth_date)?;
-    let birth = Date::new(y, m, d).ok_or_else(|| EnrollmentError::Format("birth date".into()))?;
+    let b = a.birth_date;
+    let birth = Date::new(b.year, b.month, b.day)
+        .ok_or_else(|| EnrollmentError::Format("birth date".into()))?;
     let header = TransactionHeader::new(
         "EKTP",
         date,
@@ -384,8 +385,13 @@ pub fn build_package(
     demo.extra.push((
         rekam_biometrics::ansi_nist::type2::FIRST_EXTRA,
         format!(
-            "{} RT/RW {} {} {}",
-            a.address, a.rt_rw, a.village, a.district
+            "{} RT/RW {} {} {} {} {}",
+            a.address,
+            a.rt_rw(),
+            a.village,
+            a.district,
+            a.regency,
+            a.province
         ),
     ));
     let mut b = Transaction::builder(header).demographics(demo);
@@ -669,7 +675,11 @@ pub fn receipt(e: &Enrollment, station: &str, n: u64, now: SystemTime) -> Receip
     let (y, m, d) = civil_date(now);
     let (cy, cm, cd) = civil_date(now + std::time::Duration::from_secs(86_400));
     let number = format!("BP-{station}-{y:04}{m:02}{d:02}-{n:05}");
-    let collect_from = format!("{cy:04}-{cm:02}-{cd:02}");
+    let collect_from = crate::applicant::Date {
+        year: cy,
+        month: cm,
+        day: cd,
+    };
     let text = format!(
         "BUKTI PEREKAMAN KTP-el\nNomor: {number}\nNIK: {}\nNama: {}\nTanggal perekaman: {y:04}-{m:02}-{d:02}\n\
          Data perekaman belum terkirim ke pusat data. KTP-el dapat diambil mulai {collect_from}\n\

@@ -18,11 +18,14 @@ mod nik;
 mod pipeline;
 mod services;
 
-pub use applicant::Applicant;
-pub use error::EnrollmentError;
+pub use applicant::{
+    Applicant, BloodType, Citizenship, Date, MaritalStatus, Religion, TEXT_LIMITS, TextLimit,
+    check_text, is_invisible_control,
+};
+pub use error::{EnrollmentError, FieldViolation};
 pub use model::*;
-pub use nik::{Nik, Sex, check_kk, parse_date};
+pub use nik::{Nik, Sex, check_kk};
 pub use pipeline::{Pipeline, PipelineConfig, Progress, SignatureRenderer};
 pub use services::{
-    DataCentre, DataCentreSim, ServiceError, Siak, SiakConfirmation, SiakSim, Submission,
+    DataCentre, DataCentreSim, Remote, ServiceError, Siak, SiakConfirmation, SiakSim, Submission,
 };

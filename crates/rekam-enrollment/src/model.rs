@@ -207,8 +207,8 @@ pub struct Receipt {
     pub number: String,
     /// When issued.
     pub issued_at: SystemTime,
-    /// Collect from, YYYY-MM-DD.
-    pub collect_from: String,
+    /// The first day the card can be collected.
+    pub collect_from: crate::applicant::Date,
     /// Printable text.
     pub text: String,
 }

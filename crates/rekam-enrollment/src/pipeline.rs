@@ -16,7 +16,7 @@ use tokio::sync::broadcast;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::applicant::Applicant;
-use crate::error::EnrollmentError;
+use crate::error::{EnrollmentError, FieldViolation};
 use crate::formats;
 use crate::model::*;
 use crate::services::{DataCentre, Siak, Submission};
@@ -309,10 +309,7 @@ impl Pipeline {
             "documents are checked once, right after the enrollment is opened",
             async |e, _| {
                 if found != e.applicant.kk_number {
-                    return Err(EnrollmentError::DocumentMismatch {
-                        expected: e.applicant.kk_number.clone(),
-                        found,
-                    });
+                    return Err(EnrollmentError::DocumentMismatch);
                 }
                 e.stage = Stage::DocumentsChecked;
                 Ok("family card checked".into())
@@ -375,20 +372,27 @@ impl Pipeline {
         missing: &[MissingFinger],
         singles: &[FingerPosition],
     ) -> Result<Enrollment, EnrollmentError> {
-        for m in missing {
+        let mut bad = Vec::new();
+        for (i, m) in missing.iter().enumerate() {
             if m.position.is_slap() {
-                return Err(EnrollmentError::InvalidApplicant(format!(
-                    "missing fingers are single fingers, not {:?}",
-                    m.position
-                )));
+                bad.push(FieldViolation::new(
+                    format!("missing[{i}].position"),
+                    format!("missing fingers are single fingers, not {:?}", m.position),
+                ));
             }
         }
-        for s in singles {
+        for (i, s) in singles.iter().enumerate() {
             if s.is_slap() || missing.iter().any(|m| m.position == *s) {
-                return Err(EnrollmentError::InvalidApplicant(format!(
-                    "{s:?} cannot be captured as a single finger (a slap, or declared missing)"
-                )));
+                bad.push(FieldViolation::new(
+                    format!("singles[{i}]"),
+                    format!(
+                        "{s:?} cannot be captured as a single finger (a slap, or declared missing)"
+                    ),
+                ));
             }
+        }
+        if !bad.is_empty() {
+            return Err(EnrollmentError::InvalidRequest(bad));
         }
         let scanner = self.registry.fingerprint("")?;
         let timeout = self.config.device_timeout;

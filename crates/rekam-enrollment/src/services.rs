@@ -11,23 +11,54 @@ use rekam_core::sim::{FaultSet, FaultSpec, SimulatorControl, Timing};
 
 use crate::applicant::Applicant;
 
-/// A failure of a remote service.
+/// The remote services of the procedure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remote {
+    /// SIAK, the population database.
+    Siak,
+    /// The central data centre.
+    DataCentre,
+}
+
+impl std::fmt::Display for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Remote::Siak => "SIAK",
+            Remote::DataCentre => "the data centre",
+        })
+    }
+}
+
+/// A failure of a remote service. Messages never repeat the applicant's personal data.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ServiceError {
     /// The service cannot be reached; retry later.
     #[error("{0} cannot be reached: {1}")]
-    Unavailable(&'static str, String),
+    Unavailable(Remote, String),
     /// SIAK has no resident with this NIK.
     #[error(
-        "SIAK has no resident with NIK {0}: the applicant must register at the population registration desk first"
+        "SIAK has no resident with the applicant's NIK: the applicant must register at the population registration desk first"
     )]
-    NotRegistered(String),
+    NotRegistered,
     /// SIAK's data disagrees with the application.
     #[error("SIAK's record disagrees with the application: {0}")]
     Mismatch(String),
     /// The data centre refused the package.
     #[error("the data centre rejected the recording: {0}")]
     Rejected(String),
+}
+
+impl ServiceError {
+    /// A stable, machine-readable reason, documented in the API as `rekam.v1.ErrorReason`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ServiceError::Unavailable(Remote::Siak, _) => "SIAK_UNAVAILABLE",
+            ServiceError::Unavailable(Remote::DataCentre, _) => "DATA_CENTRE_UNAVAILABLE",
+            ServiceError::NotRegistered => "SIAK_NOT_REGISTERED",
+            ServiceError::Mismatch(_) => "SIAK_MISMATCH",
+            ServiceError::Rejected(_) => "DATA_CENTRE_REJECTED",
+        }
+    }
 }
 
 /// What SIAK confirmed.
@@ -110,18 +141,17 @@ impl Siak for SiakSim {
         self.timing.sleep(Duration::from_millis(800)).await;
         if self.faults.is_active("unavailable") {
             return Err(ServiceError::Unavailable(
-                "SIAK",
+                Remote::Siak,
                 "connection refused (simulated)".into(),
             ));
         }
         if self.faults.is_active("not_registered") {
-            return Err(ServiceError::NotRegistered(applicant.nik.clone()));
+            return Err(ServiceError::NotRegistered);
         }
         if self.faults.is_active("mismatch") {
-            return Err(ServiceError::Mismatch(format!(
-                "SIAK has another name than {:?} for NIK {}",
-                applicant.name, applicant.nik
-            )));
+            return Err(ServiceError::Mismatch(
+                "SIAK has another name for this NIK (simulated)".into(),
+            ));
         }
         let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
         Ok(SiakConfirmation {
@@ -174,7 +204,7 @@ impl DataCentre for DataCentreSim {
             .await;
         if self.faults.is_active("unavailable") {
             return Err(ServiceError::Unavailable(
-                "the data centre",
+                Remote::DataCentre,
                 "no route to the data centre (simulated)".into(),
             ));
         }
@@ -190,7 +220,7 @@ impl DataCentre for DataCentreSim {
         let mut received = self
             .received
             .lock()
-            .map_err(|_| ServiceError::Unavailable("the data centre", "internal lock".into()))?;
+            .map_err(|_| ServiceError::Unavailable(Remote::DataCentre, "internal lock".into()))?;
         received.push(submission.clone());
         Ok(format!("DC-{:08}", received.len()))
     }

@@ -461,10 +461,24 @@ pub fn code_name(code: tonic::Code) -> &'static str {
     }
 }
 
-/// The one-line message of an error: `<CODE>: <message>` for a gRPC status.
+/// The message of an error: `<CODE> [<REASON>]: <message>` for a gRPC status, then one
+/// indented line per invalid field.
 pub fn error_line(err: &anyhow::Error) -> String {
+    use tonic_types::StatusExt;
     match err.downcast_ref::<tonic::Status>() {
-        Some(s) => format!("{}: {}", code_name(s.code()), s.message()),
+        Some(s) => {
+            let details = s.get_error_details();
+            let mut line = match details.error_info() {
+                Some(info) => format!("{} [{}]: {}", code_name(s.code()), info.reason, s.message()),
+                None => format!("{}: {}", code_name(s.code()), s.message()),
+            };
+            if let Some(br) = details.bad_request() {
+                for v in &br.field_violations {
+                    line.push_str(&format!("\n    {}: {}", v.field, v.description));
+                }
+            }
+            line
+        }
         None => format!("{err:#}"),
     }
 }
@@ -832,8 +846,25 @@ mod tests {
 
     #[test]
     fn status_lines() {
+        use tonic_types::{ErrorDetails, StatusExt};
         let e = anyhow::Error::new(tonic::Status::failed_precondition("ribbon out"));
         assert_eq!(error_line(&e), "FAILED_PRECONDITION: ribbon out");
+        let mut d = ErrorDetails::new();
+        d.set_error_info(
+            "INVALID_REQUEST",
+            "rekam.v1",
+            std::collections::HashMap::new(),
+        );
+        d.add_bad_request_violation("applicant.nik", "must be exactly 16 digits");
+        let e = anyhow::Error::new(tonic::Status::with_error_details(
+            tonic::Code::InvalidArgument,
+            "invalid request",
+            d,
+        ));
+        assert_eq!(
+            error_line(&e),
+            "INVALID_ARGUMENT [INVALID_REQUEST]: invalid request\n    applicant.nik: must be exactly 16 digits"
+        );
         let e = anyhow::anyhow!("plain");
         assert_eq!(error_line(&e), "plain");
     }

@@ -17,9 +17,24 @@ fn applicant() -> pb::Applicant {
         kk_number: "3171010101090001".into(),
         name: "SITI RAHAYU".into(),
         birth_place: "JAKARTA".into(),
-        birth_date: "1990-08-07".into(),
+        birth_date: Some(rekam_api::Date {
+            year: 1990,
+            month: 8,
+            day: 7,
+        }),
         sex: pb::Sex::Female as i32,
-        ..Default::default()
+        address: "JL. MERDEKA NO. 10".into(),
+        rt: 3,
+        rw: 5,
+        village: "GAMBIR".into(),
+        district: "GAMBIR".into(),
+        regency: "JAKARTA PUSAT".into(),
+        province: "DKI JAKARTA".into(),
+        religion: pb::Religion::Islam as i32,
+        marital_status: pb::MaritalStatus::Married as i32,
+        occupation: "KARYAWAN SWASTA".into(),
+        citizenship: pb::Citizenship::Wni as i32,
+        blood_type: pb::BloodType::O as i32,
     }
 }
 

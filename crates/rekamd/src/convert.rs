@@ -8,6 +8,8 @@ use rekam_core as core;
 use rekam_enrollment as enr;
 use tonic::Status;
 
+use crate::status;
+
 /// Device class to proto.
 pub fn class(c: core::DeviceClass) -> pb::DeviceClass {
     match c {
@@ -87,15 +89,17 @@ pub fn report(r: &core::DiagnosticReport) -> pb::DiagnosticReport {
     }
 }
 
-/// A finger position from proto; INVALID_ARGUMENT when unspecified or unknown.
-pub fn finger_position(v: i32) -> Result<core::FingerPosition, Status> {
+/// A finger position from proto (the request's `field`); INVALID_ARGUMENT when
+/// unspecified or unknown.
+pub fn finger_position(field: &str, v: i32) -> Result<core::FingerPosition, Status> {
     u8::try_from(v)
         .ok()
         .and_then(core::FingerPosition::from_code)
         .ok_or_else(|| {
-            Status::invalid_argument(format!(
-                "finger position {v} is not a single finger (1-10) or a slap (13-15)"
-            ))
+            status::invalid(
+                field,
+                format!("finger position {v} is not a single finger (1-10) or a slap (13-15)"),
+            )
         })
 }
 
@@ -107,10 +111,12 @@ pub fn finger_position_pb(p: core::FingerPosition) -> i32 {
 /// Missing fingers from proto.
 pub fn missing(m: &[pb::MissingFinger]) -> Result<Vec<core::MissingFinger>, Status> {
     m.iter()
-        .map(|m| {
-            let position = finger_position(m.position)?;
+        .enumerate()
+        .map(|(i, m)| {
+            let position = finger_position(&format!("missing[{i}].position"), m.position)?;
             if position.is_slap() {
-                return Err(Status::invalid_argument(
+                return Err(status::invalid(
+                    &format!("missing[{i}].position"),
                     "a missing finger is a single finger (1-10), not a slap",
                 ));
             }
@@ -118,9 +124,10 @@ pub fn missing(m: &[pb::MissingFinger]) -> Result<Vec<core::MissingFinger>, Stat
                 Ok(pb::MissingReason::Amputated) => core::MissingReason::Amputated,
                 Ok(pb::MissingReason::UnableToPrint) => core::MissingReason::UnableToPrint,
                 _ => {
-                    return Err(Status::invalid_argument(format!(
-                        "missing finger {position:?}: give a reason (AMPUTATED or UNABLE_TO_PRINT)"
-                    )));
+                    return Err(status::invalid(
+                        &format!("missing[{i}].reason"),
+                        "give a reason (AMPUTATED or UNABLE_TO_PRINT)",
+                    ));
                 }
             };
             Ok(core::MissingFinger { position, reason })
@@ -213,56 +220,181 @@ pub fn supplies(s: &core::Supplies) -> pb::Supplies {
     }
 }
 
-/// An applicant from proto (validated by the pipeline).
+/// An applicant from proto. Enum and date fields are checked here (every violation at
+/// once, with the text fields' violations from the domain); the rest by the pipeline.
 pub fn applicant(a: pb::Applicant) -> Result<enr::Applicant, Status> {
+    let mut v: Vec<(String, String)> = Vec::new();
+    let mut need = |field: &str, what: &str| {
+        v.push((format!("applicant.{field}"), format!("give the {what}")));
+    };
     let sex = match pb::Sex::try_from(a.sex) {
-        Ok(pb::Sex::Male) => enr::Sex::Male,
-        Ok(pb::Sex::Female) => enr::Sex::Female,
+        Ok(pb::Sex::Male) => Some(enr::Sex::Male),
+        Ok(pb::Sex::Female) => Some(enr::Sex::Female),
         _ => {
-            return Err(Status::invalid_argument(
-                "the applicant's sex must be given",
-            ));
+            need("sex", "sex (MALE or FEMALE)");
+            None
         }
     };
-    Ok(enr::Applicant {
+    let religion = match pb::Religion::try_from(a.religion) {
+        Ok(pb::Religion::Islam) => Some(enr::Religion::Islam),
+        Ok(pb::Religion::Kristen) => Some(enr::Religion::Kristen),
+        Ok(pb::Religion::Katolik) => Some(enr::Religion::Katolik),
+        Ok(pb::Religion::Hindu) => Some(enr::Religion::Hindu),
+        Ok(pb::Religion::Buddha) => Some(enr::Religion::Buddha),
+        Ok(pb::Religion::Khonghucu) => Some(enr::Religion::Khonghucu),
+        Ok(pb::Religion::Kepercayaan) => Some(enr::Religion::Kepercayaan),
+        _ => {
+            need("religion", "religion");
+            None
+        }
+    };
+    let marital_status = match pb::MaritalStatus::try_from(a.marital_status) {
+        Ok(pb::MaritalStatus::NotMarried) => Some(enr::MaritalStatus::NotMarried),
+        Ok(pb::MaritalStatus::Married) => Some(enr::MaritalStatus::Married),
+        Ok(pb::MaritalStatus::Divorced) => Some(enr::MaritalStatus::Divorced),
+        Ok(pb::MaritalStatus::Widowed) => Some(enr::MaritalStatus::Widowed),
+        _ => {
+            need("marital_status", "marital status");
+            None
+        }
+    };
+    let citizenship = match pb::Citizenship::try_from(a.citizenship) {
+        Ok(pb::Citizenship::Wni) => Some(enr::Citizenship::Wni),
+        Ok(pb::Citizenship::Wna) => Some(enr::Citizenship::Wna),
+        _ => {
+            need("citizenship", "citizenship (WNI or WNA)");
+            None
+        }
+    };
+    let blood_type = match pb::BloodType::try_from(a.blood_type) {
+        Ok(pb::BloodType::Unknown) => Some(enr::BloodType::Unknown),
+        Ok(pb::BloodType::A) => Some(enr::BloodType::A),
+        Ok(pb::BloodType::B) => Some(enr::BloodType::B),
+        Ok(pb::BloodType::Ab) => Some(enr::BloodType::Ab),
+        Ok(pb::BloodType::O) => Some(enr::BloodType::O),
+        _ => {
+            need("blood_type", "blood type (UNKNOWN when not known)");
+            None
+        }
+    };
+    let birth_date = match &a.birth_date {
+        None => {
+            need("birth_date", "date of birth");
+            None
+        }
+        Some(d) => {
+            let date = (|| {
+                enr::Date::new(
+                    u16::try_from(d.year).ok()?,
+                    u8::try_from(d.month).ok()?,
+                    u8::try_from(d.day).ok()?,
+                )
+            })();
+            if date.is_none() {
+                v.push((
+                    "applicant.birth_date".into(),
+                    "is not a date of the calendar".into(),
+                ));
+            }
+            date
+        }
+    };
+    let rt = u16::try_from(a.rt).unwrap_or(0);
+    let rw = u16::try_from(a.rw).unwrap_or(0);
+    // A stand-in for fields already reported, so the domain's checks still run on the
+    // others and every violation is answered at once.
+    let applicant = enr::Applicant {
         nik: a.nik,
         kk_number: a.kk_number,
         name: a.name,
         birth_place: a.birth_place,
-        birth_date: a.birth_date,
-        sex,
+        birth_date: birth_date.unwrap_or(enr::Date {
+            year: 2000,
+            month: 1,
+            day: 1,
+        }),
+        sex: sex.unwrap_or(enr::Sex::Male),
         address: a.address,
-        rt_rw: a.rt_rw,
+        rt,
+        rw,
         village: a.village,
         district: a.district,
-        religion: a.religion,
-        marital_status: a.marital_status,
+        regency: a.regency,
+        province: a.province,
+        religion: religion.unwrap_or(enr::Religion::Islam),
+        marital_status: marital_status.unwrap_or(enr::MaritalStatus::NotMarried),
         occupation: a.occupation,
-        citizenship: a.citizenship,
-        blood_type: a.blood_type,
-    })
+        citizenship: citizenship.unwrap_or(enr::Citizenship::Wni),
+        blood_type: blood_type.unwrap_or(enr::BloodType::Unknown),
+    };
+    if v.is_empty() {
+        return Ok(applicant);
+    }
+    let reported: Vec<String> = v.iter().map(|(f, _)| f.clone()).collect();
+    for d in applicant.violations().0 {
+        // A NIK check against a stand-in date or sex says nothing new.
+        if !reported.contains(&d.field) {
+            v.push((d.field, d.description));
+        }
+    }
+    Err(status::invalid_fields(v))
 }
 
-fn applicant_pb(a: &enr::Applicant) -> pb::Applicant {
+/// A calendar date to proto.
+pub fn date(d: enr::Date) -> rekam_api::Date {
+    rekam_api::Date {
+        year: i32::from(d.year),
+        month: i32::from(d.month),
+        day: i32::from(d.day),
+    }
+}
+
+/// An applicant to proto.
+pub fn applicant_pb(a: &enr::Applicant) -> pb::Applicant {
     pb::Applicant {
         nik: a.nik.clone(),
         kk_number: a.kk_number.clone(),
         name: a.name.clone(),
         birth_place: a.birth_place.clone(),
-        birth_date: a.birth_date.clone(),
+        birth_date: Some(date(a.birth_date)),
         sex: match a.sex {
             enr::Sex::Male => pb::Sex::Male,
             enr::Sex::Female => pb::Sex::Female,
         } as i32,
         address: a.address.clone(),
-        rt_rw: a.rt_rw.clone(),
+        rt: u32::from(a.rt),
+        rw: u32::from(a.rw),
         village: a.village.clone(),
         district: a.district.clone(),
-        religion: a.religion.clone(),
-        marital_status: a.marital_status.clone(),
+        regency: a.regency.clone(),
+        province: a.province.clone(),
+        religion: match a.religion {
+            enr::Religion::Islam => pb::Religion::Islam,
+            enr::Religion::Kristen => pb::Religion::Kristen,
+            enr::Religion::Katolik => pb::Religion::Katolik,
+            enr::Religion::Hindu => pb::Religion::Hindu,
+            enr::Religion::Buddha => pb::Religion::Buddha,
+            enr::Religion::Khonghucu => pb::Religion::Khonghucu,
+            enr::Religion::Kepercayaan => pb::Religion::Kepercayaan,
+        } as i32,
+        marital_status: match a.marital_status {
+            enr::MaritalStatus::NotMarried => pb::MaritalStatus::NotMarried,
+            enr::MaritalStatus::Married => pb::MaritalStatus::Married,
+            enr::MaritalStatus::Divorced => pb::MaritalStatus::Divorced,
+            enr::MaritalStatus::Widowed => pb::MaritalStatus::Widowed,
+        } as i32,
         occupation: a.occupation.clone(),
-        citizenship: a.citizenship.clone(),
-        blood_type: a.blood_type.clone(),
+        citizenship: match a.citizenship {
+            enr::Citizenship::Wni => pb::Citizenship::Wni,
+            enr::Citizenship::Wna => pb::Citizenship::Wna,
+        } as i32,
+        blood_type: match a.blood_type {
+            enr::BloodType::Unknown => pb::BloodType::Unknown,
+            enr::BloodType::A => pb::BloodType::A,
+            enr::BloodType::B => pb::BloodType::B,
+            enr::BloodType::Ab => pb::BloodType::Ab,
+            enr::BloodType::O => pb::BloodType::O,
+        } as i32,
     }
 }
 
@@ -350,7 +482,7 @@ pub fn enrollment(e: &enr::Enrollment) -> pb::Enrollment {
         receipt: e.receipt.as_ref().map(|r| pb::Receipt {
             number: r.number.clone(),
             issued_at: Some(timestamp(r.issued_at)),
-            collect_from: r.collect_from.clone(),
+            collect_from: Some(date(r.collect_from)),
             text: r.text.clone(),
         }),
         print_job_id: e.print_job_id.clone().unwrap_or_default(),

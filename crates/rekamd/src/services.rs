@@ -60,11 +60,7 @@ pub async fn with_deadline<T>(
             let margin = Duration::from_millis(20).min(d / 10);
             tokio::time::timeout(d.saturating_sub(margin), f)
                 .await
-                .map_err(|_| {
-                    Status::deadline_exceeded(format!(
-                        "{what}: the call's deadline of {d:?} passed"
-                    ))
-                })?
+                .map_err(|_| status::deadline_exceeded(what, d))?
         }
     }
 }
@@ -133,7 +129,7 @@ impl pb::device_service_server::DeviceService for Shared {
                 Ok(e) => Some(Ok(convert::event(&e))),
                 // A slow client missed events: tell it, rather than pretend nothing happened.
                 Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
-                    Some(Err(Status::data_loss(format!(
+                    Some(Err(status::events_dropped(format!(
                         "{n} device events were dropped: watch again"
                     ))))
                 }
@@ -177,9 +173,7 @@ impl Shared {
         };
         match sim {
             Some(s) => f(s),
-            None => Err(Status::failed_precondition(format!(
-                "{target} is a real device or service: faults can only be injected into simulators"
-            ))),
+            None => Err(status::not_a_simulator(target)),
         }
     }
 }
@@ -243,7 +237,7 @@ impl pb::fingerprint_service_server::FingerprintService for Shared {
     ) -> Result<Response<pb::CaptureFingerprintResponse>, Status> {
         let deadline = deadline(&req);
         let r = req.into_inner();
-        let position = convert::finger_position(r.position)?;
+        let position = convert::finger_position("position", r.position)?;
         let missing = convert::missing(&r.missing)?;
         let scanner = dev(self.registry.fingerprint(&r.device_id))?;
         let cap = with_deadline(deadline, "fingerprint capture", async {
@@ -267,7 +261,7 @@ impl pb::fingerprint_service_server::FingerprintService for Shared {
             Ok::<_, rekam_enrollment::EnrollmentError>((fingers, record))
         })
         .await
-        .map_err(|e| Status::internal(format!("quality task: {e}")))?
+        .map_err(|e| status::internal(format!("quality task: {e}")))?
         .map_err(|e| status::enrollment(&e))?;
         let fingers = fingers.iter().map(convert::finger_quality).collect();
         Ok(Response::new(pb::CaptureFingerprintResponse {
@@ -286,7 +280,7 @@ impl pb::fingerprint_service_server::FingerprintService for Shared {
         req: Request<pb::FingerprintPreviewRequest>,
     ) -> Result<Response<Self::StreamPreviewStream>, Status> {
         let r = req.into_inner();
-        let position = convert::finger_position(r.position)?;
+        let position = convert::finger_position("position", r.position)?;
         let scanner = dev(self.registry.fingerprint(&r.device_id))?;
         dev(scanner.state_usable())?;
         let s = scanner.preview(position).map(|f| {
@@ -360,7 +354,7 @@ impl pb::camera_service_server::CameraService for Shared {
         frame.face_record =
             tokio::task::spawn_blocking(move || rekam_enrollment::formats::face_record(&f.jpeg))
                 .await
-                .map_err(|e| Status::internal(format!("face record task: {e}")))?
+                .map_err(|e| status::internal(format!("face record task: {e}")))?
                 .map_err(|e| status::enrollment(&e))?;
         Ok(Response::new(frame))
     }
@@ -401,7 +395,7 @@ impl pb::signature_service_server::SignatureService for Shared {
         let samples = dev(pad.take().await)?;
         let geometry = pad.geometry();
         let (png, w, h) = rekam_signature::render_png(&samples, geometry, 800)
-            .map_err(|e| Status::internal(format!("rendering the signature: {e}")))?;
+            .map_err(|e| status::internal(format!("rendering the signature: {e}")))?;
         let time_series_record =
             rekam_enrollment::formats::signature_time_series(&samples, geometry)
                 .map_err(|e| status::enrollment(&e))?;
@@ -430,7 +424,8 @@ impl pb::printer_service_server::PrinterService for Shared {
     ) -> Result<Response<pb::PrintJob>, Status> {
         let r = req.into_inner();
         if !r.test_card && r.front_png.is_empty() {
-            return Err(Status::invalid_argument(
+            return Err(status::invalid(
+                "front_png",
                 "give the card's front as a PNG, or ask for the test card",
             ));
         }
@@ -484,7 +479,7 @@ impl pb::printer_service_server::PrinterService for Shared {
                 return Ok(Response::new(convert::print_job(&s)));
             }
         }
-        Err(Status::not_found(format!("no print job {job_id}")))
+        Err(status::job_not_found(&job_id))
     }
 
     async fn get_supplies(
@@ -526,7 +521,7 @@ impl Shared {
                 rekam_core::AnyDevice::Printer(p) => p.watch_job(job_id).ok(),
                 _ => None,
             })
-            .ok_or_else(|| Status::not_found(format!("no print job {job_id}")))
+            .ok_or_else(|| status::job_not_found(job_id))
     }
 }
 
@@ -558,19 +553,20 @@ impl pb::encoder_service_server::EncoderService for Shared {
         let files = r
             .files
             .into_iter()
-            .map(|f| {
+            .enumerate()
+            .map(|(i, f)| {
                 u16::try_from(f.file_id)
                     .map(|fid| rekam_core::ChipFile { fid, data: f.data })
                     .map_err(|_| {
-                        Status::invalid_argument(format!(
-                            "file id {:#x} does not fit in 16 bits",
-                            f.file_id
-                        ))
+                        status::invalid(
+                            &format!("files[{i}].file_id"),
+                            format!("file id {:#x} does not fit in 16 bits", f.file_id),
+                        )
                     })
             })
             .collect::<Result<Vec<_>, Status>>()?;
         if files.is_empty() {
-            return Err(Status::invalid_argument("no files to write"));
+            return Err(status::invalid("files", "no files to write"));
         }
         let enc = dev(self.registry.encoder(&r.device_id))?;
         let bytes: u64 = files.iter().map(|f| f.data.len() as u64).sum();
@@ -608,9 +604,13 @@ impl pb::encoder_service_server::EncoderService for Shared {
         let fids = r
             .file_ids
             .iter()
-            .map(|&f| {
+            .enumerate()
+            .map(|(i, &f)| {
                 u16::try_from(f).map_err(|_| {
-                    Status::invalid_argument(format!("file id {f:#x} does not fit in 16 bits"))
+                    status::invalid(
+                        &format!("file_ids[{i}]"),
+                        format!("file id {f:#x} does not fit in 16 bits"),
+                    )
                 })
             })
             .collect::<Result<Vec<_>, Status>>()?;
@@ -652,7 +652,7 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         let a = req
             .into_inner()
             .applicant
-            .ok_or_else(|| Status::invalid_argument("the applicant is missing"))?;
+            .ok_or_else(|| status::invalid("applicant", "the applicant is missing"))?;
         let e = self
             .pipeline
             .create(convert::applicant(a)?)
@@ -723,7 +723,8 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         let singles = r
             .singles
             .iter()
-            .map(|&p| convert::finger_position(p))
+            .enumerate()
+            .map(|(i, &p)| convert::finger_position(&format!("singles[{i}]"), p))
             .collect::<Result<Vec<_>, Status>>()?;
         let p = self.pipeline.clone();
         let e = with_deadline(deadline, "fingerprint capture", async {
@@ -814,7 +815,7 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
                     Ok(ev) if ev.enrollment_id == id => Some(Ok(convert::enrollment_event(&ev))),
                     Ok(_) => None,
                     Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
-                        Some(Err(Status::data_loss(format!(
+                        Some(Err(status::events_dropped(format!(
                             "{n} progress events were dropped: get the enrollment and watch again"
                         ))))
                     }

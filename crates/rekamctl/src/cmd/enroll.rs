@@ -7,9 +7,9 @@ use comfy_table::{Table, presets};
 use indicatif::ProgressBar;
 use rekam_api::pb::enrollment_service_client::EnrollmentServiceClient;
 use rekam_api::pb::{
-    Applicant, CaptureFingerprintsStepRequest, CheckDocumentsRequest, CreateEnrollmentRequest,
-    Enrollment, EnrollmentEvent, EnrollmentStage, ListEnrollmentsRequest, Sex, Step, StepRequest,
-    StepStatus, WatchEnrollmentRequest,
+    Applicant, BloodType, CaptureFingerprintsStepRequest, CheckDocumentsRequest, Citizenship,
+    CreateEnrollmentRequest, Enrollment, EnrollmentEvent, EnrollmentStage, ListEnrollmentsRequest,
+    MaritalStatus, Religion, Sex, Step, StepRequest, StepStatus, WatchEnrollmentRequest,
 };
 use serde_json::{Value, json};
 use tonic::transport::Channel;
@@ -28,24 +28,40 @@ pub fn demo_applicant() -> Applicant {
         kk_number: "3171010101090001".into(),
         name: "SITI RAHAYU".into(),
         birth_place: "JAKARTA".into(),
-        birth_date: "1990-08-07".into(),
+        birth_date: Some(ymd(1990, 8, 7)),
         sex: Sex::Female as i32,
         address: "JL. MEDAN MERDEKA BARAT NO. 12".into(),
-        rt_rw: "003/005".into(),
+        rt: 3,
+        rw: 5,
         village: "GAMBIR".into(),
         district: "GAMBIR".into(),
-        religion: "ISLAM".into(),
-        marital_status: "KAWIN".into(),
+        regency: "JAKARTA PUSAT".into(),
+        province: "DKI JAKARTA".into(),
+        religion: Religion::Islam as i32,
+        marital_status: MaritalStatus::Married as i32,
         occupation: "KARYAWAN SWASTA".into(),
-        citizenship: "WNI".into(),
-        blood_type: "O".into(),
+        citizenship: Citizenship::Wni as i32,
+        blood_type: BloodType::O as i32,
     }
 }
 
-/// The birth date (`YYYY-MM-DD`) and sex a NIK encodes, or None when its digits 7-12 are
+/// A calendar date.
+pub fn ymd(year: i32, month: i32, day: i32) -> rekam_api::Date {
+    rekam_api::Date { year, month, day }
+}
+
+/// A date as `YYYY-MM-DD` ("-" when absent).
+pub fn date_text(d: Option<&rekam_api::Date>) -> String {
+    d.map_or_else(
+        || "-".to_string(),
+        |d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day),
+    )
+}
+
+/// The birth date and sex a NIK encodes, or None when its digits 7-12 are
 /// not a date. The two-digit year is taken in the current century unless that is in the
 /// future (`this_year` is the current year).
-pub fn nik_birth(nik: &str, this_year: i32) -> Option<(String, Sex)> {
+pub fn nik_birth(nik: &str, this_year: i32) -> Option<(rekam_api::Date, Sex)> {
     if nik.len() != 16 || !nik.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -72,7 +88,7 @@ pub fn nik_birth(nik: &str, this_year: i32) -> Option<(String, Sex)> {
     if day == 0 || day > days_in_month {
         return None;
     }
-    Some((format!("{year:04}-{mm:02}-{day:02}"), sex))
+    Some((ymd(year, mm as i32, day as i32), sex))
 }
 
 /// The current year (UTC), from the civil-from-days algorithm.
@@ -96,7 +112,7 @@ pub fn applicant_from_args(args: &EnrollArgs) -> Applicant {
     if let Some(nik) = &args.nik {
         a.nik = nik.trim().to_string();
         if let Some((date, sex)) = nik_birth(&a.nik, current_year()) {
-            a.birth_date = date;
+            a.birth_date = Some(date);
             a.sex = sex as i32;
         }
     }
@@ -277,7 +293,7 @@ pub async fn enroll(ctx: &Ctx, args: EnrollArgs) -> anyhow::Result<()> {
     let receipt = last.receipt.as_ref().map(|rc| {
         json!({
             "number": rc.number,
-            "collect_from": rc.collect_from,
+            "collect_from": date_text(rc.collect_from.as_ref()),
             "text": rc.text,
         })
     });
@@ -307,7 +323,8 @@ pub async fn enroll(ctx: &Ctx, args: EnrollArgs) -> anyhow::Result<()> {
         if let Some(rc) = &last.receipt {
             println!(
                 "    receipt {} (collect from {}):",
-                rc.number, rc.collect_from
+                rc.number,
+                date_text(rc.collect_from.as_ref())
             );
             for line in rc.text.lines() {
                 println!("    | {line}");
@@ -466,7 +483,7 @@ mod tests {
         let a = demo_applicant();
         assert_eq!(
             nik_birth(&a.nik, 2025),
-            Some((a.birth_date.clone(), Sex::Female))
+            Some((a.birth_date.unwrap(), Sex::Female))
         );
         assert_eq!(a.sex(), Sex::Female);
         assert_eq!(&a.nik[..6], &a.kk_number[..6], "same region");
@@ -476,21 +493,21 @@ mod tests {
     fn nik_birth_decodes() {
         assert_eq!(
             nik_birth("3171010101900001", 2025),
-            Some(("1990-01-01".into(), Sex::Male))
+            Some((ymd(1990, 1, 1), Sex::Male))
         );
         assert_eq!(
             nik_birth("3171016912050002", 2025),
-            Some(("2005-12-29".into(), Sex::Female))
+            Some((ymd(2005, 12, 29), Sex::Female))
         );
         // Year 26 is in the future in 2025: 1926.
         assert_eq!(
             nik_birth("3171010101260001", 2025),
-            Some(("1926-01-01".into(), Sex::Male))
+            Some((ymd(1926, 1, 1), Sex::Male))
         );
         assert_eq!(nik_birth("3171013102900001", 2025), None, "31 February");
         assert_eq!(
             nik_birth("3171016902000001", 2025),
-            Some(("2000-02-29".into(), Sex::Female))
+            Some((ymd(2000, 2, 29), Sex::Female))
         );
         assert_eq!(
             nik_birth("3171016902010001", 2025),
@@ -513,7 +530,7 @@ mod tests {
         let a = applicant_from_args(&args);
         assert_eq!(a.nik, "3171010505850007");
         assert_eq!(a.name, "BUDI SANTOSO");
-        assert_eq!(a.birth_date, "1985-05-05");
+        assert_eq!(a.birth_date, Some(ymd(1985, 5, 5)));
         assert_eq!(a.sex(), Sex::Male);
         assert_eq!(a.kk_number, demo_applicant().kk_number);
     }
