@@ -27,7 +27,10 @@ fn fields(s: &Status) -> Vec<String> {
 
 async fn create_err(d: &TestDaemon, a: pb::Applicant) -> Status {
     d.enroll()
-        .create_enrollment(pb::CreateEnrollmentRequest { applicant: Some(a) })
+        .create_enrollment(pb::CreateEnrollmentRequest {
+            applicant: Some(a),
+            ..Default::default()
+        })
         .await
         .unwrap_err()
 }
@@ -112,6 +115,7 @@ async fn a_mismatched_family_card_names_the_field_not_the_numbers() {
         .check_documents(pb::CheckDocumentsRequest {
             enrollment_id: id.clone(),
             kk_number_on_document: "3171010101099999".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -140,6 +144,7 @@ async fn step_and_device_errors_carry_reasons_metadata_and_retry_info() {
     c.check_documents(pb::CheckDocumentsRequest {
         enrollment_id: id.clone(),
         kk_number_on_document: applicant().kk_number,
+        ..Default::default()
     })
     .await
     .unwrap();

@@ -13,6 +13,7 @@ async fn a_whole_enrollment_goes_from_documents_to_hand_over() {
     let e = c
         .create_enrollment(pb::CreateEnrollmentRequest {
             applicant: Some(applicant()),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -42,6 +43,7 @@ async fn a_whole_enrollment_goes_from_documents_to_hand_over() {
         .check_documents(pb::CheckDocumentsRequest {
             enrollment_id: id.clone(),
             kk_number_on_document: "3171010101090001".into(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -58,6 +60,7 @@ async fn a_whole_enrollment_goes_from_documents_to_hand_over() {
             enrollment_id: id.clone(),
             missing: vec![],
             singles: vec![],
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -202,6 +205,7 @@ async fn steps_out_of_order_are_refused_with_failed_precondition() {
     c.check_documents(pb::CheckDocumentsRequest {
         enrollment_id: id.clone(),
         kk_number_on_document: "3171010101090001".into(),
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -211,7 +215,15 @@ async fn steps_out_of_order_are_refused_with_failed_precondition() {
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().contains("fingerprints") && err.message().contains("signature"));
     assert!(!err.message().contains("face photo"), "{}", err.message());
-    // A receipt needs a failed send first.
+    // A receipt needs a failed send first. (The first enrollment is cancelled: a second
+    // one for the same NIK cannot be opened while it is open.)
+    c.cancel_enrollment(pb::CancelEnrollmentRequest {
+        enrollment_id: id.clone(),
+        reason: "test".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let id2 = recorded(&d).await;
     let err = c.issue_receipt(step(&id2)).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
@@ -227,6 +239,7 @@ async fn malformed_requests_are_invalid_arguments() {
     let err = c
         .create_enrollment(pb::CreateEnrollmentRequest {
             applicant: Some(bad),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -238,13 +251,17 @@ async fn malformed_requests_are_invalid_arguments() {
     let err = c
         .create_enrollment(pb::CreateEnrollmentRequest {
             applicant: Some(wrong_sex),
+            ..Default::default()
         })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
 
     let err = c
-        .create_enrollment(pb::CreateEnrollmentRequest { applicant: None })
+        .create_enrollment(pb::CreateEnrollmentRequest {
+            applicant: None,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
@@ -263,6 +280,7 @@ async fn malformed_requests_are_invalid_arguments() {
         .check_documents(pb::CheckDocumentsRequest {
             enrollment_id: id.clone(),
             kk_number_on_document: "3171010101099999".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -281,6 +299,7 @@ async fn malformed_requests_are_invalid_arguments() {
     c.check_documents(pb::CheckDocumentsRequest {
         enrollment_id: id.clone(),
         kk_number_on_document: "3171010101090001".into(),
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -304,6 +323,7 @@ async fn malformed_requests_are_invalid_arguments() {
                 enrollment_id: id.clone(),
                 missing: vec![m],
                 singles: vec![],
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -331,6 +351,7 @@ async fn missing_fingers_are_recorded_as_input_not_failure() {
                 },
             ],
             singles: vec![],
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -363,6 +384,7 @@ async fn single_fingers_are_checked_against_the_slaps() {
             pb::FingerPosition::RightIndex as i32,
             pb::FingerPosition::LeftIndex as i32,
         ],
+        ..Default::default()
     };
 
     // The applicant puts the right hand down again for the left slap: refused, nothing kept.

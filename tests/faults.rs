@@ -89,6 +89,7 @@ async fn an_unplugged_scanner_keeps_the_face_and_recapture_works_after_replug() 
         enrollment_id: id.clone(),
         missing: vec![],
         singles: vec![],
+        ..Default::default()
     };
     let err = c.capture_fingerprints(fp.clone()).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
@@ -117,6 +118,7 @@ async fn poor_fingerprints_block_the_recording_until_recaptured() {
         enrollment_id: id.clone(),
         missing: vec![],
         singles: vec![],
+        ..Default::default()
     };
     let e = c
         .capture_fingerprints(fp.clone())
@@ -227,6 +229,7 @@ async fn camera_signature_and_siak_faults() {
     c.check_documents(pb::CheckDocumentsRequest {
         enrollment_id: id.clone(),
         kk_number_on_document: "3171010101090001".into(),
+        ..Default::default()
     })
     .await
     .unwrap();

@@ -199,6 +199,7 @@ pub fn applicant() -> pb::Applicant {
 pub fn step(id: &str) -> pb::StepRequest {
     pb::StepRequest {
         enrollment_id: id.into(),
+        ..Default::default()
     }
 }
 
@@ -212,6 +213,7 @@ pub async fn created(d: &TestDaemon) -> String {
     d.enroll()
         .create_enrollment(pb::CreateEnrollmentRequest {
             applicant: Some(applicant()),
+            ..Default::default()
         })
         .await
         .expect("create")
@@ -226,6 +228,7 @@ pub async fn verified(d: &TestDaemon) -> String {
     c.check_documents(pb::CheckDocumentsRequest {
         enrollment_id: id.clone(),
         kk_number_on_document: "3171010101090001".into(),
+        ..Default::default()
     })
     .await
     .expect("check documents");
@@ -242,6 +245,7 @@ pub async fn recorded(d: &TestDaemon) -> String {
         enrollment_id: id.clone(),
         missing: vec![],
         singles: vec![],
+        ..Default::default()
     })
     .await
     .expect("fingerprints");

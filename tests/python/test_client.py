@@ -25,6 +25,7 @@ from rekam.v1 import common_pb2
 from rekam.v1 import devices_pb2, devices_pb2_grpc
 from rekam.v1 import enrollment_pb2 as en
 from rekam.v1 import enrollment_pb2_grpc
+from rekam.v1 import printer_pb2, printer_pb2_grpc
 
 # Generous: simulators may run at realistic speed.
 CALL_TIMEOUT = float(os.environ.get("REKAM_PY_TIMEOUT", "60"))
@@ -75,6 +76,7 @@ class Client:
         self.devices = devices_pb2_grpc.DeviceServiceStub(channel)
         self.sim = devices_pb2_grpc.SimulationServiceStub(channel)
         self.enroll = enrollment_pb2_grpc.EnrollmentServiceStub(channel)
+        self.printer = printer_pb2_grpc.PrinterServiceStub(channel)
 
     def device_of_class(self, cls):
         devs = self.devices.ListDevices(
@@ -323,6 +325,57 @@ def test_ribbon_out_then_retry(c):
     check_stage(e, "ENROLLMENT_STAGE_PRINTED", "Print after clearing the fault")
 
 
+def test_disconnect_during_print_then_retry_uses_one_card(c):
+    """A browser reload during Print: the step goes on on the station, and the retry with
+    the same request_id answers with the first print instead of printing a second card."""
+    eid = run_to_sent(c, 5)
+    cards_before = c.printer.GetSupplies(
+        printer_pb2.GetSuppliesRequest(), timeout=CALL_TIMEOUT
+    ).cards_remaining
+    request_id = "py-print-%d" % _SERIAL_BASE
+    req = en.StepRequest(enrollment_id=eid, request_id=request_id)
+    # A second connection stands for the browser tab that is reloaded.
+    tab = grpc.insecure_channel(target(), options=channel_options(target()))
+    future = enrollment_pb2_grpc.EnrollmentServiceStub(tab).Print.future(
+        req, timeout=CALL_TIMEOUT
+    )
+    deadline = time.monotonic() + 30
+    op = None
+    while time.monotonic() < deadline:
+        e = c.enroll.GetEnrollment(
+            en.GetEnrollmentRequest(enrollment_id=eid), timeout=CALL_TIMEOUT
+        )
+        if e.HasField("running_step") and e.running_step.card_used:
+            op = e.running_step
+            break
+        if future.done():
+            break
+        time.sleep(0.005)
+    assert op is not None, "the print never showed as running with a card fed"
+    tab.close()  # the reload: the call and its connection are gone
+    assert future.cancelled() or future.done()
+    e = c.enroll.Print(req, timeout=CALL_TIMEOUT)
+    check_stage(e, "ENROLLMENT_STAGE_PRINTED", "Print retried with the same request_id")
+    assert e.print_job_id == op.job_id, (e.print_job_id, op.job_id)
+    cards_after = c.printer.GetSupplies(
+        printer_pb2.GetSuppliesRequest(), timeout=CALL_TIMEOUT
+    ).cards_remaining
+    assert cards_after == cards_before - 1, "cards %d -> %d" % (cards_before, cards_after)
+    prints = [h for h in e.history if h.step == en.STEP_PRINT]
+    assert len(prints) == 1 and prints[0].status == en.STEP_STATUS_SUCCEEDED, prints
+    assert prints[0].operation_id == op.id
+
+
+def channel_options(t):
+    """grpcio (since 1.57) sends the socket path as :authority on unix: targets, which
+    tonic's HTTP/2 stack (h2) rejects as a PROTOCOL_ERROR (RST_STREAM code 1): a client of
+    a tonic server on a Unix socket must set the authority itself, as grpc-go and tonic do
+    ("localhost")."""
+    if t.startswith("unix"):
+        return [("grpc.default_authority", "localhost")]
+    return []
+
+
 def _reflection_services(channel, method):
     """Lists the services through ServerReflectionInfo at `method`."""
     call = channel.stream_stream(
@@ -402,6 +455,7 @@ TESTS = [
     test_step_out_of_order,
     test_invalid_nik_and_unknown_id,
     test_ribbon_out_then_retry,
+    test_disconnect_during_print_then_retry_uses_one_card,
     test_reflection_lists_services,
     test_health,
 ]
@@ -410,14 +464,7 @@ TESTS = [
 def main():
     t = target()
     print("rekamd at %s" % t, flush=True)
-    # grpcio (since 1.57) sends the socket path as :authority on unix: targets, which
-    # tonic's HTTP/2 stack (h2) rejects as a PROTOCOL_ERROR (RST_STREAM code 1): a client
-    # of a tonic server on a Unix socket must set the authority itself, as grpc-go and
-    # tonic do ("localhost").
-    options = []
-    if t.startswith("unix"):
-        options.append(("grpc.default_authority", "localhost"))
-    channel = grpc.insecure_channel(t, options=options)
+    channel = grpc.insecure_channel(t, options=channel_options(t))
     try:
         grpc.channel_ready_future(channel).result(timeout=10)
     except grpc.FutureTimeoutError:

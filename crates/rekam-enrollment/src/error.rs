@@ -79,6 +79,18 @@ pub enum EnrollmentError {
     /// Another step of this enrollment is running.
     #[error("another step of enrollment {0} is running")]
     StepInProgress(String),
+    /// No step of this enrollment is running (nothing to cancel).
+    #[error("no step of enrollment {0} is running")]
+    NoStepRunning(String),
+    /// No step operation with that id.
+    #[error("no step operation {0}")]
+    OperationNotFound(String),
+    /// The step was cancelled (`CancelStep`).
+    #[error("{0} was cancelled")]
+    StepCancelled(String),
+    /// The step ran past its deadline and was stopped.
+    #[error("{0} ran past its deadline and was stopped")]
+    StepTimedOut(String),
     /// A device failed.
     #[error(transparent)]
     Device(#[from] DeviceError),
@@ -109,6 +121,10 @@ impl EnrollmentError {
             EnrollmentError::Incomplete(_) => "RECORDING_INCOMPLETE",
             EnrollmentError::Sequence(_) => "FINGER_SEQUENCE_MISMATCH",
             EnrollmentError::StepInProgress(_) => "STEP_IN_PROGRESS",
+            EnrollmentError::NoStepRunning(_) => "NO_STEP_RUNNING",
+            EnrollmentError::OperationNotFound(_) => "OPERATION_NOT_FOUND",
+            EnrollmentError::StepCancelled(_) => "CANCELLED",
+            EnrollmentError::StepTimedOut(_) => "DEADLINE_EXCEEDED",
             EnrollmentError::Device(d) => d.reason(),
             EnrollmentError::Service(s) => s.reason(),
             EnrollmentError::Format(_) => "FORMAT_ERROR",
@@ -121,7 +137,9 @@ impl EnrollmentError {
         match self {
             EnrollmentError::NotFound(id)
             | EnrollmentError::Cancelled(id)
-            | EnrollmentError::StepInProgress(id) => vec![("enrollment_id", id.clone())],
+            | EnrollmentError::StepInProgress(id)
+            | EnrollmentError::NoStepRunning(id) => vec![("enrollment_id", id.clone())],
+            EnrollmentError::OperationNotFound(id) => vec![("operation_id", id.clone())],
             EnrollmentError::AlreadyExists { enrollment_id } => {
                 vec![("enrollment_id", enrollment_id.clone())]
             }

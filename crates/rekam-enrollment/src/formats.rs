@@ -671,10 +671,10 @@ fn png(img: &RgbImage) -> Result<Vec<u8>, EnrollmentError> {
 }
 
 /// A recording receipt: the applicant collects the card from the next day.
-pub fn receipt(e: &Enrollment, station: &str, n: u64, now: SystemTime) -> Receipt {
+pub fn receipt(e: &Enrollment, station: &str, serial: &str, now: SystemTime) -> Receipt {
     let (y, m, d) = civil_date(now);
     let (cy, cm, cd) = civil_date(now + std::time::Duration::from_secs(86_400));
-    let number = format!("BP-{station}-{y:04}{m:02}{d:02}-{n:05}");
+    let number = format!("BP-{station}-{y:04}{m:02}{d:02}-{serial}");
     let collect_from = crate::applicant::Date {
         year: cy,
         month: cm,

@@ -16,6 +16,7 @@ pub mod formats;
 mod model;
 mod nik;
 mod pipeline;
+pub mod procedure;
 mod services;
 
 pub use applicant::{

@@ -28,6 +28,8 @@ pub enum Stage {
     HandedOver,
     /// The send failed and a receipt was issued.
     ReceiptIssued,
+    /// The enrollment was cancelled (with a reason); nothing more can be done with it.
+    Cancelled,
 }
 
 impl fmt::Display for Stage {
@@ -42,6 +44,7 @@ impl fmt::Display for Stage {
             Stage::Encoded => "ENCODED",
             Stage::HandedOver => "HANDED_OVER",
             Stage::ReceiptIssued => "RECEIPT_ISSUED",
+            Stage::Cancelled => "CANCELLED",
         };
         f.write_str(s)
     }
@@ -74,6 +77,8 @@ pub enum Step {
     Encode,
     /// Hand the card over.
     HandOver,
+    /// Cancel the enrollment.
+    Cancel,
 }
 
 impl fmt::Display for Step {
@@ -91,6 +96,7 @@ impl fmt::Display for Step {
             Step::Print => "print",
             Step::Encode => "encode",
             Step::HandOver => "hand over",
+            Step::Cancel => "cancel",
         };
         f.write_str(s)
     }
@@ -107,19 +113,140 @@ pub enum StepStatus {
     Succeeded,
     /// Failed; can be retried.
     Failed,
+    /// Cancelled by the officer (`CancelStep`); can be retried.
+    Cancelled,
+    /// Ran past its deadline and was stopped; can be retried.
+    TimedOut,
 }
 
-/// One entry of the history.
+/// One entry of the history: a step that ended, whatever its outcome.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepRecord {
     /// The step.
     pub step: Step,
-    /// Succeeded or Failed.
+    /// Succeeded, Failed, Cancelled or TimedOut.
     pub status: StepStatus,
     /// When it ended.
     pub at: SystemTime,
     /// What happened.
     pub message: String,
+    /// The operation that ran it (none for steps that are not operations).
+    pub operation_id: Option<String>,
+    /// When it started.
+    pub started_at: Option<SystemTime>,
+    /// The devices it used.
+    pub device_ids: Vec<String>,
+    /// The print job it submitted, if any.
+    pub job_id: Option<String>,
+    /// True when a card blank was used and not finished: the card is spoiled.
+    pub card_spoiled: bool,
+    /// The error's reason, when it did not succeed.
+    pub error_reason: Option<&'static str>,
+    /// The client's request id, when given.
+    pub request_id: Option<String>,
+    /// The officer's reason (a cancellation).
+    pub note: Option<String>,
+}
+
+impl StepRecord {
+    /// A record of a step that ended now, with nothing but its outcome and message.
+    pub fn new(step: Step, status: StepStatus, message: impl Into<String>) -> Self {
+        StepRecord {
+            step,
+            status,
+            at: SystemTime::now(),
+            message: message.into(),
+            operation_id: None,
+            started_at: None,
+            device_ids: Vec::new(),
+            job_id: None,
+            card_spoiled: false,
+            error_reason: None,
+            request_id: None,
+            note: None,
+        }
+    }
+}
+
+/// Where a step operation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperationState {
+    /// Running.
+    Running,
+    /// Ended with success.
+    Succeeded,
+    /// Ended with an error.
+    Failed,
+    /// Cancelled.
+    Cancelled,
+    /// Stopped at its deadline.
+    TimedOut,
+}
+
+impl OperationState {
+    /// True once the operation has ended.
+    pub fn is_final(self) -> bool {
+        self != OperationState::Running
+    }
+}
+
+/// A step running on the station as a server-side operation: it keeps running when the
+/// client that asked for it goes away, can be watched and cancelled, and leaves a history
+/// entry whatever its outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operation {
+    /// Its id (a ULID).
+    pub id: String,
+    /// The enrollment.
+    pub enrollment_id: String,
+    /// The step.
+    pub step: Step,
+    /// Where it is.
+    pub state: OperationState,
+    /// Progress 0-100.
+    pub percent: u32,
+    /// The latest progress message, or the outcome.
+    pub message: String,
+    /// The client's request id, when given.
+    pub request_id: Option<String>,
+    /// The devices it uses.
+    pub device_ids: Vec<String>,
+    /// The print job it submitted, if any.
+    pub job_id: Option<String>,
+    /// True once a card blank was fed into the printer.
+    pub card_used: bool,
+    /// True when it ended without finishing a card it had used.
+    pub card_spoiled: bool,
+    /// When it started.
+    pub started_at: SystemTime,
+    /// When it ended.
+    pub ended_at: Option<SystemTime>,
+    /// The error's reason, when it did not succeed.
+    pub error_reason: Option<&'static str>,
+}
+
+/// A client's request id with a fingerprint of the request it came with (AIP-155): the
+/// same id with the same request returns the first answer; with another request it is an
+/// error.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RequestKey {
+    /// The client's id.
+    pub id: String,
+    /// A hash of the request without its id.
+    pub fingerprint: [u8; 32],
+}
+
+/// How a step is to run.
+#[derive(Debug, Clone, Default)]
+pub struct StepOptions {
+    /// The client's request id, for safe retries.
+    pub request: Option<RequestKey>,
+    /// The device to use (its id); the first of its class when `None`.
+    pub device_id: Option<String>,
+    /// When the step must have ended; it is stopped then and recorded as timed out.
+    pub deadline: Option<std::time::Instant>,
+    /// The officer's reason, kept in the history entry (a cancellation).
+    pub note: Option<String>,
 }
 
 /// The face photo.
@@ -247,6 +374,62 @@ pub struct Enrollment {
     pub package_size: usize,
     /// Bytes per record type of the package sent.
     pub package_report: Option<String>,
+    /// The step running now, if any (filled in when the enrollment is read).
+    pub running: Option<Operation>,
+    /// Why it was cancelled, once it is.
+    pub cancel_reason: Option<String>,
+}
+
+impl Recording {
+    /// A copy with what a summary needs (sizes, qualities, counts) but without images,
+    /// templates or pen samples' renderings: cheap to keep, e.g. as a remembered answer.
+    pub fn without_images(&self) -> Recording {
+        let finger = |f: &FingerRecording| FingerRecording {
+            image: None,
+            template: None,
+            ..f.clone()
+        };
+        Recording {
+            face: self.face.as_ref().map(|f| FaceRecording {
+                jpeg: Vec::new(),
+                width: f.width,
+                height: f.height,
+                portrait_jpeg: Vec::new(),
+            }),
+            slaps: self
+                .slaps
+                .iter()
+                .map(|s| SlapRecording {
+                    position: s.position,
+                    image: GreyImage {
+                        width: 0,
+                        height: 0,
+                        ppi: s.image.ppi,
+                        pixels: Vec::new(),
+                    },
+                    fingers: s.fingers.iter().map(finger).collect(),
+                })
+                .collect(),
+            fingerprints_done: self.fingerprints_done,
+            singles: self.singles.iter().map(finger).collect(),
+            sequence_comparisons: self.sequence_comparisons,
+            signature: self.signature.as_ref().map(|s| SignatureRecording {
+                samples: s.samples.clone(),
+                geometry: s.geometry,
+                png: Vec::new(),
+            }),
+        }
+    }
+}
+
+impl Enrollment {
+    /// A copy whose recording has no images (see [`Recording::without_images`]).
+    pub fn without_images(&self) -> Enrollment {
+        Enrollment {
+            recording: std::sync::Arc::new(self.recording.without_images()),
+            ..self.clone()
+        }
+    }
 }
 
 /// A progress event.

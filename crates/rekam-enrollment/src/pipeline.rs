@@ -1,10 +1,14 @@
-//! The procedure as a state machine: one method per step, each checking the stage,
-//! driving devices through their traits, and committing its result only when it
-//! succeeds. A failed or cancelled step leaves the enrollment as it was, with everything
-//! recorded before it, so it can be retried.
+//! The procedure as a state machine: one method per step, each checked against the
+//! procedure's table ([`crate::procedure`]), driving devices through their traits, and
+//! committing its result only when it succeeds. A failed, cancelled or timed-out step
+//! leaves the enrollment as it was, with everything recorded before it and a history entry
+//! saying how it ended, so it can be retried.
+//!
+//! Each step runs as an operation in a task of its own: the caller may go away (a browser
+//! reload) and the step still ends properly and is recorded. A request id makes a retry
+//! answer with the first request's result instead of acting twice.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -12,13 +16,15 @@ use rekam_core::{
     CardJob, DeviceError, FingerPosition, GreyImage, MissingFinger, PadGeometry, PenSample,
     PrintJobState, Registry, write_and_verify,
 };
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::applicant::Applicant;
 use crate::error::{EnrollmentError, FieldViolation};
 use crate::formats;
 use crate::model::*;
+use crate::procedure;
 use crate::services::{DataCentre, Siak, Submission};
 
 /// Renders pen samples as a PNG of the given width: (png, width, height). The daemon
@@ -42,8 +48,63 @@ pub struct PipelineConfig {
 
 struct Slot {
     data: Mutex<Enrollment>,
-    step_lock: tokio::sync::Mutex<()>,
+    running: Mutex<Option<RunningStep>>,
 }
+
+/// The step an enrollment runs now.
+struct RunningStep {
+    op: watch::Sender<Operation>,
+    cancel: CancellationToken,
+    note: Arc<Mutex<Option<String>>>,
+}
+
+/// Clears the slot's running step however the step ends (a panic included), so an
+/// enrollment is never left blocked.
+struct ClearRunning<'a>(&'a Slot);
+
+impl Drop for ClearRunning<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.running).take();
+    }
+}
+
+/// A bounded index that forgets its oldest entries.
+struct Bounded<V> {
+    map: HashMap<String, V>,
+    order: VecDeque<String>,
+    cap: usize,
+}
+
+impl<V> Bounded<V> {
+    fn new(cap: usize) -> Self {
+        Bounded {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            cap,
+        }
+    }
+    fn insert(&mut self, k: String, v: V) {
+        if self.map.insert(k.clone(), v).is_none() {
+            self.order.push_back(k);
+        }
+        while self.order.len() > self.cap {
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old);
+            }
+        }
+    }
+    fn remove(&mut self, k: &str) {
+        self.map.remove(k);
+        self.order.retain(|x| x != k);
+    }
+}
+
+type Answer = Option<Result<Enrollment, EnrollmentError>>;
+
+/// Operations remembered after they end (for GetStepOperation and WatchStepOperation).
+const OPERATIONS_KEPT: usize = 4096;
+/// Request ids remembered with their answers (AIP-155).
+const REQUESTS_KEPT: usize = 4096;
 
 /// The enrollment procedure over the station's devices and services.
 pub struct Pipeline {
@@ -52,8 +113,8 @@ pub struct Pipeline {
     data_centre: Arc<dyn DataCentre>,
     config: PipelineConfig,
     store: Mutex<BTreeMap<String, Arc<Slot>>>,
-    counter: AtomicU64,
-    receipts: AtomicU64,
+    operations: Mutex<Bounded<watch::Receiver<Operation>>>,
+    requests: Mutex<Bounded<([u8; 32], watch::Receiver<Answer>)>>,
     events: broadcast::Sender<EnrollmentEvent>,
 }
 
@@ -63,19 +124,45 @@ pub struct Progress<'a> {
     id: &'a str,
     step: Step,
     stage: Stage,
+    op: &'a watch::Sender<Operation>,
 }
 
 impl Progress<'_> {
     /// Publishes a progress event.
     pub fn report(&self, percent: u32, message: impl Into<String>) {
+        let message = message.into();
+        self.op.send_modify(|o| {
+            o.percent = percent;
+            o.message = message.clone();
+        });
         self.pipeline.publish(
             self.id,
             self.step,
             StepStatus::Progress,
             percent,
-            message.into(),
+            message,
             self.stage,
         );
+    }
+
+    /// Records a device the step uses.
+    pub fn device(&self, id: &str) {
+        self.op.send_modify(|o| {
+            if !o.device_ids.iter().any(|d| d == id) {
+                o.device_ids.push(id.to_string());
+            }
+        });
+    }
+
+    /// Records the print job the step submitted.
+    pub fn job(&self, job_id: &str) {
+        self.op.send_modify(|o| o.job_id = Some(job_id.to_string()));
+    }
+
+    /// Records that a card blank was fed into the printer.
+    pub fn card_used(&self) {
+        self.op
+            .send_if_modified(|o| !std::mem::replace(&mut o.card_used, true));
     }
 }
 
@@ -90,6 +177,20 @@ fn out_of_order(step: Step, stage: Stage, hint: &str) -> EnrollmentError {
         step,
         stage,
         hint: hint.to_string(),
+    }
+}
+
+/// How a step ended when it did not succeed.
+enum Ended {
+    Failed(EnrollmentError),
+    Cancelled,
+    TimedOut,
+}
+
+async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -108,8 +209,8 @@ impl Pipeline {
             data_centre,
             config,
             store: Mutex::new(BTreeMap::new()),
-            counter: AtomicU64::new(0),
-            receipts: AtomicU64::new(0),
+            operations: Mutex::new(Bounded::new(OPERATIONS_KEPT)),
+            requests: Mutex::new(Bounded::new(REQUESTS_KEPT)),
             events,
         }
     }
@@ -157,54 +258,212 @@ impl Pipeline {
             .ok_or_else(|| EnrollmentError::NotFound(id.to_string()))
     }
 
-    /// One enrollment as it is now.
+    fn snapshot(slot: &Slot) -> Enrollment {
+        let running = lock(&slot.running).as_ref().map(|r| r.op.borrow().clone());
+        let mut e = lock(&slot.data).clone();
+        e.running = running;
+        e
+    }
+
+    /// One enrollment as it is now, with the step it runs.
     pub fn get(&self, id: &str) -> Result<Enrollment, EnrollmentError> {
-        Ok(lock(&self.slot(id)?.data).clone())
+        let slot = self.slot(id)?;
+        Ok(Self::snapshot(&slot))
     }
 
     /// Every enrollment, newest first.
     pub fn list(&self) -> Vec<Enrollment> {
         let slots: Vec<Arc<Slot>> = lock(&self.store).values().cloned().collect();
-        let mut all: Vec<Enrollment> = slots.iter().map(|s| lock(&s.data).clone()).collect();
+        let mut all: Vec<Enrollment> = slots.iter().map(|s| Self::snapshot(s)).collect();
         all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         all
     }
 
-    /// Opens an enrollment for a valid applicant.
-    pub fn create(&self, applicant: Applicant) -> Result<Enrollment, EnrollmentError> {
+    /// A step operation, running or ended.
+    pub fn operation(&self, id: &str) -> Result<Operation, EnrollmentError> {
+        Ok(self.watch_operation(id)?.borrow().clone())
+    }
+
+    /// Follows a step operation: the receiver holds its latest state; it closes after the
+    /// final one.
+    pub fn watch_operation(&self, id: &str) -> Result<watch::Receiver<Operation>, EnrollmentError> {
+        lock(&self.operations)
+            .map
+            .get(id)
+            .cloned()
+            .ok_or_else(|| EnrollmentError::OperationNotFound(id.to_string()))
+    }
+
+    /// Cancels the step the enrollment runs now, with the officer's reason, and returns
+    /// its operation once it has ended (recorded as cancelled, or as whatever it reached
+    /// first).
+    pub async fn cancel_step(&self, id: &str, reason: &str) -> Result<Operation, EnrollmentError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(EnrollmentError::invalid(
+                "reason",
+                "give the reason for cancelling",
+            ));
+        }
+        if let Some(v) = crate::applicant::check_text(
+            reason,
+            &crate::applicant::TextLimit {
+                field: "reason",
+                max_chars: 200,
+                digits: true,
+            },
+        ) {
+            return Err(EnrollmentError::InvalidRequest(vec![v]));
+        }
+        let slot = self.slot(id)?;
+        let mut rx = {
+            let running = lock(&slot.running);
+            let Some(r) = running.as_ref() else {
+                return Err(EnrollmentError::NoStepRunning(id.to_string()));
+            };
+            *lock(&r.note) = Some(reason.to_string());
+            r.cancel.cancel();
+            r.op.subscribe()
+        };
+        loop {
+            let op = rx.borrow_and_update().clone();
+            if op.state.is_final() || rx.changed().await.is_err() {
+                return Ok(rx.borrow().clone());
+            }
+        }
+    }
+
+    /// Runs `run` at most once per request id (AIP-155): the same id with the same request
+    /// returns the first success (waiting for it while it runs); with a different request
+    /// it is an error. A failure is not remembered, so a retry acts again.
+    async fn idempotent(
+        &self,
+        key: Option<RequestKey>,
+        run: impl Future<Output = Result<Enrollment, EnrollmentError>>,
+    ) -> Result<Enrollment, EnrollmentError> {
+        let Some(key) = key else {
+            return run.await;
+        };
+        let first = {
+            let mut requests = lock(&self.requests);
+            match requests.map.get(&key.id) {
+                Some((fp, _)) if *fp != key.fingerprint => {
+                    return Err(EnrollmentError::RequestIdReused);
+                }
+                Some((_, rx)) => Err(rx.clone()),
+                None => {
+                    let (tx, rx) = watch::channel(None);
+                    requests.insert(key.id.clone(), (key.fingerprint, rx));
+                    Ok(tx)
+                }
+            }
+        };
+        match first {
+            Ok(tx) => {
+                let answer = run.await;
+                match &answer {
+                    Ok(e) => {
+                        let _ = tx.send(Some(Ok(e.without_images())));
+                    }
+                    Err(err) => {
+                        lock(&self.requests).remove(&key.id);
+                        let _ = tx.send(Some(Err(err.clone())));
+                    }
+                }
+                answer
+            }
+            Err(mut rx) => loop {
+                if let Some(answer) = rx.borrow_and_update().clone() {
+                    return answer;
+                }
+                if rx.changed().await.is_err() {
+                    return Err(EnrollmentError::Format(
+                        "the first request with this id ended without an answer".into(),
+                    ));
+                }
+            },
+        }
+    }
+
+    /// Runs a step in a task of its own, so that it keeps running (and is recorded) when
+    /// the caller goes away; the caller gets its answer when it is still there.
+    async fn detached<F, Fut>(
+        self: &Arc<Self>,
+        request: Option<RequestKey>,
+        f: F,
+    ) -> Result<Enrollment, EnrollmentError>
+    where
+        F: FnOnce(Arc<Pipeline>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Enrollment, EnrollmentError>> + Send + 'static,
+    {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let run = f(this.clone());
+            this.idempotent(request, run).await
+        })
+        .await
+        .map_err(|err| EnrollmentError::Format(format!("step task: {err}")))?
+    }
+
+    /// Opens an enrollment for a valid applicant. ALREADY_EXISTS while another enrollment
+    /// for the same NIK is open (neither handed over nor cancelled).
+    pub async fn create(
+        self: &Arc<Self>,
+        applicant: Applicant,
+        opts: StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        let request_id = opts.request.as_ref().map(|k| k.id.clone());
+        self.idempotent(opts.request, async {
+            self.create_now(applicant, request_id)
+        })
+        .await
+    }
+
+    fn create_now(
+        &self,
+        applicant: Applicant,
+        request_id: Option<String>,
+    ) -> Result<Enrollment, EnrollmentError> {
         applicant.validate()?;
-        let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
-        let id = format!("enr-{n:06}");
-        let now = SystemTime::now();
+        let mut store = lock(&self.store);
+        for slot in store.values() {
+            let e = lock(&slot.data);
+            if e.applicant.nik == applicant.nik && procedure::is_open(e.stage) {
+                return Err(EnrollmentError::AlreadyExists {
+                    enrollment_id: e.id.clone(),
+                });
+            }
+        }
+        let id = ulid::Ulid::new().to_string();
+        let mut record = StepRecord::new(Step::Create, StepStatus::Succeeded, "enrollment opened");
+        record.request_id = request_id;
         let e = Enrollment {
             id: id.clone(),
             applicant,
             stage: Stage::Created,
             recording: Arc::default(),
-            history: vec![StepRecord {
-                step: Step::Create,
-                status: StepStatus::Succeeded,
-                at: now,
-                message: "enrollment opened".into(),
-            }],
+            history: vec![record],
             siak_reference: None,
             send_failed: false,
             send_reference: None,
             receipt: None,
             print_job_id: None,
             card_uid: None,
-            created_at: now,
+            created_at: SystemTime::now(),
             last_error: None,
             package_size: 0,
             package_report: None,
+            running: None,
+            cancel_reason: None,
         };
-        lock(&self.store).insert(
+        store.insert(
             id.clone(),
             Arc::new(Slot {
                 data: Mutex::new(e.clone()),
-                step_lock: tokio::sync::Mutex::new(()),
+                running: Mutex::new(None),
             }),
         );
+        drop(store);
         info!(enrollment = %id, "enrollment created");
         self.publish(
             &id,
@@ -217,32 +476,75 @@ impl Pipeline {
         Ok(e)
     }
 
-    /// Runs one step: checks the stage with `allowed`, runs `work` on a copy of the
-    /// enrollment, and commits the copy only on success. On failure the stored enrollment
-    /// keeps everything it had, gains a FAILED history entry, and `on_failure` may mark it
-    /// (e.g. a failed send allows a receipt).
+    /// Runs one step as an operation: checks the stage against the procedure's table,
+    /// runs `work` on a copy of the enrollment (racing the officer's cancellation and the
+    /// deadline), and commits the copy, with the stage the table leads to, only on
+    /// success. Every outcome leaves a history entry; a failure also runs the table's
+    /// failure hook and sets `last_error`, and changes nothing else.
     async fn run_step<F>(
         &self,
         id: &str,
         step: Step,
-        allowed: &[Stage],
-        hint: &str,
+        opts: &StepOptions,
         work: F,
     ) -> Result<Enrollment, EnrollmentError>
     where
         F: AsyncFnOnce(&mut Enrollment, &Progress<'_>) -> Result<String, EnrollmentError>,
     {
+        let t = procedure::transition(step)
+            .ok_or_else(|| EnrollmentError::Format(format!("{step} is not in the table")))?;
         let slot = self.slot(id)?;
-        let _running = slot
-            .step_lock
-            .try_lock()
-            .map_err(|_| EnrollmentError::StepInProgress(id.to_string()))?;
+        let started = SystemTime::now();
+        let request_id = opts.request.as_ref().map(|k| k.id.clone());
+        let (op_tx, cancel, note) = {
+            let mut running = lock(&slot.running);
+            if running.is_some() {
+                return Err(EnrollmentError::StepInProgress(id.to_string()));
+            }
+            let e = lock(&slot.data);
+            if !t.from.contains(&e.stage) {
+                if e.stage == Stage::Cancelled && step != Step::Cancel {
+                    return Err(EnrollmentError::Cancelled(id.to_string()));
+                }
+                let last = e.history.iter().rev().find(|h| h.step == step);
+                if last.is_some_and(|h| h.status == StepStatus::Succeeded) {
+                    // A retry of a step whose answer was lost: answer it again.
+                    return Ok(e.clone());
+                }
+                return Err(out_of_order(step, e.stage, t.hint));
+            }
+            let op = Operation {
+                id: ulid::Ulid::new().to_string(),
+                enrollment_id: id.to_string(),
+                step,
+                state: OperationState::Running,
+                percent: 0,
+                message: format!("{step} started"),
+                request_id: request_id.clone(),
+                device_ids: Vec::new(),
+                job_id: None,
+                card_used: false,
+                card_spoiled: false,
+                started_at: started,
+                ended_at: None,
+                error_reason: None,
+            };
+            let (tx, rx) = watch::channel(op.clone());
+            lock(&self.operations).insert(op.id.clone(), rx);
+            let cancel = CancellationToken::new();
+            let note = Arc::new(Mutex::new(None));
+            *running = Some(RunningStep {
+                op: tx.clone(),
+                cancel: cancel.clone(),
+                note: note.clone(),
+            });
+            (tx, cancel, note)
+        };
+        let _clear = ClearRunning(&slot);
         let mut work_copy = lock(&slot.data).clone();
-        if !allowed.contains(&work_copy.stage) {
-            return Err(out_of_order(step, work_copy.stage, hint));
-        }
         let stage = work_copy.stage;
-        let span = info_span!("step", enrollment = %id, step = %step);
+        let op_id = op_tx.borrow().id.clone();
+        let span = info_span!("step", enrollment = %id, step = %step, operation = %op_id);
         self.publish(
             id,
             step,
@@ -256,110 +558,181 @@ impl Pipeline {
             id,
             step,
             stage,
+            op: &op_tx,
         };
-        let result = work(&mut work_copy, &progress)
-            .instrument(span.clone())
-            .await;
-        let now = SystemTime::now();
+        let outcome = tokio::select! {
+            r = work(&mut work_copy, &progress).instrument(span.clone()) => r.map_err(Ended::Failed),
+            _ = cancel.cancelled() => Err(Ended::Cancelled),
+            _ = sleep_until(opts.deadline) => Err(Ended::TimedOut),
+        };
+        let op = op_tx.borrow().clone();
+        let mut record = StepRecord::new(step, StepStatus::Succeeded, String::new());
+        record.operation_id = Some(op.id.clone());
+        record.started_at = Some(started);
+        record.device_ids = op.device_ids.clone();
+        record.job_id = op.job_id.clone();
+        record.request_id = request_id;
+        record.note = lock(&note).clone().or_else(|| opts.note.clone());
         let mut stored = lock(&slot.data);
-        match result {
+        let (answer, state) = match outcome {
             Ok(message) => {
-                work_copy.history.push(StepRecord {
-                    step,
-                    status: StepStatus::Succeeded,
-                    at: now,
-                    message: message.clone(),
-                });
+                record.message = message.clone();
+                if let Some(to) = t.to {
+                    work_copy.stage = to;
+                }
+                work_copy.history.push(record);
                 work_copy.last_error = None;
                 *stored = work_copy;
                 span.in_scope(|| info!(stage = %stored.stage, "{message}"));
                 self.publish(id, step, StepStatus::Succeeded, 100, message, stored.stage);
-                Ok(stored.clone())
+                (Ok(stored.clone()), OperationState::Succeeded)
             }
-            Err(err) => {
+            Err(ended) => {
+                drop(work_copy);
+                let (err, status, state) = match ended {
+                    Ended::Failed(err) => (err, StepStatus::Failed, OperationState::Failed),
+                    Ended::Cancelled => (
+                        EnrollmentError::StepCancelled(step.to_string()),
+                        StepStatus::Cancelled,
+                        OperationState::Cancelled,
+                    ),
+                    Ended::TimedOut => (
+                        EnrollmentError::StepTimedOut(step.to_string()),
+                        StepStatus::TimedOut,
+                        OperationState::TimedOut,
+                    ),
+                };
                 let message = err.to_string();
-                if step == Step::Send {
-                    stored.send_failed = true;
+                record.status = status;
+                record.message = message.clone();
+                record.error_reason = Some(err.reason());
+                record.card_spoiled = op.card_used;
+                if record.card_spoiled {
+                    warn!(enrollment = %id, job = ?op.job_id, "the card blank of this print is spoiled");
                 }
-                stored.history.push(StepRecord {
-                    step,
-                    status: StepStatus::Failed,
-                    at: now,
-                    message: message.clone(),
-                });
+                procedure::on_failure(step, &mut stored);
+                stored.history.push(record);
                 stored.last_error = Some(message.clone());
-                span.in_scope(|| warn!(stage = %stored.stage, "step failed: {message}"));
+                span.in_scope(
+                    || warn!(stage = %stored.stage, reason = err.reason(), "step ended: {message}"),
+                );
                 self.publish(id, step, StepStatus::Failed, 0, message, stored.stage);
-                Err(err)
+                (Err(err), state)
             }
-        }
+        };
+        drop(stored);
+        let now = SystemTime::now();
+        op_tx.send_modify(|o| {
+            o.state = state;
+            o.ended_at = Some(now);
+            match &answer {
+                Ok(_) => {
+                    o.percent = 100;
+                    o.message = format!("{step} succeeded");
+                }
+                Err(err) => {
+                    o.message = err.to_string();
+                    o.error_reason = Some(err.reason());
+                    o.card_spoiled = o.card_used;
+                }
+            }
+        });
+        answer
     }
 
     /// Steps 1-2: the family card presented must carry the applicant's KK number.
     pub async fn check_documents(
+        self: &Arc<Self>,
+        id: &str,
+        kk_on_document: &str,
+        opts: StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        let (id, kk) = (id.to_string(), kk_on_document.to_string());
+        self.detached(opts.request.clone(), move |p| async move {
+            p.check_documents_now(&id, &kk, &opts).await
+        })
+        .await
+    }
+
+    async fn check_documents_now(
         &self,
         id: &str,
         kk_on_document: &str,
+        opts: &StepOptions,
     ) -> Result<Enrollment, EnrollmentError> {
         let found = kk_on_document.trim().to_string();
-        self.run_step(
-            id,
-            Step::CheckDocuments,
-            &[Stage::Created],
-            "documents are checked once, right after the enrollment is opened",
-            async |e, _| {
-                if found != e.applicant.kk_number {
-                    return Err(EnrollmentError::DocumentMismatch);
-                }
-                e.stage = Stage::DocumentsChecked;
-                Ok("family card checked".into())
-            },
-        )
+        self.run_step(id, Step::CheckDocuments, opts, async |e, _| {
+            if found != e.applicant.kk_number {
+                return Err(EnrollmentError::DocumentMismatch);
+            }
+            Ok("family card checked".into())
+        })
         .await
     }
 
     /// Step 3: SIAK confirms the applicant.
-    pub async fn verify_identity(&self, id: &str) -> Result<Enrollment, EnrollmentError> {
+    pub async fn verify_identity(
+        self: &Arc<Self>,
+        id: &str,
+        opts: StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        let id = id.to_string();
+        self.detached(opts.request.clone(), move |p| async move {
+            p.verify_identity_now(&id, &opts).await
+        })
+        .await
+    }
+
+    async fn verify_identity_now(
+        &self,
+        id: &str,
+        opts: &StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
         let siak = self.siak.clone();
-        self.run_step(
-            id,
-            Step::VerifyIdentity,
-            &[Stage::DocumentsChecked],
-            "check the documents first",
-            async |e, p| {
-                p.report(10, "asking SIAK");
-                let c = siak.verify(&e.applicant).await?;
-                e.siak_reference = Some(c.reference.clone());
-                e.stage = Stage::IdentityVerified;
-                Ok(format!("SIAK confirmed the applicant ({})", c.reference))
-            },
-        )
+        self.run_step(id, Step::VerifyIdentity, opts, async |e, p| {
+            p.report(10, "asking SIAK");
+            let c = siak.verify(&e.applicant).await?;
+            e.siak_reference = Some(c.reference.clone());
+            Ok(format!("SIAK confirmed the applicant ({})", c.reference))
+        })
         .await
     }
 
     /// Step 4: the face photo.
-    pub async fn capture_face(&self, id: &str) -> Result<Enrollment, EnrollmentError> {
-        let camera = self.registry.camera("")?;
+    pub async fn capture_face(
+        self: &Arc<Self>,
+        id: &str,
+        opts: StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        let id = id.to_string();
+        self.detached(opts.request.clone(), move |p| async move {
+            p.capture_face_now(&id, &opts).await
+        })
+        .await
+    }
+
+    async fn capture_face_now(
+        &self,
+        id: &str,
+        opts: &StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        let camera = self
+            .registry
+            .camera(opts.device_id.as_deref().unwrap_or(""))?;
         let timeout = self.config.device_timeout;
-        self.run_step(
-            id,
-            Step::CaptureFace,
-            &[Stage::IdentityVerified],
-            "verify the identity against SIAK before recording",
-            async |e, p| {
-                p.report(10, "taking the photo");
-                let frame =
-                    with_timeout(timeout, "taking the photo", camera.capture_still()).await?;
-                let face =
-                    blocking(move || formats::check_face(&frame.jpeg, frame.width, frame.height))
-                        .await?;
-                Arc::make_mut(&mut e.recording).face = Some(face);
-                Ok(format!(
-                    "face photo recorded ({}x{})",
-                    frame.width, frame.height
-                ))
-            },
-        )
+        self.run_step(id, Step::CaptureFace, opts, async |e, p| {
+            p.device(&camera.info().id);
+            p.report(10, "taking the photo");
+            let frame = with_timeout(timeout, "taking the photo", camera.capture_still()).await?;
+            let face =
+                blocking(move || formats::check_face(&frame.jpeg, frame.width, frame.height))
+                    .await?;
+            Arc::make_mut(&mut e.recording).face = Some(face);
+            Ok(format!(
+                "face photo recorded ({}x{})",
+                frame.width, frame.height
+            ))
+        })
         .await
     }
 
@@ -367,10 +740,26 @@ impl Pipeline {
     /// fingers asked for, then the sequence check (no finger of one slap matches one of
     /// another; each single matches its slap finger). A failed check records nothing.
     pub async fn capture_fingerprints(
+        self: &Arc<Self>,
+        id: &str,
+        missing: &[MissingFinger],
+        singles: &[FingerPosition],
+        opts: StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        let (id, missing, singles) = (id.to_string(), missing.to_vec(), singles.to_vec());
+        self.detached(opts.request.clone(), move |p| async move {
+            p.capture_fingerprints_now(&id, &missing, &singles, &opts)
+                .await
+        })
+        .await
+    }
+
+    async fn capture_fingerprints_now(
         &self,
         id: &str,
         missing: &[MissingFinger],
         singles: &[FingerPosition],
+        opts: &StepOptions,
     ) -> Result<Enrollment, EnrollmentError> {
         let mut bad = Vec::new();
         for (i, m) in missing.iter().enumerate() {
@@ -394,334 +783,435 @@ impl Pipeline {
         if !bad.is_empty() {
             return Err(EnrollmentError::InvalidRequest(bad));
         }
-        let scanner = self.registry.fingerprint("")?;
+        let scanner = self
+            .registry
+            .fingerprint(opts.device_id.as_deref().unwrap_or(""))?;
         let timeout = self.config.device_timeout;
         let missing = missing.to_vec();
         let singles = singles.to_vec();
-        self.run_step(
-            id,
-            Step::CaptureFingerprints,
-            &[Stage::IdentityVerified],
-            "verify the identity against SIAK before recording",
-            async |e, p| {
-                // Capture the slaps one after the other; assess each on a blocking thread
-                // while the applicant places the next hand.
-                let mut assessing = Vec::new();
-                for (i, slap) in FingerPosition::SLAPS.into_iter().enumerate() {
-                    let fingers = slap.fingers();
-                    let here: Vec<MissingFinger> = missing
-                        .iter()
-                        .copied()
-                        .filter(|m| fingers.contains(&m.position))
-                        .collect();
-                    if here.len() == fingers.len() {
-                        continue;
-                    }
-                    p.report(5 + 25 * i as u32, format!("place {}", slap_name(slap)));
-                    let cap = with_timeout(
-                        timeout,
-                        "waiting for the fingers",
-                        scanner.capture(slap, &here),
-                    )
-                    .await?;
-                    assessing.push(tokio::task::spawn_blocking(move || {
-                        formats::assess_slap(slap, cap.image, &here)
-                    }));
-                }
-                let mut single_caps = Vec::new();
-                for (i, pos) in singles.iter().copied().enumerate() {
-                    p.report(80 + i as u32, format!("place the {pos:?} finger alone"));
-                    let cap =
-                        with_timeout(timeout, "waiting for the finger", scanner.capture(pos, &[]))
-                            .await?;
-                    single_caps.push(tokio::task::spawn_blocking(move || {
-                        formats::assess_single(pos, cap.image)
-                    }));
-                }
-                let mut slaps = Vec::new();
-                for a in assessing {
-                    slaps.push(a.await.map_err(|err| {
-                        EnrollmentError::Format(format!("assessing a slap: {err}"))
-                    })??);
-                }
-                let mut singles = Vec::new();
-                for a in single_caps {
-                    singles.push(a.await.map_err(|err| {
-                        EnrollmentError::Format(format!("assessing a finger: {err}"))
-                    })?);
-                }
-                p.report(90, "checking the finger sequence");
-                let (slaps, singles, comparisons) = blocking(move || {
-                    formats::check_sequence(&slaps, &singles).map(|n| (slaps, singles, n))
-                })
-                .await?;
-                let r = Arc::make_mut(&mut e.recording);
-                r.slaps = slaps;
-                r.singles = singles;
-                r.sequence_comparisons = comparisons;
-                r.fingerprints_done = true;
-                let recapture: Vec<String> = e
-                    .recording
-                    .fingers()
-                    .chain(e.recording.singles.iter())
-                    .filter(|f| f.recapture)
-                    .map(|f| format!("{:?} ({})", f.position, f.quality))
+        self.run_step(id, Step::CaptureFingerprints, opts, async |e, p| {
+            p.device(&scanner.info().id);
+            // Capture the slaps one after the other; assess each on a blocking thread
+            // while the applicant places the next hand.
+            let mut assessing = Vec::new();
+            for (i, slap) in FingerPosition::SLAPS.into_iter().enumerate() {
+                let fingers = slap.fingers();
+                let here: Vec<MissingFinger> = missing
+                    .iter()
+                    .copied()
+                    .filter(|m| fingers.contains(&m.position))
                     .collect();
-                Ok(if recapture.is_empty() {
-                    format!(
-                        "fingerprints recorded; sequence check passed ({comparisons} comparisons)"
-                    )
-                } else {
-                    format!(
-                        "fingerprints recorded; recapture advised for {}",
-                        recapture.join(", ")
-                    )
-                })
-            },
-        )
+                if here.len() == fingers.len() {
+                    continue;
+                }
+                p.report(5 + 25 * i as u32, format!("place {}", slap_name(slap)));
+                let cap = with_timeout(
+                    timeout,
+                    "waiting for the fingers",
+                    scanner.capture(slap, &here),
+                )
+                .await?;
+                assessing.push(tokio::task::spawn_blocking(move || {
+                    formats::assess_slap(slap, cap.image, &here)
+                }));
+            }
+            let mut single_caps = Vec::new();
+            for (i, pos) in singles.iter().copied().enumerate() {
+                p.report(80 + i as u32, format!("place the {pos:?} finger alone"));
+                let cap =
+                    with_timeout(timeout, "waiting for the finger", scanner.capture(pos, &[]))
+                        .await?;
+                single_caps.push(tokio::task::spawn_blocking(move || {
+                    formats::assess_single(pos, cap.image)
+                }));
+            }
+            let mut slaps = Vec::new();
+            for a in assessing {
+                slaps.push(a.await.map_err(|err| {
+                    EnrollmentError::Format(format!("assessing a slap: {err}"))
+                })??);
+            }
+            let mut singles = Vec::new();
+            for a in single_caps {
+                singles.push(a.await.map_err(|err| {
+                    EnrollmentError::Format(format!("assessing a finger: {err}"))
+                })?);
+            }
+            p.report(90, "checking the finger sequence");
+            let (slaps, singles, comparisons) = blocking(move || {
+                formats::check_sequence(&slaps, &singles).map(|n| (slaps, singles, n))
+            })
+            .await?;
+            let r = Arc::make_mut(&mut e.recording);
+            r.slaps = slaps;
+            r.singles = singles;
+            r.sequence_comparisons = comparisons;
+            r.fingerprints_done = true;
+            let recapture: Vec<String> = e
+                .recording
+                .fingers()
+                .chain(e.recording.singles.iter())
+                .filter(|f| f.recapture)
+                .map(|f| format!("{:?} ({})", f.position, f.quality))
+                .collect();
+            Ok(if recapture.is_empty() {
+                format!("fingerprints recorded; sequence check passed ({comparisons} comparisons)")
+            } else {
+                format!(
+                    "fingerprints recorded; recapture advised for {}",
+                    recapture.join(", ")
+                )
+            })
+        })
         .await
     }
 
     /// Step 4: the signature.
-    pub async fn capture_signature(&self, id: &str) -> Result<Enrollment, EnrollmentError> {
-        let pad = self.registry.signature("")?;
+    pub async fn capture_signature(
+        self: &Arc<Self>,
+        id: &str,
+        opts: StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        let id = id.to_string();
+        self.detached(opts.request.clone(), move |p| async move {
+            p.capture_signature_now(&id, &opts).await
+        })
+        .await
+    }
+
+    async fn capture_signature_now(
+        &self,
+        id: &str,
+        opts: &StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        let pad = self
+            .registry
+            .signature(opts.device_id.as_deref().unwrap_or(""))?;
         let render = self.config.signature_renderer;
         let timeout = self.config.device_timeout;
-        self.run_step(
-            id,
-            Step::CaptureSignature,
-            &[Stage::IdentityVerified],
-            "verify the identity against SIAK before recording",
-            async |e, p| {
-                use futures::StreamExt;
-                pad.clear().await?;
-                p.report(10, "the applicant signs on the pad");
-                let mut stream = pad.sign();
-                let drain = async {
-                    let mut n = 0usize;
-                    while let Some(s) = stream.next().await {
-                        s?;
-                        n += 1;
-                    }
-                    Ok::<usize, DeviceError>(n)
-                };
-                with_timeout(timeout, "waiting for the signature", drain).await?;
-                let samples = pad.take().await?;
-                let geometry = pad.geometry();
-                let (png, _, _) = render(&samples, geometry, 600)
-                    .map_err(|e| EnrollmentError::Format(format!("signature image: {e}")))?;
-                let n = samples.len();
-                Arc::make_mut(&mut e.recording).signature = Some(SignatureRecording {
-                    samples,
-                    geometry,
-                    png,
-                });
-                Ok(format!("signature recorded ({n} samples)"))
-            },
-        )
+        self.run_step(id, Step::CaptureSignature, opts, async |e, p| {
+            use futures::StreamExt;
+            p.device(&pad.info().id);
+            pad.clear().await?;
+            p.report(10, "the applicant signs on the pad");
+            let mut stream = pad.sign();
+            let drain = async {
+                let mut n = 0usize;
+                while let Some(s) = stream.next().await {
+                    s?;
+                    n += 1;
+                }
+                Ok::<usize, DeviceError>(n)
+            };
+            with_timeout(timeout, "waiting for the signature", drain).await?;
+            let samples = pad.take().await?;
+            let geometry = pad.geometry();
+            let (png, _, _) = render(&samples, geometry, 600)
+                .map_err(|e| EnrollmentError::Format(format!("signature image: {e}")))?;
+            let n = samples.len();
+            Arc::make_mut(&mut e.recording).signature = Some(SignatureRecording {
+                samples,
+                geometry,
+                png,
+            });
+            Ok(format!("signature recorded ({n} samples)"))
+        })
         .await
     }
 
     /// Step 4: closes the recording once everything is there and good enough.
-    pub async fn finish_recording(&self, id: &str) -> Result<Enrollment, EnrollmentError> {
-        self.run_step(
-            id,
-            Step::FinishRecording,
-            &[Stage::IdentityVerified],
-            "verify the identity and capture face, fingerprints and signature first",
-            async |e, _| {
-                let r = &e.recording;
-                let mut lacking = Vec::new();
-                if r.face.is_none() {
-                    lacking.push("face photo".to_string());
-                }
-                if !r.fingerprints_done {
-                    lacking.push("fingerprints".to_string());
-                }
-                if r.signature.is_none() {
-                    lacking.push("signature".to_string());
-                }
-                let poor: Vec<String> = r
-                    .fingers()
-                    .chain(r.singles.iter())
-                    .filter(|f| f.recapture)
-                    .map(|f| format!("{:?} (quality {})", f.position, f.quality))
-                    .collect();
-                if !poor.is_empty() {
-                    lacking.push(format!("a better capture of {}", poor.join(", ")));
-                }
-                if !lacking.is_empty() {
-                    return Err(EnrollmentError::Incomplete(format!(
-                        "still needed: {}",
-                        lacking.join("; ")
-                    )));
-                }
-                e.stage = Stage::Recorded;
-                Ok("recording complete".into())
-            },
-        )
+    pub async fn finish_recording(
+        self: &Arc<Self>,
+        id: &str,
+        opts: StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        let id = id.to_string();
+        self.detached(opts.request.clone(), move |p| async move {
+            p.finish_recording_now(&id, &opts).await
+        })
+        .await
+    }
+
+    async fn finish_recording_now(
+        &self,
+        id: &str,
+        opts: &StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        self.run_step(id, Step::FinishRecording, opts, async |e, _| {
+            let r = &e.recording;
+            let mut lacking = Vec::new();
+            if r.face.is_none() {
+                lacking.push("face photo".to_string());
+            }
+            if !r.fingerprints_done {
+                lacking.push("fingerprints".to_string());
+            }
+            if r.signature.is_none() {
+                lacking.push("signature".to_string());
+            }
+            let poor: Vec<String> = r
+                .fingers()
+                .chain(r.singles.iter())
+                .filter(|f| f.recapture)
+                .map(|f| format!("{:?} (quality {})", f.position, f.quality))
+                .collect();
+            if !poor.is_empty() {
+                lacking.push(format!("a better capture of {}", poor.join(", ")));
+            }
+            if !lacking.is_empty() {
+                return Err(EnrollmentError::Incomplete(format!(
+                    "still needed: {}",
+                    lacking.join("; ")
+                )));
+            }
+            Ok("recording complete".into())
+        })
         .await
     }
 
     /// Step 5: sends the recording to the data centre. A failure keeps the recording and
     /// allows a receipt.
-    pub async fn send(&self, id: &str) -> Result<Enrollment, EnrollmentError> {
+    pub async fn send(
+        self: &Arc<Self>,
+        id: &str,
+        opts: StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        let id = id.to_string();
+        self.detached(opts.request.clone(), move |p| async move {
+            p.send_now(&id, &opts).await
+        })
+        .await
+    }
+
+    async fn send_now(&self, id: &str, opts: &StepOptions) -> Result<Enrollment, EnrollmentError> {
         let dc = self.data_centre.clone();
         let config = self.config.clone();
-        self.run_step(
-            id,
-            Step::Send,
-            &[Stage::Recorded, Stage::ReceiptIssued],
-            "finish the recording first",
-            async |e, p| {
-                p.report(10, "packaging the recording");
-                let snapshot = e.clone();
-                let (package, report) =
-                    blocking(move || formats::build_package(&snapshot, &config)).await?;
-                e.package_size = package.len();
-                e.package_report = Some(report);
-                p.report(40, format!("sending {} bytes", package.len()));
-                let reference = dc
-                    .send(&Submission {
-                        enrollment_id: e.id.clone(),
-                        nik: e.applicant.nik.clone(),
-                        package,
-                    })
-                    .await?;
-                e.send_reference = Some(reference.clone());
-                e.send_failed = false;
-                e.stage = Stage::Sent;
-                Ok(format!("sent to the data centre ({reference})"))
-            },
-        )
+        self.run_step(id, Step::Send, opts, async |e, p| {
+            p.report(10, "packaging the recording");
+            let snapshot = e.clone();
+            let (package, report) =
+                blocking(move || formats::build_package(&snapshot, &config)).await?;
+            e.package_size = package.len();
+            e.package_report = Some(report);
+            p.report(40, format!("sending {} bytes", package.len()));
+            let reference = dc
+                .send(&Submission {
+                    enrollment_id: e.id.clone(),
+                    nik: e.applicant.nik.clone(),
+                    package,
+                })
+                .await?;
+            e.send_reference = Some(reference.clone());
+            e.send_failed = false;
+            Ok(format!("sent to the data centre ({reference})"))
+        })
         .await
     }
 
     /// Step 8: the send failed: issue a recording receipt.
-    pub async fn issue_receipt(&self, id: &str) -> Result<Enrollment, EnrollmentError> {
+    pub async fn issue_receipt(
+        self: &Arc<Self>,
+        id: &str,
+        opts: StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        let id = id.to_string();
+        self.detached(opts.request.clone(), move |p| async move {
+            p.issue_receipt_now(&id, &opts).await
+        })
+        .await
+    }
+
+    async fn issue_receipt_now(
+        &self,
+        id: &str,
+        opts: &StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
         let station = self.config.station_id.clone();
-        self.run_step(
-            id,
-            Step::IssueReceipt,
-            &[Stage::Recorded],
-            "a receipt is issued only for a finished recording whose send failed",
-            async |e, _| {
-                // Read under the step lock: a send running concurrently cannot slip in.
-                if !e.send_failed {
-                    return Err(out_of_order(
-                        Step::IssueReceipt,
-                        e.stage,
-                        "send the recording first; a receipt is only for a failed send",
-                    ));
-                }
-                let n = self.receipts.fetch_add(1, Ordering::Relaxed) + 1;
-                let receipt = formats::receipt(e, &station, n, SystemTime::now());
-                let number = receipt.number.clone();
-                e.receipt = Some(receipt);
-                e.stage = Stage::ReceiptIssued;
-                Ok(format!("recording receipt {number} issued"))
-            },
-        )
+        self.run_step(id, Step::IssueReceipt, opts, async |e, _| {
+            // Read under the step lock: a send running concurrently cannot slip in.
+            if !e.send_failed {
+                return Err(out_of_order(
+                    Step::IssueReceipt,
+                    e.stage,
+                    "send the recording first; a receipt is only for a failed send",
+                ));
+            }
+            // The receipt's serial comes from a ULID's random part: never reissued,
+            // not even after a restart.
+            let ulid = ulid::Ulid::new().to_string();
+            let serial = &ulid[ulid.len() - 8..];
+            let receipt = formats::receipt(e, &station, serial, SystemTime::now());
+            let number = receipt.number.clone();
+            e.receipt = Some(receipt);
+            Ok(format!("recording receipt {number} issued"))
+        })
         .await
     }
 
     /// Step 6: prints the card. A deadline or cancellation cancels the print job.
-    pub async fn print(&self, id: &str) -> Result<Enrollment, EnrollmentError> {
-        let printer = self.registry.printer("")?;
-        self.run_step(
-            id,
-            Step::Print,
-            &[Stage::Sent],
-            "the card is printed only after the recording was sent",
-            async |e, p| {
-                let snapshot = e.clone();
-                let (front, back) = blocking(move || formats::card_images(&snapshot)).await?;
-                let job_id = printer
-                    .submit(CardJob {
-                        front_png: front,
-                        back_png: Some(back),
-                        test_card: false,
-                    })
-                    .await?;
-                e.print_job_id = Some(job_id.clone());
-                let mut rx = printer.watch_job(&job_id)?;
-                // Cancel the job if this step is dropped before the job ends.
-                let mut guard = CancelJobOnDrop {
-                    printer: Some(printer.clone()),
-                    job_id: job_id.clone(),
-                };
-                loop {
-                    let status = rx.borrow_and_update().clone();
-                    match status.state {
-                        PrintJobState::Done => break,
-                        PrintJobState::Failed(failure, detail) => {
-                            guard.printer = None;
-                            return Err(DeviceError::Printer { failure, detail }.into());
-                        }
-                        PrintJobState::Cancelled => {
-                            guard.printer = None;
-                            return Err(DeviceError::Cancelled.into());
-                        }
-                        PrintJobState::Printing(pct) => p.report(pct, "printing"),
-                        PrintJobState::Queued => p.report(0, "queued"),
-                    }
-                    if rx.changed().await.is_err() {
+    pub async fn print(
+        self: &Arc<Self>,
+        id: &str,
+        opts: StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        let id = id.to_string();
+        self.detached(opts.request.clone(), move |p| async move {
+            p.print_now(&id, &opts).await
+        })
+        .await
+    }
+
+    async fn print_now(&self, id: &str, opts: &StepOptions) -> Result<Enrollment, EnrollmentError> {
+        let printer = self
+            .registry
+            .printer(opts.device_id.as_deref().unwrap_or(""))?;
+        self.run_step(id, Step::Print, opts, async |e, p| {
+            p.device(&printer.info().id);
+            let snapshot = e.clone();
+            let (front, back) = blocking(move || formats::card_images(&snapshot)).await?;
+            let job_id = printer
+                .submit(CardJob {
+                    front_png: front,
+                    back_png: Some(back),
+                    test_card: false,
+                })
+                .await?;
+            p.job(&job_id);
+            e.print_job_id = Some(job_id.clone());
+            let mut rx = printer.watch_job(&job_id)?;
+            // Cancel the job if this step is dropped before the job ends.
+            let mut guard = CancelJobOnDrop {
+                printer: Some(printer.clone()),
+                job_id: job_id.clone(),
+            };
+            loop {
+                let status = rx.borrow_and_update().clone();
+                match status.state {
+                    PrintJobState::Done => break,
+                    PrintJobState::Failed(failure, detail) => {
                         guard.printer = None;
-                        return Err(
-                            DeviceError::Hardware("the printer dropped the job".into()).into()
-                        );
+                        return Err(DeviceError::Printer { failure, detail }.into());
                     }
+                    PrintJobState::Cancelled => {
+                        guard.printer = None;
+                        return Err(DeviceError::Cancelled.into());
+                    }
+                    PrintJobState::Printing(pct) => {
+                        p.card_used();
+                        p.report(pct, "printing");
+                    }
+                    PrintJobState::Queued => p.report(0, "queued"),
                 }
-                guard.printer = None;
-                e.stage = Stage::Printed;
-                Ok(format!("card printed ({job_id})"))
-            },
-        )
+                if rx.changed().await.is_err() {
+                    guard.printer = None;
+                    return Err(DeviceError::Hardware("the printer dropped the job".into()).into());
+                }
+            }
+            guard.printer = None;
+            Ok(format!("card printed ({job_id})"))
+        })
         .await
     }
 
     /// Step 7: encodes the chip and verifies it by reading it back.
-    pub async fn encode(&self, id: &str) -> Result<Enrollment, EnrollmentError> {
-        let encoder = self.registry.encoder("")?;
-        self.run_step(
-            id,
-            Step::Encode,
-            &[Stage::Printed],
-            "the chip is encoded after the card is printed",
-            async |e, p| {
-                let snapshot = e.clone();
-                let files = blocking(move || formats::chip_files(&snapshot)).await?;
-                let total: usize = files.iter().map(|f| f.data.len()).sum();
-                p.report(10, format!("writing {} files ({total} bytes)", files.len()));
-                let (uid, checks) = write_and_verify(encoder.as_ref(), &files).await?;
-                if let Some(bad) = checks.iter().find(|c| !c.matches) {
-                    return Err(DeviceError::VerifyMismatch(format!(
-                        "file {:#06x}: wrote {} bytes, read back {} that differ",
-                        bad.fid, bad.written_len, bad.read_len
-                    ))
-                    .into());
-                }
-                let hex: String = uid.iter().map(|b| format!("{b:02X}")).collect();
-                e.card_uid = Some(uid);
-                e.stage = Stage::Encoded;
-                Ok(format!("chip {hex} encoded and verified ({total} bytes)"))
-            },
-        )
+    pub async fn encode(
+        self: &Arc<Self>,
+        id: &str,
+        opts: StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        let id = id.to_string();
+        self.detached(opts.request.clone(), move |p| async move {
+            p.encode_now(&id, &opts).await
+        })
+        .await
+    }
+
+    async fn encode_now(
+        &self,
+        id: &str,
+        opts: &StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        let encoder = self
+            .registry
+            .encoder(opts.device_id.as_deref().unwrap_or(""))?;
+        self.run_step(id, Step::Encode, opts, async |e, p| {
+            p.device(&encoder.info().id);
+            let snapshot = e.clone();
+            let files = blocking(move || formats::chip_files(&snapshot)).await?;
+            let total: usize = files.iter().map(|f| f.data.len()).sum();
+            p.report(10, format!("writing {} files ({total} bytes)", files.len()));
+            let (uid, checks) = write_and_verify(encoder.as_ref(), &files).await?;
+            if let Some(bad) = checks.iter().find(|c| !c.matches) {
+                return Err(DeviceError::VerifyMismatch(format!(
+                    "file {:#06x}: wrote {} bytes, read back {} that differ",
+                    bad.fid, bad.written_len, bad.read_len
+                ))
+                .into());
+            }
+            let hex: String = uid.iter().map(|b| format!("{b:02X}")).collect();
+            e.card_uid = Some(uid);
+            Ok(format!("chip {hex} encoded and verified ({total} bytes)"))
+        })
         .await
     }
 
     /// Steps 9-10: the card is handed over.
-    pub async fn hand_over(&self, id: &str) -> Result<Enrollment, EnrollmentError> {
-        self.run_step(
-            id,
-            Step::HandOver,
-            &[Stage::Encoded],
-            "the card is handed over once printed and encoded",
-            async |e, _| {
-                e.stage = Stage::HandedOver;
-                Ok("KTP-el handed over".into())
-            },
-        )
+    pub async fn hand_over(
+        self: &Arc<Self>,
+        id: &str,
+        opts: StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        let id = id.to_string();
+        self.detached(opts.request.clone(), move |p| async move {
+            p.hand_over_now(&id, &opts).await
+        })
+        .await
+    }
+
+    async fn hand_over_now(
+        &self,
+        id: &str,
+        opts: &StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        self.run_step(id, Step::HandOver, opts, async |_e, _| {
+            Ok("KTP-el handed over".into())
+        })
+        .await
+    }
+}
+
+impl Pipeline {
+    /// Cancels the enrollment with the officer's reason (kept in its history). A running
+    /// step must be cancelled first (`cancel_step`); a handed-over card is not cancelled.
+    pub async fn cancel(
+        self: &Arc<Self>,
+        id: &str,
+        reason: &str,
+        mut opts: StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        let reason = reason.trim().to_string();
+        let limit = crate::applicant::TextLimit {
+            field: "reason",
+            max_chars: 200,
+            digits: true,
+        };
+        if let Some(v) = crate::applicant::check_text(&reason, &limit) {
+            return Err(EnrollmentError::InvalidRequest(vec![v]));
+        }
+        opts.note = Some(reason.clone());
+        let id = id.to_string();
+        self.detached(opts.request.clone(), move |p| async move {
+            p.run_step(
+                &id,
+                Step::Cancel,
+                &opts,
+                async |e: &mut Enrollment, _: &Progress<'_>| {
+                    e.cancel_reason = Some(reason.clone());
+                    Ok("enrollment cancelled".to_string())
+                },
+            )
+            .await
+        })
         .await
     }
 }

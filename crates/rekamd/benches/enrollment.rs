@@ -61,7 +61,8 @@ async fn one_enrollment_timed(
         times,
         "create",
         c.create_enrollment(pb::CreateEnrollmentRequest {
-            applicant: Some(applicant())
+            applicant: Some(applicant()),
+            ..Default::default()
         })
         .await
     )
@@ -70,6 +71,7 @@ async fn one_enrollment_timed(
     .id;
     let s = || pb::StepRequest {
         enrollment_id: id.clone(),
+        ..Default::default()
     };
     timed!(
         times,
@@ -77,6 +79,7 @@ async fn one_enrollment_timed(
         c.check_documents(pb::CheckDocumentsRequest {
             enrollment_id: id.clone(),
             kk_number_on_document: "3171010101090001".into(),
+            ..Default::default()
         })
         .await
     )

@@ -410,6 +410,7 @@ pub fn stage(s: enr::Stage) -> pb::EnrollmentStage {
         enr::Stage::Encoded => pb::EnrollmentStage::Encoded,
         enr::Stage::HandedOver => pb::EnrollmentStage::HandedOver,
         enr::Stage::ReceiptIssued => pb::EnrollmentStage::ReceiptIssued,
+        enr::Stage::Cancelled => pb::EnrollmentStage::Cancelled,
     }
 }
 
@@ -428,6 +429,7 @@ pub fn step(s: enr::Step) -> pb::Step {
         enr::Step::Print => pb::Step::Print,
         enr::Step::Encode => pb::Step::Encode,
         enr::Step::HandOver => pb::Step::HandOver,
+        enr::Step::Cancel => pb::Step::Cancel,
     }
 }
 
@@ -438,6 +440,8 @@ pub fn step_status(s: enr::StepStatus) -> pb::StepStatus {
         enr::StepStatus::Progress => pb::StepStatus::Progress,
         enr::StepStatus::Succeeded => pb::StepStatus::Succeeded,
         enr::StepStatus::Failed => pb::StepStatus::Failed,
+        enr::StepStatus::Cancelled => pb::StepStatus::Cancelled,
+        enr::StepStatus::TimedOut => pb::StepStatus::TimedOut,
     }
 }
 
@@ -477,6 +481,14 @@ pub fn enrollment(e: &enr::Enrollment) -> pb::Enrollment {
                 status: step_status(h.status) as i32,
                 at: Some(timestamp(h.at)),
                 message: h.message.clone(),
+                operation_id: h.operation_id.clone().unwrap_or_default(),
+                start_time: h.started_at.map(timestamp),
+                device_ids: h.device_ids.clone(),
+                job_id: h.job_id.clone().unwrap_or_default(),
+                card_spoiled: h.card_spoiled,
+                error_reason: h.error_reason.unwrap_or_default().to_string(),
+                request_id: h.request_id.clone().unwrap_or_default(),
+                note: h.note.clone().unwrap_or_default(),
             })
             .collect(),
         receipt: e.receipt.as_ref().map(|r| pb::Receipt {
@@ -492,6 +504,34 @@ pub fn enrollment(e: &enr::Enrollment) -> pb::Enrollment {
         last_error: e.last_error.clone().unwrap_or_default(),
         package_size: e.package_size as u64,
         package_report: e.package_report.clone().unwrap_or_default(),
+        running_step: e.running.as_ref().map(operation),
+        cancel_reason: e.cancel_reason.clone().unwrap_or_default(),
+    }
+}
+
+/// A step operation to proto.
+pub fn operation(o: &enr::Operation) -> pb::StepOperation {
+    pb::StepOperation {
+        id: o.id.clone(),
+        enrollment_id: o.enrollment_id.clone(),
+        step: step(o.step) as i32,
+        state: match o.state {
+            enr::OperationState::Running => pb::OperationState::Running,
+            enr::OperationState::Succeeded => pb::OperationState::Succeeded,
+            enr::OperationState::Failed => pb::OperationState::Failed,
+            enr::OperationState::Cancelled => pb::OperationState::Cancelled,
+            enr::OperationState::TimedOut => pb::OperationState::TimedOut,
+        } as i32,
+        percent: o.percent,
+        message: o.message.clone(),
+        request_id: o.request_id.clone().unwrap_or_default(),
+        device_ids: o.device_ids.clone(),
+        job_id: o.job_id.clone().unwrap_or_default(),
+        card_used: o.card_used,
+        card_spoiled: o.card_spoiled,
+        start_time: Some(timestamp(o.started_at)),
+        end_time: o.ended_at.map(timestamp),
+        error_reason: o.error_reason.unwrap_or_default().to_string(),
     }
 }
 

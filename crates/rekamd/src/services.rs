@@ -9,7 +9,7 @@ use futures::{Stream, StreamExt};
 use rekam_api::pb;
 use rekam_core::sim::SimulatorControl;
 use rekam_core::{DeviceError, Registry};
-use rekam_enrollment::Pipeline;
+use rekam_enrollment::{Pipeline, RequestKey, StepOptions};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 use tracing::{Instrument, info_span};
@@ -630,15 +630,66 @@ impl pb::encoder_service_server::EncoderService for Shared {
 
 // ---------------------------------------------------------------- enrollment
 
+/// Longest request id accepted.
+pub const MAX_REQUEST_ID: usize = 64;
+
+/// The request key of a request whose `request_id` was taken out of it: the id, checked,
+/// and a SHA-256 of the rest of the request (AIP-155).
+pub fn request_key<M: prost::Message>(
+    request_id: String,
+    rest: &M,
+) -> Result<Option<RequestKey>, Status> {
+    if request_id.is_empty() {
+        return Ok(None);
+    }
+    let ok = request_id.len() <= MAX_REQUEST_ID
+        && request_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+    if !ok {
+        return Err(status::invalid(
+            "request_id",
+            format!(
+                "must be 1-{MAX_REQUEST_ID} characters of A-Z, a-z, 0-9 and . _ : - (a UUID or ULID)"
+            ),
+        ));
+    }
+    use sha2::Digest;
+    let fingerprint: [u8; 32] = sha2::Sha256::digest(rest.encode_to_vec()).into();
+    Ok(Some(RequestKey {
+        id: request_id,
+        fingerprint,
+    }))
+}
+
+/// How a step runs: the request key, the device asked for, and the call's deadline
+/// (a little before tonic's own timer, so the step's DEADLINE_EXCEEDED answers first).
+fn step_options(
+    deadline: Option<Duration>,
+    request: Option<RequestKey>,
+    device_id: String,
+) -> StepOptions {
+    StepOptions {
+        request,
+        device_id: (!device_id.is_empty()).then_some(device_id),
+        deadline: deadline.map(|d| {
+            let margin = Duration::from_millis(20).min(d / 10);
+            Instant::now() + d.saturating_sub(margin)
+        }),
+        note: None,
+    }
+}
+
 macro_rules! step {
-    ($self:ident, $req:ident, $what:literal, |$p:ident, $id:ident| $call:expr) => {{
+    ($self:ident, $req:ident, |$p:ident, $id:ident, $opts:ident| $call:expr) => {{
         let deadline = deadline(&$req);
-        let $id = $req.into_inner().enrollment_id;
+        let mut r = $req.into_inner();
+        let rid = std::mem::take(&mut r.request_id);
+        let key = request_key(rid, &r)?;
+        let $id = r.enrollment_id;
+        let $opts = step_options(deadline, key, r.device_id);
         let $p = $self.pipeline.clone();
-        let e = with_deadline(deadline, $what, async {
-            $call.await.map_err(|e| status::enrollment(&e))
-        })
-        .await?;
+        let e = $call.await.map_err(|e| status::enrollment(&e))?;
         Ok(Response::new(convert::enrollment(&e)))
     }};
 }
@@ -649,13 +700,18 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         &self,
         req: Request<pb::CreateEnrollmentRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
-        let a = req
-            .into_inner()
+        let mut r = req.into_inner();
+        let key = request_key(std::mem::take(&mut r.request_id), &r)?;
+        let a = r
             .applicant
             .ok_or_else(|| status::invalid("applicant", "the applicant is missing"))?;
         let e = self
             .pipeline
-            .create(convert::applicant(a)?)
+            .create(
+                convert::applicant(a)?,
+                step_options(None, key, String::new()),
+            )
+            .await
             .map_err(|e| status::enrollment(&e))?;
         Ok(Response::new(convert::enrollment(&e)))
     }
@@ -689,10 +745,16 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         &self,
         req: Request<pb::CheckDocumentsRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
-        let r = req.into_inner();
+        let deadline = deadline(&req);
+        let mut r = req.into_inner();
+        let key = request_key(std::mem::take(&mut r.request_id), &r)?;
         let e = self
             .pipeline
-            .check_documents(&r.enrollment_id, &r.kk_number_on_document)
+            .check_documents(
+                &r.enrollment_id,
+                &r.kk_number_on_document,
+                step_options(deadline, key, String::new()),
+            )
             .await
             .map_err(|e| status::enrollment(&e))?;
         Ok(Response::new(convert::enrollment(&e)))
@@ -702,15 +764,14 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         &self,
         req: Request<pb::StepRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
-        step!(self, req, "identity verification", |p, id| p
-            .verify_identity(&id))
+        step!(self, req, |p, id, opts| p.verify_identity(&id, opts))
     }
 
     async fn capture_face(
         &self,
         req: Request<pb::StepRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
-        step!(self, req, "face capture", |p, id| p.capture_face(&id))
+        step!(self, req, |p, id, opts| p.capture_face(&id, opts))
     }
 
     async fn capture_fingerprints(
@@ -718,7 +779,8 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         req: Request<pb::CaptureFingerprintsStepRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
         let deadline = deadline(&req);
-        let r = req.into_inner();
+        let mut r = req.into_inner();
+        let key = request_key(std::mem::take(&mut r.request_id), &r)?;
         let missing = convert::missing(&r.missing)?;
         let singles = r
             .singles
@@ -726,13 +788,16 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
             .enumerate()
             .map(|(i, &p)| convert::finger_position(&format!("singles[{i}]"), p))
             .collect::<Result<Vec<_>, Status>>()?;
-        let p = self.pipeline.clone();
-        let e = with_deadline(deadline, "fingerprint capture", async {
-            p.capture_fingerprints(&r.enrollment_id, &missing, &singles)
-                .await
-                .map_err(|e| status::enrollment(&e))
-        })
-        .await?;
+        let e = self
+            .pipeline
+            .capture_fingerprints(
+                &r.enrollment_id,
+                &missing,
+                &singles,
+                step_options(deadline, key, r.device_id),
+            )
+            .await
+            .map_err(|e| status::enrollment(&e))?;
         Ok(Response::new(convert::enrollment(&e)))
     }
 
@@ -740,52 +805,118 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         &self,
         req: Request<pb::StepRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
-        step!(self, req, "signature capture", |p, id| p
-            .capture_signature(&id))
+        step!(self, req, |p, id, opts| p.capture_signature(&id, opts))
     }
 
     async fn finish_recording(
         &self,
         req: Request<pb::StepRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
-        step!(self, req, "finishing the recording", |p, id| p
-            .finish_recording(&id))
+        step!(self, req, |p, id, opts| p.finish_recording(&id, opts))
     }
 
     async fn send(
         &self,
         req: Request<pb::StepRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
-        step!(self, req, "sending", |p, id| p.send(&id))
+        step!(self, req, |p, id, opts| p.send(&id, opts))
     }
 
     async fn issue_receipt(
         &self,
         req: Request<pb::StepRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
-        step!(self, req, "issuing the receipt", |p, id| p
-            .issue_receipt(&id))
+        step!(self, req, |p, id, opts| p.issue_receipt(&id, opts))
     }
 
     async fn print(
         &self,
         req: Request<pb::StepRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
-        step!(self, req, "printing", |p, id| p.print(&id))
+        step!(self, req, |p, id, opts| p.print(&id, opts))
     }
 
     async fn encode(
         &self,
         req: Request<pb::StepRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
-        step!(self, req, "encoding", |p, id| p.encode(&id))
+        step!(self, req, |p, id, opts| p.encode(&id, opts))
     }
 
     async fn hand_over(
         &self,
         req: Request<pb::StepRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
-        step!(self, req, "handing over", |p, id| p.hand_over(&id))
+        step!(self, req, |p, id, opts| p.hand_over(&id, opts))
+    }
+
+    async fn cancel_enrollment(
+        &self,
+        req: Request<pb::CancelEnrollmentRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        let mut r = req.into_inner();
+        let key = request_key(std::mem::take(&mut r.request_id), &r)?;
+        let e = self
+            .pipeline
+            .cancel(
+                &r.enrollment_id,
+                &r.reason,
+                step_options(None, key, String::new()),
+            )
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(convert::enrollment(&e)))
+    }
+
+    async fn cancel_step(
+        &self,
+        req: Request<pb::CancelStepRequest>,
+    ) -> Result<Response<pb::StepOperation>, Status> {
+        let r = req.into_inner();
+        let op = self
+            .pipeline
+            .cancel_step(&r.enrollment_id, &r.reason)
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(convert::operation(&op)))
+    }
+
+    async fn get_step_operation(
+        &self,
+        req: Request<pb::GetStepOperationRequest>,
+    ) -> Result<Response<pb::StepOperation>, Status> {
+        let op = self
+            .pipeline
+            .operation(&req.into_inner().operation_id)
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(convert::operation(&op)))
+    }
+
+    type WatchStepOperationStream = BoxStream<pb::StepOperation>;
+
+    async fn watch_step_operation(
+        &self,
+        req: Request<pb::WatchStepOperationRequest>,
+    ) -> Result<Response<Self::WatchStepOperationStream>, Status> {
+        let rx = self
+            .pipeline
+            .watch_operation(&req.into_inner().operation_id)
+            .map_err(|e| status::enrollment(&e))?;
+        // The current state first, then each change, ending after the final state.
+        let s = futures::stream::unfold((rx, false), |(mut rx, done)| async move {
+            if done {
+                return None;
+            }
+            let op = rx.borrow_and_update().clone();
+            let is_final = op.state.is_final();
+            if !is_final && rx.changed().await.is_err() {
+                // The sender is gone: what the receiver holds now is the last state.
+                let last = rx.borrow().clone();
+                return Some((Ok(convert::operation(&last)), (rx, true)));
+            }
+            Some((Ok(convert::operation(&op)), (rx, is_final)))
+        });
+        Ok(Response::new(stream_until_shutdown(&self.shutdown, s)))
     }
 
     type WatchEnrollmentStream = BoxStream<pb::EnrollmentEvent>;

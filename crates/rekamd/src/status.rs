@@ -137,6 +137,7 @@ pub fn localized(reason: &str) -> &'static str {
         }
         "ENROLLMENT_CANCELLED" => "Perekaman ini sudah dibatalkan.",
         "OPERATION_NOT_FOUND" => "Proses tidak ditemukan.",
+        "NO_STEP_RUNNING" => "Tidak ada langkah yang sedang berjalan.",
         "FORMAT_ERROR" => "Data biometrik tidak dapat diolah; rekam ulang.",
         "INTERNAL" => "Terjadi kesalahan di dalam layanan stasiun; hubungi teknisi.",
         "DEVICE_NOT_FOUND" => "Perangkat tidak ditemukan.",
@@ -211,6 +212,10 @@ pub fn enrollment(e: &EnrollmentError) -> Status {
         | EnrollmentError::Sequence(_)
         | EnrollmentError::Cancelled(_) => Code::FailedPrecondition,
         EnrollmentError::StepInProgress(_) => Code::Aborted,
+        EnrollmentError::NoStepRunning(_) => Code::FailedPrecondition,
+        EnrollmentError::OperationNotFound(_) => Code::NotFound,
+        EnrollmentError::StepCancelled(_) => Code::Cancelled,
+        EnrollmentError::StepTimedOut(_) => Code::DeadlineExceeded,
         EnrollmentError::Device(d) => return device(d),
         EnrollmentError::Service(ServiceError::Unavailable(..)) => Code::Unavailable,
         EnrollmentError::Service(ServiceError::NotRegistered) => Code::NotFound,
@@ -457,6 +462,10 @@ mod tests {
             EnrollmentError::Incomplete(String::new()),
             EnrollmentError::Sequence(String::new()),
             EnrollmentError::StepInProgress(String::new()),
+            EnrollmentError::NoStepRunning(String::new()),
+            EnrollmentError::OperationNotFound(String::new()),
+            EnrollmentError::StepCancelled(String::new()),
+            EnrollmentError::StepTimedOut(String::new()),
             EnrollmentError::Format(String::new()),
         ] {
             reasons.push(e.reason());

@@ -269,8 +269,11 @@ pub async fn enroll(ctx: &Ctx, args: EnrollArgs) -> anyhow::Result<()> {
         .step(Step::Create, |mut c, ctx| {
             let a = applicant.clone();
             async move {
-                c.create_enrollment(ctx.req(CreateEnrollmentRequest { applicant: Some(a) }))
-                    .await
+                c.create_enrollment(ctx.req(CreateEnrollmentRequest {
+                    applicant: Some(a),
+                    ..Default::default()
+                }))
+                .await
             }
         })
         .await?;
@@ -346,6 +349,7 @@ async fn run_steps(
 ) -> Result<Enrollment, tonic::Status> {
     let step_req = || StepRequest {
         enrollment_id: id.to_string(),
+        ..Default::default()
     };
     let kk = kk.to_string();
     let idc = id.to_string();
@@ -353,6 +357,7 @@ async fn run_steps(
         c.check_documents(ctx.req(CheckDocumentsRequest {
             enrollment_id: idc,
             kk_number_on_document: kk,
+            ..Default::default()
         }))
         .await
     })
