@@ -32,6 +32,9 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A `[server]` setting of the HTTP edge is unusable.
+    #[error("[server] {0}")]
+    Server(#[from] crate::edge::EdgeError),
 }
 
 /// The whole configuration.
@@ -60,6 +63,21 @@ pub struct ServerConfig {
     pub socket: Option<PathBuf>,
     /// TCP address; empty string disables TCP.
     pub listen: String,
+    /// Web origins (`scheme://host[:port]`, e.g. `"https://loket.example.go.id"`) whose
+    /// pages may call the daemon from a browser (CORS, for gRPC-Web). Default empty: no
+    /// cross-origin browser at all; a request carrying any other `Origin` is refused
+    /// with 403. `"*"` is not accepted as a wildcard, on purpose: the API carries
+    /// personal data (NIK, family card, fingerprints, face images), and a wildcard
+    /// would let any page a station's browser opens read it through the daemon, so
+    /// every front-end must be named.
+    pub cors_origins: Vec<String>,
+    /// Host names (or addresses, optionally `:port`) the TCP listener answers for,
+    /// beside those it always answers for: `localhost`, `127.0.0.1` and `[::1]` with
+    /// any port, and the host part of `listen`. A TCP request whose `Host`/`:authority`
+    /// is none of these is refused before any service (a defence against DNS
+    /// rebinding: a web page whose name resolves to this station). Default empty. The
+    /// Unix socket is not checked.
+    pub allowed_hosts: Vec<String>,
 }
 
 /// Simulator settings.
@@ -73,6 +91,11 @@ pub struct SimulationConfig {
     /// Render the simulated fingers at start-up, in the background, so that the first
     /// capture is as fast as the others.
     pub prerender: bool,
+    /// Serve `rekam.v1.SimulationService` (fault injection). `None` (the default, the
+    /// key left out) = exactly when some device's selector uses the `sim` driver; see
+    /// [`Config::simulators_enabled`]. When off, its calls answer `UNIMPLEMENTED` and
+    /// health does not know the service.
+    pub enabled: Option<bool>,
 }
 
 /// Station settings.
@@ -110,6 +133,8 @@ impl Default for ServerConfig {
         ServerConfig {
             socket: None,
             listen: "127.0.0.1:50051".into(),
+            cors_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -120,6 +145,7 @@ impl Default for SimulationConfig {
             seed: 1,
             time_scale: 1.0,
             prerender: true,
+            enabled: None,
         }
     }
 }
@@ -212,10 +238,31 @@ impl Config {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        for d in &c.devices {
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks what parsing cannot: device selectors and the `[server]` edge settings.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for d in &self.devices {
             Selector::parse(&d.selector)?;
         }
-        Ok(c)
+        crate::edge::EdgePolicy::new(
+            &self.server,
+            crate::edge::Listener::Tcp,
+            crate::edge::DecodeLimits::new(),
+        )?;
+        Ok(())
+    }
+
+    /// Whether the simulation service is served: `simulation.enabled` if set, else
+    /// whether some device's selector uses the `sim` driver.
+    pub fn simulators_enabled(&self) -> bool {
+        self.simulation.enabled.unwrap_or_else(|| {
+            self.devices
+                .iter()
+                .any(|d| Selector::parse(&d.selector).is_ok_and(|s| s.driver == "sim"))
+        })
     }
 
     /// The socket path to listen on.
@@ -271,5 +318,50 @@ mod tests {
             Config::parse("[[devices]]\nselector = \"printer\"\n", Path::new("x.toml")),
             Err(ConfigError::Device { .. })
         ));
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let c = Config::parse(
+            include_str!("../../../systemd/rekamd.toml.example"),
+            Path::new("rekamd.toml.example"),
+        )
+        .unwrap();
+        assert!(c.server.cors_origins.is_empty());
+        assert!(c.simulators_enabled());
+    }
+
+    #[test]
+    fn edge_settings_are_checked() {
+        let c = Config::parse(
+            "[server]\ncors_origins = [\"https://loket.example\"]\nallowed_hosts = [\"station-7.local\"]\n",
+            Path::new("x.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.server.cors_origins, ["https://loket.example"]);
+        assert_eq!(c.server.allowed_hosts, ["station-7.local"]);
+        let e =
+            Config::parse("[server]\ncors_origins = [\"*\"]\n", Path::new("x.toml")).unwrap_err();
+        assert!(matches!(e, ConfigError::Server(_)), "{e}");
+        assert!(e.to_string().contains("personal data"), "{e}");
+        assert!(matches!(
+            Config::parse("[server]\nallowed_hosts = [\"*\"]\n", Path::new("x.toml")),
+            Err(ConfigError::Server(_))
+        ));
+    }
+
+    #[test]
+    fn simulators_are_enabled_by_their_devices_unless_set() {
+        let mut c = Config::default();
+        assert_eq!(c.simulation.enabled, None);
+        assert!(c.simulators_enabled());
+        c.devices.clear();
+        assert!(!c.simulators_enabled());
+        c.simulation.enabled = Some(true);
+        assert!(c.simulators_enabled());
+        let c = Config::parse("[simulation]\nenabled = false\n", Path::new("x.toml")).unwrap();
+        assert!(!c.simulators_enabled());
+        let c = Config::parse("devices = []\n", Path::new("x.toml")).unwrap();
+        assert!(!c.simulators_enabled());
     }
 }

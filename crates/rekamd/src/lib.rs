@@ -7,10 +7,12 @@
 //!
 //! This crate is the composition root and the API edge: it alone knows every driver and
 //! the generated protobuf types; errors become `tonic::Status` in one place
-//! ([`status`]). The library form exists so tests can start the daemon in-process.
+//! ([`status`]); what every HTTP request meets before a service (CORS, the host
+//! allowlist, request-body errors) is in [`edge`]. The library form exists so tests can start the daemon in-process.
 
 pub mod config;
 pub mod convert;
+pub mod edge;
 pub mod server;
 pub mod services;
 pub mod status;

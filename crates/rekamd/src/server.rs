@@ -16,12 +16,22 @@ use tonic::transport::Server;
 use tracing::info;
 
 use crate::config::{Config, ConfigError, Selector};
+use crate::edge::{DecodeLimits, EdgeLayer, EdgePolicy, Listener};
 use crate::services::Shared;
 
-/// Every service behind the gRPC-Web layer.
+/// Every service behind the HTTP edge (CORS, host allowlist, gRPC-Web, request-body
+/// errors: [`crate::edge`]).
 pub type Router = tonic::transport::server::Router<
-    tower::layer::util::Stack<tonic_web::GrpcWebLayer, tower::layer::util::Identity>,
+    tower::layer::util::Stack<EdgeLayer, tower::layer::util::Identity>,
 >;
+
+/// The most a service decodes from one request message unless it says otherwise
+/// (tonic's own default).
+pub const DEFAULT_REQUEST_LIMIT: usize = 4 << 20;
+/// The most `rekam.v1.PrinterService` decodes from one request (card images).
+pub const PRINTER_REQUEST_LIMIT: usize = 32 << 20;
+/// The most `rekam.v1.EncoderService` decodes from one request (chip files).
+pub const ENCODER_REQUEST_LIMIT: usize = 8 << 20;
 
 /// Work to run in the background once the daemon is up (e.g. pre-rendering).
 type WarmUp = Box<dyn FnOnce() + Send>;
@@ -94,6 +104,7 @@ impl Daemon {
     /// Opens every device and service of the configuration. Must run inside a tokio
     /// runtime.
     pub fn open(config: Config) -> anyhow::Result<Daemon> {
+        config.validate()?;
         let timing = Timing::new(config.simulation.time_scale);
         let mut devices = Vec::new();
         let mut counts = std::collections::HashMap::new();
@@ -150,60 +161,128 @@ impl Daemon {
         &self.config
     }
 
-    /// A router with every service, health and reflection.
-    pub async fn router(&self) -> anyhow::Result<Router> {
-        let (health, health_service) = tonic_health::server::health_reporter();
-        for name in [
-            "rekam.v1.DeviceService",
-            "rekam.v1.SimulationService",
-            "rekam.v1.FingerprintService",
-            "rekam.v1.CameraService",
-            "rekam.v1.SignatureService",
-            "rekam.v1.PrinterService",
-            "rekam.v1.EncoderService",
-            "rekam.v1.EnrollmentService",
-        ] {
-            health
-                .set_service_status(name, tonic_health::ServingStatus::Serving)
-                .await;
+    /// The `rekam.v1` services served, with the most each decodes from one request.
+    /// `SimulationService` only when [`Config::simulators_enabled`].
+    fn rekam_services(&self) -> Vec<(&'static str, usize)> {
+        use pb::*;
+        let mut v = vec![
+            (device_service_server::SERVICE_NAME, DEFAULT_REQUEST_LIMIT),
+            (
+                fingerprint_service_server::SERVICE_NAME,
+                DEFAULT_REQUEST_LIMIT,
+            ),
+            (camera_service_server::SERVICE_NAME, DEFAULT_REQUEST_LIMIT),
+            (
+                signature_service_server::SERVICE_NAME,
+                DEFAULT_REQUEST_LIMIT,
+            ),
+            (printer_service_server::SERVICE_NAME, PRINTER_REQUEST_LIMIT),
+            (encoder_service_server::SERVICE_NAME, ENCODER_REQUEST_LIMIT),
+            (
+                enrollment_service_server::SERVICE_NAME,
+                DEFAULT_REQUEST_LIMIT,
+            ),
+        ];
+        if self.config.simulators_enabled() {
+            v.push((
+                simulation_service_server::SERVICE_NAME,
+                DEFAULT_REQUEST_LIMIT,
+            ));
         }
-        let reflection = tonic_reflection::server::Builder::configure()
+        v
+    }
+
+    /// A reflection builder advertising exactly the services served.
+    fn reflection(services: &[&str]) -> tonic_reflection::server::Builder<'static> {
+        let mut b = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(rekam_api::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            // Both versions' descriptors in both services, so each can describe the
+            // other it lists.
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            )
+            .include_reflection_service(false);
+        for s in services {
+            b = b.with_service_name(*s);
+        }
+        b
+    }
+
+    /// A router with every service, health and reflection (v1, and v1alpha for clients
+    /// such as Python's grpcio-reflection), behind the edge of `listener`.
+    pub async fn router(&self, listener: Listener) -> anyhow::Result<Router> {
+        let rekam = self.rekam_services();
+        let (health, health_service) = tonic_health::server::health_reporter();
+        for (name, _) in &rekam {
+            health
+                .set_service_status(*name, tonic_health::ServingStatus::Serving)
+                .await;
+        }
+        let mut advertised: Vec<&str> = rekam.iter().map(|(n, _)| *n).collect();
+        advertised.extend([
+            tonic_health::pb::health_server::SERVICE_NAME,
+            tonic_reflection::pb::v1::server_reflection_server::SERVICE_NAME,
+            tonic_reflection::pb::v1alpha::server_reflection_server::SERVICE_NAME,
+        ]);
+        let reflection_v1 = Self::reflection(&advertised)
             .build_v1()
-            .context("building the reflection service")?;
+            .context("building the reflection service (v1)")?;
+        let reflection_v1alpha = Self::reflection(&advertised)
+            .build_v1alpha()
+            .context("building the reflection service (v1alpha)")?;
+        let limits = rekam.iter().fold(
+            DecodeLimits::new().with(
+                tonic_health::pb::health_server::SERVICE_NAME,
+                DEFAULT_REQUEST_LIMIT,
+            ),
+            |l, (name, limit)| l.with(name, *limit),
+        );
+        let policy =
+            EdgePolicy::new(&self.config.server, listener, limits).map_err(ConfigError::from)?;
         let s = self.shared.clone();
+        let simulation = self.config.simulators_enabled().then(|| {
+            pb::simulation_service_server::SimulationServiceServer::new(s.clone())
+                .max_decoding_message_size(DEFAULT_REQUEST_LIMIT)
+        });
         // gRPC-Web (HTTP/1.1 and HTTP/2) beside native gRPC, so a browser front-end can
-        // call the daemon directly.
+        // call the daemon directly; CORS and the host allowlist in front of both.
         Ok(Server::builder()
             .accept_http1(true)
-            .layer(tonic_web::GrpcWebLayer::new())
+            .layer(EdgeLayer::new(policy))
             .add_service(health_service)
-            .add_service(reflection)
-            .add_service(pb::device_service_server::DeviceServiceServer::new(
-                s.clone(),
-            ))
-            .add_service(pb::simulation_service_server::SimulationServiceServer::new(
-                s.clone(),
-            ))
-            .add_service(pb::fingerprint_service_server::FingerprintServiceServer::new(s.clone()))
-            .add_service(pb::camera_service_server::CameraServiceServer::new(
-                s.clone(),
-            ))
-            .add_service(pb::signature_service_server::SignatureServiceServer::new(
-                s.clone(),
-            ))
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(
+                pb::device_service_server::DeviceServiceServer::new(s.clone())
+                    .max_decoding_message_size(DEFAULT_REQUEST_LIMIT),
+            )
+            .add_optional_service(simulation)
+            .add_service(
+                pb::fingerprint_service_server::FingerprintServiceServer::new(s.clone())
+                    .max_decoding_message_size(DEFAULT_REQUEST_LIMIT),
+            )
+            .add_service(
+                pb::camera_service_server::CameraServiceServer::new(s.clone())
+                    .max_decoding_message_size(DEFAULT_REQUEST_LIMIT),
+            )
+            .add_service(
+                pb::signature_service_server::SignatureServiceServer::new(s.clone())
+                    .max_decoding_message_size(DEFAULT_REQUEST_LIMIT),
+            )
             .add_service(
                 pb::printer_service_server::PrinterServiceServer::new(s.clone())
-                    .max_decoding_message_size(32 << 20),
+                    .max_decoding_message_size(PRINTER_REQUEST_LIMIT),
             )
             .add_service(
                 pb::encoder_service_server::EncoderServiceServer::new(s.clone())
-                    .max_decoding_message_size(8 << 20),
+                    .max_decoding_message_size(ENCODER_REQUEST_LIMIT),
             )
-            .add_service(pb::enrollment_service_server::EnrollmentServiceServer::new(
-                s,
-            )))
+            .add_service(
+                pb::enrollment_service_server::EnrollmentServiceServer::new(s)
+                    .max_decoding_message_size(DEFAULT_REQUEST_LIMIT),
+            ))
     }
 
     /// Serves on the configured Unix socket (and TCP address, unless empty) until
@@ -251,7 +330,7 @@ impl Daemon {
         }
         info!(socket = %socket.display(), tcp = ?tcp.as_ref().and_then(|t| t.local_addr().ok()), "rekamd serving");
         let uds_task = {
-            let router = self.router().await?;
+            let router = self.router(Listener::Unix).await?;
             let stop = stop.clone();
             tokio::spawn(async move {
                 router
@@ -264,7 +343,7 @@ impl Daemon {
         };
         let tcp_task = match tcp {
             Some(l) => {
-                let router = self.router().await?;
+                let router = self.router(Listener::Tcp).await?;
                 let stop = stop.clone();
                 Some(tokio::spawn(async move {
                     // TCP_NODELAY: small gRPC frames must not wait for delayed ACKs.
