@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every rekam test on a fresh machine: installs what the tests need, builds the
-# workspace, runs the Rust unit and end-to-end tests, then starts a real rekamd process
-# on simulated devices and runs the Python (grpcio) client test against it.
+# workspace, runs the Rust unit and end-to-end tests, lints proto/ with buf (installed from
+# npm by tests/buf-lint.sh), then starts a real rekamd process on simulated devices and
+# runs the Python (grpcio) client test against it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -20,6 +21,9 @@ fi
 echo "== cargo test (workspace)"
 cargo build --workspace --bins --quiet
 cargo test --workspace --quiet
+
+echo "== buf lint"
+tests/buf-lint.sh
 
 echo "== python client against a live rekamd"
 work=$(mktemp -d)

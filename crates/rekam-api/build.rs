@@ -11,9 +11,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|p| p.extension().is_some_and(|x| x == "proto"))
         .collect();
     files.sort();
-    for f in &files {
-        println!("cargo:rerun-if-changed={}", f.display());
-    }
+    // The whole tree, so that a new .proto file (or a vendored import) is seen too: Cargo
+    // scans a directory for any modification.
+    println!("cargo:rerun-if-changed={}", proto_root.display());
     let fds = protox::compile(&files, [&proto_root])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(

@@ -3,9 +3,12 @@
 //! source of truth and carry the documentation of every message and field.
 //!
 //! Generated code lives in a private module and is re-exported as [`pb`]; the encoded
-//! descriptor set is [`FILE_DESCRIPTOR_SET`], for gRPC server reflection. Only the daemon
+//! descriptor set is [`FILE_DESCRIPTOR_SET`], for gRPC server reflection; [`docs`] renders
+//! it, comments included, as the Markdown reference `docs/api.md`. Only the daemon
 //! (`rekamd`), the CLI (`rekamctl`) and tests depend on this crate: generated types stop
 //! at the API edge.
+
+pub mod docs;
 
 mod generated {
     #![allow(missing_docs, clippy::all, clippy::pedantic)]
