@@ -25,6 +25,7 @@ async fn a_whole_enrollment_goes_from_documents_to_hand_over() {
     let mut watch = c
         .watch_enrollment(pb::WatchEnrollmentRequest {
             enrollment_id: id.clone(),
+            after_sequence: 0,
         })
         .await
         .unwrap()
@@ -160,7 +161,7 @@ async fn a_whole_enrollment_goes_from_documents_to_hand_over() {
         .history;
     assert_eq!(history.len(), 11);
     let list = c
-        .list_enrollments(pb::ListEnrollmentsRequest {})
+        .list_enrollments(pb::ListEnrollmentsRequest::default())
         .await
         .unwrap()
         .into_inner();

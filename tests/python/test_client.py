@@ -251,9 +251,22 @@ def test_full_enrollment(c):
     for s in (en.STEP_SEND, en.STEP_PRINT, en.STEP_ENCODE, en.STEP_HAND_OVER):
         assert s in succeeded, "%s missing from the history" % en.Step.Name(s)
     listed = c.enroll.ListEnrollments(
-        en.ListEnrollmentsRequest(), timeout=CALL_TIMEOUT
-    ).enrollments
-    assert eid in [x.id for x in listed], "ListEnrollments misses %s" % eid
+        en.ListEnrollmentsRequest(nik=applicant(1).nik), timeout=CALL_TIMEOUT
+    )
+    assert [x.id for x in listed.enrollments] == [eid], "ListEnrollments by NIK: %s" % listed
+    assert not listed.enrollments[0].history, "the BASIC view has no history"
+    # Pages: one at a time, each token leading to the next, every enrollment once.
+    seen, token = [], ""
+    while True:
+        page = c.enroll.ListEnrollments(
+            en.ListEnrollmentsRequest(page_size=1, page_token=token), timeout=CALL_TIMEOUT
+        )
+        seen.extend(x.id for x in page.enrollments)
+        token = page.next_page_token
+        if not token:
+            break
+    assert len(seen) == page.total_size == len(set(seen)), (len(seen), page.total_size)
+    assert eid in seen, "paging misses %s" % eid
 
 
 def test_step_out_of_order(c):

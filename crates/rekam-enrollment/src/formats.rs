@@ -320,6 +320,17 @@ pub fn finger_record(
     Ok(record.to_bytes()?)
 }
 
+/// The station-local calendar day of a time, for a UTC offset in minutes.
+pub fn local_date(t: SystemTime, utc_offset_minutes: i32) -> crate::applicant::Date {
+    let shifted = if utc_offset_minutes >= 0 {
+        t + std::time::Duration::from_secs(u64::from(utc_offset_minutes.unsigned_abs()) * 60)
+    } else {
+        t - std::time::Duration::from_secs(u64::from(utc_offset_minutes.unsigned_abs()) * 60)
+    };
+    let (year, month, day) = civil_date(shifted);
+    crate::applicant::Date { year, month, day }
+}
+
 pub(crate) fn civil_date(t: SystemTime) -> (u16, u8, u8) {
     // Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
     let days = t
@@ -671,9 +682,20 @@ fn png(img: &RgbImage) -> Result<Vec<u8>, EnrollmentError> {
 }
 
 /// A recording receipt: the applicant collects the card from the next day.
-pub fn receipt(e: &Enrollment, station: &str, serial: &str, now: SystemTime) -> Receipt {
-    let (y, m, d) = civil_date(now);
-    let (cy, cm, cd) = civil_date(now + std::time::Duration::from_secs(86_400));
+pub fn receipt(
+    e: &Enrollment,
+    station: &str,
+    serial: &str,
+    now: SystemTime,
+    utc_offset_minutes: i32,
+) -> Receipt {
+    let today = local_date(now, utc_offset_minutes);
+    let (y, m, d) = (today.year, today.month, today.day);
+    let tomorrow = local_date(
+        now + std::time::Duration::from_secs(86_400),
+        utc_offset_minutes,
+    );
+    let (cy, cm, cd) = (tomorrow.year, tomorrow.month, tomorrow.day);
     let number = format!("BP-{station}-{y:04}{m:02}{d:02}-{serial}");
     let collect_from = crate::applicant::Date {
         year: cy,

@@ -26,7 +26,7 @@ pub use applicant::{
 pub use error::{EnrollmentError, FieldViolation};
 pub use model::*;
 pub use nik::{Nik, Sex, check_kk};
-pub use pipeline::{Pipeline, PipelineConfig, Progress, SignatureRenderer};
+pub use pipeline::{Pipeline, PipelineConfig, Progress, SignatureRenderer, Subscription};
 pub use services::{
     DataCentre, DataCentreSim, Remote, ServiceError, Siak, SiakConfirmation, SiakSim, Submission,
 };

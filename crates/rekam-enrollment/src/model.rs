@@ -236,6 +236,35 @@ pub struct RequestKey {
     pub fingerprint: [u8; 32],
 }
 
+/// What `Pipeline::list` returns: a filter and a page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Only enrollments at this stage.
+    pub stage: Option<Stage>,
+    /// Only enrollments created on this station-local day.
+    pub created_on: Option<crate::applicant::Date>,
+    /// Only the enrollments of this NIK.
+    pub nik: Option<String>,
+    /// Only the enrollment with this receipt number.
+    pub receipt_number: Option<String>,
+    /// Start after this enrollment id (ids sort by creation time; the list runs newest
+    /// first, so this continues with older ones).
+    pub before_id: Option<String>,
+    /// At most this many (at least 1).
+    pub limit: usize,
+}
+
+/// One page of enrollments.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    /// The enrollments, newest first.
+    pub enrollments: Vec<Enrollment>,
+    /// True when more match after the last one.
+    pub more: bool,
+    /// How many match the filter in all.
+    pub total: usize,
+}
+
 /// How a step is to run.
 #[derive(Debug, Clone, Default)]
 pub struct StepOptions {
@@ -435,6 +464,9 @@ impl Enrollment {
 /// A progress event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnrollmentEvent {
+    /// Its place in the station's event log: 1, 2, 3… over every enrollment, so a watch
+    /// can resume after the last one it saw.
+    pub sequence: u64,
     /// The enrollment.
     pub enrollment_id: String,
     /// The step.

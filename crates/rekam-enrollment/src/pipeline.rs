@@ -44,6 +44,9 @@ pub struct PipelineConfig {
     /// How long the applicant may take to place a finger or sign before a step gives up
     /// (a client's own gRPC deadline still applies when shorter).
     pub device_timeout: Duration,
+    /// The station's offset from UTC in minutes (WIB +420, WITA +480, WIT +540): days in
+    /// lists and receipts are the station's days.
+    pub utc_offset_minutes: i32,
 }
 
 struct Slot {
@@ -116,6 +119,29 @@ pub struct Pipeline {
     operations: Mutex<Bounded<watch::Receiver<Operation>>>,
     requests: Mutex<Bounded<([u8; 32], watch::Receiver<Answer>)>>,
     events: broadcast::Sender<EnrollmentEvent>,
+    log: Mutex<EventLog>,
+    ids: Mutex<ulid::Generator>,
+}
+
+/// The recent events, numbered, so a watch can resume.
+struct EventLog {
+    last: u64,
+    recent: VecDeque<EnrollmentEvent>,
+}
+
+/// Events kept for watches that resume.
+const EVENTS_KEPT: usize = 4096;
+
+/// What a watch gets when it subscribes: live events after `last`, and, when it asked to
+/// resume after an event still kept, the events it missed.
+pub struct Subscription {
+    /// Live events (each after `last`).
+    pub live: broadcast::Receiver<EnrollmentEvent>,
+    /// The sequence number of the last event published before subscribing.
+    pub last: u64,
+    /// The kept events after the one asked for; `None` when that one is no longer kept
+    /// (or none was asked for).
+    pub missed: Option<Vec<EnrollmentEvent>>,
 }
 
 /// Reports progress of the running step.
@@ -212,6 +238,11 @@ impl Pipeline {
             operations: Mutex::new(Bounded::new(OPERATIONS_KEPT)),
             requests: Mutex::new(Bounded::new(REQUESTS_KEPT)),
             events,
+            log: Mutex::new(EventLog {
+                last: 0,
+                recent: VecDeque::new(),
+            }),
+            ids: Mutex::new(ulid::Generator::new()),
         }
     }
 
@@ -230,6 +261,28 @@ impl Pipeline {
         self.events.subscribe()
     }
 
+    /// Subscribes to live events and, when `after` is given and still kept, returns the
+    /// events published after it: nothing is missed and nothing comes twice.
+    pub fn subscribe_after(&self, after: Option<u64>) -> Subscription {
+        let log = lock(&self.log);
+        let live = self.events.subscribe();
+        let missed = after.and_then(|after| {
+            let oldest = log.recent.front().map_or(log.last + 1, |e| e.sequence);
+            (after + 1 >= oldest && after <= log.last).then(|| {
+                log.recent
+                    .iter()
+                    .filter(|e| e.sequence > after)
+                    .cloned()
+                    .collect()
+            })
+        });
+        Subscription {
+            live,
+            last: log.last,
+            missed,
+        }
+    }
+
     fn publish(
         &self,
         id: &str,
@@ -239,8 +292,12 @@ impl Pipeline {
         message: String,
         stage: Stage,
     ) {
-        // Nobody listening is fine.
-        let _ = self.events.send(EnrollmentEvent {
+        // Numbered and sent under the log's lock, so the numbers follow the order of
+        // sending and `subscribe_after` sees every event exactly once.
+        let mut log = lock(&self.log);
+        log.last += 1;
+        let event = EnrollmentEvent {
+            sequence: log.last,
             enrollment_id: id.to_string(),
             step,
             status,
@@ -248,7 +305,13 @@ impl Pipeline {
             message,
             stage,
             at: SystemTime::now(),
-        });
+        };
+        log.recent.push_back(event.clone());
+        if log.recent.len() > EVENTS_KEPT {
+            log.recent.pop_front();
+        }
+        // Nobody listening is fine.
+        let _ = self.events.send(event);
     }
 
     fn slot(&self, id: &str) -> Result<Arc<Slot>, EnrollmentError> {
@@ -273,10 +336,47 @@ impl Pipeline {
 
     /// Every enrollment, newest first.
     pub fn list(&self) -> Vec<Enrollment> {
-        let slots: Vec<Arc<Slot>> = lock(&self.store).values().cloned().collect();
-        let mut all: Vec<Enrollment> = slots.iter().map(|s| Self::snapshot(s)).collect();
-        all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-        all
+        let slots: Vec<Arc<Slot>> = lock(&self.store).values().rev().cloned().collect();
+        slots.iter().map(|s| Self::snapshot(s)).collect()
+    }
+
+    /// One page of the enrollments that match a filter, newest first (ids are ULIDs, so
+    /// they sort by creation time).
+    pub fn list_page(&self, q: &ListQuery) -> ListPage {
+        let slots: Vec<Arc<Slot>> = lock(&self.store).values().rev().cloned().collect();
+        let offset = self.config.utc_offset_minutes;
+        let matches = |e: &Enrollment| {
+            q.stage.is_none_or(|s| e.stage == s)
+                && q.nik.as_ref().is_none_or(|n| &e.applicant.nik == n)
+                && q.receipt_number
+                    .as_ref()
+                    .is_none_or(|r| e.receipt.as_ref().is_some_and(|x| &x.number == r))
+                && q.created_on
+                    .is_none_or(|d| formats::local_date(e.created_at, offset) == d)
+        };
+        let mut total = 0;
+        let mut page = Vec::new();
+        let mut more = false;
+        for slot in &slots {
+            let e = Self::snapshot(slot);
+            if !matches(&e) {
+                continue;
+            }
+            total += 1;
+            if q.before_id.as_ref().is_some_and(|b| e.id >= *b) {
+                continue;
+            }
+            if page.len() < q.limit.max(1) {
+                page.push(e);
+            } else {
+                more = true;
+            }
+        }
+        ListPage {
+            enrollments: page,
+            more,
+            total,
+        }
     }
 
     /// A step operation, running or ended.
@@ -434,7 +534,12 @@ impl Pipeline {
                 });
             }
         }
-        let id = ulid::Ulid::new().to_string();
+        // Monotonic within the process, so that ids sort in creation order even within a
+        // millisecond.
+        let id = lock(&self.ids)
+            .generate()
+            .unwrap_or_else(|_| ulid::Ulid::new())
+            .to_string();
         let mut record = StepRecord::new(Step::Create, StepStatus::Succeeded, "enrollment opened");
         record.request_id = request_id;
         let e = Enrollment {
@@ -1027,6 +1132,7 @@ impl Pipeline {
         opts: &StepOptions,
     ) -> Result<Enrollment, EnrollmentError> {
         let station = self.config.station_id.clone();
+        let offset = self.config.utc_offset_minutes;
         self.run_step(id, Step::IssueReceipt, opts, async |e, _| {
             // Read under the step lock: a send running concurrently cannot slip in.
             if !e.send_failed {
@@ -1040,7 +1146,7 @@ impl Pipeline {
             // not even after a restart.
             let ulid = ulid::Ulid::new().to_string();
             let serial = &ulid[ulid.len() - 8..];
-            let receipt = formats::receipt(e, &station, serial, SystemTime::now());
+            let receipt = formats::receipt(e, &station, serial, SystemTime::now(), offset);
             let number = receipt.number.clone();
             e.receipt = Some(receipt);
             Ok(format!("recording receipt {number} issued"))

@@ -153,10 +153,10 @@ pub enum Command {
     /// "send_reference","print_job_id","card_uid","receipt":null|{"number","collect_from",
     /// "text"},"steps":[{"step","stage","ms"}]}.
     Enroll(EnrollArgs),
-    /// Lists the station's enrollments, newest first.
+    /// Lists the station's enrollments, newest first (a page at a time from the daemon).
     ///
     /// JSON: [{"id","nik","name","stage","created_at","last_error"}].
-    Enrollments,
+    Enrollments(EnrollmentsArgs),
     /// Injects, clears or lists the faults of a simulated device or service.
     ///
     /// JSON: {"target","active":[...]} after inject or clear; with --list
@@ -375,6 +375,23 @@ pub enum CaptureCommand {
     },
 }
 
+/// Options of `enrollments`.
+#[derive(Debug, Args)]
+pub struct EnrollmentsArgs {
+    /// Only enrollments at this stage, e.g. `sent`, `receipt-issued`, `cancelled`.
+    #[arg(long, value_name = "STAGE")]
+    pub state: Option<String>,
+    /// Only the enrollments of this NIK.
+    #[arg(long)]
+    pub nik: Option<String>,
+    /// Only the enrollment with this receipt number (a return visit).
+    #[arg(long, value_name = "NUMBER")]
+    pub receipt: Option<String>,
+    /// Show at most this many.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
 /// Options of `enroll`.
 #[derive(Debug, Args)]
 pub struct EnrollArgs {
@@ -547,7 +564,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         } => cmd::encoder::encode(&ctx, test_card, file, !no_verify, device).await,
         Command::Card { device } => cmd::encoder::card(&ctx, device).await,
         Command::Enroll(args) => cmd::enroll::enroll(&ctx, args).await,
-        Command::Enrollments => cmd::enroll::enrollments(&ctx).await,
+        Command::Enrollments(args) => cmd::enroll::enrollments(&ctx, args).await,
         Command::Fault {
             target,
             kind,

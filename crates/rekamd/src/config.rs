@@ -108,6 +108,9 @@ pub struct StationConfig {
     pub data_centre_agency: String,
     /// How long a capture may wait for the applicant, in seconds.
     pub device_timeout_secs: u64,
+    /// The station's offset from UTC in minutes: WIB +420 (the default), WITA +480, WIT
+    /// +540. Days in lists and on receipts are the station's days.
+    pub utc_offset_minutes: i32,
 }
 
 /// One device.
@@ -156,6 +159,7 @@ impl Default for StationConfig {
             id: "SIM-0001".into(),
             data_centre_agency: "DUKCAPIL-PUSAT".into(),
             device_timeout_secs: 60,
+            utc_offset_minutes: 420,
         }
     }
 }

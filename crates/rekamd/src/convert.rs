@@ -414,6 +414,32 @@ pub fn stage(s: enr::Stage) -> pb::EnrollmentStage {
     }
 }
 
+/// A stage from proto (`None` for an unknown or unspecified value).
+pub fn stage_from(v: i32) -> Option<enr::Stage> {
+    Some(match pb::EnrollmentStage::try_from(v).ok()? {
+        pb::EnrollmentStage::Unspecified => return None,
+        pb::EnrollmentStage::Created => enr::Stage::Created,
+        pb::EnrollmentStage::DocumentsChecked => enr::Stage::DocumentsChecked,
+        pb::EnrollmentStage::IdentityVerified => enr::Stage::IdentityVerified,
+        pb::EnrollmentStage::Recorded => enr::Stage::Recorded,
+        pb::EnrollmentStage::Sent => enr::Stage::Sent,
+        pb::EnrollmentStage::Printed => enr::Stage::Printed,
+        pb::EnrollmentStage::Encoded => enr::Stage::Encoded,
+        pb::EnrollmentStage::HandedOver => enr::Stage::HandedOver,
+        pb::EnrollmentStage::ReceiptIssued => enr::Stage::ReceiptIssued,
+        pb::EnrollmentStage::Cancelled => enr::Stage::Cancelled,
+    })
+}
+
+/// A calendar date from proto (`None` when it is not a date).
+pub fn date_from(d: &rekam_api::Date) -> Option<enr::Date> {
+    enr::Date::new(
+        u16::try_from(d.year).ok()?,
+        u8::try_from(d.month).ok()?,
+        u8::try_from(d.day).ok()?,
+    )
+}
+
 /// Step to proto.
 pub fn step(s: enr::Step) -> pb::Step {
     match s {
@@ -539,6 +565,7 @@ pub fn operation(o: &enr::Operation) -> pb::StepOperation {
 pub fn enrollment_event(e: &enr::EnrollmentEvent) -> pb::EnrollmentEvent {
     pb::EnrollmentEvent {
         enrollment_id: e.enrollment_id.clone(),
+        sequence: e.sequence,
         step: step(e.step) as i32,
         status: step_status(e.status) as i32,
         percent: e.percent,

@@ -139,6 +139,7 @@ impl Daemon {
                 data_centre_agency: config.station.data_centre_agency.clone(),
                 signature_renderer: render_signature,
                 device_timeout: Duration::from_secs(config.station.device_timeout_secs.max(1)),
+                utc_offset_minutes: config.station.utc_offset_minutes,
             },
         ));
         if config.simulation.prerender {

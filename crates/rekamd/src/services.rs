@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
+use prost::Message as _;
 use rekam_api::pb;
 use rekam_core::sim::SimulatorControl;
 use rekam_core::{DeviceError, Registry};
@@ -14,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 use tracing::{Instrument, info_span};
 
+use crate::status::ApiError;
 use crate::{convert, status};
 
 /// A boxed stream of responses.
@@ -69,11 +71,26 @@ fn dev<T>(r: Result<T, DeviceError>) -> Result<T, Status> {
     r.map_err(|e| status::device(&e))
 }
 
+/// Ends a stream when the daemon shuts down, with UNAVAILABLE (SHUTTING_DOWN) so that the
+/// client knows to reconnect and resume; a stream that ends by itself ends as it does.
 fn stream_until_shutdown<T: Send + 'static>(
     token: &CancellationToken,
     s: impl Stream<Item = Result<T, Status>> + Send + 'static,
 ) -> BoxStream<T> {
-    Box::pin(s.take_until(token.clone().cancelled_owned()))
+    let stop = Box::pin(token.clone().cancelled_owned());
+    Box::pin(futures::stream::unfold(
+        (Box::pin(s), stop, false),
+        |(mut s, mut stop, ended)| async move {
+            if ended {
+                return None;
+            }
+            tokio::select! {
+                biased;
+                _ = &mut stop => Some((Err(status::shutting_down()), (s, stop, true))),
+                item = s.next() => item.map(|i| (i, (s, stop, false))),
+            }
+        },
+    ))
 }
 
 fn limit<T: Send + 'static>(
@@ -662,6 +679,108 @@ pub fn request_key<M: prost::Message>(
     }))
 }
 
+/// Default and largest page sizes of ListEnrollments.
+const PAGE_DEFAULT: usize = 50;
+const PAGE_MAX: usize = 200;
+
+/// A fingerprint of a list request's filters (what a page token is bound to).
+fn filter_fingerprint(r: &pb::ListEnrollmentsRequest) -> String {
+    use sha2::Digest;
+    let filters = pb::ListEnrollmentsRequest {
+        page_size: 0,
+        page_token: String::new(),
+        view: 0,
+        ..r.clone()
+    };
+    let digest = sha2::Sha256::digest(filters.encode_to_vec());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An opaque page token: the last id of the page and the filter it belongs to, hex-coded.
+fn page_token(last_id: &str, r: &pb::ListEnrollmentsRequest) -> String {
+    format!("1:{last_id}:{}", filter_fingerprint(r))
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The list filter and page of a request; INVALID_ARGUMENT for a malformed filter or a
+/// token from another filter.
+fn list_query(
+    r: &pb::ListEnrollmentsRequest,
+) -> Result<(rekam_enrollment::ListQuery, pb::EnrollmentView), Status> {
+    let limit = match usize::try_from(r.page_size) {
+        Ok(0) => PAGE_DEFAULT,
+        Ok(n) => n.min(PAGE_MAX),
+        Err(_) => return Err(status::invalid("page_size", "must not be negative")),
+    };
+    let before_id = if r.page_token.is_empty() {
+        None
+    } else {
+        let bad = || {
+            ApiError::new(
+                tonic::Code::InvalidArgument,
+                "INVALID_PAGE_TOKEN",
+                "page_token was not issued for this list and these filters: list again from the first page",
+            )
+            .into_status()
+        };
+        let bytes = (0..r.page_token.len())
+            .step_by(2)
+            .map(|i| {
+                r.page_token
+                    .get(i..i + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
+            .collect::<Option<Vec<u8>>>()
+            .ok_or_else(bad)?;
+        let text = String::from_utf8(bytes).map_err(|_| bad())?;
+        let mut parts = text.split(':');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("1"), Some(id), Some(fp), None) if fp == filter_fingerprint(r) => {
+                Some(id.to_string())
+            }
+            _ => return Err(bad()),
+        }
+    };
+    let stage =
+        match r.stage {
+            0 => None,
+            v => Some(convert::stage_from(v).ok_or_else(|| {
+                status::invalid("stage", format!("{v} is not an enrollment stage"))
+            })?),
+        };
+    let created_on = match &r.created_on {
+        None => None,
+        Some(d) => Some(
+            convert::date_from(d)
+                .ok_or_else(|| status::invalid("created_on", "is not a date of the calendar"))?,
+        ),
+    };
+    if !r.nik.is_empty() && rekam_enrollment::Nik::parse(&r.nik).is_err() {
+        return Err(status::invalid(
+            "nik",
+            "must be a well-formed NIK (16 digits)",
+        ));
+    }
+    let view = match pb::EnrollmentView::try_from(r.view) {
+        Ok(pb::EnrollmentView::Full) => pb::EnrollmentView::Full,
+        Ok(_) => pb::EnrollmentView::Basic,
+        Err(_) => return Err(status::invalid("view", "is not an enrollment view")),
+    };
+    Ok((
+        rekam_enrollment::ListQuery {
+            stage,
+            created_on,
+            nik: (!r.nik.is_empty()).then(|| r.nik.clone()),
+            receipt_number: (!r.receipt_number.is_empty()).then(|| r.receipt_number.clone()),
+            before_id,
+            limit,
+        },
+        view,
+    ))
+}
+
 /// How a step runs: the request key, the device asked for, and the call's deadline
 /// (a little before tonic's own timer, so the step's DEADLINE_EXCEEDED answers first).
 fn step_options(
@@ -729,15 +848,30 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
 
     async fn list_enrollments(
         &self,
-        _: Request<pb::ListEnrollmentsRequest>,
+        req: Request<pb::ListEnrollmentsRequest>,
     ) -> Result<Response<pb::ListEnrollmentsResponse>, Status> {
+        let r = req.into_inner();
+        let (query, view) = list_query(&r)?;
+        let page = self.pipeline.list_page(&query);
+        let full = view == pb::EnrollmentView::Full;
+        let next_page_token = match (page.more, page.enrollments.last()) {
+            (true, Some(last)) => page_token(&last.id, &r),
+            _ => String::new(),
+        };
         Ok(Response::new(pb::ListEnrollmentsResponse {
-            enrollments: self
-                .pipeline
-                .list()
+            enrollments: page
+                .enrollments
                 .iter()
-                .map(convert::enrollment)
+                .map(|e| {
+                    let mut p = convert::enrollment(e);
+                    if !full {
+                        p.history.clear();
+                    }
+                    p
+                })
                 .collect(),
+            next_page_token,
+            total_size: i32::try_from(page.total).unwrap_or(i32::MAX),
         }))
     }
 
@@ -925,21 +1059,42 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         &self,
         req: Request<pb::WatchEnrollmentRequest>,
     ) -> Result<Response<Self::WatchEnrollmentStream>, Status> {
-        let id = req.into_inner().enrollment_id;
-        // Subscribe before reading the snapshot so no event falls between them.
-        let rx = self.pipeline.subscribe();
+        let r = req.into_inner();
+        let id = r.enrollment_id;
+        // Subscribe before reading the enrollment so no event falls between them.
+        let sub = self
+            .pipeline
+            .subscribe_after((r.after_sequence > 0).then_some(r.after_sequence));
         let e = self.pipeline.get(&id).map_err(|e| status::enrollment(&e))?;
-        let snapshot = pb::EnrollmentEvent {
-            enrollment_id: id.clone(),
-            step: pb::Step::Unspecified as i32,
-            status: pb::StepStatus::Unspecified as i32,
-            percent: 0,
-            message: format!("stage {}", e.stage),
-            stage: convert::stage(e.stage) as i32,
-            at: Some(convert::now()),
+        let first: Vec<pb::EnrollmentEvent> = match sub.missed {
+            // Resuming: the events of this enrollment the client missed.
+            Some(missed) => missed
+                .iter()
+                .filter(|ev| ev.enrollment_id == id)
+                .map(convert::enrollment_event)
+                .collect(),
+            // Starting afresh: a snapshot of where the enrollment is.
+            None => vec![pb::EnrollmentEvent {
+                enrollment_id: id.clone(),
+                sequence: sub.last,
+                step: pb::Step::Unspecified as i32,
+                status: pb::StepStatus::Unspecified as i32,
+                percent: 0,
+                message: format!("stage {}", e.stage),
+                stage: convert::stage(e.stage) as i32,
+                at: Some(convert::now()),
+            }],
         };
-        let done = e.stage == rekam_enrollment::Stage::HandedOver;
-        let live = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |r| {
+        let is_end = |ev: &pb::EnrollmentEvent| {
+            ev.status == pb::StepStatus::Succeeded as i32
+                && (ev.stage == pb::EnrollmentStage::HandedOver as i32
+                    || ev.stage == pb::EnrollmentStage::Cancelled as i32)
+        };
+        let done = matches!(
+            e.stage,
+            rekam_enrollment::Stage::HandedOver | rekam_enrollment::Stage::Cancelled
+        ) && e.running.is_none();
+        let live = tokio_stream::wrappers::BroadcastStream::new(sub.live).filter_map(move |r| {
             let id = id.clone();
             async move {
                 match r {
@@ -947,28 +1102,29 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
                     Ok(_) => None,
                     Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
                         Some(Err(status::events_dropped(format!(
-                            "{n} progress events were dropped: get the enrollment and watch again"
+                            "{n} progress events were dropped: watch again with after_sequence"
                         ))))
                     }
                 }
             }
         });
-        // The stream ends right after the hand-over (without waiting for another event).
-        let live = futures::stream::unfold((Box::pin(live), false), |(mut s, ended)| async move {
+        if done {
+            // Nothing more will happen: the snapshot (or the missed events), then the end.
+            let s: BoxStream<pb::EnrollmentEvent> =
+                Box::pin(futures::stream::iter(first.into_iter().map(Ok)));
+            return Ok(Response::new(s));
+        }
+        // The stream ends right after the hand-over or the cancellation (without waiting
+        // for another event).
+        let all = futures::stream::iter(first.into_iter().map(Ok)).chain(live);
+        let s = futures::stream::unfold((Box::pin(all), false), move |(mut s, ended)| async move {
             if ended {
                 return None;
             }
             let item = s.next().await?;
-            let end = matches!(&item, Ok(ev)
-                if ev.stage == pb::EnrollmentStage::HandedOver as i32
-                    && ev.status == pb::StepStatus::Succeeded as i32);
+            let end = matches!(&item, Ok(ev) if is_end(ev));
             Some((item, (s, end)))
         });
-        let s: BoxStream<pb::EnrollmentEvent> = if done {
-            Box::pin(futures::stream::iter([Ok(snapshot)]))
-        } else {
-            Box::pin(futures::stream::iter([Ok(snapshot)]).chain(live))
-        };
         Ok(Response::new(stream_until_shutdown(&self.shutdown, s)))
     }
 }

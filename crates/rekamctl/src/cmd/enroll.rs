@@ -210,7 +210,10 @@ async fn watch_progress(
 ) {
     // No deadline: the stream lives as long as the enrollment runs.
     let Ok(resp) = client
-        .watch_enrollment(WatchEnrollmentRequest { enrollment_id: id })
+        .watch_enrollment(WatchEnrollmentRequest {
+            enrollment_id: id,
+            after_sequence: 0,
+        })
         .await
     else {
         return;
@@ -429,14 +432,45 @@ async fn run_steps(
     .await
 }
 
-/// `enrollments`.
-pub async fn enrollments(ctx: &Ctx) -> anyhow::Result<()> {
+/// A stage from its short name (`sent`, `receipt-issued`, `RECEIPT_ISSUED`…).
+pub fn stage_from_name(name: &str) -> Option<EnrollmentStage> {
+    let upper = name.trim().to_ascii_uppercase().replace('-', "_");
+    EnrollmentStage::from_str_name(&format!("ENROLLMENT_STAGE_{upper}"))
+        .filter(|s| *s != EnrollmentStage::Unspecified)
+}
+
+/// `enrollments`: reads pages until `limit` enrollments or the last page.
+pub async fn enrollments(ctx: &Ctx, args: crate::EnrollmentsArgs) -> anyhow::Result<()> {
     let mut client = EnrollmentServiceClient::new(ctx.channel.clone());
-    let list = client
-        .list_enrollments(ctx.req(ListEnrollmentsRequest {}))
-        .await?
-        .into_inner()
-        .enrollments;
+    let stage = match &args.state {
+        None => EnrollmentStage::Unspecified,
+        Some(s) => stage_from_name(s).ok_or_else(|| {
+            anyhow::anyhow!(
+                "unknown stage {s:?}: one of created, documents-checked, identity-verified, \
+                 recorded, sent, printed, encoded, handed-over, receipt-issued, cancelled"
+            )
+        })?,
+    };
+    let mut list = Vec::new();
+    let mut page_token = String::new();
+    while list.len() < args.limit {
+        let page = client
+            .list_enrollments(ctx.req(ListEnrollmentsRequest {
+                page_size: i32::try_from((args.limit - list.len()).min(200)).unwrap_or(200),
+                page_token: std::mem::take(&mut page_token),
+                stage: stage as i32,
+                nik: args.nik.clone().unwrap_or_default(),
+                receipt_number: args.receipt.clone().unwrap_or_default(),
+                ..Default::default()
+            }))
+            .await?
+            .into_inner();
+        list.extend(page.enrollments);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
     let applicant = |e: &Enrollment| {
         e.applicant
             .as_ref()
