@@ -233,6 +233,29 @@ def test_devices_five_classes(c):
 def test_full_enrollment(c):
     eid = run_to_sent(c, 1)
     step = en.StepRequest(enrollment_id=eid)
+    # The officer checks the recording and the card with the applicant before printing.
+    thumb = c.enroll.GetMedia(
+        en.GetMediaRequest(enrollment_id=eid, kind=en.MEDIA_KIND_FACE), timeout=CALL_TIMEOUT
+    )
+    assert thumb.content_type == "image/jpeg" and max(thumb.width, thumb.height) <= 160, (
+        thumb.content_type,
+        thumb.width,
+        thumb.height,
+    )
+    assert thumb.data[:2] == b"\xff\xd8", "not a JPEG"
+    slap = c.enroll.GetMedia(
+        en.GetMediaRequest(
+            enrollment_id=eid,
+            kind=en.MEDIA_KIND_SLAP,
+            position=common_pb2.FINGER_POSITION_RIGHT_FOUR,
+        ),
+        timeout=CALL_TIMEOUT,
+    )
+    assert slap.data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    preview = c.enroll.RenderCardPreview(
+        en.RenderCardPreviewRequest(enrollment_id=eid), timeout=CALL_TIMEOUT
+    )
+    assert preview.front_png[:4] == b"\x89PNG" and preview.back_png[:4] == b"\x89PNG"
     e = c.enroll.Print(step, timeout=CALL_TIMEOUT)
     check_stage(e, "ENROLLMENT_STAGE_PRINTED", "Print")
     assert e.print_job_id, "no print job id"

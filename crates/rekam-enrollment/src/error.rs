@@ -97,6 +97,9 @@ pub enum EnrollmentError {
     /// SIAK or the data centre failed.
     #[error(transparent)]
     Service(#[from] ServiceError),
+    /// The image asked for is not (yet) recorded.
+    #[error("{0}")]
+    MediaNotFound(String),
     /// A biometric record could not be made from what was captured.
     #[error("could not build the biometric records: {0}")]
     Format(String),
@@ -127,6 +130,7 @@ impl EnrollmentError {
             EnrollmentError::StepTimedOut(_) => "DEADLINE_EXCEEDED",
             EnrollmentError::Device(d) => d.reason(),
             EnrollmentError::Service(s) => s.reason(),
+            EnrollmentError::MediaNotFound(_) => "MEDIA_NOT_FOUND",
             EnrollmentError::Format(_) => "FORMAT_ERROR",
         }
     }

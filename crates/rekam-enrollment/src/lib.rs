@@ -11,8 +11,10 @@
 //! Enrollments are kept in memory by this version (durable storage is later work).
 
 mod applicant;
+pub mod cpu;
 mod error;
 pub mod formats;
+pub mod media;
 mod model;
 mod nik;
 mod pipeline;
@@ -26,7 +28,9 @@ pub use applicant::{
 pub use error::{EnrollmentError, FieldViolation};
 pub use model::*;
 pub use nik::{Nik, Sex, check_kk};
-pub use pipeline::{Pipeline, PipelineConfig, Progress, SignatureRenderer, Subscription};
+pub use pipeline::{
+    CardReason, Pipeline, PipelineConfig, Progress, SignatureRenderer, Subscription,
+};
 pub use services::{
     DataCentre, DataCentreSim, Remote, ServiceError, Siak, SiakConfirmation, SiakSim, Submission,
 };

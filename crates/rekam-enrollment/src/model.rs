@@ -79,6 +79,12 @@ pub enum Step {
     HandOver,
     /// Cancel the enrollment.
     Cancel,
+    /// Correct the applicant's data before sending.
+    UpdateApplicant,
+    /// Print the card again.
+    Reprint,
+    /// Encode the chip again.
+    Reencode,
 }
 
 impl fmt::Display for Step {
@@ -97,6 +103,9 @@ impl fmt::Display for Step {
             Step::Encode => "encode",
             Step::HandOver => "hand over",
             Step::Cancel => "cancel",
+            Step::UpdateApplicant => "update applicant",
+            Step::Reprint => "reprint",
+            Step::Reencode => "re-encode",
         };
         f.write_str(s)
     }

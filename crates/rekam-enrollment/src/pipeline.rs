@@ -379,6 +379,24 @@ impl Pipeline {
         }
     }
 
+    /// One image of an enrollment's recording (see [`crate::media`]), made in the CPU
+    /// pool.
+    pub async fn media(
+        &self,
+        id: &str,
+        kind: crate::media::MediaKind,
+        size: crate::media::MediaSize,
+    ) -> Result<crate::media::Media, EnrollmentError> {
+        let e = self.get(id)?;
+        blocking(move || crate::media::media(&e, kind, size)).await
+    }
+
+    /// The card's front and back as they would print now (PNG), without a blank.
+    pub async fn card_preview(&self, id: &str) -> Result<(Vec<u8>, Vec<u8>), EnrollmentError> {
+        let e = self.get(id)?;
+        blocking(move || crate::media::card_preview(&e)).await
+    }
+
     /// A step operation, running or ended.
     pub fn operation(&self, id: &str) -> Result<Operation, EnrollmentError> {
         Ok(self.watch_operation(id)?.borrow().clone())
@@ -1168,10 +1186,23 @@ impl Pipeline {
     }
 
     async fn print_now(&self, id: &str, opts: &StepOptions) -> Result<Enrollment, EnrollmentError> {
+        self.print_as(id, Step::Print, opts).await
+    }
+
+    /// Prints the card as `step` (Print, or Reprint of a card spoiled, lost or whose chip
+    /// failed: a new card, which then needs encoding).
+    async fn print_as(
+        &self,
+        id: &str,
+        step: Step,
+        opts: &StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
         let printer = self
             .registry
             .printer(opts.device_id.as_deref().unwrap_or(""))?;
-        self.run_step(id, Step::Print, opts, async |e, p| {
+        self.run_step(id, step, opts, async |e, p| {
+            // A new card: the old one's chip is no longer this enrollment's card.
+            e.card_uid = None;
             p.device(&printer.info().id);
             let snapshot = e.clone();
             let (front, back) = blocking(move || formats::card_images(&snapshot)).await?;
@@ -1214,7 +1245,11 @@ impl Pipeline {
                 }
             }
             guard.printer = None;
-            Ok(format!("card printed ({job_id})"))
+            Ok(if step == Step::Reprint {
+                format!("card reprinted ({job_id})")
+            } else {
+                format!("card printed ({job_id})")
+            })
         })
         .await
     }
@@ -1237,10 +1272,20 @@ impl Pipeline {
         id: &str,
         opts: &StepOptions,
     ) -> Result<Enrollment, EnrollmentError> {
+        self.encode_as(id, Step::Encode, opts).await
+    }
+
+    /// Encodes the chip as `step` (Encode, or Reencode of a chip that failed).
+    async fn encode_as(
+        &self,
+        id: &str,
+        step: Step,
+        opts: &StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
         let encoder = self
             .registry
             .encoder(opts.device_id.as_deref().unwrap_or(""))?;
-        self.run_step(id, Step::Encode, opts, async |e, p| {
+        self.run_step(id, step, opts, async |e, p| {
             p.device(&encoder.info().id);
             let snapshot = e.clone();
             let files = blocking(move || formats::chip_files(&snapshot)).await?;
@@ -1286,7 +1331,139 @@ impl Pipeline {
     }
 }
 
+/// Why a card is printed or encoded again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardReason {
+    /// The card came out spoiled (misprint, damaged in handling).
+    Spoiled,
+    /// The chip failed (cannot be written or read back).
+    ChipFailed,
+    /// The applicant lost the card.
+    Lost,
+    /// The card was damaged in use.
+    Damaged,
+}
+
+impl std::fmt::Display for CardReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CardReason::Spoiled => "spoiled",
+            CardReason::ChipFailed => "chip failed",
+            CardReason::Lost => "lost",
+            CardReason::Damaged => "damaged",
+        })
+    }
+}
+
+fn reason_note(reason: CardReason, note: &str) -> Result<String, EnrollmentError> {
+    let note = note.trim();
+    if note.is_empty() {
+        return Ok(reason.to_string());
+    }
+    let limit = crate::applicant::TextLimit {
+        field: "note",
+        max_chars: 200,
+        digits: true,
+    };
+    if let Some(v) = crate::applicant::check_text(note, &limit) {
+        return Err(EnrollmentError::InvalidRequest(vec![v]));
+    }
+    Ok(format!("{reason}: {note}"))
+}
+
 impl Pipeline {
+    /// Prints the card again (a spoiled card, a failed chip, a lost or damaged card): the
+    /// enrollment returns to PRINTED and the new card needs encoding. The reason is kept
+    /// in the history.
+    pub async fn reprint(
+        self: &Arc<Self>,
+        id: &str,
+        reason: CardReason,
+        note: &str,
+        mut opts: StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        opts.note = Some(reason_note(reason, note)?);
+        let id = id.to_string();
+        self.detached(opts.request.clone(), move |p| async move {
+            p.print_as(&id, Step::Reprint, &opts).await
+        })
+        .await
+    }
+
+    /// Encodes the chip again (it failed, or was found unreadable before hand-over).
+    pub async fn reencode(
+        self: &Arc<Self>,
+        id: &str,
+        reason: CardReason,
+        note: &str,
+        mut opts: StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        opts.note = Some(reason_note(reason, note)?);
+        let id = id.to_string();
+        self.detached(opts.request.clone(), move |p| async move {
+            p.encode_as(&id, Step::Reencode, &opts).await
+        })
+        .await
+    }
+
+    /// Corrects the applicant's data before the recording is sent. The NIK cannot change
+    /// (that is another person: cancel and open a new enrollment). A new KK number sends the
+    /// enrollment back to CREATED (the family card is checked again); a change to what SIAK
+    /// checks (name, place or date of birth, sex) after SIAK confirmed sends it back to
+    /// DOCUMENTS_CHECKED (SIAK is asked again); the recording is kept either way. The
+    /// history entry names the fields that changed, not their values.
+    pub async fn update_applicant(
+        self: &Arc<Self>,
+        id: &str,
+        applicant: Applicant,
+        mut opts: StepOptions,
+    ) -> Result<Enrollment, EnrollmentError> {
+        applicant.validate()?;
+        let id = id.to_string();
+        self.detached(opts.request.clone(), move |p| async move {
+            let current = p.get(&id)?;
+            if current.applicant.nik != applicant.nik {
+                return Err(EnrollmentError::invalid(
+                    "applicant.nik",
+                    "the NIK cannot change: cancel this enrollment and open one for the other NIK",
+                ));
+            }
+            let changed = changed_fields(&current.applicant, &applicant);
+            opts.note = Some(if changed.is_empty() {
+                "nothing changed".to_string()
+            } else {
+                format!("changed: {}", changed.join(", "))
+            });
+            p.run_step(
+                &id,
+                Step::UpdateApplicant,
+                &opts,
+                async |e: &mut Enrollment, _: &Progress<'_>| {
+                    let kk = e.applicant.kk_number != applicant.kk_number;
+                    let siak = e.applicant.name != applicant.name
+                        || e.applicant.birth_place != applicant.birth_place
+                        || e.applicant.birth_date != applicant.birth_date
+                        || e.applicant.sex != applicant.sex;
+                    e.applicant = applicant.clone();
+                    if kk {
+                        e.stage = Stage::Created;
+                        e.siak_reference = None;
+                    } else if siak && matches!(e.stage, Stage::IdentityVerified | Stage::Recorded) {
+                        e.stage = Stage::DocumentsChecked;
+                        e.siak_reference = None;
+                    }
+                    Ok(format!(
+                        "applicant updated ({} field{})",
+                        changed.len(),
+                        if changed.len() == 1 { "" } else { "s" }
+                    ))
+                },
+            )
+            .await
+        })
+        .await
+    }
+
     /// Cancels the enrollment with the officer's reason (kept in its history). A running
     /// step must be cancelled first (`cancel_step`); a handed-over card is not cancelled.
     pub async fn cancel(
@@ -1322,6 +1499,34 @@ impl Pipeline {
     }
 }
 
+/// The names of the fields that differ (never their values).
+fn changed_fields(a: &Applicant, b: &Applicant) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    let mut cmp = |name, same: bool| {
+        if !same {
+            v.push(name);
+        }
+    };
+    cmp("kk_number", a.kk_number == b.kk_number);
+    cmp("name", a.name == b.name);
+    cmp("birth_place", a.birth_place == b.birth_place);
+    cmp("birth_date", a.birth_date == b.birth_date);
+    cmp("sex", a.sex == b.sex);
+    cmp("address", a.address == b.address);
+    cmp("rt", a.rt == b.rt);
+    cmp("rw", a.rw == b.rw);
+    cmp("village", a.village == b.village);
+    cmp("district", a.district == b.district);
+    cmp("regency", a.regency == b.regency);
+    cmp("province", a.province == b.province);
+    cmp("religion", a.religion == b.religion);
+    cmp("marital_status", a.marital_status == b.marital_status);
+    cmp("occupation", a.occupation == b.occupation);
+    cmp("citizenship", a.citizenship == b.citizenship);
+    cmp("blood_type", a.blood_type == b.blood_type);
+    v
+}
+
 fn slap_name(p: FingerPosition) -> &'static str {
     match p {
         FingerPosition::RightFour => "the four fingers of the right hand",
@@ -1330,13 +1535,11 @@ fn slap_name(p: FingerPosition) -> &'static str {
     }
 }
 
-/// Runs CPU-bound format work off the async runtime.
+/// Runs CPU-bound format work off the async runtime, in the bounded pool.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, EnrollmentError> + Send + 'static,
 ) -> Result<T, EnrollmentError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|err| EnrollmentError::Format(format!("worker thread: {err}")))?
+    crate::cpu::run(f).await?
 }
 
 async fn with_timeout<T>(

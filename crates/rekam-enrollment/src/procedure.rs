@@ -35,7 +35,8 @@ const OPEN: &[Stage] = &[
     ReceiptIssued,
 ];
 
-/// The whole procedure, in the order of the service standard.
+/// The whole procedure, in the order of the service standard, then the corrections
+/// (update the applicant before sending, reprint, re-encode) and the cancellation.
 pub const TABLE: &[Transition] = &[
     Transition {
         step: Step::CheckDocuments,
@@ -104,6 +105,24 @@ pub const TABLE: &[Transition] = &[
         hint: "the card is handed over once printed and encoded",
     },
     Transition {
+        step: Step::UpdateApplicant,
+        from: &[Created, DocumentsChecked, IdentityVerified, Recorded],
+        to: None,
+        hint: "the applicant's data can be corrected only before the recording is sent",
+    },
+    Transition {
+        step: Step::Reprint,
+        from: &[Printed, Encoded, HandedOver],
+        to: Some(Printed),
+        hint: "a card is reprinted only after it was printed",
+    },
+    Transition {
+        step: Step::Reencode,
+        from: &[Encoded, HandedOver],
+        to: Some(Encoded),
+        hint: "a chip is encoded again only after it was encoded",
+    },
+    Transition {
         step: Step::Cancel,
         from: OPEN,
         to: Some(Cancelled),
@@ -165,9 +184,15 @@ mod tests {
     }
 
     #[test]
-    fn nothing_runs_after_hand_over_or_cancellation() {
+    fn after_hand_over_only_a_new_card_and_after_cancellation_nothing() {
         for t in TABLE {
-            assert!(!t.from.contains(&HandedOver), "{}", t.step);
+            if t.from.contains(&HandedOver) {
+                assert!(
+                    matches!(t.step, Step::Reprint | Step::Reencode),
+                    "{}",
+                    t.step
+                );
+            }
             assert!(!t.from.contains(&Cancelled), "{}", t.step);
         }
         assert!(!is_open(HandedOver) && !is_open(Cancelled) && is_open(Sent));

@@ -431,6 +431,50 @@ pub fn stage_from(v: i32) -> Option<enr::Stage> {
     })
 }
 
+/// A card reason from proto; INVALID_ARGUMENT when not given.
+pub fn card_reason(v: i32) -> Result<enr::CardReason, Status> {
+    match pb::CardReason::try_from(v) {
+        Ok(pb::CardReason::Spoiled) => Ok(enr::CardReason::Spoiled),
+        Ok(pb::CardReason::ChipFailed) => Ok(enr::CardReason::ChipFailed),
+        Ok(pb::CardReason::Lost) => Ok(enr::CardReason::Lost),
+        Ok(pb::CardReason::Damaged) => Ok(enr::CardReason::Damaged),
+        _ => Err(status::invalid(
+            "reason",
+            "give the reason: SPOILED, CHIP_FAILED, LOST or DAMAGED",
+        )),
+    }
+}
+
+/// A media kind (with its position) from proto.
+pub fn media_kind(kind: i32, position: i32) -> Result<enr::media::MediaKind, Status> {
+    use enr::media::MediaKind as K;
+    let finger = |slap: bool| -> Result<core::FingerPosition, Status> {
+        let p = finger_position("position", position)?;
+        if p.is_slap() != slap {
+            return Err(status::invalid(
+                "position",
+                if slap {
+                    "a slap is RIGHT_FOUR, LEFT_FOUR or BOTH_THUMBS"
+                } else {
+                    "give a single finger (1-10)"
+                },
+            ));
+        }
+        Ok(p)
+    };
+    Ok(match pb::MediaKind::try_from(kind) {
+        Ok(pb::MediaKind::Face) => K::Face,
+        Ok(pb::MediaKind::Portrait) => K::Portrait,
+        Ok(pb::MediaKind::Slap) => K::Slap(finger(true)?),
+        Ok(pb::MediaKind::Finger) => K::Finger(finger(false)?),
+        Ok(pb::MediaKind::Single) => K::Single(finger(false)?),
+        Ok(pb::MediaKind::Signature) => K::Signature,
+        Ok(pb::MediaKind::CardFront) => K::CardFront,
+        Ok(pb::MediaKind::CardBack) => K::CardBack,
+        _ => return Err(status::invalid("kind", "give the kind of image")),
+    })
+}
+
 /// A calendar date from proto (`None` when it is not a date).
 pub fn date_from(d: &rekam_api::Date) -> Option<enr::Date> {
     enr::Date::new(
@@ -456,6 +500,9 @@ pub fn step(s: enr::Step) -> pb::Step {
         enr::Step::Encode => pb::Step::Encode,
         enr::Step::HandOver => pb::Step::HandOver,
         enr::Step::Cancel => pb::Step::Cancel,
+        enr::Step::UpdateApplicant => pb::Step::UpdateApplicant,
+        enr::Step::Reprint => pb::Step::Reprint,
+        enr::Step::Reencode => pb::Step::Reencode,
     }
 }
 

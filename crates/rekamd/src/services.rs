@@ -263,9 +263,9 @@ impl pb::fingerprint_service_server::FingerprintService for Shared {
         .instrument(info_span!("capture_fingerprint", position = ?position))
         .await?;
         let image = cap.image.clone();
-        // Quality per finger and the ISO/IEC 19794-4 record, computed above the driver on
-        // a blocking thread (CPU-bound).
-        let (fingers, finger_record) = tokio::task::spawn_blocking(move || {
+        // Quality per finger and the ISO/IEC 19794-4 record, computed above the driver in
+        // the bounded CPU pool.
+        let (fingers, finger_record) = rekam_enrollment::cpu::run(move || {
             let fingers = if position.is_slap() {
                 rekam_enrollment::formats::assess_slap(position, image.clone(), &missing)?.fingers
             } else {
@@ -278,7 +278,7 @@ impl pb::fingerprint_service_server::FingerprintService for Shared {
             Ok::<_, rekam_enrollment::EnrollmentError>((fingers, record))
         })
         .await
-        .map_err(|e| status::internal(format!("quality task: {e}")))?
+        .and_then(|r| r)
         .map_err(|e| status::enrollment(&e))?;
         let fingers = fingers.iter().map(convert::finger_quality).collect();
         Ok(Response::new(pb::CaptureFingerprintResponse {
@@ -369,9 +369,9 @@ impl pb::camera_service_server::CameraService for Shared {
         .await?;
         let mut frame = convert::frame(&f);
         frame.face_record =
-            tokio::task::spawn_blocking(move || rekam_enrollment::formats::face_record(&f.jpeg))
+            rekam_enrollment::cpu::run(move || rekam_enrollment::formats::face_record(&f.jpeg))
                 .await
-                .map_err(|e| status::internal(format!("face record task: {e}")))?
+                .and_then(|r| r)
                 .map_err(|e| status::enrollment(&e))?;
         Ok(Response::new(frame))
     }
@@ -982,6 +982,110 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         req: Request<pb::StepRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
         step!(self, req, |p, id, opts| p.hand_over(&id, opts))
+    }
+
+    async fn update_applicant(
+        &self,
+        req: Request<pb::UpdateApplicantRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        let mut r = req.into_inner();
+        let key = request_key(std::mem::take(&mut r.request_id), &r)?;
+        let a = r
+            .applicant
+            .ok_or_else(|| status::invalid("applicant", "the applicant is missing"))?;
+        let e = self
+            .pipeline
+            .update_applicant(
+                &r.enrollment_id,
+                convert::applicant(a)?,
+                step_options(None, key, String::new()),
+            )
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(convert::enrollment(&e)))
+    }
+
+    async fn reprint_card(
+        &self,
+        req: Request<pb::ReprintCardRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        let deadline = deadline(&req);
+        let mut r = req.into_inner();
+        let key = request_key(std::mem::take(&mut r.request_id), &r)?;
+        let reason = convert::card_reason(r.reason)?;
+        let e = self
+            .pipeline
+            .reprint(
+                &r.enrollment_id,
+                reason,
+                &r.note,
+                step_options(deadline, key, r.device_id),
+            )
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(convert::enrollment(&e)))
+    }
+
+    async fn reencode_card(
+        &self,
+        req: Request<pb::ReencodeCardRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        let deadline = deadline(&req);
+        let mut r = req.into_inner();
+        let key = request_key(std::mem::take(&mut r.request_id), &r)?;
+        let reason = convert::card_reason(r.reason)?;
+        let e = self
+            .pipeline
+            .reencode(
+                &r.enrollment_id,
+                reason,
+                &r.note,
+                step_options(deadline, key, r.device_id),
+            )
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(convert::enrollment(&e)))
+    }
+
+    async fn get_media(
+        &self,
+        req: Request<pb::GetMediaRequest>,
+    ) -> Result<Response<pb::Media>, Status> {
+        let r = req.into_inner();
+        let kind = convert::media_kind(r.kind, r.position)?;
+        let size = match pb::MediaSize::try_from(r.size) {
+            Ok(pb::MediaSize::Full) => rekam_enrollment::media::MediaSize::Full,
+            Ok(_) => rekam_enrollment::media::MediaSize::Thumbnail,
+            Err(_) => return Err(status::invalid("size", "is not a media size")),
+        };
+        let m = self
+            .pipeline
+            .media(&r.enrollment_id, kind, size)
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(pb::Media {
+            kind: r.kind,
+            position: r.position,
+            content_type: m.content_type.to_string(),
+            data: m.data,
+            width: m.width,
+            height: m.height,
+        }))
+    }
+
+    async fn render_card_preview(
+        &self,
+        req: Request<pb::RenderCardPreviewRequest>,
+    ) -> Result<Response<pb::CardPreview>, Status> {
+        let (front_png, back_png) = self
+            .pipeline
+            .card_preview(&req.into_inner().enrollment_id)
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(pb::CardPreview {
+            front_png,
+            back_png,
+        }))
     }
 
     async fn cancel_enrollment(

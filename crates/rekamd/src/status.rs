@@ -138,6 +138,7 @@ pub fn localized(reason: &str) -> &'static str {
         "ENROLLMENT_CANCELLED" => "Perekaman ini sudah dibatalkan.",
         "OPERATION_NOT_FOUND" => "Proses tidak ditemukan.",
         "NO_STEP_RUNNING" => "Tidak ada langkah yang sedang berjalan.",
+        "MEDIA_NOT_FOUND" => "Gambar yang diminta belum direkam.",
         "FORMAT_ERROR" => "Data biometrik tidak dapat diolah; rekam ulang.",
         "INTERNAL" => "Terjadi kesalahan di dalam layanan stasiun; hubungi teknisi.",
         "DEVICE_NOT_FOUND" => "Perangkat tidak ditemukan.",
@@ -213,7 +214,7 @@ pub fn enrollment(e: &EnrollmentError) -> Status {
         | EnrollmentError::Cancelled(_) => Code::FailedPrecondition,
         EnrollmentError::StepInProgress(_) => Code::Aborted,
         EnrollmentError::NoStepRunning(_) => Code::FailedPrecondition,
-        EnrollmentError::OperationNotFound(_) => Code::NotFound,
+        EnrollmentError::OperationNotFound(_) | EnrollmentError::MediaNotFound(_) => Code::NotFound,
         EnrollmentError::StepCancelled(_) => Code::Cancelled,
         EnrollmentError::StepTimedOut(_) => Code::DeadlineExceeded,
         EnrollmentError::Device(d) => return device(d),
@@ -466,6 +467,7 @@ mod tests {
             EnrollmentError::OperationNotFound(String::new()),
             EnrollmentError::StepCancelled(String::new()),
             EnrollmentError::StepTimedOut(String::new()),
+            EnrollmentError::MediaNotFound(String::new()),
             EnrollmentError::Format(String::new()),
         ] {
             reasons.push(e.reason());
