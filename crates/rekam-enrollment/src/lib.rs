@@ -14,6 +14,7 @@ mod applicant;
 pub mod cpu;
 mod error;
 pub mod formats;
+pub mod liveview;
 pub mod media;
 mod model;
 mod nik;

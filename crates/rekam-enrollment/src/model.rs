@@ -232,6 +232,8 @@ pub struct Operation {
     pub ended_at: Option<SystemTime>,
     /// The error's reason, when it did not succeed.
     pub error_reason: Option<&'static str>,
+    /// The finger position a fingerprint step captures now.
+    pub position: Option<FingerPosition>,
 }
 
 /// A client's request id with a fingerprint of the request it came with (AIP-155): the

@@ -59,6 +59,15 @@ struct RunningStep {
     op: watch::Sender<Operation>,
     cancel: CancellationToken,
     note: Arc<Mutex<Option<String>>>,
+    ink: Ink,
+}
+
+/// The pen samples of a signature step: kept, and sent to the live views, under one lock,
+/// so a view that joins late gets the samples so far and then every new one, once.
+#[derive(Clone)]
+struct Ink {
+    sent: Arc<Mutex<Vec<PenSample>>>,
+    tx: broadcast::Sender<PenSample>,
 }
 
 /// Clears the slot's running step however the step ends (a panic included), so an
@@ -151,6 +160,7 @@ pub struct Progress<'a> {
     step: Step,
     stage: Stage,
     op: &'a watch::Sender<Operation>,
+    ink: &'a Ink,
 }
 
 impl Progress<'_> {
@@ -183,6 +193,20 @@ impl Progress<'_> {
     /// Records the print job the step submitted.
     pub fn job(&self, job_id: &str) {
         self.op.send_modify(|o| o.job_id = Some(job_id.to_string()));
+    }
+
+    /// Records the finger position the step captures now (for the live view).
+    pub fn position(&self, position: FingerPosition) {
+        self.op
+            .send_if_modified(|o| o.position.replace(position) != Some(position));
+    }
+
+    /// Passes a pen sample on to the live view, as the applicant writes.
+    pub fn pen(&self, sample: &PenSample) {
+        let mut sent = lock(&self.ink.sent);
+        sent.push(*sample);
+        // Nobody watching is fine.
+        let _ = self.ink.tx.send(*sample);
     }
 
     /// Records that a card blank was fed into the printer.
@@ -395,6 +419,33 @@ impl Pipeline {
     pub async fn card_preview(&self, id: &str) -> Result<(Vec<u8>, Vec<u8>), EnrollmentError> {
         let e = self.get(id)?;
         blocking(move || crate::media::card_preview(&e)).await
+    }
+
+    /// The running step, if one runs: a receiver of its operation, the pen samples it has
+    /// had so far and a receiver of the next ones.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn running_step(
+        &self,
+        id: &str,
+    ) -> Result<
+        Option<(
+            watch::Receiver<Operation>,
+            Vec<PenSample>,
+            broadcast::Receiver<PenSample>,
+        )>,
+        EnrollmentError,
+    > {
+        let slot = self.slot(id)?;
+        let running = lock(&slot.running);
+        Ok(running.as_ref().map(|r| {
+            let sent = lock(&r.ink.sent);
+            (r.op.subscribe(), sent.clone(), r.ink.tx.subscribe())
+        }))
+    }
+
+    /// The station's devices.
+    pub(crate) fn registry(&self) -> &Arc<Registry> {
+        &self.registry
     }
 
     /// A step operation, running or ended.
@@ -619,7 +670,7 @@ impl Pipeline {
         let slot = self.slot(id)?;
         let started = SystemTime::now();
         let request_id = opts.request.as_ref().map(|k| k.id.clone());
-        let (op_tx, cancel, note) = {
+        let (op_tx, cancel, note, ink) = {
             let mut running = lock(&slot.running);
             if running.is_some() {
                 return Err(EnrollmentError::StepInProgress(id.to_string()));
@@ -651,17 +702,23 @@ impl Pipeline {
                 started_at: started,
                 ended_at: None,
                 error_reason: None,
+                position: None,
             };
             let (tx, rx) = watch::channel(op.clone());
             lock(&self.operations).insert(op.id.clone(), rx);
             let cancel = CancellationToken::new();
             let note = Arc::new(Mutex::new(None));
+            let ink = Ink {
+                sent: Arc::new(Mutex::new(Vec::new())),
+                tx: broadcast::channel(4096).0,
+            };
             *running = Some(RunningStep {
                 op: tx.clone(),
                 cancel: cancel.clone(),
                 note: note.clone(),
+                ink: ink.clone(),
             });
-            (tx, cancel, note)
+            (tx, cancel, note, ink)
         };
         let _clear = ClearRunning(&slot);
         let mut work_copy = lock(&slot.data).clone();
@@ -682,6 +739,7 @@ impl Pipeline {
             step,
             stage,
             op: &op_tx,
+            ink: &ink,
         };
         let outcome = tokio::select! {
             r = work(&mut work_copy, &progress).instrument(span.clone()) => r.map_err(Ended::Failed),
@@ -927,6 +985,7 @@ impl Pipeline {
                 if here.len() == fingers.len() {
                     continue;
                 }
+                p.position(slap);
                 p.report(5 + 25 * i as u32, format!("place {}", slap_name(slap)));
                 let cap = with_timeout(
                     timeout,
@@ -940,6 +999,7 @@ impl Pipeline {
             }
             let mut single_caps = Vec::new();
             for (i, pos) in singles.iter().copied().enumerate() {
+                p.position(pos);
                 p.report(80 + i as u32, format!("place the {pos:?} finger alone"));
                 let cap =
                     with_timeout(timeout, "waiting for the finger", scanner.capture(pos, &[]))
@@ -1021,7 +1081,7 @@ impl Pipeline {
             let drain = async {
                 let mut n = 0usize;
                 while let Some(s) = stream.next().await {
-                    s?;
+                    p.pen(&s?);
                     n += 1;
                 }
                 Ok::<usize, DeviceError>(n)

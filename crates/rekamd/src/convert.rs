@@ -431,6 +431,35 @@ pub fn stage_from(v: i32) -> Option<enr::Stage> {
     })
 }
 
+/// A fingerprint preview frame to proto.
+pub fn finger_preview(f: &core::FingerPreview) -> pb::FingerprintPreviewFrame {
+    pb::FingerprintPreviewFrame {
+        sequence: f.sequence,
+        timestamp: Some(timestamp(f.at)),
+        image: Some(grey(&f.image)),
+        finger_present: f.finger_present,
+    }
+}
+
+/// A live view item to proto.
+pub fn live_frame(i: &enr::liveview::LiveItem) -> pb::LiveViewFrame {
+    use enr::liveview::LiveFrame;
+    let (frame, position) = match &i.frame {
+        LiveFrame::Camera(f) => (pb::live_view_frame::Frame::Camera(frame(f)), 0),
+        LiveFrame::Fingerprint(p, f) => (
+            pb::live_view_frame::Frame::Fingerprint(finger_preview(f)),
+            finger_position_pb(*p),
+        ),
+        LiveFrame::Pen(s) => (pb::live_view_frame::Frame::Pen(pen(s)), 0),
+    };
+    pb::LiveViewFrame {
+        operation_id: i.operation_id.clone(),
+        step: step(i.step) as i32,
+        frame: Some(frame),
+        position,
+    }
+}
+
 /// A card reason from proto; INVALID_ARGUMENT when not given.
 pub fn card_reason(v: i32) -> Result<enr::CardReason, Status> {
     match pb::CardReason::try_from(v) {

@@ -301,13 +301,8 @@ impl pb::fingerprint_service_server::FingerprintService for Shared {
         let scanner = dev(self.registry.fingerprint(&r.device_id))?;
         dev(scanner.state_usable())?;
         let s = scanner.preview(position).map(|f| {
-            f.map(|f| pb::FingerprintPreviewFrame {
-                sequence: f.sequence,
-                timestamp: Some(rekam_api::timestamp(f.at)),
-                image: Some(convert::grey(&f.image)),
-                finger_present: f.finger_present,
-            })
-            .map_err(|e| status::device(&e))
+            f.map(|f| convert::finger_preview(&f))
+                .map_err(|e| status::device(&e))
         });
         Ok(Response::new(stream_until_shutdown(
             &self.shutdown,
@@ -1117,6 +1112,23 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
             .await
             .map_err(|e| status::enrollment(&e))?;
         Ok(Response::new(convert::operation(&op)))
+    }
+
+    type WatchLiveViewStream = BoxStream<pb::LiveViewFrame>;
+
+    async fn watch_live_view(
+        &self,
+        req: Request<pb::WatchLiveViewRequest>,
+    ) -> Result<Response<Self::WatchLiveViewStream>, Status> {
+        let rx = self
+            .pipeline
+            .live_view(&req.into_inner().enrollment_id)
+            .map_err(|e| status::enrollment(&e))?;
+        let s = tokio_stream::wrappers::ReceiverStream::new(rx).map(|item| {
+            item.map(|i| convert::live_frame(&i))
+                .map_err(|e| status::enrollment(&e))
+        });
+        Ok(Response::new(stream_until_shutdown(&self.shutdown, s)))
     }
 
     async fn get_step_operation(
