@@ -331,6 +331,23 @@ pub fn local_date(t: SystemTime, utc_offset_minutes: i32) -> crate::applicant::D
     crate::applicant::Date { year, month, day }
 }
 
+/// A capture assessed as the fingerprint service returns it: each finger with its quality
+/// (segmented from a slap, or the single finger), and the ISO/IEC 19794-4 record of the
+/// capture. CPU-bound.
+pub fn assess_capture(
+    position: FingerPosition,
+    image: &GreyImage,
+    missing: &[rekam_core::MissingFinger],
+) -> Result<(Vec<FingerRecording>, Vec<u8>), EnrollmentError> {
+    let fingers = if position.is_slap() {
+        assess_slap(position, image.clone(), missing)?.fingers
+    } else {
+        vec![assess_single(position, image.clone())]
+    };
+    let record = finger_record(position, image, &fingers)?;
+    Ok((fingers, record))
+}
+
 pub(crate) fn civil_date(t: SystemTime) -> (u16, u8, u8) {
     // Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
     let days = t

@@ -263,19 +263,10 @@ impl pb::fingerprint_service_server::FingerprintService for Shared {
         .instrument(info_span!("capture_fingerprint", position = ?position))
         .await?;
         let image = cap.image.clone();
-        // Quality per finger and the ISO/IEC 19794-4 record, computed above the driver in
-        // the bounded CPU pool.
+        // Quality per finger and the ISO/IEC 19794-4 record, made above the driver in the
+        // bounded CPU pool.
         let (fingers, finger_record) = rekam_enrollment::cpu::run(move || {
-            let fingers = if position.is_slap() {
-                rekam_enrollment::formats::assess_slap(position, image.clone(), &missing)?.fingers
-            } else {
-                vec![rekam_enrollment::formats::assess_single(
-                    position,
-                    image.clone(),
-                )]
-            };
-            let record = rekam_enrollment::formats::finger_record(position, &image, &fingers)?;
-            Ok::<_, rekam_enrollment::EnrollmentError>((fingers, record))
+            rekam_enrollment::formats::assess_capture(position, &image, &missing)
         })
         .await
         .and_then(|r| r)
