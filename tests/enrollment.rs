@@ -352,6 +352,14 @@ async fn missing_fingers_are_recorded_as_input_not_failure() {
                 },
             ],
             singles: vec![],
+            overrides: [pb::FingerPosition::RightRing, pb::FingerPosition::LeftThumb]
+                .into_iter()
+                .map(|p| pb::FingerOverride {
+                    position: p as i32,
+                    reason: "seen by the supervisor".into(),
+                    supervisor_id: "SPV-01".into(),
+                })
+                .collect(),
             ..Default::default()
         })
         .await

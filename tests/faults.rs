@@ -116,33 +116,29 @@ async fn poor_fingerprints_block_the_recording_until_recaptured() {
     d.fault("fingerprint0", "poor_quality").await;
     let fp = pb::CaptureFingerprintsStepRequest {
         enrollment_id: id.clone(),
-        missing: vec![],
-        singles: vec![],
         ..Default::default()
     };
-    let e = c
-        .capture_fingerprints(fp.clone())
-        .await
-        .unwrap()
-        .into_inner();
-    let fingers = e.recording.unwrap().fingers;
-    assert!(fingers.iter().any(|f| f.recapture_advised), "{fingers:?}");
-    let err = c.finish_recording(step(&id)).await.unwrap_err();
+    // Below the minimum quality after every attempt: the step fails, nothing recorded.
+    let err = c.capture_fingerprints(fp.clone()).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(
-        err.message().contains("better capture"),
+        err.message().contains("minimum quality"),
         "{}",
         err.message()
     );
+    let e = get(&d, &id).await;
+    assert!(e.recording.unwrap().fingers.is_empty());
+    let err = c.finish_recording(step(&id)).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("fingerprints"), "{}", err.message());
 
     d.clear("fingerprint0").await;
     let e = c.capture_fingerprints(fp).await.unwrap().into_inner();
+    let fingers = e.recording.unwrap().fingers;
     assert!(
-        e.recording
-            .unwrap()
-            .fingers
+        fingers
             .iter()
-            .all(|f| !f.recapture_advised)
+            .all(|f| !f.recapture_advised && f.attempts == 1)
     );
     let e = c.finish_recording(step(&id)).await.unwrap().into_inner();
     assert_eq!(stage(&e), pb::EnrollmentStage::Recorded);

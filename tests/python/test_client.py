@@ -402,6 +402,27 @@ def test_disconnect_during_print_then_retry_uses_one_card(c):
     assert prints[0].operation_id == op.id
 
 
+def test_fingerprint_quality_gate_and_supervisor_override(c):
+    e = c.enroll.CreateEnrollment(
+        en.CreateEnrollmentRequest(applicant=applicant(6)), timeout=CALL_TIMEOUT
+    )
+    c.enroll.CheckDocuments(
+        en.CheckDocumentsRequest(enrollment_id=e.id, kk_number_on_document=DEMO_KK),
+        timeout=CALL_TIMEOUT,
+    )
+    c.enroll.VerifyIdentity(en.StepRequest(enrollment_id=e.id), timeout=CALL_TIMEOUT)
+    strict = en.CaptureFingerprintsStepRequest(enrollment_id=e.id, min_quality=100, max_attempts=1)
+    err = expect_code(grpc.StatusCode.FAILED_PRECONDITION, c.enroll.CaptureFingerprints, strict)
+    info, localized, _, _ = error_details(err)
+    assert info.reason == "FINGER_QUALITY_TOO_LOW", info
+    assert len(info.metadata["positions"].split(",")) == 10, info.metadata
+    for position in range(1, 11):
+        strict.overrides.add(position=position, reason="worn ridges", supervisor_id="SPV-01")
+    got = c.enroll.CaptureFingerprints(strict, timeout=CALL_TIMEOUT)
+    assert len(got.recording.fingers) == 10
+    assert all("worn ridges" in f.override_reason for f in got.recording.fingers)
+
+
 def channel_options(t):
     """grpcio (since 1.57) sends the socket path as :authority on unix: targets, which
     tonic's HTTP/2 stack (h2) rejects as a PROTOCOL_ERROR (RST_STREAM code 1): a client of
@@ -492,6 +513,7 @@ TESTS = [
     test_invalid_nik_and_unknown_id,
     test_ribbon_out_then_retry,
     test_disconnect_during_print_then_retry_uses_one_card,
+    test_fingerprint_quality_gate_and_supervisor_override,
     test_reflection_lists_services,
     test_health,
 ]

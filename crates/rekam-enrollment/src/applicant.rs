@@ -262,7 +262,23 @@ fn is_card_letter(c: char) -> bool {
 
 /// Checks one text field against its limit; the description never echoes the value.
 pub fn check_text(value: &str, limit: &TextLimit) -> Option<FieldViolation> {
-    let bad = |d: String| Some(FieldViolation::new(limit.field, d));
+    check_field(value, limit.field, limit.max_chars, limit.digits)
+}
+
+/// Checks a text field named `field` (a request path such as "overrides[0].reason"): 1 to
+/// `max_chars` printable characters the card can print, digits only when allowed.
+pub fn check_field(
+    value: &str,
+    field: &str,
+    max_chars: usize,
+    digits: bool,
+) -> Option<FieldViolation> {
+    let limit = TextLimit {
+        field: "",
+        max_chars,
+        digits,
+    };
+    let bad = |d: String| Some(FieldViolation::new(field, d));
     if value.trim().is_empty() {
         return bad("must be given".into());
     }

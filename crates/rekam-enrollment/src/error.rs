@@ -3,7 +3,7 @@
 //! Messages are for people (the officer, a technician) and never repeat a NIK, a KK number
 //! or a name; [`EnrollmentError::reason`] is for programs.
 
-use rekam_core::DeviceError;
+use rekam_core::{DeviceError, FingerPosition};
 
 use crate::model::{Stage, Step};
 use crate::services::ServiceError;
@@ -76,6 +76,18 @@ pub enum EnrollmentError {
     /// The fingers do not agree with each other: a wrong hand, or a finger placed twice.
     #[error("fingerprint sequence check failed: {0}")]
     Sequence(String),
+    /// Fingers stayed below the minimum quality after every attempt, without a supervisor's
+    /// override.
+    #[error(
+        "fingers below the minimum quality {min_quality} after every attempt: {}; recapture them, or a supervisor accepts them with a reason",
+        .positions.iter().map(|p| crate::model::position_name(*p)).collect::<Vec<_>>().join(", ")
+    )]
+    FingerQualityTooLow {
+        /// The fingers.
+        positions: Vec<FingerPosition>,
+        /// The threshold.
+        min_quality: u8,
+    },
     /// Another step of this enrollment is running.
     #[error("another step of enrollment {0} is running")]
     StepInProgress(String),
@@ -123,6 +135,7 @@ impl EnrollmentError {
             EnrollmentError::Cancelled(_) => "ENROLLMENT_CANCELLED",
             EnrollmentError::Incomplete(_) => "RECORDING_INCOMPLETE",
             EnrollmentError::Sequence(_) => "FINGER_SEQUENCE_MISMATCH",
+            EnrollmentError::FingerQualityTooLow { .. } => "FINGER_QUALITY_TOO_LOW",
             EnrollmentError::StepInProgress(_) => "STEP_IN_PROGRESS",
             EnrollmentError::NoStepRunning(_) => "NO_STEP_RUNNING",
             EnrollmentError::OperationNotFound(_) => "OPERATION_NOT_FOUND",
@@ -150,6 +163,14 @@ impl EnrollmentError {
             EnrollmentError::OutOfOrder { step, stage, .. } => {
                 vec![("step", step.to_string()), ("stage", stage.to_string())]
             }
+            EnrollmentError::FingerQualityTooLow { positions, .. } => vec![(
+                "positions",
+                positions
+                    .iter()
+                    .map(|p| crate::model::position_name(*p))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )],
             EnrollmentError::Device(DeviceError::Disconnected { device }) => {
                 vec![("device_id", device.clone())]
             }

@@ -126,6 +126,8 @@ pub fn assess_slap(
                     bbox: None,
                     image: None,
                     template: None,
+                    override_reason: None,
+                    attempts: 1,
                 };
             }
             let found = seg
@@ -149,6 +151,8 @@ pub fn assess_slap(
                         .iter()
                         .find(|(p, _)| *p == f.position)
                         .map(|(_, t)| t.clone()),
+                    override_reason: None,
+                    attempts: 1,
                 },
                 None => FingerRecording {
                     position: pos,
@@ -158,6 +162,8 @@ pub fn assess_slap(
                     bbox: None,
                     image: None,
                     template: None,
+                    override_reason: None,
+                    attempts: 1,
                 },
             }
         })
@@ -185,6 +191,8 @@ pub fn assess_single(position: FingerPosition, image: GreyImage) -> FingerRecord
         bbox: None,
         image: Some(image),
         template,
+        override_reason: None,
+        attempts: 1,
     }
 }
 

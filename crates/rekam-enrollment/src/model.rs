@@ -319,6 +319,102 @@ pub struct FingerRecording {
     pub image: Option<GreyImage>,
     /// Its minutiae, when found and extracted.
     pub template: Option<rekam_minutiae::Template>,
+    /// A supervisor's reason for accepting it below the minimum quality (or missing).
+    pub override_reason: Option<String>,
+    /// How many captures of its position the step made (the best one is kept).
+    pub attempts: u32,
+}
+
+/// A supervisor's acceptance of a finger that cannot reach the minimum quality, or of a
+/// missing finger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FingerOverride {
+    /// The finger.
+    pub position: FingerPosition,
+    /// Why, for the history.
+    pub reason: String,
+    /// Who accepted it (the supervisor's id or name as the station knows them).
+    pub supervisor: String,
+}
+
+/// How the fingerprint step captures.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FingerprintPlan {
+    /// The positions to capture now (slaps, or single fingers captured alone); empty =
+    /// every slap with a finger present, then `singles`.
+    pub positions: Vec<FingerPosition>,
+    /// Fingers that are missing (each needs an override with a reason).
+    pub missing: Vec<rekam_core::MissingFinger>,
+    /// Single fingers to capture after the slaps (when `positions` is empty).
+    pub singles: Vec<FingerPosition>,
+    /// The minimum quality 0-100 of every finger (default: the station's).
+    pub min_quality: Option<u8>,
+    /// Captures of a position, at most, to reach it (default: the station's).
+    pub max_attempts: Option<u32>,
+    /// How long the applicant may take at one position (default: the station's).
+    pub position_timeout: Option<std::time::Duration>,
+    /// Fingers a supervisor accepts below the minimum quality, or missing.
+    pub overrides: Vec<FingerOverride>,
+}
+
+/// A finger position's stable name, as the API spells it without its prefix
+/// (`RIGHT_FOUR`, `LEFT_INDEX`…).
+pub fn position_name(p: FingerPosition) -> &'static str {
+    use FingerPosition::*;
+    match p {
+        RightThumb => "RIGHT_THUMB",
+        RightIndex => "RIGHT_INDEX",
+        RightMiddle => "RIGHT_MIDDLE",
+        RightRing => "RIGHT_RING",
+        RightLittle => "RIGHT_LITTLE",
+        LeftThumb => "LEFT_THUMB",
+        LeftIndex => "LEFT_INDEX",
+        LeftMiddle => "LEFT_MIDDLE",
+        LeftRing => "LEFT_RING",
+        LeftLittle => "LEFT_LITTLE",
+        RightFour => "RIGHT_FOUR",
+        LeftFour => "LEFT_FOUR",
+        BothThumbs => "BOTH_THUMBS",
+    }
+}
+
+/// The prompt code of a position: `PLACE_<POSITION>` at the first attempt,
+/// `RECAPTURE_<POSITION>` after.
+pub fn prompt_code(p: FingerPosition, attempt: u32) -> &'static str {
+    use FingerPosition::*;
+    let first = attempt <= 1;
+    macro_rules! codes {
+        ($($pos:ident => $place:literal, $again:literal;)*) => {
+            match p { $($pos => if first { $place } else { $again },)* }
+        };
+    }
+    codes! {
+        RightThumb => "PLACE_RIGHT_THUMB", "RECAPTURE_RIGHT_THUMB";
+        RightIndex => "PLACE_RIGHT_INDEX", "RECAPTURE_RIGHT_INDEX";
+        RightMiddle => "PLACE_RIGHT_MIDDLE", "RECAPTURE_RIGHT_MIDDLE";
+        RightRing => "PLACE_RIGHT_RING", "RECAPTURE_RIGHT_RING";
+        RightLittle => "PLACE_RIGHT_LITTLE", "RECAPTURE_RIGHT_LITTLE";
+        LeftThumb => "PLACE_LEFT_THUMB", "RECAPTURE_LEFT_THUMB";
+        LeftIndex => "PLACE_LEFT_INDEX", "RECAPTURE_LEFT_INDEX";
+        LeftMiddle => "PLACE_LEFT_MIDDLE", "RECAPTURE_LEFT_MIDDLE";
+        LeftRing => "PLACE_LEFT_RING", "RECAPTURE_LEFT_RING";
+        LeftLittle => "PLACE_LEFT_LITTLE", "RECAPTURE_LEFT_LITTLE";
+        RightFour => "PLACE_RIGHT_FOUR", "RECAPTURE_RIGHT_FOUR";
+        LeftFour => "PLACE_LEFT_FOUR", "RECAPTURE_LEFT_FOUR";
+        BothThumbs => "PLACE_BOTH_THUMBS", "RECAPTURE_BOTH_THUMBS";
+    }
+}
+
+/// What an event asks of the applicant at the scanner, as structured fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prompt {
+    /// The position being captured.
+    pub position: FingerPosition,
+    /// A stable code: `PLACE_<POSITION>` (e.g. `PLACE_RIGHT_FOUR`), or
+    /// `RECAPTURE_<POSITION>` for a later attempt.
+    pub code: &'static str,
+    /// The attempt at this position, from 1.
+    pub attempt: u32,
 }
 
 /// One slap of the 4-4-2 capture.
@@ -492,4 +588,6 @@ pub struct EnrollmentEvent {
     pub stage: Stage,
     /// When.
     pub at: SystemTime,
+    /// What the applicant is asked to do at the scanner, for fingerprint progress.
+    pub prompt: Option<Prompt>,
 }

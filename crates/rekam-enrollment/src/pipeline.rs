@@ -47,6 +47,10 @@ pub struct PipelineConfig {
     /// The station's offset from UTC in minutes (WIB +420, WITA +480, WIT +540): days in
     /// lists and receipts are the station's days.
     pub utc_offset_minutes: i32,
+    /// The minimum quality of every finger, unless a request asks for another.
+    pub fingerprint_min_quality: u8,
+    /// Captures of a position, at most, to reach the minimum quality.
+    pub fingerprint_attempts: u32,
 }
 
 struct Slot {
@@ -178,6 +182,7 @@ impl Progress<'_> {
             percent,
             message,
             self.stage,
+            None,
         );
     }
 
@@ -193,6 +198,28 @@ impl Progress<'_> {
     /// Records the print job the step submitted.
     pub fn job(&self, job_id: &str) {
         self.op.send_modify(|o| o.job_id = Some(job_id.to_string()));
+    }
+
+    /// Publishes a progress event asking the applicant to place a position (attempt from 1).
+    pub fn prompt(&self, percent: u32, position: FingerPosition, attempt: u32, message: String) {
+        self.position(position);
+        self.op.send_modify(|o| {
+            o.percent = percent;
+            o.message = message.clone();
+        });
+        self.pipeline.publish(
+            self.id,
+            self.step,
+            StepStatus::Progress,
+            percent,
+            message,
+            self.stage,
+            Some(Prompt {
+                position,
+                code: crate::model::prompt_code(position, attempt),
+                attempt,
+            }),
+        );
     }
 
     /// Records the finger position the step captures now (for the live view).
@@ -307,6 +334,7 @@ impl Pipeline {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn publish(
         &self,
         id: &str,
@@ -315,6 +343,7 @@ impl Pipeline {
         percent: u32,
         message: String,
         stage: Stage,
+        prompt: Option<Prompt>,
     ) {
         // Numbered and sent under the log's lock, so the numbers follow the order of
         // sending and `subscribe_after` sees every event exactly once.
@@ -329,6 +358,7 @@ impl Pipeline {
             message,
             stage,
             at: SystemTime::now(),
+            prompt,
         };
         log.recent.push_back(event.clone());
         if log.recent.len() > EVENTS_KEPT {
@@ -646,6 +676,7 @@ impl Pipeline {
             100,
             "enrollment opened".into(),
             Stage::Created,
+            None,
         );
         Ok(e)
     }
@@ -732,6 +763,7 @@ impl Pipeline {
             0,
             format!("{step} started"),
             stage,
+            None,
         );
         let progress = Progress {
             pipeline: self,
@@ -765,7 +797,15 @@ impl Pipeline {
                 work_copy.last_error = None;
                 *stored = work_copy;
                 span.in_scope(|| info!(stage = %stored.stage, "{message}"));
-                self.publish(id, step, StepStatus::Succeeded, 100, message, stored.stage);
+                self.publish(
+                    id,
+                    step,
+                    StepStatus::Succeeded,
+                    100,
+                    message,
+                    stored.stage,
+                    None,
+                );
                 (Ok(stored.clone()), OperationState::Succeeded)
             }
             Err(ended) => {
@@ -797,7 +837,7 @@ impl Pipeline {
                 span.in_scope(
                     || warn!(stage = %stored.stage, reason = err.reason(), "step ended: {message}"),
                 );
-                self.publish(id, step, StepStatus::Failed, 0, message, stored.stage);
+                self.publish(id, step, StepStatus::Failed, 0, message, stored.stage, None);
                 (Err(err), state)
             }
         };
@@ -917,20 +957,22 @@ impl Pipeline {
         .await
     }
 
-    /// Step 4: the 4-4-2 slaps with per-finger quality and minutiae, then any single
-    /// fingers asked for, then the sequence check (no finger of one slap matches one of
+    /// Step 4: the fingerprints, position by position (the 4-4-2 slaps, then any single
+    /// fingers; or only the positions asked for, keeping the others already recorded).
+    /// Every finger must reach the minimum quality: a position below it is captured again
+    /// (up to the attempts allowed, keeping the best), and a finger that cannot reach it
+    /// needs a supervisor's override with a reason, as does a missing finger. Then the
+    /// sequence check runs over the whole set (no finger of one slap matches one of
     /// another; each single matches its slap finger). A failed check records nothing.
     pub async fn capture_fingerprints(
         self: &Arc<Self>,
         id: &str,
-        missing: &[MissingFinger],
-        singles: &[FingerPosition],
+        plan: FingerprintPlan,
         opts: StepOptions,
     ) -> Result<Enrollment, EnrollmentError> {
-        let (id, missing, singles) = (id.to_string(), missing.to_vec(), singles.to_vec());
+        let id = id.to_string();
         self.detached(opts.request.clone(), move |p| async move {
-            p.capture_fingerprints_now(&id, &missing, &singles, &opts)
-                .await
+            p.capture_fingerprints_now(&id, plan, &opts).await
         })
         .await
     }
@@ -938,88 +980,139 @@ impl Pipeline {
     async fn capture_fingerprints_now(
         &self,
         id: &str,
-        missing: &[MissingFinger],
-        singles: &[FingerPosition],
+        plan: FingerprintPlan,
         opts: &StepOptions,
     ) -> Result<Enrollment, EnrollmentError> {
-        let mut bad = Vec::new();
-        for (i, m) in missing.iter().enumerate() {
-            if m.position.is_slap() {
-                bad.push(FieldViolation::new(
-                    format!("missing[{i}].position"),
-                    format!("missing fingers are single fingers, not {:?}", m.position),
-                ));
-            }
-        }
-        for (i, s) in singles.iter().enumerate() {
-            if s.is_slap() || missing.iter().any(|m| m.position == *s) {
-                bad.push(FieldViolation::new(
-                    format!("singles[{i}]"),
-                    format!(
-                        "{s:?} cannot be captured as a single finger (a slap, or declared missing)"
-                    ),
-                ));
-            }
-        }
-        if !bad.is_empty() {
-            return Err(EnrollmentError::InvalidRequest(bad));
-        }
+        let plan = self.check_plan(plan)?;
         let scanner = self
             .registry
             .fingerprint(opts.device_id.as_deref().unwrap_or(""))?;
-        let timeout = self.config.device_timeout;
-        let missing = missing.to_vec();
-        let singles = singles.to_vec();
+        let timeout = plan.position_timeout.unwrap_or(self.config.device_timeout);
+        let min_quality = plan
+            .min_quality
+            .unwrap_or(self.config.fingerprint_min_quality);
+        let attempts = plan
+            .max_attempts
+            .unwrap_or(self.config.fingerprint_attempts)
+            .max(1);
         self.run_step(id, Step::CaptureFingerprints, opts, async |e, p| {
             p.device(&scanner.info().id);
-            // Capture the slaps one after the other; assess each on a blocking thread
-            // while the applicant places the next hand.
-            let mut assessing = Vec::new();
-            for (i, slap) in FingerPosition::SLAPS.into_iter().enumerate() {
-                let fingers = slap.fingers();
-                let here: Vec<MissingFinger> = missing
+            // The positions, in order; slaps whose fingers are all missing are skipped.
+            let positions: Vec<FingerPosition> = if plan.positions.is_empty() {
+                FingerPosition::SLAPS
+                    .into_iter()
+                    .chain(plan.singles.iter().copied())
+                    .collect()
+            } else {
+                plan.positions.clone()
+            };
+            let missing_in = |pos: FingerPosition| -> Vec<MissingFinger> {
+                let fingers = pos.fingers();
+                plan.missing
                     .iter()
                     .copied()
                     .filter(|m| fingers.contains(&m.position))
-                    .collect();
-                if here.len() == fingers.len() {
-                    continue;
-                }
-                p.position(slap);
-                p.report(5 + 25 * i as u32, format!("place {}", slap_name(slap)));
-                let cap = with_timeout(
-                    timeout,
-                    "waiting for the fingers",
-                    scanner.capture(slap, &here),
-                )
-                .await?;
-                assessing.push(tokio::task::spawn_blocking(move || {
-                    formats::assess_slap(slap, cap.image, &here)
-                }));
+                    .collect()
+            };
+            let positions: Vec<FingerPosition> = positions
+                .into_iter()
+                .filter(|pos| missing_in(*pos).len() < pos.fingers().len())
+                .collect();
+            let overridden = |f: FingerPosition| plan.overrides.iter().any(|o| o.position == f);
+            // The fingers of a capture that are below the threshold, not overridden.
+            let failing = |fingers: &[FingerRecording]| -> Vec<FingerPosition> {
+                fingers
+                    .iter()
+                    .filter(|f| f.missing.is_none() && f.quality < min_quality && !overridden(f.position))
+                    .map(|f| f.position)
+                    .collect()
+            };
+            let n = positions.len().max(1) as u32;
+            // First pass: capture every position, assessing each in the CPU pool while
+            // the applicant places the next hand.
+            let mut assessing = Vec::new();
+            for (i, pos) in positions.iter().copied().enumerate() {
+                let here = missing_in(pos);
+                p.prompt(
+                    5 + 70 * i as u32 / n,
+                    pos,
+                    1,
+                    format!("place {}", place_name(pos)),
+                );
+                let cap = with_timeout(timeout, "waiting for the fingers", scanner.capture(pos, &here))
+                    .await?;
+                assessing.push(tokio::spawn(crate::cpu::run(move || assess(pos, cap.image, &here))));
             }
-            let mut single_caps = Vec::new();
-            for (i, pos) in singles.iter().copied().enumerate() {
-                p.position(pos);
-                p.report(80 + i as u32, format!("place the {pos:?} finger alone"));
-                let cap =
-                    with_timeout(timeout, "waiting for the finger", scanner.capture(pos, &[]))
-                        .await?;
-                single_caps.push(tokio::task::spawn_blocking(move || {
-                    formats::assess_single(pos, cap.image)
-                }));
-            }
-            let mut slaps = Vec::new();
+            let mut captured: Vec<Captured> = Vec::new();
             for a in assessing {
-                slaps.push(a.await.map_err(|err| {
-                    EnrollmentError::Format(format!("assessing a slap: {err}"))
-                })??);
+                captured.push(
+                    a.await
+                        .map_err(|err| EnrollmentError::Format(format!("assessing: {err}")))???,
+                );
             }
-            let mut singles = Vec::new();
-            for a in single_caps {
-                singles.push(a.await.map_err(|err| {
-                    EnrollmentError::Format(format!("assessing a finger: {err}"))
-                })?);
+            // Later attempts, one position at a time, for the positions still below.
+            for c in captured.iter_mut() {
+                let mut attempt = 1;
+                while attempt < attempts && !failing(c.fingers()).is_empty() {
+                    attempt += 1;
+                    let pos = c.position();
+                    let here = missing_in(pos);
+                    p.prompt(
+                        80,
+                        pos,
+                        attempt,
+                        format!("place {} again (attempt {attempt})", place_name(pos)),
+                    );
+                    let cap = with_timeout(timeout, "waiting for the fingers", scanner.capture(pos, &here))
+                        .await?;
+                    let again = blocking(move || assess(pos, cap.image, &here)).await?;
+                    // Keep the better: the one whose worst failing finger is higher.
+                    if again.worst() > c.worst() {
+                        *c = again;
+                    }
+                }
+                c.set_attempts(attempt);
             }
+            let mut low = Vec::new();
+            for c in &captured {
+                low.extend(failing(c.fingers()));
+            }
+            if !low.is_empty() {
+                return Err(EnrollmentError::FingerQualityTooLow {
+                    positions: low,
+                    min_quality,
+                });
+            }
+            // Merge into what is recorded: each position captured now replaces its old one.
+            let mut slaps = e.recording.slaps.clone();
+            let mut singles = e.recording.singles.clone();
+            if plan.positions.is_empty() {
+                slaps.clear();
+                singles.clear();
+            }
+            for c in captured {
+                match c {
+                    Captured::Slap(s) => {
+                        slaps.retain(|x| x.position != s.position);
+                        slaps.push(s);
+                    }
+                    Captured::Single(f) => {
+                        singles.retain(|x| x.position != f.position);
+                        singles.push(f);
+                    }
+                }
+            }
+            slaps.sort_by_key(|s| FingerPosition::SLAPS.iter().position(|x| *x == s.position));
+            // Overrides and the final recapture flag, for every finger.
+            let apply = |f: &mut FingerRecording| {
+                if let Some(o) = plan.overrides.iter().find(|o| o.position == f.position) {
+                    f.override_reason = Some(format!("{} (supervisor {})", o.reason, o.supervisor));
+                }
+                f.recapture =
+                    f.missing.is_none() && f.quality < min_quality && f.override_reason.is_none();
+            };
+            slaps.iter_mut().flat_map(|s| s.fingers.iter_mut()).for_each(apply);
+            singles.iter_mut().for_each(apply);
             p.report(90, "checking the finger sequence");
             let (slaps, singles, comparisons) = blocking(move || {
                 formats::check_sequence(&slaps, &singles).map(|n| (slaps, singles, n))
@@ -1030,23 +1123,88 @@ impl Pipeline {
             r.singles = singles;
             r.sequence_comparisons = comparisons;
             r.fingerprints_done = true;
-            let recapture: Vec<String> = e
+            let accepted: Vec<String> = e
                 .recording
                 .fingers()
                 .chain(e.recording.singles.iter())
-                .filter(|f| f.recapture)
-                .map(|f| format!("{:?} ({})", f.position, f.quality))
+                .filter(|f| f.override_reason.is_some())
+                .map(|f| position_name(f.position).to_string())
                 .collect();
-            Ok(if recapture.is_empty() {
+            Ok(if accepted.is_empty() {
                 format!("fingerprints recorded; sequence check passed ({comparisons} comparisons)")
             } else {
                 format!(
-                    "fingerprints recorded; recapture advised for {}",
-                    recapture.join(", ")
+                    "fingerprints recorded; sequence check passed ({comparisons} comparisons); accepted by a supervisor: {}",
+                    accepted.join(", ")
                 )
             })
         })
         .await
+    }
+
+    /// Checks a fingerprint plan before any device is touched: slaps and single fingers
+    /// where each belongs, a reason for every override, an override for every missing
+    /// finger, thresholds in range.
+    fn check_plan(&self, mut plan: FingerprintPlan) -> Result<FingerprintPlan, EnrollmentError> {
+        let mut bad = Vec::new();
+        for (i, m) in plan.missing.iter().enumerate() {
+            if m.position.is_slap() {
+                bad.push(FieldViolation::new(
+                    format!("missing[{i}].position"),
+                    format!("missing fingers are single fingers, not {:?}", m.position),
+                ));
+            } else if !plan.overrides.iter().any(|o| o.position == m.position) {
+                bad.push(FieldViolation::new(
+                    format!("missing[{i}]"),
+                    "a missing finger needs a supervisor's override with a reason (overrides)",
+                ));
+            }
+        }
+        for (i, s) in plan.singles.iter().enumerate() {
+            if s.is_slap() || plan.missing.iter().any(|m| m.position == *s) {
+                bad.push(FieldViolation::new(
+                    format!("singles[{i}]"),
+                    format!(
+                        "{s:?} cannot be captured as a single finger (a slap, or declared missing)"
+                    ),
+                ));
+            }
+        }
+        for (i, pos) in plan.positions.iter().enumerate() {
+            if plan.positions[..i].contains(pos) {
+                bad.push(FieldViolation::new(
+                    format!("positions[{i}]"),
+                    "is given twice",
+                ));
+            }
+        }
+        for (i, o) in plan.overrides.iter_mut().enumerate() {
+            o.reason = o.reason.trim().to_string();
+            o.supervisor = o.supervisor.trim().to_string();
+            if o.position.is_slap() {
+                bad.push(FieldViolation::new(
+                    format!("overrides[{i}].position"),
+                    "an override is for one finger, not a slap",
+                ));
+            }
+            for (what, value) in [("reason", &o.reason), ("supervisor_id", &o.supervisor)] {
+                let field = format!("overrides[{i}].{what}");
+                if let Some(v) = crate::applicant::check_field(value, &field, 200, true) {
+                    bad.push(v);
+                }
+            }
+        }
+        if plan.min_quality.is_some_and(|q| q > 100) {
+            bad.push(FieldViolation::new("min_quality", "must be 0 to 100"));
+        }
+        if plan.max_attempts.is_some_and(|a| a > 10) {
+            bad.push(FieldViolation::new("max_attempts", "must be 1 to 10"));
+        }
+        if bad.is_empty() {
+            Ok(plan)
+        } else {
+            Err(EnrollmentError::InvalidRequest(bad))
+        }
     }
 
     /// Step 4: the signature.
@@ -1587,12 +1745,62 @@ fn changed_fields(a: &Applicant, b: &Applicant) -> Vec<&'static str> {
     v
 }
 
-fn slap_name(p: FingerPosition) -> &'static str {
+fn place_name(p: FingerPosition) -> String {
     match p {
-        FingerPosition::RightFour => "the four fingers of the right hand",
-        FingerPosition::LeftFour => "the four fingers of the left hand",
-        _ => "both thumbs",
+        FingerPosition::RightFour => "the four fingers of the right hand".into(),
+        FingerPosition::LeftFour => "the four fingers of the left hand".into(),
+        FingerPosition::BothThumbs => "both thumbs".into(),
+        single => format!("the {} finger alone", position_name(single)),
     }
+}
+
+/// One position as captured and assessed.
+enum Captured {
+    Slap(SlapRecording),
+    Single(FingerRecording),
+}
+
+impl Captured {
+    fn position(&self) -> FingerPosition {
+        match self {
+            Captured::Slap(s) => s.position,
+            Captured::Single(f) => f.position,
+        }
+    }
+    fn fingers(&self) -> &[FingerRecording] {
+        match self {
+            Captured::Slap(s) => &s.fingers,
+            Captured::Single(f) => std::slice::from_ref(f),
+        }
+    }
+    /// The lowest quality of its present fingers (what an attempt improves).
+    fn worst(&self) -> u8 {
+        self.fingers()
+            .iter()
+            .filter(|f| f.missing.is_none())
+            .map(|f| f.quality)
+            .min()
+            .unwrap_or(100)
+    }
+    fn set_attempts(&mut self, n: u32) {
+        match self {
+            Captured::Slap(s) => s.fingers.iter_mut().for_each(|f| f.attempts = n),
+            Captured::Single(f) => f.attempts = n,
+        }
+    }
+}
+
+/// Assesses one capture: a slap into its fingers, or a single finger.
+fn assess(
+    pos: FingerPosition,
+    image: GreyImage,
+    missing: &[MissingFinger],
+) -> Result<Captured, EnrollmentError> {
+    Ok(if pos.is_slap() {
+        Captured::Slap(formats::assess_slap(pos, image, missing)?)
+    } else {
+        Captured::Single(formats::assess_single(pos, image))
+    })
 }
 
 /// Runs CPU-bound format work off the async runtime, in the bounded pool.

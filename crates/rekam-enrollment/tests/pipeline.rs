@@ -47,6 +47,8 @@ fn pipeline() -> Arc<Pipeline> {
             signature_renderer: render,
             device_timeout: Duration::from_secs(30),
             utc_offset_minutes: 420,
+            fingerprint_min_quality: 40,
+            fingerprint_attempts: 3,
         },
     ))
 }
@@ -119,7 +121,9 @@ async fn a_whole_enrollment_without_grpc_logs_no_personal_data() {
         .unwrap();
     p.verify_identity(&id, o()).await.unwrap();
     p.capture_face(&id, o()).await.unwrap();
-    p.capture_fingerprints(&id, &[], &[], o()).await.unwrap();
+    p.capture_fingerprints(&id, FingerprintPlan::default(), o())
+        .await
+        .unwrap();
     p.capture_signature(&id, o()).await.unwrap();
     p.finish_recording(&id, o()).await.unwrap();
     p.send(&id, o()).await.unwrap();

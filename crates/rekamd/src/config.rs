@@ -111,6 +111,10 @@ pub struct StationConfig {
     /// The station's offset from UTC in minutes: WIB +420 (the default), WITA +480, WIT
     /// +540. Days in lists and on receipts are the station's days.
     pub utc_offset_minutes: i32,
+    /// The minimum quality (0-100) of every finger unless a request asks for another.
+    pub fingerprint_min_quality: u8,
+    /// Captures of a position, at most, to reach the minimum quality.
+    pub fingerprint_attempts: u32,
 }
 
 /// One device.
@@ -160,6 +164,8 @@ impl Default for StationConfig {
             data_centre_agency: "DUKCAPIL-PUSAT".into(),
             device_timeout_secs: 60,
             utc_offset_minutes: 420,
+            fingerprint_min_quality: 40,
+            fingerprint_attempts: 3,
         }
     }
 }

@@ -460,6 +460,57 @@ pub fn live_frame(i: &enr::liveview::LiveItem) -> pb::LiveViewFrame {
     }
 }
 
+/// The fingerprint plan of a CaptureFingerprints request.
+pub fn fingerprint_plan(
+    r: &pb::CaptureFingerprintsStepRequest,
+) -> Result<enr::FingerprintPlan, Status> {
+    let missing = missing(&r.missing)?;
+    let positions = |field: &str, list: &[i32]| -> Result<Vec<core::FingerPosition>, Status> {
+        list.iter()
+            .enumerate()
+            .map(|(i, &p)| finger_position(&format!("{field}[{i}]"), p))
+            .collect()
+    };
+    let overrides = r
+        .overrides
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            Ok(enr::FingerOverride {
+                position: finger_position(&format!("overrides[{i}].position"), o.position)?,
+                reason: o.reason.clone(),
+                supervisor: o.supervisor_id.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>, Status>>()?;
+    let position_timeout = match &r.position_timeout {
+        None => None,
+        Some(d) => Some(
+            std::time::Duration::try_from(*d)
+                .ok()
+                .filter(|d| !d.is_zero() && *d <= std::time::Duration::from_secs(600))
+                .ok_or_else(|| {
+                    status::invalid(
+                        "position_timeout",
+                        "must be more than 0 and at most 10 minutes",
+                    )
+                })?,
+        ),
+    };
+    Ok(enr::FingerprintPlan {
+        positions: positions("positions", &r.positions)?,
+        missing,
+        singles: positions("singles", &r.singles)?,
+        min_quality: match r.min_quality {
+            0 => None,
+            q => Some(u8::try_from(q).unwrap_or(u8::MAX)),
+        },
+        max_attempts: (r.max_attempts > 0).then_some(r.max_attempts),
+        position_timeout,
+        overrides,
+    })
+}
+
 /// A card reason from proto; INVALID_ARGUMENT when not given.
 pub fn card_reason(v: i32) -> Result<enr::CardReason, Status> {
     match pb::CardReason::try_from(v) {
@@ -555,6 +606,8 @@ pub fn finger_quality(f: &enr::FingerRecording) -> pb::FingerQuality {
         missing: f.missing.is_some(),
         missing_reason: f.missing.map_or(0, missing_reason_pb),
         recapture_advised: f.recapture,
+        override_reason: f.override_reason.clone().unwrap_or_default(),
+        attempts: f.attempts,
     }
 }
 
@@ -648,6 +701,9 @@ pub fn enrollment_event(e: &enr::EnrollmentEvent) -> pb::EnrollmentEvent {
         message: e.message.clone(),
         stage: stage(e.stage) as i32,
         at: Some(timestamp(e.at)),
+        position: e.prompt.map_or(0, |p| finger_position_pb(p.position)),
+        prompt: e.prompt.map(|p| p.code.to_string()).unwrap_or_default(),
+        attempt: e.prompt.map_or(0, |p| p.attempt),
     }
 }
 

@@ -64,7 +64,7 @@ impl ApiError {
         let metadata: HashMap<String, String> = self
             .metadata
             .iter()
-            .map(|(k, v)| ((*k).to_string(), clean(v, 100)))
+            .map(|(k, v)| ((*k).to_string(), clean(v, 300)))
             .collect();
         details.set_error_info(self.reason, DOMAIN, metadata);
         details.set_localized_message(LOCALE, localized(self.reason));
@@ -136,6 +136,9 @@ pub fn localized(reason: &str) -> &'static str {
             "Urutan sidik jari tidak sesuai (tangan tertukar atau jari yang sama); rekam ulang."
         }
         "ENROLLMENT_CANCELLED" => "Perekaman ini sudah dibatalkan.",
+        "FINGER_QUALITY_TOO_LOW" => {
+            "Kualitas sidik jari masih kurang; rekam ulang, atau minta persetujuan supervisor dengan alasan."
+        }
         "OPERATION_NOT_FOUND" => "Proses tidak ditemukan.",
         "NO_STEP_RUNNING" => "Tidak ada langkah yang sedang berjalan.",
         "MEDIA_NOT_FOUND" => "Gambar yang diminta belum direkam.",
@@ -211,6 +214,7 @@ pub fn enrollment(e: &EnrollmentError) -> Status {
         EnrollmentError::OutOfOrder { .. }
         | EnrollmentError::Incomplete(_)
         | EnrollmentError::Sequence(_)
+        | EnrollmentError::FingerQualityTooLow { .. }
         | EnrollmentError::Cancelled(_) => Code::FailedPrecondition,
         EnrollmentError::StepInProgress(_) => Code::Aborted,
         EnrollmentError::NoStepRunning(_) => Code::FailedPrecondition,
@@ -468,6 +472,10 @@ mod tests {
             EnrollmentError::StepCancelled(String::new()),
             EnrollmentError::StepTimedOut(String::new()),
             EnrollmentError::MediaNotFound(String::new()),
+            EnrollmentError::FingerQualityTooLow {
+                positions: vec![],
+                min_quality: 40,
+            },
             EnrollmentError::Format(String::new()),
         ] {
             reasons.push(e.reason());

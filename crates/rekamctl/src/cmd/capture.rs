@@ -242,6 +242,7 @@ mod tests {
             missing: true,
             missing_reason: MissingReason::Amputated as i32,
             recapture_advised: false,
+            ..Default::default()
         };
         assert_eq!(finger_line(&f), "right-ring    missing (amputated)");
         assert_eq!(finger_json(&f)["missing_reason"], "amputated");

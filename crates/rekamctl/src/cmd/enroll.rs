@@ -376,10 +376,21 @@ async fn run_steps(
     })
     .await?;
     let idc = id.to_string();
+    // A missing finger needs a supervisor's override: the technician running the demo
+    // declares it, and says so in the reason.
+    let overrides = missing
+        .iter()
+        .map(|m| rekam_api::pb::FingerOverride {
+            position: m.position,
+            reason: "declared missing with rekamctl enroll --missing".into(),
+            supervisor_id: "rekamctl".into(),
+        })
+        .collect();
     r.step(Step::CaptureFingerprints, |mut c, ctx| async move {
         c.capture_fingerprints(ctx.req(CaptureFingerprintsStepRequest {
             enrollment_id: idc,
             missing,
+            overrides,
             // The daemon's defaults for the fields the demo does not set (single fingers).
             ..Default::default()
         }))
