@@ -393,6 +393,7 @@ async fn the_encoder_writes_reads_back_and_compares() {
             device_id: String::new(),
             files: files.clone(),
             verify: true,
+            request_id: String::new(),
         })
         .await
         .unwrap()
@@ -424,6 +425,7 @@ async fn the_encoder_writes_reads_back_and_compares() {
                 data: vec![1],
             }],
             verify: false,
+            request_id: String::new(),
         })
         .await
         .unwrap_err();

@@ -350,20 +350,29 @@ async fn a_print_past_its_deadline_cancels_the_job_and_can_be_retried() {
     let id = recorded(&d).await;
     c.send(step(&id)).await.unwrap();
     let mut req = tonic::Request::new(step(&id));
-    req.set_timeout(Duration::from_millis(300));
+    // Long enough to render the card and submit the job, short of the 1.2 s it prints.
+    req.set_timeout(Duration::from_millis(800));
     let err = c.print(req).await.unwrap_err();
     assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
     let e = get(&d, &id).await;
     assert_eq!(stage(&e), pb::EnrollmentStage::Sent);
-    // The abandoned job was cancelled, not left printing.
     let job = e.print_job_id.clone();
     assert!(job.is_empty(), "a failed step commits nothing: {job}");
+    // The history says the step timed out, with the job it had submitted.
+    let h = e.history.last().unwrap();
+    assert_eq!(h.step, pb::Step::Print as i32);
+    assert_eq!(h.status, pb::StepStatus::TimedOut as i32);
+    assert!(
+        !h.job_id.is_empty(),
+        "the job was submitted before the deadline"
+    );
+    // The abandoned job was cancelled, not left printing.
     let mut cancelled = false;
     for _ in 0..100 {
         let jobs = d
             .printer()
             .watch_job(pb::WatchPrintJobRequest {
-                job_id: "job-1".into(),
+                job_id: h.job_id.clone(),
             })
             .await
             .unwrap()
@@ -378,7 +387,7 @@ async fn a_print_past_its_deadline_cancels_the_job_and_can_be_retried() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(cancelled, "job-1 was cancelled");
+    assert!(cancelled, "{} was cancelled", h.job_id);
     let e = c.print(step(&id)).await.unwrap().into_inner();
     assert_eq!(stage(&e), pb::EnrollmentStage::Printed);
     d.stop().await;

@@ -13,6 +13,7 @@
 pub mod config;
 pub mod convert;
 pub mod edge;
+pub mod idempotency;
 pub mod server;
 pub mod services;
 pub mod status;

@@ -150,11 +150,7 @@ impl Daemon {
             }
         }
         Ok(Daemon {
-            shared: Shared {
-                registry,
-                pipeline,
-                shutdown: CancellationToken::new(),
-            },
+            shared: Shared::new(registry, pipeline),
             config,
         })
     }

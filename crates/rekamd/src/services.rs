@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 use tracing::{Instrument, info_span};
 
+use crate::idempotency::Answers;
 use crate::status::ApiError;
 use crate::{convert, status};
 
@@ -30,6 +31,26 @@ pub struct Shared {
     pub pipeline: Arc<Pipeline>,
     /// Cancelled when the daemon shuts down: endless streams end then.
     pub shutdown: CancellationToken,
+    /// Answers of print submissions, by request id.
+    pub print_answers: Arc<Answers<pb::PrintJob>>,
+    /// Answers of print cancellations, by request id.
+    pub cancel_answers: Arc<Answers<pb::PrintJob>>,
+    /// Answers of chip writes, by request id.
+    pub write_answers: Arc<Answers<pb::WriteFilesResponse>>,
+}
+
+impl Shared {
+    /// The services' shared state over a registry and a pipeline.
+    pub fn new(registry: Arc<Registry>, pipeline: Arc<Pipeline>) -> Self {
+        Shared {
+            registry,
+            pipeline,
+            shutdown: CancellationToken::new(),
+            print_answers: Arc::new(Answers::new(1024)),
+            cancel_answers: Arc::new(Answers::new(1024)),
+            write_answers: Arc::new(Answers::new(1024)),
+        }
+    }
 }
 
 /// The deadline the client set (`grpc-timeout`), if any.
@@ -425,7 +446,8 @@ impl pb::printer_service_server::PrinterService for Shared {
         &self,
         req: Request<pb::SubmitPrintJobRequest>,
     ) -> Result<Response<pb::PrintJob>, Status> {
-        let r = req.into_inner();
+        let mut r = req.into_inner();
+        let key = request_key(std::mem::take(&mut r.request_id), &r)?;
         if !r.test_card && r.front_png.is_empty() {
             return Err(status::invalid(
                 "front_png",
@@ -433,15 +455,21 @@ impl pb::printer_service_server::PrinterService for Shared {
             ));
         }
         let printer = dev(self.registry.printer(&r.device_id))?;
-        let job_id = dev(printer
-            .submit(rekam_core::CardJob {
-                front_png: r.front_png,
-                back_png: (!r.back_png.is_empty()).then_some(r.back_png),
-                test_card: r.test_card,
+        let job = self
+            .print_answers
+            .once(key, async move {
+                let job_id = dev(printer
+                    .submit(rekam_core::CardJob {
+                        front_png: r.front_png,
+                        back_png: (!r.back_png.is_empty()).then_some(r.back_png),
+                        test_card: r.test_card,
+                    })
+                    .await)?;
+                let status = dev(printer.watch_job(&job_id))?.borrow().clone();
+                Ok(convert::print_job(&status))
             })
-            .await)?;
-        let status = dev(printer.watch_job(&job_id))?.borrow().clone();
-        Ok(Response::new(convert::print_job(&status)))
+            .await?;
+        Ok(Response::new(job))
     }
 
     type WatchJobStream = BoxStream<pb::PrintJob>;
@@ -473,16 +501,28 @@ impl pb::printer_service_server::PrinterService for Shared {
         &self,
         req: Request<pb::CancelPrintJobRequest>,
     ) -> Result<Response<pb::PrintJob>, Status> {
-        let job_id = req.into_inner().job_id;
-        for d in self.registry.devices() {
-            if let rekam_core::AnyDevice::Printer(p) = d
-                && p.watch_job(&job_id).is_ok()
-            {
-                let s = dev(p.cancel(&job_id).await)?;
-                return Ok(Response::new(convert::print_job(&s)));
-            }
-        }
-        Err(status::job_not_found(&job_id))
+        let mut r = req.into_inner();
+        let key = request_key(std::mem::take(&mut r.request_id), &r)?;
+        let job_id = r.job_id;
+        let printer = self
+            .registry
+            .devices()
+            .iter()
+            .find_map(|d| match d {
+                rekam_core::AnyDevice::Printer(p) if p.watch_job(&job_id).is_ok() => {
+                    Some(p.clone())
+                }
+                _ => None,
+            })
+            .ok_or_else(|| status::job_not_found(&job_id))?;
+        let job = self
+            .cancel_answers
+            .once(key, async move {
+                let s = dev(printer.cancel(&job_id).await)?;
+                Ok(convert::print_job(&s))
+            })
+            .await?;
+        Ok(Response::new(job))
     }
 
     async fn get_supplies(
@@ -552,7 +592,8 @@ impl pb::encoder_service_server::EncoderService for Shared {
         req: Request<pb::WriteFilesRequest>,
     ) -> Result<Response<pb::WriteFilesResponse>, Status> {
         let deadline = deadline(&req);
-        let r = req.into_inner();
+        let mut r = req.into_inner();
+        let key = request_key(std::mem::take(&mut r.request_id), &r)?;
         let files = r
             .files
             .into_iter()
@@ -573,30 +614,40 @@ impl pb::encoder_service_server::EncoderService for Shared {
         }
         let enc = dev(self.registry.encoder(&r.device_id))?;
         let bytes: u64 = files.iter().map(|f| f.data.len() as u64).sum();
-        let started = Instant::now();
-        let (uid, verification) = with_deadline(deadline, "chip encoding", async {
-            if r.verify {
-                let (uid, checks) = dev(rekam_core::write_and_verify(enc.as_ref(), &files).await)?;
-                Ok((uid, checks))
-            } else {
-                Ok((dev(enc.write_files(&files).await)?, Vec::new()))
-            }
-        })
-        .await?;
-        tracing::info!(bytes, elapsed = ?started.elapsed(), "chip files written");
-        Ok(Response::new(pb::WriteFilesResponse {
-            bytes_written: bytes,
-            verification: verification
-                .iter()
-                .map(|c| pb::FileVerification {
-                    file_id: u32::from(c.fid),
-                    matches: c.matches,
-                    written_len: c.written_len as u32,
-                    read_len: c.read_len as u32,
+        let verify = r.verify;
+        // The write runs in a task of its own: a client that goes away does not leave a
+        // half-written chip; the call's deadline still stops it.
+        let answer = self
+            .write_answers
+            .once(key, async move {
+                let started = Instant::now();
+                let (uid, verification) = with_deadline(deadline, "chip encoding", async {
+                    if verify {
+                        let (uid, checks) =
+                            dev(rekam_core::write_and_verify(enc.as_ref(), &files).await)?;
+                        Ok((uid, checks))
+                    } else {
+                        Ok((dev(enc.write_files(&files).await)?, Vec::new()))
+                    }
                 })
-                .collect(),
-            uid,
-        }))
+                .await?;
+                tracing::info!(bytes, elapsed = ?started.elapsed(), "chip files written");
+                Ok(pb::WriteFilesResponse {
+                    bytes_written: bytes,
+                    verification: verification
+                        .iter()
+                        .map(|c| pb::FileVerification {
+                            file_id: u32::from(c.fid),
+                            matches: c.matches,
+                            written_len: c.written_len as u32,
+                            read_len: c.read_len as u32,
+                        })
+                        .collect(),
+                    uid,
+                })
+            })
+            .await?;
+        Ok(Response::new(answer))
     }
 
     async fn read_files(

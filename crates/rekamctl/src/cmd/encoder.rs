@@ -56,6 +56,7 @@ pub async fn encode(
             device_id: dev(device),
             files,
             verify,
+            ..Default::default()
         }))
         .await;
     pb.finish_and_clear();

@@ -64,6 +64,7 @@ pub async fn print(
             front_png,
             back_png,
             test_card,
+            ..Default::default()
         }))
         .await?
         .into_inner();
@@ -82,7 +83,10 @@ pub async fn print(
                 _ = tokio::signal::ctrl_c() => {
                     pb.set_message("cancelling");
                     let cancelled = client
-                        .cancel_job(ctx.req(CancelPrintJobRequest { job_id: job.job_id.clone() }))
+                        .cancel_job(ctx.req(CancelPrintJobRequest {
+                            job_id: job.job_id.clone(),
+                            ..Default::default()
+                        }))
                         .await;
                     pb.finish_and_clear();
                     job = cancelled?.into_inner();

@@ -1,0 +1,67 @@
+//! Safe retries on the device services: a print submitted again with the same request id
+//! answers with the first job (one card), a chip write likewise; the same id with another
+//! request is refused.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use rekam_api::pb;
+use rekam_tests::*;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_print_and_a_chip_write_sent_twice_act_once() {
+    let d = TestDaemon::start().await;
+    let mut p = d.printer();
+    let cards = |p: &mut PrinterServiceClient<tonic::transport::Channel>| {
+        let mut p = p.clone();
+        async move {
+            p.get_supplies(pb::GetSuppliesRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+                .cards_remaining
+        }
+    };
+    let before = cards(&mut p).await;
+    let submit = pb::SubmitPrintJobRequest {
+        test_card: true,
+        request_id: "print-7".into(),
+        ..Default::default()
+    };
+    let a = p.submit_job(submit.clone()).await.unwrap().into_inner();
+    let b = p.submit_job(submit.clone()).await.unwrap().into_inner();
+    assert_eq!(a.job_id, b.job_id, "the retry answers with the first job");
+    // Let the job finish, then count the cards.
+    let _: Vec<_> = futures::StreamExt::collect::<Vec<_>>(
+        p.watch_job(pb::WatchPrintJobRequest {
+            job_id: a.job_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner(),
+    )
+    .await;
+    assert_eq!(cards(&mut p).await, before - 1, "one card");
+    // The same id with another request is refused.
+    let mut other = submit.clone();
+    other.device_id = "printer0".into();
+    let err = p.submit_job(other).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let info = err.get_error_details().error_info().cloned().unwrap();
+    assert_eq!(info.reason, "REQUEST_ID_REUSED");
+
+    let mut enc = d.encoder();
+    let write = pb::WriteFilesRequest {
+        files: vec![pb::ChipFile {
+            file_id: 0x0101,
+            data: b"NIK=...".to_vec(),
+        }],
+        verify: true,
+        request_id: "write-1".into(),
+        ..Default::default()
+    };
+    let a = enc.write_files(write.clone()).await.unwrap().into_inner();
+    let b = enc.write_files(write).await.unwrap().into_inner();
+    assert_eq!(a, b);
+    d.stop().await;
+}
