@@ -215,3 +215,191 @@ async fn one_slap_is_recaptured_and_the_others_are_kept() {
     assert_eq!(br.field_violations[0].field, "missing[0]");
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_recording_closes_only_once_every_slap_is_recorded() {
+    let d = TestDaemon::start().await;
+    let id = verified(&d).await;
+    let mut c = d.enroll();
+    c.capture_face(step(&id)).await.unwrap();
+    c.capture_signature(step(&id)).await.unwrap();
+    let e = c
+        .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
+            enrollment_id: id.clone(),
+            positions: vec![pb::FingerPosition::RightFour as i32],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(e.recording.unwrap().fingers.len(), 4);
+    let h = e.history.last().unwrap();
+    assert!(
+        h.message
+            .contains("still to capture: LEFT_FOUR, BOTH_THUMBS"),
+        "{}",
+        h.message
+    );
+    // One slap is not a recording.
+    let err = c.finish_recording(step(&id)).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(
+        err.message()
+            .contains("fingerprints of LEFT_FOUR, BOTH_THUMBS"),
+        "{}",
+        err.message()
+    );
+    let e = c
+        .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
+            enrollment_id: id.clone(),
+            positions: vec![
+                pb::FingerPosition::LeftFour as i32,
+                pb::FingerPosition::BothThumbs as i32,
+            ],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(e.recording.unwrap().fingers.len(), 10);
+    let e = c.finish_recording(step(&id)).await.unwrap().into_inner();
+    assert_eq!(stage(&e), pb::EnrollmentStage::Recorded);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_override_goes_with_the_fingers_it_accepts_and_into_the_history_note() {
+    let d = TestDaemon::start().await;
+    let id = verified(&d).await;
+    let mut c = d.enroll();
+    c.capture_fingerprints(pb::CaptureFingerprintsStepRequest {
+        enrollment_id: id.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let spv = |position: pb::FingerPosition| pb::FingerOverride {
+        position: position as i32,
+        reason: "scarred, seen by the supervisor".into(),
+        supervisor_id: "SPV-07".into(),
+    };
+    use pb::FingerPosition::*;
+    // The right four again, held to 100 (no finger reaches it): the supervisor accepts the
+    // four; the override given for a left finger, not captured now, changes nothing.
+    let e = c
+        .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
+            enrollment_id: id.clone(),
+            positions: vec![RightFour as i32],
+            min_quality: 100,
+            max_attempts: 1,
+            overrides: vec![
+                spv(RightIndex),
+                spv(RightMiddle),
+                spv(RightRing),
+                spv(RightLittle),
+                spv(LeftIndex),
+            ],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let fingers = e.recording.as_ref().unwrap().fingers.clone();
+    assert_eq!(fingers.len(), 10);
+    for f in &fingers {
+        let right = (2..=5).contains(&f.position);
+        assert_eq!(
+            f.override_reason.contains("scarred") && f.override_reason.contains("SPV-07"),
+            right,
+            "{f:?}"
+        );
+    }
+    let h = e.history.last().unwrap();
+    assert_eq!(h.step, pb::Step::CaptureFingerprints as i32);
+    assert!(
+        h.note
+            .starts_with("supervisor overrides: RIGHT_INDEX (quality "),
+        "{}",
+        h.note
+    );
+    assert!(
+        h.note
+            .contains("scarred, seen by the supervisor (supervisor SPV-07)"),
+        "{}",
+        h.note
+    );
+    assert!(!h.note.contains("LEFT_INDEX"), "{}", h.note);
+
+    // At the station's minimum the right middle finger needs no override: none is recorded.
+    let e = c
+        .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
+            enrollment_id: id.clone(),
+            positions: vec![RightFour as i32],
+            overrides: vec![spv(RightMiddle)],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let middle = e
+        .recording
+        .unwrap()
+        .fingers
+        .into_iter()
+        .find(|f| f.position == RightMiddle as i32)
+        .unwrap();
+    assert!(middle.quality >= 40, "{middle:?}");
+    assert!(middle.override_reason.is_empty(), "{middle:?}");
+    assert!(e.history.last().unwrap().note.is_empty());
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slap_wholly_missing_shows_its_fingers_as_missing_and_completes_the_set() {
+    let d = TestDaemon::start().await;
+    let id = verified(&d).await;
+    let mut c = d.enroll();
+    c.capture_face(step(&id)).await.unwrap();
+    c.capture_signature(step(&id)).await.unwrap();
+    use pb::FingerPosition::*;
+    let thumbs = [LeftThumb, RightThumb];
+    let e = c
+        .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
+            enrollment_id: id.clone(),
+            missing: thumbs
+                .iter()
+                .map(|p| pb::MissingFinger {
+                    position: *p as i32,
+                    reason: pb::MissingReason::Amputated as i32,
+                })
+                .collect(),
+            overrides: thumbs
+                .iter()
+                .map(|p| pb::FingerOverride {
+                    position: *p as i32,
+                    reason: "amputated, seen by the supervisor".into(),
+                    supervisor_id: "SPV-07".into(),
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let fingers = e.recording.unwrap().fingers;
+    assert_eq!(fingers.len(), 10, "ten entries, the thumbs missing");
+    for f in fingers
+        .iter()
+        .filter(|f| f.position == 1 || f.position == 6)
+    {
+        assert!(
+            f.missing && f.override_reason.contains("amputated"),
+            "{f:?}"
+        );
+    }
+    let note = &e.history.last().unwrap().note;
+    assert!(note.contains("LEFT_THUMB (missing)"), "{note}");
+    let e = c.finish_recording(step(&id)).await.unwrap().into_inner();
+    assert_eq!(stage(&e), pb::EnrollmentStage::Recorded);
+    d.stop().await;
+}

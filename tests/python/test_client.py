@@ -421,6 +421,60 @@ def test_fingerprint_quality_gate_and_supervisor_override(c):
     got = c.enroll.CaptureFingerprints(strict, timeout=CALL_TIMEOUT)
     assert len(got.recording.fingers) == 10
     assert all("worn ridges" in f.override_reason for f in got.recording.fingers)
+    note = got.history[-1].note
+    assert note.startswith("supervisor overrides: "), note
+
+    # A dirty platen (the simulator's poor_quality fault) forces the right four low: their
+    # recapture fails and keeps what was recorded, then succeeds once a supervisor accepts
+    # them.
+    scanner = c.device_of_class(devices_pb2.DEVICE_CLASS_FINGERPRINT_SCANNER)
+    right_four = en.CaptureFingerprintsStepRequest(
+        enrollment_id=e.id,
+        positions=[common_pb2.FINGER_POSITION_RIGHT_FOUR],
+        max_attempts=1,
+    )
+    try:
+        c.sim.InjectFault(
+            devices_pb2.InjectFaultRequest(target=scanner.id, fault="poor_quality"),
+            timeout=CALL_TIMEOUT,
+        )
+        err = expect_code(
+            grpc.StatusCode.FAILED_PRECONDITION, c.enroll.CaptureFingerprints, right_four
+        )
+        info, _, _, _ = error_details(err)
+        assert info.reason == "FINGER_QUALITY_TOO_LOW", info
+        low = info.metadata["positions"].split(",")
+        right = {"RIGHT_INDEX", "RIGHT_MIDDLE", "RIGHT_RING", "RIGHT_LITTLE"}
+        assert low and set(low) <= right, low
+        kept = c.enroll.GetEnrollment(
+            en.GetEnrollmentRequest(enrollment_id=e.id), timeout=CALL_TIMEOUT
+        )
+        assert list(kept.recording.fingers) == list(got.recording.fingers), "recording changed"
+        # Every capture is a new impression: the supervisor accepts the four, and the
+        # override goes with those that come out below the minimum.
+        for name in sorted(right):
+            right_four.overrides.add(
+                position=common_pb2.FingerPosition.Value("FINGER_POSITION_" + name),
+                reason="dry skin, platen cleaned",
+                supervisor_id="SPV-02",
+            )
+        after = c.enroll.CaptureFingerprints(right_four, timeout=CALL_TIMEOUT)
+    finally:
+        c.sim.ClearFaults(
+            devices_pb2.ClearFaultsRequest(target=scanner.id), timeout=CALL_TIMEOUT
+        )
+    accepted = []
+    for f in after.recording.fingers:
+        name = common_pb2.FingerPosition.Name(f.position)[len("FINGER_POSITION_"):]
+        overridden = "dry skin" in f.override_reason and "SPV-02" in f.override_reason
+        if name in right:
+            assert overridden == (f.quality < 40), (name, f.quality, f.override_reason)
+        else:
+            assert not overridden, (name, f.override_reason)
+        if overridden:
+            accepted.append(name)
+    note = after.history[-1].note
+    assert all(name in note for name in accepted) and ("SPV-02" in note) == bool(accepted), note
 
 
 def channel_options(t):

@@ -446,7 +446,11 @@ pub struct Recording {
     pub face: Option<FaceRecording>,
     /// The slaps (absent when every finger of the slap is missing).
     pub slaps: Vec<SlapRecording>,
-    /// True once the fingerprint step ran.
+    /// The fingers of the slaps not captured because every one of their fingers is
+    /// declared missing, each with its reason and override.
+    pub absent: Vec<FingerRecording>,
+    /// True once every slap is recorded or wholly declared missing (see
+    /// [`Recording::slaps_lacking`]).
     pub fingerprints_done: bool,
     /// Single fingers captured besides the slaps (whole image in `image`).
     pub singles: Vec<FingerRecording>,
@@ -457,9 +461,28 @@ pub struct Recording {
 }
 
 impl Recording {
-    /// Every finger of every slap, in capture order.
+    /// Every finger of every slap, in capture order, then the fingers of slaps wholly
+    /// declared missing.
     pub fn fingers(&self) -> impl Iterator<Item = &FingerRecording> {
-        self.slaps.iter().flat_map(|s| s.fingers.iter())
+        self.slaps
+            .iter()
+            .flat_map(|s| s.fingers.iter())
+            .chain(self.absent.iter())
+    }
+
+    /// The slaps neither recorded nor wholly declared missing: what the fingerprint step
+    /// still has to capture before the recording can close.
+    pub fn slaps_lacking(&self) -> Vec<FingerPosition> {
+        FingerPosition::SLAPS
+            .into_iter()
+            .filter(|slap| {
+                !self.slaps.iter().any(|s| s.position == *slap)
+                    && !slap
+                        .fingers()
+                        .iter()
+                        .all(|f| self.absent.iter().any(|a| a.position == *f))
+            })
+            .collect()
     }
 }
 
@@ -546,6 +569,7 @@ impl Recording {
                     fingers: s.fingers.iter().map(finger).collect(),
                 })
                 .collect(),
+            absent: self.absent.clone(),
             fingerprints_done: self.fingerprints_done,
             singles: self.singles.iter().map(finger).collect(),
             sequence_comparisons: self.sequence_comparisons,
@@ -590,4 +614,63 @@ pub struct EnrollmentEvent {
     pub at: SystemTime,
     /// What the applicant is asked to do at the scanner, for fingerprint progress.
     pub prompt: Option<Prompt>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finger(position: FingerPosition, missing: Option<MissingReason>) -> FingerRecording {
+        FingerRecording {
+            position,
+            quality: if missing.is_some() { 0 } else { 60 },
+            recapture: false,
+            missing,
+            bbox: None,
+            image: None,
+            template: None,
+            override_reason: missing.map(|_| "seen (supervisor SPV-1)".to_string()),
+            attempts: u32::from(missing.is_none()),
+        }
+    }
+
+    fn slap(position: FingerPosition) -> SlapRecording {
+        SlapRecording {
+            position,
+            image: GreyImage {
+                width: 0,
+                height: 0,
+                ppi: 500,
+                pixels: Vec::new(),
+            },
+            fingers: position
+                .fingers()
+                .into_iter()
+                .map(|f| finger(f, None))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn every_slap_is_recorded_or_wholly_declared_missing_before_the_set_is_complete() {
+        use FingerPosition::*;
+        let mut r = Recording::default();
+        assert_eq!(r.slaps_lacking(), FingerPosition::SLAPS.to_vec());
+        r.slaps.push(slap(RightFour));
+        assert_eq!(r.slaps_lacking(), vec![LeftFour, BothThumbs]);
+        r.slaps.push(slap(LeftFour));
+        // One thumb declared missing is not the whole slap.
+        r.absent
+            .push(finger(LeftThumb, Some(MissingReason::Amputated)));
+        assert_eq!(r.slaps_lacking(), vec![BothThumbs]);
+        r.absent
+            .push(finger(RightThumb, Some(MissingReason::UnableToPrint)));
+        assert!(r.slaps_lacking().is_empty());
+        // The summary lists all ten, the wholly missing slap's fingers last.
+        let listed: Vec<FingerPosition> = r.fingers().map(|f| f.position).collect();
+        assert_eq!(listed.len(), 10);
+        assert_eq!(listed[8..], [LeftThumb, RightThumb]);
+        // A copy without images keeps them.
+        assert_eq!(r.without_images().absent, r.absent);
+    }
 }

@@ -165,6 +165,7 @@ pub struct Progress<'a> {
     stage: Stage,
     op: &'a watch::Sender<Operation>,
     ink: &'a Ink,
+    note: &'a Mutex<Option<String>>,
 }
 
 impl Progress<'_> {
@@ -240,6 +241,13 @@ impl Progress<'_> {
     pub fn card_used(&self) {
         self.op
             .send_if_modified(|o| !std::mem::replace(&mut o.card_used, true));
+    }
+
+    /// Sets the note of the step's history entry (what the step decided on the officer's
+    /// word, e.g. the supervisors' overrides it applied); a cancellation's reason replaces
+    /// it.
+    pub fn note(&self, note: impl Into<String>) {
+        *lock(self.note) = Some(note.into());
     }
 }
 
@@ -772,6 +780,7 @@ impl Pipeline {
             stage,
             op: &op_tx,
             ink: &ink,
+            note: &note,
         };
         let outcome = tokio::select! {
             r = work(&mut work_copy, &progress).instrument(span.clone()) => r.map_err(Ended::Failed),
@@ -1014,16 +1023,21 @@ impl Pipeline {
                     .filter(|m| fingers.contains(&m.position))
                     .collect()
             };
-            let positions: Vec<FingerPosition> = positions
+            // Slaps asked for whose fingers are all declared missing are recorded as such,
+            // without a capture.
+            let (positions, absent_slaps): (Vec<FingerPosition>, Vec<FingerPosition>) = positions
                 .into_iter()
-                .filter(|pos| missing_in(*pos).len() < pos.fingers().len())
-                .collect();
+                .partition(|pos| missing_in(*pos).len() < pos.fingers().len());
+            let absent_slaps: Vec<FingerPosition> =
+                absent_slaps.into_iter().filter(|p| p.is_slap()).collect();
             let overridden = |f: FingerPosition| plan.overrides.iter().any(|o| o.position == f);
             // The fingers of a capture that are below the threshold, not overridden.
             let failing = |fingers: &[FingerRecording]| -> Vec<FingerPosition> {
                 fingers
                     .iter()
-                    .filter(|f| f.missing.is_none() && f.quality < min_quality && !overridden(f.position))
+                    .filter(|f| {
+                        f.missing.is_none() && f.quality < min_quality && !overridden(f.position)
+                    })
                     .map(|f| f.position)
                     .collect()
             };
@@ -1039,9 +1053,15 @@ impl Pipeline {
                     1,
                     format!("place {}", place_name(pos)),
                 );
-                let cap = with_timeout(timeout, "waiting for the fingers", scanner.capture(pos, &here))
-                    .await?;
-                assessing.push(tokio::spawn(crate::cpu::run(move || assess(pos, cap.image, &here))));
+                let cap = with_timeout(
+                    timeout,
+                    "waiting for the fingers",
+                    scanner.capture(pos, &here),
+                )
+                .await?;
+                assessing.push(tokio::spawn(crate::cpu::run(move || {
+                    assess(pos, cap.image, &here)
+                })));
             }
             let mut captured: Vec<Captured> = Vec::new();
             for a in assessing {
@@ -1063,8 +1083,12 @@ impl Pipeline {
                         attempt,
                         format!("place {} again (attempt {attempt})", place_name(pos)),
                     );
-                    let cap = with_timeout(timeout, "waiting for the fingers", scanner.capture(pos, &here))
-                        .await?;
+                    let cap = with_timeout(
+                        timeout,
+                        "waiting for the fingers",
+                        scanner.capture(pos, &here),
+                    )
+                    .await?;
                     let again = blocking(move || assess(pos, cap.image, &here)).await?;
                     // Keep the better: the one whose worst failing finger is higher.
                     if again.worst() > c.worst() {
@@ -1083,16 +1107,71 @@ impl Pipeline {
                     min_quality,
                 });
             }
+            // A supervisor's override goes with the fingers it accepts: those captured now
+            // below the minimum, and the missing ones; the others keep what they had.
+            let accept = |f: &mut FingerRecording| {
+                let needed = f.missing.is_some() || f.quality < min_quality;
+                f.override_reason = plan
+                    .overrides
+                    .iter()
+                    .find(|o| needed && o.position == f.position)
+                    .map(|o| format!("{} (supervisor {})", o.reason, o.supervisor));
+                f.recapture =
+                    f.missing.is_none() && f.quality < min_quality && f.override_reason.is_none();
+            };
+            captured
+                .iter_mut()
+                .for_each(|c| c.fingers_mut().iter_mut().for_each(accept));
+            // The fingers of slaps wholly declared missing, recorded without a capture.
+            let mut absent_now: Vec<FingerRecording> = absent_slaps
+                .iter()
+                .flat_map(|slap| slap.fingers())
+                .filter_map(|f| plan.missing.iter().find(|m| m.position == f))
+                .map(|m| FingerRecording {
+                    position: m.position,
+                    quality: 0,
+                    recapture: false,
+                    missing: Some(m.reason),
+                    bbox: None,
+                    image: None,
+                    template: None,
+                    override_reason: None,
+                    attempts: 0,
+                })
+                .collect();
+            absent_now.iter_mut().for_each(accept);
+            let applied: Vec<(FingerPosition, String)> = captured
+                .iter()
+                .flat_map(|c| c.fingers().iter())
+                .chain(absent_now.iter())
+                .filter_map(|f| {
+                    let why = f.override_reason.as_ref()?;
+                    let what = if f.missing.is_some() {
+                        "missing".to_string()
+                    } else {
+                        format!("quality {}", f.quality)
+                    };
+                    Some((
+                        f.position,
+                        format!("{} ({what}): {why}", position_name(f.position)),
+                    ))
+                })
+                .collect();
             // Merge into what is recorded: each position captured now replaces its old one.
             let mut slaps = e.recording.slaps.clone();
             let mut singles = e.recording.singles.clone();
+            let mut absent = e.recording.absent.clone();
             if plan.positions.is_empty() {
                 slaps.clear();
                 singles.clear();
+                absent.clear();
             }
+            slaps.retain(|s| !absent_slaps.contains(&s.position));
             for c in captured {
                 match c {
                     Captured::Slap(s) => {
+                        let fingers = s.position.fingers();
+                        absent.retain(|f| !fingers.contains(&f.position));
                         slaps.retain(|x| x.position != s.position);
                         slaps.push(s);
                     }
@@ -1103,16 +1182,8 @@ impl Pipeline {
                 }
             }
             slaps.sort_by_key(|s| FingerPosition::SLAPS.iter().position(|x| *x == s.position));
-            // Overrides and the final recapture flag, for every finger.
-            let apply = |f: &mut FingerRecording| {
-                if let Some(o) = plan.overrides.iter().find(|o| o.position == f.position) {
-                    f.override_reason = Some(format!("{} (supervisor {})", o.reason, o.supervisor));
-                }
-                f.recapture =
-                    f.missing.is_none() && f.quality < min_quality && f.override_reason.is_none();
-            };
-            slaps.iter_mut().flat_map(|s| s.fingers.iter_mut()).for_each(apply);
-            singles.iter_mut().for_each(apply);
+            absent.retain(|f| !absent_now.iter().any(|a| a.position == f.position));
+            absent.extend(absent_now);
             p.report(90, "checking the finger sequence");
             let (slaps, singles, comparisons) = blocking(move || {
                 formats::check_sequence(&slaps, &singles).map(|n| (slaps, singles, n))
@@ -1121,23 +1192,23 @@ impl Pipeline {
             let r = Arc::make_mut(&mut e.recording);
             r.slaps = slaps;
             r.singles = singles;
+            r.absent = absent;
             r.sequence_comparisons = comparisons;
-            r.fingerprints_done = true;
-            let accepted: Vec<String> = e
-                .recording
-                .fingers()
-                .chain(e.recording.singles.iter())
-                .filter(|f| f.override_reason.is_some())
-                .map(|f| position_name(f.position).to_string())
-                .collect();
-            Ok(if accepted.is_empty() {
-                format!("fingerprints recorded; sequence check passed ({comparisons} comparisons)")
-            } else {
-                format!(
-                    "fingerprints recorded; sequence check passed ({comparisons} comparisons); accepted by a supervisor: {}",
-                    accepted.join(", ")
-                )
-            })
+            let lacking = r.slaps_lacking();
+            r.fingerprints_done = lacking.is_empty();
+            let mut message =
+                format!("fingerprints recorded; sequence check passed ({comparisons} comparisons)");
+            if !applied.is_empty() {
+                let names: Vec<&str> = applied.iter().map(|(f, _)| position_name(*f)).collect();
+                message.push_str(&format!("; accepted by a supervisor: {}", names.join(", ")));
+                let detail: Vec<&str> = applied.iter().map(|(_, d)| d.as_str()).collect();
+                p.note(format!("supervisor overrides: {}", detail.join("; ")));
+            }
+            if !lacking.is_empty() {
+                let names: Vec<&str> = lacking.iter().map(|f| position_name(*f)).collect();
+                message.push_str(&format!("; still to capture: {}", names.join(", ")));
+            }
+            Ok(message)
         })
         .await
     }
@@ -1285,7 +1356,15 @@ impl Pipeline {
                 lacking.push("face photo".to_string());
             }
             if !r.fingerprints_done {
-                lacking.push("fingerprints".to_string());
+                let slaps = r.slaps_lacking();
+                lacking.push(
+                    if slaps.is_empty() || slaps.len() == FingerPosition::SLAPS.len() {
+                        "fingerprints".to_string()
+                    } else {
+                        let names: Vec<&str> = slaps.iter().map(|s| position_name(*s)).collect();
+                        format!("fingerprints of {}", names.join(", "))
+                    },
+                );
             }
             if r.signature.is_none() {
                 lacking.push("signature".to_string());
@@ -1771,6 +1850,12 @@ impl Captured {
         match self {
             Captured::Slap(s) => &s.fingers,
             Captured::Single(f) => std::slice::from_ref(f),
+        }
+    }
+    fn fingers_mut(&mut self) -> &mut [FingerRecording] {
+        match self {
+            Captured::Slap(s) => &mut s.fingers,
+            Captured::Single(f) => std::slice::from_mut(f),
         }
     }
     /// The lowest quality of its present fingers (what an attempt improves).
