@@ -601,3 +601,381 @@ async fn a_browser_can_call_through_grpc_web_over_http1() {
     assert!(text.contains("grpc-status:0"), "{text}");
     d.stop().await;
 }
+
+// ---------------------------------------------------------------- drivers and capabilities
+
+/// The `ErrorInfo.reason` of a status.
+fn reason(s: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    s.get_error_details()
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_default()
+}
+
+/// The default five simulators plus `printer9`, whose selector names an address the printer
+/// simulator does not have: it cannot be opened.
+async fn with_unopenable_printer() -> TestDaemon {
+    TestDaemon::start_with(|c| {
+        c.devices.push(rekamd::config::DeviceConfig {
+            selector: "printer:sim:/dev/usb/lp9".parse().unwrap(),
+            id: Some("printer9".into()),
+        });
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn available_devices_are_listed_per_driver_with_their_selectors() {
+    let d = TestDaemon::start().await;
+    let all = d
+        .devices()
+        .list_available_devices(pb::ListAvailableDevicesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.drivers.len(), 5, "{all:?}");
+    let mut classes: Vec<i32> = all.drivers.iter().map(|x| x.device_class).collect();
+    classes.sort();
+    assert_eq!(classes, vec![1, 2, 3, 4, 5]);
+    for drv in &all.drivers {
+        assert_eq!(drv.driver, "sim");
+        assert!(drv.simulated && !drv.description.is_empty() && drv.error.is_empty());
+        assert_eq!(drv.devices.len(), 1, "{drv:?}");
+        let seen = &drv.devices[0];
+        let class = pb::DeviceClass::try_from(drv.device_class).unwrap();
+        let short = match class {
+            pb::DeviceClass::FingerprintScanner => "fingerprint",
+            pb::DeviceClass::Camera => "camera",
+            pb::DeviceClass::SignaturePad => "signature",
+            pb::DeviceClass::CardPrinter => "printer",
+            pb::DeviceClass::ChipEncoder => "encoder",
+            pb::DeviceClass::Unspecified => unreachable!(),
+        };
+        assert_eq!(seen.selector, format!("{short}:sim"));
+        assert!(!seen.description.is_empty());
+        // Each is already configured, as <class>0.
+        assert_eq!(seen.device_id, format!("{short}0"));
+    }
+
+    let printers = d
+        .devices()
+        .list_available_devices(pb::ListAvailableDevicesRequest {
+            device_class: pb::DeviceClass::CardPrinter as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(printers.drivers.len(), 1);
+    assert_eq!(printers.drivers[0].devices[0].selector, "printer:sim");
+
+    let err = d
+        .devices()
+        .list_available_devices(pb::ListAvailableDevicesRequest { device_class: 42 })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(reason(&err), "INVALID_REQUEST");
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_class_reports_its_capabilities() {
+    use pb::device_capabilities::Kind;
+    let d = TestDaemon::start().await;
+    let devs = d
+        .devices()
+        .list_devices(pb::ListDevicesRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .devices;
+    let caps = |id: &str| {
+        devs.iter()
+            .find(|x| x.id == id)
+            .and_then(|x| x.capabilities.clone())
+            .and_then(|c| c.kind)
+            .unwrap_or_else(|| panic!("{id} has no capabilities"))
+    };
+    let Kind::Fingerprint(f) = caps("fingerprint0") else {
+        panic!("fingerprint0: not a scanner's capabilities");
+    };
+    let mut positions = f.positions.clone();
+    positions.sort();
+    assert_eq!(positions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 14, 15]);
+    assert_eq!(f.ppi, 500);
+    assert!(f.live_preview);
+
+    let Kind::Camera(c) = caps("camera0") else {
+        panic!("camera0: not a camera's capabilities");
+    };
+    assert_eq!((c.still_width, c.still_height), (1600, 1200));
+    assert_eq!(c.preview_formats.len(), 1);
+    let p = &c.preview_formats[0];
+    assert_eq!(
+        (p.width, p.height, p.media_type.as_str()),
+        (640, 480, "image/jpeg")
+    );
+    assert!((p.frames_per_second - 15.0).abs() < 0.5, "{p:?}");
+    // The preview really has that size.
+    let frame = d
+        .camera()
+        .stream_preview(pb::CameraPreviewRequest {
+            device_id: String::new(),
+            max_frames: 1,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .next()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((frame.width, frame.height), (p.width, p.height));
+
+    let Kind::Signature(s) = caps("signature0") else {
+        panic!("signature0: not a pad's capabilities");
+    };
+    assert_eq!((s.width, s.height, s.units_per_mm), (2000.0, 1000.0, 20.0));
+    assert_eq!((s.pressure_levels, s.sample_rate_hz), (1024, 200));
+
+    let Kind::Printer(p) = caps("printer0") else {
+        panic!("printer0: not a printer's capabilities");
+    };
+    assert_eq!(p.ribbon_type, "YMCKO");
+    assert!(p.duplex && !p.inline_encoder);
+
+    let Kind::Encoder(e) = caps("encoder0") else {
+        panic!("encoder0: not an encoder's capabilities");
+    };
+    assert_eq!(e.max_apdu_size, pb::ApduSize::Extended as i32);
+    assert!(e.contactless && !e.contact);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_cannot_be_opened_is_listed_disconnected_and_the_others_serve() {
+    let d = with_unopenable_printer().await;
+    let devs = d
+        .devices()
+        .list_devices(pb::ListDevicesRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .devices;
+    assert_eq!(devs.len(), 6);
+    let p9 = devs.iter().find(|x| x.id == "printer9").unwrap();
+    assert_eq!(p9.device_class, pb::DeviceClass::CardPrinter as i32);
+    assert_eq!(p9.driver, "sim");
+    assert!(!p9.simulated, "a placeholder takes no faults");
+    let state = p9.state.as_ref().unwrap();
+    assert_eq!(state.kind, pb::DeviceStateKind::Disconnected as i32);
+    assert!(
+        state.reason.contains("could not be opened") && state.reason.contains("/dev/usb/lp9"),
+        "{}",
+        state.reason
+    );
+    // The class's capabilities, every one unknown.
+    let Some(pb::device_capabilities::Kind::Printer(caps)) =
+        p9.capabilities.as_ref().and_then(|c| c.kind.clone())
+    else {
+        panic!("printer9: no printer capabilities");
+    };
+    assert_eq!(caps, pb::PrinterCapabilities::default());
+
+    // Its self-test fails with the reason; its operations answer DEVICE_DISCONNECTED.
+    let report = d
+        .devices()
+        .self_test(pb::SelfTestRequest {
+            device_id: "printer9".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap();
+    assert!(!report.passed);
+    assert!(
+        report.checks[0].detail.contains("/dev/usb/lp9"),
+        "{report:?}"
+    );
+    let err = d
+        .printer()
+        .get_supplies(pb::GetSuppliesRequest {
+            device_id: "printer9".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    assert_eq!(reason(&err), "DEVICE_DISCONNECTED");
+    let err = d
+        .printer()
+        .submit_job(pb::SubmitPrintJobRequest {
+            device_id: "printer9".into(),
+            test_card: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&err), "DEVICE_DISCONNECTED");
+    let err = d
+        .sim()
+        .inject_fault(pb::InjectFaultRequest {
+            target: "printer9".into(),
+            fault: "jam".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&err), "NOT_A_SIMULATOR");
+
+    // The others serve: the first printer prints, every other device passes its self-test.
+    let mut p = d.printer();
+    let job = p
+        .submit_job(pb::SubmitPrintJobRequest {
+            test_card: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(job.device_id, "printer0");
+    let last = p
+        .watch_job(pb::WatchPrintJobRequest { job_id: job.job_id })
+        .await
+        .unwrap()
+        .into_inner()
+        .collect::<Vec<_>>()
+        .await
+        .pop()
+        .unwrap()
+        .unwrap();
+    assert_eq!(last.state, pb::PrintJobState::Done as i32);
+    for x in devs.iter().filter(|x| x.id != "printer9") {
+        let r = d
+            .devices()
+            .self_test(pb::SelfTestRequest {
+                device_id: x.id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .report
+            .unwrap();
+        assert!(r.passed, "{}: {r:?}", x.id);
+    }
+
+    // The printer simulator's one device is printer0; printer9's selector is not listed.
+    let printers = d
+        .devices()
+        .list_available_devices(pb::ListAvailableDevicesRequest {
+            device_class: pb::DeviceClass::CardPrinter as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(printers.drivers[0].devices.len(), 1);
+    assert_eq!(printers.drivers[0].devices[0].device_id, "printer0");
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn include_current_lists_every_device_disconnected_ones_as_state_changed() {
+    let d = with_unopenable_printer().await;
+    d.fault("camera0", "disconnect").await;
+    assert!(
+        d.wait_for_state("camera0", pb::DeviceStateKind::Disconnected, 100)
+            .await
+    );
+    let mut events = d
+        .devices()
+        .watch_devices(pb::WatchDevicesRequest {
+            include_current: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut first = Vec::new();
+    for _ in 0..6 {
+        first.push(
+            tokio::time::timeout(Duration::from_secs(5), events.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    let ids: Vec<&str> = first
+        .iter()
+        .map(|e| e.device.as_ref().unwrap().id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "fingerprint0",
+            "camera0",
+            "signature0",
+            "printer0",
+            "encoder0",
+            "printer9"
+        ]
+    );
+    for e in &first {
+        let dev = e.device.as_ref().unwrap();
+        let state = dev.state.as_ref().unwrap();
+        assert!(dev.capabilities.is_some(), "{}", dev.id);
+        if dev.id == "camera0" || dev.id == "printer9" {
+            assert_eq!(
+                e.kind,
+                pb::DeviceEventKind::StateChanged as i32,
+                "{}",
+                dev.id
+            );
+            assert_eq!(state.kind, pb::DeviceStateKind::Disconnected as i32);
+            assert!(!state.reason.is_empty());
+        } else {
+            assert_eq!(e.kind, pb::DeviceEventKind::Attached as i32, "{}", dev.id);
+            assert_eq!(state.kind, pb::DeviceStateKind::Ready as i32);
+        }
+    }
+    let p9 = first.last().unwrap().device.as_ref().unwrap();
+    assert!(
+        p9.state
+            .as_ref()
+            .unwrap()
+            .reason
+            .contains("could not be opened")
+    );
+
+    // Then the live events: the camera comes back.
+    d.clear("camera0").await;
+    let e = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.kind, pb::DeviceEventKind::Attached as i32);
+    let cam = e.device.unwrap();
+    assert_eq!(cam.id, "camera0");
+    assert!(
+        cam.capabilities.is_some(),
+        "live events carry capabilities too"
+    );
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_driver_stops_the_daemon_and_names_the_drivers_built_in() {
+    let mut config = rekamd::Config::default();
+    config.server.listen = String::new();
+    config.simulation.prerender = false;
+    config.devices[3].selector = "printer:ipp:ipp://127.0.0.1:631/ipp/print".parse().unwrap();
+    let err = match rekamd::Daemon::open(config) {
+        Ok(_) => panic!("a daemon opened with an unknown driver"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains("printer:ipp:ipp://127.0.0.1:631/ipp/print")
+            && err.contains("driver \"ipp\" is not built in; drivers for printer: sim"),
+        "{err}"
+    );
+}

@@ -230,6 +230,49 @@ def test_devices_five_classes(c):
         assert d.id and d.vendor and d.model, "incomplete device %r" % d
 
 
+def test_devices_report_capabilities(c):
+    """Every device carries the capabilities message of its class, and the simulators fill
+    them in; ListAvailableDevices gives each driver's selector."""
+    devs = c.devices.ListDevices(
+        devices_pb2.ListDevicesRequest(), timeout=CALL_TIMEOUT
+    ).devices
+    want = {
+        devices_pb2.DEVICE_CLASS_FINGERPRINT_SCANNER: "fingerprint",
+        devices_pb2.DEVICE_CLASS_CAMERA: "camera",
+        devices_pb2.DEVICE_CLASS_SIGNATURE_PAD: "signature",
+        devices_pb2.DEVICE_CLASS_CARD_PRINTER: "printer",
+        devices_pb2.DEVICE_CLASS_CHIP_ENCODER: "encoder",
+    }
+    for d in devs:
+        assert d.HasField("capabilities"), "%s has no capabilities" % d.id
+        kind = d.capabilities.WhichOneof("kind")
+        assert kind == want[d.device_class], "%s: capabilities %s" % (d.id, kind)
+        if not d.simulated:
+            continue
+        caps = getattr(d.capabilities, kind)
+        if kind == "fingerprint":
+            assert caps.ppi == 500 and caps.live_preview, caps
+            assert common_pb2.FINGER_POSITION_RIGHT_FOUR in caps.positions, caps
+        elif kind == "camera":
+            assert caps.still_width > 0 and caps.preview_formats, caps
+            assert caps.preview_formats[0].media_type == "image/jpeg", caps
+        elif kind == "signature":
+            assert caps.width > 0 and caps.units_per_mm > 0, caps
+        elif kind == "printer":
+            assert caps.ribbon_type == "YMCKO", caps
+        elif kind == "encoder":
+            assert caps.contactless, caps
+            assert caps.max_apdu_size != devices_pb2.APDU_SIZE_UNSPECIFIED, caps
+    avail = c.devices.ListAvailableDevices(
+        devices_pb2.ListAvailableDevicesRequest(
+            device_class=devices_pb2.DEVICE_CLASS_CARD_PRINTER
+        ),
+        timeout=CALL_TIMEOUT,
+    ).drivers
+    selectors = [a.selector for drv in avail for a in drv.devices]
+    assert "printer:sim" in selectors, "available printers: %s" % selectors
+
+
 def test_full_enrollment(c):
     eid = run_to_sent(c, 1)
     step = en.StepRequest(enrollment_id=eid)
@@ -562,6 +605,7 @@ def test_health(c):
 
 TESTS = [
     test_devices_five_classes,
+    test_devices_report_capabilities,
     test_full_enrollment,
     test_step_out_of_order,
     test_invalid_nik_and_unknown_id,

@@ -7,8 +7,12 @@
 //! [`sim`]). Real drivers come in later issues and go beside it as their own modules (V4L2
 //! webcams in `v4l2.rs`, PTP cameras over USB in `ptp.rs`), together with the preview
 //! fan-out that lets several clients watch one camera; the daemon opens them from a
-//! selector such as `camera:sim` or `camera:v4l2:/dev/video0`.
+//! selector such as `camera:sim` or `camera:v4l2:/dev/video0` through each driver's
+//! [`rekam_core::DriverFactory`], one line in its driver table: [`CameraSimDriver`] for the
+//! simulator.
 
+mod driver;
 pub mod sim;
 
+pub use driver::CameraSimDriver;
 pub use sim::{CameraSim, LENS_COVERED};

@@ -23,7 +23,7 @@ use image::{ExtendedColorType, RgbImage};
 use rekam_core::sim::{DISCONNECT, FaultSpec, HARDWARE_ERROR, SimulatorControl, Timing};
 use rekam_core::{
     Camera, CheckOutcome, Device, DeviceClass, DeviceError, DeviceInfo, DeviceState,
-    DiagnosticCheck, DiagnosticReport, Frame,
+    DiagnosticCheck, DiagnosticReport, Frame, VideoFormat,
 };
 use tokio::sync::watch;
 
@@ -384,6 +384,18 @@ struct Preview {
 
 #[async_trait]
 impl Camera for CameraSim {
+    fn still_resolution(&self) -> Option<(u32, u32)> {
+        Some((STILL_W, STILL_H))
+    }
+
+    fn preview_formats(&self) -> Vec<VideoFormat> {
+        vec![VideoFormat {
+            width: PREVIEW_W,
+            height: PREVIEW_H,
+            frames_per_second: (1.0 / PREVIEW_PERIOD.as_secs_f64()).round() as f32,
+        }]
+    }
+
     fn preview(&self) -> BoxStream<'static, Result<Frame, DeviceError>> {
         let state = Preview {
             inner: Arc::clone(&self.inner),

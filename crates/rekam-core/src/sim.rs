@@ -1,5 +1,6 @@
 //! What every simulator shares: timings that scale (to zero for tests), a set of
-//! injectable faults, and a state cell with a busy guard.
+//! injectable faults, a state cell with a busy guard, and the selector rules of the
+//! simulator drivers ([`sim_available`], [`check_sim_selector`]).
 //!
 //! Simulators are public and live beside the real drivers, behind the same traits, so
 //! that CI and technicians can run the whole station without hardware and make any
@@ -11,8 +12,36 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::device::DeviceState;
+use crate::device::{DeviceClass, DeviceState};
+use crate::driver::{Available, Selector};
 use crate::error::DeviceError;
+
+/// The driver name of every simulator.
+pub const SIM_DRIVER: &str = "sim";
+
+/// What a simulator driver of `class` sees: its one simulated device, opened by the
+/// selector without address (`printer:sim`).
+pub fn sim_available(class: DeviceClass, description: &str) -> Vec<Available> {
+    vec![Available {
+        selector: Selector::new(class, SIM_DRIVER),
+        description: description.to_string(),
+    }]
+}
+
+/// Checks the selector a simulator driver is asked to open. A simulator has one device, at
+/// no address; a selector with an address names a device the simulator does not have and
+/// fails with [`DeviceError::NotFound`], as a real driver fails on a port that is not
+/// there (which is how a configuration simulates a device that cannot be opened).
+pub fn check_sim_selector(selector: &Selector) -> Result<(), DeviceError> {
+    match &selector.address {
+        None => Ok(()),
+        Some(a) => Err(DeviceError::NotFound(format!(
+            "the {} simulator has no device at {a:?}; its one device is {}",
+            selector.class.short_name(),
+            Selector::new(selector.class, SIM_DRIVER)
+        ))),
+    }
+}
 
 /// SplitMix64's finaliser: a well-mixed 64-bit hash step, for deriving the many seeds of
 /// a simulator (serial numbers, impressions, noise) from its one seed.

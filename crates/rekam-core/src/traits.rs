@@ -1,5 +1,8 @@
 //! One small object-safe trait per device class. Optional capabilities are default
-//! methods (see [`Device::simulator`]).
+//! methods answering "not supported", "unknown" or empty (see [`Device::simulator`],
+//! [`FingerprintScanner::preview`], [`CardPrinter::duplex`]), so that a driver for a
+//! simpler device (a single-finger scanner, a printer without an encoder) implements less
+//! rather than stubs; [`crate::AnyDevice::capabilities`] gathers them.
 //!
 //! Operations are `async` and cancel-safe: dropping the future (a client that cancels or
 //! whose deadline passes) stops the operation and leaves the device ready. Drivers that
@@ -10,6 +13,7 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use tokio::sync::watch;
 
+use crate::capabilities::{ApduSize, ChipInterfaces, VideoFormat};
 use crate::device::{DeviceInfo, DeviceState, DiagnosticReport};
 use crate::error::DeviceError;
 use crate::sim::SimulatorControl;
@@ -26,15 +30,38 @@ pub trait Device: Send + Sync {
     }
     /// A receiver that sees every state change.
     fn watch_state(&self) -> watch::Receiver<DeviceState>;
+    /// Why the device is in its state, when the state alone does not say (a device that
+    /// could not be opened: the open error). `None` by default.
+    fn state_reason(&self) -> Option<String> {
+        None
+    }
     /// Runs the self-test. Failures are reported as failed checks, not as errors.
     async fn self_test(&self) -> DiagnosticReport;
     /// The fault-injection control of a simulator; `None` for a real device.
     fn simulator(&self) -> Option<&dyn SimulatorControl> {
         None
     }
+    /// Work to do once, before the first operation, so that it is as fast as the others
+    /// (a simulator pre-renders its images). Blocking and possibly CPU-heavy: run it on a
+    /// blocking thread. Nothing by default.
+    fn warm_up(&self) {}
+}
+
+/// The stream of an optional operation the device does not have: one
+/// [`DeviceError::Unsupported`], then the end.
+fn unsupported<T: Send + 'static>(
+    what: &str,
+    info: &DeviceInfo,
+) -> BoxStream<'static, Result<T, DeviceError>> {
+    let e = DeviceError::Unsupported(format!("{} has no {what}", info.id));
+    Box::pin(futures::stream::once(std::future::ready(Err(e))))
 }
 
 /// A fingerprint scanner: flat slaps and single fingers at 500 ppi.
+///
+/// Optional: [`FingerprintScanner::positions`], [`FingerprintScanner::ppi`] (unknown by
+/// default) and the live preview ([`FingerprintScanner::has_preview`] and
+/// [`FingerprintScanner::preview`], none by default).
 #[async_trait]
 pub trait FingerprintScanner: Device {
     /// Captures one position. `missing` lists fingers of the position that are not there;
@@ -44,27 +71,68 @@ pub trait FingerprintScanner: Device {
         position: FingerPosition,
         missing: &[MissingFinger],
     ) -> Result<FingerCapture, DeviceError>;
-    /// A live preview while the finger is placed; the stream runs until dropped.
+    /// A live preview while the finger is placed; the stream runs until dropped. By
+    /// default the scanner has none: the stream ends with [`DeviceError::Unsupported`].
     fn preview(
         &self,
         position: FingerPosition,
-    ) -> BoxStream<'static, Result<FingerPreview, DeviceError>>;
+    ) -> BoxStream<'static, Result<FingerPreview, DeviceError>> {
+        let _ = position;
+        unsupported("live preview", self.info())
+    }
+    /// The positions it captures (single fingers, slaps); empty (unknown) by default.
+    fn positions(&self) -> Vec<FingerPosition> {
+        Vec::new()
+    }
+    /// Its resolution in pixels per inch; 0 (unknown) by default.
+    fn ppi(&self) -> u32 {
+        0
+    }
+    /// True when [`FingerprintScanner::preview`] streams frames; false by default.
+    fn has_preview(&self) -> bool {
+        false
+    }
 }
 
 /// A face camera.
+///
+/// Optional: the live preview ([`Camera::preview`] and [`Camera::preview_formats`], none
+/// by default) and [`Camera::still_resolution`] (unknown by default).
 #[async_trait]
 pub trait Camera: Device {
-    /// A live JPEG preview; the stream runs until dropped.
-    fn preview(&self) -> BoxStream<'static, Result<Frame, DeviceError>>;
+    /// A live JPEG preview; the stream runs until dropped. By default the camera has none:
+    /// the stream ends with [`DeviceError::Unsupported`].
+    fn preview(&self) -> BoxStream<'static, Result<Frame, DeviceError>> {
+        unsupported("live preview", self.info())
+    }
     /// One still at full resolution.
     async fn capture_still(&self) -> Result<Frame, DeviceError>;
+    /// The size of a still (width, height); `None` (unknown) by default.
+    fn still_resolution(&self) -> Option<(u32, u32)> {
+        None
+    }
+    /// The formats [`Camera::preview`] streams; empty (no preview) by default.
+    fn preview_formats(&self) -> Vec<VideoFormat> {
+        Vec::new()
+    }
 }
 
 /// A signature pad.
+///
+/// Optional: [`SignaturePad::pressure_levels`] and [`SignaturePad::sample_rate_hz`]
+/// (none and unknown by default).
 #[async_trait]
 pub trait SignaturePad: Device {
     /// The writing area.
     fn geometry(&self) -> PadGeometry;
+    /// Distinct pen pressure levels it reports; 0 (pen up or down only) by default.
+    fn pressure_levels(&self) -> u32 {
+        0
+    }
+    /// Pen samples per second; 0 (unknown) by default.
+    fn sample_rate_hz(&self) -> u32 {
+        0
+    }
     /// Pen samples while the applicant signs; ends when they have finished. The samples
     /// stay on the pad until [`SignaturePad::clear`] or [`SignaturePad::take`].
     fn sign(&self) -> BoxStream<'static, Result<PenSample, DeviceError>>;
@@ -75,6 +143,9 @@ pub trait SignaturePad: Device {
 }
 
 /// A card printer.
+///
+/// Optional: [`CardPrinter::ribbon_type`] (unknown by default), [`CardPrinter::duplex`] and
+/// [`CardPrinter::inline_encoder`] (neither by default).
 #[async_trait]
 pub trait CardPrinter: Device {
     /// Queues a job and returns its id at once.
@@ -85,9 +156,24 @@ pub trait CardPrinter: Device {
     async fn cancel(&self, job_id: &str) -> Result<PrintJobStatus, DeviceError>;
     /// Cards, ribbon, cover.
     async fn supplies(&self) -> Result<Supplies, DeviceError>;
+    /// The ribbon's panels in print order, e.g. "YMCKO"; `None` (unknown) by default.
+    fn ribbon_type(&self) -> Option<String> {
+        None
+    }
+    /// True when it prints both sides of a card in one job; false by default.
+    fn duplex(&self) -> bool {
+        false
+    }
+    /// True when it has a chip encoder inside; false by default.
+    fn inline_encoder(&self) -> bool {
+        false
+    }
 }
 
 /// A contactless chip encoder.
+///
+/// Optional: [`ChipEncoder::max_apdu_size`] and [`ChipEncoder::interfaces`] (unknown and
+/// none by default).
 #[async_trait]
 pub trait ChipEncoder: Device {
     /// The reader and its card.
@@ -96,6 +182,14 @@ pub trait ChipEncoder: Device {
     async fn write_files(&self, files: &[ChipFile]) -> Result<Vec<u8>, DeviceError>;
     /// Reads files from the card in the field.
     async fn read_files(&self, fids: &[u16]) -> Result<Vec<ChipFile>, DeviceError>;
+    /// The longest APDUs it exchanges; `None` (unknown) by default.
+    fn max_apdu_size(&self) -> Option<ApduSize> {
+        None
+    }
+    /// How it reaches the card; none known by default.
+    fn interfaces(&self) -> ChipInterfaces {
+        ChipInterfaces::default()
+    }
 }
 
 /// Writes files, reads them back and compares: the encode step's proof that the chip

@@ -6,7 +6,8 @@
 //! simulated ISO/IEC 14443 chip (ATR, UID, EEPROM, file system) whose card can be
 //! missing, pulled out mid-write, or whose reader can vanish or fail, all injectable
 //! through [`rekam_core::sim::SimulatorControl`]. [`atr`] builds the ATR that PC/SC
-//! reports for a contactless card.
+//! reports for a contactless card. [`EncoderSimDriver`] is the simulator's
+//! [`rekam_core::DriverFactory`] (`encoder:sim`), the daemon's one line for it.
 //!
 //! Where the rest goes: the PC/SC driver (through pcscd, tested against vpcd), the chip
 //! profile with its security object, SAM authentication and secure messaging, and the
@@ -14,6 +15,8 @@
 //! [`sim`]; the APDU layer lives in `rekam-iso7816`.
 
 pub mod atr;
+mod driver;
 pub mod sim;
 
+pub use driver::EncoderSimDriver;
 pub use sim::EncoderSim;

@@ -32,8 +32,8 @@ use rekam_core::sim::{
     apply_common_fault,
 };
 use rekam_core::{
-    CardStatus, CheckOutcome, ChipEncoder, ChipFile, Device, DeviceClass, DeviceError, DeviceInfo,
-    DeviceState, DiagnosticCheck, DiagnosticReport,
+    ApduSize, CardStatus, CheckOutcome, ChipEncoder, ChipFile, ChipInterfaces, Device, DeviceClass,
+    DeviceError, DeviceInfo, DeviceState, DiagnosticCheck, DiagnosticReport,
 };
 use tokio::sync::watch;
 
@@ -442,6 +442,19 @@ impl ChipEncoder for EncoderSim {
             out.push(ChipFile { fid, data });
         }
         Ok(out)
+    }
+
+    /// Extended: a block of [`BLOCK_SIZE`] bytes is more command data than a short APDU
+    /// carries (255 bytes).
+    fn max_apdu_size(&self) -> Option<ApduSize> {
+        Some(ApduSize::Extended)
+    }
+
+    fn interfaces(&self) -> ChipInterfaces {
+        ChipInterfaces {
+            contactless: true,
+            contact: false,
+        }
     }
 }
 

@@ -203,6 +203,10 @@ impl FingerprintSim {
     /// CPU-heavy (a few seconds in all): call it on a blocking thread, e.g.
     /// `tokio::task::spawn_blocking(move || sim.warm_up())` with a clone of the scanner.
     pub fn warm_up(&self) {
+        self.prerender();
+    }
+
+    fn prerender(&self) {
         for position in FingerPosition::SLAPS {
             for variant in 0..VARIANTS as u8 {
                 let _ = self.inner.image(RenderKey {
@@ -578,10 +582,31 @@ impl Device for FingerprintSim {
     fn simulator(&self) -> Option<&dyn SimulatorControl> {
         Some(self)
     }
+
+    /// Pre-renders the slaps, as [`FingerprintSim::warm_up`].
+    fn warm_up(&self) {
+        self.prerender();
+    }
 }
 
 #[async_trait]
 impl FingerprintScanner for FingerprintSim {
+    /// The ten single fingers and the three slaps of a 4-4-2 capture.
+    fn positions(&self) -> Vec<FingerPosition> {
+        FingerPosition::SINGLE
+            .into_iter()
+            .chain(FingerPosition::SLAPS)
+            .collect()
+    }
+
+    fn ppi(&self) -> u32 {
+        PPI
+    }
+
+    fn has_preview(&self) -> bool {
+        true
+    }
+
     async fn capture(
         &self,
         position: FingerPosition,

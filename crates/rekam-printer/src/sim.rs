@@ -58,6 +58,9 @@ use crate::validate::validate_card_png;
 pub const HOPPER_CAPACITY: u32 = 100;
 /// Prints of a full YMCKO ribbon.
 pub const RIBBON_CAPACITY: u32 = 250;
+/// The ribbon's panels, in print order: yellow, magenta, cyan (dye), black (resin),
+/// overlay.
+pub const RIBBON_TYPE: &str = "YMCKO";
 /// How many printed cards [`PrinterSim::printed`] keeps.
 pub const KEEP_PRINTED: usize = 8;
 /// How many finished jobs stay watchable before the oldest are forgotten.
@@ -753,6 +756,15 @@ impl CardPrinter for PrinterSim {
             ribbon_capacity: RIBBON_CAPACITY,
             cover_open: s.faults.is_active(COVER_OPEN.name),
         })
+    }
+
+    fn ribbon_type(&self) -> Option<String> {
+        Some(RIBBON_TYPE.to_string())
+    }
+
+    /// Two-sided cards: the printer flips the card and prints the back in the same job.
+    fn duplex(&self) -> bool {
+        true
     }
 }
 

@@ -43,6 +43,21 @@ pub const GEOMETRY: PadGeometry = PadGeometry {
 /// Pen samples per second (nominal).
 pub const SAMPLE_RATE_HZ: u32 = 200;
 
+/// Distinct pressure levels the pen reports (0 = pen up, then 1023 steps to full force),
+/// as the 10-bit pens of common pads.
+pub const PRESSURE_LEVELS: u32 = 1024;
+
+/// A pressure 0..1 as the pen reports it: on one of [`PRESSURE_LEVELS`] steps, and never
+/// rounded down to "pen up" while it touches the pad.
+fn quantise_pressure(p: f32) -> f32 {
+    let top = (PRESSURE_LEVELS - 1) as f32;
+    if p <= 0.0 {
+        0.0
+    } else {
+        (p.min(1.0) * top).round().max(1.0) / top
+    }
+}
+
 /// Nominal self-test time.
 const SELF_TEST: Duration = Duration::from_millis(100);
 
@@ -155,7 +170,7 @@ impl Signing {
         let sample = PenSample {
             x: p.x,
             y: p.y,
-            pressure: p.pressure,
+            pressure: quantise_pressure(p.pressure),
             t_ms: p.t_ms,
         };
         self.inner.ink().push(sample);
@@ -233,6 +248,14 @@ impl Device for SignatureSim {
 impl SignaturePad for SignatureSim {
     fn geometry(&self) -> PadGeometry {
         GEOMETRY
+    }
+
+    fn pressure_levels(&self) -> u32 {
+        PRESSURE_LEVELS
+    }
+
+    fn sample_rate_hz(&self) -> u32 {
+        SAMPLE_RATE_HZ
     }
 
     fn sign(&self) -> BoxStream<'static, Result<PenSample, DeviceError>> {

@@ -59,11 +59,20 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Lists the station's devices and their state.
+    /// Lists the station's devices, their state and what they can do.
+    ///
+    /// With --available, lists instead what each driver built into rekamd can see now,
+    /// with the selector that opens it (what goes in a `[[devices]]` entry of rekamd's
+    /// configuration) and the id of the configured device already opened from it.
     ///
     /// JSON: [{"id","class","vendor","model","serial","firmware","driver","state","reason",
-    /// "simulated"}].
-    Devices,
+    /// "simulated","capabilities":{"kind",...}}]; with --available: [{"class","driver",
+    /// "description","simulated","error","devices":[{"selector","description","device_id"}]}].
+    Devices {
+        /// List what the drivers can see now instead of the configured devices.
+        #[arg(long)]
+        available: bool,
+    },
     /// Prints device events as they happen, until Ctrl-C.
     ///
     /// JSON: one object per line, {"time","kind","device":{...as in `devices`}}.
@@ -71,7 +80,8 @@ pub enum Command {
         /// Stop after this many events.
         #[arg(long, value_name = "N")]
         count: Option<u64>,
-        /// Start with one ATTACHED event per device connected now.
+        /// Start with one event per configured device: ATTACHED when it is connected,
+        /// STATE_CHANGED (DISCONNECTED) when not.
         #[arg(long)]
         current: bool,
     },
@@ -545,7 +555,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         json: cli.json,
     };
     match cli.command {
-        Command::Devices => cmd::devices::devices(&ctx).await,
+        Command::Devices { available } => cmd::devices::devices(&ctx, available).await,
         Command::Watch { count, current } => cmd::devices::watch(&ctx, count, current).await,
         Command::Diag { device } => cmd::devices::diag(&ctx, device).await,
         Command::Capture(c) => cmd::capture::run(&ctx, c).await,
@@ -624,7 +634,9 @@ mod tests {
         assert!(cli.json);
         assert_eq!(cli.socket, Some(PathBuf::from("/tmp/x.sock")));
         assert_eq!(cli.timeout, Some(Duration::from_millis(2500)));
-        assert!(matches!(cli.command, Command::Devices));
+        assert!(matches!(cli.command, Command::Devices { available: false }));
+        let cli = parse(&["devices", "--available", "--json"]).unwrap();
+        assert!(matches!(cli.command, Command::Devices { available: true }));
         let cli = parse(&["--addr", "http://127.0.0.1:50051", "enrollments"]).unwrap();
         assert_eq!(cli.addr.as_deref(), Some("http://127.0.0.1:50051"));
         assert!(parse(&["--timeout", "0", "devices"]).is_err());
@@ -857,7 +869,7 @@ mod tests {
         let cli = parse(&["devices"]).unwrap();
         assert!(matches!(
             run_offline(cli.command, false),
-            Err(Command::Devices)
+            Err(Command::Devices { .. })
         ));
     }
 

@@ -81,3 +81,60 @@ fn a_daemon_that_is_not_there_is_explained() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach rekamd"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_available_lists_each_driver_with_its_selector() {
+    let d = TestDaemon::start().await;
+
+    let out = run(&d, &["devices", "--available", "--json"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let drivers = v.as_array().unwrap();
+    assert_eq!(drivers.len(), 5);
+    let printer = drivers
+        .iter()
+        .find(|x| x["class"] == "CARD_PRINTER")
+        .unwrap();
+    assert_eq!(printer["driver"], "sim");
+    assert_eq!(printer["simulated"], true);
+    assert_eq!(printer["devices"][0]["selector"], "printer:sim");
+    assert_eq!(printer["devices"][0]["device_id"], "printer0");
+
+    let out = run(&d, &["devices", "--available"]).await;
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for s in [
+        "fingerprint:sim",
+        "camera:sim",
+        "signature:sim",
+        "printer:sim",
+        "encoder:sim",
+        "in use as",
+        "printer0",
+    ] {
+        assert!(text.contains(s), "{s} not in\n{text}");
+    }
+
+    // The device table has a capability column.
+    let out = run(&d, &["devices"]).await;
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("capabilities") && text.contains("YMCKO, duplex"),
+        "{text}"
+    );
+    let out = run(&d, &["devices", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let scanner = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == "fingerprint0")
+        .unwrap();
+    assert_eq!(scanner["capabilities"]["ppi"], 500);
+    d.stop().await;
+}

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use rekam_core::{DeviceClass, Selector};
 use serde::Deserialize;
 
 /// Why a configuration cannot be used.
@@ -24,7 +25,7 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
-    /// A device selector is malformed or names a driver this build lacks.
+    /// A device selector names a driver this build lacks.
     #[error("device {selector:?}: {message}")]
     Device {
         /// The selector.
@@ -121,8 +122,10 @@ pub struct StationConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceConfig {
-    /// `class:driver[:address]`, e.g. `printer:sim` or `encoder:pcsc:ACS ACR1252`.
-    pub selector: String,
+    /// `class:driver[:address]`, e.g. `printer:sim` or `encoder:pcsc:"ACS ACR1252"` (see
+    /// [`Selector`]); a malformed one is refused when the file is parsed, an unknown driver
+    /// when the daemon opens the devices.
+    pub selector: Selector,
     /// The device id; default `<class><n>`.
     pub id: Option<String>,
 }
@@ -184,51 +187,22 @@ impl Default for Config {
             server: ServerConfig::default(),
             simulation: SimulationConfig::default(),
             station: StationConfig::default(),
-            devices: ["fingerprint", "camera", "signature", "printer", "encoder"]
-                .into_iter()
-                .map(|c| DeviceConfig {
-                    selector: format!("{c}:sim"),
-                    id: None,
-                })
-                .collect(),
+            devices: [
+                DeviceClass::FingerprintScanner,
+                DeviceClass::Camera,
+                DeviceClass::SignaturePad,
+                DeviceClass::CardPrinter,
+                DeviceClass::ChipEncoder,
+            ]
+            .into_iter()
+            .map(|class| DeviceConfig {
+                selector: Selector::new(class, rekam_core::sim::SIM_DRIVER),
+                id: None,
+            })
+            .collect(),
             siak: ServiceConfig::default(),
             datacentre: ServiceConfig::default(),
         }
-    }
-}
-
-/// A parsed device selector.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selector {
-    /// The class.
-    pub class: rekam_core::DeviceClass,
-    /// The driver.
-    pub driver: String,
-    /// Driver-specific address (device node, reader name).
-    pub address: Option<String>,
-}
-
-impl Selector {
-    /// Parses `class:driver[:address]`.
-    pub fn parse(s: &str) -> Result<Selector, ConfigError> {
-        let err = |m: &str| ConfigError::Device {
-            selector: s.to_string(),
-            message: m.to_string(),
-        };
-        let mut parts = s.splitn(3, ':');
-        let class = parts.next().unwrap_or_default();
-        let class = rekam_core::DeviceClass::from_short_name(class).ok_or_else(|| {
-            err("the class must be fingerprint, camera, signature, printer or encoder")
-        })?;
-        let driver = parts
-            .next()
-            .filter(|d| !d.is_empty())
-            .ok_or_else(|| err("missing driver, e.g. `printer:sim`"))?;
-        Ok(Selector {
-            class,
-            driver: driver.to_string(),
-            address: parts.next().map(|a| a.trim_matches('"').to_string()),
-        })
     }
 }
 
@@ -252,11 +226,9 @@ impl Config {
         Ok(c)
     }
 
-    /// Checks what parsing cannot: device selectors and the `[server]` edge settings.
+    /// Checks what parsing cannot: the `[server]` edge settings. (Selectors are checked
+    /// as they are parsed; their drivers when the daemon opens the devices.)
     pub fn validate(&self) -> Result<(), ConfigError> {
-        for d in &self.devices {
-            Selector::parse(&d.selector)?;
-        }
         crate::edge::EdgePolicy::new(
             &self.server,
             crate::edge::Listener::Tcp,
@@ -271,7 +243,7 @@ impl Config {
         self.simulation.enabled.unwrap_or_else(|| {
             self.devices
                 .iter()
-                .any(|d| Selector::parse(&d.selector).is_ok_and(|s| s.driver == "sim"))
+                .any(|d| d.selector.driver == rekam_core::sim::SIM_DRIVER)
         })
     }
 
@@ -294,7 +266,7 @@ mod tests {
         let c = Config::default();
         assert_eq!(c.devices.len(), 5);
         for d in &c.devices {
-            assert_eq!(Selector::parse(&d.selector).unwrap().driver, "sim");
+            assert_eq!(d.selector.driver, "sim");
         }
     }
 
@@ -307,8 +279,11 @@ mod tests {
         .unwrap();
         assert_eq!(c.simulation.time_scale, 0.0);
         assert_eq!(c.simulation.seed, 1);
-        let s = Selector::parse(&c.devices[0].selector).unwrap();
+        let s = &c.devices[0].selector;
+        assert_eq!(s.class, rekam_core::DeviceClass::ChipEncoder);
+        assert_eq!(s.driver, "pcsc");
         assert_eq!(s.address.as_deref(), Some("ACS ACR1252"));
+        assert_eq!(s.to_string(), "encoder:pcsc:\"ACS ACR1252\"");
     }
 
     #[test]
@@ -317,17 +292,22 @@ mod tests {
             Config::parse("[server]\nbogus = 1\n", Path::new("x.toml")),
             Err(ConfigError::Parse { .. })
         ));
-        assert!(matches!(
-            Config::parse(
-                "[[devices]]\nselector = \"toaster:sim\"\n",
-                Path::new("x.toml")
-            ),
-            Err(ConfigError::Device { .. })
-        ));
-        assert!(matches!(
-            Config::parse("[[devices]]\nselector = \"printer\"\n", Path::new("x.toml")),
-            Err(ConfigError::Device { .. })
-        ));
+        // A malformed selector is refused with what is wrong and where.
+        for (text, why) in [
+            ("toaster:sim", "the class must be"),
+            ("printer", "missing driver"),
+            ("printer:sim:", "the address is empty"),
+            ("encoder:pcsc:\\\"ACS", "does not close"),
+        ] {
+            let e = Config::parse(
+                &format!("[[devices]]\nselector = \"{text}\"\n"),
+                Path::new("x.toml"),
+            )
+            .unwrap_err();
+            assert!(matches!(e, ConfigError::Parse { .. }), "{e}");
+            let m = e.to_string();
+            assert!(m.contains(why) && m.contains("x.toml"), "{m}");
+        }
     }
 
     #[test]

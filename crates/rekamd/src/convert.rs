@@ -21,9 +21,29 @@ pub fn class(c: core::DeviceClass) -> pb::DeviceClass {
     }
 }
 
-/// Device state to proto.
-pub fn state(s: &core::DeviceState) -> pb::DeviceState {
-    let (kind, reason) = match s {
+/// A device class filter from proto (the request's `field`): `None` for UNSPECIFIED (every
+/// class); INVALID_ARGUMENT for a value that is not a class.
+pub fn class_filter(field: &str, v: i32) -> Result<Option<core::DeviceClass>, Status> {
+    Ok(match pb::DeviceClass::try_from(v) {
+        Ok(pb::DeviceClass::Unspecified) => None,
+        Ok(pb::DeviceClass::FingerprintScanner) => Some(core::DeviceClass::FingerprintScanner),
+        Ok(pb::DeviceClass::Camera) => Some(core::DeviceClass::Camera),
+        Ok(pb::DeviceClass::SignaturePad) => Some(core::DeviceClass::SignaturePad),
+        Ok(pb::DeviceClass::CardPrinter) => Some(core::DeviceClass::CardPrinter),
+        Ok(pb::DeviceClass::ChipEncoder) => Some(core::DeviceClass::ChipEncoder),
+        Err(_) => {
+            return Err(status::invalid(
+                field,
+                format!("device class {v} is not a class (1-5, or 0 for every class)"),
+            ));
+        }
+    })
+}
+
+/// Device state to proto, with the device's own reason when it gives one (a device that
+/// could not be opened says why).
+pub fn state(s: &core::DeviceState, reason: Option<String>) -> pb::DeviceState {
+    let (kind, default_reason) = match s {
         core::DeviceState::Ready => (pb::DeviceStateKind::Ready, String::new()),
         core::DeviceState::Busy => (pb::DeviceStateKind::Busy, String::new()),
         core::DeviceState::Disconnected => (
@@ -34,12 +54,75 @@ pub fn state(s: &core::DeviceState) -> pb::DeviceState {
     };
     pb::DeviceState {
         kind: kind as i32,
-        reason,
+        reason: reason.unwrap_or(default_reason),
     }
 }
 
-/// A device to proto.
-pub fn device(info: &core::DeviceInfo, s: &core::DeviceState) -> pb::Device {
+/// Capabilities to proto.
+pub fn capabilities(c: &core::Capabilities) -> pb::DeviceCapabilities {
+    use pb::device_capabilities::Kind;
+    let kind = match c {
+        core::Capabilities::Fingerprint(f) => Kind::Fingerprint(pb::FingerprintCapabilities {
+            positions: f.positions.iter().map(|p| finger_position_pb(*p)).collect(),
+            ppi: f.ppi,
+            live_preview: f.live_preview,
+        }),
+        core::Capabilities::Camera(c) => {
+            let (w, h) = c.still_resolution.unwrap_or((0, 0));
+            Kind::Camera(pb::CameraCapabilities {
+                still_width: w,
+                still_height: h,
+                preview_formats: c
+                    .preview_formats
+                    .iter()
+                    .map(|f| pb::PreviewFormat {
+                        width: f.width,
+                        height: f.height,
+                        frames_per_second: f.frames_per_second,
+                        // Frames are JPEG (core::Frame).
+                        media_type: "image/jpeg".into(),
+                    })
+                    .collect(),
+            })
+        }
+        core::Capabilities::Signature(s) => Kind::Signature(pb::SignatureCapabilities {
+            width: s.geometry.width,
+            height: s.geometry.height,
+            units_per_mm: s.geometry.units_per_mm,
+            pressure_levels: s.pressure_levels,
+            sample_rate_hz: s.sample_rate_hz,
+        }),
+        core::Capabilities::Printer(p) => Kind::Printer(pb::PrinterCapabilities {
+            ribbon_type: p.ribbon_type.clone().unwrap_or_default(),
+            duplex: p.duplex,
+            inline_encoder: p.inline_encoder,
+        }),
+        core::Capabilities::Encoder(e) => Kind::Encoder(pb::EncoderCapabilities {
+            max_apdu_size: match e.max_apdu_size {
+                None => pb::ApduSize::Unspecified,
+                Some(core::ApduSize::Short) => pb::ApduSize::Short,
+                Some(core::ApduSize::Extended) => pb::ApduSize::Extended,
+            } as i32,
+            contactless: e.interfaces.contactless,
+            contact: e.interfaces.contact,
+        }),
+    };
+    pb::DeviceCapabilities { kind: Some(kind) }
+}
+
+/// A device to proto, in the state `s` (its state now, or after an event).
+pub fn device(d: &core::AnyDevice, s: &core::DeviceState) -> pb::Device {
+    let info = d.info();
+    pb::Device {
+        state: Some(state(s, d.device().state_reason())),
+        capabilities: Some(capabilities(&d.capabilities())),
+        ..device_info(info, s)
+    }
+}
+
+/// A device to proto from its identity alone (no capabilities), for an event whose device
+/// is no longer known.
+fn device_info(info: &core::DeviceInfo, s: &core::DeviceState) -> pb::Device {
     pb::Device {
         id: info.id.clone(),
         device_class: class(info.class) as i32,
@@ -48,13 +131,15 @@ pub fn device(info: &core::DeviceInfo, s: &core::DeviceState) -> pb::Device {
         serial: info.serial.clone(),
         firmware: info.firmware.clone(),
         driver: info.driver.clone(),
-        state: Some(state(s)),
+        state: Some(state(s, None)),
         simulated: info.simulated,
+        capabilities: None,
     }
 }
 
-/// A device event to proto.
-pub fn event(e: &core::DeviceEvent) -> pb::DeviceEvent {
+/// A device event to proto; `device` is the registry's device of the event, which gives
+/// its capabilities and reason.
+pub fn event(e: &core::DeviceEvent, device: Option<&core::AnyDevice>) -> pb::DeviceEvent {
     let kind = match e.kind {
         core::DeviceEventKind::Attached => pb::DeviceEventKind::Attached,
         core::DeviceEventKind::Detached => pb::DeviceEventKind::Detached,
@@ -63,7 +148,43 @@ pub fn event(e: &core::DeviceEvent) -> pb::DeviceEvent {
     pb::DeviceEvent {
         time: Some(timestamp(e.at)),
         kind: kind as i32,
-        device: Some(device(&e.info, &e.state)),
+        device: Some(match device {
+            Some(d) => self::device(d, &e.state),
+            None => device_info(&e.info, &e.state),
+        }),
+    }
+}
+
+/// What one driver sees, to proto; `configured` (selector, device id) marks the devices
+/// the station already opened from a selector.
+pub fn driver_availability(
+    l: &core::DriverListing,
+    configured: &[(core::Selector, String)],
+) -> pb::DriverAvailability {
+    let (devices, error) = match &l.available {
+        Ok(v) => (
+            v.iter()
+                .map(|a| pb::AvailableDevice {
+                    selector: a.selector.to_string(),
+                    description: a.description.clone(),
+                    device_id: configured
+                        .iter()
+                        .find(|(s, _)| *s == a.selector)
+                        .map(|(_, id)| id.clone())
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            String::new(),
+        ),
+        Err(e) => (Vec::new(), e.to_string()),
+    };
+    pb::DriverAvailability {
+        device_class: class(l.class) as i32,
+        driver: l.driver.to_string(),
+        description: l.description.to_string(),
+        simulated: l.simulated,
+        devices,
+        error,
     }
 }
 

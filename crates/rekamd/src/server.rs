@@ -1,5 +1,6 @@
-//! The composition root: opens the devices named in the configuration, builds the
-//! pipeline, and serves every gRPC service on a Unix socket and on TCP until shutdown.
+//! The composition root: the driver table ([`DRIVERS`]), the devices named in the
+//! configuration opened from it, the pipeline, and every gRPC service served on a Unix
+//! socket and on TCP until shutdown.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,13 +10,13 @@ use std::time::Duration;
 use anyhow::Context;
 use rekam_api::pb;
 use rekam_core::sim::Timing;
-use rekam_core::{AnyDevice, DeviceClass, Registry};
+use rekam_core::{DriverFactory, DriverTable, OpenOptions, Registry};
 use rekam_enrollment::{DataCentreSim, Pipeline, PipelineConfig, SiakSim};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tracing::info;
 
-use crate::config::{Config, ConfigError, Selector};
+use crate::config::{Config, ConfigError};
 use crate::edge::{DecodeLimits, EdgeLayer, EdgePolicy, Listener};
 use crate::services::Shared;
 
@@ -33,56 +34,19 @@ pub const PRINTER_REQUEST_LIMIT: usize = 32 << 20;
 /// The most `rekam.v1.EncoderService` decodes from one request (chip files).
 pub const ENCODER_REQUEST_LIMIT: usize = 8 << 20;
 
-/// Work to run in the background once the daemon is up (e.g. pre-rendering).
-type WarmUp = Box<dyn FnOnce() + Send>;
+/// The drivers built into rekamd, one line per driver: adding a device model adds its
+/// factory (from its driver crate) here and nothing else.
+pub const DRIVERS: &[&dyn DriverFactory] = &[
+    &rekam_fingerprint::FingerprintSimDriver,
+    &rekam_camera::CameraSimDriver,
+    &rekam_signature::SignatureSimDriver,
+    &rekam_printer::PrinterSimDriver,
+    &rekam_encoder::EncoderSimDriver,
+];
 
-/// Opens one device from its selector. Adding a driver adds one arm here.
-fn open_device(
-    sel: &Selector,
-    id: &str,
-    seed: u64,
-    timing: Timing,
-) -> Result<(AnyDevice, Option<WarmUp>), ConfigError> {
-    let unknown = || ConfigError::Device {
-        selector: format!("{}:{}", sel.class.short_name(), sel.driver),
-        message: format!(
-            "driver {:?} is not built into this rekamd; available for {}: sim",
-            sel.driver,
-            sel.class.short_name()
-        ),
-    };
-    if sel.driver != "sim" {
-        return Err(unknown());
-    }
-    Ok(match sel.class {
-        DeviceClass::FingerprintScanner => {
-            let sim = Arc::new(rekam_fingerprint::FingerprintSim::new(id, seed, timing));
-            let warm = sim.clone();
-            // Render the simulated fingers once, so the first capture is as fast as the others.
-            return Ok((
-                AnyDevice::Fingerprint(sim),
-                Some(Box::new(move || warm.warm_up())),
-            ));
-        }
-        DeviceClass::Camera => (
-            AnyDevice::Camera(Arc::new(rekam_camera::CameraSim::new(id, seed, timing))),
-            None,
-        ),
-        DeviceClass::SignaturePad => (
-            AnyDevice::Signature(Arc::new(rekam_signature::SignatureSim::new(
-                id, seed, timing,
-            ))),
-            None,
-        ),
-        DeviceClass::CardPrinter => (
-            AnyDevice::Printer(Arc::new(rekam_printer::PrinterSim::new(id, seed, timing))),
-            None,
-        ),
-        DeviceClass::ChipEncoder => (
-            AnyDevice::Encoder(Arc::new(rekam_encoder::EncoderSim::new(id, seed, timing))),
-            None,
-        ),
-    })
+/// [`DRIVERS`] as a table to look selectors up in.
+pub fn drivers() -> DriverTable<'static> {
+    DriverTable::new(DRIVERS)
 }
 
 fn render_signature(
@@ -101,25 +65,47 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Opens every device and service of the configuration. Must run inside a tokio
-    /// runtime.
+    /// Opens every device and service of the configuration with rekamd's [`DRIVERS`].
+    /// Must run inside a tokio runtime.
     pub fn open(config: Config) -> anyhow::Result<Daemon> {
+        Self::open_with(config, drivers())
+    }
+
+    /// Opens every device and service of the configuration with the drivers of `table`. A
+    /// selector naming a driver the table lacks is a configuration error; a device its
+    /// driver cannot open is listed as disconnected (with the error as its reason) and the
+    /// daemon serves the others. Must run inside a tokio runtime.
+    pub fn open_with(config: Config, table: DriverTable<'static>) -> anyhow::Result<Daemon> {
         config.validate()?;
         let timing = Timing::new(config.simulation.time_scale);
         let mut devices = Vec::new();
+        let mut selectors = Vec::new();
         let mut counts = std::collections::HashMap::new();
-        let mut warm_ups: Vec<WarmUp> = Vec::new();
         for d in &config.devices {
-            let sel = Selector::parse(&d.selector)?;
+            let sel = &d.selector;
             let n = counts.entry(sel.class).or_insert(0u32);
             let id =
                 d.id.clone()
                     .unwrap_or_else(|| format!("{}{}", sel.class.short_name(), n));
             *n += 1;
             let seed = config.simulation.seed.wrapping_add(u64::from(*n) * 1000);
-            let (device, warm) = open_device(&sel, &id, seed, timing)?;
-            devices.push(device);
-            warm_ups.extend(warm);
+            let options = OpenOptions::new(id.clone())
+                .with_seed(seed)
+                .with_timing(timing);
+            let opened = table.open(sel, &options).map_err(|e| ConfigError::Device {
+                selector: sel.to_string(),
+                message: e.to_string(),
+            })?;
+            if let Some(e) = &opened.open_error {
+                tracing::warn!(
+                    device = %id,
+                    selector = %sel,
+                    error = %e,
+                    "cannot open the device: it is listed as disconnected"
+                );
+            }
+            devices.push(opened.device);
+            selectors.push((sel.clone(), id));
         }
         for s in [&config.siak, &config.datacentre] {
             if s.driver != "sim" {
@@ -145,12 +131,15 @@ impl Daemon {
             },
         ));
         if config.simulation.prerender {
-            for w in warm_ups {
-                tokio::task::spawn_blocking(w);
+            // E.g. the fingerprint simulator renders its fingers once, so the first capture
+            // is as fast as the others.
+            for d in registry.devices() {
+                let d = d.clone();
+                tokio::task::spawn_blocking(move || d.device().warm_up());
             }
         }
         Ok(Daemon {
-            shared: Shared::new(registry, pipeline),
+            shared: Shared::new(registry, pipeline, table, selectors),
             config,
         })
     }

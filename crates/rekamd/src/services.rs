@@ -9,7 +9,7 @@ use futures::{Stream, StreamExt};
 use prost::Message as _;
 use rekam_api::pb;
 use rekam_core::sim::SimulatorControl;
-use rekam_core::{DeviceError, Registry};
+use rekam_core::{DeviceError, DriverTable, Registry, Selector};
 use rekam_enrollment::{Pipeline, RequestKey, StepOptions};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -37,11 +37,21 @@ pub struct Shared {
     pub cancel_answers: Arc<Answers<pb::PrintJob>>,
     /// Answers of chip writes, by request id.
     pub write_answers: Arc<Answers<pb::WriteFilesResponse>>,
+    /// The drivers built in, for `ListAvailableDevices`.
+    pub drivers: DriverTable<'static>,
+    /// Each configured device's selector and id, in configuration order.
+    pub selectors: Arc<Vec<(Selector, String)>>,
 }
 
 impl Shared {
-    /// The services' shared state over a registry and a pipeline.
-    pub fn new(registry: Arc<Registry>, pipeline: Arc<Pipeline>) -> Self {
+    /// The services' shared state over the devices (opened from `drivers` as `selectors`
+    /// say) and the pipeline.
+    pub fn new(
+        registry: Arc<Registry>,
+        pipeline: Arc<Pipeline>,
+        drivers: DriverTable<'static>,
+        selectors: Vec<(Selector, String)>,
+    ) -> Self {
         Shared {
             registry,
             pipeline,
@@ -49,6 +59,8 @@ impl Shared {
             print_answers: Arc::new(Answers::new(1024)),
             cancel_answers: Arc::new(Answers::new(1024)),
             write_answers: Arc::new(Answers::new(1024)),
+            drivers,
+            selectors: Arc::new(selectors),
         }
     }
 }
@@ -137,7 +149,7 @@ impl pb::device_service_server::DeviceService for Shared {
             .registry
             .devices()
             .iter()
-            .map(|d| convert::device(d.info(), &d.device().state()))
+            .map(|d| convert::device(d, &d.device().state()))
             .collect();
         Ok(Response::new(pb::ListDevicesResponse { devices }))
     }
@@ -151,25 +163,33 @@ impl pb::device_service_server::DeviceService for Shared {
         let rx = self.registry.subscribe();
         let mut first = Vec::new();
         if req.get_ref().include_current {
+            // Every configured device, connected or not (see WatchDevicesRequest).
             for d in self.registry.devices() {
                 let state = d.device().state();
-                if state != rekam_core::DeviceState::Disconnected {
-                    first.push(Ok(pb::DeviceEvent {
-                        time: Some(convert::now()),
-                        kind: pb::DeviceEventKind::Attached as i32,
-                        device: Some(convert::device(d.info(), &state)),
-                    }));
-                }
+                let kind = if state == rekam_core::DeviceState::Disconnected {
+                    pb::DeviceEventKind::StateChanged
+                } else {
+                    pb::DeviceEventKind::Attached
+                };
+                first.push(Ok(pb::DeviceEvent {
+                    time: Some(convert::now()),
+                    kind: kind as i32,
+                    device: Some(convert::device(d, &state)),
+                }));
             }
         }
-        let live = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(|r| async move {
-            match r {
-                Ok(e) => Some(Ok(convert::event(&e))),
-                // A slow client missed events: tell it, rather than pretend nothing happened.
-                Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
-                    Some(Err(status::events_dropped(format!(
-                        "{n} device events were dropped: watch again"
-                    ))))
+        let registry = self.registry.clone();
+        let live = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |r| {
+            let registry = registry.clone();
+            async move {
+                match r {
+                    Ok(e) => Some(Ok(convert::event(&e, registry.get(&e.info.id).ok()))),
+                    // A slow client missed events: tell it, rather than pretend nothing happened.
+                    Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
+                        Some(Err(status::events_dropped(format!(
+                            "{n} device events were dropped: watch again"
+                        ))))
+                    }
                 }
             }
         });
@@ -193,6 +213,23 @@ impl pb::device_service_server::DeviceService for Shared {
         Ok(Response::new(pb::SelfTestResponse {
             report: Some(convert::report(&report)),
         }))
+    }
+
+    async fn list_available_devices(
+        &self,
+        req: Request<pb::ListAvailableDevicesRequest>,
+    ) -> Result<Response<pb::ListAvailableDevicesResponse>, Status> {
+        let class = convert::class_filter("device_class", req.into_inner().device_class)?;
+        let table = self.drivers;
+        // Drivers look on the system (ports, readers, printers): off the async workers.
+        let listings = tokio::task::spawn_blocking(move || table.list(class))
+            .await
+            .map_err(|e| status::internal(format!("listing the drivers' devices: {e}")))?;
+        let drivers = listings
+            .iter()
+            .map(|l| convert::driver_availability(l, &self.selectors))
+            .collect();
+        Ok(Response::new(pb::ListAvailableDevicesResponse { drivers }))
     }
 }
 

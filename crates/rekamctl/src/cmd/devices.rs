@@ -1,9 +1,11 @@
-//! `devices`, `watch` and `diag`.
+//! `devices` (and `devices --available`), `watch` and `diag`.
 
 use comfy_table::{Table, presets};
+use rekam_api::pb::device_capabilities::Kind;
 use rekam_api::pb::device_service_client::DeviceServiceClient;
 use rekam_api::pb::{
-    CheckOutcome, Device, DeviceEvent, DiagnosticReport, ListDevicesRequest, SelfTestRequest,
+    ApduSize, CheckOutcome, Device, DeviceClass, DeviceEvent, DiagnosticReport, DriverAvailability,
+    FingerPosition, ListAvailableDevicesRequest, ListDevicesRequest, SelfTestRequest,
     WatchDevicesRequest,
 };
 use serde_json::{Value, json};
@@ -11,7 +13,7 @@ use serde_json::{Value, json};
 use super::print_json;
 use crate::Exit;
 use crate::conn::Ctx;
-use crate::names::{human, seconds, short, time};
+use crate::names::{human, position_name, seconds, short, time};
 
 /// The short class name, e.g. `FINGERPRINT_SCANNER`.
 fn class(d: &Device) -> &'static str {
@@ -39,6 +41,141 @@ fn state_text(d: &Device) -> String {
     }
 }
 
+/// The capabilities of a device, if it reports them.
+fn caps(d: &Device) -> Option<&Kind> {
+    d.capabilities.as_ref().and_then(|c| c.kind.as_ref())
+}
+
+/// The capabilities in a few words: `3 slaps, 10 fingers, 500 ppi, preview`,
+/// `YMCKO, duplex`; `-` when the device reports none (a device that could not be opened).
+fn capability_summary(d: &Device) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    match caps(d) {
+        None => {}
+        Some(Kind::Fingerprint(f)) => {
+            let slaps = f.positions.iter().filter(|p| **p >= 13).count();
+            let fingers = f.positions.len() - slaps;
+            if slaps > 0 {
+                parts.push(format!("{slaps} slaps"));
+            }
+            if fingers > 0 {
+                parts.push(format!("{fingers} fingers"));
+            }
+            if f.ppi > 0 {
+                parts.push(format!("{} ppi", f.ppi));
+            }
+            if f.live_preview {
+                parts.push("preview".into());
+            }
+        }
+        Some(Kind::Camera(c)) => {
+            if c.still_width > 0 {
+                parts.push(format!("still {}x{}", c.still_width, c.still_height));
+            }
+            for p in &c.preview_formats {
+                parts.push(format!(
+                    "preview {}x{}@{}",
+                    p.width,
+                    p.height,
+                    p.frames_per_second.round()
+                ));
+            }
+        }
+        Some(Kind::Signature(s)) => {
+            if s.units_per_mm > 0.0 {
+                parts.push(format!(
+                    "{}x{} mm",
+                    (s.width / s.units_per_mm).round(),
+                    (s.height / s.units_per_mm).round()
+                ));
+            }
+            if s.pressure_levels > 0 {
+                parts.push(format!("{} pressure levels", s.pressure_levels));
+            }
+            if s.sample_rate_hz > 0 {
+                parts.push(format!("{} Hz", s.sample_rate_hz));
+            }
+        }
+        Some(Kind::Printer(p)) => {
+            if !p.ribbon_type.is_empty() {
+                parts.push(p.ribbon_type.clone());
+            }
+            if p.duplex {
+                parts.push("duplex".into());
+            }
+            if p.inline_encoder {
+                parts.push("inline encoder".into());
+            }
+        }
+        Some(Kind::Encoder(e)) => {
+            if e.contactless {
+                parts.push("contactless".into());
+            }
+            if e.contact {
+                parts.push("contact".into());
+            }
+            match e.max_apdu_size() {
+                ApduSize::Short => parts.push("short APDUs".into()),
+                ApduSize::Extended => parts.push("extended APDUs".into()),
+                ApduSize::Unspecified => {}
+            }
+        }
+    }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The capabilities as JSON: `{"kind":"fingerprint", ...the fields}`, null when none.
+fn capabilities_json(d: &Device) -> Value {
+    match caps(d) {
+        None => Value::Null,
+        Some(Kind::Fingerprint(f)) => json!({
+            "kind": "fingerprint",
+            "positions": f
+                .positions
+                .iter()
+                .map(|p| position_name(FingerPosition::try_from(*p).unwrap_or_default()))
+                .collect::<Vec<_>>(),
+            "ppi": f.ppi,
+            "live_preview": f.live_preview,
+        }),
+        Some(Kind::Camera(c)) => json!({
+            "kind": "camera",
+            "still_width": c.still_width,
+            "still_height": c.still_height,
+            "preview_formats": c.preview_formats.iter().map(|p| json!({
+                "width": p.width,
+                "height": p.height,
+                "frames_per_second": p.frames_per_second,
+                "media_type": p.media_type,
+            })).collect::<Vec<_>>(),
+        }),
+        Some(Kind::Signature(s)) => json!({
+            "kind": "signature",
+            "width": s.width,
+            "height": s.height,
+            "units_per_mm": s.units_per_mm,
+            "pressure_levels": s.pressure_levels,
+            "sample_rate_hz": s.sample_rate_hz,
+        }),
+        Some(Kind::Printer(p)) => json!({
+            "kind": "printer",
+            "ribbon_type": p.ribbon_type,
+            "duplex": p.duplex,
+            "inline_encoder": p.inline_encoder,
+        }),
+        Some(Kind::Encoder(e)) => json!({
+            "kind": "encoder",
+            "max_apdu_size": short(e.max_apdu_size().as_str_name(), "APDU_SIZE_"),
+            "contactless": e.contactless,
+            "contact": e.contact,
+        }),
+    }
+}
+
 /// A device as JSON (the shape of `devices --json` entries).
 pub fn device_json(d: &Device) -> Value {
     let (kind, reason) = state(d);
@@ -53,6 +190,7 @@ pub fn device_json(d: &Device) -> Value {
         "state": kind,
         "reason": reason,
         "simulated": d.simulated,
+        "capabilities": capabilities_json(d),
     })
 }
 
@@ -66,8 +204,11 @@ pub async fn list(ctx: &Ctx) -> anyhow::Result<Vec<Device>> {
         .devices)
 }
 
-/// `devices`.
-pub async fn devices(ctx: &Ctx) -> anyhow::Result<()> {
+/// `devices`, or `devices --available`.
+pub async fn devices(ctx: &Ctx, available: bool) -> anyhow::Result<()> {
+    if available {
+        return available_devices(ctx).await;
+    }
     let devices = list(ctx).await?;
     if ctx.json {
         print_json(&Value::Array(devices.iter().map(device_json).collect()));
@@ -76,7 +217,15 @@ pub async fn devices(ctx: &Ctx) -> anyhow::Result<()> {
     let mut table = Table::new();
     table.load_preset(presets::UTF8_FULL_CONDENSED);
     table.set_header([
-        "id", "class", "vendor", "model", "serial", "firmware", "driver", "state",
+        "id",
+        "class",
+        "vendor",
+        "model",
+        "serial",
+        "firmware",
+        "driver",
+        "state",
+        "capabilities",
     ]);
     for d in &devices {
         let driver = if d.simulated && d.driver != "sim" {
@@ -93,7 +242,92 @@ pub async fn devices(ctx: &Ctx) -> anyhow::Result<()> {
             d.firmware.clone(),
             driver,
             state_text(d),
+            capability_summary(d),
         ]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
+/// The short class name of a driver, e.g. `CARD_PRINTER`.
+fn driver_class(d: &DriverAvailability) -> &'static str {
+    short(
+        DeviceClass::try_from(d.device_class)
+            .unwrap_or_default()
+            .as_str_name(),
+        "DEVICE_CLASS_",
+    )
+}
+
+/// A driver's listing as JSON (the shape of `devices --available --json` entries).
+fn driver_json(d: &DriverAvailability) -> Value {
+    json!({
+        "class": driver_class(d),
+        "driver": d.driver,
+        "description": d.description,
+        "simulated": d.simulated,
+        "error": d.error,
+        "devices": d.devices.iter().map(|a| json!({
+            "selector": a.selector,
+            "description": a.description,
+            "device_id": a.device_id,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The rows of the `devices --available` table: one per device a driver sees, one for a
+/// driver that sees none or could not look.
+fn available_rows(drivers: &[DriverAvailability]) -> Vec<[String; 5]> {
+    let mut rows = Vec::new();
+    for d in drivers {
+        let class = human(driver_class(d));
+        if !d.error.is_empty() {
+            rows.push([
+                class.clone(),
+                d.driver.clone(),
+                "-".into(),
+                String::new(),
+                format!("cannot look: {}", d.error),
+            ]);
+        } else if d.devices.is_empty() {
+            rows.push([
+                class.clone(),
+                d.driver.clone(),
+                "-".into(),
+                String::new(),
+                "sees no device".into(),
+            ]);
+        }
+        for a in &d.devices {
+            rows.push([
+                class.clone(),
+                d.driver.clone(),
+                a.selector.clone(),
+                a.device_id.clone(),
+                a.description.clone(),
+            ]);
+        }
+    }
+    rows
+}
+
+/// `devices --available`: what each driver built into the daemon sees now.
+async fn available_devices(ctx: &Ctx) -> anyhow::Result<()> {
+    let mut client = DeviceServiceClient::new(ctx.channel.clone());
+    let drivers = client
+        .list_available_devices(ctx.req(ListAvailableDevicesRequest::default()))
+        .await?
+        .into_inner()
+        .drivers;
+    if ctx.json {
+        print_json(&Value::Array(drivers.iter().map(driver_json).collect()));
+        return Ok(());
+    }
+    let mut table = Table::new();
+    table.load_preset(presets::UTF8_FULL_CONDENSED);
+    table.set_header(["class", "driver", "selector", "in use as", "description"]);
+    for row in available_rows(&drivers) {
+        table.add_row(row);
     }
     println!("{table}");
     Ok(())
@@ -259,6 +493,13 @@ mod tests {
                 reason: "cover open".into(),
             }),
             simulated: true,
+            capabilities: Some(rekam_api::pb::DeviceCapabilities {
+                kind: Some(Kind::Printer(rekam_api::pb::PrinterCapabilities {
+                    ribbon_type: "YMCKO".into(),
+                    duplex: true,
+                    inline_encoder: false,
+                })),
+            }),
         }
     }
 
@@ -271,6 +512,112 @@ mod tests {
         assert_eq!(v["reason"], "cover open");
         assert_eq!(v["simulated"], true);
         assert_eq!(state_text(&printer()), "error: cover open");
+        assert_eq!(v["capabilities"]["kind"], "printer");
+        assert_eq!(v["capabilities"]["ribbon_type"], "YMCKO");
+    }
+
+    #[test]
+    fn capability_summaries() {
+        use rekam_api::pb::{
+            CameraCapabilities, DeviceCapabilities, EncoderCapabilities, FingerprintCapabilities,
+            PreviewFormat, SignatureCapabilities,
+        };
+        let with = |k: Kind| Device {
+            capabilities: Some(DeviceCapabilities { kind: Some(k) }),
+            ..printer()
+        };
+        assert_eq!(capability_summary(&printer()), "YMCKO, duplex");
+        assert_eq!(
+            capability_summary(&with(Kind::Fingerprint(FingerprintCapabilities {
+                positions: vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 14, 15],
+                ppi: 500,
+                live_preview: true,
+            }))),
+            "3 slaps, 10 fingers, 500 ppi, preview"
+        );
+        assert_eq!(
+            capability_summary(&with(Kind::Camera(CameraCapabilities {
+                still_width: 1600,
+                still_height: 1200,
+                preview_formats: vec![PreviewFormat {
+                    width: 640,
+                    height: 480,
+                    frames_per_second: 15.0,
+                    media_type: "image/jpeg".into(),
+                }],
+            }))),
+            "still 1600x1200, preview 640x480@15"
+        );
+        assert_eq!(
+            capability_summary(&with(Kind::Signature(SignatureCapabilities {
+                width: 2000.0,
+                height: 1000.0,
+                units_per_mm: 20.0,
+                pressure_levels: 1024,
+                sample_rate_hz: 200,
+            }))),
+            "100x50 mm, 1024 pressure levels, 200 Hz"
+        );
+        assert_eq!(
+            capability_summary(&with(Kind::Encoder(EncoderCapabilities {
+                max_apdu_size: ApduSize::Extended as i32,
+                contactless: true,
+                contact: false,
+            }))),
+            "contactless, extended APDUs"
+        );
+        // A device that could not be opened reports its class's message, all unknown.
+        assert_eq!(
+            capability_summary(&with(Kind::Encoder(EncoderCapabilities::default()))),
+            "-"
+        );
+        assert_eq!(
+            capability_summary(&Device {
+                capabilities: None,
+                ..printer()
+            }),
+            "-"
+        );
+    }
+
+    #[test]
+    fn available_devices_rows_and_json() {
+        use rekam_api::pb::AvailableDevice;
+        let drivers = vec![
+            DriverAvailability {
+                device_class: DeviceClass::CardPrinter as i32,
+                driver: "sim".into(),
+                description: "simulated printer".into(),
+                simulated: true,
+                devices: vec![AvailableDevice {
+                    selector: "printer:sim".into(),
+                    description: "one simulated printer".into(),
+                    device_id: "printer0".into(),
+                }],
+                error: String::new(),
+            },
+            DriverAvailability {
+                device_class: DeviceClass::ChipEncoder as i32,
+                driver: "pcsc".into(),
+                error: "pcscd is not running".into(),
+                ..Default::default()
+            },
+            DriverAvailability {
+                device_class: DeviceClass::Camera as i32,
+                driver: "v4l2".into(),
+                ..Default::default()
+            },
+        ];
+        let rows = available_rows(&drivers);
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0][2], "printer:sim");
+        assert_eq!(rows[0][3], "printer0");
+        assert_eq!(rows[1][4], "cannot look: pcscd is not running");
+        assert_eq!(rows[2][4], "sees no device");
+        let v = driver_json(&drivers[0]);
+        assert_eq!(v["class"], "CARD_PRINTER");
+        assert_eq!(v["devices"][0]["selector"], "printer:sim");
+        assert_eq!(v["devices"][0]["device_id"], "printer0");
     }
 
     #[test]
