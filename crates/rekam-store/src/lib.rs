@@ -1,0 +1,199 @@
+//! rekam-store keeps everything a station records on disk, encrypted, until it is delivered
+//! and no longer needed: every enrollment (its summary and step history), every recorded
+//! artefact (face, slaps, singles, signature, the package), the answers remembered for
+//! request ids, and markers of the hardware steps running now, so that a crash or a power
+//! cut loses nothing that was committed and shows which card blank a step may have used.
+//!
+//! The store is below the procedure: it knows rows, keys and encryption, not what an
+//! enrollment means. `rekam-enrollment` encodes its model into opaque byte strings (the
+//! *summary* and named *artefacts*) and an [`Index`] of what may be searched in clear
+//! (stage, day, receipt number — nothing personal); the store seals the bytes, hashes the
+//! NIK with a keyed hash for look-ups, and commits each change in one transaction guarded
+//! by the enrollment's version.
+//!
+//! **Why SQLite** (through `rusqlite` with its bundled library, so nothing is linked from
+//! the system): one file, crash-safe transactions in WAL mode with `synchronous=FULL`
+//! (a commit is on disk before it returns), `secure_delete` to overwrite what is wiped, a
+//! size limit (`max_page_count`) that turns into a clean "store full" error before the disk
+//! is, `quick_check` to find a corrupt file, and secondary indexes for the officer's lists.
+//! `redb` offers the first two but not secure deletion, size limits or integrity checks.
+//!
+//! [`SqliteStore::open_in_memory`] is the in-memory implementation for tests: the same
+//! code on an in-memory database, so tests exercise the real SQL. The [`EnrollmentStore`]
+//! trait lets tests wrap a store to inject faults (a disk that fills up after N commits).
+
+mod error;
+pub mod key;
+mod sqlite;
+
+use std::time::SystemTime;
+
+pub use error::StoreError;
+pub use key::{KeySource, StoreKey};
+pub use sqlite::{SqliteStore, StoreOptions};
+
+/// What the store may index in clear: nothing personal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Index {
+    /// The enrollment's stage, by name (`RECORDED`, `HANDED_OVER`…).
+    pub stage: String,
+    /// True while the enrollment is neither handed over nor cancelled.
+    pub open: bool,
+    /// When it was created.
+    pub created_at: SystemTime,
+    /// The station's day it was created on, `YYYY-MM-DD`.
+    pub created_day: String,
+    /// Its recording receipt's number, once issued.
+    pub receipt_number: Option<String>,
+}
+
+/// One enrollment as stored, its summary decrypted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// The enrollment id.
+    pub id: String,
+    /// Its version: 1 when created, one more at every commit.
+    pub version: u64,
+    /// What is indexed in clear.
+    pub index: Index,
+    /// The summary, as the procedure encoded it.
+    pub summary: Vec<u8>,
+    /// True once the biometrics were wiped (only hashes remain of the artefacts).
+    pub wiped: bool,
+}
+
+/// The answer to a request id (AIP-155), remembered in the commit it answers.
+#[derive(Debug, Clone, Copy)]
+pub struct RememberedAnswer<'a> {
+    /// The client's request id.
+    pub request_id: &'a str,
+    /// The request's fingerprint (SHA-256 of the request without its id).
+    pub fingerprint: [u8; 32],
+    /// The answer, as the procedure encoded it.
+    pub answer: &'a [u8],
+}
+
+/// A new enrollment.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEnrollment<'a> {
+    /// Its id (a ULID: unique, never reissued).
+    pub id: &'a str,
+    /// The applicant's NIK: stored only as a keyed hash.
+    pub nik: &'a str,
+    /// What is indexed in clear.
+    pub index: &'a Index,
+    /// The summary to seal.
+    pub summary: &'a [u8],
+    /// The answer to remember, when the request had an id.
+    pub answer: Option<RememberedAnswer<'a>>,
+}
+
+/// A change to an enrollment, committed in one transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Commit<'a> {
+    /// The enrollment id.
+    pub id: &'a str,
+    /// The version the change was made from; another version is a conflict.
+    pub expected_version: u64,
+    /// What is indexed in clear, after the change.
+    pub index: &'a Index,
+    /// The new summary.
+    pub summary: &'a [u8],
+    /// Artefacts written (replacing one of the same name).
+    pub put: &'a [(&'a str, &'a [u8])],
+    /// Artefacts removed.
+    pub delete: &'a [&'a str],
+    /// The answer to remember, when the request had an id.
+    pub answer: Option<RememberedAnswer<'a>>,
+}
+
+/// A filter and a page of [`EnrollmentStore::list`], newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only this stage.
+    pub stage: Option<String>,
+    /// Only created on this station day (`YYYY-MM-DD`).
+    pub day: Option<String>,
+    /// Only this NIK (looked up by its keyed hash).
+    pub nik: Option<String>,
+    /// Only the enrollment with this receipt number.
+    pub receipt_number: Option<String>,
+    /// Only open (or, with `Some(false)`, only finished) enrollments.
+    pub open: Option<bool>,
+    /// Only ids before this one (the page token).
+    pub before_id: Option<String>,
+    /// At most this many rows (0 means no limit).
+    pub limit: usize,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// The rows, newest first.
+    pub rows: Vec<Row>,
+    /// True when more rows match after this page.
+    pub more: bool,
+    /// How many rows match the filter, on every page.
+    pub total: usize,
+}
+
+/// A hardware step (a print, an encode) running now. Written when the step starts and
+/// updated as it goes; the commit that ends the step removes it. One left at start-up is
+/// a step a crash or a power cut interrupted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunningMarker {
+    /// The enrollment.
+    pub enrollment_id: String,
+    /// The step, by name.
+    pub step: String,
+    /// The step's operation id.
+    pub operation_id: String,
+    /// When it started, in milliseconds since the Unix epoch.
+    pub started_ms: i64,
+    /// The devices it used.
+    pub device_ids: Vec<String>,
+    /// The print job, once submitted.
+    pub job_id: Option<String>,
+    /// True once a card blank was fed.
+    pub card_used: bool,
+}
+
+/// An enrollment store. Every method is blocking (call it off the async runtime); every
+/// write is one transaction, on disk when it returns.
+pub trait EnrollmentStore: Send + Sync {
+    /// Stores a new enrollment at version 1.
+    fn create(&self, new: &NewEnrollment<'_>) -> Result<u64, StoreError>;
+    /// Commits a change made from `expected_version`; returns the new version. Removes
+    /// the enrollment's running marker in the same transaction.
+    fn commit(&self, commit: &Commit<'_>) -> Result<u64, StoreError>;
+    /// One enrollment's summary, or `None`.
+    fn load(&self, id: &str) -> Result<Option<Row>, StoreError>;
+    /// One enrollment's artefacts (name, bytes), by name.
+    fn artefacts(&self, id: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    /// A page of enrollments matching a filter, newest first.
+    fn list(&self, filter: &ListFilter) -> Result<Page, StoreError>;
+    /// The answer remembered for a request id: (fingerprint, answer).
+    fn answer(&self, request_id: &str) -> Result<Option<([u8; 32], Vec<u8>)>, StoreError>;
+    /// Writes (or replaces) the running marker of an enrollment.
+    fn mark_running(&self, marker: &RunningMarker) -> Result<(), StoreError>;
+    /// Every running marker, as a crash left them.
+    fn running_markers(&self) -> Result<Vec<RunningMarker>, StoreError>;
+    /// Wipes an enrollment's biometrics: replaces its summary with a minimal one and
+    /// overwrites every artefact, keeping each one's name, size and SHA-256. Returns the
+    /// new version.
+    fn wipe(&self, id: &str, expected_version: u64, summary: &[u8]) -> Result<u64, StoreError>;
+    /// Checks that the store is usable: the file is sound and writable.
+    fn check(&self) -> Result<(), StoreError>;
+}
+
+/// Milliseconds since the Unix epoch (0 before it).
+pub fn to_ms(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The time of milliseconds since the Unix epoch.
+pub fn from_ms(ms: i64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}

@@ -1,0 +1,671 @@
+//! The SQLite implementation: one file (`enrollments.db`) in the state directory, WAL
+//! mode, `synchronous=FULL`, `secure_delete=ON`, versioned migrations (`user_version`).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
+use sha2::{Digest, Sha256};
+use tracing::{info, warn};
+
+use crate::key::{KeySource, StoreKey};
+use crate::{
+    Commit, EnrollmentStore, Index, ListFilter, NewEnrollment, Page, RememberedAnswer, Row,
+    RunningMarker, StoreError, from_ms, to_ms,
+};
+
+/// The database file's name in the state directory.
+pub const DB_FILE: &str = "enrollments.db";
+
+/// The schema, one migration per version; version N is `MIGRATIONS[N - 1]`. Never edit a
+/// migration that has shipped: add one.
+const MIGRATIONS: &[&str] = &[
+    // 1: enrollments, artefacts, remembered answers, running markers.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+     CREATE TABLE enrollments (
+         id TEXT PRIMARY KEY,
+         version INTEGER NOT NULL,
+         stage TEXT NOT NULL,
+         open INTEGER NOT NULL,
+         created_ms INTEGER NOT NULL,
+         created_day TEXT NOT NULL,
+         nik_hash BLOB NOT NULL,
+         receipt_number TEXT,
+         updated_ms INTEGER NOT NULL,
+         wiped_ms INTEGER,
+         summary BLOB NOT NULL
+     );
+     CREATE INDEX enrollments_nik ON enrollments (nik_hash);
+     CREATE INDEX enrollments_receipt ON enrollments (receipt_number);
+     CREATE INDEX enrollments_stage ON enrollments (stage, id);
+     CREATE INDEX enrollments_day ON enrollments (created_day, id);
+     CREATE TABLE artefacts (
+         enrollment_id TEXT NOT NULL REFERENCES enrollments (id),
+         name TEXT NOT NULL,
+         size INTEGER NOT NULL,
+         sha256 BLOB NOT NULL,
+         data BLOB NOT NULL,
+         PRIMARY KEY (enrollment_id, name)
+     );
+     CREATE TABLE requests (
+         request_id TEXT PRIMARY KEY,
+         fingerprint BLOB NOT NULL,
+         enrollment_id TEXT NOT NULL REFERENCES enrollments (id),
+         created_ms INTEGER NOT NULL,
+         answer BLOB NOT NULL
+     );
+     CREATE TABLE running (
+         enrollment_id TEXT PRIMARY KEY REFERENCES enrollments (id),
+         marker TEXT NOT NULL
+     );",
+];
+
+/// Options of the SQLite store.
+#[derive(Debug, Clone, Default)]
+pub struct StoreOptions {
+    /// The largest the database may grow, in bytes; a write past it fails with
+    /// [`StoreError::Full`] (the disk filling up does the same).
+    pub max_bytes: Option<u64>,
+}
+
+/// The crash-safe enrollment store.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    key: StoreKey,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn map_err(path: &Path, e: rusqlite::Error) -> StoreError {
+    let corrupt = |detail: String| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail,
+    };
+    match &e {
+        rusqlite::Error::SqliteFailure(f, msg) => {
+            let text = msg.clone().unwrap_or_else(|| f.to_string());
+            match f.code {
+                ErrorCode::DiskFull => StoreError::Full(text),
+                ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => corrupt(text),
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StoreError::Unavailable(
+                    format!("{} is locked by another process ({text})", path.display()),
+                ),
+                _ => StoreError::Unavailable(format!("{}: {text}", path.display())),
+            }
+        }
+        _ => StoreError::Unavailable(format!("{}: {e}", path.display())),
+    }
+}
+
+fn place(kind: &str, id: &str, name: &str) -> Vec<u8> {
+    format!("{kind}\0{id}\0{name}").into_bytes()
+}
+
+const KEY_CHECK: &[u8] = b"rekam-store key check";
+
+impl SqliteStore {
+    /// Opens (creating when new) the store in `dir`. The key comes from `key`; a missing
+    /// key file is created only for a store that holds nothing yet.
+    pub fn open(dir: &Path, key: &KeySource, opts: &StoreOptions) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+        })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        }
+        let path = dir.join(DB_FILE);
+        let conn = Connection::open(&path).map_err(|e| map_err(&path, e))?;
+        let store_key = Self::key_for(&conn, &path, key)?;
+        let store = SqliteStore {
+            conn: Mutex::new(conn),
+            key: store_key,
+            path,
+        };
+        store.prepare(opts, true)?;
+        Ok(store)
+    }
+
+    /// A store in memory with a random key: the same code on an in-memory database.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|e| map_err(&path, e))?;
+        let store = SqliteStore {
+            conn: Mutex::new(conn),
+            key: StoreKey::ephemeral(),
+            path,
+        };
+        store.prepare(&StoreOptions::default(), false)?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Finds the key: a missing key is created only when the store holds nothing sealed.
+    fn key_for(conn: &Connection, path: &Path, source: &KeySource) -> Result<StoreKey, StoreError> {
+        let sealed: Option<Vec<u8>> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .or_else(|e| match &e {
+                // A new database has no meta table yet.
+                rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::Unknown => Ok(None),
+                _ => Err(map_err(path, e)),
+            })?;
+        match StoreKey::load(source)? {
+            Some(key) => Ok(key),
+            None if sealed.is_some() => Err(StoreError::KeyMissing(source.path().to_path_buf())),
+            None => match source {
+                KeySource::File(p) => {
+                    info!(key = %p.display(), "creating the enrollment store key");
+                    StoreKey::create(p)
+                }
+                KeySource::Credential(p) => Err(StoreError::KeyMissing(p.clone())),
+            },
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        map_err(&self.path, e)
+    }
+
+    fn corrupt(&self, detail: impl Into<String>) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            detail: detail.into(),
+        }
+    }
+
+    /// Pragmas, the integrity check, migrations and the key check.
+    fn prepare(&self, opts: &StoreOptions, on_disk: bool) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        if on_disk {
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+                .map_err(|e| self.err(e))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                warn!(mode, "the store could not switch to WAL mode");
+            }
+        }
+        conn.execute_batch(
+            "PRAGMA synchronous = FULL;
+             PRAGMA secure_delete = ON;
+             PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(|e| self.err(e))?;
+        if let Some(max) = opts.max_bytes {
+            let page: u64 = conn
+                .query_row("PRAGMA page_size", [], |r| r.get(0))
+                .map_err(|e| self.err(e))?;
+            let pages = (max / page.max(512)).max(16);
+            conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+                .map_err(|e| self.err(e))?;
+        }
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        if check != "ok" {
+            return Err(self.corrupt(check));
+        }
+        let version: usize = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        if version > MIGRATIONS.len() {
+            return Err(StoreError::Unavailable(format!(
+                "{} has schema version {version}, newer than this rekamd knows ({}); run the newer rekamd",
+                self.path.display(),
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = conn.transaction().map_err(|e| self.err(e))?;
+            tx.execute_batch(sql).map_err(|e| self.err(e))?;
+            tx.pragma_update(None, "user_version", i + 1)
+                .map_err(|e| self.err(e))?;
+            tx.commit().map_err(|e| self.err(e))?;
+            info!(version = i + 1, "enrollment store schema migrated");
+        }
+        let sealed: Option<Vec<u8>> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))?;
+        match sealed {
+            Some(s) => {
+                if self.key.open(b"meta\0key_check", &s).as_deref() != Some(KEY_CHECK) {
+                    return Err(StoreError::WrongKey(self.key.path().to_path_buf()));
+                }
+            }
+            None => {
+                let s = self.key.seal(b"meta\0key_check", KEY_CHECK);
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('key_check', ?1)",
+                    params![s],
+                )
+                .map_err(|e| self.err(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn row(&self, r: &rusqlite::Row<'_>) -> Result<Row, StoreError> {
+        let get = |e: rusqlite::Error| self.err(e);
+        let id: String = r.get(0).map_err(get)?;
+        let sealed: Vec<u8> = r.get(8).map_err(get)?;
+        let summary = self
+            .key
+            .open(&place("summary", &id, ""), &sealed)
+            .ok_or_else(|| {
+                self.corrupt(format!(
+                    "enrollment {id}'s record fails its authentication check"
+                ))
+            })?;
+        Ok(Row {
+            version: r.get::<_, i64>(1).map_err(get)? as u64,
+            index: Index {
+                stage: r.get(2).map_err(get)?,
+                open: r.get(3).map_err(get)?,
+                created_at: from_ms(r.get(4).map_err(get)?),
+                created_day: r.get(5).map_err(get)?,
+                receipt_number: r.get(6).map_err(get)?,
+            },
+            wiped: r.get::<_, Option<i64>>(7).map_err(get)?.is_some(),
+            summary,
+            id,
+        })
+    }
+
+    fn remember(
+        &self,
+        tx: &Transaction<'_>,
+        id: &str,
+        answer: Option<RememberedAnswer<'_>>,
+    ) -> Result<(), StoreError> {
+        if let Some(a) = answer {
+            let sealed = self.key.seal(&place("answer", a.request_id, ""), a.answer);
+            tx.execute(
+                "INSERT OR REPLACE INTO requests (request_id, fingerprint, enrollment_id, created_ms, answer)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    a.request_id,
+                    a.fingerprint.as_slice(),
+                    id,
+                    to_ms(std::time::SystemTime::now()),
+                    sealed
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+}
+
+const ROW_COLUMNS: &str =
+    "id, version, stage, open, created_ms, created_day, receipt_number, wiped_ms, summary";
+
+impl EnrollmentStore for SqliteStore {
+    fn create(&self, new: &NewEnrollment<'_>) -> Result<u64, StoreError> {
+        let sealed = self.key.seal(&place("summary", new.id, ""), new.summary);
+        let nik = self.key.nik_hash(new.nik);
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let exists: bool = tx
+            .query_row(
+                "SELECT 1 FROM enrollments WHERE id = ?1",
+                params![new.id],
+                |_| Ok(true),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?
+            .is_some();
+        if exists {
+            return Err(StoreError::AlreadyExists(new.id.to_string()));
+        }
+        let now = to_ms(std::time::SystemTime::now());
+        tx.execute(
+            "INSERT INTO enrollments (id, version, stage, open, created_ms, created_day, nik_hash,
+                 receipt_number, updated_ms, wiped_ms, summary)
+             VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9)",
+            params![
+                new.id,
+                new.index.stage,
+                new.index.open,
+                to_ms(new.index.created_at),
+                new.index.created_day,
+                nik.as_slice(),
+                new.index.receipt_number,
+                now,
+                sealed
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        self.remember(&tx, new.id, new.answer)?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(1)
+    }
+
+    fn commit(&self, c: &Commit<'_>) -> Result<u64, StoreError> {
+        // Seal before taking the lock: encryption is the costly part of a big commit.
+        let summary = self.key.seal(&place("summary", c.id, ""), c.summary);
+        let put: Vec<(&str, usize, [u8; 32], Vec<u8>)> = c
+            .put
+            .iter()
+            .map(|(name, bytes)| {
+                (
+                    *name,
+                    bytes.len(),
+                    Sha256::digest(bytes).into(),
+                    self.key.seal(&place("artefact", c.id, name), bytes),
+                )
+            })
+            .collect();
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let found: Option<i64> = tx
+            .query_row(
+                "SELECT version FROM enrollments WHERE id = ?1",
+                params![c.id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let Some(found) = found else {
+            return Err(StoreError::NotFound(c.id.to_string()));
+        };
+        if found as u64 != c.expected_version {
+            return Err(StoreError::VersionConflict {
+                id: c.id.to_string(),
+                expected: c.expected_version,
+                found: found as u64,
+            });
+        }
+        let version = c.expected_version + 1;
+        tx.execute(
+            "UPDATE enrollments SET version = ?2, stage = ?3, open = ?4, receipt_number = ?5,
+                 updated_ms = ?6, summary = ?7
+             WHERE id = ?1",
+            params![
+                c.id,
+                version as i64,
+                c.index.stage,
+                c.index.open,
+                c.index.receipt_number,
+                to_ms(std::time::SystemTime::now()),
+                summary
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        for (name, size, sha, sealed) in &put {
+            tx.execute(
+                "INSERT OR REPLACE INTO artefacts (enrollment_id, name, size, sha256, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![c.id, name, *size as i64, sha.as_slice(), sealed],
+            )
+            .map_err(|e| self.err(e))?;
+        }
+        for name in c.delete {
+            tx.execute(
+                "DELETE FROM artefacts WHERE enrollment_id = ?1 AND name = ?2",
+                params![c.id, name],
+            )
+            .map_err(|e| self.err(e))?;
+        }
+        tx.execute(
+            "DELETE FROM running WHERE enrollment_id = ?1",
+            params![c.id],
+        )
+        .map_err(|e| self.err(e))?;
+        self.remember(&tx, c.id, c.answer)?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(version)
+    }
+
+    fn load(&self, id: &str) -> Result<Option<Row>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {ROW_COLUMNS} FROM enrollments WHERE id = ?1"
+            ))
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt.query(params![id]).map_err(|e| self.err(e))?;
+        match rows.next().map_err(|e| self.err(e))? {
+            Some(r) => Ok(Some(self.row(r)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn artefacts(&self, id: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT name, data FROM artefacts WHERE enrollment_id = ?1 AND length(data) > 0
+                 ORDER BY name",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (name, sealed) = r.map_err(|e| self.err(e))?;
+            let plain = self
+                .key
+                .open(&place("artefact", id, &name), &sealed)
+                .ok_or_else(|| {
+                    self.corrupt(format!(
+                        "enrollment {id}'s {name} fails its authentication check"
+                    ))
+                })?;
+            out.push((name, plain));
+        }
+        Ok(out)
+    }
+
+    fn list(&self, f: &ListFilter) -> Result<Page, StoreError> {
+        let mut clauses: Vec<&str> = Vec::new();
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(s) = &f.stage {
+            clauses.push("stage = ?");
+            args.push(s.clone().into());
+        }
+        if let Some(d) = &f.day {
+            clauses.push("created_day = ?");
+            args.push(d.clone().into());
+        }
+        if let Some(n) = &f.nik {
+            clauses.push("nik_hash = ?");
+            args.push(self.key.nik_hash(n).to_vec().into());
+        }
+        if let Some(r) = &f.receipt_number {
+            clauses.push("receipt_number = ?");
+            args.push(r.clone().into());
+        }
+        if let Some(o) = f.open {
+            clauses.push("open = ?");
+            args.push(i64::from(o).into());
+        }
+        let filter = if clauses.is_empty() {
+            "1".to_string()
+        } else {
+            clauses.join(" AND ")
+        };
+        let conn = self.lock();
+        let total: i64 = conn
+            .query_row(
+                &format!("SELECT count(*) FROM enrollments WHERE {filter}"),
+                rusqlite::params_from_iter(args.iter()),
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        let mut page_args = args.clone();
+        let mut page_filter = filter;
+        if let Some(b) = &f.before_id {
+            page_filter.push_str(" AND id < ?");
+            page_args.push(b.clone().into());
+        }
+        let limit = if f.limit == 0 {
+            i64::MAX
+        } else {
+            f.limit as i64 + 1
+        };
+        page_args.push(limit.into());
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {ROW_COLUMNS} FROM enrollments WHERE {page_filter} ORDER BY id DESC LIMIT ?"
+            ))
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(page_args.iter()))
+            .map_err(|e| self.err(e))?;
+        let mut page = Page {
+            total: total as usize,
+            ..Page::default()
+        };
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            if f.limit != 0 && page.rows.len() == f.limit {
+                page.more = true;
+                break;
+            }
+            page.rows.push(self.row(r)?);
+        }
+        Ok(page)
+    }
+
+    fn answer(&self, request_id: &str) -> Result<Option<([u8; 32], Vec<u8>)>, StoreError> {
+        let conn = self.lock();
+        let found: Option<(Vec<u8>, Vec<u8>)> = conn
+            .query_row(
+                "SELECT fingerprint, answer FROM requests WHERE request_id = ?1",
+                params![request_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let Some((fp, sealed)) = found else {
+            return Ok(None);
+        };
+        if sealed.is_empty() {
+            // Wiped with its enrollment's biometrics.
+            return Ok(None);
+        }
+        let fingerprint: [u8; 32] = fp
+            .try_into()
+            .map_err(|_| self.corrupt(format!("request {request_id}'s fingerprint")))?;
+        let answer = self
+            .key
+            .open(&place("answer", request_id, ""), &sealed)
+            .ok_or_else(|| {
+                self.corrupt(format!(
+                    "request {request_id}'s answer fails its authentication check"
+                ))
+            })?;
+        Ok(Some((fingerprint, answer)))
+    }
+
+    fn mark_running(&self, marker: &RunningMarker) -> Result<(), StoreError> {
+        let text = serde_json::to_string(marker)
+            .map_err(|e| StoreError::Unavailable(format!("running marker: {e}")))?;
+        self.lock()
+            .execute(
+                "INSERT OR REPLACE INTO running (enrollment_id, marker) VALUES (?1, ?2)",
+                params![marker.enrollment_id, text],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn running_markers(&self) -> Result<Vec<RunningMarker>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare("SELECT marker FROM running ORDER BY enrollment_id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for r in rows {
+            let text = r.map_err(|e| self.err(e))?;
+            out.push(
+                serde_json::from_str(&text)
+                    .map_err(|e| self.corrupt(format!("a running marker: {e}")))?,
+            );
+        }
+        Ok(out)
+    }
+
+    fn wipe(&self, id: &str, expected_version: u64, summary: &[u8]) -> Result<u64, StoreError> {
+        let sealed = self.key.seal(&place("summary", id, ""), summary);
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let found: Option<i64> = tx
+            .query_row(
+                "SELECT version FROM enrollments WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let Some(found) = found else {
+            return Err(StoreError::NotFound(id.to_string()));
+        };
+        if found as u64 != expected_version {
+            return Err(StoreError::VersionConflict {
+                id: id.to_string(),
+                expected: expected_version,
+                found: found as u64,
+            });
+        }
+        let now = to_ms(std::time::SystemTime::now());
+        let version = expected_version + 1;
+        tx.execute(
+            "UPDATE enrollments SET version = ?2, summary = ?3, updated_ms = ?4, wiped_ms = ?4
+             WHERE id = ?1",
+            params![id, version as i64, sealed, now],
+        )
+        .map_err(|e| self.err(e))?;
+        // secure_delete overwrites the freed pages with zeros.
+        tx.execute(
+            "UPDATE artefacts SET data = x'' WHERE enrollment_id = ?1",
+            params![id],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.execute(
+            "UPDATE requests SET answer = x'' WHERE enrollment_id = ?1",
+            params![id],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        // The old pages also live in the write-ahead log until a checkpoint: copy the log
+        // into the database (where secure_delete has zeroed them) and empty it.
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(|e| self.err(e))?;
+        Ok(version)
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        self.lock()
+            .query_row("SELECT count(*) FROM meta", [], |r| r.get::<_, i64>(0))
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,440 @@
+//! The SQLite store on disk: durability across reopening, versions, lists, encryption at
+//! rest, wiping, and the failures a technician meets (wrong or missing key, a damaged
+//! file, a full store).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use rekam_store::*;
+
+const NIK: &str = "3171011501900001";
+const NAME: &[u8] = b"BUDI SANTOSO BIN SLAMET";
+
+fn index(stage: &str, open: bool, day: &str, receipt: Option<&str>) -> Index {
+    Index {
+        stage: stage.into(),
+        open,
+        created_at: SystemTime::now(),
+        created_day: day.into(),
+        receipt_number: receipt.map(str::to_string),
+    }
+}
+
+fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
+    SqliteStore::open(
+        dir,
+        &KeySource::File(dir.join("store.key")),
+        &StoreOptions::default(),
+    )
+}
+
+fn create(s: &dyn EnrollmentStore, id: &str, nik: &str, day: &str) {
+    s.create(&NewEnrollment {
+        id,
+        nik,
+        index: &index("CREATED", true, day, None),
+        summary: NAME,
+        answer: None,
+    })
+    .unwrap();
+}
+
+/// A recognisable "image": 256 KiB of a pattern that appears nowhere else.
+fn image(seed: u8) -> Vec<u8> {
+    (0..256 * 1024u32)
+        .map(|i| (i.wrapping_mul(31) as u8) ^ seed)
+        .collect()
+}
+
+fn file_bytes(dir: &Path) -> Vec<u8> {
+    let mut all = std::fs::read(dir.join("enrollments.db")).unwrap();
+    if let Ok(wal) = std::fs::read(dir.join("enrollments.db-wal")) {
+        all.extend(wal);
+    }
+    all
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn commits_survive_reopening_and_versions_guard_every_change() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path()).unwrap();
+        create(&s, "01A", NIK, "2026-11-28");
+        let img = image(1);
+        let v = s
+            .commit(&Commit {
+                id: "01A",
+                expected_version: 1,
+                index: &index("RECORDED", true, "2026-11-28", None),
+                summary: b"recorded",
+                put: &[("face", &img), ("signature", b"ink")],
+                delete: &[],
+                answer: Some(RememberedAnswer {
+                    request_id: "req-1",
+                    fingerprint: [7; 32],
+                    answer: b"first answer",
+                }),
+            })
+            .unwrap();
+        assert_eq!(v, 2);
+        // A change made from an old version is refused and changes nothing.
+        let err = s
+            .commit(&Commit {
+                id: "01A",
+                expected_version: 1,
+                index: &index("CANCELLED", false, "2026-11-28", None),
+                summary: b"lost update",
+                put: &[],
+                delete: &["face"],
+                answer: None,
+            })
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            StoreError::VersionConflict {
+                expected: 1,
+                found: 2,
+                ..
+            }
+        ));
+        assert_eq!(err.reason(), "STORE_CONFLICT");
+        assert!(matches!(
+            s.create(&NewEnrollment {
+                id: "01A",
+                nik: NIK,
+                index: &index("CREATED", true, "2026-11-28", None),
+                summary: b"again",
+                answer: None,
+            }),
+            Err(StoreError::AlreadyExists(_))
+        ));
+    }
+    let s = open(dir.path()).unwrap();
+    let row = s.load("01A").unwrap().unwrap();
+    assert_eq!(row.version, 2);
+    assert_eq!(row.summary, b"recorded");
+    assert_eq!(row.index.stage, "RECORDED");
+    let arts = s.artefacts("01A").unwrap();
+    assert_eq!(arts.len(), 2);
+    assert_eq!(arts[0], ("face".to_string(), image(1)));
+    assert_eq!(
+        s.answer("req-1").unwrap().unwrap(),
+        ([7; 32], b"first answer".to_vec())
+    );
+    assert!(s.answer("req-2").unwrap().is_none());
+    assert!(s.load("nope").unwrap().is_none());
+    assert!(matches!(
+        s.commit(&Commit {
+            id: "nope",
+            expected_version: 1,
+            index: &index("CREATED", true, "2026-11-28", None),
+            summary: b"",
+            put: &[],
+            delete: &[],
+            answer: None,
+        }),
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+#[test]
+fn lists_filter_by_stage_day_nik_and_receipt_and_page_newest_first() {
+    let s = SqliteStore::open_in_memory().unwrap();
+    for i in 0..7u32 {
+        let nik = format!("31710115019000{i:02}");
+        let day = if i < 4 { "2026-11-27" } else { "2026-11-28" };
+        create(&s, &format!("01{i:02}"), &nik, day);
+    }
+    s.commit(&Commit {
+        id: "0103",
+        expected_version: 1,
+        index: &index("RECEIPT_ISSUED", true, "2026-11-27", Some("RCPT-9")),
+        summary: b"receipt",
+        put: &[],
+        delete: &[],
+        answer: None,
+    })
+    .unwrap();
+    let ids = |p: &Page| p.rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+    let all = s.list(&ListFilter::default()).unwrap();
+    assert_eq!(
+        ids(&all),
+        ["0106", "0105", "0104", "0103", "0102", "0101", "0100"]
+    );
+    let first = s
+        .list(&ListFilter {
+            limit: 3,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(ids(&first), ["0106", "0105", "0104"]);
+    assert!(first.more);
+    assert_eq!(first.total, 7);
+    let last = s
+        .list(&ListFilter {
+            limit: 4,
+            before_id: Some("0104".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(ids(&last), ["0103", "0102", "0101", "0100"]);
+    assert!(!last.more);
+    let day = s
+        .list(&ListFilter {
+            day: Some("2026-11-28".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(ids(&day), ["0106", "0105", "0104"]);
+    let nik = s
+        .list(&ListFilter {
+            nik: Some("3171011501900002".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(ids(&nik), ["0102"]);
+    let receipt = s
+        .list(&ListFilter {
+            receipt_number: Some("RCPT-9".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(ids(&receipt), ["0103"]);
+    assert_eq!(receipt.rows[0].summary, b"receipt");
+    let stage = s
+        .list(&ListFilter {
+            stage: Some("CREATED".into()),
+            open: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(stage.total, 6);
+}
+
+#[test]
+fn the_file_shows_no_nik_name_or_image_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).unwrap();
+    create(&s, "01A", NIK, "2026-11-28");
+    let img = image(9);
+    s.commit(&Commit {
+        id: "01A",
+        expected_version: 1,
+        index: &index("RECORDED", true, "2026-11-28", None),
+        summary: NAME,
+        put: &[("slap:RIGHT_FOUR", &img)],
+        delete: &[],
+        answer: None,
+    })
+    .unwrap();
+    let raw = file_bytes(dir.path());
+    assert!(raw.len() > 256 * 1024, "the artefact is in the file");
+    assert!(!contains(&raw, NIK.as_bytes()), "NIK in clear");
+    assert!(!contains(&raw, &NAME[..12]), "name in clear");
+    assert!(!contains(&raw, &img[1000..1032]), "image bytes in clear");
+    // The NIK is still found, through its keyed hash.
+    let found = s
+        .list(&ListFilter {
+            nik: Some(NIK.into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(found.rows.len(), 1);
+}
+
+#[test]
+fn wiping_overwrites_the_biometrics_and_keeps_their_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).unwrap();
+    create(&s, "01A", NIK, "2026-11-28");
+    let img = image(3);
+    s.commit(&Commit {
+        id: "01A",
+        expected_version: 1,
+        index: &index("HANDED_OVER", false, "2026-11-28", None),
+        summary: NAME,
+        put: &[("face", &img)],
+        delete: &[],
+        answer: Some(RememberedAnswer {
+            request_id: "r",
+            fingerprint: [1; 32],
+            answer: NAME,
+        }),
+    })
+    .unwrap();
+    // What the sealed artefact looks like on disk, to look for it afterwards.
+    let conn = rusqlite::Connection::open(dir.path().join("enrollments.db")).unwrap();
+    let sealed: Vec<u8> = conn
+        .query_row("SELECT data FROM artefacts", [], |r| r.get(0))
+        .unwrap();
+    drop(conn);
+    assert!(contains(&file_bytes(dir.path()), &sealed[5000..5064]));
+    assert_eq!(s.wipe("01A", 2, b"minimal").unwrap(), 3);
+    let raw = file_bytes(dir.path());
+    assert!(
+        !contains(&raw, &sealed[5000..5064]),
+        "the sealed image is overwritten, not just unlinked"
+    );
+    assert!(s.artefacts("01A").unwrap().is_empty());
+    let row = s.load("01A").unwrap().unwrap();
+    assert!(row.wiped);
+    assert_eq!(row.summary, b"minimal");
+    assert!(s.answer("r").unwrap().is_none());
+    let conn = rusqlite::Connection::open(dir.path().join("enrollments.db")).unwrap();
+    let (size, sha): (i64, Vec<u8>) = conn
+        .query_row("SELECT size, sha256 FROM artefacts", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(size, img.len() as i64);
+    use sha2::Digest;
+    assert_eq!(sha, sha2::Sha256::digest(&img).to_vec());
+}
+
+#[test]
+fn a_missing_or_wrong_key_is_refused_and_nothing_is_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path()).unwrap();
+        create(&s, "01A", NIK, "2026-11-28");
+    }
+    let key = dir.path().join("store.key");
+    let saved = std::fs::read(&key).unwrap();
+    std::fs::remove_file(&key).unwrap();
+    let err = open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::KeyMissing(_)), "{err}");
+    assert!(err.is_fatal());
+    assert!(
+        !key.exists(),
+        "no new key is made for a store that holds data"
+    );
+
+    StoreKey::create(&key).unwrap();
+    let err = open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::WrongKey(_)), "{err}");
+    assert_eq!(err.reason(), "STORE_KEY");
+
+    std::fs::remove_file(&key).unwrap();
+    std::fs::write(&key, &saved).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let s = open(dir.path()).unwrap();
+    assert_eq!(s.load("01A").unwrap().unwrap().summary, NAME);
+}
+
+#[test]
+fn a_damaged_file_is_reported_as_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path()).unwrap();
+        for i in 0..50 {
+            create(&s, &format!("01{i:03}"), NIK, "2026-11-28");
+        }
+    }
+    let db = dir.path().join("enrollments.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    // Scribble over every page after the first (the header stays readable).
+    for b in bytes.iter_mut().skip(4096) {
+        *b = 0x5a;
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    let err = open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert_eq!(err.reason(), "STORE_CORRUPT");
+
+    // Not a database at all.
+    std::fs::write(&db, vec![0x42; 8192]).unwrap();
+    let err = open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+}
+
+#[test]
+fn a_full_store_refuses_the_write_and_keeps_what_it_had() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(
+        dir.path(),
+        &KeySource::File(dir.path().join("store.key")),
+        &StoreOptions {
+            max_bytes: Some(2 * 1024 * 1024),
+        },
+    )
+    .unwrap();
+    create(&s, "01A", NIK, "2026-11-28");
+    let mut version = 1;
+    let mut err = None;
+    for i in 0..20u8 {
+        let img = image(i);
+        let name = format!("slap{i}");
+        match s.commit(&Commit {
+            id: "01A",
+            expected_version: version,
+            index: &index("CREATED", true, "2026-11-28", None),
+            summary: NAME,
+            put: &[(&name, &img)],
+            delete: &[],
+            answer: None,
+        }) {
+            Ok(v) => version = v,
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        }
+    }
+    let err = err.expect("the store fills up");
+    assert!(matches!(err, StoreError::Full(_)), "{err}");
+    assert_eq!(err.reason(), "STORE_FULL");
+    // The failed commit left nothing half-written; what was committed is all there.
+    let row = s.load("01A").unwrap().unwrap();
+    assert_eq!(row.version, version);
+    assert_eq!(s.artefacts("01A").unwrap().len() as u64, version - 1);
+}
+
+#[test]
+fn running_markers_stay_until_the_step_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = RunningMarker {
+        enrollment_id: "01A".into(),
+        step: "PRINT".into(),
+        operation_id: "op".into(),
+        started_ms: 1,
+        device_ids: vec!["printer-0".into()],
+        job_id: Some("job-7".into()),
+        card_used: true,
+    };
+    {
+        let s = open(dir.path()).unwrap();
+        create(&s, "01A", NIK, "2026-11-28");
+        s.mark_running(&marker).unwrap();
+    }
+    // As after a crash: the marker is there.
+    let s = open(dir.path()).unwrap();
+    assert_eq!(s.running_markers().unwrap(), vec![marker]);
+    s.commit(&Commit {
+        id: "01A",
+        expected_version: 1,
+        index: &index("CREATED", true, "2026-11-28", None),
+        summary: b"interrupted",
+        put: &[],
+        delete: &[],
+        answer: None,
+    })
+    .unwrap();
+    assert!(s.running_markers().unwrap().is_empty());
+}
+
+#[test]
+fn a_store_from_a_newer_rekamd_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path()).unwrap());
+    let conn = rusqlite::Connection::open(dir.path().join("enrollments.db")).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = open(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("newer"), "{err}");
+}
