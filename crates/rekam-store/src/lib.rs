@@ -73,6 +73,9 @@ pub struct RememberedAnswer<'a> {
     pub answer: &'a [u8],
 }
 
+/// An answer remembered for a request id: the request's fingerprint and the answer.
+pub type Remembered = ([u8; 32], Vec<u8>);
+
 /// A new enrollment.
 #[derive(Debug, Clone, Copy)]
 pub struct NewEnrollment<'a> {
@@ -173,7 +176,7 @@ pub trait EnrollmentStore: Send + Sync {
     /// A page of enrollments matching a filter, newest first.
     fn list(&self, filter: &ListFilter) -> Result<Page, StoreError>;
     /// The answer remembered for a request id: (fingerprint, answer).
-    fn answer(&self, request_id: &str) -> Result<Option<([u8; 32], Vec<u8>)>, StoreError>;
+    fn answer(&self, request_id: &str) -> Result<Option<Remembered>, StoreError>;
     /// Writes (or replaces) the running marker of an enrollment.
     fn mark_running(&self, marker: &RunningMarker) -> Result<(), StoreError>;
     /// Every running marker, as a crash left them.

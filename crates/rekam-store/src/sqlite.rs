@@ -10,8 +10,8 @@ use tracing::{info, warn};
 
 use crate::key::{KeySource, StoreKey};
 use crate::{
-    Commit, EnrollmentStore, Index, ListFilter, NewEnrollment, Page, RememberedAnswer, Row,
-    RunningMarker, StoreError, from_ms, to_ms,
+    Commit, EnrollmentStore, Index, ListFilter, NewEnrollment, Page, Remembered, RememberedAnswer,
+    Row, RunningMarker, StoreError, from_ms, to_ms,
 };
 
 /// The database file's name in the state directory.
@@ -551,7 +551,7 @@ impl EnrollmentStore for SqliteStore {
         Ok(page)
     }
 
-    fn answer(&self, request_id: &str) -> Result<Option<([u8; 32], Vec<u8>)>, StoreError> {
+    fn answer(&self, request_id: &str) -> Result<Option<Remembered>, StoreError> {
         let conn = self.lock();
         let found: Option<(Vec<u8>, Vec<u8>)> = conn
             .query_row(
