@@ -60,6 +60,8 @@ impl TestDaemon {
         config.server.listen = String::new();
         config.server.socket = Some(socket.clone());
         config.station.device_timeout_secs = 30;
+        // A real store on disk, private to the test.
+        config.store.state_dir = Some(dir.path().join("state"));
         adjust(&mut config);
         let daemon = rekamd::Daemon::open(config).expect("open daemon");
         let uds = rekamd::server::bind_unix(&socket).expect("bind");

@@ -30,7 +30,7 @@ work=$(mktemp -d)
 sock="$work/rekamd.sock"
 # Device timings at 5 % of real: fast, yet a print lasts long enough (about 1.2 s) for the
 # client test to disconnect in the middle of it.
-"$target/debug/rekamd" --socket "$sock" --listen "" --time-scale 0.05 >"$work/rekamd.log" 2>&1 &
+"$target/debug/rekamd" --socket "$sock" --listen "" --time-scale 0.05 --state-dir "$work/state" >"$work/rekamd.log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT

@@ -313,6 +313,8 @@ def test_full_enrollment(c):
     )
     check_stage(got, "ENROLLMENT_STAGE_HANDED_OVER", "GetEnrollment")
     assert got.applicant.nik == applicant(1).nik
+    # Kept (in the store, encrypted) until the retention period ends.
+    assert not got.wiped
     succeeded = [h.step for h in got.history if h.status == en.STEP_STATUS_SUCCEEDED]
     for s in (en.STEP_SEND, en.STEP_PRINT, en.STEP_ENCODE, en.STEP_HAND_OVER):
         assert s in succeeded, "%s missing from the history" % en.Step.Name(s)

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use crate::error::DeviceError;
 
 /// An 8-bit greyscale image with its scanning resolution.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GreyImage {
     /// Width in pixels.
     pub width: u32,
@@ -15,6 +15,7 @@ pub struct GreyImage {
     /// Resolution in pixels per inch.
     pub ppi: u32,
     /// Row-major pixels, `width * height` bytes, 0 = black.
+    #[serde(with = "serde_bytes")]
     pub pixels: Vec<u8>,
 }
 
@@ -40,7 +41,9 @@ impl GreyImage {
 }
 
 /// A finger or a slap, numbered as ISO/IEC 19794-4 finger position codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[repr(u8)]
 pub enum FingerPosition {
     /// Right thumb (1).
@@ -135,7 +138,7 @@ impl FingerPosition {
 }
 
 /// Why a finger is missing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum MissingReason {
     /// Amputated: permanent.
     Amputated,
@@ -192,7 +195,7 @@ pub struct Frame {
 }
 
 /// One pen sample of a signature pad.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PenSample {
     /// Horizontal position in pad units.
     pub x: f32,
@@ -205,7 +208,7 @@ pub struct PenSample {
 }
 
 /// The writing area of a signature pad, in pad units.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PadGeometry {
     /// Width in pad units.
     pub width: f32,

@@ -13,7 +13,9 @@ use crate::error::{EnrollmentError, FieldViolation};
 use crate::nik::{Nik, Sex, check_kk};
 
 /// A calendar date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Date {
     /// Year (1900-9999 for a birth date).
     pub year: u16,
@@ -45,7 +47,7 @@ impl fmt::Display for Date {
 }
 
 /// Religion (Agama), as the card prints it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Religion {
     /// ISLAM.
     Islam,
@@ -79,7 +81,7 @@ impl Religion {
 }
 
 /// Marital status (Status Perkawinan).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum MaritalStatus {
     /// BELUM KAWIN.
     NotMarried,
@@ -104,7 +106,7 @@ impl MaritalStatus {
 }
 
 /// Blood type (Gol. Darah).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum BloodType {
     /// Not known: the card prints "-".
     Unknown,
@@ -132,7 +134,7 @@ impl BloodType {
 }
 
 /// Citizenship (Kewarganegaraan).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Citizenship {
     /// WNI: Indonesian citizen.
     Wni,
@@ -151,7 +153,7 @@ impl Citizenship {
 }
 
 /// The applicant's data.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Applicant {
     /// NIK, 16 digits.
     pub nik: String,
@@ -189,6 +191,38 @@ pub struct Applicant {
     pub citizenship: Citizenship,
     /// Blood type.
     pub blood_type: BloodType,
+}
+
+impl Applicant {
+    /// What is kept of an applicant once the enrollment's data is wiped: nothing of the
+    /// person. Text fields are emptied, numbers zeroed and the enumerations set to their
+    /// first value (meaningless here: the enrollment's `wiped` flag says so).
+    pub fn wiped(_: &Applicant) -> Applicant {
+        Applicant {
+            nik: String::new(),
+            kk_number: String::new(),
+            name: String::new(),
+            birth_place: String::new(),
+            birth_date: Date {
+                year: 0,
+                month: 0,
+                day: 0,
+            },
+            sex: Sex::Male,
+            address: String::new(),
+            rt: 0,
+            rw: 0,
+            village: String::new(),
+            district: String::new(),
+            regency: String::new(),
+            province: String::new(),
+            religion: Religion::Islam,
+            marital_status: MaritalStatus::NotMarried,
+            occupation: String::new(),
+            citizenship: Citizenship::Wni,
+            blood_type: BloodType::Unknown,
+        }
+    }
 }
 
 /// The limits of a text field.

@@ -112,6 +112,9 @@ pub enum EnrollmentError {
     /// The image asked for is not (yet) recorded.
     #[error("{0}")]
     MediaNotFound(String),
+    /// The store failed (full, damaged, key problem, conflict).
+    #[error(transparent)]
+    Store(#[from] rekam_store::StoreError),
     /// A biometric record could not be made from what was captured.
     #[error("could not build the biometric records: {0}")]
     Format(String),
@@ -143,6 +146,7 @@ impl EnrollmentError {
             EnrollmentError::StepTimedOut(_) => "DEADLINE_EXCEEDED",
             EnrollmentError::Device(d) => d.reason(),
             EnrollmentError::Service(s) => s.reason(),
+            EnrollmentError::Store(s) => s.reason(),
             EnrollmentError::MediaNotFound(_) => "MEDIA_NOT_FOUND",
             EnrollmentError::Format(_) => "FORMAT_ERROR",
         }

@@ -8,7 +8,8 @@
 //! recorded before it and can be retried. SIAK and the data centre are traits with
 //! simulators whose outcomes can be set at run time; the package for the data centre is
 //! an ANSI/NIST-ITL 1-2011 transaction and the chip's files are ISO/IEC 19794 records.
-//! Enrollments are kept in memory by this version (durable storage is later work).
+//! Every step's outcome is committed to the store (`rekam-store`) before the step
+//! answers; open enrollments are also held in memory, finished ones only on disk.
 
 mod applicant;
 pub mod cpu;
@@ -18,6 +19,7 @@ pub mod liveview;
 pub mod media;
 mod model;
 mod nik;
+mod persist;
 mod pipeline;
 pub mod procedure;
 mod services;

@@ -8,7 +8,7 @@ use rekam_core::{FingerPosition, GreyImage, MissingReason, PadGeometry, PenSampl
 use crate::applicant::Applicant;
 
 /// Where an enrollment is in the procedure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Stage {
     /// Opened.
     Created,
@@ -51,7 +51,7 @@ impl fmt::Display for Stage {
 }
 
 /// A step of the procedure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Step {
     /// Create the enrollment.
     Create,
@@ -112,7 +112,7 @@ impl fmt::Display for Step {
 }
 
 /// How a step went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum StepStatus {
     /// Started.
     Started,
@@ -129,7 +129,7 @@ pub enum StepStatus {
 }
 
 /// One entry of the history: a step that ended, whatever its outcome.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StepRecord {
     /// The step.
     pub step: Step,
@@ -150,7 +150,7 @@ pub struct StepRecord {
     /// True when a card blank was used and not finished: the card is spoiled.
     pub card_spoiled: bool,
     /// The error's reason, when it did not succeed.
-    pub error_reason: Option<&'static str>,
+    pub error_reason: Option<String>,
     /// The client's request id, when given.
     pub request_id: Option<String>,
     /// The officer's reason (a cancellation).
@@ -290,20 +290,22 @@ pub struct StepOptions {
 }
 
 /// The face photo.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FaceRecording {
     /// Full-resolution JPEG.
+    #[serde(with = "serde_bytes")]
     pub jpeg: Vec<u8>,
     /// Width.
     pub width: u32,
     /// Height.
     pub height: u32,
     /// The portrait for the card and the chip: 240 x 320, JPEG, cropped to fill.
+    #[serde(with = "serde_bytes")]
     pub portrait_jpeg: Vec<u8>,
 }
 
 /// One finger of the recording.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FingerRecording {
     /// The finger.
     pub position: FingerPosition,
@@ -418,7 +420,7 @@ pub struct Prompt {
 }
 
 /// One slap of the 4-4-2 capture.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SlapRecording {
     /// RightFour, LeftFour or BothThumbs.
     pub position: FingerPosition,
@@ -429,18 +431,19 @@ pub struct SlapRecording {
 }
 
 /// The signature.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SignatureRecording {
     /// Raw pen samples.
     pub samples: Vec<PenSample>,
     /// The pad's writing area.
     pub geometry: PadGeometry,
     /// Rendered PNG.
+    #[serde(with = "serde_bytes")]
     pub png: Vec<u8>,
 }
 
 /// Everything recorded for an enrollment.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Recording {
     /// The face photo.
     pub face: Option<FaceRecording>,
@@ -487,7 +490,7 @@ impl Recording {
 }
 
 /// A recording receipt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Receipt {
     /// Receipt number.
     pub number: String,
@@ -500,7 +503,7 @@ pub struct Receipt {
 }
 
 /// An enrollment.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Enrollment {
     /// Id.
     pub id: String,
@@ -534,9 +537,14 @@ pub struct Enrollment {
     /// Bytes per record type of the package sent.
     pub package_report: Option<String>,
     /// The step running now, if any (filled in when the enrollment is read).
+    #[serde(skip)]
     pub running: Option<Operation>,
     /// Why it was cancelled, once it is.
     pub cancel_reason: Option<String>,
+    /// True once the applicant's data and biometrics were wiped after the retention
+    /// period: what is left is the minimal record of ids, times and outcomes.
+    #[serde(default)]
+    pub wiped: bool,
 }
 
 impl Recording {

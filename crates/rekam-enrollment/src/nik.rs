@@ -1,7 +1,7 @@
 //! NIK and KK numbers: their structure and their agreement with the applicant's data.
 
 /// Sex as encoded in the NIK (women have 40 added to the day of birth).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Sex {
     /// Laki-laki.
     Male,

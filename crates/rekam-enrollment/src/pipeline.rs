@@ -16,6 +16,9 @@ use rekam_core::{
     CardJob, DeviceError, FingerPosition, GreyImage, MissingFinger, PadGeometry, PenSample,
     PrintJobState, Registry, write_and_verify,
 };
+use rekam_store::{
+    Commit, EnrollmentStore, ListFilter, NewEnrollment, RememberedAnswer, StoreError,
+};
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
@@ -24,6 +27,7 @@ use crate::applicant::Applicant;
 use crate::error::{EnrollmentError, FieldViolation};
 use crate::formats;
 use crate::model::*;
+use crate::persist;
 use crate::procedure;
 use crate::services::{DataCentre, Siak, Submission};
 
@@ -51,11 +55,28 @@ pub struct PipelineConfig {
     pub fingerprint_min_quality: u8,
     /// Captures of a position, at most, to reach the minimum quality.
     pub fingerprint_attempts: u32,
+    /// How long the biometrics of a finished enrollment are kept (after the card was
+    /// handed over and the data centre confirmed, or after a cancellation) before they
+    /// are wiped; zero wipes them at once.
+    pub biometrics_retention: Duration,
 }
 
 struct Slot {
+    /// The enrollment as last committed to the store.
     data: Mutex<Enrollment>,
+    /// Its version in the store.
+    version: std::sync::atomic::AtomicU64,
     running: Mutex<Option<RunningStep>>,
+}
+
+impl Slot {
+    fn new(e: Enrollment, version: u64) -> Arc<Slot> {
+        Arc::new(Slot {
+            data: Mutex::new(e),
+            version: std::sync::atomic::AtomicU64::new(version),
+            running: Mutex::new(None),
+        })
+    }
 }
 
 /// The step an enrollment runs now.
@@ -128,7 +149,14 @@ pub struct Pipeline {
     siak: Arc<dyn Siak>,
     data_centre: Arc<dyn DataCentre>,
     config: PipelineConfig,
-    store: Mutex<BTreeMap<String, Arc<Slot>>>,
+    /// Where every enrollment is kept; the step runner is its only writer.
+    store: Arc<dyn EnrollmentStore>,
+    /// The open enrollments (and finished ones while a step runs on them), in memory;
+    /// finished ones are read from the store.
+    slots: Mutex<BTreeMap<String, Arc<Slot>>>,
+    /// The store's last fatal error (full, damaged, key): no new enrollment is opened
+    /// until a commit succeeds again.
+    fault: Mutex<Option<StoreError>>,
     operations: Mutex<Bounded<watch::Receiver<Operation>>>,
     requests: Mutex<Bounded<([u8; 32], watch::Receiver<Answer>)>>,
     events: broadcast::Sender<EnrollmentEvent>,
@@ -199,6 +227,7 @@ impl Progress<'_> {
     /// Records the print job the step submitted.
     pub fn job(&self, job_id: &str) {
         self.op.send_modify(|o| o.job_id = Some(job_id.to_string()));
+        self.pipeline.mark_running(&self.op.borrow());
     }
 
     /// Publishes a progress event asking the applicant to place a position (attempt from 1).
@@ -239,8 +268,12 @@ impl Progress<'_> {
 
     /// Records that a card blank was fed into the printer.
     pub fn card_used(&self) {
-        self.op
-            .send_if_modified(|o| !std::mem::replace(&mut o.card_used, true));
+        if self
+            .op
+            .send_if_modified(|o| !std::mem::replace(&mut o.card_used, true))
+        {
+            self.pipeline.mark_running(&self.op.borrow());
+        }
     }
 
     /// Sets the note of the step's history entry (what the step decided on the officer's
@@ -280,20 +313,26 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
 }
 
 impl Pipeline {
-    /// A pipeline over the given devices and services.
+    /// A pipeline over the given devices, services and store. Every open enrollment of
+    /// the store is loaded, and a hardware step a crash interrupted is recorded as such
+    /// (with its print job and whether a card blank was used). A store that cannot be
+    /// read leaves the pipeline serving what it can, with [`Pipeline::store_fault`] set.
     pub fn new(
         registry: Arc<Registry>,
         siak: Arc<dyn Siak>,
         data_centre: Arc<dyn DataCentre>,
         config: PipelineConfig,
+        store: Arc<dyn EnrollmentStore>,
     ) -> Self {
         let (events, _) = broadcast::channel(1024);
-        Pipeline {
+        let p = Pipeline {
             registry,
             siak,
             data_centre,
             config,
-            store: Mutex::new(BTreeMap::new()),
+            store,
+            slots: Mutex::new(BTreeMap::new()),
+            fault: Mutex::new(None),
             operations: Mutex::new(Bounded::new(OPERATIONS_KEPT)),
             requests: Mutex::new(Bounded::new(REQUESTS_KEPT)),
             events,
@@ -302,6 +341,126 @@ impl Pipeline {
                 recent: VecDeque::new(),
             }),
             ids: Mutex::new(ulid::Generator::new()),
+        };
+        if let Err(err) = p.reload() {
+            warn!(error = %err, "the enrollment store cannot be read: no enrollment is opened until it can");
+            *lock(&p.fault) = Some(match err {
+                EnrollmentError::Store(e) => e,
+                other => StoreError::Unavailable(other.to_string()),
+            });
+        }
+        p
+    }
+
+    /// Loads every open enrollment, then records the steps a crash interrupted.
+    fn reload(&self) -> Result<(), EnrollmentError> {
+        let page = self.store.list(&ListFilter {
+            open: Some(true),
+            ..ListFilter::default()
+        })?;
+        let mut slots = lock(&self.slots);
+        for row in page.rows {
+            let e = persist::from_summary(&row.summary)?;
+            let e = persist::assemble(e, self.store.artefacts(&row.id)?)?;
+            slots.insert(row.id.clone(), Slot::new(e, row.version));
+        }
+        let open = slots.len();
+        drop(slots);
+        let markers = self.store.running_markers()?;
+        for m in &markers {
+            let slot = self.slot(&m.enrollment_id)?;
+            let mut e = lock(&slot.data).clone();
+            let step = procedure::TABLE
+                .iter()
+                .map(|t| t.step)
+                .find(|s| s.to_string() == m.step)
+                .unwrap_or(Step::Print);
+            let job = m.job_id.as_deref().unwrap_or("none submitted");
+            let mut record = StepRecord::new(
+                step,
+                StepStatus::Failed,
+                format!(
+                    "interrupted: rekamd stopped while this step ran (print job {job}{})",
+                    if m.card_used {
+                        "; a card blank was fed and is spoiled"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+            record.operation_id = Some(m.operation_id.clone());
+            record.started_at = Some(rekam_store::from_ms(m.started_ms));
+            record.device_ids = m.device_ids.clone();
+            record.job_id = m.job_id.clone();
+            record.card_spoiled = m.card_used;
+            record.error_reason = Some("STEP_INTERRUPTED".to_string());
+            procedure::on_failure(step, &mut e);
+            e.history.push(record);
+            e.last_error = Some("the last step was interrupted by a restart; retry it".into());
+            warn!(enrollment = %m.enrollment_id, step = %m.step, job = ?m.job_id, card_used = m.card_used, "a step was interrupted by a restart");
+            let version = slot.version.load(std::sync::atomic::Ordering::SeqCst);
+            let summary = persist::summary(&e)?;
+            let index = persist::index(&e, self.config.utc_offset_minutes);
+            let v = self.store.commit(&Commit {
+                id: &m.enrollment_id,
+                expected_version: version,
+                index: &index,
+                summary: &summary,
+                put: &[],
+                delete: &[],
+                answer: None,
+            })?;
+            slot.version.store(v, std::sync::atomic::Ordering::SeqCst);
+            *lock(&slot.data) = e;
+        }
+        info!(
+            open,
+            interrupted = markers.len(),
+            "enrollments loaded from the store"
+        );
+        Ok(())
+    }
+
+    /// Notes a store write's outcome: a fatal error is latched (no new enrollment until a
+    /// write succeeds again), a success clears it.
+    fn committed(&self, r: Result<u64, StoreError>) -> Result<u64, EnrollmentError> {
+        let mut fault = lock(&self.fault);
+        match r {
+            Ok(v) => {
+                if fault.take().is_some() {
+                    info!("the enrollment store accepts writes again");
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                if e.is_fatal() {
+                    warn!(error = %e, "the enrollment store refused a write");
+                    *fault = Some(e.clone());
+                }
+                Err(EnrollmentError::Store(e))
+            }
+        }
+    }
+
+    /// The store's fatal error, while it lasts (a full disk, a damaged file, a key
+    /// problem): the daemon reports the enrollment service NOT_SERVING.
+    pub fn store_fault(&self) -> Option<StoreError> {
+        lock(&self.fault).clone()
+    }
+
+    /// Writes the running marker of a hardware step (a print, an encode).
+    fn mark_running(&self, op: &Operation) {
+        let marker = rekam_store::RunningMarker {
+            enrollment_id: op.enrollment_id.clone(),
+            step: op.step.to_string(),
+            operation_id: op.id.clone(),
+            started_ms: rekam_store::to_ms(op.started_at),
+            device_ids: op.device_ids.clone(),
+            job_id: op.job_id.clone(),
+            card_used: op.card_used,
+        };
+        if let Err(e) = self.store.mark_running(&marker) {
+            warn!(enrollment = %op.enrollment_id, error = %e, "cannot record the running step");
         }
     }
 
@@ -376,11 +535,23 @@ impl Pipeline {
         let _ = self.events.send(event);
     }
 
+    /// The enrollment's slot: in memory when open, else loaded from the store (a step on
+    /// a finished enrollment, e.g. a reprint) and kept until the step ends.
     fn slot(&self, id: &str) -> Result<Arc<Slot>, EnrollmentError> {
-        lock(&self.store)
-            .get(id)
-            .cloned()
-            .ok_or_else(|| EnrollmentError::NotFound(id.to_string()))
+        if let Some(slot) = lock(&self.slots).get(id) {
+            return Ok(slot.clone());
+        }
+        let row = self
+            .store
+            .load(id)?
+            .ok_or_else(|| EnrollmentError::NotFound(id.to_string()))?;
+        let e = persist::from_summary(&row.summary)?;
+        let e = persist::assemble(e, self.store.artefacts(id)?)?;
+        let mut slots = lock(&self.slots);
+        Ok(slots
+            .entry(id.to_string())
+            .or_insert_with(|| Slot::new(e, row.version))
+            .clone())
     }
 
     fn snapshot(slot: &Slot) -> Enrollment {
@@ -390,55 +561,64 @@ impl Pipeline {
         e
     }
 
-    /// One enrollment as it is now, with the step it runs.
+    /// One enrollment as it is now, with the step it runs. A finished enrollment comes
+    /// from the store without its images (see [`Pipeline::full`]).
     pub fn get(&self, id: &str) -> Result<Enrollment, EnrollmentError> {
-        let slot = self.slot(id)?;
-        Ok(Self::snapshot(&slot))
+        if let Some(slot) = lock(&self.slots).get(id).cloned() {
+            return Ok(Self::snapshot(&slot));
+        }
+        let row = self
+            .store
+            .load(id)?
+            .ok_or_else(|| EnrollmentError::NotFound(id.to_string()))?;
+        persist::from_summary(&row.summary)
     }
 
-    /// Every enrollment, newest first.
-    pub fn list(&self) -> Vec<Enrollment> {
-        let slots: Vec<Arc<Slot>> = lock(&self.store).values().rev().cloned().collect();
-        slots.iter().map(|s| Self::snapshot(s)).collect()
+    /// One enrollment with every recorded image.
+    pub fn full(&self, id: &str) -> Result<Enrollment, EnrollmentError> {
+        if let Some(slot) = lock(&self.slots).get(id).cloned() {
+            return Ok(Self::snapshot(&slot));
+        }
+        let e = self.get(id)?;
+        persist::assemble(e, self.store.artefacts(id)?)
+    }
+
+    /// Every enrollment, newest first, without images.
+    pub fn list(&self) -> Result<Vec<Enrollment>, EnrollmentError> {
+        Ok(self
+            .list_page(&ListQuery {
+                limit: 0,
+                ..ListQuery::default()
+            })?
+            .enrollments)
     }
 
     /// One page of the enrollments that match a filter, newest first (ids are ULIDs, so
-    /// they sort by creation time).
-    pub fn list_page(&self, q: &ListQuery) -> ListPage {
-        let slots: Vec<Arc<Slot>> = lock(&self.store).values().rev().cloned().collect();
-        let offset = self.config.utc_offset_minutes;
-        let matches = |e: &Enrollment| {
-            q.stage.is_none_or(|s| e.stage == s)
-                && q.nik.as_ref().is_none_or(|n| &e.applicant.nik == n)
-                && q.receipt_number
-                    .as_ref()
-                    .is_none_or(|r| e.receipt.as_ref().is_some_and(|x| &x.number == r))
-                && q.created_on
-                    .is_none_or(|d| formats::local_date(e.created_at, offset) == d)
-        };
-        let mut total = 0;
-        let mut page = Vec::new();
-        let mut more = false;
-        for slot in &slots {
-            let e = Self::snapshot(slot);
-            if !matches(&e) {
-                continue;
-            }
-            total += 1;
-            if q.before_id.as_ref().is_some_and(|b| e.id >= *b) {
-                continue;
-            }
-            if page.len() < q.limit.max(1) {
-                page.push(e);
-            } else {
-                more = true;
-            }
+    /// they sort by creation time), from the store; a limit of 0 lists every one.
+    pub fn list_page(&self, q: &ListQuery) -> Result<ListPage, EnrollmentError> {
+        let page = self.store.list(&ListFilter {
+            stage: q.stage.map(|s| s.to_string()),
+            day: q.created_on.map(persist::day),
+            nik: q.nik.clone(),
+            receipt_number: q.receipt_number.clone(),
+            open: None,
+            before_id: q.before_id.clone(),
+            limit: q.limit,
+        })?;
+        let mut enrollments = Vec::with_capacity(page.rows.len());
+        for row in &page.rows {
+            let live = lock(&self.slots).get(&row.id).cloned();
+            enrollments.push(match live {
+                // With the step it runs (the store has no running step).
+                Some(slot) => Self::snapshot(&slot).without_images(),
+                None => persist::from_summary(&row.summary)?,
+            });
         }
-        ListPage {
-            enrollments: page,
-            more,
-            total,
-        }
+        Ok(ListPage {
+            enrollments,
+            more: page.more,
+            total: page.total,
+        })
     }
 
     /// One image of an enrollment's recording (see [`crate::media`]), made in the CPU
@@ -449,13 +629,13 @@ impl Pipeline {
         kind: crate::media::MediaKind,
         size: crate::media::MediaSize,
     ) -> Result<crate::media::Media, EnrollmentError> {
-        let e = self.get(id)?;
+        let e = self.full(id)?;
         blocking(move || crate::media::media(&e, kind, size)).await
     }
 
     /// The card's front and back as they would print now (PNG), without a blank.
     pub async fn card_preview(&self, id: &str) -> Result<(Vec<u8>, Vec<u8>), EnrollmentError> {
-        let e = self.get(id)?;
+        let e = self.full(id)?;
         blocking(move || crate::media::card_preview(&e)).await
     }
 
@@ -559,6 +739,13 @@ impl Pipeline {
                 }
                 Some((_, rx)) => Err(rx.clone()),
                 None => {
+                    // Answered before a restart: the answer is in the store.
+                    if let Some((fingerprint, answer)) = self.store.answer(&key.id)? {
+                        if fingerprint != key.fingerprint {
+                            return Err(EnrollmentError::RequestIdReused);
+                        }
+                        return persist::from_summary(&answer);
+                    }
                     let (tx, rx) = watch::channel(None);
                     requests.insert(key.id.clone(), (key.fingerprint, rx));
                     Ok(tx)
@@ -619,21 +806,25 @@ impl Pipeline {
         applicant: Applicant,
         opts: StepOptions,
     ) -> Result<Enrollment, EnrollmentError> {
-        let request_id = opts.request.as_ref().map(|k| k.id.clone());
-        self.idempotent(opts.request, async {
-            self.create_now(applicant, request_id)
-        })
-        .await
+        let request = opts.request.clone();
+        self.idempotent(opts.request, async { self.create_now(applicant, request) })
+            .await
     }
 
     fn create_now(
         &self,
         applicant: Applicant,
-        request_id: Option<String>,
+        request: Option<RequestKey>,
     ) -> Result<Enrollment, EnrollmentError> {
         applicant.validate()?;
-        let mut store = lock(&self.store);
-        for slot in store.values() {
+        if let Some(fault) = self.store_fault() {
+            // Refuse new recordings rather than lose them.
+            return Err(EnrollmentError::Store(fault));
+        }
+        let request_id = request.as_ref().map(|k| k.id.clone());
+        // Every open enrollment is in memory, so the NIK check needs no store read.
+        let mut slots = lock(&self.slots);
+        for slot in slots.values() {
             let e = lock(&slot.data);
             if e.applicant.nik == applicant.nik && procedure::is_open(e.stage) {
                 return Err(EnrollmentError::AlreadyExists {
@@ -667,15 +858,24 @@ impl Pipeline {
             package_report: None,
             running: None,
             cancel_reason: None,
+            wiped: false,
         };
-        store.insert(
-            id.clone(),
-            Arc::new(Slot {
-                data: Mutex::new(e.clone()),
-                running: Mutex::new(None),
+        let summary = persist::summary(&e)?;
+        let index = persist::index(&e, self.config.utc_offset_minutes);
+        let created = self.store.create(&NewEnrollment {
+            id: &id,
+            nik: &e.applicant.nik,
+            index: &index,
+            summary: &summary,
+            answer: request.as_ref().map(|k| RememberedAnswer {
+                request_id: &k.id,
+                fingerprint: k.fingerprint,
+                answer: &summary,
             }),
-        );
-        drop(store);
+        });
+        let version = self.committed(created)?;
+        slots.insert(id.clone(), Slot::new(e.clone(), version));
+        drop(slots);
         info!(enrollment = %id, "enrollment created");
         self.publish(
             &id,
@@ -760,6 +960,13 @@ impl Pipeline {
             (tx, cancel, note, ink)
         };
         let _clear = ClearRunning(&slot);
+        if matches!(
+            step,
+            Step::Print | Step::Encode | Step::Reprint | Step::Reencode
+        ) {
+            // So that a crash in the middle shows which job ran and whether a blank was fed.
+            self.mark_running(&op_tx.borrow());
+        }
         let mut work_copy = lock(&slot.data).clone();
         let stage = work_copy.stage;
         let op_id = op_tx.borrow().id.clone();
@@ -795,8 +1002,8 @@ impl Pipeline {
         record.job_id = op.job_id.clone();
         record.request_id = request_id;
         record.note = lock(&note).clone().or_else(|| opts.note.clone());
-        let mut stored = lock(&slot.data);
-        let (answer, state) = match outcome {
+        let before = lock(&slot.data).clone();
+        let (next, result) = match outcome {
             Ok(message) => {
                 record.message = message.clone();
                 if let Some(to) = t.to {
@@ -804,18 +1011,7 @@ impl Pipeline {
                 }
                 work_copy.history.push(record);
                 work_copy.last_error = None;
-                *stored = work_copy;
-                span.in_scope(|| info!(stage = %stored.stage, "{message}"));
-                self.publish(
-                    id,
-                    step,
-                    StepStatus::Succeeded,
-                    100,
-                    message,
-                    stored.stage,
-                    None,
-                );
-                (Ok(stored.clone()), OperationState::Succeeded)
+                (work_copy, Ok(message))
             }
             Err(ended) => {
                 drop(work_copy);
@@ -835,22 +1031,55 @@ impl Pipeline {
                 let message = err.to_string();
                 record.status = status;
                 record.message = message.clone();
-                record.error_reason = Some(err.reason());
+                record.error_reason = Some(err.reason().to_string());
                 record.card_spoiled = op.card_used;
                 if record.card_spoiled {
                     warn!(enrollment = %id, job = ?op.job_id, "the card blank of this print is spoiled");
                 }
-                procedure::on_failure(step, &mut stored);
-                stored.history.push(record);
-                stored.last_error = Some(message.clone());
-                span.in_scope(
-                    || warn!(stage = %stored.stage, reason = err.reason(), "step ended: {message}"),
-                );
-                self.publish(id, step, StepStatus::Failed, 0, message, stored.stage, None);
-                (Err(err), state)
+                let mut failed = before.clone();
+                procedure::on_failure(step, &mut failed);
+                failed.history.push(record);
+                failed.last_error = Some(message);
+                (failed, Err((err, state)))
             }
         };
-        drop(stored);
+        // The outcome is on disk before the step answers: success or failure alike.
+        let committed = self
+            .commit(&slot, &before, &next, opts.request.as_ref(), result.is_ok())
+            .await;
+        let (answer, state) = match (result, committed) {
+            (Ok(message), Ok(())) => {
+                span.in_scope(|| info!(stage = %next.stage, "{message}"));
+                self.publish(
+                    id,
+                    step,
+                    StepStatus::Succeeded,
+                    100,
+                    message,
+                    next.stage,
+                    None,
+                );
+                (Ok(next), OperationState::Succeeded)
+            }
+            (Err((err, state)), Ok(())) => {
+                let message = err.to_string();
+                span.in_scope(
+                    || warn!(stage = %next.stage, reason = err.reason(), "step ended: {message}"),
+                );
+                self.publish(id, step, StepStatus::Failed, 0, message, next.stage, None);
+                (Err(err), state)
+            }
+            (_, Err(err)) => {
+                // Nothing changed: the enrollment stays at its last committed state and
+                // the step can be retried once the store takes writes again.
+                let message = err.to_string();
+                span.in_scope(
+                    || warn!(stage = %before.stage, reason = err.reason(), "step not recorded: {message}"),
+                );
+                self.publish(id, step, StepStatus::Failed, 0, message, before.stage, None);
+                (Err(err), OperationState::Failed)
+            }
+        };
         let now = SystemTime::now();
         op_tx.send_modify(|o| {
             o.state = state;
@@ -868,6 +1097,114 @@ impl Pipeline {
             }
         });
         answer
+    }
+
+    /// Commits a step's outcome to the store (in a blocking thread: it seals and fsyncs),
+    /// then makes it the slot's state. A finished enrollment leaves memory; its
+    /// biometrics are wiped at once when the retention is zero.
+    async fn commit(
+        &self,
+        slot: &Arc<Slot>,
+        before: &Enrollment,
+        next: &Enrollment,
+        request: Option<&RequestKey>,
+        remember: bool,
+    ) -> Result<(), EnrollmentError> {
+        let id = next.id.clone();
+        let version = slot.version.load(std::sync::atomic::Ordering::SeqCst);
+        let store = self.store.clone();
+        let index = persist::index(next, self.config.utc_offset_minutes);
+        let (before_rec, next_rec) = (before.recording.clone(), next.recording.clone());
+        let summary_of = next.clone();
+        let request = request.filter(|_| remember).cloned();
+        let result = tokio::task::spawn_blocking(move || -> Result<u64, EnrollmentError> {
+            let summary = persist::summary(&summary_of)?;
+            let (put, delete) = persist::changes(&before_rec, &next_rec)?;
+            let put: Vec<(&str, &[u8])> = put
+                .iter()
+                .map(|(n, b)| (n.as_str(), b.as_slice()))
+                .collect();
+            let delete: Vec<&str> = delete.iter().map(String::as_str).collect();
+            Ok(store.commit(&Commit {
+                id: &id,
+                expected_version: version,
+                index: &index,
+                summary: &summary,
+                put: &put,
+                delete: &delete,
+                answer: request.as_ref().map(|k| RememberedAnswer {
+                    request_id: &k.id,
+                    fingerprint: k.fingerprint,
+                    answer: &summary,
+                }),
+            })?)
+        })
+        .await
+        .map_err(|e| EnrollmentError::Format(format!("store task: {e}")))?;
+        let result = match result {
+            Ok(v) => Ok(v),
+            Err(EnrollmentError::Store(e)) => Err(e),
+            Err(other) => return Err(other),
+        };
+        let v = self.committed(result)?;
+        slot.version.store(v, std::sync::atomic::Ordering::SeqCst);
+        *lock(&slot.data) = next.clone();
+        if !procedure::is_open(next.stage) {
+            lock(&self.slots).remove(&next.id);
+            if self.config.biometrics_retention.is_zero() && wipe_due(next) {
+                self.wipe(&next.id, v).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Wipes a finished enrollment's biometrics, keeping a minimal record.
+    async fn wipe(&self, id: &str, version: u64) {
+        let store = self.store.clone();
+        let id = id.to_string();
+        let r = tokio::task::spawn_blocking(move || -> Result<u64, EnrollmentError> {
+            let e = persist::from_summary(
+                &store
+                    .load(&id)?
+                    .ok_or_else(|| EnrollmentError::NotFound(id.clone()))?
+                    .summary,
+            )?;
+            Ok(store.wipe(&id, version, &persist::summary(&minimal(&e))?)?)
+        })
+        .await;
+        match r {
+            Ok(Ok(_)) => info!("biometrics wiped after the retention period"),
+            Ok(Err(e)) => warn!(error = %e, "cannot wipe the biometrics"),
+            Err(e) => warn!(error = %e, "cannot wipe the biometrics"),
+        }
+    }
+
+    /// Wipes the biometrics of every finished enrollment whose retention has passed
+    /// (the daemon runs this periodically). Returns how many were wiped.
+    pub async fn sweep(&self) -> Result<usize, EnrollmentError> {
+        let store = self.store.clone();
+        let rows = tokio::task::spawn_blocking(move || {
+            store.list(&ListFilter {
+                open: Some(false),
+                ..ListFilter::default()
+            })
+        })
+        .await
+        .map_err(|e| EnrollmentError::Format(format!("store task: {e}")))??;
+        let mut n = 0;
+        let now = SystemTime::now();
+        for row in rows.rows.iter().filter(|r| !r.wiped) {
+            let e = persist::from_summary(&row.summary)?;
+            let ended = e.history.last().map_or(e.created_at, |h| h.at);
+            let due = now
+                .duration_since(ended)
+                .is_ok_and(|age| age >= self.config.biometrics_retention);
+            if due && wipe_due(&e) && !lock(&self.slots).contains_key(&row.id) {
+                self.wipe(&row.id, row.version).await;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// Steps 1-2: the family card presented must carry the applicant's KK number.
@@ -1921,6 +2258,32 @@ impl Drop for CancelJobOnDrop {
             }
         }
     }
+}
+
+/// True when a finished enrollment's biometrics may go: the card was handed over after the
+/// data centre confirmed the recording, or the enrollment was cancelled.
+fn wipe_due(e: &Enrollment) -> bool {
+    match e.stage {
+        Stage::HandedOver => e.send_reference.is_some(),
+        Stage::Cancelled => true,
+        _ => false,
+    }
+}
+
+/// The record kept after the biometrics are wiped: ids, times, outcomes and the sizes of
+/// what was recorded; no personal data (the applicant's fields are emptied but for the
+/// NIK's region code) and no images.
+fn minimal(e: &Enrollment) -> Enrollment {
+    let mut m = e.without_images();
+    m.applicant = Applicant::wiped(&e.applicant);
+    let r = Arc::make_mut(&mut m.recording);
+    if let Some(s) = r.signature.as_mut() {
+        s.samples.clear();
+    }
+    m.last_error = None;
+    m.running = None;
+    m.wiped = true;
+    m
 }
 
 /// Converts a core image to an `image` crate buffer.

@@ -49,7 +49,9 @@ fn pipeline() -> Arc<Pipeline> {
             utc_offset_minutes: 420,
             fingerprint_min_quality: 40,
             fingerprint_attempts: 3,
+            biometrics_retention: Duration::from_secs(3600),
         },
+        Arc::new(rekam_store::SqliteStore::open_in_memory().unwrap()),
     ))
 }
 

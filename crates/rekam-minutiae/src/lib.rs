@@ -60,7 +60,7 @@ mod thin;
 pub use matcher::{MATCH_THRESHOLD, MatchParams, match_score, match_score_with};
 
 /// The kind of a minutia.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum MinutiaKind {
     /// A ridge ending.
     Ending,
@@ -71,7 +71,7 @@ pub enum MinutiaKind {
 }
 
 /// One minutia.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Minutia {
     /// Column, pixels from the left edge.
     pub x: u16,
@@ -87,7 +87,7 @@ pub struct Minutia {
 }
 
 /// The minutiae of one finger with the geometry of the image they come from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Template {
     /// Image width in pixels.
     pub width: u16,

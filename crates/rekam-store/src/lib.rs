@@ -200,3 +200,42 @@ pub fn to_ms(t: SystemTime) -> i64 {
 pub fn from_ms(ms: i64) -> SystemTime {
     SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
+
+/// A store that could not be opened: every call answers the error it failed with, so a
+/// daemon keeps serving its devices and tells every enrollment caller why it cannot
+/// record.
+#[derive(Debug, Clone)]
+pub struct FailedStore(pub StoreError);
+
+impl EnrollmentStore for FailedStore {
+    fn create(&self, _: &NewEnrollment<'_>) -> Result<u64, StoreError> {
+        Err(self.0.clone())
+    }
+    fn commit(&self, _: &Commit<'_>) -> Result<u64, StoreError> {
+        Err(self.0.clone())
+    }
+    fn load(&self, _: &str) -> Result<Option<Row>, StoreError> {
+        Err(self.0.clone())
+    }
+    fn artefacts(&self, _: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        Err(self.0.clone())
+    }
+    fn list(&self, _: &ListFilter) -> Result<Page, StoreError> {
+        Err(self.0.clone())
+    }
+    fn answer(&self, _: &str) -> Result<Option<Remembered>, StoreError> {
+        Err(self.0.clone())
+    }
+    fn mark_running(&self, _: &RunningMarker) -> Result<(), StoreError> {
+        Err(self.0.clone())
+    }
+    fn running_markers(&self) -> Result<Vec<RunningMarker>, StoreError> {
+        Err(self.0.clone())
+    }
+    fn wipe(&self, _: &str, _: u64, _: &[u8]) -> Result<u64, StoreError> {
+        Err(self.0.clone())
+    }
+    fn check(&self) -> Result<(), StoreError> {
+        Err(self.0.clone())
+    }
+}

@@ -147,6 +147,8 @@ fn enrollment(c: &mut Criterion) {
         let mut config = rekamd::Config::default();
         config.simulation.time_scale = 0.0;
         config.server.socket = Some(dir.path().join("rekamd.sock"));
+        // Every step committed durably, as on a station.
+        config.store.state_dir = Some(dir.path().join("state"));
         let daemon = rekamd::Daemon::open(config).unwrap();
         let uds = rekamd::server::bind_unix(&dir.path().join("rekamd.sock")).unwrap();
         let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

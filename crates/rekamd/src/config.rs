@@ -54,6 +54,69 @@ pub struct Config {
     pub siak: ServiceConfig,
     /// The data-centre adapter.
     pub datacentre: ServiceConfig,
+    /// The enrollment store.
+    pub store: StoreConfig,
+}
+
+/// The enrollment store: where everything recorded is kept until it is no longer needed.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// The state directory (default: `$STATE_DIRECTORY` under systemd, else
+    /// `$XDG_STATE_HOME/rekam`, else `~/.local/state/rekam`; `--state-dir` overrides).
+    /// The store is `enrollments.db` in it, its key `store.key` unless systemd passes
+    /// the credential `rekam-store-key`.
+    pub state_dir: Option<PathBuf>,
+    /// Keep everything in memory only (tests, demonstrations): nothing survives a
+    /// restart.
+    pub in_memory: bool,
+    /// The largest the store may grow, in megabytes (default: no limit but the disk).
+    pub max_megabytes: Option<u64>,
+    /// Hours the biometrics of a finished enrollment are kept (after the hand-over that
+    /// followed the data centre's confirmation, or after a cancellation) before they are
+    /// wiped; 0 wipes them at once. Default 168 (a week, for a reprint of a damaged card).
+    pub biometrics_retention_hours: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            state_dir: None,
+            in_memory: false,
+            max_megabytes: None,
+            biometrics_retention_hours: 168,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// The state directory in force: the configured one, else systemd's, else XDG's.
+    pub fn state_dir(&self) -> PathBuf {
+        if let Some(d) = &self.state_dir {
+            return d.clone();
+        }
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        if let Some(d) = env("STATE_DIRECTORY") {
+            // systemd may pass several, separated by colons: the first is ours.
+            let first = d
+                .to_string_lossy()
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            return PathBuf::from(first);
+        }
+        if let Some(d) = env("XDG_STATE_HOME") {
+            return d.join("rekam");
+        }
+        env("HOME")
+            .unwrap_or_else(|| PathBuf::from("/var/lib"))
+            .join(".local/state/rekam")
+    }
 }
 
 /// Where to listen.
@@ -202,6 +265,7 @@ impl Default for Config {
             .collect(),
             siak: ServiceConfig::default(),
             datacentre: ServiceConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }

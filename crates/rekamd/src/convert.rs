@@ -737,7 +737,7 @@ pub fn enrollment(e: &enr::Enrollment) -> pb::Enrollment {
     let r = &e.recording;
     pb::Enrollment {
         id: e.id.clone(),
-        applicant: Some(applicant_pb(&e.applicant)),
+        applicant: (!e.wiped).then(|| applicant_pb(&e.applicant)),
         stage: stage(e.stage) as i32,
         recording: Some(pb::RecordingSummary {
             face: r.face.is_some(),
@@ -762,7 +762,7 @@ pub fn enrollment(e: &enr::Enrollment) -> pb::Enrollment {
                 device_ids: h.device_ids.clone(),
                 job_id: h.job_id.clone().unwrap_or_default(),
                 card_spoiled: h.card_spoiled,
-                error_reason: h.error_reason.unwrap_or_default().to_string(),
+                error_reason: h.error_reason.clone().unwrap_or_default(),
                 request_id: h.request_id.clone().unwrap_or_default(),
                 note: h.note.clone().unwrap_or_default(),
             })
@@ -782,6 +782,7 @@ pub fn enrollment(e: &enr::Enrollment) -> pb::Enrollment {
         package_report: e.package_report.clone().unwrap_or_default(),
         running_step: e.running.as_ref().map(operation),
         cancel_reason: e.cancel_reason.clone().unwrap_or_default(),
+        wiped: e.wiped,
     }
 }
 

@@ -25,6 +25,11 @@ struct Args {
     /// Seed of the simulators.
     #[arg(long)]
     seed: Option<u64>,
+    /// The state directory holding the enrollment store and its key (default:
+    /// $STATE_DIRECTORY under systemd, else $XDG_STATE_HOME/rekam, else
+    /// ~/.local/state/rekam).
+    #[arg(long, env = "REKAMD_STATE_DIR")]
+    state_dir: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -54,6 +59,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(s) = args.seed {
         config.simulation.seed = s;
+    }
+    if let Some(d) = args.state_dir {
+        config.store.state_dir = Some(d);
     }
     let daemon = Daemon::open(config).context("opening the station")?;
     daemon.serve(shutdown_signal()).await

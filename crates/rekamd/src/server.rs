@@ -57,6 +57,72 @@ fn render_signature(
     rekam_signature::render_png(samples, geometry, width).map_err(|e| e.to_string())
 }
 
+/// Opens the enrollment store of the configuration. A store that cannot be opened (a
+/// missing or wrong key, a damaged file, no permission) does not stop the daemon: every
+/// enrollment call answers with the reason, the enrollment service is NOT_SERVING, and
+/// the devices are served as usual.
+fn open_store(c: &crate::config::StoreConfig) -> Arc<dyn rekam_store::EnrollmentStore> {
+    use rekam_store::{FailedStore, KeySource, SqliteStore, StoreOptions};
+    let opened = if c.in_memory {
+        SqliteStore::open_in_memory()
+    } else {
+        let dir = c.state_dir();
+        SqliteStore::open(
+            &dir,
+            &KeySource::locate(&dir),
+            &StoreOptions {
+                max_bytes: c.max_megabytes.map(|m| m.saturating_mul(1024 * 1024)),
+            },
+        )
+    };
+    match opened {
+        Ok(s) => {
+            tracing::info!(path = %s.path().display(), "enrollment store open");
+            Arc::new(s)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the enrollment store: no enrollment can be recorded");
+            Arc::new(FailedStore(e))
+        }
+    }
+}
+
+/// Keeps the enrollment service's health in step with the store (NOT_SERVING while it
+/// refuses writes: full, damaged, key problem) and wipes expired biometrics hourly. Ends
+/// with the pipeline.
+async fn watch_store(
+    pipeline: std::sync::Weak<Pipeline>,
+    health: tonic_health::server::HealthReporter,
+) {
+    let name = pb::enrollment_service_server::SERVICE_NAME;
+    let mut serving = true;
+    let mut last_sweep: Option<std::time::Instant> = None;
+    loop {
+        let Some(p) = pipeline.upgrade() else { return };
+        let ok = p.store_fault().is_none();
+        if ok != serving {
+            serving = ok;
+            let status = if ok {
+                tonic_health::ServingStatus::Serving
+            } else {
+                tonic_health::ServingStatus::NotServing
+            };
+            tracing::info!(?status, "enrollment service health follows the store");
+            health.set_service_status(name, status).await;
+        }
+        if ok && last_sweep.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+            last_sweep = Some(std::time::Instant::now());
+            match p.sweep().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(wiped = n, "biometrics past their retention wiped"),
+                Err(e) => tracing::warn!(error = %e, "cannot sweep the store"),
+            }
+        }
+        drop(p);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// The daemon's state, built from a configuration.
 pub struct Daemon {
     /// Shared by the services.
@@ -116,6 +182,7 @@ impl Daemon {
             }
         }
         let registry = Arc::new(Registry::new(devices)?);
+        let store = open_store(&config.store);
         let pipeline = Arc::new(Pipeline::new(
             registry.clone(),
             Arc::new(SiakSim::new(timing)),
@@ -128,7 +195,11 @@ impl Daemon {
                 utc_offset_minutes: config.station.utc_offset_minutes,
                 fingerprint_min_quality: config.station.fingerprint_min_quality.min(100),
                 fingerprint_attempts: config.station.fingerprint_attempts.clamp(1, 10),
+                biometrics_retention: Duration::from_secs(
+                    config.store.biometrics_retention_hours.saturating_mul(3600),
+                ),
             },
+            store,
         ));
         if config.simulation.prerender {
             // E.g. the fingerprint simulator renders its fingers once, so the first capture
@@ -208,6 +279,10 @@ impl Daemon {
                 .set_service_status(*name, tonic_health::ServingStatus::Serving)
                 .await;
         }
+        tokio::spawn(watch_store(
+            Arc::downgrade(&self.shared.pipeline),
+            health.clone(),
+        ));
         let mut advertised: Vec<&str> = rekam.iter().map(|(n, _)| *n).collect();
         advertised.extend([
             tonic_health::pb::health_server::SERVICE_NAME,

@@ -928,7 +928,10 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
     ) -> Result<Response<pb::ListEnrollmentsResponse>, Status> {
         let r = req.into_inner();
         let (query, view) = list_query(&r)?;
-        let page = self.pipeline.list_page(&query);
+        let page = self
+            .pipeline
+            .list_page(&query)
+            .map_err(|e| status::enrollment(&e))?;
         let full = view == pb::EnrollmentView::Full;
         let next_page_token = match (page.more, page.enrollments.last()) {
             (true, Some(last)) => page_token(&last.id, &r),

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use rekam_core::{DeviceError, ErrorKind};
 use rekam_enrollment::{EnrollmentError, ServiceError};
+use rekam_store::StoreError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -108,7 +109,8 @@ pub fn retry_delay(reason: &str) -> Option<Duration> {
         "DEVICE_BUSY" | "STEP_IN_PROGRESS" => 1000,
         "DEVICE_TIMEOUT" | "EVENTS_DROPPED" | "CANCELLED" => 0,
         "DEVICE_DISCONNECTED" | "SHUTTING_DOWN" => 2000,
-        "SIAK_UNAVAILABLE" | "DATA_CENTRE_UNAVAILABLE" => 10_000,
+        "SIAK_UNAVAILABLE" | "DATA_CENTRE_UNAVAILABLE" | "STORE_UNAVAILABLE" => 10_000,
+        "STORE_CONFLICT" => 0,
         _ => return None,
     }))
 }
@@ -175,6 +177,14 @@ pub fn localized(reason: &str) -> &'static str {
             "Pusat data tidak dapat dihubungi; data perekaman tetap tersimpan."
         }
         "DATA_CENTRE_REJECTED" => "Pusat data menolak data perekaman.",
+        "STORE_FULL" => {
+            "Penyimpanan data perekaman penuh; tidak ada yang ditulis. Kosongkan ruang disk, lalu ulangi."
+        }
+        "STORE_CORRUPT" => "Berkas penyimpanan data perekaman rusak; hubungi teknisi.",
+        "STORE_KEY" => "Kunci penyimpanan data perekaman hilang atau salah; hubungi teknisi.",
+        "STORE_UNAVAILABLE" => "Penyimpanan data perekaman tidak dapat digunakan; coba lagi nanti.",
+        "STORE_CONFLICT" => "Data perekaman berubah saat langkah berjalan; muat ulang dan ulangi.",
+        "STEP_INTERRUPTED" => "Langkah terputus karena layanan berhenti; ulangi langkah ini.",
         _ => "Terjadi kesalahan.",
     }
 }
@@ -227,6 +237,17 @@ pub fn enrollment(e: &EnrollmentError) -> Status {
         EnrollmentError::Service(ServiceError::Mismatch(_) | ServiceError::Rejected(_)) => {
             Code::FailedPrecondition
         }
+        EnrollmentError::Store(s) => match s {
+            StoreError::Full(_) => Code::ResourceExhausted,
+            StoreError::Corrupt { .. } => Code::DataLoss,
+            StoreError::KeyMissing(_) | StoreError::WrongKey(_) | StoreError::Key { .. } => {
+                Code::FailedPrecondition
+            }
+            StoreError::Unavailable(_) => Code::Unavailable,
+            StoreError::VersionConflict { .. } => Code::Aborted,
+            StoreError::NotFound(_) => Code::NotFound,
+            StoreError::AlreadyExists(_) => Code::AlreadyExists,
+        },
         EnrollmentError::Format(_) => Code::Internal,
     };
     let mut a = ApiError::new(code, e.reason(), e.to_string());
@@ -480,6 +501,25 @@ mod tests {
         ] {
             reasons.push(e.reason());
         }
+        let p = std::path::PathBuf::new();
+        for s in [
+            StoreError::Full(String::new()),
+            StoreError::Corrupt {
+                path: p.clone(),
+                detail: String::new(),
+            },
+            StoreError::KeyMissing(p.clone()),
+            StoreError::WrongKey(p.clone()),
+            StoreError::Unavailable(String::new()),
+            StoreError::VersionConflict {
+                id: String::new(),
+                expected: 1,
+                found: 2,
+            },
+        ] {
+            reasons.push(s.reason());
+        }
+        reasons.push("STEP_INTERRUPTED");
         for r in reasons {
             assert!(
                 pb::ErrorReason::from_str_name(&format!("ERROR_REASON_{r}")).is_some(),

@@ -483,6 +483,10 @@ pub async fn enrollments(ctx: &Ctx, args: crate::EnrollmentsArgs) -> anyhow::Res
         page_token = page.next_page_token;
     }
     let applicant = |e: &Enrollment| {
+        if e.wiped {
+            // Only the minimal record is left after the retention period.
+            return (String::new(), "(wiped)".to_string());
+        }
         e.applicant
             .as_ref()
             .map(|a| (a.nik.clone(), a.name.clone()))
@@ -500,6 +504,7 @@ pub async fn enrollments(ctx: &Ctx, args: crate::EnrollmentsArgs) -> anyhow::Res
                         "stage": stage_name(e.stage()),
                         "created_at": time(e.created_at.as_ref()),
                         "last_error": e.last_error,
+                        "wiped": e.wiped,
                     })
                 })
                 .collect(),

@@ -1,0 +1,273 @@
+//! How an enrollment is kept in the store (`rekam-store`): a *summary* (the enrollment
+//! with its recording stripped of images, templates and renderings) and one *artefact*
+//! per recorded piece (the face, each slap with its fingers, each single finger, the
+//! signature), so that a capture commits only what it recorded and a list reads only
+//! summaries. Both are postcard encodings of the model behind a format byte: a later
+//! format adds a byte value and converts the old one on read.
+
+use std::sync::Arc;
+
+use rekam_core::FingerPosition;
+use rekam_store::Index;
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::error::EnrollmentError;
+use crate::model::{Enrollment, Recording};
+use crate::procedure;
+
+/// The encoding's version, the first byte of every summary and artefact.
+const FORMAT: u8 = 1;
+
+fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, EnrollmentError> {
+    postcard::to_extend(v, vec![FORMAT])
+        .map_err(|e| EnrollmentError::Format(format!("encoding for the store: {e}")))
+}
+
+fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, EnrollmentError> {
+    match bytes.split_first() {
+        Some((&FORMAT, body)) => postcard::from_bytes(body).map_err(|e| {
+            EnrollmentError::Format(format!("{what} in the store cannot be read: {e}"))
+        }),
+        Some((v, _)) => Err(EnrollmentError::Format(format!(
+            "{what} in the store has format {v}, which this rekamd does not know"
+        ))),
+        None => Err(EnrollmentError::Format(format!(
+            "{what} in the store is empty"
+        ))),
+    }
+}
+
+/// The summary of an enrollment: everything but the recording's images.
+pub(crate) fn summary(e: &Enrollment) -> Result<Vec<u8>, EnrollmentError> {
+    let mut s = e.without_images();
+    s.running = None;
+    encode(&s)
+}
+
+/// An enrollment from its summary (its recording without images).
+pub(crate) fn from_summary(bytes: &[u8]) -> Result<Enrollment, EnrollmentError> {
+    decode("an enrollment", bytes)
+}
+
+fn slap_name(p: FingerPosition) -> String {
+    format!("slap:{}", crate::model::position_name(p))
+}
+
+fn single_name(p: FingerPosition) -> String {
+    format!("single:{}", crate::model::position_name(p))
+}
+
+/// Every recorded piece with its artefact name, encoded.
+#[cfg(test)]
+fn pieces(r: &Recording) -> Result<Vec<(String, Vec<u8>)>, EnrollmentError> {
+    let mut out = Vec::new();
+    if let Some(f) = &r.face {
+        out.push(("face".to_string(), encode(f)?));
+    }
+    for s in &r.slaps {
+        out.push((slap_name(s.position), encode(s)?));
+    }
+    for f in &r.singles {
+        out.push((single_name(f.position), encode(f)?));
+    }
+    if let Some(s) = &r.signature {
+        out.push(("signature".to_string(), encode(s)?));
+    }
+    Ok(out)
+}
+
+/// What a commit writes and removes to go from `before` to `after`: only the pieces that
+/// changed are encoded.
+#[allow(clippy::type_complexity)]
+pub(crate) fn changes(
+    before: &Recording,
+    after: &Recording,
+) -> Result<(Vec<(String, Vec<u8>)>, Vec<String>), EnrollmentError> {
+    if std::ptr::eq(before, after) {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mut put = Vec::new();
+    let mut keep = Vec::new();
+    if let Some(f) = &after.face {
+        keep.push("face".to_string());
+        if before.face.as_ref() != Some(f) {
+            put.push(("face".to_string(), encode(f)?));
+        }
+    }
+    for s in &after.slaps {
+        keep.push(slap_name(s.position));
+        if !before.slaps.iter().any(|b| b == s) {
+            put.push((slap_name(s.position), encode(s)?));
+        }
+    }
+    for f in &after.singles {
+        keep.push(single_name(f.position));
+        if !before.singles.iter().any(|b| b == f) {
+            put.push((single_name(f.position), encode(f)?));
+        }
+    }
+    if let Some(s) = &after.signature {
+        keep.push("signature".to_string());
+        if before.signature.as_ref() != Some(s) {
+            put.push(("signature".to_string(), encode(s)?));
+        }
+    }
+    let delete = pieces_names(before)
+        .into_iter()
+        .filter(|n| !keep.contains(n))
+        .collect();
+    Ok((put, delete))
+}
+
+fn pieces_names(r: &Recording) -> Vec<String> {
+    let mut v = Vec::new();
+    if r.face.is_some() {
+        v.push("face".to_string());
+    }
+    v.extend(r.slaps.iter().map(|s| slap_name(s.position)));
+    v.extend(r.singles.iter().map(|f| single_name(f.position)));
+    if r.signature.is_some() {
+        v.push("signature".to_string());
+    }
+    v
+}
+
+/// The whole enrollment: its summary with the pieces put back.
+pub(crate) fn assemble(
+    mut e: Enrollment,
+    artefacts: Vec<(String, Vec<u8>)>,
+) -> Result<Enrollment, EnrollmentError> {
+    let mut r: Recording = (*e.recording).clone();
+    for (name, bytes) in artefacts {
+        if name == "face" {
+            r.face = Some(decode("the face", &bytes)?);
+        } else if name == "signature" {
+            r.signature = Some(decode("the signature", &bytes)?);
+        } else if name.starts_with("slap:") {
+            let s: crate::model::SlapRecording = decode(&name, &bytes)?;
+            match r.slaps.iter_mut().find(|x| x.position == s.position) {
+                Some(x) => *x = s,
+                None => r.slaps.push(s),
+            }
+        } else if name.starts_with("single:") {
+            let f: crate::model::FingerRecording = decode(&name, &bytes)?;
+            match r.singles.iter_mut().find(|x| x.position == f.position) {
+                Some(x) => *x = f,
+                None => r.singles.push(f),
+            }
+        }
+        // Other artefacts (the package) are not part of the recording.
+    }
+    e.recording = Arc::new(r);
+    Ok(e)
+}
+
+/// What the store indexes in clear.
+pub(crate) fn index(e: &Enrollment, utc_offset_minutes: i32) -> Index {
+    Index {
+        stage: e.stage.to_string(),
+        open: procedure::is_open(e.stage),
+        created_at: e.created_at,
+        created_day: day(crate::formats::local_date(e.created_at, utc_offset_minutes)),
+        receipt_number: e.receipt.as_ref().map(|r| r.number.clone()),
+    }
+}
+
+/// A station day as the store indexes it.
+pub(crate) fn day(d: crate::applicant::Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::model::*;
+    use rekam_core::GreyImage;
+
+    fn recording() -> Recording {
+        let img = |n: u8| GreyImage {
+            width: 4,
+            height: 2,
+            ppi: 500,
+            pixels: vec![n; 8],
+        };
+        let finger = |p, n| FingerRecording {
+            position: p,
+            quality: 70,
+            recapture: false,
+            missing: None,
+            bbox: Some((1, 2, 3, 4)),
+            image: Some(img(n)),
+            template: None,
+            override_reason: None,
+            attempts: 1,
+        };
+        Recording {
+            face: Some(FaceRecording {
+                jpeg: vec![0xff, 0xd8, 1],
+                width: 640,
+                height: 480,
+                portrait_jpeg: vec![0xff, 0xd8, 2],
+            }),
+            slaps: vec![SlapRecording {
+                position: FingerPosition::RightFour,
+                image: img(9),
+                fingers: vec![finger(FingerPosition::RightIndex, 3)],
+            }],
+            singles: vec![finger(FingerPosition::RightIndex, 5)],
+            ..Recording::default()
+        }
+    }
+
+    #[test]
+    fn a_recording_comes_back_whole_from_its_summary_and_pieces() {
+        let r = recording();
+        let summary = r.without_images();
+        let mut e = Enrollment {
+            id: "01".into(),
+            applicant: crate::applicant::tests::siti(),
+            stage: Stage::Recorded,
+            recording: Arc::new(summary),
+            history: vec![],
+            siak_reference: None,
+            send_failed: false,
+            send_reference: None,
+            receipt: None,
+            print_job_id: None,
+            card_uid: None,
+            created_at: std::time::SystemTime::UNIX_EPOCH,
+            last_error: None,
+            package_size: 0,
+            package_report: None,
+            running: None,
+            cancel_reason: None,
+            wiped: false,
+        };
+        let bytes = super::summary(&e).unwrap();
+        let back = from_summary(&bytes).unwrap();
+        assert_eq!(back, e);
+        let whole = assemble(back, pieces(&r).unwrap()).unwrap();
+        assert_eq!(*whole.recording, r);
+        e.recording = Arc::new(r.clone());
+        assert!(
+            !bytes.windows(8).any(|w| w == [9; 8]),
+            "no pixels in a summary"
+        );
+
+        // Only what changed is written; what went is removed.
+        let mut after = r.clone();
+        after.singles.clear();
+        after.face.as_mut().unwrap().jpeg.push(7);
+        let (put, delete) = changes(&r, &after).unwrap();
+        assert_eq!(
+            put.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(),
+            ["face"]
+        );
+        assert_eq!(delete, ["single:RIGHT_INDEX"]);
+        assert!(matches!(
+            from_summary(&[9, 1, 2]),
+            Err(EnrollmentError::Format(m)) if m.contains("format 9")
+        ));
+    }
+}
