@@ -1,0 +1,595 @@
+//! The real `rekamd` process, killed with SIGKILL after every step, in the middle of a
+//! print and in the middle of a capture: after each restart the enrollment is where it
+//! was and nothing recorded is lost. Also a missing key and a damaged store file: the
+//! daemon keeps serving its devices and refuses enrollments with the reason.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use rekam_api::pb;
+use rekam_tests::*;
+use tonic::transport::Channel;
+use tonic_types::StatusExt;
+
+/// A `rekamd` process on a private socket and state directory.
+struct Rekamd {
+    child: Child,
+    channel: Channel,
+}
+
+fn rekamd_bin() -> PathBuf {
+    // target/debug/deps/crash-… → target/debug/rekamd (built by `cargo test --workspace`
+    // and by tests/run.sh before the tests).
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join("rekamd");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (cargo build -p rekamd)",
+        bin.display()
+    );
+    bin
+}
+
+impl Rekamd {
+    async fn start(dir: &Path, time_scale: f64) -> Rekamd {
+        let socket = dir.join("rekamd.sock");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("rekamd.log"))
+            .unwrap();
+        let child = Command::new(rekamd_bin())
+            .arg("--socket")
+            .arg(&socket)
+            .args(["--listen", ""])
+            .arg("--time-scale")
+            .arg(time_scale.to_string())
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start rekamd");
+        for _ in 0..200 {
+            if let Ok(ch) = connect_unix(socket.clone()).await {
+                // The socket may be the stale one of the killed process: ask.
+                let mut h = tonic_health::pb::health_client::HealthClient::new(ch.clone());
+                if h.check(tonic_health::pb::HealthCheckRequest::default())
+                    .await
+                    .is_ok()
+                {
+                    return Rekamd { child, channel: ch };
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "rekamd did not start:\n{}",
+            std::fs::read_to_string(dir.join("rekamd.log")).unwrap_or_default()
+        );
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn enroll(&self) -> EnrollmentServiceClient<Channel> {
+        EnrollmentServiceClient::new(self.channel.clone()).max_decoding_message_size(64 << 20)
+    }
+
+    async fn get(&self, id: &str) -> pb::Enrollment {
+        self.enroll()
+            .get_enrollment(pb::GetEnrollmentRequest {
+                enrollment_id: id.into(),
+                ..Default::default()
+            })
+            .await
+            .expect("get enrollment")
+            .into_inner()
+    }
+
+    async fn enrollment_health(&self) -> i32 {
+        let mut h = tonic_health::pb::health_client::HealthClient::new(self.channel.clone());
+        for _ in 0..40 {
+            let s = h
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: "rekam.v1.EnrollmentService".into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .status;
+            if s != tonic_health::pb::health_check_response::ServingStatus::Serving as i32 {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    }
+}
+
+fn reason(s: &tonic::Status) -> String {
+    s.get_error_details()
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_default()
+}
+
+fn stage_name(e: &pb::Enrollment) -> &'static str {
+    stage(e).as_str_name()
+}
+
+/// Every file of the state directory, concatenated.
+fn state_bytes(dir: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for f in std::fs::read_dir(dir.join("state")).unwrap() {
+        let f = f.unwrap().path();
+        if f.extension().is_none_or(|e| e != "key") {
+            all.extend(std::fs::read(&f).unwrap());
+        }
+    }
+    all
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_every_step_and_mid_print_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+
+    // Create, with a request id; killed before the client could read the answer.
+    let p = Rekamd::start(d, 0.0).await;
+    let create = pb::CreateEnrollmentRequest {
+        applicant: Some(applicant()),
+        request_id: "crash-create-1".into(),
+    };
+    let id = p
+        .enroll()
+        .create_enrollment(create.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    p.kill();
+
+    // The retry after the restart answers the first request: no second enrollment.
+    let p = Rekamd::start(d, 0.0).await;
+    let again = p
+        .enroll()
+        .create_enrollment(create)
+        .await
+        .expect("the retried create is answered from the store")
+        .into_inner();
+    assert_eq!(again.id, id);
+    assert_eq!(stage_name(&p.get(&id).await), "ENROLLMENT_STAGE_CREATED");
+
+    // One step per life.
+    type Call = fn(
+        EnrollmentServiceClient<Channel>,
+        String,
+    ) -> futures::future::BoxFuture<
+        'static,
+        Result<tonic::Response<pb::Enrollment>, tonic::Status>,
+    >;
+    let steps: Vec<(&str, Call, &str)> = vec![
+        (
+            "check documents",
+            |mut c, id| {
+                Box::pin(async move {
+                    c.check_documents(pb::CheckDocumentsRequest {
+                        enrollment_id: id,
+                        kk_number_on_document: applicant().kk_number,
+                        ..Default::default()
+                    })
+                    .await
+                })
+            },
+            "ENROLLMENT_STAGE_DOCUMENTS_CHECKED",
+        ),
+        (
+            "verify",
+            |mut c, id| Box::pin(async move { c.verify_identity(step(&id)).await }),
+            "ENROLLMENT_STAGE_IDENTITY_VERIFIED",
+        ),
+        (
+            "face",
+            |mut c, id| Box::pin(async move { c.capture_face(step(&id)).await }),
+            "ENROLLMENT_STAGE_IDENTITY_VERIFIED",
+        ),
+        (
+            "fingerprints",
+            |mut c, id| {
+                Box::pin(async move {
+                    c.capture_fingerprints(pb::CaptureFingerprintsStepRequest {
+                        enrollment_id: id,
+                        ..Default::default()
+                    })
+                    .await
+                })
+            },
+            "ENROLLMENT_STAGE_IDENTITY_VERIFIED",
+        ),
+        (
+            "signature",
+            |mut c, id| Box::pin(async move { c.capture_signature(step(&id)).await }),
+            "ENROLLMENT_STAGE_IDENTITY_VERIFIED",
+        ),
+        (
+            "finish",
+            |mut c, id| Box::pin(async move { c.finish_recording(step(&id)).await }),
+            "ENROLLMENT_STAGE_RECORDED",
+        ),
+        (
+            "send",
+            |mut c, id| Box::pin(async move { c.send(step(&id)).await }),
+            "ENROLLMENT_STAGE_SENT",
+        ),
+    ];
+    let mut p = p;
+    for (name, call, expect) in steps {
+        let answered = call(p.enroll(), id.clone()).await.unwrap().into_inner();
+        assert_eq!(stage_name(&answered), expect, "{name}");
+        let history = answered.history.len();
+        p.kill();
+        p = Rekamd::start(d, 0.0).await;
+        let e = p.get(&id).await;
+        assert_eq!(stage_name(&e), expect, "after {name} and a SIGKILL");
+        assert_eq!(e.history.len(), history, "history after {name}");
+        assert_eq!(e.recording, answered.recording, "recording after {name}");
+    }
+    // The images survived, not only their summary.
+    let e = p.get(&id).await;
+    let r = e.recording.as_ref().unwrap();
+    assert!(r.face && r.signature && r.fingers.len() == 10, "{r:?}");
+    assert!(!e.send_reference.is_empty());
+    for (kind, position) in [
+        (pb::MediaKind::Face, 0),
+        (pb::MediaKind::Slap, pb::FingerPosition::RightFour as i32),
+        (pb::MediaKind::Signature, 0),
+    ] {
+        let m = p
+            .enroll()
+            .get_media(pb::GetMediaRequest {
+                enrollment_id: id.clone(),
+                kind: kind as i32,
+                position,
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|s| panic!("{kind:?} after restarts: {s:?}"))
+            .into_inner();
+        assert!(!m.data.is_empty());
+    }
+    // Nothing personal in clear on disk.
+    let raw = state_bytes(d);
+    assert!(raw.len() > 1_000_000, "the recording is on disk");
+    let a = applicant();
+    for needle in [&a.nik, &a.name, &a.address, &a.kk_number] {
+        assert!(
+            !contains(&raw, needle.as_bytes()),
+            "{needle} in clear on disk"
+        );
+    }
+    p.kill();
+
+    // A print killed in the middle: timings at 5 % so it lasts about a second.
+    let p = Rekamd::start(d, 0.05).await;
+    let mut c = p.enroll();
+    let pid = id.clone();
+    let print = tokio::spawn(async move { c.print(step(&pid)).await });
+    let mut seen = None;
+    for _ in 0..400 {
+        let e = p.get(&id).await;
+        if let Some(op) = e
+            .running_step
+            .filter(|o| !o.job_id.is_empty() && o.card_used)
+        {
+            seen = Some(op);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let op = seen.expect("the print submitted its job and fed a card");
+    p.kill();
+    assert!(print.await.unwrap().is_err(), "the client lost its answer");
+
+    let p = Rekamd::start(d, 0.0).await;
+    let e = p.get(&id).await;
+    assert_eq!(
+        stage_name(&e),
+        "ENROLLMENT_STAGE_SENT",
+        "the print did not commit"
+    );
+    let last = e.history.last().unwrap();
+    assert_eq!(last.step, pb::Step::Print as i32);
+    assert_eq!(last.status, pb::StepStatus::Failed as i32);
+    assert_eq!(last.error_reason, "STEP_INTERRUPTED");
+    assert_eq!(last.job_id, op.job_id, "the officer sees which job ran");
+    assert!(last.card_spoiled, "and that its card blank is spoiled");
+    assert_eq!(last.operation_id, op.id);
+    assert!(e.running_step.is_none());
+    // The step is retried and the enrollment finishes.
+    let mut c = p.enroll();
+    c.print(step(&id)).await.expect("print again");
+    c.encode(step(&id)).await.expect("encode");
+    let done = c
+        .hand_over(step(&id))
+        .await
+        .expect("hand over")
+        .into_inner();
+    assert_eq!(stage_name(&done), "ENROLLMENT_STAGE_HANDED_OVER");
+    p.kill();
+
+    // Finished: read from disk, found by NIK, and the NIK may enroll again.
+    let p = Rekamd::start(d, 0.0).await;
+    let e = p.get(&id).await;
+    assert_eq!(stage_name(&e), "ENROLLMENT_STAGE_HANDED_OVER");
+    assert_eq!(e.history.len(), done.history.len());
+    let listed = p
+        .enroll()
+        .list_enrollments(pb::ListEnrollmentsRequest {
+            nik: applicant().nik,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.enrollments.len(), 1);
+    assert_eq!(listed.enrollments[0].id, id);
+    let second = p
+        .enroll()
+        .create_enrollment(pb::CreateEnrollmentRequest {
+            applicant: Some(applicant()),
+            ..Default::default()
+        })
+        .await
+        .expect("a new enrollment for a handed-over NIK")
+        .into_inner();
+    assert_ne!(second.id, id, "ids never repeat across restarts");
+    p.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_capture_the_enrollment_stays_at_its_last_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = Rekamd::start(d, 0.0).await;
+    let mut c = p.enroll();
+    let id = c
+        .create_enrollment(pb::CreateEnrollmentRequest {
+            applicant: Some(applicant()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    c.check_documents(pb::CheckDocumentsRequest {
+        enrollment_id: id.clone(),
+        kk_number_on_document: applicant().kk_number,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    c.verify_identity(step(&id)).await.unwrap();
+    c.capture_face(step(&id)).await.unwrap();
+    p.kill();
+
+    let p = Rekamd::start(d, 0.05).await;
+    let mut c = p.enroll();
+    let cid = id.clone();
+    let capture = tokio::spawn(async move {
+        c.capture_fingerprints(pb::CaptureFingerprintsStepRequest {
+            enrollment_id: cid,
+            ..Default::default()
+        })
+        .await
+    });
+    let mut running = false;
+    for _ in 0..400 {
+        if p.get(&id).await.running_step.is_some() {
+            running = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(running, "the capture started");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    p.kill();
+    assert!(capture.await.unwrap().is_err());
+
+    let p = Rekamd::start(d, 0.0).await;
+    let e = p.get(&id).await;
+    assert_eq!(stage_name(&e), "ENROLLMENT_STAGE_IDENTITY_VERIFIED");
+    let r = e.recording.as_ref().unwrap();
+    assert!(r.face, "the face committed before the crash is kept");
+    assert!(
+        r.fingers.iter().all(|f| f.quality == 0),
+        "nothing half-captured: {:?}",
+        r.fingers
+    );
+    assert!(e.running_step.is_none());
+    // The capture is retried from the start.
+    let e = p
+        .enroll()
+        .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
+            enrollment_id: id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("capture again")
+        .into_inner();
+    assert_eq!(e.recording.unwrap().fingers.len(), 10);
+    p.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_key_or_a_damaged_store_refuses_enrollments_and_serves_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = Rekamd::start(d, 0.0).await;
+    let id = p
+        .enroll()
+        .create_enrollment(pb::CreateEnrollmentRequest {
+            applicant: Some(applicant()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    assert_eq!(
+        p.enrollment_health().await,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    p.kill();
+
+    let key = d.join("state/store.key");
+    let aside = d.join("store.key.saved");
+    std::fs::rename(&key, &aside).unwrap();
+    let p = Rekamd::start(d, 0.0).await;
+    assert_eq!(
+        p.enrollment_health().await,
+        tonic_health::pb::health_check_response::ServingStatus::NotServing as i32
+    );
+    let err = p
+        .enroll()
+        .get_enrollment(pb::GetEnrollmentRequest {
+            enrollment_id: id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
+    assert_eq!(reason(&err), "STORE_KEY");
+    assert!(err.message().contains("key"), "{}", err.message());
+    let err = p
+        .enroll()
+        .create_enrollment(pb::CreateEnrollmentRequest {
+            applicant: Some(applicant()),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&err), "STORE_KEY");
+    assert!(!key.exists(), "no new key replaced the lost one");
+    // The devices are served as usual.
+    let devices = DeviceServiceClient::new(p.channel.clone())
+        .list_devices(pb::ListDevicesRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(devices.devices.len(), 5);
+    p.kill();
+
+    // The key back: everything is there.
+    std::fs::rename(&aside, &key).unwrap();
+    let p = Rekamd::start(d, 0.0).await;
+    assert_eq!(stage_name(&p.get(&id).await), "ENROLLMENT_STAGE_CREATED");
+    p.kill();
+
+    // A damaged file.
+    let db = d.join("state/enrollments.db");
+    let _ = std::fs::remove_file(d.join("state/enrollments.db-wal"));
+    let _ = std::fs::remove_file(d.join("state/enrollments.db-shm"));
+    let mut bytes = std::fs::read(&db).unwrap();
+    for b in bytes.iter_mut().skip(100) {
+        *b = 0xa5;
+    }
+    std::fs::write(&db, bytes).unwrap();
+    let p = Rekamd::start(d, 0.0).await;
+    assert_eq!(
+        p.enrollment_health().await,
+        tonic_health::pb::health_check_response::ServingStatus::NotServing as i32
+    );
+    let err = p
+        .enroll()
+        .get_enrollment(pb::GetEnrollmentRequest {
+            enrollment_id: id,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::DataLoss, "{err:?}");
+    assert_eq!(reason(&err), "STORE_CORRUPT");
+    p.kill();
+}
+
+#[tokio::test]
+async fn a_full_store_refuses_the_step_and_new_enrollments_and_keeps_what_it_has() {
+    // A store limited to 2 MB: the face fits, the fingerprints (three raw slaps) do not.
+    let d = TestDaemon::start_with(|c| c.store.max_megabytes = Some(2)).await;
+    let mut c = d.enroll();
+    let id = verified(&d).await;
+    c.capture_face(step(&id)).await.expect("the face fits");
+    let err = c
+        .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
+            enrollment_id: id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
+    assert_eq!(reason(&err), "STORE_FULL");
+    // The enrollment stays at its last commit, with its face, and can be read.
+    let e = c
+        .get_enrollment(pb::GetEnrollmentRequest {
+            enrollment_id: id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stage_name(&e), "ENROLLMENT_STAGE_IDENTITY_VERIFIED");
+    let r = e.recording.unwrap();
+    assert!(r.face);
+    assert!(r.fingers.iter().all(|f| f.quality == 0));
+    // No new recording is started while the store is full.
+    let mut other = applicant();
+    other.nik = "3171011501900001".into();
+    other.birth_date = Some(rekam_api::Date {
+        year: 1990,
+        month: 1,
+        day: 15,
+    });
+    other.sex = pb::Sex::Male as i32;
+    let err = c
+        .create_enrollment(pb::CreateEnrollmentRequest {
+            applicant: Some(other),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
+    assert_eq!(reason(&err), "STORE_FULL");
+    let mut h = tonic_health::pb::health_client::HealthClient::new(d.channel.clone());
+    let mut status = 0;
+    for _ in 0..40 {
+        status = h
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: "rekam.v1.EnrollmentService".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        if status == tonic_health::pb::health_check_response::ServingStatus::NotServing as i32 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::NotServing as i32
+    );
+    d.stop().await;
+}
