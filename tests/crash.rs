@@ -41,7 +41,7 @@ impl Rekamd {
             .append(true)
             .open(dir.join("rekamd.log"))
             .unwrap();
-        let child = Command::new(rekamd_bin())
+        let mut child = Command::new(rekamd_bin())
             .arg("--socket")
             .arg(&socket)
             .args(["--listen", ""])
@@ -67,17 +67,16 @@ impl Rekamd {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!(
             "rekamd did not start:\n{}",
             std::fs::read_to_string(dir.join("rekamd.log")).unwrap_or_default()
         );
     }
 
-    /// SIGKILL: no shutdown code runs.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
+    /// SIGKILL: no shutdown code runs (see the `Drop` below).
+    fn kill(self) {}
 
     fn enroll(&self) -> EnrollmentServiceClient<Channel> {
         EnrollmentServiceClient::new(self.channel.clone()).max_decoding_message_size(64 << 20)
@@ -87,7 +86,6 @@ impl Rekamd {
         self.enroll()
             .get_enrollment(pb::GetEnrollmentRequest {
                 enrollment_id: id.into(),
-                ..Default::default()
             })
             .await
             .expect("get enrollment")
@@ -111,6 +109,14 @@ impl Rekamd {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    }
+}
+
+impl Drop for Rekamd {
+    /// SIGKILL, also when a test fails: no process is left behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -465,7 +471,6 @@ async fn a_missing_key_or_a_damaged_store_refuses_enrollments_and_serves_devices
         .enroll()
         .get_enrollment(pb::GetEnrollmentRequest {
             enrollment_id: id.clone(),
-            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -513,10 +518,7 @@ async fn a_missing_key_or_a_damaged_store_refuses_enrollments_and_serves_devices
     );
     let err = p
         .enroll()
-        .get_enrollment(pb::GetEnrollmentRequest {
-            enrollment_id: id,
-            ..Default::default()
-        })
+        .get_enrollment(pb::GetEnrollmentRequest { enrollment_id: id })
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::DataLoss, "{err:?}");
@@ -544,7 +546,6 @@ async fn a_full_store_refuses_the_step_and_new_enrollments_and_keeps_what_it_has
     let e = c
         .get_enrollment(pb::GetEnrollmentRequest {
             enrollment_id: id.clone(),
-            ..Default::default()
         })
         .await
         .unwrap()
