@@ -11,17 +11,26 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use rekam_outbox::testing::NatsServer;
-use rekam_outbox::{MemoryQueue, NatsConfig, NatsTransport, Outbox, OutboxConfig, Parcel, Transport, ensure_streams, wire};
+use rekam_outbox::{
+    MemoryQueue, NatsConfig, NatsTransport, Outbox, OutboxConfig, Parcel, Transport,
+    ensure_streams, wire,
+};
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
     let n = env("REKAM_BENCH_PARCELS", 500);
     let concurrency = env("REKAM_BENCH_CONCURRENCY", 16);
     let size = 350_000;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async move {
         let server = NatsServer::start().expect("nats-server must start (apt-get install nats-server)");
         let transport = Arc::new(NatsTransport::connect(NatsConfig::new(server.url(), "bench-1")).await.unwrap());

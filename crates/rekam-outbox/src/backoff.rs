@@ -80,7 +80,10 @@ mod tests {
     #[test]
     fn odd_factors_do_not_panic() {
         for factor in [f64::NAN, f64::INFINITY, 0.5, -3.0, 1.0] {
-            let b = Backoff { factor, ..Backoff::default() };
+            let b = Backoff {
+                factor,
+                ..Backoff::default()
+            };
             for n in [0, 1, 2, 100, u32::MAX] {
                 assert!(b.ceiling(n) <= b.max);
             }
@@ -101,11 +104,17 @@ mod tests {
             assert!(delays.iter().all(|d| *d <= ceiling), "attempt {attempt}");
             // full jitter: spread over the whole range, not bunched at the top
             let low = delays.iter().filter(|d| **d < ceiling / 2).count();
-            assert!((40..160).contains(&low), "attempt {attempt}: {low} of 200 below half");
+            assert!(
+                (40..160).contains(&low),
+                "attempt {attempt}: {low} of 200 below half"
+            );
         }
         // the mean grows with the attempt until the cap
         let mean = |attempt, rng: &mut ChaCha8Rng| {
-            (0..500).map(|_| b.delay(attempt, rng).as_secs_f64()).sum::<f64>() / 500.0
+            (0..500)
+                .map(|_| b.delay(attempt, rng).as_secs_f64())
+                .sum::<f64>()
+                / 500.0
         };
         let (m1, m3, m9) = (mean(1, &mut rng), mean(3, &mut rng), mean(9, &mut rng));
         assert!(m1 < m3 && m3 < m9, "{m1} {m3} {m9}");

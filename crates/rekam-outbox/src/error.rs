@@ -68,16 +68,39 @@ mod tests {
     #[test]
     fn reasons_are_stable() {
         let all = [
-            (TransportError::Unavailable("x".into()), "DATA_CENTRE_UNAVAILABLE", true),
-            (TransportError::Timeout(Duration::from_secs(1)), "DATA_CENTRE_TIMEOUT", true),
             (
-                TransportError::Rejected { status: 400, detail: "x".into() },
+                TransportError::Unavailable("x".into()),
+                "DATA_CENTRE_UNAVAILABLE",
+                true,
+            ),
+            (
+                TransportError::Timeout(Duration::from_secs(1)),
+                "DATA_CENTRE_TIMEOUT",
+                true,
+            ),
+            (
+                TransportError::Rejected {
+                    status: 400,
+                    detail: "x".into(),
+                },
                 "PACKAGE_REJECTED",
                 false,
             ),
-            (TransportError::Protocol("x".into()), "DATA_CENTRE_PROTOCOL", true),
-            (TransportError::Config("x".into()), "OUTBOX_MISCONFIGURED", false),
-            (TransportError::Setup("x".into()), "BROKER_SETUP_FAILED", true),
+            (
+                TransportError::Protocol("x".into()),
+                "DATA_CENTRE_PROTOCOL",
+                true,
+            ),
+            (
+                TransportError::Config("x".into()),
+                "OUTBOX_MISCONFIGURED",
+                false,
+            ),
+            (
+                TransportError::Setup("x".into()),
+                "BROKER_SETUP_FAILED",
+                true,
+            ),
         ];
         for (e, reason, retry) in all {
             assert_eq!(e.reason(), reason);

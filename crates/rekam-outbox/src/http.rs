@@ -66,7 +66,10 @@ impl HttpTransport {
             )));
         }
         if !wire::valid_station_id(&config.station_id) {
-            return Err(TransportError::Config(format!("station id {:?} is not usable", config.station_id)));
+            return Err(TransportError::Config(format!(
+                "station id {:?} is not usable",
+                config.station_id
+            )));
         }
         let client = reqwest::Client::builder()
             .timeout(config.request_timeout)
@@ -74,7 +77,11 @@ impl HttpTransport {
             .user_agent(concat!("rekam-outbox/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| TransportError::Config(format!("HTTP client: {e}")))?;
-        Ok(Self { client, base, config })
+        Ok(Self {
+            client,
+            base,
+            config,
+        })
     }
 
     fn request_error(&self, e: reqwest::Error) -> TransportError {
@@ -108,7 +115,10 @@ fn status_error(status: reqwest::StatusCode, body: &[u8]) -> TransportError {
     if status.is_server_error() || code == 408 || code == 429 {
         TransportError::Unavailable(format!("HTTP {code}: {detail}"))
     } else if status.is_client_error() {
-        TransportError::Rejected { status: code, detail }
+        TransportError::Rejected {
+            status: code,
+            detail,
+        }
     } else {
         TransportError::Protocol(format!("HTTP {code}: {detail}"))
     }
@@ -181,8 +191,11 @@ impl Transport for HttpTransport {
         if kept.is_empty() {
             return Ok(0);
         }
-        let ack = serde_json::to_vec(&AckRequest { station: station.clone(), seqs: kept.clone() })
-            .map_err(|e| TransportError::Protocol(e.to_string()))?;
+        let ack = serde_json::to_vec(&AckRequest {
+            station: station.clone(),
+            seqs: kept.clone(),
+        })
+        .map_err(|e| TransportError::Protocol(e.to_string()))?;
         let result = async {
             let response = self
                 .client
@@ -224,10 +237,22 @@ mod tests {
     #[test]
     fn statuses_map_to_errors() {
         use reqwest::StatusCode as S;
-        assert_eq!(status_error(S::SERVICE_UNAVAILABLE, b"").reason(), "DATA_CENTRE_UNAVAILABLE");
-        assert_eq!(status_error(S::TOO_MANY_REQUESTS, b"").reason(), "DATA_CENTRE_UNAVAILABLE");
-        assert_eq!(status_error(S::BAD_REQUEST, b"no").reason(), "PACKAGE_REJECTED");
-        assert_eq!(status_error(S::PAYLOAD_TOO_LARGE, b"").reason(), "PACKAGE_REJECTED");
+        assert_eq!(
+            status_error(S::SERVICE_UNAVAILABLE, b"").reason(),
+            "DATA_CENTRE_UNAVAILABLE"
+        );
+        assert_eq!(
+            status_error(S::TOO_MANY_REQUESTS, b"").reason(),
+            "DATA_CENTRE_UNAVAILABLE"
+        );
+        assert_eq!(
+            status_error(S::BAD_REQUEST, b"no").reason(),
+            "PACKAGE_REJECTED"
+        );
+        assert_eq!(
+            status_error(S::PAYLOAD_TOO_LARGE, b"").reason(),
+            "PACKAGE_REJECTED"
+        );
         assert_eq!(status_error(S::FOUND, b"").reason(), "DATA_CENTRE_PROTOCOL");
     }
 }

@@ -138,9 +138,10 @@ impl AnswerSink for MemoryQueue {
     fn accept(&self, answer: &AnswerMessage) -> Result<(), String> {
         let mut inner = self.lock();
         inner.accept_calls += 1;
-        let known = inner.answers.iter().any(|a| {
-            a.idempotency_key == answer.idempotency_key && a.answer == answer.answer
-        });
+        let known = inner
+            .answers
+            .iter()
+            .any(|a| a.idempotency_key == answer.idempotency_key && a.answer == answer.answer);
         if !known {
             inner.answers.push(answer.clone());
         }
@@ -174,9 +175,17 @@ mod tests {
             error: Some("DATA_CENTRE_UNAVAILABLE: x".into()),
             next_attempt: Some(retry),
         };
-        q.record_attempt(&due[0].idempotency_key, &failed).unwrap_or_default();
-        let ok = Attempt { at: later, delivered: true, duplicate: false, error: None, next_attempt: None };
-        q.record_attempt(&due[1].idempotency_key, &ok).unwrap_or_default();
+        q.record_attempt(&due[0].idempotency_key, &failed)
+            .unwrap_or_default();
+        let ok = Attempt {
+            at: later,
+            delivered: true,
+            duplicate: false,
+            error: None,
+            next_attempt: None,
+        };
+        q.record_attempt(&due[1].idempotency_key, &ok)
+            .unwrap_or_default();
         assert_eq!(q.due(later, 10).unwrap_or_default(), vec![]);
         assert_eq!(q.next_due().ok().flatten(), Some(retry));
         let again = q.due(retry, 10).unwrap_or_default();
@@ -192,7 +201,9 @@ mod tests {
         let a = AnswerMessage {
             enrollment_id: "E1".into(),
             idempotency_key: "E1:x".into(),
-            answer: CentralAnswer::Received { reference: "DC-1".into() },
+            answer: CentralAnswer::Received {
+                reference: "DC-1".into(),
+            },
             at: SystemTime::now(),
         };
         assert!(q.accept(&a).is_ok());

@@ -115,7 +115,8 @@ impl NatsTransport {
             .retry_on_initial_connect()
             .max_reconnects(None)
             .reconnect_delay_callback(|n| {
-                Duration::from_millis(250u64.saturating_mul(1 << n.min(4) as u64)).min(Duration::from_secs(5))
+                Duration::from_millis(250u64.saturating_mul(1 << n.min(4) as u64))
+                    .min(Duration::from_secs(5))
             })
             .request_timeout(Some(config.request_timeout))
             .connect(config.url.as_str())
@@ -146,13 +147,19 @@ impl NatsTransport {
     async fn ensure(&self) -> Result<(), TransportError> {
         self.streams
             .get_or_try_init(|| async {
-                ensure_streams(&self.js, self.config.duplicate_window, self.config.max_message_size)
-                    .await
-                    .map_err(|e| match e {
-                        // the broker is away: retry later, like any other delivery
-                        TransportError::Setup(m) if is_unreachable(&m) => TransportError::Unavailable(m),
-                        other => other,
-                    })
+                ensure_streams(
+                    &self.js,
+                    self.config.duplicate_window,
+                    self.config.max_message_size,
+                )
+                .await
+                .map_err(|e| match e {
+                    // the broker is away: retry later, like any other delivery
+                    TransportError::Setup(m) if is_unreachable(&m) => {
+                        TransportError::Unavailable(m)
+                    }
+                    other => other,
+                })
             })
             .await
             .map(|_| ())
@@ -167,7 +174,9 @@ impl NatsTransport {
                     .js
                     .get_stream(wire::ANSWERS_STREAM)
                     .await
-                    .map_err(|e| TransportError::Setup(format!("stream {}: {e}", wire::ANSWERS_STREAM)))?;
+                    .map_err(|e| {
+                        TransportError::Setup(format!("stream {}: {e}", wire::ANSWERS_STREAM))
+                    })?;
                 let name = wire::answer_consumer(station);
                 stream
                     .get_or_create_consumer(
@@ -190,7 +199,10 @@ impl NatsTransport {
 
 fn is_unreachable(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    m.contains("timed out") || m.contains("no responders") || m.contains("timeout") || m.contains("broken pipe")
+    m.contains("timed out")
+        || m.contains("no responders")
+        || m.contains("timeout")
+        || m.contains("broken pipe")
 }
 
 #[async_trait]
@@ -235,7 +247,9 @@ impl Transport for NatsTransport {
             .await
             .map_err(|_| TransportError::Timeout(timeout))??;
         debug!(stream = %ack.stream, seq = ack.sequence, duplicate = ack.duplicate, "PubAck");
-        Ok(Delivered { duplicate: ack.duplicate })
+        Ok(Delivered {
+            duplicate: ack.duplicate,
+        })
     }
 
     async fn receive_answers(&self, sink: &dyn AnswerSink) -> Result<usize, TransportError> {
@@ -293,15 +307,26 @@ impl Transport for NatsTransport {
     }
 }
 
-fn publish_error(e: async_nats::jetstream::context::PublishError, timeout: Duration) -> TransportError {
+fn publish_error(
+    e: async_nats::jetstream::context::PublishError,
+    timeout: Duration,
+) -> TransportError {
     use async_nats::jetstream::context::PublishErrorKind as K;
     match e.kind() {
         K::TimedOut => TransportError::Timeout(timeout),
-        K::StreamNotFound | K::BrokenPipe | K::MaxAckPending => TransportError::Unavailable(e.to_string()),
+        K::StreamNotFound | K::BrokenPipe | K::MaxAckPending => {
+            TransportError::Unavailable(e.to_string())
+        }
         _ => {
-            let text = format!("{e}: {:?}", std::error::Error::source(&e).map(|s| s.to_string()));
+            let text = format!(
+                "{e}: {:?}",
+                std::error::Error::source(&e).map(|s| s.to_string())
+            );
             if text.contains("max payload") {
-                TransportError::Rejected { status: 0, detail: text }
+                TransportError::Rejected {
+                    status: 0,
+                    detail: text,
+                }
             } else {
                 TransportError::Unavailable(text)
             }

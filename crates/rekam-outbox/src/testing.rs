@@ -36,7 +36,11 @@ impl NatsServer {
     /// down at first); [`NatsServer::launch`] starts it.
     pub fn unstarted() -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-        Ok(Self { port: free_port()?, dir, child: None })
+        Ok(Self {
+            port: free_port()?,
+            dir,
+            child: None,
+        })
     }
 
     /// The client URL.
@@ -63,7 +67,8 @@ impl NatsServer {
     pub fn launch(&mut self) -> Result<(), String> {
         self.stop();
         let conf = self.dir.path().join("nats.conf");
-        std::fs::write(&conf, "max_payload: 8MB\n").map_err(|e| format!("{}: {e}", conf.display()))?;
+        std::fs::write(&conf, "max_payload: 8MB\n")
+            .map_err(|e| format!("{}: {e}", conf.display()))?;
         let store = self.dir.path().join("js");
         let log = std::fs::File::create(self.log_path()).map_err(|e| format!("log: {e}"))?;
         let child = Command::new("nats-server")

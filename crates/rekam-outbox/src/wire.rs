@@ -77,11 +77,10 @@ pub struct WireAnswer {
 
 impl From<&AnswerMessage> for WireAnswer {
     fn from(m: &AnswerMessage) -> Self {
-        let at_unix_ms = m
-            .at
-            .duration_since(UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-            .unwrap_or(0);
+        let at_unix_ms =
+            m.at.duration_since(UNIX_EPOCH)
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+                .unwrap_or(0);
         Self {
             enrollment_id: m.enrollment_id.clone(),
             idempotency_key: m.idempotency_key.clone(),
@@ -159,18 +158,26 @@ mod tests {
     #[test]
     fn answers_round_trip() {
         let answers = [
-            CentralAnswer::Received { reference: "DC-1".into() },
-            CentralAnswer::PrintReady { reference: "DC-1".into() },
+            CentralAnswer::Received {
+                reference: "DC-1".into(),
+            },
+            CentralAnswer::PrintReady {
+                reference: "DC-1".into(),
+            },
             CentralAnswer::Duplicate {
                 reason: DuplicateReason::FingerprintsOfAnotherNik,
                 detail: "matches 3171…".into(),
             },
-            CentralAnswer::Duplicate { reason: DuplicateReason::NikHasCard, detail: String::new() },
+            CentralAnswer::Duplicate {
+                reason: DuplicateReason::NikHasCard,
+                detail: String::new(),
+            },
         ];
         for a in answers {
             let w = WireAnswer::now("E1", "E1:ab", a.clone());
             let json = serde_json::to_string(&w).unwrap_or_default();
-            let back: WireAnswer = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+            let back: WireAnswer =
+                serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
             assert_eq!(back, w);
             let m: AnswerMessage = back.into();
             assert_eq!(m.answer, a);
@@ -196,12 +203,14 @@ mod tests {
                 "answer": {"kind": "duplicate", "reason": "NIK_HAS_CARD", "detail": "d"},
                 "at_unix_ms": 5})
         );
-        let page = AnswersPage { answers: vec![SequencedAnswer { seq: 9, answer: w }] };
+        let page = AnswersPage {
+            answers: vec![SequencedAnswer { seq: 9, answer: w }],
+        };
         let json = serde_json::to_string(&page).unwrap_or_default();
         assert!(json.contains("\"seq\":9"));
         assert_eq!(serde_json::from_str::<AnswersPage>(&json).ok(), Some(page));
-        let r: DeliveryResponse = serde_json::from_str(r#"{"reference":"DC-1"}"#)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let r: DeliveryResponse =
+            serde_json::from_str(r#"{"reference":"DC-1"}"#).unwrap_or_else(|e| panic!("{e}"));
         assert!(!r.duplicate);
     }
 

@@ -159,7 +159,9 @@ impl Outbox {
         });
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(
-            outbox.clone().delivery_loop(notify.clone(), stop_rx.clone()),
+            outbox
+                .clone()
+                .delivery_loop(notify.clone(), stop_rx.clone()),
         ));
         if let Some(sink) = sink {
             tasks.push(tokio::spawn(outbox.answer_loop(sink, answer_poll, stop_rx)));
@@ -208,7 +210,10 @@ impl Outbox {
                 }
             };
             // never spin: a store whose clock disagrees gets a short pause at least
-            let wait = wait.clamp(Duration::from_millis(10), self.config.idle_poll.max(Duration::from_millis(10)));
+            let wait = wait.clamp(
+                Duration::from_millis(10),
+                self.config.idle_poll.max(Duration::from_millis(10)),
+            );
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = notify.notified() => {}
@@ -235,14 +240,28 @@ impl Outbox {
                     if d.duplicate {
                         self.counters.duplicates.fetch_add(1, Ordering::Relaxed);
                     }
-                    info!(duplicate = d.duplicate, bytes = parcel.package.len(), "package delivered");
-                    Attempt { at, delivered: true, duplicate: d.duplicate, error: None, next_attempt: None }
+                    info!(
+                        duplicate = d.duplicate,
+                        bytes = parcel.package.len(),
+                        "package delivered"
+                    );
+                    Attempt {
+                        at,
+                        delivered: true,
+                        duplicate: d.duplicate,
+                        error: None,
+                        next_attempt: None,
+                    }
                 }
                 Err(e) => {
-                    self.counters.failed_attempts.fetch_add(1, Ordering::Relaxed);
+                    self.counters
+                        .failed_attempts
+                        .fetch_add(1, Ordering::Relaxed);
                     let delay = if e.is_retryable() {
                         let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
-                        self.config.backoff.delay(parcel.attempts.saturating_add(1), &mut *rng)
+                        self.config
+                            .backoff
+                            .delay(parcel.attempts.saturating_add(1), &mut *rng)
                     } else {
                         self.config.backoff.max
                     };

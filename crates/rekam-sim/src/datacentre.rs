@@ -40,14 +40,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
-use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy};
+use async_nats::jetstream::{self, consumer::AckPolicy, consumer::pull};
 use bytes::Bytes;
 use futures::StreamExt;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use rekam_outbox::wire::{self, AckRequest, AnswersPage, DeliveryResponse, SequencedAnswer, WireAnswer};
+use rekam_outbox::wire::{
+    self, AckRequest, AnswersPage, DeliveryResponse, SequencedAnswer, WireAnswer,
+};
 use rekam_outbox::{CentralAnswer, DuplicateReason, sha256_hex};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -78,7 +80,9 @@ pub struct Faults {
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 2s or 500ms"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 2s or 500ms"))?;
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" | "" => Ok(Duration::from_secs(n)),
@@ -95,7 +99,9 @@ fn apply_fault(faults: &mut Faults, spec: &str) -> anyhow::Result<()> {
     };
     let count = |v: Option<&str>| -> anyhow::Result<u32> {
         match v {
-            Some(v) => v.parse().with_context(|| format!("--fault {spec}: {v:?} is not a count")),
+            Some(v) => v
+                .parse()
+                .with_context(|| format!("--fault {spec}: {v:?} is not a count")),
             None => Ok(u32::MAX),
         }
     };
@@ -108,7 +114,9 @@ fn apply_fault(faults: &mut Faults, spec: &str) -> anyhow::Result<()> {
         "timeout" => faults.timeout = count(value)?,
         "drop-mid-upload" => faults.drop_mid_upload = count(value)?,
         "duplicate" => faults.duplicate = true,
-        _ => bail!("unknown fault {name:?} (slow=2s, refuse=N, timeout[=N], drop-mid-upload=N, duplicate)"),
+        _ => bail!(
+            "unknown fault {name:?} (slow=2s, refuse=N, timeout[=N], drop-mid-upload=N, duplicate)"
+        ),
     }
     Ok(())
 }
@@ -176,21 +184,41 @@ enum Refusal {
 }
 
 impl Sim {
-    fn open(store: &Path, print_delay: Duration, faults: Faults, js: Option<jetstream::Context>) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(store.join("packages")).with_context(|| format!("store {}", store.display()))?;
-        let mut state = State { next_seq: 1, ..State::default() };
+    fn open(
+        store: &Path,
+        print_delay: Duration,
+        faults: Faults,
+        js: Option<jetstream::Context>,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(store.join("packages"))
+            .with_context(|| format!("store {}", store.display()))?;
+        let mut state = State {
+            next_seq: 1,
+            ..State::default()
+        };
         let index_path = store.join("index.json");
         if index_path.exists() {
-            let text = std::fs::read(&index_path).with_context(|| format!("{}", index_path.display()))?;
-            let index: Index = serde_json::from_slice(&text).with_context(|| format!("{}", index_path.display()))?;
+            let text =
+                std::fs::read(&index_path).with_context(|| format!("{}", index_path.display()))?;
+            let index: Index = serde_json::from_slice(&text)
+                .with_context(|| format!("{}", index_path.display()))?;
             for r in index.deliveries {
                 let position = state.deliveries.len();
                 state.by_key.insert(r.key.clone(), position);
-                state.by_content.entry(r.sha256.clone()).or_insert_with(|| r.enrollment_id.clone());
+                state
+                    .by_content
+                    .entry(r.sha256.clone())
+                    .or_insert_with(|| r.enrollment_id.clone());
                 state.deliveries.push(r);
             }
         }
-        Ok(Self { store: store.to_owned(), print_delay, state: Mutex::new(state), faults: Mutex::new(faults), js })
+        Ok(Self {
+            store: store.to_owned(),
+            print_delay,
+            state: Mutex::new(state),
+            faults: Mutex::new(faults),
+            js,
+        })
     }
 
     fn slow(&self) -> Duration {
@@ -207,7 +235,9 @@ impl Sim {
         package: &[u8],
     ) -> Result<(String, bool), Refusal> {
         if !wire::valid_station_id(station_id) {
-            return Err(Refusal::Bad(format!("station id {station_id:?} is not valid")));
+            return Err(Refusal::Bad(format!(
+                "station id {station_id:?} is not valid"
+            )));
         }
         if enrollment_id.is_empty() || enrollment_id.len() > 128 {
             return Err(Refusal::Bad("enrollment id missing or too long".into()));
@@ -224,9 +254,17 @@ impl Sim {
         let sha = sha256_hex(package);
         let reference = format!("DC-{}", state.deliveries.len() + 1);
         let file = format!("packages/{}.bin", sha256_hex(key.as_bytes()));
-        std::fs::write(self.store.join(&file), package).map_err(|e| Refusal::Internal(format!("{file}: {e}")))?;
-        let earlier = state.by_content.get(&sha).filter(|e| *e != enrollment_id).cloned();
-        state.by_content.entry(sha.clone()).or_insert_with(|| enrollment_id.to_owned());
+        std::fs::write(self.store.join(&file), package)
+            .map_err(|e| Refusal::Internal(format!("{file}: {e}")))?;
+        let earlier = state
+            .by_content
+            .get(&sha)
+            .filter(|e| *e != enrollment_id)
+            .cloned();
+        state
+            .by_content
+            .entry(sha.clone())
+            .or_insert_with(|| enrollment_id.to_owned());
         let position = state.deliveries.len();
         state.by_key.insert(key.to_owned(), position);
         state.deliveries.push(Record {
@@ -242,7 +280,15 @@ impl Sim {
         });
         self.save_index(&state).map_err(Refusal::Internal)?;
         drop(state);
-        info!(enrollment_id, station_id, key, reference, bytes = package.len(), ?via, "package received");
+        info!(
+            enrollment_id,
+            station_id,
+            key,
+            reference,
+            bytes = package.len(),
+            ?via,
+            "package received"
+        );
 
         let verdict = if let Some(other) = earlier {
             CentralAnswer::Duplicate {
@@ -255,21 +301,27 @@ impl Sim {
                 detail: "the NIK already has a KTP-el (simulated)".into(),
             }
         } else {
-            CentralAnswer::PrintReady { reference: reference.clone() }
+            CentralAnswer::PrintReady {
+                reference: reference.clone(),
+            }
         };
         let sim = self.clone();
         let (station, enrollment, key, received) = (
             station_id.to_owned(),
             enrollment_id.to_owned(),
             key.to_owned(),
-            CentralAnswer::Received { reference: reference.clone() },
+            CentralAnswer::Received {
+                reference: reference.clone(),
+            },
         );
         tokio::spawn(
             async move {
                 tokio::time::sleep(sim.slow()).await;
-                sim.answer(via, &station, WireAnswer::now(&enrollment, &key, received)).await;
+                sim.answer(via, &station, WireAnswer::now(&enrollment, &key, received))
+                    .await;
                 tokio::time::sleep(sim.print_delay).await;
-                sim.answer(via, &station, WireAnswer::now(&enrollment, &key, verdict)).await;
+                sim.answer(via, &station, WireAnswer::now(&enrollment, &key, verdict))
+                    .await;
             }
             .instrument(info_span!("answers", enrollment_id = %enrollment_id)),
         );
@@ -277,7 +329,9 @@ impl Sim {
     }
 
     fn save_index(&self, state: &State) -> Result<(), String> {
-        let index = Index { deliveries: state.deliveries.clone() };
+        let index = Index {
+            deliveries: state.deliveries.clone(),
+        };
         let json = serde_json::to_vec_pretty(&index).map_err(|e| e.to_string())?;
         let tmp = self.store.join("index.json.tmp");
         std::fs::write(&tmp, json).map_err(|e| format!("{}: {e}", tmp.display()))?;
@@ -296,7 +350,9 @@ impl Sim {
             }
             Via::Nats => {
                 let Some(js) = &self.js else { return };
-                let Ok(payload) = serde_json::to_vec(&answer) else { return };
+                let Ok(payload) = serde_json::to_vec(&answer) else {
+                    return;
+                };
                 for attempt in 1..=20u32 {
                     let sent = async {
                         js.publish(wire::answer_subject(station), payload.clone().into())
@@ -340,23 +396,47 @@ pub async fn run(args: DatacentreArgs) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("NATS {url}"))?;
             let js = jetstream::new(client);
-            rekam_outbox::ensure_streams(&js, Duration::from_secs(24 * 3600), 8 * 1024 * 1024).await?;
+            rekam_outbox::ensure_streams(&js, Duration::from_secs(24 * 3600), 8 * 1024 * 1024)
+                .await?;
             Some(js)
         }
         None => None,
     };
-    let sim = Arc::new(Sim::open(&args.store, args.print_delay, faults, js.clone())?);
+    let sim = Arc::new(Sim::open(
+        &args.store,
+        args.print_delay,
+        faults,
+        js.clone(),
+    )?);
     let mut ready = vec![String::from("rekam-sim datacentre ready")];
 
     if let Some(addr) = args.http {
-        let listener = TcpListener::bind(addr).await.with_context(|| format!("--http {addr}"))?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("--http {addr}"))?;
         ready.push(format!("http={}", listener.local_addr()?));
-        tokio::spawn(serve(listener, sim.clone(), Routes { api: true, control: args.control.is_none() }));
+        tokio::spawn(serve(
+            listener,
+            sim.clone(),
+            Routes {
+                api: true,
+                control: args.control.is_none(),
+            },
+        ));
     }
     if let Some(addr) = args.control {
-        let listener = TcpListener::bind(addr).await.with_context(|| format!("--control {addr}"))?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("--control {addr}"))?;
         ready.push(format!("control={}", listener.local_addr()?));
-        tokio::spawn(serve(listener, sim.clone(), Routes { api: false, control: true }));
+        tokio::spawn(serve(
+            listener,
+            sim.clone(),
+            Routes {
+                api: false,
+                control: true,
+            },
+        ));
     }
     if let (Some(js), Some(url)) = (js, &args.nats) {
         let stream = js.get_stream(wire::PACKAGES_STREAM).await?;
@@ -405,16 +485,26 @@ async fn consume(consumer: jetstream::consumer::PullConsumer, sim: Arc<Sim>) {
                     continue;
                 }
             };
-            let station = message.subject.as_str().strip_prefix("rekam.packages.").unwrap_or("").to_owned();
+            let station = message
+                .subject
+                .as_str()
+                .strip_prefix("rekam.packages.")
+                .unwrap_or("")
+                .to_owned();
             let headers = message.headers.clone().unwrap_or_default();
-            let enrollment = headers.get(wire::H_ENROLLMENT_ID).map(|v| v.as_str().to_owned()).unwrap_or_default();
+            let enrollment = headers
+                .get(wire::H_ENROLLMENT_ID)
+                .map(|v| v.as_str().to_owned())
+                .unwrap_or_default();
             let key = headers
                 .get(async_nats::header::NATS_MESSAGE_ID)
                 .map(|v| v.as_str().to_owned())
                 .unwrap_or_else(|| format!("{enrollment}:{}", sha256_hex(&message.payload)));
             match sim.accept(Via::Nats, &station, &enrollment, &key, &message.payload) {
                 Ok(_) => {}
-                Err(Refusal::Bad(reason)) => warn!(subject = %message.subject, reason, "package refused"),
+                Err(Refusal::Bad(reason)) => {
+                    warn!(subject = %message.subject, reason, "package refused")
+                }
                 Err(Refusal::Internal(reason)) => {
                     // leave it unacknowledged: it comes again after ack_wait
                     error!(reason, "package not stored");
@@ -463,7 +553,10 @@ fn json<T: Serialize>(status: StatusCode, body: &T) -> Reply {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let mut r = Response::new(Full::new(Bytes::from(bytes)));
     *r.status_mut() = status;
-    r.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -498,7 +591,9 @@ async fn handle(sim: Arc<Sim>, routes: Routes, req: Request<Incoming>) -> Result
                 &serde_json::json!({"count": state.deliveries.len(), "deliveries": state.deliveries}),
             ))
         }
-        (Method::GET, "/v1/control/faults") if routes.control => Ok(json(StatusCode::OK, &*lock(&sim.faults))),
+        (Method::GET, "/v1/control/faults") if routes.control => {
+            Ok(json(StatusCode::OK, &*lock(&sim.faults)))
+        }
         (Method::POST, "/v1/control/faults") if routes.control => {
             let body = match read_body(req.into_body(), 64 * 1024).await {
                 Ok(b) => b,
@@ -519,11 +614,19 @@ async fn handle(sim: Arc<Sim>, routes: Routes, req: Request<Incoming>) -> Result
 
 async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, String> {
     let limited = http_body_util::Limited::new(body, limit);
-    limited.collect().await.map(|c| c.to_bytes()).map_err(|e| format!("body: {e}"))
+    limited
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| format!("body: {e}"))
 }
 
 fn header(req: &Request<Incoming>, name: &str) -> String {
-    req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
 }
 
 /// Takes one fault from a counter (`u32::MAX` stays on).
@@ -539,8 +642,11 @@ fn take(counter: &mut u32) -> bool {
 }
 
 async fn upload(sim: Arc<Sim>, req: Request<Incoming>) -> Result<Reply, Dropped> {
-    let (station, enrollment, key) =
-        (header(&req, wire::H_STATION_ID), header(&req, wire::H_ENROLLMENT_ID), header(&req, wire::H_IDEMPOTENCY_KEY));
+    let (station, enrollment, key) = (
+        header(&req, wire::H_STATION_ID),
+        header(&req, wire::H_ENROLLMENT_ID),
+        header(&req, wire::H_IDEMPOTENCY_KEY),
+    );
     let (refuse, drop_mid, hang, slow) = {
         let mut f = lock(&sim.faults);
         let drop_mid = take(&mut f.drop_mid_upload);
@@ -558,7 +664,10 @@ async fn upload(sim: Arc<Sim>, req: Request<Incoming>) -> Result<Reply, Dropped>
                 _ => break,
             }
         }
-        warn!(key, read, length, "fault: dropping the connection mid-upload");
+        warn!(
+            key,
+            read, length, "fault: dropping the connection mid-upload"
+        );
         return Err(Dropped);
     }
     let package = match read_body(body, MAX_BODY).await {
@@ -568,7 +677,10 @@ async fn upload(sim: Arc<Sim>, req: Request<Incoming>) -> Result<Reply, Dropped>
     tokio::time::sleep(slow).await;
     if refuse {
         warn!(key, "fault: refusing the upload with 503");
-        return Ok(text(StatusCode::SERVICE_UNAVAILABLE, "refused (simulated fault)"));
+        return Ok(text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "refused (simulated fault)",
+        ));
     }
     let result = sim.accept(Via::Http, &station, &enrollment, &key, &package);
     if hang {
@@ -576,10 +688,25 @@ async fn upload(sim: Arc<Sim>, req: Request<Incoming>) -> Result<Reply, Dropped>
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
     match result {
-        Ok((reference, false)) => Ok(json(StatusCode::CREATED, &DeliveryResponse { reference, duplicate: false })),
+        Ok((reference, false)) => Ok(json(
+            StatusCode::CREATED,
+            &DeliveryResponse {
+                reference,
+                duplicate: false,
+            },
+        )),
         Ok((reference, true)) => {
-            let mut r = json(StatusCode::OK, &DeliveryResponse { reference, duplicate: true });
-            r.headers_mut().insert(wire::H_REPLAYED, hyper::header::HeaderValue::from_static("true"));
+            let mut r = json(
+                StatusCode::OK,
+                &DeliveryResponse {
+                    reference,
+                    duplicate: true,
+                },
+            );
+            r.headers_mut().insert(
+                wire::H_REPLAYED,
+                hyper::header::HeaderValue::from_static("true"),
+            );
             Ok(r)
         }
         Err(Refusal::Bad(reason)) => Ok(text(StatusCode::BAD_REQUEST, reason)),
@@ -588,21 +715,31 @@ async fn upload(sim: Arc<Sim>, req: Request<Incoming>) -> Result<Reply, Dropped>
 }
 
 fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
 }
 
 fn answers(sim: &Sim, query: &str) -> Reply {
     let Some(station) = query_param(query, "station").filter(|s| wire::valid_station_id(s)) else {
         return text(StatusCode::BAD_REQUEST, "station=S required");
     };
-    let max: usize = query_param(query, "max").and_then(|m| m.parse().ok()).unwrap_or(100).clamp(1, 1000);
+    let max: usize = query_param(query, "max")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(100)
+        .clamp(1, 1000);
     let state = lock(&sim.state);
     let answers = state
         .http_answers
         .iter()
         .filter(|(_, (s, _))| s == station)
         .take(max)
-        .map(|(seq, (_, a))| SequencedAnswer { seq: *seq, answer: a.clone() })
+        .map(|(seq, (_, a))| SequencedAnswer {
+            seq: *seq,
+            answer: a.clone(),
+        })
         .collect();
     json(StatusCode::OK, &AnswersPage { answers })
 }
@@ -619,7 +756,11 @@ async fn ack(sim: &Sim, req: Request<Incoming>) -> Reply {
     let mut state = lock(&sim.state);
     let mut removed = 0;
     for seq in ack.seqs {
-        if state.http_answers.get(&seq).is_some_and(|(s, _)| *s == ack.station) {
+        if state
+            .http_answers
+            .get(&seq)
+            .is_some_and(|(s, _)| *s == ack.station)
+        {
             state.http_answers.remove(&seq);
             removed += 1;
         }
@@ -634,12 +775,24 @@ mod tests {
     #[test]
     fn faults_parse() {
         let mut f = Faults::default();
-        for spec in ["slow=2s", "refuse=3", "timeout", "drop-mid-upload=1", "duplicate"] {
+        for spec in [
+            "slow=2s",
+            "refuse=3",
+            "timeout",
+            "drop-mid-upload=1",
+            "duplicate",
+        ] {
             apply_fault(&mut f, spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
         }
         assert_eq!(
             f,
-            Faults { slow_ms: 2000, refuse: 3, timeout: u32::MAX, drop_mid_upload: 1, duplicate: true }
+            Faults {
+                slow_ms: 2000,
+                refuse: 3,
+                timeout: u32::MAX,
+                drop_mid_upload: 1,
+                duplicate: true
+            }
         );
         assert!(apply_fault(&mut f, "fire").is_err());
         assert!(apply_fault(&mut f, "refuse=x").is_err());

@@ -20,7 +20,11 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "rekam-sim", version, about = "rekam's out-of-process simulators")]
+#[command(
+    name = "rekam-sim",
+    version,
+    about = "rekam's out-of-process simulators"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -67,7 +71,9 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match cli.command {
         Command::Datacentre(args) => runtime.block_on(datacentre::run(args)),
     }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use rekam_outbox::testing::NatsServer;
 use rekam_outbox::{
-    AnswerMessage, Backoff, CentralAnswer, DuplicateReason, HttpConfig, HttpTransport, MemoryQueue, NatsConfig,
-    NatsTransport, Outbox, OutboxConfig, Parcel, Transport,
+    AnswerMessage, Backoff, CentralAnswer, DuplicateReason, HttpConfig, HttpTransport, MemoryQueue,
+    NatsConfig, NatsTransport, Outbox, OutboxConfig, Parcel, Transport,
 };
 use serde_json::Value;
 
@@ -31,7 +31,11 @@ impl Drop for Sim {
 
 fn start_sim_in(store: &Path, extra: &[&str]) -> Sim {
     let log = std::fs::File::create(store.with_extension("log")).unwrap();
-    let delay: &[&str] = if extra.contains(&"--print-delay") { &[] } else { &["--print-delay", "300ms"] };
+    let delay: &[&str] = if extra.contains(&"--print-delay") {
+        &[]
+    } else {
+        &["--print-delay", "300ms"]
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_rekam-sim"))
         .args(["datacentre", "--http", "127.0.0.1:0", "--store"])
         .arg(store)
@@ -42,14 +46,25 @@ fn start_sim_in(store: &Path, extra: &[&str]) -> Sim {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     if !line.starts_with("rekam-sim datacentre ready") {
         let _ = child.kill();
         let log = std::fs::read_to_string(store.with_extension("log")).unwrap_or_default();
         panic!("simulator did not start: {line:?}\n{log}");
     }
-    let http = line.split_whitespace().find_map(|w| w.strip_prefix("http=")).unwrap().to_owned();
-    Sim { child, http: format!("http://{http}"), store: store.to_owned(), _dir: None }
+    let http = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http="))
+        .unwrap()
+        .to_owned();
+    Sim {
+        child,
+        http: format!("http://{http}"),
+        store: store.to_owned(),
+        _dir: None,
+    }
 }
 
 fn start_sim(extra: &[&str]) -> Sim {
@@ -61,7 +76,12 @@ fn start_sim(extra: &[&str]) -> Sim {
 
 impl Sim {
     async fn deliveries(&self) -> Value {
-        reqwest::get(format!("{}/v1/deliveries", self.http)).await.unwrap().json().await.unwrap()
+        reqwest::get(format!("{}/v1/deliveries", self.http))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
     async fn count(&self) -> u64 {
         self.deliveries().await["count"].as_u64().unwrap()
@@ -83,7 +103,9 @@ impl Sim {
 }
 
 fn package(seed: u8, len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(7).wrapping_add(seed)).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(7).wrapping_add(seed))
+        .collect()
 }
 
 /// Polls `transport` until `n` answers were accepted (or 10 s passed).
@@ -100,7 +122,11 @@ async fn collect_answers(t: &dyn Transport, sink: &MemoryQueue, n: usize) -> Vec
 async fn wait_count(sim: &Sim, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while sim.count().await < n {
-        assert!(Instant::now() < deadline, "deliveries stuck at {}", sim.count().await);
+        assert!(
+            Instant::now() < deadline,
+            "deliveries stuck at {}",
+            sim.count().await
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -111,7 +137,10 @@ async fn http_delivery_dedupe_and_two_stage_answers() {
     let t = sim.http_transport("st-h1");
     let p = Parcel::new("E1", "st-h1", package(1, 350_000));
     assert!(!t.deliver(&p).await.unwrap().duplicate);
-    assert!(t.deliver(&p).await.unwrap().duplicate, "a replay is answered as one");
+    assert!(
+        t.deliver(&p).await.unwrap().duplicate,
+        "a replay is answered as one"
+    );
     let d = sim.deliveries().await;
     assert_eq!(d["count"], 1);
     let rec = &d["deliveries"][0];
@@ -120,17 +149,38 @@ async fn http_delivery_dedupe_and_two_stage_answers() {
     assert_eq!(rec["reference"], "DC-1");
     let stored = std::fs::read(sim.store.join(rec["file"].as_str().unwrap())).unwrap();
     assert_eq!(stored, p.package);
-    let index: Value = serde_json::from_slice(&std::fs::read(sim.store.join("index.json")).unwrap()).unwrap();
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(sim.store.join("index.json")).unwrap()).unwrap();
     assert_eq!(index["deliveries"].as_array().unwrap().len(), 1);
 
     let sink = MemoryQueue::new();
     let answers = collect_answers(&t, &sink, 2).await;
-    assert_eq!(answers[0].answer, CentralAnswer::Received { reference: "DC-1".into() });
-    assert_eq!(answers[1].answer, CentralAnswer::PrintReady { reference: "DC-1".into() });
-    assert!(answers.iter().all(|a| a.enrollment_id == "E1" && a.idempotency_key == p.idempotency_key));
+    assert_eq!(
+        answers[0].answer,
+        CentralAnswer::Received {
+            reference: "DC-1".into()
+        }
+    );
+    assert_eq!(
+        answers[1].answer,
+        CentralAnswer::PrintReady {
+            reference: "DC-1".into()
+        }
+    );
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.enrollment_id == "E1" && a.idempotency_key == p.idempotency_key)
+    );
     // acknowledged: not served again; another station sees nothing
     assert_eq!(t.receive_answers(&sink).await.unwrap(), 0);
-    assert_eq!(sim.http_transport("st-h2").receive_answers(&sink).await.unwrap(), 0);
+    assert_eq!(
+        sim.http_transport("st-h2")
+            .receive_answers(&sink)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(sink.accept_calls(), 2);
 }
 
@@ -144,18 +194,26 @@ async fn http_answers_come_again_until_acknowledged() {
     }
     let sim = start_sim(&["--print-delay", "0ms"]);
     let t = sim.http_transport("st-h3");
-    t.deliver(&Parcel::new("E1", "st-h3", package(3, 1000))).await.unwrap();
+    t.deliver(&Parcel::new("E1", "st-h3", package(3, 1000)))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(t.receive_answers(&Refusing).await.unwrap(), 0);
     let sink = MemoryQueue::new();
-    assert_eq!(t.receive_answers(&sink).await.unwrap(), 2, "refused answers are served again");
+    assert_eq!(
+        t.receive_answers(&sink).await.unwrap(),
+        2,
+        "refused answers are served again"
+    );
 }
 
 #[tokio::test]
 async fn nats_delivery_and_answers_through_the_broker() {
     let nats = NatsServer::start().unwrap();
     let sim = start_sim(&["--nats", &nats.url()]);
-    let t = NatsTransport::connect(NatsConfig::new(nats.url(), "st-n1")).await.unwrap();
+    let t = NatsTransport::connect(NatsConfig::new(nats.url(), "st-n1"))
+        .await
+        .unwrap();
     let p = Parcel::new("E1", "st-n1", package(1, 350_000));
     assert!(!t.deliver(&p).await.unwrap().duplicate);
     assert!(t.deliver(&p).await.unwrap().duplicate);
@@ -165,14 +223,29 @@ async fn nats_delivery_and_answers_through_the_broker() {
     assert_eq!(d["deliveries"][0]["station_id"], "st-n1");
     let sink = MemoryQueue::new();
     let answers = collect_answers(&t, &sink, 2).await;
-    assert_eq!(answers[0].answer, CentralAnswer::Received { reference: "DC-1".into() });
-    assert_eq!(answers[1].answer, CentralAnswer::PrintReady { reference: "DC-1".into() });
+    assert_eq!(
+        answers[0].answer,
+        CentralAnswer::Received {
+            reference: "DC-1".into()
+        }
+    );
+    assert_eq!(
+        answers[1].answer,
+        CentralAnswer::PrintReady {
+            reference: "DC-1".into()
+        }
+    );
 
     // the same recording under another enrollment id: a duplicate verdict
     let copy = Parcel::new("E2", "st-n1", p.package.clone());
     t.deliver(&copy).await.unwrap();
     let answers = collect_answers(&t, &sink, 4).await;
-    assert_eq!(answers[2].answer, CentralAnswer::Received { reference: "DC-2".into() });
+    assert_eq!(
+        answers[2].answer,
+        CentralAnswer::Received {
+            reference: "DC-2".into()
+        }
+    );
     assert!(matches!(
         &answers[3].answer,
         CentralAnswer::Duplicate { reason: DuplicateReason::FingerprintsOfAnotherNik, detail } if detail.contains("E1")
@@ -183,14 +256,34 @@ async fn nats_delivery_and_answers_through_the_broker() {
 #[tokio::test]
 async fn nats_faults_slow_answers_and_duplicate_verdict() {
     let nats = NatsServer::start().unwrap();
-    let sim = start_sim(&["--nats", &nats.url(), "--fault", "duplicate", "--fault", "slow=1s"]);
-    let t = NatsTransport::connect(NatsConfig::new(nats.url(), "st-n2")).await.unwrap();
+    let sim = start_sim(&[
+        "--nats",
+        &nats.url(),
+        "--fault",
+        "duplicate",
+        "--fault",
+        "slow=1s",
+    ]);
+    let t = NatsTransport::connect(NatsConfig::new(nats.url(), "st-n2"))
+        .await
+        .unwrap();
     let started = Instant::now();
-    t.deliver(&Parcel::new("E9", "st-n2", package(9, 10_000))).await.unwrap();
+    t.deliver(&Parcel::new("E9", "st-n2", package(9, 10_000)))
+        .await
+        .unwrap();
     let sink = MemoryQueue::new();
     let answers = collect_answers(&t, &sink, 2).await;
-    assert!(started.elapsed() >= Duration::from_secs(1), "slow fault delays the answers");
-    assert!(matches!(answers[1].answer, CentralAnswer::Duplicate { reason: DuplicateReason::NikHasCard, .. }));
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "slow fault delays the answers"
+    );
+    assert!(matches!(
+        answers[1].answer,
+        CentralAnswer::Duplicate {
+            reason: DuplicateReason::NikHasCard,
+            ..
+        }
+    ));
     drop(sim);
 }
 
@@ -203,7 +296,11 @@ async fn refused_uploads_are_retried_by_the_worker() {
         queue.clone(),
         Arc::new(sim.http_transport("st-f1")),
         OutboxConfig {
-            backoff: Backoff { base: Duration::from_millis(50), max: Duration::from_millis(200), factor: 2.0 },
+            backoff: Backoff {
+                base: Duration::from_millis(50),
+                max: Duration::from_millis(200),
+                factor: 2.0,
+            },
             ..OutboxConfig::default()
         },
     );
@@ -215,7 +312,13 @@ async fn refused_uploads_are_retried_by_the_worker() {
     outbox.shutdown().await;
     let q = &queue.parcels()[0];
     assert_eq!(q.history.len(), 4, "three 503s then delivered");
-    assert!(q.history[0].error.as_deref().unwrap().starts_with("DATA_CENTRE_UNAVAILABLE"));
+    assert!(
+        q.history[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("DATA_CENTRE_UNAVAILABLE")
+    );
     assert_eq!(sim.count().await, 1);
 }
 
@@ -225,7 +328,8 @@ async fn dropped_upload_and_timeout_faults() {
     let t = sim.http_transport("st-f2");
     let p = Parcel::new("E1", "st-f2", package(2, 400_000));
 
-    sim.set_faults(serde_json::json!({"drop_mid_upload": 1})).await;
+    sim.set_faults(serde_json::json!({"drop_mid_upload": 1}))
+        .await;
     let e = t.deliver(&p).await.unwrap_err();
     assert_eq!(e.reason(), "DATA_CENTRE_UNAVAILABLE", "{e}");
     assert_eq!(sim.count().await, 0, "half a package is not kept");
@@ -242,11 +346,18 @@ async fn dropped_upload_and_timeout_faults() {
     // slow: answered, late
     sim.set_faults(serde_json::json!({"slow_ms": 700})).await;
     let started = Instant::now();
-    t.deliver(&Parcel::new("E3", "st-f2", package(4, 1000))).await.unwrap();
+    t.deliver(&Parcel::new("E3", "st-f2", package(4, 1000)))
+        .await
+        .unwrap();
     assert!(started.elapsed() >= Duration::from_millis(700));
 
     // the control API reads back and refuses what it does not know
-    let f: Value = reqwest::get(format!("{}/v1/control/faults", sim.http)).await.unwrap().json().await.unwrap();
+    let f: Value = reqwest::get(format!("{}/v1/control/faults", sim.http))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(f["slow_ms"], 700);
     let r = reqwest::Client::new()
         .post(format!("{}/v1/control/faults", sim.http))
@@ -258,7 +369,13 @@ async fn dropped_upload_and_timeout_faults() {
 
     // a package without headers is a permanent refusal
     let bad = HttpTransport::new(HttpConfig::new(&sim.http, "st-f2")).unwrap();
-    let e = bad.deliver(&Parcel { enrollment_id: String::new(), ..p.clone() }).await.unwrap_err();
+    let e = bad
+        .deliver(&Parcel {
+            enrollment_id: String::new(),
+            ..p.clone()
+        })
+        .await
+        .unwrap_err();
     assert_eq!(e.reason(), "PACKAGE_REJECTED");
 }
 
@@ -269,18 +386,37 @@ async fn deliveries_survive_a_restart_of_the_data_centre() {
     let p = Parcel::new("E1", "st-r", package(5, 5000));
     {
         let sim = start_sim_in(&store, &[]);
-        assert!(!sim.http_transport("st-r").deliver(&p).await.unwrap().duplicate);
+        assert!(
+            !sim.http_transport("st-r")
+                .deliver(&p)
+                .await
+                .unwrap()
+                .duplicate
+        );
     }
     let sim = start_sim_in(&store, &[]);
     assert_eq!(sim.count().await, 1);
-    assert!(sim.http_transport("st-r").deliver(&p).await.unwrap().duplicate);
+    assert!(
+        sim.http_transport("st-r")
+            .deliver(&p)
+            .await
+            .unwrap()
+            .duplicate
+    );
 }
 
 #[test]
 fn unknown_fault_stops_the_simulator() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_rekam-sim"))
-        .args(["datacentre", "--http", "127.0.0.1:0", "--fault", "fire", "--store"])
+        .args([
+            "datacentre",
+            "--http",
+            "127.0.0.1:0",
+            "--fault",
+            "fire",
+            "--store",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
