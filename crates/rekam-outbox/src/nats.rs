@@ -24,7 +24,9 @@ use async_nats::jetstream::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
-use tokio::sync::OnceCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::Mutex;
 use tracing::{Instrument, debug, info_span, warn};
 
 use crate::wire::{self, WireAnswer};
@@ -96,8 +98,11 @@ pub struct NatsTransport {
     client: async_nats::Client,
     js: jetstream::Context,
     config: NatsConfig,
-    streams: OnceCell<()>,
-    answers: OnceCell<PullConsumer>,
+    /// The streams were seen or made; cleared when the broker says a stream is missing
+    /// (a broker whose data was wiped), so they are made again.
+    streams_ready: AtomicBool,
+    /// The answer consumer; cleared when a fetch fails, so it is looked up (or made) again.
+    answers: Mutex<Option<PullConsumer>>,
 }
 
 impl NatsTransport {
@@ -129,8 +134,8 @@ impl NatsTransport {
             client,
             js,
             config,
-            streams: OnceCell::new(),
-            answers: OnceCell::new(),
+            streams_ready: AtomicBool::new(false),
+            answers: Mutex::new(None),
         })
     }
 
@@ -145,55 +150,56 @@ impl NatsTransport {
     }
 
     async fn ensure(&self) -> Result<(), TransportError> {
-        self.streams
-            .get_or_try_init(|| async {
-                ensure_streams(
-                    &self.js,
-                    self.config.duplicate_window,
-                    self.config.max_message_size,
-                )
-                .await
-                .map_err(|e| match e {
-                    // the broker is away: retry later, like any other delivery
-                    TransportError::Setup(m) if is_unreachable(&m) => {
-                        TransportError::Unavailable(m)
-                    }
-                    other => other,
-                })
-            })
-            .await
-            .map(|_| ())
+        if self.streams_ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        ensure_streams(
+            &self.js,
+            self.config.duplicate_window,
+            self.config.max_message_size,
+        )
+        .await
+        .map_err(|e| match e {
+            // the broker is away: retry later, like any other delivery
+            TransportError::Setup(m) if is_unreachable(&m) => TransportError::Unavailable(m),
+            other => other,
+        })?;
+        self.streams_ready.store(true, Ordering::Release);
+        Ok(())
     }
 
-    async fn answer_consumer(&self) -> Result<&PullConsumer, TransportError> {
+    async fn answer_consumer(&self) -> Result<PullConsumer, TransportError> {
         self.ensure().await?;
-        self.answers
-            .get_or_try_init(|| async {
-                let station = &self.config.station_id;
-                let stream = self
-                    .js
-                    .get_stream(wire::ANSWERS_STREAM)
-                    .await
-                    .map_err(|e| {
-                        TransportError::Setup(format!("stream {}: {e}", wire::ANSWERS_STREAM))
-                    })?;
-                let name = wire::answer_consumer(station);
-                stream
-                    .get_or_create_consumer(
-                        &name,
-                        pull::Config {
-                            durable_name: Some(name.clone()),
-                            filter_subject: wire::answer_subject(station),
-                            ack_policy: AckPolicy::Explicit,
-                            ack_wait: self.config.answers_ack_wait,
-                            deliver_policy: DeliverPolicy::All,
-                            ..Default::default()
-                        },
-                    )
-                    .await
-                    .map_err(|e| TransportError::Setup(format!("consumer {name}: {e}")))
-            })
+        let mut cached = self.answers.lock().await;
+        if let Some(consumer) = cached.as_ref() {
+            return Ok(consumer.clone());
+        }
+        let station = &self.config.station_id;
+        let stream = self
+            .js
+            .get_stream(wire::ANSWERS_STREAM)
             .await
+            .map_err(|e| {
+                self.streams_ready.store(false, Ordering::Release);
+                TransportError::Unavailable(format!("stream {}: {e}", wire::ANSWERS_STREAM))
+            })?;
+        let name = wire::answer_consumer(station);
+        let consumer: PullConsumer = stream
+            .get_or_create_consumer(
+                &name,
+                pull::Config {
+                    durable_name: Some(name.clone()),
+                    filter_subject: wire::answer_subject(station),
+                    ack_policy: AckPolicy::Explicit,
+                    ack_wait: self.config.answers_ack_wait,
+                    deliver_policy: DeliverPolicy::All,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| TransportError::Unavailable(format!("consumer {name}: {e}")))?;
+        *cached = Some(consumer.clone());
+        Ok(consumer)
     }
 }
 
@@ -243,9 +249,15 @@ impl Transport for NatsTransport {
                 .map_err(|e| publish_error(e, timeout))?;
             ack_future.await.map_err(|e| publish_error(e, timeout))
         };
+        let missing_stream = |e: &TransportError| matches!(e, TransportError::Unavailable(m) if m.contains("no stream"));
         let ack = tokio::time::timeout(timeout + Duration::from_secs(1), publish)
             .await
-            .map_err(|_| TransportError::Timeout(timeout))??;
+            .map_err(|_| TransportError::Timeout(timeout))?
+            .inspect_err(|e| {
+                if missing_stream(e) {
+                    self.streams_ready.store(false, Ordering::Release);
+                }
+            })?;
         debug!(stream = %ack.stream, seq = ack.sequence, duplicate = ack.duplicate, "PubAck");
         Ok(Delivered {
             duplicate: ack.duplicate,
@@ -254,12 +266,20 @@ impl Transport for NatsTransport {
 
     async fn receive_answers(&self, sink: &dyn AnswerSink) -> Result<usize, TransportError> {
         let consumer = self.answer_consumer().await?;
-        let mut batch = consumer
+        let fetched = consumer
             .fetch()
             .max_messages(self.config.answers_batch.max(1))
             .messages()
-            .await
-            .map_err(|e| TransportError::Unavailable(format!("fetching answers: {e}")))?;
+            .await;
+        let mut batch = match fetched {
+            Ok(b) => b,
+            Err(e) => {
+                *self.answers.lock().await = None;
+                return Err(TransportError::Unavailable(format!(
+                    "fetching answers: {e}"
+                )));
+            }
+        };
         let mut accepted = 0;
         while let Some(message) = batch.next().await {
             let message = match message {
