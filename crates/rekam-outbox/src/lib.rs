@@ -3,7 +3,7 @@
 //! centre ever counting one twice. A station is often offline (a village hall, a mobile
 //! unit): the outbox keeps each package in a [`Queue`] (the station's durable store, or the
 //! [`MemoryQueue`] here) until a [`Transport`] confirms that the receiver holds it durably,
-//! retrying with exponential [backoff](backoff) and full jitter in between.
+//! retrying with exponential [`backoff`] and full jitter in between.
 //!
 //! ## How a package travels
 //!
