@@ -17,6 +17,15 @@ if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
         exit 1
     fi
 fi
+# nats-server (JetStream) for the outbox and data-centre simulator tests.
+if ! command -v nats-server >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && apt-get install -y -qq nats-server >/dev/null
+    else
+        echo "tests/run.sh: nats-server is missing; install it (sudo apt-get install nats-server)" >&2
+        exit 1
+    fi
+fi
 
 echo "== cargo test (workspace)"
 cargo build --workspace --bins --quiet

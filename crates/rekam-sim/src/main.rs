@@ -1,0 +1,80 @@
+//! `rekam-sim`: rekam's out-of-process simulators in one binary, each speaking the real
+//! protocol on its real transport so that tests and technicians can run the daemon against
+//! them. The first subcommand is the data centre; see [`datacentre`] for what it does,
+//! its HTTP API and its faults.
+//!
+//! ```sh
+//! rekam-sim datacentre --nats nats://127.0.0.1:4222 --http 127.0.0.1:8080 --store /tmp/dc \
+//!     --print-delay 2s --fault refuse=3 --fault slow=500ms
+//! ```
+//!
+//! Each simulator prints one ready line on stdout when it listens
+//! (`rekam-sim datacentre ready http=127.0.0.1:8080 …`) so a test can wait for it.
+
+mod datacentre;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "rekam-sim",
+    version,
+    about = "rekam's out-of-process simulators"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The central data centre: receives packages over NATS JetStream and HTTP, answers
+    /// "received" then "print-ready" (or "duplicate"), with scriptable faults.
+    Datacentre(DatacentreArgs),
+}
+
+/// Options of `rekam-sim datacentre`.
+#[derive(clap::Args, Debug)]
+pub struct DatacentreArgs {
+    /// NATS server to consume packages from (JetStream stream REKAM_PACKAGES).
+    #[arg(long)]
+    pub nats: Option<String>,
+    /// Address for the HTTP API (port 0 picks a free port, printed in the ready line).
+    #[arg(long)]
+    pub http: Option<SocketAddr>,
+    /// Folder where received packages and the index are kept (created if missing).
+    #[arg(long)]
+    pub store: PathBuf,
+    /// A separate address for the control API (`/v1/control/faults`); without it the
+    /// control API is served on the --http address.
+    #[arg(long)]
+    pub control: Option<SocketAddr>,
+    /// Delay between the "received" answer and the verdict ("print-ready" or "duplicate").
+    #[arg(long, default_value = "1s", value_parser = datacentre::parse_duration)]
+    pub print_delay: Duration,
+    /// A fault active from the start (repeatable): slow=2s, refuse=3, timeout[=N],
+    /// drop-mid-upload=N, duplicate.
+    #[arg(long = "fault")]
+    pub faults: Vec<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Datacentre(args) => runtime.block_on(datacentre::run(args)),
+    }
+}
