@@ -409,6 +409,7 @@ impl Pipeline {
                 put: &[],
                 delete: &[],
                 answer: None,
+                enqueue: None,
             })?;
             slot.version.store(v, std::sync::atomic::Ordering::SeqCst);
             *lock(&slot.data) = e;
@@ -1137,6 +1138,7 @@ impl Pipeline {
                     fingerprint: k.fingerprint,
                     answer: &summary,
                 }),
+                enqueue: None,
             })?)
         })
         .await

@@ -59,6 +59,7 @@ fn bench(c: &mut Criterion) {
                     ],
                     delete: &[],
                     answer: None,
+                    enqueue: None,
                 })
                 .unwrap()
         })

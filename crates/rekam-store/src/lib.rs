@@ -108,6 +108,89 @@ pub struct Commit<'a> {
     pub delete: &'a [&'a str],
     /// The answer to remember, when the request had an id.
     pub answer: Option<RememberedAnswer<'a>>,
+    /// A package to queue for delivery in the same transaction (the outbox).
+    pub enqueue: Option<Enqueue<'a>>,
+}
+
+/// A package queued for delivery with the commit that made it.
+#[derive(Debug, Clone, Copy)]
+pub struct Enqueue<'a> {
+    /// Its idempotency key (enrollment id and the package's SHA-256).
+    pub key: &'a str,
+    /// The station that recorded it.
+    pub station_id: &'a str,
+    /// The package, sealed like everything else.
+    pub package: &'a [u8],
+}
+
+/// A queued package due for an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Its idempotency key.
+    pub key: String,
+    /// The enrollment.
+    pub enrollment_id: String,
+    /// The station.
+    pub station_id: String,
+    /// The package, opened.
+    pub package: Vec<u8>,
+    /// Attempts so far.
+    pub attempts: u32,
+}
+
+/// One attempt to deliver a package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryAttempt<'a> {
+    /// When.
+    pub at: SystemTime,
+    /// True when the receiver holds the package now.
+    pub delivered: bool,
+    /// True when it already held it (a resend).
+    pub duplicate: bool,
+    /// Why it failed.
+    pub error: Option<&'a str>,
+    /// When to try again.
+    pub next_attempt: Option<SystemTime>,
+}
+
+/// An answer of the data centre, as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CentralAnswer {
+    /// `RECEIVED`, `PRINT_READY` or `DUPLICATE`.
+    pub kind: String,
+    /// The data centre's reference.
+    pub reference: String,
+    /// For a duplicate: why (`NIK_HAS_CARD`, `FINGERPRINTS_OF_ANOTHER_NIK`).
+    pub reason: String,
+    /// For a duplicate: the data centre's words.
+    pub detail: String,
+    /// When the data centre answered.
+    pub at: SystemTime,
+}
+
+/// Where an enrollment's package is on its way to the data centre.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Its idempotency key.
+    pub key: String,
+    /// The enrollment.
+    pub enrollment_id: String,
+    /// The package's size in bytes.
+    pub size: u64,
+    /// When it was queued.
+    pub queued_at: SystemTime,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// The last attempt.
+    pub last_attempt_at: Option<SystemTime>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When the next attempt is due (none once delivered).
+    pub next_attempt_at: Option<SystemTime>,
+    /// When the receiver confirmed it.
+    pub delivered_at: Option<SystemTime>,
+    /// The data centre's answers, oldest first.
+    pub answers: Vec<CentralAnswer>,
 }
 
 /// A filter and a page of [`EnrollmentStore::list`], newest first.
@@ -187,6 +270,29 @@ pub trait EnrollmentStore: Send + Sync {
     fn wipe(&self, id: &str, expected_version: u64, summary: &[u8]) -> Result<u64, StoreError>;
     /// Checks that the store is usable: the file is sound and writable.
     fn check(&self) -> Result<(), StoreError>;
+
+    /// Queued packages due at `now`, oldest first, at most `max`.
+    fn outbox_due(&self, now: SystemTime, max: usize) -> Result<Vec<Outgoing>, StoreError>;
+    /// Records an attempt; a late attempt of a delivered package changes nothing.
+    fn outbox_attempt(&self, key: &str, attempt: &DeliveryAttempt<'_>) -> Result<(), StoreError>;
+    /// When the next undelivered package is due.
+    fn outbox_next_due(&self) -> Result<Option<SystemTime>, StoreError>;
+    /// Makes an enrollment's undelivered package due now (the officer retries); returns
+    /// whether one was waiting.
+    fn outbox_retry_now(&self, enrollment_id: &str) -> Result<bool, StoreError>;
+    /// An enrollment's latest package and the data centre's answers to it.
+    fn delivery(&self, enrollment_id: &str) -> Result<Option<Delivery>, StoreError>;
+    /// The latest packages, newest first (only undelivered ones, or every one).
+    fn deliveries(&self, undelivered_only: bool, limit: usize)
+    -> Result<Vec<Delivery>, StoreError>;
+    /// Keeps an answer of the data centre; the same answer twice is kept once. Returns
+    /// whether it was new.
+    fn record_answer(
+        &self,
+        key: &str,
+        enrollment_id: &str,
+        answer: &CentralAnswer,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Milliseconds since the Unix epoch (0 before it).
@@ -236,6 +342,27 @@ impl EnrollmentStore for FailedStore {
         Err(self.0.clone())
     }
     fn check(&self) -> Result<(), StoreError> {
+        Err(self.0.clone())
+    }
+    fn outbox_due(&self, _: SystemTime, _: usize) -> Result<Vec<Outgoing>, StoreError> {
+        Err(self.0.clone())
+    }
+    fn outbox_attempt(&self, _: &str, _: &DeliveryAttempt<'_>) -> Result<(), StoreError> {
+        Err(self.0.clone())
+    }
+    fn outbox_next_due(&self) -> Result<Option<SystemTime>, StoreError> {
+        Err(self.0.clone())
+    }
+    fn outbox_retry_now(&self, _: &str) -> Result<bool, StoreError> {
+        Err(self.0.clone())
+    }
+    fn delivery(&self, _: &str) -> Result<Option<Delivery>, StoreError> {
+        Err(self.0.clone())
+    }
+    fn deliveries(&self, _: bool, _: usize) -> Result<Vec<Delivery>, StoreError> {
+        Err(self.0.clone())
+    }
+    fn record_answer(&self, _: &str, _: &str, _: &CentralAnswer) -> Result<bool, StoreError> {
         Err(self.0.clone())
     }
 }

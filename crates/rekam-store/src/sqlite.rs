@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
@@ -10,8 +11,9 @@ use tracing::{info, warn};
 
 use crate::key::{KeySource, StoreKey};
 use crate::{
-    Commit, EnrollmentStore, Index, ListFilter, NewEnrollment, Page, Remembered, RememberedAnswer,
-    Row, RunningMarker, StoreError, from_ms, to_ms,
+    CentralAnswer, Commit, Delivery, DeliveryAttempt, EnrollmentStore, Index, ListFilter,
+    NewEnrollment, Outgoing, Page, Remembered, RememberedAnswer, Row, RunningMarker, StoreError,
+    from_ms, to_ms,
 };
 
 /// The database file's name in the state directory.
@@ -57,6 +59,34 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE running (
          enrollment_id TEXT PRIMARY KEY REFERENCES enrollments (id),
          marker TEXT NOT NULL
+     );",
+    // 2: the outbox (packages queued for the data centre) and the data centre's answers.
+    "CREATE TABLE outbox (
+         key TEXT PRIMARY KEY,
+         enrollment_id TEXT NOT NULL REFERENCES enrollments (id),
+         station_id TEXT NOT NULL,
+         size INTEGER NOT NULL,
+         sha256 BLOB NOT NULL,
+         package BLOB NOT NULL,
+         queued_ms INTEGER NOT NULL,
+         attempts INTEGER NOT NULL DEFAULT 0,
+         last_attempt_ms INTEGER,
+         last_error TEXT,
+         next_ms INTEGER NOT NULL,
+         delivered_ms INTEGER,
+         duplicate INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE INDEX outbox_due ON outbox (delivered_ms, next_ms);
+     CREATE INDEX outbox_enrollment ON outbox (enrollment_id, queued_ms);
+     CREATE TABLE central_answers (
+         key TEXT NOT NULL,
+         enrollment_id TEXT NOT NULL,
+         kind TEXT NOT NULL,
+         reference TEXT NOT NULL,
+         reason TEXT NOT NULL,
+         detail TEXT NOT NULL,
+         at_ms INTEGER NOT NULL,
+         PRIMARY KEY (key, kind)
      );",
 ];
 
@@ -377,6 +407,9 @@ impl EnrollmentStore for SqliteStore {
                 )
             })
             .collect();
+        let enqueued = c
+            .enqueue
+            .map(|q| self.key.seal(&place("package", q.key, ""), q.package));
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
         let found: Option<i64> = tx
@@ -434,6 +467,24 @@ impl EnrollmentStore for SqliteStore {
         )
         .map_err(|e| self.err(e))?;
         self.remember(&tx, c.id, c.answer)?;
+        if let Some(q) = &c.enqueue {
+            let now = to_ms(std::time::SystemTime::now());
+            tx.execute(
+                "INSERT OR IGNORE INTO outbox (key, enrollment_id, station_id, size, sha256, package,
+                     queued_ms, next_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                params![
+                    q.key,
+                    c.id,
+                    q.station_id,
+                    q.package.len() as i64,
+                    Sha256::digest(q.package).as_slice(),
+                    enqueued.as_deref().unwrap_or_default(),
+                    now
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        }
         tx.commit().map_err(|e| self.err(e))?;
         Ok(version)
     }
@@ -654,6 +705,11 @@ impl EnrollmentStore for SqliteStore {
             params![id],
         )
         .map_err(|e| self.err(e))?;
+        tx.execute(
+            "UPDATE outbox SET package = x'' WHERE enrollment_id = ?1",
+            params![id],
+        )
+        .map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
         // The old pages also live in the write-ahead log until a checkpoint: copy the log
         // into the database (where secure_delete has zeroed them) and empty it.
@@ -667,5 +723,205 @@ impl EnrollmentStore for SqliteStore {
             .query_row("SELECT count(*) FROM meta", [], |r| r.get::<_, i64>(0))
             .map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    fn outbox_due(&self, now: SystemTime, max: usize) -> Result<Vec<Outgoing>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT key, enrollment_id, station_id, package, attempts FROM outbox
+                 WHERE delivered_ms IS NULL AND next_ms <= ?1 AND length(package) > 0
+                 ORDER BY queued_ms LIMIT ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![to_ms(now), max as i64], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (key, enrollment_id, station_id, sealed, attempts) = r.map_err(|e| self.err(e))?;
+            let package = self
+                .key
+                .open(&place("package", &key, ""), &sealed)
+                .ok_or_else(|| {
+                    self.corrupt(format!(
+                        "enrollment {enrollment_id}'s package fails its authentication check"
+                    ))
+                })?;
+            out.push(Outgoing {
+                key,
+                enrollment_id,
+                station_id,
+                package,
+                attempts: attempts.clamp(0, i64::from(u32::MAX)) as u32,
+            });
+        }
+        Ok(out)
+    }
+
+    fn outbox_attempt(&self, key: &str, a: &DeliveryAttempt<'_>) -> Result<(), StoreError> {
+        let at = to_ms(a.at);
+        let conn = self.lock();
+        if a.delivered {
+            conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_attempt_ms = ?2, last_error = NULL,
+                     delivered_ms = coalesce(delivered_ms, ?2), duplicate = ?3
+                 WHERE key = ?1",
+                params![key, at, a.duplicate],
+            )
+        } else {
+            conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_attempt_ms = ?2, last_error = ?3,
+                     next_ms = ?4
+                 WHERE key = ?1 AND delivered_ms IS NULL",
+                params![key, at, a.error, a.next_attempt.map_or(at, to_ms)],
+            )
+        }
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn outbox_next_due(&self) -> Result<Option<SystemTime>, StoreError> {
+        let next: Option<i64> = self
+            .lock()
+            .query_row(
+                "SELECT min(next_ms) FROM outbox WHERE delivered_ms IS NULL AND length(package) > 0",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(next.map(from_ms))
+    }
+
+    fn outbox_retry_now(&self, enrollment_id: &str) -> Result<bool, StoreError> {
+        let n = self
+            .lock()
+            .execute(
+                "UPDATE outbox SET next_ms = ?2 WHERE enrollment_id = ?1 AND delivered_ms IS NULL",
+                params![enrollment_id, to_ms(SystemTime::now())],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(n > 0)
+    }
+
+    fn delivery(&self, enrollment_id: &str) -> Result<Option<Delivery>, StoreError> {
+        Ok(self
+            .deliveries_where("enrollment_id = ?1", params![enrollment_id], 1)?
+            .pop())
+    }
+
+    fn deliveries(
+        &self,
+        undelivered_only: bool,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let filter = if undelivered_only {
+            "delivered_ms IS NULL"
+        } else {
+            "1"
+        };
+        self.deliveries_where(filter, params![], limit)
+    }
+
+    fn record_answer(
+        &self,
+        key: &str,
+        enrollment_id: &str,
+        a: &CentralAnswer,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .lock()
+            .execute(
+                "INSERT OR IGNORE INTO central_answers
+                     (key, enrollment_id, kind, reference, reason, detail, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    key,
+                    enrollment_id,
+                    a.kind,
+                    a.reference,
+                    a.reason,
+                    a.detail,
+                    to_ms(a.at)
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(n > 0)
+    }
+}
+
+impl SqliteStore {
+    fn deliveries_where(
+        &self,
+        filter: &str,
+        args: &[&dyn rusqlite::ToSql],
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let conn = self.lock();
+        let limit = if limit == 0 { i64::MAX } else { limit as i64 };
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT key, enrollment_id, size, queued_ms, attempts, last_attempt_ms, last_error,
+                     next_ms, delivered_ms
+                 FROM outbox WHERE {filter} ORDER BY queued_ms DESC, key DESC LIMIT {limit}"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(args, |r| {
+                let delivered: Option<i64> = r.get(8)?;
+                Ok(Delivery {
+                    key: r.get(0)?,
+                    enrollment_id: r.get(1)?,
+                    size: r.get::<_, i64>(2)?.max(0) as u64,
+                    queued_at: from_ms(r.get(3)?),
+                    attempts: r.get::<_, i64>(4)?.clamp(0, i64::from(u32::MAX)) as u32,
+                    last_attempt_at: r.get::<_, Option<i64>>(5)?.map(from_ms),
+                    last_error: r.get(6)?,
+                    next_attempt_at: if delivered.is_some() {
+                        None
+                    } else {
+                        Some(from_ms(r.get(7)?))
+                    },
+                    delivered_at: delivered.map(from_ms),
+                    answers: Vec::new(),
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out: Vec<Delivery> = Vec::new();
+        for r in rows {
+            out.push(r.map_err(|e| self.err(e))?);
+        }
+        drop(stmt);
+        let mut answers = conn
+            .prepare_cached(
+                "SELECT kind, reference, reason, detail, at_ms FROM central_answers
+                 WHERE key = ?1 ORDER BY at_ms, rowid",
+            )
+            .map_err(|e| self.err(e))?;
+        for d in &mut out {
+            let rows = answers
+                .query_map(params![d.key], |r| {
+                    Ok(CentralAnswer {
+                        kind: r.get(0)?,
+                        reference: r.get(1)?,
+                        reason: r.get(2)?,
+                        detail: r.get(3)?,
+                        at: from_ms(r.get(4)?),
+                    })
+                })
+                .map_err(|e| self.err(e))?;
+            for a in rows {
+                d.answers.push(a.map_err(|e| self.err(e))?);
+            }
+        }
+        Ok(out)
     }
 }

@@ -79,6 +79,7 @@ fn commits_survive_reopening_and_versions_guard_every_change() {
                     fingerprint: [7; 32],
                     answer: b"first answer",
                 }),
+                enqueue: None,
             })
             .unwrap();
         assert_eq!(v, 2);
@@ -92,6 +93,7 @@ fn commits_survive_reopening_and_versions_guard_every_change() {
                 put: &[],
                 delete: &["face"],
                 answer: None,
+                enqueue: None,
             })
             .unwrap_err();
         assert!(matches!(
@@ -137,6 +139,7 @@ fn commits_survive_reopening_and_versions_guard_every_change() {
             put: &[],
             delete: &[],
             answer: None,
+            enqueue: None,
         }),
         Err(StoreError::NotFound(_))
     ));
@@ -158,6 +161,7 @@ fn lists_filter_by_stage_day_nik_and_receipt_and_page_newest_first() {
         put: &[],
         delete: &[],
         answer: None,
+        enqueue: None,
     })
     .unwrap();
     let ids = |p: &Page| p.rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
@@ -230,6 +234,7 @@ fn the_file_shows_no_nik_name_or_image_bytes() {
         put: &[("slap:RIGHT_FOUR", &img)],
         delete: &[],
         answer: None,
+        enqueue: None,
     })
     .unwrap();
     let raw = file_bytes(dir.path());
@@ -265,6 +270,7 @@ fn wiping_overwrites_the_biometrics_and_keeps_their_hashes() {
             fingerprint: [1; 32],
             answer: NAME,
         }),
+        enqueue: None,
     })
     .unwrap();
     // What the sealed artefact looks like on disk, to look for it afterwards.
@@ -378,6 +384,7 @@ fn a_full_store_refuses_the_write_and_keeps_what_it_had() {
             put: &[(&name, &img)],
             delete: &[],
             answer: None,
+            enqueue: None,
         }) {
             Ok(v) => version = v,
             Err(e) => {
@@ -423,6 +430,7 @@ fn running_markers_stay_until_the_step_commits() {
         put: &[],
         delete: &[],
         answer: None,
+        enqueue: None,
     })
     .unwrap();
     assert!(s.running_markers().unwrap().is_empty());
@@ -437,4 +445,97 @@ fn a_store_from_a_newer_rekamd_is_refused() {
     drop(conn);
     let err = open(dir.path()).unwrap_err();
     assert!(err.to_string().contains("newer"), "{err}");
+}
+
+#[test]
+fn a_package_queued_with_its_commit_is_delivered_once_and_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = SystemTime::now();
+    let package = image(7);
+    {
+        let s = open(dir.path()).unwrap();
+        create(&s, "01A", NIK, "2026-11-28");
+        s.commit(&Commit {
+            id: "01A",
+            expected_version: 1,
+            index: &index("RECORDED", true, "2026-11-28", None),
+            summary: b"recorded",
+            put: &[],
+            delete: &[],
+            answer: None,
+            enqueue: Some(Enqueue {
+                key: "01A:abc",
+                station_id: "SIM-0001",
+                package: &package,
+            }),
+        })
+        .unwrap();
+        assert!(
+            !contains(&file_bytes(dir.path()), &package[100..132]),
+            "sealed"
+        );
+    }
+    // Queued durably: still there after reopening.
+    let s = open(dir.path()).unwrap();
+    let due = s.outbox_due(SystemTime::now(), 10).unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].package, package);
+    assert_eq!((due[0].key.as_str(), due[0].attempts), ("01A:abc", 0));
+    // A failed attempt: due again later, not now.
+    let later = t0 + std::time::Duration::from_secs(60);
+    s.outbox_attempt(
+        "01A:abc",
+        &DeliveryAttempt {
+            at: SystemTime::now(),
+            delivered: false,
+            duplicate: false,
+            error: Some("DATA_CENTRE_UNAVAILABLE: connection refused"),
+            next_attempt: Some(later),
+        },
+    )
+    .unwrap();
+    assert!(s.outbox_due(SystemTime::now(), 10).unwrap().is_empty());
+    let d = s.delivery("01A").unwrap().unwrap();
+    assert_eq!(d.attempts, 1);
+    assert_eq!(
+        d.next_attempt_at,
+        Some(rekam_store::from_ms(rekam_store::to_ms(later)))
+    );
+    assert!(d.last_error.unwrap().contains("refused"));
+    // The officer retries: due now.
+    assert!(s.outbox_retry_now("01A").unwrap());
+    assert_eq!(s.outbox_due(SystemTime::now(), 10).unwrap().len(), 1);
+    s.outbox_attempt(
+        "01A:abc",
+        &DeliveryAttempt {
+            at: SystemTime::now(),
+            delivered: true,
+            duplicate: false,
+            error: None,
+            next_attempt: None,
+        },
+    )
+    .unwrap();
+    assert!(s.outbox_due(SystemTime::now(), 10).unwrap().is_empty());
+    assert_eq!(s.outbox_next_due().unwrap(), None);
+    assert!(
+        !s.outbox_retry_now("01A").unwrap(),
+        "nothing waits once delivered"
+    );
+    // Answers are kept once each.
+    let received = CentralAnswer {
+        kind: "RECEIVED".into(),
+        reference: "DC-1".into(),
+        reason: String::new(),
+        detail: String::new(),
+        // Kept to the millisecond.
+        at: rekam_store::from_ms(rekam_store::to_ms(SystemTime::now())),
+    };
+    assert!(s.record_answer("01A:abc", "01A", &received).unwrap());
+    assert!(!s.record_answer("01A:abc", "01A", &received).unwrap());
+    let d = s.delivery("01A").unwrap().unwrap();
+    assert!(d.delivered_at.is_some() && d.next_attempt_at.is_none());
+    assert_eq!(d.answers, vec![received]);
+    assert_eq!(s.deliveries(true, 0).unwrap().len(), 0);
+    assert_eq!(s.deliveries(false, 0).unwrap().len(), 1);
 }
