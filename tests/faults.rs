@@ -299,8 +299,9 @@ async fn camera_signature_and_siak_faults() {
 async fn a_failed_send_gives_a_receipt_and_the_card_is_finished_on_return() {
     let d = TestDaemon::start().await;
     let mut c = d.enroll();
-    let id = recorded(&d).await;
+    // The network is down when the recording is finished (its package is queued then).
     d.fault("datacentre", "unavailable").await;
+    let id = recorded(&d).await;
     let err = c.send(step(&id)).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
     let e = get(&d, &id).await;

@@ -3,10 +3,13 @@
 //! generated gRPC clients connected over that socket.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use rekam_api::pb;
 use tonic::transport::{Channel, Endpoint, Uri};
+use tonic_types::StatusExt;
 
 pub use pb::camera_service_client::CameraServiceClient;
 pub use pb::device_service_client::DeviceServiceClient;
@@ -62,6 +65,8 @@ impl TestDaemon {
         config.station.device_timeout_secs = 30;
         // A real store on disk, private to the test.
         config.store.state_dir = Some(dir.path().join("state"));
+        // A failed send answers quickly (the outbox keeps trying in the background).
+        config.station.send_wait_secs = 0.5;
         adjust(&mut config);
         let daemon = rekamd::Daemon::open(config).expect("open daemon");
         let uds = rekamd::server::bind_unix(&socket).expect("bind");
@@ -259,4 +264,136 @@ pub async fn recorded(d: &TestDaemon) -> String {
         .into_inner();
     assert_eq!(stage(&e), pb::EnrollmentStage::Recorded);
     id
+}
+
+/// A `rekamd` process on a private socket and state directory.
+pub struct Rekamd {
+    child: Child,
+    /// A channel to it.
+    pub channel: Channel,
+}
+
+/// The `rekamd` binary beside the test executable.
+pub fn rekamd_bin() -> PathBuf {
+    // target/debug/deps/crash-… → target/debug/rekamd (built by `cargo test --workspace`
+    // and by tests/run.sh before the tests).
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join("rekamd");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (cargo build -p rekamd)",
+        bin.display()
+    );
+    bin
+}
+
+impl Rekamd {
+    /// Starts `rekamd` with its socket, log and state in `dir`.
+    pub async fn start(dir: &Path, time_scale: f64) -> Rekamd {
+        Self::start_with(dir, time_scale, &[]).await
+    }
+
+    /// Starts `rekamd` with more arguments (e.g. `--config`).
+    pub async fn start_with(dir: &Path, time_scale: f64, extra: &[&str]) -> Rekamd {
+        let socket = dir.join("rekamd.sock");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("rekamd.log"))
+            .unwrap();
+        let mut child = Command::new(rekamd_bin())
+            .arg("--socket")
+            .arg(&socket)
+            .args(["--listen", ""])
+            .arg("--time-scale")
+            .arg(time_scale.to_string())
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start rekamd");
+        for _ in 0..200 {
+            if let Ok(ch) = connect_unix(socket.clone()).await {
+                // The socket may be the stale one of the killed process: ask.
+                let mut h = tonic_health::pb::health_client::HealthClient::new(ch.clone());
+                if h.check(tonic_health::pb::HealthCheckRequest::default())
+                    .await
+                    .is_ok()
+                {
+                    return Rekamd { child, channel: ch };
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "rekamd did not start:\n{}",
+            std::fs::read_to_string(dir.join("rekamd.log")).unwrap_or_default()
+        );
+    }
+
+    /// SIGKILL: no shutdown code runs (see the `Drop` below).
+    pub fn kill(self) {}
+
+    /// Enrollment service client.
+    pub fn enroll(&self) -> EnrollmentServiceClient<Channel> {
+        EnrollmentServiceClient::new(self.channel.clone()).max_decoding_message_size(64 << 20)
+    }
+
+    /// One enrollment.
+    pub async fn get(&self, id: &str) -> pb::Enrollment {
+        self.enroll()
+            .get_enrollment(pb::GetEnrollmentRequest {
+                enrollment_id: id.into(),
+            })
+            .await
+            .expect("get enrollment")
+            .into_inner()
+    }
+
+    /// The enrollment service's health, waiting up to 2 s for it to leave SERVING.
+    pub async fn enrollment_health(&self) -> i32 {
+        let mut h = tonic_health::pb::health_client::HealthClient::new(self.channel.clone());
+        for _ in 0..40 {
+            let s = h
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: "rekam.v1.EnrollmentService".into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .status;
+            if s != tonic_health::pb::health_check_response::ServingStatus::Serving as i32 {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    }
+}
+
+impl Drop for Rekamd {
+    /// SIGKILL, also when a test fails: no process is left behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `ErrorInfo` reason of a status.
+pub fn reason(s: &tonic::Status) -> String {
+    s.get_error_details()
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_default()
+}
+
+/// The stage's proto name.
+pub fn stage_name(e: &pb::Enrollment) -> &'static str {
+    stage(e).as_str_name()
 }

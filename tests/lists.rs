@@ -111,8 +111,8 @@ async fn enrollments_filter_by_stage_day_nik_and_receipt_number() {
     let a = create_n(&d, 1).await;
     let _b = create_n(&d, 2).await;
     // The third one reaches a receipt: recorded, the send fails, a receipt is issued.
-    let c = recorded(&d).await;
     d.fault("datacentre", "unavailable").await;
+    let c = recorded(&d).await;
     let mut client = d.enroll();
     client.send(step(&c)).await.unwrap_err();
     let e = client.issue_receipt(step(&c)).await.unwrap().into_inner();

@@ -315,6 +315,13 @@ def test_full_enrollment(c):
     assert got.applicant.nik == applicant(1).nik
     # Kept (in the store, encrypted) until the retention period ends.
     assert not got.wiped
+    # The package went through the outbox; the data centre answered print-ready.
+    assert got.delivery.size > 0 and got.delivery.print_ready_reference, got.delivery
+    assert got.send_reference == got.delivery.print_ready_reference
+    outbox = c.enroll.ListDeliveries(
+        en.ListDeliveriesRequest(include_delivered=True), timeout=CALL_TIMEOUT
+    )
+    assert eid in [d.enrollment_id for d in outbox.deliveries], outbox
     succeeded = [h.step for h in got.history if h.status == en.STEP_STATUS_SUCCEEDED]
     for s in (en.STEP_SEND, en.STEP_PRINT, en.STEP_ENCODE, en.STEP_HAND_OVER):
         assert s in succeeded, "%s missing from the history" % en.Step.Name(s)

@@ -161,6 +161,11 @@ impl EnrollmentError {
             | EnrollmentError::StepInProgress(id)
             | EnrollmentError::NoStepRunning(id) => vec![("enrollment_id", id.clone())],
             EnrollmentError::OperationNotFound(id) => vec![("operation_id", id.clone())],
+            EnrollmentError::Service(crate::services::ServiceError::Duplicate {
+                reason, ..
+            }) => {
+                vec![("duplicate_reason", reason.clone())]
+            }
             EnrollmentError::AlreadyExists { enrollment_id } => {
                 vec![("enrollment_id", enrollment_id.clone())]
             }

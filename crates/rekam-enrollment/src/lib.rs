@@ -13,6 +13,7 @@
 
 mod applicant;
 pub mod cpu;
+mod delivery;
 mod error;
 pub mod formats;
 pub mod liveview;
@@ -35,5 +36,5 @@ pub use pipeline::{
     CardReason, Pipeline, PipelineConfig, Progress, SignatureRenderer, Subscription,
 };
 pub use services::{
-    DataCentre, DataCentreSim, Remote, ServiceError, Siak, SiakConfirmation, SiakSim, Submission,
+    DataCentre, DataCentreSim, Remote, ServiceError, Siak, SiakConfirmation, SiakSim,
 };

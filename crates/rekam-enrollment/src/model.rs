@@ -545,6 +545,36 @@ pub struct Enrollment {
     /// period: what is left is the minimal record of ids, times and outcomes.
     #[serde(default)]
     pub wiped: bool,
+    /// Where the recording's package is on its way to the data centre (filled in when
+    /// the enrollment is read).
+    #[serde(skip)]
+    pub delivery: Option<DeliveryView>,
+}
+
+/// Where a recording's package is on its way to the data centre, and what the data centre
+/// answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryView {
+    /// The package's size in bytes.
+    pub size: u64,
+    /// When it was queued (the recording was finished).
+    pub queued_at: SystemTime,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// The last attempt.
+    pub last_attempt_at: Option<SystemTime>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When the outbox tries next (none once delivered).
+    pub next_attempt_at: Option<SystemTime>,
+    /// When the receiver confirmed it holds the package.
+    pub delivered_at: Option<SystemTime>,
+    /// The data centre's reference, once it answered "received".
+    pub received_reference: Option<String>,
+    /// The reference of its "print-ready" answer: the card may be printed.
+    pub print_ready_reference: Option<String>,
+    /// Its "duplicate" answer (reason, detail): printing is blocked.
+    pub duplicate: Option<(String, String)>,
 }
 
 impl Recording {

@@ -41,6 +41,7 @@ fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, Enrollment
 pub(crate) fn summary(e: &Enrollment) -> Result<Vec<u8>, EnrollmentError> {
     let mut s = e.without_images();
     s.running = None;
+    s.delivery = None;
     encode(&s)
 }
 
@@ -243,6 +244,7 @@ mod tests {
             running: None,
             cancel_reason: None,
             wiped: false,
+            delivery: None,
         };
         let bytes = super::summary(&e).unwrap();
         let back = from_summary(&bytes).unwrap();

@@ -29,7 +29,7 @@ use crate::formats;
 use crate::model::*;
 use crate::persist;
 use crate::procedure;
-use crate::services::{DataCentre, Siak, Submission};
+use crate::services::{DataCentre, Remote, ServiceError, Siak};
 
 /// Renders pen samples as a PNG of the given width: (png, width, height). The daemon
 /// wires the signature crate's renderer in; the pipeline stays free of drivers.
@@ -59,6 +59,9 @@ pub struct PipelineConfig {
     /// handed over and the data centre confirmed, or after a cancellation) before they
     /// are wiped; zero wipes them at once.
     pub biometrics_retention: Duration,
+    /// How long the send step waits for the data centre's "print-ready" before it gives
+    /// up (the officer then issues a receipt; the outbox keeps trying).
+    pub send_wait: Duration,
 }
 
 struct Slot {
@@ -157,6 +160,10 @@ pub struct Pipeline {
     /// The store's last fatal error (full, damaged, key): no new enrollment is opened
     /// until a commit succeeds again.
     fault: Mutex<Option<StoreError>>,
+    /// The outbox's worker, delivering the store's queued packages.
+    outbox: Mutex<Option<rekam_outbox::OutboxHandle>>,
+    /// Counts the data centre's answers as they are kept, to wake waiting send steps.
+    answers: watch::Sender<u64>,
     operations: Mutex<Bounded<watch::Receiver<Operation>>>,
     requests: Mutex<Bounded<([u8; 32], watch::Receiver<Answer>)>>,
     events: broadcast::Sender<EnrollmentEvent>,
@@ -194,9 +201,15 @@ pub struct Progress<'a> {
     op: &'a watch::Sender<Operation>,
     ink: &'a Ink,
     note: &'a Mutex<Option<String>>,
+    outgoing: &'a Mutex<Option<Vec<u8>>>,
 }
 
 impl Progress<'_> {
+    /// Queues a package for the data centre in the step's commit.
+    pub(crate) fn queue_package(&self, package: Vec<u8>) {
+        *lock(self.outgoing) = Some(package);
+    }
+
     /// Publishes a progress event.
     pub fn report(&self, percent: u32, message: impl Into<String>) {
         let message = message.into();
@@ -333,6 +346,8 @@ impl Pipeline {
             store,
             slots: Mutex::new(BTreeMap::new()),
             fault: Mutex::new(None),
+            outbox: Mutex::new(None),
+            answers: watch::channel(0).0,
             operations: Mutex::new(Bounded::new(OPERATIONS_KEPT)),
             requests: Mutex::new(Bounded::new(REQUESTS_KEPT)),
             events,
@@ -342,6 +357,7 @@ impl Pipeline {
             }),
             ids: Mutex::new(ulid::Generator::new()),
         };
+        p.start_outbox();
         if let Err(err) = p.reload() {
             warn!(error = %err, "the enrollment store cannot be read: no enrollment is opened until it can");
             *lock(&p.fault) = Some(match err {
@@ -350,6 +366,71 @@ impl Pipeline {
             });
         }
         p
+    }
+
+    /// Starts the outbox's worker on the current runtime (none outside one): it delivers
+    /// the packages queued in the store, also those a previous run left, and keeps the
+    /// data centre's answers.
+    fn start_outbox(&self) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            warn!("no async runtime: the outbox does not run");
+            return;
+        }
+        let transport: Arc<dyn rekam_outbox::Transport> = self.data_centre.clone();
+        let handle = rekam_outbox::Outbox::spawn(
+            Arc::new(crate::delivery::StoreQueue(self.store.clone())),
+            transport,
+            rekam_outbox::OutboxConfig {
+                answer_sink: Some(Arc::new(crate::delivery::Inbox {
+                    store: self.store.clone(),
+                    changed: self.answers.clone(),
+                })),
+                answer_poll: Duration::from_secs(5),
+                ..rekam_outbox::OutboxConfig::default()
+            },
+        );
+        *lock(&self.outbox) = Some(handle);
+    }
+
+    /// Wakes the outbox: a package was queued, or someone waits for an answer.
+    fn wake_outbox(&self) {
+        if let Some(h) = lock(&self.outbox).as_ref() {
+            h.notify();
+            h.fetch_answers();
+        }
+    }
+
+    /// Stops the outbox's worker (at shutdown); what it had not delivered stays queued.
+    pub async fn stop_outbox(&self) {
+        let handle = lock(&self.outbox).take();
+        if let Some(h) = handle {
+            h.shutdown().await;
+        }
+    }
+
+    /// The delivery state of an enrollment's package, if one was queued.
+    fn delivery_of(&self, id: &str) -> Option<DeliveryView> {
+        match self.store.delivery(id) {
+            Ok(d) => d.as_ref().map(crate::delivery::view),
+            Err(e) => {
+                warn!(enrollment = %id, error = %e, "cannot read the delivery state");
+                None
+            }
+        }
+    }
+
+    /// Every package that is still on its way, or the latest ones.
+    pub fn deliveries(
+        &self,
+        undelivered_only: bool,
+        limit: usize,
+    ) -> Result<Vec<(String, DeliveryView)>, EnrollmentError> {
+        Ok(self
+            .store
+            .deliveries(undelivered_only, limit)?
+            .iter()
+            .map(|d| (d.enrollment_id.clone(), crate::delivery::view(d)))
+            .collect())
     }
 
     /// Loads every open enrollment, then records the steps a crash interrupted.
@@ -565,14 +646,19 @@ impl Pipeline {
     /// One enrollment as it is now, with the step it runs. A finished enrollment comes
     /// from the store without its images (see [`Pipeline::full`]).
     pub fn get(&self, id: &str) -> Result<Enrollment, EnrollmentError> {
-        if let Some(slot) = lock(&self.slots).get(id).cloned() {
-            return Ok(Self::snapshot(&slot));
-        }
-        let row = self
-            .store
-            .load(id)?
-            .ok_or_else(|| EnrollmentError::NotFound(id.to_string()))?;
-        persist::from_summary(&row.summary)
+        let live = lock(&self.slots).get(id).cloned();
+        let mut e = match live {
+            Some(slot) => Self::snapshot(&slot),
+            None => {
+                let row = self
+                    .store
+                    .load(id)?
+                    .ok_or_else(|| EnrollmentError::NotFound(id.to_string()))?;
+                persist::from_summary(&row.summary)?
+            }
+        };
+        e.delivery = self.delivery_of(id);
+        Ok(e)
     }
 
     /// One enrollment with every recorded image.
@@ -609,11 +695,13 @@ impl Pipeline {
         let mut enrollments = Vec::with_capacity(page.rows.len());
         for row in &page.rows {
             let live = lock(&self.slots).get(&row.id).cloned();
-            enrollments.push(match live {
+            let mut e = match live {
                 // With the step it runs (the store has no running step).
                 Some(slot) => Self::snapshot(&slot).without_images(),
                 None => persist::from_summary(&row.summary)?,
-            });
+            };
+            e.delivery = self.delivery_of(&row.id);
+            enrollments.push(e);
         }
         Ok(ListPage {
             enrollments,
@@ -860,6 +948,7 @@ impl Pipeline {
             running: None,
             cancel_reason: None,
             wiped: false,
+            delivery: None,
         };
         let summary = persist::summary(&e)?;
         let index = persist::index(&e, self.config.utc_offset_minutes);
@@ -981,6 +1070,7 @@ impl Pipeline {
             stage,
             None,
         );
+        let outgoing = Mutex::new(None);
         let progress = Progress {
             pipeline: self,
             id,
@@ -989,6 +1079,7 @@ impl Pipeline {
             op: &op_tx,
             ink: &ink,
             note: &note,
+            outgoing: &outgoing,
         };
         let outcome = tokio::select! {
             r = work(&mut work_copy, &progress).instrument(span.clone()) => r.map_err(Ended::Failed),
@@ -1045,8 +1136,20 @@ impl Pipeline {
             }
         };
         // The outcome is on disk before the step answers: success or failure alike.
+        let package = if result.is_ok() {
+            lock(&outgoing).take()
+        } else {
+            None
+        };
         let committed = self
-            .commit(&slot, &before, &next, opts.request.as_ref(), result.is_ok())
+            .commit(
+                &slot,
+                &before,
+                &next,
+                opts.request.as_ref(),
+                result.is_ok(),
+                package,
+            )
             .await;
         let (answer, state) = match (result, committed) {
             (Ok(message), Ok(())) => {
@@ -1110,7 +1213,10 @@ impl Pipeline {
         next: &Enrollment,
         request: Option<&RequestKey>,
         remember: bool,
+        package: Option<Vec<u8>>,
     ) -> Result<(), EnrollmentError> {
+        let queued = package.is_some();
+        let station = self.config.station_id.clone();
         let id = next.id.clone();
         let version = slot.version.load(std::sync::atomic::Ordering::SeqCst);
         let store = self.store.clone();
@@ -1126,6 +1232,9 @@ impl Pipeline {
                 .map(|(n, b)| (n.as_str(), b.as_slice()))
                 .collect();
             let delete: Vec<&str> = delete.iter().map(String::as_str).collect();
+            let key = package
+                .as_ref()
+                .map(|p| rekam_outbox::idempotency_key(&id, p));
             Ok(store.commit(&Commit {
                 id: &id,
                 expected_version: version,
@@ -1138,7 +1247,14 @@ impl Pipeline {
                     fingerprint: k.fingerprint,
                     answer: &summary,
                 }),
-                enqueue: None,
+                enqueue: match (&key, &package) {
+                    (Some(key), Some(package)) => Some(rekam_store::Enqueue {
+                        key,
+                        station_id: &station,
+                        package,
+                    }),
+                    _ => None,
+                },
             })?)
         })
         .await
@@ -1151,6 +1267,9 @@ impl Pipeline {
         let v = self.committed(result)?;
         slot.version.store(v, std::sync::atomic::Ordering::SeqCst);
         *lock(&slot.data) = next.clone();
+        if queued {
+            self.wake_outbox();
+        }
         if !procedure::is_open(next.stage) {
             lock(&self.slots).remove(&next.id);
             if self.config.biometrics_retention.is_zero() && wipe_due(next) {
@@ -1688,7 +1807,8 @@ impl Pipeline {
         id: &str,
         opts: &StepOptions,
     ) -> Result<Enrollment, EnrollmentError> {
-        self.run_step(id, Step::FinishRecording, opts, async |e, _| {
+        let config = self.config.clone();
+        self.run_step(id, Step::FinishRecording, opts, async |e, p| {
             let r = &e.recording;
             let mut lacking = Vec::new();
             if r.face.is_none() {
@@ -1723,7 +1843,15 @@ impl Pipeline {
                     lacking.join("; ")
                 )));
             }
-            Ok("recording complete".into())
+            // The package is built now and queued for the data centre in this step's
+            // commit: the outbox starts delivering it at once.
+            let snapshot = e.clone();
+            let (package, report) =
+                blocking(move || formats::build_package(&snapshot, &config)).await?;
+            e.package_size = package.len();
+            e.package_report = Some(report);
+            p.queue_package(package);
+            Ok("recording complete; its package is queued for the data centre".into())
         })
         .await
     }
@@ -1743,26 +1871,68 @@ impl Pipeline {
     }
 
     async fn send_now(&self, id: &str, opts: &StepOptions) -> Result<Enrollment, EnrollmentError> {
-        let dc = self.data_centre.clone();
-        let config = self.config.clone();
+        let store = self.store.clone();
+        let wait = self.config.send_wait;
+        let mut answers = self.answers.subscribe();
         self.run_step(id, Step::Send, opts, async |e, p| {
-            p.report(10, "packaging the recording");
-            let snapshot = e.clone();
-            let (package, report) =
-                blocking(move || formats::build_package(&snapshot, &config)).await?;
-            e.package_size = package.len();
-            e.package_report = Some(report);
-            p.report(40, format!("sending {} bytes", package.len()));
-            let reference = dc
-                .send(&Submission {
-                    enrollment_id: e.id.clone(),
-                    nik: e.applicant.nik.clone(),
-                    package,
-                })
-                .await?;
-            e.send_reference = Some(reference.clone());
-            e.send_failed = false;
-            Ok(format!("sent to the data centre ({reference})"))
+            // The officer's (re)try sends now, not at the outbox's next backoff.
+            let sid = e.id.clone();
+            let st = store.clone();
+            blocking(move || Ok(st.outbox_retry_now(&sid)?)).await?;
+            self.wake_outbox();
+            let deadline = tokio::time::Instant::now() + wait;
+            loop {
+                answers.borrow_and_update();
+                let d = self.delivery_of(&e.id).ok_or_else(|| {
+                    EnrollmentError::Incomplete(
+                        "no package is queued: finish the recording first".into(),
+                    )
+                })?;
+                if let Some((reason, detail)) = d.duplicate {
+                    return Err(ServiceError::Duplicate { reason, detail }.into());
+                }
+                if let Some(reference) = d.print_ready_reference {
+                    e.send_reference = Some(reference.clone());
+                    e.send_failed = false;
+                    return Ok(format!(
+                        "the data centre confirmed the recording: print-ready ({reference})"
+                    ));
+                }
+                if d.delivered_at.is_none()
+                    && let Some(err) = d.last_error.as_ref().filter(|m| m.starts_with("PACKAGE_REJECTED"))
+                {
+                    return Err(ServiceError::Rejected(err.clone()).into());
+                }
+                let state = match (&d.received_reference, d.delivered_at) {
+                    (Some(r), _) => format!("received ({r}); waiting for the duplicate check"),
+                    (None, Some(_)) => "delivered; waiting for the data centre's answer".into(),
+                    (None, None) => format!("delivering (attempt {})", d.attempts + 1),
+                };
+                p.report(50, state.clone());
+                if tokio::time::Instant::now() >= deadline {
+                    let why = match (&d.received_reference, &d.last_error) {
+                        (Some(_), _) => state,
+                        (None, Some(err)) => format!(
+                            "not delivered after {} attempts ({err})",
+                            d.attempts
+                        ),
+                        (None, None) => "no answer yet".to_string(),
+                    };
+                    return Err(ServiceError::Unavailable(
+                        Remote::DataCentre,
+                        format!(
+                            "{why} within {wait:?}; issue a recording receipt: the outbox keeps trying and the answer is kept"
+                        ),
+                    )
+                    .into());
+                }
+                // An answer wakes the step at once; delivery attempts are seen at the tick.
+                let _ = tokio::time::timeout_at(
+                    deadline.min(tokio::time::Instant::now() + Duration::from_millis(50)),
+                    answers.changed(),
+                )
+                .await;
+            }
         })
         .await
     }

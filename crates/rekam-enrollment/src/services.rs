@@ -46,6 +46,17 @@ pub enum ServiceError {
     /// The data centre refused the package.
     #[error("the data centre rejected the recording: {0}")]
     Rejected(String),
+    /// The data centre's duplicate check found the applicant already enrolled: printing
+    /// is blocked.
+    #[error(
+        "the data centre's duplicate check refuses a card: {reason} ({detail}); the applicant must see the supervisor"
+    )]
+    Duplicate {
+        /// `NIK_HAS_CARD` or `FINGERPRINTS_OF_ANOTHER_NIK`.
+        reason: String,
+        /// The data centre's words.
+        detail: String,
+    },
 }
 
 impl ServiceError {
@@ -57,6 +68,7 @@ impl ServiceError {
             ServiceError::NotRegistered => "SIAK_NOT_REGISTERED",
             ServiceError::Mismatch(_) => "SIAK_MISMATCH",
             ServiceError::Rejected(_) => "DATA_CENTRE_REJECTED",
+            ServiceError::Duplicate { .. } => "DATA_CENTRE_DUPLICATE",
         }
     }
 }
@@ -79,27 +91,18 @@ pub trait Siak: Send + Sync {
     }
 }
 
-/// A recording to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Submission {
-    /// The enrollment id.
-    pub enrollment_id: String,
-    /// The applicant's NIK.
-    pub nik: String,
-    /// The ANSI/NIST-ITL transaction.
-    pub package: Vec<u8>,
-}
-
-/// The central data centre.
-#[async_trait]
-pub trait DataCentre: Send + Sync {
-    /// Sends a recording; returns the data centre's reference.
-    async fn send(&self, submission: &Submission) -> Result<String, ServiceError>;
+/// The central data centre, as the outbox (`rekam-outbox`) reaches it: a transport
+/// (NATS JetStream, HTTP, or the in-process simulator) that delivers packages and brings
+/// back the data centre's two-stage answers.
+pub trait DataCentre: rekam_outbox::Transport {
     /// Fault control when simulated.
     fn simulator(&self) -> Option<&dyn SimulatorControl> {
         None
     }
 }
+
+impl DataCentre for rekam_outbox::NatsTransport {}
+impl DataCentre for rekam_outbox::HttpTransport {}
 
 const UNAVAILABLE: FaultSpec = FaultSpec {
     name: "unavailable",
@@ -166,15 +169,25 @@ impl Siak for SiakSim {
     }
 }
 
-/// A simulated data centre: accepts well-formed packages unless a fault says otherwise.
+/// A simulated data centre in the daemon's process: receives packages as the real one
+/// does (a parse check, de-duplication by idempotency key) and answers in two stages,
+/// "received" then "print-ready", unless a fault says otherwise.
 pub struct DataCentreSim {
     timing: Timing,
     faults: FaultSet,
-    received: std::sync::Mutex<Vec<Submission>>,
+    state: std::sync::Mutex<SimState>,
+}
+
+#[derive(Default)]
+struct SimState {
+    /// Keys received, in order.
+    keys: Vec<String>,
+    /// Answers not fetched yet.
+    pending: std::collections::VecDeque<rekam_outbox::AnswerMessage>,
 }
 
 impl DataCentreSim {
-    /// A data-centre simulator; a send takes about 2 s plus 1 s per MB, scaled.
+    /// A data-centre simulator; an upload takes about 2 s plus 1 s per MB, scaled.
     pub fn new(timing: Timing) -> Self {
         DataCentreSim {
             timing,
@@ -184,46 +197,112 @@ impl DataCentreSim {
                     name: "reject",
                     description: "the data centre refuses the package",
                 },
+                FaultSpec {
+                    name: "duplicate",
+                    description: "the duplicate check finds the NIK already has a card",
+                },
             ]),
-            received: std::sync::Mutex::new(Vec::new()),
+            state: std::sync::Mutex::new(SimState::default()),
         }
     }
 
-    /// What the data centre received, oldest first.
-    pub fn received(&self) -> Vec<Submission> {
-        self.received.lock().map(|r| r.clone()).unwrap_or_default()
+    /// How many distinct packages the data centre received.
+    pub fn received(&self) -> usize {
+        self.state.lock().map(|s| s.keys.len()).unwrap_or(0)
     }
 }
 
 #[async_trait]
-impl DataCentre for DataCentreSim {
-    async fn send(&self, submission: &Submission) -> Result<String, ServiceError> {
-        let mb = submission.package.len() as f64 / 1e6;
+impl rekam_outbox::Transport for DataCentreSim {
+    fn name(&self) -> &'static str {
+        "sim"
+    }
+
+    async fn deliver(
+        &self,
+        parcel: &rekam_outbox::Parcel,
+    ) -> Result<rekam_outbox::Delivered, rekam_outbox::TransportError> {
+        use rekam_outbox::{AnswerMessage, CentralAnswer, DuplicateReason, TransportError};
+        let mb = parcel.package.len() as f64 / 1e6;
         self.timing
             .sleep(Duration::from_millis(2000) + Duration::from_secs_f64(mb))
             .await;
         if self.faults.is_active("unavailable") {
-            return Err(ServiceError::Unavailable(
-                Remote::DataCentre,
+            return Err(TransportError::Unavailable(
                 "no route to the data centre (simulated)".into(),
             ));
         }
         if self.faults.is_active("reject") {
-            return Err(ServiceError::Rejected(
-                "duplicate submission (simulated)".into(),
-            ));
+            return Err(TransportError::Rejected {
+                status: 422,
+                detail: "the package is refused (simulated)".into(),
+            });
         }
         // The data centre checks what it receives: a package that does not parse is refused.
-        if let Err(e) = rekam_biometrics::ansi_nist::Transaction::parse(&submission.package) {
-            return Err(ServiceError::Rejected(format!("malformed package: {e}")));
+        if let Err(e) = rekam_biometrics::ansi_nist::Transaction::parse(&parcel.package) {
+            return Err(TransportError::Rejected {
+                status: 422,
+                detail: format!("malformed package: {e}"),
+            });
         }
-        let mut received = self
-            .received
+        let duplicate_verdict = self.faults.is_active("duplicate");
+        let mut state = self
+            .state
             .lock()
-            .map_err(|_| ServiceError::Unavailable(Remote::DataCentre, "internal lock".into()))?;
-        received.push(submission.clone());
-        Ok(format!("DC-{:08}", received.len()))
+            .map_err(|_| TransportError::Unavailable("internal lock".into()))?;
+        if state.keys.contains(&parcel.idempotency_key) {
+            return Ok(rekam_outbox::Delivered { duplicate: true });
+        }
+        state.keys.push(parcel.idempotency_key.clone());
+        let reference = format!("DC-{:08}", state.keys.len());
+        let answer = |answer| AnswerMessage {
+            enrollment_id: parcel.enrollment_id.clone(),
+            idempotency_key: parcel.idempotency_key.clone(),
+            answer,
+            at: std::time::SystemTime::now(),
+        };
+        state.pending.push_back(answer(CentralAnswer::Received {
+            reference: reference.clone(),
+        }));
+        state.pending.push_back(answer(if duplicate_verdict {
+            CentralAnswer::Duplicate {
+                reason: DuplicateReason::NikHasCard,
+                detail: "the NIK already has a KTP-el (simulated)".into(),
+            }
+        } else {
+            CentralAnswer::PrintReady { reference }
+        }));
+        Ok(rekam_outbox::Delivered { duplicate: false })
     }
+
+    async fn receive_answers(
+        &self,
+        sink: &dyn rekam_outbox::AnswerSink,
+    ) -> Result<usize, rekam_outbox::TransportError> {
+        let mut accepted = 0;
+        loop {
+            let next = self
+                .state
+                .lock()
+                .ok()
+                .and_then(|mut s| s.pending.pop_front());
+            let Some(answer) = next else { break };
+            if let Err(e) = sink.accept(&answer) {
+                // Kept for the next fetch, as a broker redelivers an unacknowledged answer.
+                if let Ok(mut s) = self.state.lock() {
+                    s.pending.push_front(answer);
+                }
+                return Err(rekam_outbox::TransportError::Unavailable(format!(
+                    "the station could not keep an answer: {e}"
+                )));
+            }
+            accepted += 1;
+        }
+        Ok(accepted)
+    }
+}
+
+impl DataCentre for DataCentreSim {
     fn simulator(&self) -> Option<&dyn SimulatorControl> {
         Some(&self.faults)
     }

@@ -50,6 +50,7 @@ fn pipeline() -> Arc<Pipeline> {
             fingerprint_min_quality: 40,
             fingerprint_attempts: 3,
             biometrics_retention: Duration::from_secs(3600),
+            send_wait: Duration::from_millis(500),
         },
         Arc::new(rekam_store::SqliteStore::open_in_memory().unwrap()),
     ))

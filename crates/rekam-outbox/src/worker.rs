@@ -88,6 +88,8 @@ struct Counters {
 
 /// The outbox worker; see [`Outbox::spawn`].
 pub struct Outbox {
+    /// Wakes the answer loop: a parcel was just delivered, or someone waits for an answer.
+    answers_wake: Arc<Notify>,
     queue: Arc<dyn Queue>,
     transport: Arc<dyn Transport>,
     config: OutboxConfig,
@@ -98,6 +100,7 @@ pub struct Outbox {
 /// A running worker: wake it, read its counters, stop it.
 pub struct OutboxHandle {
     notify: Arc<Notify>,
+    answers_wake: Arc<Notify>,
     stop: watch::Sender<bool>,
     counters: Arc<Counters>,
     tasks: Vec<JoinHandle<()>>,
@@ -108,6 +111,11 @@ impl OutboxHandle {
     /// next sleep, so none is lost.
     pub fn notify(&self) {
         self.notify.notify_one();
+    }
+
+    /// Fetches answers now rather than at the next poll (someone waits for one).
+    pub fn fetch_answers(&self) {
+        self.answers_wake.notify_one();
     }
 
     /// What the worker did so far.
@@ -150,7 +158,9 @@ impl Outbox {
         let (stop, stop_rx) = watch::channel(false);
         let sink = config.answer_sink.clone();
         let answer_poll = config.answer_poll;
+        let answers_wake = Arc::new(Notify::new());
         let outbox = Arc::new(Outbox {
+            answers_wake: answers_wake.clone(),
             queue,
             transport,
             config,
@@ -168,6 +178,7 @@ impl Outbox {
         }
         OutboxHandle {
             notify,
+            answers_wake,
             stop,
             counters,
             tasks,
@@ -237,6 +248,8 @@ impl Outbox {
             let attempt = match result {
                 Ok(d) => {
                     self.counters.delivered.fetch_add(1, Ordering::Relaxed);
+                    // The first answer ("received") follows a delivery closely.
+                    self.answers_wake.notify_one();
                     if d.duplicate {
                         self.counters.duplicates.fetch_add(1, Ordering::Relaxed);
                     }
@@ -314,6 +327,7 @@ impl Outbox {
             };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
+                _ = self.answers_wake.notified() => {}
                 _ = stop.changed() => break,
             }
         }

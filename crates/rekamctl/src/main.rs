@@ -167,6 +167,13 @@ pub enum Command {
     ///
     /// JSON: [{"id","nik","name","stage","created_at","last_error"}].
     Enrollments(EnrollmentsArgs),
+    /// Shows the outbox: the recordings' packages still on their way to the data centre
+    /// (with --all, the latest delivered ones too), their attempts, last error, next
+    /// attempt and the data centre's answers.
+    ///
+    /// JSON: [{"enrollment_id","size","attempts","state","last_error","next_attempt",
+    /// "received_reference","print_ready_reference","duplicate_reason"}].
+    Outbox(OutboxArgs),
     /// Injects, clears or lists the faults of a simulated device or service.
     ///
     /// JSON: {"target","active":[...]} after inject or clear; with --list
@@ -385,6 +392,17 @@ pub enum CaptureCommand {
     },
 }
 
+/// Options of `outbox`.
+#[derive(Debug, Args)]
+pub struct OutboxArgs {
+    /// Also show the packages the data centre already holds.
+    #[arg(long)]
+    pub all: bool,
+    /// Show at most this many.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+}
+
 /// Options of `enrollments`.
 #[derive(Debug, Args)]
 pub struct EnrollmentsArgs {
@@ -575,6 +593,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         Command::Card { device } => cmd::encoder::card(&ctx, device).await,
         Command::Enroll(args) => cmd::enroll::enroll(&ctx, args).await,
         Command::Enrollments(args) => cmd::enroll::enrollments(&ctx, args).await,
+        Command::Outbox(args) => cmd::enroll::outbox(&ctx, args).await,
         Command::Fault {
             target,
             kind,
@@ -729,6 +748,7 @@ mod tests {
         ));
         assert!(parse(&["fault", "siak", "--clear"]).is_ok());
         assert!(parse(&["fault", "datacentre", "--list"]).is_ok());
+        assert!(parse(&["outbox", "--all", "--limit", "5"]).is_ok());
         assert!(parse(&["fault", "printer0"]).is_err());
         assert!(parse(&["fault", "printer0", "jam", "--clear"]).is_err());
         assert!(parse(&["fault", "printer0", "--clear", "--list"]).is_err());

@@ -179,6 +179,9 @@ pub struct StationConfig {
     pub fingerprint_min_quality: u8,
     /// Captures of a position, at most, to reach the minimum quality.
     pub fingerprint_attempts: u32,
+    /// Seconds the send step waits for the data centre's "print-ready" before the officer
+    /// is told to issue a recording receipt (the outbox keeps trying).
+    pub send_wait_secs: f64,
 }
 
 /// One device.
@@ -197,8 +200,12 @@ pub struct DeviceConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServiceConfig {
-    /// The adapter: "sim".
+    /// The adapter: "sim" (in the daemon's process); for the data centre also "nats"
+    /// (NATS JetStream) and "http" (HTTPS POST).
     pub driver: String,
+    /// Where the adapter connects: `nats://host:4222` for "nats", the endpoint's base URL
+    /// (`https://dc.example/`) for "http".
+    pub url: String,
 }
 
 impl Default for ServerConfig {
@@ -232,6 +239,7 @@ impl Default for StationConfig {
             utc_offset_minutes: 420,
             fingerprint_min_quality: 40,
             fingerprint_attempts: 3,
+            send_wait_secs: 20.0,
         }
     }
 }
@@ -240,6 +248,7 @@ impl Default for ServiceConfig {
     fn default() -> Self {
         ServiceConfig {
             driver: "sim".into(),
+            url: String::new(),
         }
     }
 }

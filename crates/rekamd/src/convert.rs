@@ -783,6 +783,32 @@ pub fn enrollment(e: &enr::Enrollment) -> pb::Enrollment {
         running_step: e.running.as_ref().map(operation),
         cancel_reason: e.cancel_reason.clone().unwrap_or_default(),
         wiped: e.wiped,
+        delivery: e.delivery.as_ref().map(delivery),
+    }
+}
+
+/// A package's way to the data centre, to proto.
+pub fn delivery(d: &enr::DeliveryView) -> pb::DeliveryState {
+    pb::DeliveryState {
+        size: d.size,
+        queue_time: Some(timestamp(d.queued_at)),
+        attempts: d.attempts,
+        last_attempt_time: d.last_attempt_at.map(timestamp),
+        last_error: d.last_error.clone().unwrap_or_default(),
+        next_attempt_time: d.next_attempt_at.map(timestamp),
+        deliver_time: d.delivered_at.map(timestamp),
+        received_reference: d.received_reference.clone().unwrap_or_default(),
+        print_ready_reference: d.print_ready_reference.clone().unwrap_or_default(),
+        duplicate_reason: d
+            .duplicate
+            .as_ref()
+            .map(|x| x.0.clone())
+            .unwrap_or_default(),
+        duplicate_detail: d
+            .duplicate
+            .as_ref()
+            .map(|x| x.1.clone())
+            .unwrap_or_default(),
     }
 }
 

@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod convert;
+pub mod datacentre;
 pub mod edge;
 pub mod idempotency;
 pub mod server;

@@ -11,7 +11,7 @@ use anyhow::Context;
 use rekam_api::pb;
 use rekam_core::sim::Timing;
 use rekam_core::{DriverFactory, DriverTable, OpenOptions, Registry};
-use rekam_enrollment::{DataCentreSim, Pipeline, PipelineConfig, SiakSim};
+use rekam_enrollment::{Pipeline, PipelineConfig, SiakSim};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tracing::info;
@@ -173,20 +173,19 @@ impl Daemon {
             devices.push(opened.device);
             selectors.push((sel.clone(), id));
         }
-        for s in [&config.siak, &config.datacentre] {
-            if s.driver != "sim" {
-                anyhow::bail!(
-                    "service driver {:?} is not built into this rekamd; available: sim",
-                    s.driver
-                );
-            }
+        if config.siak.driver != "sim" {
+            anyhow::bail!(
+                "SIAK driver {:?} is not built into this rekamd; available: sim",
+                config.siak.driver
+            );
         }
+        let data_centre = crate::datacentre::open(&config, timing)?;
         let registry = Arc::new(Registry::new(devices)?);
         let store = open_store(&config.store);
         let pipeline = Arc::new(Pipeline::new(
             registry.clone(),
             Arc::new(SiakSim::new(timing)),
-            Arc::new(DataCentreSim::new(timing)),
+            data_centre,
             PipelineConfig {
                 station_id: config.station.id.clone(),
                 data_centre_agency: config.station.data_centre_agency.clone(),
@@ -198,6 +197,8 @@ impl Daemon {
                 biometrics_retention: Duration::from_secs(
                     config.store.biometrics_retention_hours.saturating_mul(3600),
                 ),
+                send_wait: Duration::try_from_secs_f64(config.station.send_wait_secs.max(0.0))
+                    .unwrap_or(Duration::from_secs(20)),
             },
             store,
         ));
@@ -432,6 +433,8 @@ impl Daemon {
         {
             tracing::warn!("calls still running after 10 s: stopping anyway");
         }
+        // What the outbox has not delivered stays queued in the store for the next start.
+        self.shared.pipeline.stop_outbox().await;
         let _ = std::fs::remove_file(&socket);
         info!("rekamd stopped");
         Ok(())

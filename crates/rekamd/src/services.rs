@@ -922,6 +922,31 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         Ok(Response::new(convert::enrollment(&e)))
     }
 
+    async fn list_deliveries(
+        &self,
+        req: Request<pb::ListDeliveriesRequest>,
+    ) -> Result<Response<pb::ListDeliveriesResponse>, Status> {
+        let r = req.into_inner();
+        let limit = match r.page_size {
+            n if n < 0 => return Err(status::invalid("page_size", "must not be negative")),
+            0 => 100,
+            n => (n as usize).min(1000),
+        };
+        let list = self
+            .pipeline
+            .deliveries(!r.include_delivered, limit)
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(pb::ListDeliveriesResponse {
+            deliveries: list
+                .iter()
+                .map(|(id, d)| pb::Delivery {
+                    enrollment_id: id.clone(),
+                    state: Some(convert::delivery(d)),
+                })
+                .collect(),
+        }))
+    }
+
     async fn list_enrollments(
         &self,
         req: Request<pb::ListEnrollmentsRequest>,

@@ -177,6 +177,9 @@ pub fn localized(reason: &str) -> &'static str {
             "Pusat data tidak dapat dihubungi; data perekaman tetap tersimpan."
         }
         "DATA_CENTRE_REJECTED" => "Pusat data menolak data perekaman.",
+        "DATA_CENTRE_DUPLICATE" => {
+            "Pemeriksaan ganda pusat data menolak pencetakan kartu; pemohon menghadap supervisor."
+        }
         "STORE_FULL" => {
             "Penyimpanan data perekaman penuh; tidak ada yang ditulis. Kosongkan ruang disk, lalu ulangi."
         }
@@ -234,9 +237,9 @@ pub fn enrollment(e: &EnrollmentError) -> Status {
         EnrollmentError::Device(d) => return device(d),
         EnrollmentError::Service(ServiceError::Unavailable(..)) => Code::Unavailable,
         EnrollmentError::Service(ServiceError::NotRegistered) => Code::NotFound,
-        EnrollmentError::Service(ServiceError::Mismatch(_) | ServiceError::Rejected(_)) => {
-            Code::FailedPrecondition
-        }
+        EnrollmentError::Service(
+            ServiceError::Mismatch(_) | ServiceError::Rejected(_) | ServiceError::Duplicate { .. },
+        ) => Code::FailedPrecondition,
         EnrollmentError::Store(s) => match s {
             StoreError::Full(_) => Code::ResourceExhausted,
             StoreError::Corrupt { .. } => Code::DataLoss,
@@ -471,6 +474,10 @@ mod tests {
             ServiceError::NotRegistered,
             ServiceError::Mismatch(String::new()),
             ServiceError::Rejected(String::new()),
+            ServiceError::Duplicate {
+                reason: String::new(),
+                detail: String::new(),
+            },
             ServiceError::Unavailable(rekam_enrollment::Remote::Siak, String::new()),
             ServiceError::Unavailable(rekam_enrollment::Remote::DataCentre, String::new()),
         ] {

@@ -529,6 +529,99 @@ pub async fn enrollments(ctx: &Ctx, args: crate::EnrollmentsArgs) -> anyhow::Res
     Ok(())
 }
 
+/// Where a package is, in one word.
+pub fn delivery_state(d: &rekam_api::pb::DeliveryState) -> &'static str {
+    if !d.duplicate_reason.is_empty() {
+        "duplicate"
+    } else if !d.print_ready_reference.is_empty() {
+        "print-ready"
+    } else if !d.received_reference.is_empty() {
+        "received"
+    } else if d.deliver_time.is_some() {
+        "delivered"
+    } else if d.attempts > 0 {
+        "retrying"
+    } else {
+        "queued"
+    }
+}
+
+/// `outbox`: the packages on their way to the data centre.
+pub async fn outbox(ctx: &Ctx, args: crate::OutboxArgs) -> anyhow::Result<()> {
+    let mut client = EnrollmentServiceClient::new(ctx.channel.clone());
+    let list = client
+        .list_deliveries(ctx.req(rekam_api::pb::ListDeliveriesRequest {
+            include_delivered: args.all,
+            page_size: i32::try_from(args.limit.clamp(1, 1000)).unwrap_or(1000),
+        }))
+        .await?
+        .into_inner()
+        .deliveries;
+    let rows: Vec<(String, rekam_api::pb::DeliveryState)> = list
+        .into_iter()
+        .map(|d| (d.enrollment_id, d.state.unwrap_or_default()))
+        .collect();
+    if ctx.json {
+        print_json(&Value::Array(
+            rows.iter()
+                .map(|(id, d)| {
+                    json!({
+                        "enrollment_id": id,
+                        "size": d.size,
+                        "attempts": d.attempts,
+                        "state": delivery_state(d),
+                        "last_error": d.last_error,
+                        "next_attempt": time(d.next_attempt_time.as_ref()),
+                        "received_reference": d.received_reference,
+                        "print_ready_reference": d.print_ready_reference,
+                        "duplicate_reason": d.duplicate_reason,
+                    })
+                })
+                .collect(),
+        ));
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!(
+            "{}",
+            if args.all {
+                "the outbox is empty"
+            } else {
+                "nothing waits in the outbox: the data centre holds every package"
+            }
+        );
+        return Ok(());
+    }
+    let mut table = Table::new();
+    table.load_preset(presets::UTF8_FULL_CONDENSED);
+    table.set_header([
+        "enrollment",
+        "size",
+        "state",
+        "attempts",
+        "next attempt",
+        "last error",
+        "answer",
+    ]);
+    for (id, d) in &rows {
+        table.add_row([
+            id.clone(),
+            format!("{} kB", d.size.div_ceil(1000)),
+            delivery_state(d).to_string(),
+            d.attempts.to_string(),
+            time(d.next_attempt_time.as_ref()),
+            d.last_error.clone(),
+            if d.duplicate_reason.is_empty() {
+                d.print_ready_reference.clone()
+            } else {
+                format!("{}: {}", d.duplicate_reason, d.duplicate_detail)
+            },
+        ]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
