@@ -65,15 +65,33 @@ pub struct PipelineConfig {
 }
 
 struct Slot {
-    /// The enrollment as last committed to the store.
+    /// The enrollment as last committed to the store: whole while it is being recorded,
+    /// without images once the recording is finished ([`light`]).
     data: Mutex<Enrollment>,
     /// Its version in the store.
     version: std::sync::atomic::AtomicU64,
     running: Mutex<Option<RunningStep>>,
 }
 
+/// True when an enrollment at `stage` is kept in memory without its images: the recording
+/// is finished (its package built), so only Print and Encode need images again, and they
+/// read them from the store. A station with many receipts waiting for return visits then
+/// holds summaries, not recordings.
+fn light(stage: Stage) -> bool {
+    !matches!(
+        stage,
+        Stage::Created | Stage::DocumentsChecked | Stage::IdentityVerified
+    )
+}
+
 impl Slot {
+    /// A slot for an enrollment as committed (whole, or already without images).
     fn new(e: Enrollment, version: u64) -> Arc<Slot> {
+        let e = if light(e.stage) {
+            e.without_images()
+        } else {
+            e
+        };
         Arc::new(Slot {
             data: Mutex::new(e),
             version: std::sync::atomic::AtomicU64::new(version),
@@ -144,7 +162,9 @@ type Answer = Option<Result<Enrollment, EnrollmentError>>;
 /// Operations remembered after they end (for GetStepOperation and WatchStepOperation).
 const OPERATIONS_KEPT: usize = 4096;
 /// Request ids remembered with their answers (AIP-155).
-const REQUESTS_KEPT: usize = 4096;
+/// Only the recent ones (and those in flight) are in memory; every answer is also in the
+/// store, so an older request id is answered from there.
+const REQUESTS_KEPT: usize = 256;
 
 /// The enrollment procedure over the station's devices and services.
 pub struct Pipeline {
@@ -442,7 +462,11 @@ impl Pipeline {
         let mut slots = lock(&self.slots);
         for row in page.rows {
             let e = persist::from_summary(&row.summary)?;
-            let e = persist::assemble(e, self.store.artefacts(&row.id)?)?;
+            let e = if light(e.stage) {
+                e
+            } else {
+                persist::assemble(e, self.store.artefacts(&row.id)?)?
+            };
             slots.insert(row.id.clone(), Slot::new(e, row.version));
         }
         let open = slots.len();
@@ -628,7 +652,11 @@ impl Pipeline {
             .load(id)?
             .ok_or_else(|| EnrollmentError::NotFound(id.to_string()))?;
         let e = persist::from_summary(&row.summary)?;
-        let e = persist::assemble(e, self.store.artefacts(id)?)?;
+        let e = if light(e.stage) {
+            e
+        } else {
+            persist::assemble(e, self.store.artefacts(id)?)?
+        };
         let mut slots = lock(&self.slots);
         Ok(slots
             .entry(id.to_string())
@@ -663,11 +691,26 @@ impl Pipeline {
 
     /// One enrollment with every recorded image.
     pub fn full(&self, id: &str) -> Result<Enrollment, EnrollmentError> {
-        if let Some(slot) = lock(&self.slots).get(id).cloned() {
-            return Ok(Self::snapshot(&slot));
-        }
         let e = self.get(id)?;
+        if !light(e.stage) && lock(&self.slots).contains_key(id) {
+            return Ok(e);
+        }
         persist::assemble(e, self.store.artefacts(id)?)
+    }
+
+    /// The whole enrollment a step starts from: the slot's copy, with its images read
+    /// back from the store when it is kept without them.
+    async fn whole(&self, slot: &Slot) -> Result<Enrollment, EnrollmentError> {
+        let e = lock(&slot.data).clone();
+        if !light(e.stage) {
+            return Ok(e);
+        }
+        let store = self.store.clone();
+        blocking(move || {
+            let artefacts = store.artefacts(&e.id)?;
+            persist::assemble(e, artefacts)
+        })
+        .await
     }
 
     /// Every enrollment, newest first, without images.
@@ -1057,7 +1100,19 @@ impl Pipeline {
             // So that a crash in the middle shows which job ran and whether a blank was fed.
             self.mark_running(&op_tx.borrow());
         }
-        let mut work_copy = lock(&slot.data).clone();
+        let base = match self.whole(&slot).await {
+            Ok(e) => e,
+            Err(err) => {
+                op_tx.send_modify(|o| {
+                    o.state = OperationState::Failed;
+                    o.ended_at = Some(SystemTime::now());
+                    o.message = err.to_string();
+                    o.error_reason = Some(err.reason());
+                });
+                return Err(err);
+            }
+        };
+        let mut work_copy = base.clone();
         let stage = work_copy.stage;
         let op_id = op_tx.borrow().id.clone();
         let span = info_span!("step", enrollment = %id, step = %step, operation = %op_id);
@@ -1094,7 +1149,7 @@ impl Pipeline {
         record.job_id = op.job_id.clone();
         record.request_id = request_id;
         record.note = lock(&note).clone().or_else(|| opts.note.clone());
-        let before = lock(&slot.data).clone();
+        let before = base;
         let (next, result) = match outcome {
             Ok(message) => {
                 record.message = message.clone();
@@ -1266,7 +1321,11 @@ impl Pipeline {
         };
         let v = self.committed(result)?;
         slot.version.store(v, std::sync::atomic::Ordering::SeqCst);
-        *lock(&slot.data) = next.clone();
+        *lock(&slot.data) = if light(next.stage) {
+            next.without_images()
+        } else {
+            next.clone()
+        };
         if queued {
             self.wake_outbox();
         }

@@ -254,7 +254,8 @@ impl rekam_outbox::Transport for DataCentreSim {
             return Ok(rekam_outbox::Delivered { duplicate: true });
         }
         state.keys.push(parcel.idempotency_key.clone());
-        let reference = format!("DC-{:08}", state.keys.len());
+        // Unique across restarts of the simulator too: a ULID, not a counter.
+        let reference = format!("DC-{}", ulid::Ulid::new());
         let answer = |answer| AnswerMessage {
             enrollment_id: parcel.enrollment_id.clone(),
             idempotency_key: parcel.idempotency_key.clone(),

@@ -7,133 +7,11 @@
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use rekam_api::pb;
 use rekam_api::pb::enrollment_service_client::EnrollmentServiceClient;
 use tonic::transport::Channel;
 
-fn applicant() -> pb::Applicant {
-    pb::Applicant {
-        nik: "3171014708900003".into(),
-        kk_number: "3171010101090001".into(),
-        name: "SITI RAHAYU".into(),
-        birth_place: "JAKARTA".into(),
-        birth_date: Some(rekam_api::Date {
-            year: 1990,
-            month: 8,
-            day: 7,
-        }),
-        sex: pb::Sex::Female as i32,
-        address: "JL. MERDEKA NO. 10".into(),
-        rt: 3,
-        rw: 5,
-        village: "GAMBIR".into(),
-        district: "GAMBIR".into(),
-        regency: "JAKARTA PUSAT".into(),
-        province: "DKI JAKARTA".into(),
-        religion: pb::Religion::Islam as i32,
-        marital_status: pb::MaritalStatus::Married as i32,
-        occupation: "KARYAWAN SWASTA".into(),
-        citizenship: pb::Citizenship::Wni as i32,
-        blood_type: pb::BloodType::O as i32,
-    }
-}
-
-macro_rules! timed {
-    ($times:expr, $name:literal, $e:expr) => {{
-        let t = std::time::Instant::now();
-        let r = $e;
-        if let Some(v) = $times.as_mut() {
-            v.push(($name, t.elapsed()));
-        }
-        r
-    }};
-}
-
-async fn one_enrollment(c: &mut EnrollmentServiceClient<Channel>) {
-    one_enrollment_timed(c, &mut None).await
-}
-
-async fn one_enrollment_timed(
-    c: &mut EnrollmentServiceClient<Channel>,
-    times: &mut Option<Vec<(&'static str, Duration)>>,
-) {
-    let id = timed!(
-        times,
-        "create",
-        c.create_enrollment(pb::CreateEnrollmentRequest {
-            applicant: Some(applicant()),
-            ..Default::default()
-        })
-        .await
-    )
-    .unwrap()
-    .into_inner()
-    .id;
-    let s = || pb::StepRequest {
-        enrollment_id: id.clone(),
-        ..Default::default()
-    };
-    timed!(
-        times,
-        "check_documents",
-        c.check_documents(pb::CheckDocumentsRequest {
-            enrollment_id: id.clone(),
-            kk_number_on_document: "3171010101090001".into(),
-            ..Default::default()
-        })
-        .await
-    )
-    .unwrap();
-    timed!(times, "verify_identity", c.verify_identity(s()).await).unwrap();
-    timed!(times, "capture_face", c.capture_face(s()).await).unwrap();
-    timed!(
-        times,
-        "capture_fingerprints",
-        c.capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-            enrollment_id: id.clone(),
-            missing: vec![],
-            ..Default::default()
-        })
-        .await
-    )
-    .unwrap();
-    timed!(times, "capture_signature", c.capture_signature(s()).await).unwrap();
-    timed!(times, "finish_recording", c.finish_recording(s()).await).unwrap();
-    timed!(times, "send", c.send(s()).await).unwrap();
-    timed!(times, "print", c.print(s()).await).unwrap();
-    timed!(times, "encode", c.encode(s()).await).unwrap();
-    let e = timed!(times, "hand_over", c.hand_over(s()).await)
-        .unwrap()
-        .into_inner();
-    assert_eq!(e.stage, pb::EnrollmentStage::HandedOver as i32);
-}
-
-async fn refill(channel: &Channel) {
-    use rekam_api::pb::printer_service_client::PrinterServiceClient;
-    use rekam_api::pb::simulation_service_client::SimulationServiceClient;
-    let supplies = PrinterServiceClient::new(channel.clone())
-        .get_supplies(pb::GetSuppliesRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    if supplies.cards_remaining < 5 || supplies.ribbon_prints_remaining < 10 {
-        let mut sim = SimulationServiceClient::new(channel.clone());
-        for fault in ["no_cards", "ribbon_out"] {
-            sim.inject_fault(pb::InjectFaultRequest {
-                target: "printer0".into(),
-                fault: fault.into(),
-            })
-            .await
-            .unwrap();
-        }
-        // Clearing these faults loads a full hopper and a new ribbon.
-        sim.clear_faults(pb::ClearFaultsRequest {
-            target: "printer0".into(),
-        })
-        .await
-        .unwrap();
-    }
-}
+mod common;
+use common::{one_enrollment, one_enrollment_timed, refill};
 
 fn enrollment(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -201,6 +79,8 @@ fn idle_rss(_: &mut Criterion) {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rekamd"))
         .args(["--listen", "", "--time-scale", "0", "--socket"])
         .arg(&sock)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
         .env("RUST_LOG", "warn")
         .spawn()
         .unwrap();
