@@ -474,3 +474,55 @@ async fn a_full_store_refuses_the_step_and_new_enrollments_and_keeps_what_it_has
     );
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_retention_the_data_is_wiped_at_hand_over_and_a_minimal_record_stays() {
+    let d = TestDaemon::start_with(|c| c.store.biometrics_retention_hours = 0).await;
+    let mut c = d.enroll();
+    let id = recorded(&d).await;
+    c.send(step(&id)).await.unwrap();
+    c.print(step(&id)).await.unwrap();
+    c.encode(step(&id)).await.unwrap();
+    let done = c.hand_over(step(&id)).await.unwrap().into_inner();
+    let e = c
+        .get_enrollment(pb::GetEnrollmentRequest {
+            enrollment_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(e.wiped, "wiped once handed over after print-ready");
+    assert!(
+        e.applicant.is_none(),
+        "nothing of the person: {:?}",
+        e.applicant
+    );
+    assert_eq!(stage_name(&e), "ENROLLMENT_STAGE_HANDED_OVER");
+    assert_eq!(e.history.len(), done.history.len(), "the outcomes stay");
+    assert_eq!(e.send_reference, done.send_reference);
+    let err = c
+        .get_media(pb::GetMediaRequest {
+            enrollment_id: id.clone(),
+            kind: pb::MediaKind::Face as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound, "{err:?}");
+    let err = c
+        .reprint_card(pb::ReprintCardRequest {
+            enrollment_id: id.clone(),
+            reason: pb::CardReason::Lost as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.code(),
+            tonic::Code::NotFound | tonic::Code::FailedPrecondition
+        ),
+        "no reprint without the portrait: {err:?}"
+    );
+    d.stop().await;
+}

@@ -692,6 +692,9 @@ impl Pipeline {
     /// One enrollment with every recorded image.
     pub fn full(&self, id: &str) -> Result<Enrollment, EnrollmentError> {
         let e = self.get(id)?;
+        if e.wiped {
+            return Err(EnrollmentError::MediaNotFound(WIPED.into()));
+        }
         if !light(e.stage) && lock(&self.slots).contains_key(id) {
             return Ok(e);
         }
@@ -702,6 +705,9 @@ impl Pipeline {
     /// back from the store when it is kept without them.
     async fn whole(&self, slot: &Slot) -> Result<Enrollment, EnrollmentError> {
         let e = lock(&slot.data).clone();
+        if e.wiped {
+            return Err(EnrollmentError::Incomplete(WIPED.into()));
+        }
         if !light(e.stage) {
             return Ok(e);
         }
@@ -1100,7 +1106,17 @@ impl Pipeline {
             // So that a crash in the middle shows which job ran and whether a blank was fed.
             self.mark_running(&op_tx.borrow());
         }
-        let base = match self.whole(&slot).await {
+        // Steps that neither read images nor lead back to recording start from the copy in
+        // memory; the others from the whole enrollment.
+        let images = !matches!(
+            step,
+            Step::Send | Step::IssueReceipt | Step::HandOver | Step::Cancel
+        );
+        let base = match if images {
+            self.whole(&slot).await
+        } else {
+            Ok(lock(&slot.data).clone())
+        } {
             Ok(e) => e,
             Err(err) => {
                 op_tx.send_modify(|o| {
@@ -2490,6 +2506,9 @@ impl Drop for CancelJobOnDrop {
         }
     }
 }
+
+/// Why a wiped enrollment has no images and no more steps.
+const WIPED: &str = "the applicant's data and biometrics were wiped after the retention period; a new card needs a new enrollment";
 
 /// True when a finished enrollment's biometrics may go: the card was handed over after the
 /// data centre confirmed the recording, or the enrollment was cancelled.

@@ -103,6 +103,8 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
     key: StoreKey,
     path: PathBuf,
+    /// Wakes the checkpoint thread after a large commit (on-disk stores only).
+    checkpoint: Option<std::sync::mpsc::SyncSender<()>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -155,12 +157,14 @@ impl SqliteStore {
         let path = dir.join(DB_FILE);
         let conn = Connection::open(&path).map_err(|e| map_err(&path, e))?;
         let store_key = Self::key_for(&conn, &path, key)?;
-        let store = SqliteStore {
+        let mut store = SqliteStore {
             conn: Mutex::new(conn),
             key: store_key,
             path,
+            checkpoint: None,
         };
         store.prepare(opts, true)?;
+        store.checkpoint = Self::checkpointer(&store.path);
         Ok(store)
     }
 
@@ -172,9 +176,40 @@ impl SqliteStore {
             conn: Mutex::new(conn),
             key: StoreKey::ephemeral(),
             path,
+            checkpoint: None,
         };
         store.prepare(&StoreOptions::default(), false)?;
         Ok(store)
+    }
+
+    /// Starts the thread that copies the write-ahead log into the database, off the
+    /// commit path: a commit then only appends to the log and syncs it (durable as soon as
+    /// it returns), and a step does not wait for megabytes of earlier recordings to be
+    /// copied. Without the thread, SQLite checkpoints on its own at 64 MB of log.
+    fn checkpointer(path: &Path) -> Option<std::sync::mpsc::SyncSender<()>> {
+        let conn = Connection::open(path).ok()?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).ok()?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        std::thread::Builder::new()
+            .name("rekam-store-checkpoint".into())
+            .spawn(move || {
+                // Ends when the store is dropped.
+                while rx.recv().is_ok() {
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        warn!(error = %e, "checkpoint of the enrollment store failed");
+                    }
+                }
+            })
+            .ok()?;
+        Some(tx)
+    }
+
+    /// Asks for a checkpoint after a large commit (coalesced: one pending at most).
+    fn after_large_commit(&self) {
+        if let Some(tx) = &self.checkpoint {
+            let _ = tx.try_send(());
+        }
     }
 
     /// The database file.
@@ -225,6 +260,11 @@ impl SqliteStore {
     /// Pragmas, the integrity check, migrations and the key check.
     fn prepare(&self, opts: &StoreOptions, on_disk: bool) -> Result<(), StoreError> {
         let mut conn = self.lock();
+        // Large pages for a store of megabyte blobs: a 2 MB slap is 32 pages, not 512, so
+        // a commit writes (and checksums) far fewer log frames. Takes effect only on a new
+        // file, before anything is written; an existing store keeps its page size.
+        conn.execute_batch("PRAGMA page_size = 65536;")
+            .map_err(|e| self.err(e))?;
         if on_disk {
             let mode: String = conn
                 .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -232,6 +272,12 @@ impl SqliteStore {
             if !mode.eq_ignore_ascii_case("wal") {
                 warn!(mode, "the store could not switch to WAL mode");
             }
+        }
+        if on_disk {
+            // Checkpoints run on their own thread (see `checkpointer`); this is the
+            // fallback should that thread be missing.
+            conn.execute_batch("PRAGMA wal_autocheckpoint = 16384;")
+                .map_err(|e| self.err(e))?;
         }
         conn.execute_batch(
             "PRAGMA synchronous = FULL;
@@ -393,16 +439,18 @@ impl EnrollmentStore for SqliteStore {
     }
 
     fn commit(&self, c: &Commit<'_>) -> Result<u64, StoreError> {
-        // Seal before taking the lock: encryption is the costly part of a big commit.
+        // Seal before taking the lock: encryption is the costly part of a big commit. The
+        // artefacts' SHA-256 (kept after a wipe) is computed when they are wiped, not on
+        // every commit.
         let summary = self.key.seal(&place("summary", c.id, ""), c.summary);
-        let put: Vec<(&str, usize, [u8; 32], Vec<u8>)> = c
+        let put: Vec<(&str, usize, [u8; 0], Vec<u8>)> = c
             .put
             .iter()
             .map(|(name, bytes)| {
                 (
                     *name,
                     bytes.len(),
-                    Sha256::digest(bytes).into(),
+                    [],
                     self.key.seal(&place("artefact", c.id, name), bytes),
                 )
             })
@@ -467,6 +515,7 @@ impl EnrollmentStore for SqliteStore {
         )
         .map_err(|e| self.err(e))?;
         self.remember(&tx, c.id, c.answer)?;
+        let large = !c.put.is_empty() || c.enqueue.is_some();
         if let Some(q) = &c.enqueue {
             let now = to_ms(std::time::SystemTime::now());
             tx.execute(
@@ -486,6 +535,10 @@ impl EnrollmentStore for SqliteStore {
             .map_err(|e| self.err(e))?;
         }
         tx.commit().map_err(|e| self.err(e))?;
+        drop(conn);
+        if large {
+            self.after_large_commit();
+        }
         Ok(version)
     }
 
@@ -694,6 +747,34 @@ impl EnrollmentStore for SqliteStore {
             params![id, version as i64, sealed, now],
         )
         .map_err(|e| self.err(e))?;
+        // What stays of each artefact: its name, size and SHA-256.
+        let sealed_artefacts: Vec<(String, Vec<u8>)> = {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT name, data FROM artefacts
+                     WHERE enrollment_id = ?1 AND length(data) > 0 AND length(sha256) = 0",
+                )
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(|e| self.err(e))?;
+            rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?
+        };
+        for (name, data) in &sealed_artefacts {
+            let plain = self
+                .key
+                .open(&place("artefact", id, name), data)
+                .ok_or_else(|| {
+                    self.corrupt(format!(
+                        "enrollment {id}'s {name} fails its authentication check"
+                    ))
+                })?;
+            tx.execute(
+                "UPDATE artefacts SET sha256 = ?3 WHERE enrollment_id = ?1 AND name = ?2",
+                params![id, name, Sha256::digest(&plain).as_slice()],
+            )
+            .map_err(|e| self.err(e))?;
+        }
         // secure_delete overwrites the freed pages with zeros.
         tx.execute(
             "UPDATE artefacts SET data = x'' WHERE enrollment_id = ?1",
