@@ -526,3 +526,69 @@ async fn with_no_retention_the_data_is_wiped_at_hand_over_and_a_minimal_record_s
     );
     d.stop().await;
 }
+
+/// Unmounts a test's filesystem however the test ends.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_the_step_and_keeps_what_was_committed() {
+    // A real filesystem that fills up: a 6 MB tmpfs holds the store (mounting needs root,
+    // as tests/run.sh runs in CI; without it this test fails, it does not skip).
+    let mnt = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=6m", "tmpfs"])
+        .arg(mnt.path())
+        .status()
+        .expect("run mount");
+    assert!(status.success(), "cannot mount a 6 MB tmpfs (needs root)");
+    let _mounted = Mounted(mnt.path().to_path_buf());
+    let state = mnt.path().join("state");
+    let d = TestDaemon::start_with(|c| c.store.state_dir = Some(state.clone())).await;
+    let mut c = d.enroll();
+    let id = verified(&d).await;
+    c.capture_face(step(&id)).await.expect("the face fits");
+    let err = c
+        .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
+            enrollment_id: id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
+    assert_eq!(reason(&err), "STORE_FULL");
+    assert!(
+        err.message().contains("free disk space"),
+        "{}",
+        err.message()
+    );
+    let e = c
+        .get_enrollment(pb::GetEnrollmentRequest {
+            enrollment_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stage_name(&e), "ENROLLMENT_STAGE_IDENTITY_VERIFIED");
+    assert!(e.recording.unwrap().face, "what was committed is kept");
+    d.stop().await;
+    // Reopened, the store has everything committed before the disk filled.
+    let d = TestDaemon::start_with(|c| c.store.state_dir = Some(state.clone())).await;
+    let e = d
+        .enroll()
+        .get_enrollment(pb::GetEnrollmentRequest { enrollment_id: id })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stage_name(&e), "ENROLLMENT_STAGE_IDENTITY_VERIFIED");
+    assert!(e.recording.unwrap().face);
+    d.stop().await;
+}
