@@ -32,8 +32,37 @@ struct Args {
     state_dir: Option<PathBuf>,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Bounds glibc's malloc arenas to two before any thread starts. By default glibc gives
+/// each thread that allocates concurrently an arena of its own (up to 8 per core) and keeps
+/// their freed pages: the megabyte images of each enrollment then leave the daemon's
+/// resident memory swinging by tens of megabytes from one enrollment to the next.
+/// Measured in `docs/benchmarks.md` (memory bench). `MALLOC_ARENA_MAX` in the environment
+/// still wins.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn bound_malloc_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only changes the allocator's tuning; called once, from the main
+        // thread, before any other thread exists.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn bound_malloc_arenas() {}
+
+fn main() -> anyhow::Result<()> {
+    bound_malloc_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
