@@ -289,7 +289,7 @@ async fn killed_mid_capture_the_enrollment_stays_at_its_last_commit() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert!(running, "the capture started");
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
     p.kill();
     assert!(capture.await.unwrap().is_err());
 

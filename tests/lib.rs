@@ -316,7 +316,8 @@ impl Rekamd {
             .stderr(log)
             .spawn()
             .expect("start rekamd");
-        for _ in 0..200 {
+        // Up to 30 s: a loaded CI machine starts it slowly (the fingers are pre-rendered).
+        for _ in 0..600 {
             if let Ok(ch) = connect_unix(socket.clone()).await {
                 // The socket may be the stale one of the killed process: ask.
                 let mut h = tonic_health::pb::health_client::HealthClient::new(ch.clone());
