@@ -158,7 +158,9 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 async fn http1(mut s: impl AsyncRead + AsyncWrite + Unpin, head: &str, body: &[u8]) -> Raw {
     let head = format!("{}\r\nConnection: close\r\n\r\n", head.trim_end());
     s.write_all(head.as_bytes()).await.unwrap();
-    s.write_all(body).await.unwrap();
+    // A refusal may be answered, and the connection closed, before the body is read: the
+    // body's write then fails (broken pipe) and the answer is still there to read.
+    let _ = s.write_all(body).await;
     read_response(s).await
 }
 
