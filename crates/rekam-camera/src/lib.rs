@@ -8,11 +8,11 @@
 //! webcams in `v4l2.rs`, PTP cameras over USB in `ptp.rs`), together with the preview
 //! fan-out that lets several clients watch one camera; the daemon opens them from a
 //! selector such as `camera:sim` or `camera:v4l2:/dev/video0` through each driver's
-//! [`rekam_core::DriverFactory`], one line in its driver table: [`CameraSimDriver`] for the
+//! [`rekam_core::DriverFactory`], one line in its driver table: [`CAMERA_SIM_DRIVER`] for the
 //! simulator.
 
 mod driver;
 pub mod sim;
 
-pub use driver::CameraSimDriver;
+pub use driver::CAMERA_SIM_DRIVER;
 pub use sim::{CameraSim, LENS_COVERED};

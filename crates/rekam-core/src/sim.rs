@@ -43,6 +43,62 @@ pub fn check_sim_selector(selector: &Selector) -> Result<(), DeviceError> {
     }
 }
 
+/// The driver of a simulator (`<class>:sim`): it sees one simulated device, at the selector
+/// without address, and opens it with the options' id, seed and timings; any address fails
+/// with [`DeviceError::NotFound`] ([`check_sim_selector`]). Each simulator crate declares
+/// one as a constant, one line in the daemon's driver table.
+#[derive(Clone, Copy)]
+pub struct SimDriver {
+    /// The device class.
+    pub class: DeviceClass,
+    /// What the driver is, e.g. "simulated face camera".
+    pub description: &'static str,
+    /// What it sees, e.g. "one simulated face camera (1600x1200 stills)".
+    pub sees: &'static str,
+    /// Opens the simulator.
+    pub open: fn(&crate::driver::OpenOptions) -> crate::registry::AnyDevice,
+}
+
+impl std::fmt::Debug for SimDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimDriver")
+            .field("class", &self.class)
+            .field("description", &self.description)
+            .finish_non_exhaustive()
+    }
+}
+
+impl crate::driver::DriverFactory for SimDriver {
+    fn class(&self) -> DeviceClass {
+        self.class
+    }
+
+    fn name(&self) -> &'static str {
+        SIM_DRIVER
+    }
+
+    fn description(&self) -> &'static str {
+        self.description
+    }
+
+    fn simulated(&self) -> bool {
+        true
+    }
+
+    fn list(&self) -> Result<Vec<Available>, DeviceError> {
+        Ok(sim_available(self.class, self.sees))
+    }
+
+    fn open(
+        &self,
+        selector: &Selector,
+        options: &crate::driver::OpenOptions,
+    ) -> Result<crate::registry::AnyDevice, DeviceError> {
+        check_sim_selector(selector)?;
+        Ok((self.open)(options))
+    }
+}
+
 /// SplitMix64's finaliser: a well-mixed 64-bit hash step, for deriving the many seeds of
 /// a simulator (serial numbers, impressions, noise) from its one seed.
 pub fn splitmix64(z: u64) -> u64 {

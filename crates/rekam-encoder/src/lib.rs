@@ -6,7 +6,7 @@
 //! simulated ISO/IEC 14443 chip (ATR, UID, EEPROM, file system) whose card can be
 //! missing, pulled out mid-write, or whose reader can vanish or fail, all injectable
 //! through [`rekam_core::sim::SimulatorControl`]. [`atr`] builds the ATR that PC/SC
-//! reports for a contactless card. [`EncoderSimDriver`] is the simulator's
+//! reports for a contactless card. [`ENCODER_SIM_DRIVER`] is the simulator's
 //! [`rekam_core::DriverFactory`] (`encoder:sim`), the daemon's one line for it.
 //!
 //! Where the rest goes: the PC/SC driver (through pcscd, tested against vpcd), the chip
@@ -18,5 +18,5 @@ pub mod atr;
 mod driver;
 pub mod sim;
 
-pub use driver::EncoderSimDriver;
+pub use driver::ENCODER_SIM_DRIVER;
 pub use sim::EncoderSim;

@@ -1,81 +1,18 @@
-//! This crate's drivers as [`DriverFactory`]s, for the daemon's driver table (one line
-//! per driver there). Today: the simulator, [`FingerprintSimDriver`] (`fingerprint:sim`).
+//! This crate's drivers as [`rekam_core::DriverFactory`]s, for the daemon's driver table (one
+//! line per driver there). Today: the simulator, [`FINGERPRINT_SIM_DRIVER`] (`fingerprint:sim`).
 
 use std::sync::Arc;
 
-use rekam_core::sim::{SIM_DRIVER, check_sim_selector, sim_available};
-use rekam_core::{
-    AnyDevice, Available, DeviceClass, DeviceError, DriverFactory, OpenOptions, Selector,
-};
+use rekam_core::sim::SimDriver;
+use rekam_core::{AnyDevice, DeviceClass};
 
 use crate::sim::FingerprintSim;
 
-/// The driver `fingerprint:sim`: opens a [`FingerprintSim`] with the options' id, seed and timings. It
-/// sees one device, at the selector without address; any address fails to open with
-/// [`DeviceError::NotFound`] (see [`check_sim_selector`]).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FingerprintSimDriver;
-
-impl DriverFactory for FingerprintSimDriver {
-    fn class(&self) -> DeviceClass {
-        DeviceClass::FingerprintScanner
-    }
-
-    fn name(&self) -> &'static str {
-        SIM_DRIVER
-    }
-
-    fn description(&self) -> &'static str {
-        "simulated 500 ppi 4-4-2 fingerprint scanner"
-    }
-
-    fn simulated(&self) -> bool {
-        true
-    }
-
-    fn list(&self) -> Result<Vec<Available>, DeviceError> {
-        Ok(sim_available(
-            DeviceClass::FingerprintScanner,
-            "one simulated 500 ppi 4-4-2 scanner (slaps and single fingers, live preview)",
-        ))
-    }
-
-    fn open(&self, selector: &Selector, options: &OpenOptions) -> Result<AnyDevice, DeviceError> {
-        check_sim_selector(selector)?;
-        Ok(AnyDevice::Fingerprint(Arc::new(FingerprintSim::new(
-            &options.id,
-            options.seed,
-            options.timing,
-        ))))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn opens_its_one_device_and_refuses_addresses() {
-        let table = rekam_core::DriverTable::new(&[&FingerprintSimDriver]);
-        let listed = table.list(None);
-        assert_eq!(listed.len(), 1);
-        let seen = listed[0].available.clone().unwrap();
-        assert_eq!(seen.len(), 1);
-        assert_eq!(seen[0].selector.to_string(), "fingerprint:sim");
-        let opts = OpenOptions::new("x7").with_seed(3);
-        let ok = table.open(&seen[0].selector, &opts).unwrap();
-        assert!(ok.open_error.is_none());
-        assert_eq!(ok.device.info().id, "x7");
-        assert!(ok.device.info().simulated);
-        let bad: Selector = "fingerprint:sim:/dev/nowhere".parse().unwrap();
-        let placeholder = table.open(&bad, &opts).unwrap();
-        assert!(matches!(
-            placeholder.open_error,
-            Some(DeviceError::NotFound(_))
-        ));
-        assert_eq!(
-            placeholder.device.info().class,
-            DeviceClass::FingerprintScanner
-        );
-    }
-}
+/// The driver `fingerprint:sim`: opens a [`FingerprintSim`] with the options' id, seed and timings
+/// (see [`SimDriver`]).
+pub const FINGERPRINT_SIM_DRIVER: SimDriver = SimDriver {
+    class: DeviceClass::FingerprintScanner,
+    description: "simulated 500 ppi 4-4-2 fingerprint scanner",
+    sees: "one simulated 500 ppi 4-4-2 scanner (slaps and single fingers, live preview)",
+    open: |o| AnyDevice::Fingerprint(Arc::new(FingerprintSim::new(&o.id, o.seed, o.timing))),
+};

@@ -8,11 +8,11 @@
 //! R30x serial driver in `r30x.rs`, USB slap scanners in their own modules), each behind
 //! the same trait and opened by the daemon from a selector such as
 //! `fingerprint:r30x:/dev/ttyUSB0`. Each driver has its [`rekam_core::DriverFactory`]
-//! here, one line in the daemon's driver table: [`FingerprintSimDriver`] (`fingerprint:sim`)
+//! here, one line in the daemon's driver table: [`FINGERPRINT_SIM_DRIVER`] (`fingerprint:sim`)
 //! for the simulator.
 
 mod driver;
 pub mod sim;
 
-pub use driver::FingerprintSimDriver;
+pub use driver::FINGERPRINT_SIM_DRIVER;
 pub use sim::{FingerprintSim, NO_FINGER, POOR_QUALITY, WRONG_HAND};

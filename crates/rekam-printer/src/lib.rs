@@ -5,7 +5,7 @@
 //! with a card hopper, a YMCKO ribbon, a job queue that prints one card at a time in the
 //! background, and every fault a real printer reports (no cards, ribbon out, jam, cover
 //! open, disconnect, hardware error) injectable through
-//! [`rekam_core::sim::SimulatorControl`]. [`PrinterSimDriver`] is its
+//! [`rekam_core::sim::SimulatorControl`]. [`PRINTER_SIM_DRIVER`] is its
 //! [`rekam_core::DriverFactory`] (`printer:sim`), the daemon's one line for it.
 //!
 //! Where the rest goes: the IPP Everywhere driver (`ipp` module, tested against
@@ -19,6 +19,6 @@ pub mod sim;
 mod test_card;
 mod validate;
 
-pub use driver::PrinterSimDriver;
+pub use driver::PRINTER_SIM_DRIVER;
 pub use sim::{PrintedCard, PrinterSim};
 pub use validate::{CARD_ASPECT, validate_card_png};

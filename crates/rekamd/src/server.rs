@@ -37,11 +37,11 @@ pub const ENCODER_REQUEST_LIMIT: usize = 8 << 20;
 /// The drivers built into rekamd, one line per driver: adding a device model adds its
 /// factory (from its driver crate) here and nothing else.
 pub const DRIVERS: &[&dyn DriverFactory] = &[
-    &rekam_fingerprint::FingerprintSimDriver,
-    &rekam_camera::CameraSimDriver,
-    &rekam_signature::SignatureSimDriver,
-    &rekam_printer::PrinterSimDriver,
-    &rekam_encoder::EncoderSimDriver,
+    &rekam_fingerprint::FINGERPRINT_SIM_DRIVER,
+    &rekam_camera::CAMERA_SIM_DRIVER,
+    &rekam_signature::SIGNATURE_SIM_DRIVER,
+    &rekam_printer::PRINTER_SIM_DRIVER,
+    &rekam_encoder::ENCODER_SIM_DRIVER,
 ];
 
 /// [`DRIVERS`] as a table to look selectors up in.
@@ -465,4 +465,43 @@ pub fn bind_unix(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
     }
     tokio::net::UnixListener::bind(path)
         .with_context(|| format!("cannot listen on {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use rekam_core::{DeviceError, Selector};
+
+    /// Every simulator driver sees its one device at the selector without address, opens it
+    /// with the options' id, and turns an address into a disconnected placeholder of its
+    /// class.
+    #[tokio::test]
+    async fn each_simulator_opens_its_one_device_and_refuses_addresses() {
+        let sims: Vec<&dyn DriverFactory> =
+            DRIVERS.iter().copied().filter(|d| d.simulated()).collect();
+        assert_eq!(sims.len(), 5);
+        for d in sims {
+            let table = DriverTable::new(std::slice::from_ref(&d));
+            let listed = table.list(None);
+            assert_eq!(listed.len(), 1);
+            let seen = listed[0].available.clone().unwrap();
+            assert_eq!(seen.len(), 1);
+            let name = format!("{}:sim", d.class().short_name());
+            assert_eq!(seen[0].selector.to_string(), name);
+            let opts = OpenOptions::new("x7").with_seed(3);
+            let ok = table.open(&seen[0].selector, &opts).unwrap();
+            assert!(ok.open_error.is_none(), "{name}");
+            assert_eq!(ok.device.info().id, "x7");
+            assert_eq!(ok.device.info().class, d.class());
+            assert!(ok.device.info().simulated);
+            let bad: Selector = format!("{name}:/dev/nowhere").parse().unwrap();
+            let placeholder = table.open(&bad, &opts).unwrap();
+            assert!(
+                matches!(placeholder.open_error, Some(DeviceError::NotFound(_))),
+                "{name}"
+            );
+            assert_eq!(placeholder.device.info().class, d.class());
+        }
+    }
 }
