@@ -369,6 +369,33 @@ impl SqliteStore {
         })
     }
 
+    /// Checks, inside a write's transaction, that the enrollment is at the version the
+    /// change was made from.
+    fn check_version(
+        &self,
+        tx: &Transaction<'_>,
+        id: &str,
+        expected: u64,
+    ) -> Result<(), StoreError> {
+        let found: Option<i64> = tx
+            .query_row(
+                "SELECT version FROM enrollments WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        match found {
+            None => Err(StoreError::NotFound(id.to_string())),
+            Some(found) if found as u64 != expected => Err(StoreError::VersionConflict {
+                id: id.to_string(),
+                expected,
+                found: found as u64,
+            }),
+            Some(_) => Ok(()),
+        }
+    }
+
     fn remember(
         &self,
         tx: &Transaction<'_>,
@@ -460,24 +487,7 @@ impl EnrollmentStore for SqliteStore {
             .map(|q| self.key.seal(&place("package", q.key, ""), q.package));
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
-        let found: Option<i64> = tx
-            .query_row(
-                "SELECT version FROM enrollments WHERE id = ?1",
-                params![c.id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        let Some(found) = found else {
-            return Err(StoreError::NotFound(c.id.to_string()));
-        };
-        if found as u64 != c.expected_version {
-            return Err(StoreError::VersionConflict {
-                id: c.id.to_string(),
-                expected: c.expected_version,
-                found: found as u64,
-            });
-        }
+        self.check_version(&tx, c.id, c.expected_version)?;
         let version = c.expected_version + 1;
         tx.execute(
             "UPDATE enrollments SET version = ?2, stage = ?3, open = ?4, receipt_number = ?5,
@@ -721,24 +731,7 @@ impl EnrollmentStore for SqliteStore {
         let sealed = self.key.seal(&place("summary", id, ""), summary);
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
-        let found: Option<i64> = tx
-            .query_row(
-                "SELECT version FROM enrollments WHERE id = ?1",
-                params![id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        let Some(found) = found else {
-            return Err(StoreError::NotFound(id.to_string()));
-        };
-        if found as u64 != expected_version {
-            return Err(StoreError::VersionConflict {
-                id: id.to_string(),
-                expected: expected_version,
-                found: found as u64,
-            });
-        }
+        self.check_version(&tx, id, expected_version)?;
         let now = to_ms(std::time::SystemTime::now());
         let version = expected_version + 1;
         tx.execute(

@@ -26,10 +26,7 @@ pub fn open(config: &Config, timing: Timing) -> anyhow::Result<Arc<dyn DataCentr
             if c.url.is_empty() {
                 anyhow::bail!("[datacentre] driver \"nats\" needs url = \"nats://host:4222\"");
             }
-            Arc::new(Lazy::<NatsTransport>::new(
-                "nats",
-                NatsConfig::new(c.url.clone(), station),
-            ))
+            Arc::new(LazyNats::new(NatsConfig::new(c.url.clone(), station)))
         }
         "http" => {
             if c.url.is_empty() {
@@ -45,48 +42,32 @@ pub fn open(config: &Config, timing: Timing) -> anyhow::Result<Arc<dyn DataCentr
     })
 }
 
-/// Something that connects asynchronously.
-#[async_trait]
-trait Connect: Transport + Sized {
-    type Config: Clone + Send + Sync;
-    async fn connect(config: Self::Config) -> Result<Self, TransportError>;
+/// The NATS transport, connected on first use (connecting needs the async runtime, which
+/// the daemon's synchronous start-up does not await).
+struct LazyNats {
+    config: NatsConfig,
+    cell: OnceCell<NatsTransport>,
 }
 
-#[async_trait]
-impl Connect for NatsTransport {
-    type Config = NatsConfig;
-    async fn connect(config: NatsConfig) -> Result<Self, TransportError> {
-        NatsTransport::connect(config).await
-    }
-}
-
-/// A transport that connects on first use.
-struct Lazy<T: Connect> {
-    name: &'static str,
-    config: T::Config,
-    cell: OnceCell<T>,
-}
-
-impl<T: Connect> Lazy<T> {
-    fn new(name: &'static str, config: T::Config) -> Self {
-        Lazy {
-            name,
+impl LazyNats {
+    fn new(config: NatsConfig) -> Self {
+        LazyNats {
             config,
             cell: OnceCell::new(),
         }
     }
 
-    async fn get(&self) -> Result<&T, TransportError> {
+    async fn get(&self) -> Result<&NatsTransport, TransportError> {
         self.cell
-            .get_or_try_init(|| T::connect(self.config.clone()))
+            .get_or_try_init(|| NatsTransport::connect(self.config.clone()))
             .await
     }
 }
 
 #[async_trait]
-impl<T: Connect> Transport for Lazy<T> {
+impl Transport for LazyNats {
     fn name(&self) -> &'static str {
-        self.name
+        "nats"
     }
     async fn deliver(&self, parcel: &Parcel) -> Result<Delivered, TransportError> {
         self.get().await?.deliver(parcel).await
@@ -96,4 +77,4 @@ impl<T: Connect> Transport for Lazy<T> {
     }
 }
 
-impl<T: Connect> DataCentre for Lazy<T> {}
+impl DataCentre for LazyNats {}
