@@ -65,18 +65,22 @@ pub struct PipelineConfig {
 }
 
 struct Slot {
-    /// The enrollment as last committed to the store: whole while it is being recorded,
-    /// without images once the recording is finished ([`light`]).
+    /// The enrollment as last committed to the store: whole (with its images) or light
+    /// (without them), as `images` says.
     data: Mutex<Enrollment>,
+    /// True when `data` holds the recording's images.
+    images: std::sync::atomic::AtomicBool,
     /// Its version in the store.
     version: std::sync::atomic::AtomicU64,
     running: Mutex<Option<RunningStep>>,
 }
 
-/// True when an enrollment at `stage` is kept in memory without its images: the recording
-/// is finished (its package built), so only Print and Encode need images again, and they
-/// read them from the store. A station with many receipts waiting for return visits then
-/// holds summaries, not recordings.
+/// True when an enrollment at `stage` is kept in memory without its images when it is
+/// loaded from the store: its recording is finished (the package built), so only Print
+/// and Encode need the images again, and they read them back. A station with many
+/// receipts waiting for return visits then holds summaries, not recordings. (An
+/// enrollment that reaches these stages in this process keeps its images a while longer:
+/// see [`HELD_RECORDINGS`].)
 fn light(stage: Stage) -> bool {
     !matches!(
         stage,
@@ -84,19 +88,45 @@ fn light(stage: Stage) -> bool {
     )
 }
 
+/// True when an enrollment that has just committed `stage` may keep its images in memory,
+/// among the [`HELD_RECORDINGS`] most recent: its card is still to be printed or encoded
+/// now, in this visit. A receipt (a return visit days later) or a finished enrollment
+/// keeps none.
+fn holds_images(stage: Stage) -> bool {
+    matches!(
+        stage,
+        Stage::Recorded | Stage::Sent | Stage::Printed | Stage::Encoded
+    )
+}
+
+/// How many finished recordings awaiting their card keep their images in memory (about
+/// 10 MB each), so Print and Encode do not read and decrypt them again. Older ones are
+/// made light and read back from the store when needed.
+const HELD_RECORDINGS: usize = 4;
+
 impl Slot {
     /// A slot for an enrollment as committed (whole, or already without images).
     fn new(e: Enrollment, version: u64) -> Arc<Slot> {
-        let e = if light(e.stage) {
-            e.without_images()
-        } else {
-            e
-        };
+        let images = !light(e.stage);
+        let e = if images { e } else { e.without_images() };
         Arc::new(Slot {
             data: Mutex::new(e),
+            images: std::sync::atomic::AtomicBool::new(images),
             version: std::sync::atomic::AtomicU64::new(version),
             running: Mutex::new(None),
         })
+    }
+
+    fn has_images(&self) -> bool {
+        self.images.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Drops the images from memory (they stay in the store).
+    fn lighten(&self) {
+        let mut data = lock(&self.data);
+        if self.images.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            *data = data.without_images();
+        }
     }
 }
 
@@ -189,6 +219,9 @@ pub struct Pipeline {
     events: broadcast::Sender<EnrollmentEvent>,
     log: Mutex<EventLog>,
     ids: Mutex<ulid::Generator>,
+    /// The finished recordings that keep their images in memory, oldest first (at most
+    /// [`HELD_RECORDINGS`]).
+    held: Mutex<VecDeque<String>>,
 }
 
 /// The recent events, numbered, so a watch can resume.
@@ -376,6 +409,7 @@ impl Pipeline {
                 recent: VecDeque::new(),
             }),
             ids: Mutex::new(ulid::Generator::new()),
+            held: Mutex::new(VecDeque::new()),
         };
         p.start_outbox();
         if let Err(err) = p.reload() {
@@ -695,20 +729,24 @@ impl Pipeline {
         if e.wiped {
             return Err(EnrollmentError::MediaNotFound(WIPED.into()));
         }
-        if !light(e.stage) && lock(&self.slots).contains_key(id) {
+        let held = lock(&self.slots).get(id).is_some_and(|s| s.has_images());
+        if held {
             return Ok(e);
         }
-        persist::assemble(e, self.store.artefacts(id)?)
+        persist::assemble(e.without_images(), self.store.artefacts(id)?)
     }
 
     /// The whole enrollment a step starts from: the slot's copy, with its images read
     /// back from the store when it is kept without them.
     async fn whole(&self, slot: &Slot) -> Result<Enrollment, EnrollmentError> {
-        let e = lock(&slot.data).clone();
+        let (e, images) = {
+            let data = lock(&slot.data);
+            (data.clone(), slot.has_images())
+        };
         if e.wiped {
             return Err(EnrollmentError::Incomplete(WIPED.into()));
         }
-        if !light(e.stage) {
+        if images {
             return Ok(e);
         }
         let store = self.store.clone();
@@ -1112,12 +1150,15 @@ impl Pipeline {
             step,
             Step::Send | Step::IssueReceipt | Step::HandOver | Step::Cancel
         );
-        let base = match if images {
-            self.whole(&slot).await
+        // Whether the step's copy holds the images (the light copy of an enrollment waiting
+        // for a return visit does not).
+        let (base, base_whole) = match if images {
+            self.whole(&slot).await.map(|e| (e, true))
         } else {
-            Ok(lock(&slot.data).clone())
+            let data = lock(&slot.data);
+            Ok((data.clone(), slot.has_images()))
         } {
-            Ok(e) => e,
+            Ok(b) => b,
             Err(err) => {
                 op_tx.send_modify(|o| {
                     o.state = OperationState::Failed;
@@ -1217,6 +1258,7 @@ impl Pipeline {
                 &slot,
                 &before,
                 &next,
+                base_whole,
                 opts.request.as_ref(),
                 result.is_ok(),
                 package,
@@ -1275,13 +1317,16 @@ impl Pipeline {
     }
 
     /// Commits a step's outcome to the store (in a blocking thread: it seals and fsyncs),
-    /// then makes it the slot's state. A finished enrollment leaves memory; its
-    /// biometrics are wiped at once when the retention is zero.
+    /// then makes it the slot's state (`whole`: `next` holds the recording's images). A
+    /// finished enrollment leaves memory; its biometrics are wiped at once when the
+    /// retention is zero.
+    #[allow(clippy::too_many_arguments)]
     async fn commit(
         &self,
         slot: &Arc<Slot>,
         before: &Enrollment,
         next: &Enrollment,
+        whole: bool,
         request: Option<&RequestKey>,
         remember: bool,
         package: Option<Vec<u8>>,
@@ -1337,11 +1382,21 @@ impl Pipeline {
         };
         let v = self.committed(result)?;
         slot.version.store(v, std::sync::atomic::Ordering::SeqCst);
-        *lock(&slot.data) = if light(next.stage) {
-            next.without_images()
+        let keep = whole && (!light(next.stage) || holds_images(next.stage));
+        {
+            let mut data = lock(&slot.data);
+            *data = if keep {
+                next.clone()
+            } else {
+                next.without_images()
+            };
+            slot.images.store(keep, std::sync::atomic::Ordering::SeqCst);
+        }
+        if keep && holds_images(next.stage) {
+            self.hold(&next.id);
         } else {
-            next.clone()
-        };
+            self.release(&next.id);
+        }
         if queued {
             self.wake_outbox();
         }
@@ -1352,6 +1407,29 @@ impl Pipeline {
             }
         }
         Ok(())
+    }
+
+    /// Counts `id` among the recordings that keep their images, making the oldest beyond
+    /// [`HELD_RECORDINGS`] light.
+    fn hold(&self, id: &str) {
+        let evicted = {
+            let mut held = lock(&self.held);
+            held.retain(|h| h != id);
+            held.push_back(id.to_string());
+            let n = held.len().saturating_sub(HELD_RECORDINGS);
+            held.drain(..n).collect::<Vec<_>>()
+        };
+        for old in evicted {
+            let slot = lock(&self.slots).get(&old).cloned();
+            if let Some(slot) = slot {
+                slot.lighten();
+            }
+        }
+    }
+
+    /// `id` no longer keeps its images in memory (finished, or waiting for a return visit).
+    fn release(&self, id: &str) {
+        lock(&self.held).retain(|h| h != id);
     }
 
     /// Wipes a finished enrollment's biometrics, keeping a minimal record.

@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -21,6 +21,8 @@ pub const CREDENTIAL_NAME: &str = "rekam-store-key";
 /// The key file's name in the state directory when no credential is given.
 pub const KEY_FILE: &str = "store.key";
 const NONCE_LEN: usize = 24;
+/// Poly1305 tag length.
+const TAG_LEN: usize = 16;
 
 /// Where the key comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,19 +172,22 @@ impl StoreKey {
         let cipher = XChaCha20Poly1305::new(self.seal.as_ref().into());
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
-        let sealed = cipher
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: plain,
-                    aad: place,
-                },
-            )
-            .unwrap_or_default();
-        let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
+        // One buffer, encrypted in place: a slap is sealed without an extra copy.
+        let mut out = Vec::with_capacity(NONCE_LEN + plain.len() + TAG_LEN);
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(&sealed);
-        out
+        out.extend_from_slice(plain);
+        match cipher.encrypt_in_place_detached(
+            XNonce::from_slice(&nonce),
+            place,
+            &mut out[NONCE_LEN..],
+        ) {
+            Ok(tag) => {
+                out.extend_from_slice(&tag);
+                out
+            }
+            // Only a message longer than the cipher's limit (256 GiB) fails.
+            Err(_) => Vec::new(),
+        }
     }
 
     /// Opens what [`StoreKey::seal`] sealed for the same place; `None` when the key is

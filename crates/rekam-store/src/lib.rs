@@ -9,7 +9,10 @@
 //! *summary* and named *artefacts*) and an [`Index`] of what may be searched in clear
 //! (stage, day, receipt number — nothing personal); the store seals the bytes, hashes the
 //! NIK with a keyed hash for look-ups, and commits each change in one transaction guarded
-//! by the enrollment's version.
+//! by the enrollment's version. Large artefacts that compress (a raw slap is mostly white
+//! background) are packed with zstd before they are sealed, on several cores at once.
+//! The device services' answers to request ids are kept too, for a week, so a retry after
+//! a restart does not print a second card.
 //!
 //! **Why SQLite** (through `rusqlite` with its bundled library, so nothing is linked from
 //! the system): one file, crash-safe transactions in WAL mode with `synchronous=FULL`
@@ -22,6 +25,7 @@
 //! code on an in-memory database, so tests exercise the real SQL. The [`EnrollmentStore`]
 //! trait lets tests wrap a store to inject faults (a disk that fills up after N commits).
 
+mod codec;
 mod error;
 pub mod key;
 mod sqlite;
@@ -260,6 +264,19 @@ pub trait EnrollmentStore: Send + Sync {
     fn list(&self, filter: &ListFilter) -> Result<Page, StoreError>;
     /// The answer remembered for a request id: (fingerprint, answer).
     fn answer(&self, request_id: &str) -> Result<Option<Remembered>, StoreError>;
+    /// The answer remembered for a device service's call (`service` names it, e.g.
+    /// `printer.submit`), by request id: (fingerprint, answer). Kept a week.
+    fn device_answer(
+        &self,
+        service: &str,
+        request_id: &str,
+    ) -> Result<Option<Remembered>, StoreError>;
+    /// Remembers a device service call's answer for its request id.
+    fn remember_device_answer(
+        &self,
+        service: &str,
+        answer: &RememberedAnswer<'_>,
+    ) -> Result<(), StoreError>;
     /// Writes (or replaces) the running marker of an enrollment.
     fn mark_running(&self, marker: &RunningMarker) -> Result<(), StoreError>;
     /// Every running marker, as a crash left them.
@@ -330,6 +347,12 @@ impl EnrollmentStore for FailedStore {
         Err(self.0.clone())
     }
     fn answer(&self, _: &str) -> Result<Option<Remembered>, StoreError> {
+        Err(self.0.clone())
+    }
+    fn device_answer(&self, _: &str, _: &str) -> Result<Option<Remembered>, StoreError> {
+        Err(self.0.clone())
+    }
+    fn remember_device_answer(&self, _: &str, _: &RememberedAnswer<'_>) -> Result<(), StoreError> {
         Err(self.0.clone())
     }
     fn mark_running(&self, _: &RunningMarker) -> Result<(), StoreError> {

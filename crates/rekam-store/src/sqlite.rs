@@ -9,6 +9,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
+use crate::codec;
 use crate::key::{KeySource, StoreKey};
 use crate::{
     CentralAnswer, Commit, Delivery, DeliveryAttempt, EnrollmentStore, Index, ListFilter,
@@ -88,6 +89,18 @@ const MIGRATIONS: &[&str] = &[
          at_ms INTEGER NOT NULL,
          PRIMARY KEY (key, kind)
      );",
+    // 3: how each artefact is packed before it is sealed (`codec`: 0 raw, 1 zstd); the
+    // answers of the device services' mutating calls, by service and request id.
+    "ALTER TABLE artefacts ADD COLUMN codec INTEGER NOT NULL DEFAULT 0;
+     CREATE TABLE device_requests (
+         service TEXT NOT NULL,
+         request_id TEXT NOT NULL,
+         fingerprint BLOB NOT NULL,
+         created_ms INTEGER NOT NULL,
+         answer BLOB NOT NULL,
+         PRIMARY KEY (service, request_id)
+     );
+     CREATE INDEX device_requests_age ON device_requests (created_ms);",
 ];
 
 /// Options of the SQLite store.
@@ -139,6 +152,30 @@ fn map_err(path: &Path, e: rusqlite::Error) -> StoreError {
 fn place(kind: &str, id: &str, name: &str) -> Vec<u8> {
     format!("{kind}\0{id}\0{name}").into_bytes()
 }
+
+/// An artefact's place: its codec is part of it, so a record sealed compressed cannot be
+/// opened as raw (or the other way round) after its codec column was changed.
+fn artefact_place(id: &str, name: &str, codec: i64) -> Vec<u8> {
+    match codec {
+        codec::RAW => place("artefact", id, name),
+        other => place(&format!("artefact+{other}"), id, name),
+    }
+}
+
+/// An artefact ready to be written: its name, its length as given, its codec and its
+/// sealed (packed, then encrypted) bytes.
+struct SealedArtefact<'a> {
+    name: &'a str,
+    size: usize,
+    codec: i64,
+    sealed: Vec<u8>,
+}
+
+/// How long a device call's answer is remembered for its request id.
+const DEVICE_ANSWERS_KEPT: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Artefacts larger than this together are packed and sealed on several threads.
+const PARALLEL_BYTES: usize = 1 << 20;
 
 const KEY_CHECK: &[u8] = b"rekam-store key check";
 
@@ -255,6 +292,89 @@ impl SqliteStore {
             path: self.path.clone(),
             detail: detail.into(),
         }
+    }
+
+    /// Opens and unpacks one sealed artefact.
+    fn open_artefact(
+        &self,
+        id: &str,
+        name: &str,
+        sealed: &[u8],
+        codec: i64,
+        size: i64,
+    ) -> Result<Vec<u8>, StoreError> {
+        let body = self
+            .key
+            .open(&artefact_place(id, name, codec), sealed)
+            .ok_or_else(|| {
+                self.corrupt(format!(
+                    "enrollment {id}'s {name} fails its authentication check"
+                ))
+            })?;
+        let size = usize::try_from(size)
+            .map_err(|_| self.corrupt(format!("enrollment {id}'s {name} has size {size}")))?;
+        codec::unpack(codec, body, size)
+            .map_err(|e| self.corrupt(format!("enrollment {id}'s {name}: {e}")))
+    }
+
+    /// Packs and seals a commit's artefacts. A large set (a fingerprint step's slaps) is
+    /// spread over the machine's cores: packing and encryption are most of a big commit's
+    /// cost, and each artefact is independent.
+    fn seal_artefacts<'a>(&self, id: &str, put: &[(&'a str, &[u8])]) -> Vec<SealedArtefact<'a>> {
+        let one = |(name, bytes): &(&'a str, &[u8])| {
+            let (codec, packed) = codec::pack(bytes);
+            let body = packed.as_deref().unwrap_or(bytes);
+            SealedArtefact {
+                name,
+                size: bytes.len(),
+                codec,
+                sealed: self.key.seal(&artefact_place(id, name, codec), body),
+            }
+        };
+        let total: usize = put.iter().map(|(_, b)| b.len()).sum();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(put.len());
+        if total < PARALLEL_BYTES || threads < 2 {
+            return put.iter().map(one).collect();
+        }
+        // Largest first, each to the least loaded group.
+        let mut order: Vec<usize> = (0..put.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(put[i].1.len()));
+        let mut groups: Vec<(usize, Vec<usize>)> = vec![(0, Vec::new()); threads];
+        for i in order {
+            if let Some(g) = groups.iter_mut().min_by_key(|g| g.0) {
+                g.0 += put[i].1.len();
+                g.1.push(i);
+            }
+        }
+        let mut out: Vec<Option<SealedArtefact<'a>>> = (0..put.len()).map(|_| None).collect();
+        std::thread::scope(|scope| {
+            let mut rest = groups.into_iter().map(|(_, g)| g);
+            let mine = rest.next().unwrap_or_default();
+            let handles: Vec<_> = rest
+                .map(|g| {
+                    scope
+                        .spawn(move || g.into_iter().map(|i| (i, one(&put[i]))).collect::<Vec<_>>())
+                })
+                .collect();
+            for i in mine {
+                out[i] = Some(one(&put[i]));
+            }
+            for h in handles {
+                // A sealing thread cannot panic on input (sealing is infallible); if one
+                // did, its artefacts are sealed here instead.
+                if let Ok(done) = h.join() {
+                    for (i, a) in done {
+                        out[i] = Some(a);
+                    }
+                }
+            }
+        });
+        out.into_iter()
+            .enumerate()
+            .map(|(i, a)| a.unwrap_or_else(|| one(&put[i])))
+            .collect()
     }
 
     /// Pragmas, the integrity check, migrations and the key check.
@@ -470,18 +590,7 @@ impl EnrollmentStore for SqliteStore {
         // artefacts' SHA-256 (kept after a wipe) is computed when they are wiped, not on
         // every commit.
         let summary = self.key.seal(&place("summary", c.id, ""), c.summary);
-        let put: Vec<(&str, usize, [u8; 0], Vec<u8>)> = c
-            .put
-            .iter()
-            .map(|(name, bytes)| {
-                (
-                    *name,
-                    bytes.len(),
-                    [],
-                    self.key.seal(&place("artefact", c.id, name), bytes),
-                )
-            })
-            .collect();
+        let put = self.seal_artefacts(c.id, c.put);
         let enqueued = c
             .enqueue
             .map(|q| self.key.seal(&place("package", q.key, ""), q.package));
@@ -504,11 +613,12 @@ impl EnrollmentStore for SqliteStore {
             ],
         )
         .map_err(|e| self.err(e))?;
-        for (name, size, sha, sealed) in &put {
+        for a in &put {
+            // The SHA-256 (kept after a wipe) is computed when the artefact is wiped.
             tx.execute(
-                "INSERT OR REPLACE INTO artefacts (enrollment_id, name, size, sha256, data)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![c.id, name, *size as i64, sha.as_slice(), sealed],
+                "INSERT OR REPLACE INTO artefacts (enrollment_id, name, size, sha256, data, codec)
+                 VALUES (?1, ?2, ?3, x'', ?4, ?5)",
+                params![c.id, a.name, a.size as i64, a.sealed, a.codec],
             )
             .map_err(|e| self.err(e))?;
         }
@@ -570,26 +680,24 @@ impl EnrollmentStore for SqliteStore {
         let conn = self.lock();
         let mut stmt = conn
             .prepare_cached(
-                "SELECT name, data FROM artefacts WHERE enrollment_id = ?1 AND length(data) > 0
-                 ORDER BY name",
+                "SELECT name, data, codec, size FROM artefacts
+                 WHERE enrollment_id = ?1 AND length(data) > 0 ORDER BY name",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map(params![id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
             })
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for r in rows {
-            let (name, sealed) = r.map_err(|e| self.err(e))?;
-            let plain = self
-                .key
-                .open(&place("artefact", id, &name), &sealed)
-                .ok_or_else(|| {
-                    self.corrupt(format!(
-                        "enrollment {id}'s {name} fails its authentication check"
-                    ))
-                })?;
+            let (name, sealed, codec, size) = r.map_err(|e| self.err(e))?;
+            let plain = self.open_artefact(id, &name, &sealed, codec, size)?;
             out.push((name, plain));
         }
         Ok(out)
@@ -663,6 +771,73 @@ impl EnrollmentStore for SqliteStore {
             page.rows.push(self.row(r)?);
         }
         Ok(page)
+    }
+
+    fn device_answer(
+        &self,
+        service: &str,
+        request_id: &str,
+    ) -> Result<Option<Remembered>, StoreError> {
+        let conn = self.lock();
+        let found: Option<(Vec<u8>, Vec<u8>)> = conn
+            .query_row(
+                "SELECT fingerprint, answer FROM device_requests
+                 WHERE service = ?1 AND request_id = ?2",
+                params![service, request_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let Some((fp, sealed)) = found else {
+            return Ok(None);
+        };
+        let fingerprint: [u8; 32] = fp
+            .try_into()
+            .map_err(|_| self.corrupt(format!("{service} request {request_id}'s fingerprint")))?;
+        let answer = self
+            .key
+            .open(&place("device-answer", service, request_id), &sealed)
+            .ok_or_else(|| {
+                self.corrupt(format!(
+                    "{service} request {request_id}'s answer fails its authentication check"
+                ))
+            })?;
+        Ok(Some((fingerprint, answer)))
+    }
+
+    fn remember_device_answer(
+        &self,
+        service: &str,
+        answer: &RememberedAnswer<'_>,
+    ) -> Result<(), StoreError> {
+        let sealed = self.key.seal(
+            &place("device-answer", service, answer.request_id),
+            answer.answer,
+        );
+        let now = to_ms(std::time::SystemTime::now());
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        tx.execute(
+            "INSERT OR REPLACE INTO device_requests
+                 (service, request_id, fingerprint, created_ms, answer)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                service,
+                answer.request_id,
+                answer.fingerprint.as_slice(),
+                now,
+                sealed
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        // A retry comes within minutes; a week is far more than any client waits.
+        let oldest = now - i64::try_from(DEVICE_ANSWERS_KEPT.as_millis()).unwrap_or(i64::MAX);
+        tx.execute(
+            "DELETE FROM device_requests WHERE created_ms < ?1",
+            params![oldest],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
     }
 
     fn answer(&self, request_id: &str) -> Result<Option<Remembered>, StoreError> {
@@ -741,27 +916,23 @@ impl EnrollmentStore for SqliteStore {
         )
         .map_err(|e| self.err(e))?;
         // What stays of each artefact: its name, size and SHA-256.
-        let sealed_artefacts: Vec<(String, Vec<u8>)> = {
+        #[allow(clippy::type_complexity)]
+        let sealed_artefacts: Vec<(String, Vec<u8>, i64, i64)> = {
             let mut stmt = tx
                 .prepare(
-                    "SELECT name, data FROM artefacts
+                    "SELECT name, data, codec, size FROM artefacts
                      WHERE enrollment_id = ?1 AND length(data) > 0 AND length(sha256) = 0",
                 )
                 .map_err(|e| self.err(e))?;
             let rows = stmt
-                .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_map(params![id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
                 .map_err(|e| self.err(e))?;
             rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?
         };
-        for (name, data) in &sealed_artefacts {
-            let plain = self
-                .key
-                .open(&place("artefact", id, name), data)
-                .ok_or_else(|| {
-                    self.corrupt(format!(
-                        "enrollment {id}'s {name} fails its authentication check"
-                    ))
-                })?;
+        for (name, data, codec, size) in &sealed_artefacts {
+            let plain = self.open_artefact(id, name, data, *codec, *size)?;
             tx.execute(
                 "UPDATE artefacts SET sha256 = ?3 WHERE enrollment_id = ?1 AND name = ?2",
                 params![id, name, Sha256::digest(&plain).as_slice()],

@@ -41,10 +41,31 @@ fn create(s: &dyn EnrollmentStore, id: &str, nik: &str, day: &str) {
 }
 
 /// A recognisable "image": 256 KiB of a pattern that appears nowhere else.
+/// 256 KiB that do not compress (as a JPEG would not): xorshift noise.
 fn image(seed: u8) -> Vec<u8> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ u64::from(seed);
     (0..256 * 1024u32)
-        .map(|i| (i.wrapping_mul(31) as u8) ^ seed)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
         .collect()
+}
+
+/// A raw slap as a scanner gives it: white background, a noisy print in the middle.
+fn slap(seed: u8) -> Vec<u8> {
+    let (w, h) = (1600usize, 1500usize);
+    let noise = image(seed);
+    let mut px = vec![255u8; w * h];
+    for y in 400..1100 {
+        for x in 300..1300 {
+            let ridge = if (x + y / 3) % 9 < 4 { 40 } else { 200 };
+            px[y * w + x] = ridge ^ (noise[(y * w + x) % noise.len()] & 0x0F);
+        }
+    }
+    px
 }
 
 fn file_bytes(dir: &Path) -> Vec<u8> {
@@ -538,4 +559,103 @@ fn a_package_queued_with_its_commit_is_delivered_once_and_answered() {
     assert_eq!(d.answers, vec![received]);
     assert_eq!(s.deliveries(true, 0).unwrap().len(), 0);
     assert_eq!(s.deliveries(false, 0).unwrap().len(), 1);
+}
+
+#[test]
+fn raw_slaps_are_kept_compressed_and_come_back_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).unwrap();
+    create(&s, "01A", NIK, "2026-11-28");
+    let slaps: Vec<Vec<u8>> = (0..3).map(slap).collect();
+    let face = image(9);
+    s.commit(&Commit {
+        id: "01A",
+        expected_version: 1,
+        index: &index("IDENTITY_VERIFIED", true, "2026-11-28", None),
+        summary: NAME,
+        put: &[
+            ("slap:RIGHT_FOUR", &slaps[0]),
+            ("slap:LEFT_FOUR", &slaps[1]),
+            ("slap:BOTH_THUMBS", &slaps[2]),
+            ("face", &face),
+        ],
+        delete: &[],
+        answer: None,
+        enqueue: None,
+    })
+    .unwrap();
+    let mut back = s.artefacts("01A").unwrap();
+    back.sort();
+    let mut want = vec![
+        ("face".to_string(), face.clone()),
+        ("slap:BOTH_THUMBS".to_string(), slaps[2].clone()),
+        ("slap:LEFT_FOUR".to_string(), slaps[1].clone()),
+        ("slap:RIGHT_FOUR".to_string(), slaps[0].clone()),
+    ];
+    want.sort();
+    assert!(back == want, "every artefact comes back byte for byte");
+    // On disk: the slaps packed (codec 1) to well under their size, the face (noise) raw.
+    let conn = rusqlite::Connection::open(dir.path().join("enrollments.db")).unwrap();
+    let rows: Vec<(String, i64, i64, usize)> = conn
+        .prepare("SELECT name, codec, size, length(data) FROM artefacts ORDER BY name")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for (name, codec, size, stored) in &rows {
+        if name.starts_with("slap:") {
+            assert_eq!(*codec, 1, "{name}");
+            assert_eq!(*size, 2_400_000);
+            assert!(*stored < 2_400_000 / 2, "{name}: {stored} bytes stored");
+        } else {
+            assert_eq!(*codec, 0, "{name}");
+            assert!(*stored > face.len(), "{name}: sealed, not packed");
+        }
+    }
+    // The codec is bound to the sealed record: flipping it is caught, not decoded as junk.
+    conn.execute(
+        "UPDATE artefacts SET codec = 0 WHERE name = 'slap:LEFT_FOUR'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let err = s.artefacts("01A").unwrap_err();
+    assert_eq!(err.reason(), "STORE_CORRUPT", "{err}");
+    assert!(err.to_string().contains("slap:LEFT_FOUR"), "{err}");
+}
+
+#[test]
+fn device_answers_are_remembered_by_service_and_request_id_across_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path()).unwrap();
+        assert!(s.device_answer("printer.submit", "r1").unwrap().is_none());
+        s.remember_device_answer(
+            "printer.submit",
+            &RememberedAnswer {
+                request_id: "r1",
+                fingerprint: [7; 32],
+                answer: b"job-42",
+            },
+        )
+        .unwrap();
+    }
+    let s = open(dir.path()).unwrap();
+    let (fp, answer) = s.device_answer("printer.submit", "r1").unwrap().unwrap();
+    assert_eq!(fp, [7; 32]);
+    assert_eq!(answer, b"job-42");
+    // Another service's request id is another request.
+    assert!(s.device_answer("printer.cancel", "r1").unwrap().is_none());
+    // Sealed: the answer is not in the file in clear, and a moved answer does not open.
+    assert!(!contains(&file_bytes(dir.path()), b"job-42"));
+    let conn = rusqlite::Connection::open(dir.path().join("enrollments.db")).unwrap();
+    conn.execute(
+        "UPDATE device_requests SET service = 'encoder.write' WHERE request_id = 'r1'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let err = s.device_answer("encoder.write", "r1").unwrap_err();
+    assert_eq!(err.reason(), "STORE_CORRUPT", "{err}");
 }
