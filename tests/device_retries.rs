@@ -65,3 +65,80 @@ async fn a_print_and_a_chip_write_sent_twice_act_once() {
     assert_eq!(a, b);
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_a_retried_print_or_chip_write_gets_the_first_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let submit = pb::SubmitPrintJobRequest {
+        test_card: true,
+        request_id: "print-across-restart".into(),
+        ..Default::default()
+    };
+    let write = pb::WriteFilesRequest {
+        files: vec![pb::ChipFile {
+            file_id: 0x0101,
+            data: b"NIK=...".to_vec(),
+        }],
+        verify: true,
+        request_id: "write-across-restart".into(),
+        ..Default::default()
+    };
+    let d = TestDaemon::start_with(|c| c.store.state_dir = Some(state.clone())).await;
+    let first = d
+        .printer()
+        .submit_job(submit.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let _: Vec<_> = futures::StreamExt::collect::<Vec<_>>(
+        d.printer()
+            .watch_job(pb::WatchPrintJobRequest {
+                job_id: first.job_id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner(),
+    )
+    .await;
+    let written = d
+        .encoder()
+        .write_files(write.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    d.stop().await;
+
+    let d = TestDaemon::start_with(|c| c.store.state_dir = Some(state.clone())).await;
+    let mut p = d.printer();
+    let cards = p
+        .get_supplies(pb::GetSuppliesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .cards_remaining;
+    let again = p.submit_job(submit.clone()).await.unwrap().into_inner();
+    assert_eq!(again.job_id, first.job_id, "the first job, from the store");
+    let after = p
+        .get_supplies(pb::GetSuppliesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .cards_remaining;
+    assert_eq!(after, cards, "no card used by the retry");
+    // Another request under the same id is still refused after the restart.
+    let mut other = submit.clone();
+    other.device_id = "printer0".into();
+    let err = p.submit_job(other).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let info = err.get_error_details().error_info().cloned().unwrap();
+    assert_eq!(info.reason, "REQUEST_ID_REUSED");
+    let rewritten = d.encoder().write_files(write).await.unwrap().into_inner();
+    assert_eq!(rewritten, written);
+    // A new id acts.
+    let mut fresh = submit;
+    fresh.request_id = "print-new".into();
+    let new = p.submit_job(fresh).await.unwrap().into_inner();
+    assert_ne!(new.job_id, first.job_id);
+    d.stop().await;
+}

@@ -582,6 +582,12 @@ impl Pipeline {
         }
     }
 
+    /// The store the pipeline commits to (the device services keep their request-id
+    /// answers there too).
+    pub fn store(&self) -> Arc<dyn EnrollmentStore> {
+        self.store.clone()
+    }
+
     /// The store's fatal error, while it lasts (a full disk, a damaged file, a key
     /// problem): the daemon reports the enrollment service NOT_SERVING.
     pub fn store_fault(&self) -> Option<StoreError> {

@@ -3,7 +3,7 @@
 //!
 //! # How a job runs
 //!
-//! [`CardPrinter::submit`] checks the images, gives the job an id (`job-1`, `job-2`, …),
+//! [`CardPrinter::submit`] checks the images, gives the job an id (`job-` and a ULID, never repeated across restarts),
 //! queues it and returns. A background tokio task (started by the first submit, so the
 //! simulator can be built outside a runtime) takes the jobs in order: `Queued` →
 //! `Printing(progress)` → `Done`. A side takes a nominal 12 s: pick the card (1.5 s),
@@ -137,7 +137,9 @@ struct Inner {
     jobs: HashMap<String, Job>,
     queue: VecDeque<String>,
     finished: VecDeque<String>,
-    next_job: u64,
+    /// Job ids: ULIDs, increasing and never repeated across restarts (a job id is kept in
+    /// an enrollment's history and in remembered answers).
+    ids: ulid::Generator,
     cards: u32,
     ribbon: u32,
     jammed: bool,
@@ -493,7 +495,7 @@ impl PrinterSim {
                 jobs: HashMap::new(),
                 queue: VecDeque::new(),
                 finished: VecDeque::new(),
-                next_job: 0,
+                ids: ulid::Generator::new(),
                 cards: HOPPER_CAPACITY,
                 ribbon: RIBBON_CAPACITY,
                 jammed: false,
@@ -679,8 +681,11 @@ impl CardPrinter for PrinterSim {
                 }
                 self.shared.refresh_state(&g);
             }
-            g.next_job += 1;
-            let id = format!("job-{}", g.next_job);
+            let id = match g.ids.generate() {
+                Ok(u) => format!("job-{u}"),
+                // More than 2^80 ids in one millisecond: a fresh random one instead.
+                Err(_) => format!("job-{}", ulid::Ulid::new()),
+            };
             let status = watch::Sender::new(PrintJobStatus {
                 job_id: id.clone(),
                 device_id: self.info.id.clone(),

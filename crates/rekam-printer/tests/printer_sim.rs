@@ -78,7 +78,18 @@ async fn happy_path_prints_queues_in_order_and_counts_supplies() {
     for j in jobs.clone() {
         ids.push(p.submit(j).await.unwrap());
     }
-    assert_eq!(ids, ["job-1", "job-2", "job-3"]);
+    // Ids never repeat (ULIDs, across restarts too) and increase in submission order.
+    assert!(
+        ids.iter().all(|i| i.starts_with("job-") && i.len() == 30),
+        "{ids:?}"
+    );
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let again = PrinterSim::new("printer0", 7, Timing::INSTANT);
+    let other = again.submit(test_card()).await.unwrap();
+    assert!(
+        !ids.contains(&other),
+        "a new simulator (a restart) issues new ids"
+    );
     for id in &ids {
         let s = finish(&p, id).await;
         assert_eq!(s.state, PrintJobState::Done, "{id}");
@@ -93,7 +104,7 @@ async fn happy_path_prints_queues_in_order_and_counts_supplies() {
 
     let printed = p.printed();
     assert_eq!(printed.len(), 3);
-    assert_eq!(printed[0].job_id, "job-1");
+    assert_eq!(printed[0].job_id, ids[0]);
     assert_eq!(printed[0].front_png, jobs[0].front_png);
     assert_eq!(printed[0].back_png, None);
     assert_eq!(printed[1].front_png, jobs[1].front_png);
@@ -645,7 +656,8 @@ async fn many_submitters_on_a_threaded_runtime() {
         assert_eq!(s.state, PrintJobState::Done);
         ids.push(id);
     }
-    ids.sort_by_key(|id| id[4..].parse::<u32>().unwrap());
+    // ULIDs sort in submission order.
+    ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 6);
     let printed: Vec<String> = p.printed().into_iter().map(|c| c.job_id).collect();

@@ -52,13 +52,14 @@ impl Shared {
         drivers: DriverTable<'static>,
         selectors: Vec<(Selector, String)>,
     ) -> Self {
+        let store = pipeline.store();
         Shared {
             registry,
             pipeline,
             shutdown: CancellationToken::new(),
-            print_answers: Arc::new(Answers::new(1024)),
-            cancel_answers: Arc::new(Answers::new(1024)),
-            write_answers: Arc::new(Answers::new(1024)),
+            print_answers: Arc::new(Answers::durable(1024, store.clone(), "printer.submit")),
+            cancel_answers: Arc::new(Answers::durable(1024, store.clone(), "printer.cancel")),
+            write_answers: Arc::new(Answers::durable(1024, store, "encoder.write")),
             drivers,
             selectors: Arc::new(selectors),
         }
