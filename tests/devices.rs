@@ -222,7 +222,7 @@ async fn camera_preview_and_still_are_jpeg() {
     for f in frames {
         let f = f.unwrap();
         assert_eq!(&f.jpeg[..2], &[0xFF, 0xD8]);
-        assert!(f.timestamp.is_some());
+        assert!(f.capture_time.is_some());
         assert!(last_seq.is_none_or(|s| f.sequence > s));
         last_seq = Some(f.sequence);
     }
@@ -253,7 +253,10 @@ async fn signing_streams_samples_then_accept_renders_them() {
         .collect()
         .await;
     assert!(samples.len() > 50);
-    let ts: Vec<u32> = samples.iter().map(|s| s.as_ref().unwrap().t_ms).collect();
+    let ts: Vec<u32> = samples
+        .iter()
+        .map(|s| s.as_ref().unwrap().offset_millis)
+        .collect();
     assert!(ts.windows(2).all(|w| w[0] <= w[1]));
     let r = sig
         .accept(pb::AcceptSignatureRequest::default())

@@ -165,7 +165,7 @@ pub enum Command {
     Enroll(EnrollArgs),
     /// Lists the station's enrollments, newest first (a page at a time from the daemon).
     ///
-    /// JSON: [{"id","nik","name","stage","created_at","last_error"}].
+    /// JSON: [{"id","nik","name","stage","create_time","last_error"}].
     Enrollments(EnrollmentsArgs),
     /// Shows the outbox: the recordings' packages still on their way to the data centre
     /// (with --all, the latest delivered ones too), their attempts, last error, next

@@ -146,7 +146,7 @@ pub fn event(e: &core::DeviceEvent, device: Option<&core::AnyDevice>) -> pb::Dev
         core::DeviceEventKind::StateChanged => pb::DeviceEventKind::StateChanged,
     };
     pb::DeviceEvent {
-        time: Some(timestamp(e.at)),
+        event_time: Some(timestamp(e.at)),
         kind: kind as i32,
         device: Some(match device {
             Some(d) => self::device(d, &e.state),
@@ -277,7 +277,7 @@ pub fn grey(img: &core::GreyImage) -> pb::GreyImage {
 pub fn frame(f: &core::Frame) -> pb::CameraFrame {
     pb::CameraFrame {
         sequence: f.sequence,
-        timestamp: Some(timestamp(f.at)),
+        capture_time: Some(timestamp(f.at)),
         width: f.width,
         height: f.height,
         jpeg: f.jpeg.clone(),
@@ -291,7 +291,7 @@ pub fn pen(s: &core::PenSample) -> pb::PenSample {
         x: s.x,
         y: s.y,
         pressure: s.pressure,
-        t_ms: s.t_ms,
+        offset_millis: s.t_ms,
     }
 }
 
@@ -556,7 +556,7 @@ pub fn stage_from(v: i32) -> Option<enr::Stage> {
 pub fn finger_preview(f: &core::FingerPreview) -> pb::FingerprintPreviewFrame {
     pb::FingerprintPreviewFrame {
         sequence: f.sequence,
-        timestamp: Some(timestamp(f.at)),
+        capture_time: Some(timestamp(f.at)),
         image: Some(grey(&f.image)),
         finger_present: f.finger_present,
     }
@@ -755,7 +755,7 @@ pub fn enrollment(e: &enr::Enrollment) -> pb::Enrollment {
             .map(|h| pb::StepRecord {
                 step: step(h.step) as i32,
                 status: step_status(h.status) as i32,
-                at: Some(timestamp(h.at)),
+                end_time: Some(timestamp(h.at)),
                 message: h.message.clone(),
                 operation_id: h.operation_id.clone().unwrap_or_default(),
                 start_time: h.started_at.map(timestamp),
@@ -769,14 +769,14 @@ pub fn enrollment(e: &enr::Enrollment) -> pb::Enrollment {
             .collect(),
         receipt: e.receipt.as_ref().map(|r| pb::Receipt {
             number: r.number.clone(),
-            issued_at: Some(timestamp(r.issued_at)),
+            issue_time: Some(timestamp(r.issued_at)),
             collect_from: Some(date(r.collect_from)),
             text: r.text.clone(),
         }),
         print_job_id: e.print_job_id.clone().unwrap_or_default(),
         card_uid: e.card_uid.clone().unwrap_or_default(),
         send_reference: e.send_reference.clone().unwrap_or_default(),
-        created_at: Some(timestamp(e.created_at)),
+        create_time: Some(timestamp(e.created_at)),
         last_error: e.last_error.clone().unwrap_or_default(),
         package_size: e.package_size as u64,
         package_report: e.package_report.clone().unwrap_or_default(),
@@ -848,7 +848,7 @@ pub fn enrollment_event(e: &enr::EnrollmentEvent) -> pb::EnrollmentEvent {
         percent: e.percent,
         message: e.message.clone(),
         stage: stage(e.stage) as i32,
-        at: Some(timestamp(e.at)),
+        event_time: Some(timestamp(e.at)),
         position: e.prompt.map_or(0, |p| finger_position_pb(p.position)),
         prompt: e.prompt.map(|p| p.code.to_string()).unwrap_or_default(),
         attempt: e.prompt.map_or(0, |p| p.attempt),

@@ -173,7 +173,7 @@ impl pb::device_service_server::DeviceService for Shared {
                     pb::DeviceEventKind::Attached
                 };
                 first.push(Ok(pb::DeviceEvent {
-                    time: Some(convert::now()),
+                    event_time: Some(convert::now()),
                     kind: kind as i32,
                     device: Some(convert::device(d, &state)),
                 }));
@@ -335,7 +335,7 @@ impl pb::fingerprint_service_server::FingerprintService for Shared {
             position: convert::finger_position_pb(cap.position),
             image: Some(convert::grey(&cap.image)),
             fingers,
-            captured_at: Some(rekam_api::timestamp(cap.captured_at)),
+            capture_time: Some(rekam_api::timestamp(cap.captured_at)),
             finger_record,
         }))
     }
@@ -1301,7 +1301,7 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
                 percent: 0,
                 message: format!("stage {}", e.stage),
                 stage: convert::stage(e.stage) as i32,
-                at: Some(convert::now()),
+                event_time: Some(convert::now()),
                 ..Default::default()
             }],
         };

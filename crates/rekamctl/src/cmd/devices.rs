@@ -339,13 +339,13 @@ fn event_line(e: &DeviceEvent) -> String {
     match &e.device {
         Some(d) => format!(
             "{}  {:<13}  {:<12}  {:<19}  {}",
-            time(e.time.as_ref()),
+            time(e.event_time.as_ref()),
             kind,
             d.id,
             human(class(d)),
             state_text(d)
         ),
-        None => format!("{}  {kind}", time(e.time.as_ref())),
+        None => format!("{}  {kind}", time(e.event_time.as_ref())),
     }
 }
 
@@ -372,7 +372,7 @@ pub async fn watch(ctx: &Ctx, count: Option<u64>, current: bool) -> anyhow::Resu
         };
         if ctx.json {
             print_json(&json!({
-                "time": time(e.time.as_ref()),
+                "event_time": time(e.event_time.as_ref()),
                 "kind": short(e.kind().as_str_name(), "DEVICE_EVENT_KIND_"),
                 "device": e.device.as_ref().map(device_json),
             }));

@@ -502,7 +502,7 @@ pub async fn enrollments(ctx: &Ctx, args: crate::EnrollmentsArgs) -> anyhow::Res
                         "nik": nik,
                         "name": name,
                         "stage": stage_name(e.stage()),
-                        "created_at": time(e.created_at.as_ref()),
+                        "create_time": time(e.create_time.as_ref()),
                         "last_error": e.last_error,
                         "wiped": e.wiped,
                     })
@@ -521,7 +521,7 @@ pub async fn enrollments(ctx: &Ctx, args: crate::EnrollmentsArgs) -> anyhow::Res
             nik,
             name,
             stage_name(e.stage()).to_string(),
-            time(e.created_at.as_ref()),
+            time(e.create_time.as_ref()),
             e.last_error.clone(),
         ]);
     }
