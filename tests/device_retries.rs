@@ -35,6 +35,7 @@ async fn a_print_and_a_chip_write_sent_twice_act_once() {
     let _: Vec<_> = futures::StreamExt::collect::<Vec<_>>(
         p.watch_job(pb::WatchPrintJobRequest {
             job_id: a.job_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -95,6 +96,7 @@ async fn after_a_restart_a_retried_print_or_chip_write_gets_the_first_answer() {
         d.printer()
             .watch_job(pb::WatchPrintJobRequest {
                 job_id: first.job_id.clone(),
+                ..Default::default()
             })
             .await
             .unwrap()

@@ -40,6 +40,7 @@ async fn unplugging_shows_in_the_event_stream_the_list_and_the_self_test() {
         .devices()
         .watch_devices(pb::WatchDevicesRequest {
             include_current: true,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -315,6 +316,7 @@ async fn a_test_card_prints_and_its_status_streams_to_done() {
     let states: Vec<i32> = p
         .watch_job(pb::WatchPrintJobRequest {
             job_id: job.job_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -341,6 +343,7 @@ async fn a_test_card_prints_and_its_status_streams_to_done() {
     let err = p
         .watch_job(pb::WatchPrintJobRequest {
             job_id: "job-999".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -356,7 +359,10 @@ async fn a_test_card_prints_and_its_status_streams_to_done() {
         .unwrap()
         .into_inner();
     let last = p
-        .watch_job(pb::WatchPrintJobRequest { job_id: job.job_id })
+        .watch_job(pb::WatchPrintJobRequest {
+            job_id: job.job_id,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
@@ -843,7 +849,10 @@ async fn a_device_that_cannot_be_opened_is_listed_disconnected_and_the_others_se
         .into_inner();
     assert_eq!(job.device_id, "printer0");
     let last = p
-        .watch_job(pb::WatchPrintJobRequest { job_id: job.job_id })
+        .watch_job(pb::WatchPrintJobRequest {
+            job_id: job.job_id,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
@@ -893,6 +902,7 @@ async fn include_current_lists_every_device_disconnected_ones_as_state_changed()
         .devices()
         .watch_devices(pb::WatchDevicesRequest {
             include_current: true,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -981,4 +991,86 @@ async fn an_unknown_driver_stops_the_daemon_and_names_the_drivers_built_in() {
             && err.contains("driver \"ipp\" is not built in; drivers for printer: sim"),
         "{err}"
     );
+}
+
+/// The next event of a stream, within five seconds.
+async fn next_event(s: &mut tonic::Streaming<pb::DeviceEvent>) -> pb::DeviceEvent {
+    tokio::time::timeout(Duration::from_secs(5), s.next())
+        .await
+        .expect("an event within 5 s")
+        .expect("the stream goes on")
+        .expect("an event, not an error")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_watch_resumes_after_its_last_event_without_gap_or_repeat() {
+    let d = TestDaemon::start().await;
+    let watch = |after: u64, current: bool| {
+        let mut c = d.devices();
+        async move {
+            c.watch_devices(pb::WatchDevicesRequest {
+                include_current: current,
+                after_sequence: after,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+        }
+    };
+    let mut s = watch(0, false).await;
+    d.fault("printer0", "disconnect").await;
+    let detached = next_event(&mut s).await;
+    assert_eq!(detached.kind, pb::DeviceEventKind::Detached as i32);
+    assert!(detached.sequence > 0);
+    // The client goes away; meanwhile the printer comes back and the camera goes.
+    drop(s);
+    d.clear("printer0").await;
+    d.fault("camera0", "disconnect").await;
+    // Wait until both events were sent (a fresh watch sees them live otherwise).
+    let mut probe = watch(detached.sequence, false).await;
+    let a = next_event(&mut probe).await;
+    let b = next_event(&mut probe).await;
+    drop(probe);
+    // Resumed after the detach: exactly the two events after it, in order, numbered on.
+    let mut s = watch(detached.sequence, true).await;
+    let e1 = next_event(&mut s).await;
+    let e2 = next_event(&mut s).await;
+    assert_eq!((e1.sequence, e2.sequence), (a.sequence, b.sequence));
+    assert_eq!(e1.sequence, detached.sequence + 1);
+    assert_eq!(e2.sequence, detached.sequence + 2);
+    assert_eq!(e1.device.as_ref().unwrap().id, "printer0");
+    assert_eq!(e1.kind, pb::DeviceEventKind::Attached as i32);
+    assert_eq!(e2.device.as_ref().unwrap().id, "camera0");
+    assert_eq!(e2.kind, pb::DeviceEventKind::Detached as i32);
+    // Nothing twice: the next event is a new one, live.
+    d.clear("camera0").await;
+    let e3 = next_event(&mut s).await;
+    assert_eq!(e3.sequence, e2.sequence + 1);
+    assert_eq!(e3.device.as_ref().unwrap().id, "camera0");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), s.next())
+            .await
+            .is_err(),
+        "no event comes twice"
+    );
+    // A resume point the daemon never sent (it restarted since): the state of every
+    // device instead, numbered with the last event sent.
+    let mut s = watch(e3.sequence + 1000, false).await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let e = next_event(&mut s).await;
+        assert_eq!(e.sequence, e3.sequence);
+        ids.push(e.device.unwrap().id);
+    }
+    assert_eq!(
+        ids,
+        [
+            "fingerprint0",
+            "camera0",
+            "signature0",
+            "printer0",
+            "encoder0"
+        ]
+    );
+    d.stop().await;
 }

@@ -374,6 +374,7 @@ async fn a_print_past_its_deadline_cancels_the_job_and_can_be_retried() {
             .printer()
             .watch_job(pb::WatchPrintJobRequest {
                 job_id: h.job_id.clone(),
+                ..Default::default()
             })
             .await
             .unwrap()

@@ -269,6 +269,7 @@ async fn streams_end_with_unavailable_when_the_daemon_shuts_down() {
         .devices()
         .watch_devices(pb::WatchDevicesRequest {
             include_current: false,
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -272,6 +272,7 @@ async fn cancel_step_stops_a_print_and_records_the_spoiled_card() {
     let mut watch = c
         .watch_step_operation(pb::WatchStepOperationRequest {
             operation_id: op.id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -318,6 +319,7 @@ async fn cancel_step_stops_a_print_and_records_the_spoiled_card() {
         .printer()
         .watch_job(pb::WatchPrintJobRequest {
             job_id: op.job_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -352,5 +354,73 @@ async fn a_step_past_its_deadline_is_recorded_as_timed_out() {
     assert_eq!(h[0].status, pb::StepStatus::TimedOut as i32);
     assert_eq!(h[0].device_ids, ["fingerprint0"]);
     assert!(!h[0].operation_id.is_empty());
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operation_and_print_job_watches_resume_after_the_last_state_seen() {
+    // Device timings at 5 %: a print lasts about a second, with progress on the way.
+    let d = TestDaemon::start_with(|c| c.simulation.time_scale = 0.05).await;
+    let id = recorded(&d).await;
+    let mut c = d.enroll();
+    c.send(step(&id)).await.unwrap();
+    let mut printing = d.enroll();
+    let id2 = id.clone();
+    let call = tokio::spawn(async move { printing.print(step(&id2)).await });
+    let op = running_until(&d, &id, |op| !op.job_id.is_empty()).await;
+    let watch_op = |after: u64| {
+        let mut c = d.enroll();
+        let op_id = op.id.clone();
+        async move {
+            let s = c
+                .watch_step_operation(pb::WatchStepOperationRequest {
+                    operation_id: op_id,
+                    after_sequence: after,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            s.map(|o| o.unwrap()).collect::<Vec<_>>().await
+        }
+    };
+    let all = watch_op(0).await;
+    call.await.unwrap().unwrap();
+    let last = all.last().unwrap();
+    assert_eq!(last.state, pb::OperationState::Succeeded as i32);
+    let seqs: Vec<u64> = all.iter().map(|o| o.sequence).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    assert!(seqs[0] >= op.sequence, "{seqs:?} from {}", op.sequence);
+    // Resumed after the final state: nothing, and the stream ends.
+    assert!(watch_op(last.sequence).await.is_empty());
+    // Resumed just before it: only the final state.
+    let tail = watch_op(last.sequence - 1).await;
+    assert_eq!(tail.len(), 1);
+    assert_eq!(tail[0].sequence, last.sequence);
+    assert_eq!(tail[0].state, pb::OperationState::Succeeded as i32);
+
+    // The print job the step used: each state numbered, resumable the same way.
+    let watch_job = |after: u64| {
+        let mut p = d.printer();
+        let job_id = op.job_id.clone();
+        async move {
+            let s = p
+                .watch_job(pb::WatchPrintJobRequest {
+                    job_id,
+                    after_sequence: after,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            s.map(|j| j.unwrap()).collect::<Vec<_>>().await
+        }
+    };
+    let job = watch_job(0).await;
+    let done = job.last().unwrap();
+    assert_eq!(done.state, pb::PrintJobState::Done as i32);
+    assert!(done.sequence > 1, "queued, printing …, done: {job:?}");
+    assert!(watch_job(done.sequence).await.is_empty());
+    let tail = watch_job(done.sequence - 1).await;
+    assert_eq!(tail.len(), 1);
+    assert_eq!(tail[0].state, pb::PrintJobState::Done as i32);
     d.stop().await;
 }

@@ -383,6 +383,37 @@ def test_invalid_nik_and_unknown_id(c):
     assert info.reason == "ENROLLMENT_NOT_FOUND", info
 
 
+def test_device_watch_resumes_after_a_sequence(c):
+    camera = c.device_of_class(devices_pb2.DEVICE_CLASS_CAMERA)
+    first = c.devices.WatchDevices(
+        devices_pb2.WatchDevicesRequest(include_current=True), timeout=CALL_TIMEOUT
+    )
+    current = [next(first) for _ in range(5)]
+    first.cancel()
+    seen = current[-1].sequence
+    assert all(e.sequence == seen for e in current), [e.sequence for e in current]
+    # While nobody watches: the camera is unplugged and comes back.
+    try:
+        c.sim.InjectFault(
+            devices_pb2.InjectFaultRequest(target=camera.id, fault="disconnect"),
+            timeout=CALL_TIMEOUT,
+        )
+    finally:
+        c.sim.ClearFaults(
+            devices_pb2.ClearFaultsRequest(target=camera.id), timeout=CALL_TIMEOUT
+        )
+    resumed = c.devices.WatchDevices(
+        devices_pb2.WatchDevicesRequest(after_sequence=seen), timeout=CALL_TIMEOUT
+    )
+    got = [next(resumed) for _ in range(2)]
+    resumed.cancel()
+    assert [e.sequence for e in got] == [seen + 1, seen + 2], [e.sequence for e in got]
+    kinds = [devices_pb2.DeviceEventKind.Name(e.kind) for e in got]
+    assert kinds == ["DEVICE_EVENT_KIND_DETACHED", "DEVICE_EVENT_KIND_ATTACHED"], kinds
+    assert all(e.device.id == camera.id for e in got), got
+    assert got[0].HasField("event_time"), got[0]
+
+
 def test_ribbon_out_then_retry(c):
     printer = c.device_of_class(devices_pb2.DEVICE_CLASS_CARD_PRINTER)
     eid = run_to_sent(c, 4)
@@ -623,6 +654,7 @@ TESTS = [
     test_fingerprint_quality_gate_and_supervisor_override,
     test_reflection_lists_services,
     test_health,
+    test_device_watch_resumes_after_a_sequence,
 ]
 
 

@@ -91,6 +91,9 @@ pub enum DeviceEventKind {
 /// One device event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceEvent {
+    /// The station's device event number (1, 2, …, in the order of sending; see
+    /// [`crate::Registry::subscribe_after`]).
+    pub sequence: u64,
     /// When it happened.
     pub at: SystemTime,
     /// What happened.

@@ -41,7 +41,7 @@ pub use driver::{
     SelectorError, SelectorProblem, UnknownDriver, Unopened,
 };
 pub use error::{DeviceError, ErrorKind};
-pub use registry::{AnyDevice, Registry};
+pub use registry::{AnyDevice, DEVICE_EVENTS_KEPT, DeviceSubscription, Registry};
 pub use traits::{
     Camera, CardPrinter, ChipEncoder, Device, FingerprintScanner, SignaturePad, write_and_verify,
 };

@@ -280,6 +280,9 @@ pub struct PrintJobStatus {
     pub device_id: String,
     /// Where the job is.
     pub state: PrintJobState,
+    /// Its revision: 1 when queued, one more at each change of state (a driver keeps it,
+    /// so a watch can resume after the last state it saw).
+    pub sequence: u64,
 }
 
 /// A card printer's supplies.

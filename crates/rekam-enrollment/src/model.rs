@@ -234,6 +234,9 @@ pub struct Operation {
     pub error_reason: Option<&'static str>,
     /// The finger position a fingerprint step captures now.
     pub position: Option<FingerPosition>,
+    /// Its revision: 1 when it starts, one more at each change (so a watch can resume
+    /// after the last state it saw).
+    pub sequence: u64,
 }
 
 /// A client's request id with a fingerprint of the request it came with (AIP-155): the

@@ -64,6 +64,32 @@ pub struct PipelineConfig {
     pub send_wait: Duration,
 }
 
+/// Changes to a step's operation, each counted in its `sequence`, so a watch resumes
+/// after the last state it saw (see `WatchStepOperationRequest.after_sequence`).
+trait Revise {
+    fn revise(&self, f: impl FnOnce(&mut Operation));
+    fn revise_if(&self, f: impl FnOnce(&mut Operation) -> bool) -> bool;
+}
+
+impl Revise for watch::Sender<Operation> {
+    fn revise(&self, f: impl FnOnce(&mut Operation)) {
+        self.send_modify(|o| {
+            f(o);
+            o.sequence += 1;
+        });
+    }
+
+    fn revise_if(&self, f: impl FnOnce(&mut Operation) -> bool) -> bool {
+        self.send_if_modified(|o| {
+            let changed = f(o);
+            if changed {
+                o.sequence += 1;
+            }
+            changed
+        })
+    }
+}
+
 struct Slot {
     /// The enrollment as last committed to the store: whole (with its images) or light
     /// (without them), as `images` says.
@@ -266,7 +292,7 @@ impl Progress<'_> {
     /// Publishes a progress event.
     pub fn report(&self, percent: u32, message: impl Into<String>) {
         let message = message.into();
-        self.op.send_modify(|o| {
+        self.op.revise(|o| {
             o.percent = percent;
             o.message = message.clone();
         });
@@ -283,7 +309,7 @@ impl Progress<'_> {
 
     /// Records a device the step uses.
     pub fn device(&self, id: &str) {
-        self.op.send_modify(|o| {
+        self.op.revise(|o| {
             if !o.device_ids.iter().any(|d| d == id) {
                 o.device_ids.push(id.to_string());
             }
@@ -292,14 +318,14 @@ impl Progress<'_> {
 
     /// Records the print job the step submitted.
     pub fn job(&self, job_id: &str) {
-        self.op.send_modify(|o| o.job_id = Some(job_id.to_string()));
+        self.op.revise(|o| o.job_id = Some(job_id.to_string()));
         self.pipeline.mark_running(&self.op.borrow());
     }
 
     /// Publishes a progress event asking the applicant to place a position (attempt from 1).
     pub fn prompt(&self, percent: u32, position: FingerPosition, attempt: u32, message: String) {
         self.position(position);
-        self.op.send_modify(|o| {
+        self.op.revise(|o| {
             o.percent = percent;
             o.message = message.clone();
         });
@@ -321,7 +347,7 @@ impl Progress<'_> {
     /// Records the finger position the step captures now (for the live view).
     pub fn position(&self, position: FingerPosition) {
         self.op
-            .send_if_modified(|o| o.position.replace(position) != Some(position));
+            .revise_if(|o| o.position.replace(position) != Some(position));
     }
 
     /// Passes a pen sample on to the live view, as the applicant writes.
@@ -336,7 +362,7 @@ impl Progress<'_> {
     pub fn card_used(&self) {
         if self
             .op
-            .send_if_modified(|o| !std::mem::replace(&mut o.card_used, true))
+            .revise_if(|o| !std::mem::replace(&mut o.card_used, true))
         {
             self.pipeline.mark_running(&self.op.borrow());
         }
@@ -1125,6 +1151,7 @@ impl Pipeline {
                 ended_at: None,
                 error_reason: None,
                 position: None,
+                sequence: 1,
             };
             let (tx, rx) = watch::channel(op.clone());
             lock(&self.operations).insert(op.id.clone(), rx);
@@ -1166,7 +1193,7 @@ impl Pipeline {
         } {
             Ok(b) => b,
             Err(err) => {
-                op_tx.send_modify(|o| {
+                op_tx.revise(|o| {
                     o.state = OperationState::Failed;
                     o.ended_at = Some(SystemTime::now());
                     o.message = err.to_string();
@@ -1304,7 +1331,7 @@ impl Pipeline {
             }
         };
         let now = SystemTime::now();
-        op_tx.send_modify(|o| {
+        op_tx.revise(|o| {
             o.state = state;
             o.ended_at = Some(now);
             match &answer {

@@ -168,6 +168,7 @@ impl Inner {
                 false
             } else {
                 s.state = state;
+                s.sequence += 1;
                 true
             }
         });
@@ -690,6 +691,7 @@ impl CardPrinter for PrinterSim {
                 job_id: id.clone(),
                 device_id: self.info.id.clone(),
                 state: PrintJobState::Queued,
+                sequence: 1,
             });
             g.jobs.insert(
                 id.clone(),

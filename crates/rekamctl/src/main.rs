@@ -84,6 +84,10 @@ pub enum Command {
         /// STATE_CHANGED (DISCONNECTED) when not.
         #[arg(long)]
         current: bool,
+        /// Resume after this event number (the `seq` of the last event seen); when the
+        /// daemon no longer has it, the stream starts with every device's state.
+        #[arg(long, value_name = "SEQ")]
+        after: Option<u64>,
     },
     /// Runs the self-test of one device or of every device; exit 1 if any failed.
     ///
@@ -574,7 +578,11 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Devices { available } => cmd::devices::devices(&ctx, available).await,
-        Command::Watch { count, current } => cmd::devices::watch(&ctx, count, current).await,
+        Command::Watch {
+            count,
+            current,
+            after,
+        } => cmd::devices::watch(&ctx, count, current, after).await,
         Command::Diag { device } => cmd::devices::diag(&ctx, device).await,
         Command::Capture(c) => cmd::capture::run(&ctx, c).await,
         Command::Print {

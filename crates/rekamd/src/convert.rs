@@ -147,6 +147,7 @@ pub fn event(e: &core::DeviceEvent, device: Option<&core::AnyDevice>) -> pb::Dev
     };
     pb::DeviceEvent {
         event_time: Some(timestamp(e.at)),
+        sequence: e.sequence,
         kind: kind as i32,
         device: Some(match device {
             Some(d) => self::device(d, &e.state),
@@ -324,6 +325,7 @@ pub fn print_job(s: &core::PrintJobStatus) -> pb::PrintJob {
         failure: failure as i32,
         detail,
         progress_percent: progress,
+        sequence: s.sequence,
     }
 }
 
@@ -835,6 +837,7 @@ pub fn operation(o: &enr::Operation) -> pb::StepOperation {
         start_time: Some(timestamp(o.started_at)),
         end_time: o.ended_at.map(timestamp),
         error_reason: o.error_reason.unwrap_or_default().to_string(),
+        sequence: o.sequence,
     }
 }
 

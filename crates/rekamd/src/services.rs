@@ -161,9 +161,19 @@ impl pb::device_service_server::DeviceService for Shared {
         &self,
         req: Request<pb::WatchDevicesRequest>,
     ) -> Result<Response<Self::WatchDevicesStream>, Status> {
-        let rx = self.registry.subscribe();
+        let r = req.into_inner();
+        // Subscribe before reading the devices' state so no event falls between them.
+        let sub = self
+            .registry
+            .subscribe_after((r.after_sequence > 0).then_some(r.after_sequence));
+        let rx = sub.live;
         let mut first = Vec::new();
-        if req.get_ref().include_current {
+        if let Some(missed) = &sub.missed {
+            // Resuming: the events the client missed (see WatchDevicesRequest).
+            for e in missed {
+                first.push(Ok(convert::event(e, self.registry.get(&e.info.id).ok())));
+            }
+        } else if r.include_current || r.after_sequence > 0 {
             // Every configured device, connected or not (see WatchDevicesRequest).
             for d in self.registry.devices() {
                 let state = d.device().state();
@@ -174,6 +184,7 @@ impl pb::device_service_server::DeviceService for Shared {
                 };
                 first.push(Ok(pb::DeviceEvent {
                     event_time: Some(convert::now()),
+                    sequence: sub.last,
                     kind: kind as i32,
                     device: Some(convert::device(d, &state)),
                 }));
@@ -188,7 +199,7 @@ impl pb::device_service_server::DeviceService for Shared {
                     // A slow client missed events: tell it, rather than pretend nothing happened.
                     Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
                         Some(Err(status::events_dropped(format!(
-                            "{n} device events were dropped: watch again"
+                            "{n} device events were dropped: watch again with after_sequence"
                         ))))
                     }
                 }
@@ -516,8 +527,8 @@ impl pb::printer_service_server::PrinterService for Shared {
         &self,
         req: Request<pb::WatchPrintJobRequest>,
     ) -> Result<Response<Self::WatchJobStream>, Status> {
-        let job_id = req.into_inner().job_id;
-        let rx = self.find_job(&job_id)?;
+        let r = req.into_inner();
+        let rx = self.find_job(&r.job_id)?;
         let s = futures::stream::unfold((rx, false), |(mut rx, done)| async move {
             if done {
                 return None;
@@ -529,6 +540,9 @@ impl pb::printer_service_server::PrinterService for Shared {
             }
             Some((Ok(convert::print_job(&status)), (rx, is_final)))
         });
+        // Resuming: only the states after the one the client saw.
+        let after = r.after_sequence;
+        let s = s.filter(move |j| std::future::ready(!matches!(j, Ok(j) if j.sequence <= after)));
         Ok(Response::new(stream_until_shutdown(
             &self.shutdown,
             dedup(s),
@@ -1251,10 +1265,12 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         &self,
         req: Request<pb::WatchStepOperationRequest>,
     ) -> Result<Response<Self::WatchStepOperationStream>, Status> {
+        let r = req.into_inner();
         let rx = self
             .pipeline
-            .watch_operation(&req.into_inner().operation_id)
+            .watch_operation(&r.operation_id)
             .map_err(|e| status::enrollment(&e))?;
+        let after = r.after_sequence;
         // The current state first, then each change, ending after the final state.
         let s = futures::stream::unfold((rx, false), |(mut rx, done)| async move {
             if done {
@@ -1269,6 +1285,8 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
             }
             Some((Ok(convert::operation(&op)), (rx, is_final)))
         });
+        // Resuming: only the states after the one the client saw.
+        let s = s.filter(move |o| std::future::ready(!matches!(o, Ok(o) if o.sequence <= after)));
         Ok(Response::new(stream_until_shutdown(&self.shutdown, s)))
     }
 

@@ -338,23 +338,30 @@ fn event_line(e: &DeviceEvent) -> String {
     let kind = short(e.kind().as_str_name(), "DEVICE_EVENT_KIND_");
     match &e.device {
         Some(d) => format!(
-            "{}  {:<13}  {:<12}  {:<19}  {}",
+            "{:>6}  {}  {:<13}  {:<12}  {:<19}  {}",
+            e.sequence,
             time(e.event_time.as_ref()),
             kind,
             d.id,
             human(class(d)),
             state_text(d)
         ),
-        None => format!("{}  {kind}", time(e.event_time.as_ref())),
+        None => format!("{:>6}  {}  {kind}", e.sequence, time(e.event_time.as_ref())),
     }
 }
 
 /// `watch`.
-pub async fn watch(ctx: &Ctx, count: Option<u64>, current: bool) -> anyhow::Result<()> {
+pub async fn watch(
+    ctx: &Ctx,
+    count: Option<u64>,
+    current: bool,
+    after: Option<u64>,
+) -> anyhow::Result<()> {
     let mut client = DeviceServiceClient::new(ctx.channel.clone());
     let mut stream = client
         .watch_devices(ctx.req(WatchDevicesRequest {
             include_current: current,
+            after_sequence: after.unwrap_or(0),
         }))
         .await?
         .into_inner();
@@ -372,6 +379,7 @@ pub async fn watch(ctx: &Ctx, count: Option<u64>, current: bool) -> anyhow::Resu
         };
         if ctx.json {
             print_json(&json!({
+                "seq": e.sequence,
                 "event_time": time(e.event_time.as_ref()),
                 "kind": short(e.kind().as_str_name(), "DEVICE_EVENT_KIND_"),
                 "device": e.device.as_ref().map(device_json),

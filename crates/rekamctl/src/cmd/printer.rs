@@ -74,6 +74,7 @@ pub async fn print(
         let mut stream = client
             .watch_job(ctx.req(WatchPrintJobRequest {
                 job_id: job.job_id.clone(),
+                ..Default::default()
             }))
             .await?
             .into_inner();
