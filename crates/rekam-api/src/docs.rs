@@ -680,7 +680,7 @@ mod tests {
             "| `WatchDevices` | [`WatchDevicesRequest`](#rekam.v1.WatchDevicesRequest) \
              | stream [`DeviceEvent`](#rekam.v1.DeviceEvent) |",
             "| `history` | [`StepRecord`](#rekam.v1.StepRecord) | repeated | Every step that ended, oldest first. |",
-            "| `time` | [`google.protobuf.Timestamp`](https://protobuf.dev/reference/protobuf/google.protobuf/#timestamp) |  | When it happened. |",
+            "| `event_time` | [`google.protobuf.Timestamp`](https://protobuf.dev/reference/protobuf/google.protobuf/#timestamp) |  | When it happened. |",
             "| `SEX_FEMALE` | 2 | Perempuan. |",
         ] {
             assert!(text.contains(needle), "missing: {needle}");
