@@ -1,0 +1,602 @@
+//! EnrollmentService: the procedure, translated to and from the pipeline (`rekam_enrollment::Pipeline`).
+
+use super::*;
+
+/// Default and largest page sizes of ListEnrollments.
+const PAGE_DEFAULT: usize = 50;
+const PAGE_MAX: usize = 200;
+
+/// A fingerprint of a list request's filters (what a page token is bound to).
+fn filter_fingerprint(r: &pb::ListEnrollmentsRequest) -> String {
+    use sha2::Digest;
+    let filters = pb::ListEnrollmentsRequest {
+        page_size: 0,
+        page_token: String::new(),
+        view: 0,
+        ..r.clone()
+    };
+    let digest = sha2::Sha256::digest(filters.encode_to_vec());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An opaque page token: the last id of the page and the filter it belongs to, hex-coded.
+fn page_token(last_id: &str, r: &pb::ListEnrollmentsRequest) -> String {
+    format!("1:{last_id}:{}", filter_fingerprint(r))
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The list filter and page of a request; INVALID_ARGUMENT for a malformed filter or a
+/// token from another filter.
+fn list_query(
+    r: &pb::ListEnrollmentsRequest,
+) -> Result<(rekam_enrollment::ListQuery, pb::EnrollmentView), Status> {
+    let limit = match usize::try_from(r.page_size) {
+        Ok(0) => PAGE_DEFAULT,
+        Ok(n) => n.min(PAGE_MAX),
+        Err(_) => return Err(status::invalid("page_size", "must not be negative")),
+    };
+    let before_id = if r.page_token.is_empty() {
+        None
+    } else {
+        let bad = || {
+            ApiError::new(
+                tonic::Code::InvalidArgument,
+                "INVALID_PAGE_TOKEN",
+                "page_token was not issued for this list and these filters: list again from the first page",
+            )
+            .into_status()
+        };
+        let bytes = (0..r.page_token.len())
+            .step_by(2)
+            .map(|i| {
+                r.page_token
+                    .get(i..i + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
+            .collect::<Option<Vec<u8>>>()
+            .ok_or_else(bad)?;
+        let text = String::from_utf8(bytes).map_err(|_| bad())?;
+        let mut parts = text.split(':');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("1"), Some(id), Some(fp), None) if fp == filter_fingerprint(r) => {
+                Some(id.to_string())
+            }
+            _ => return Err(bad()),
+        }
+    };
+    let stage =
+        match r.stage {
+            0 => None,
+            v => Some(convert::stage_from(v).ok_or_else(|| {
+                status::invalid("stage", format!("{v} is not an enrollment stage"))
+            })?),
+        };
+    let created_on = match &r.created_on {
+        None => None,
+        Some(d) => Some(
+            convert::date_from(d)
+                .ok_or_else(|| status::invalid("created_on", "is not a date of the calendar"))?,
+        ),
+    };
+    if !r.nik.is_empty() && rekam_enrollment::Nik::parse(&r.nik).is_err() {
+        return Err(status::invalid(
+            "nik",
+            "must be a well-formed NIK (16 digits)",
+        ));
+    }
+    let view = match pb::EnrollmentView::try_from(r.view) {
+        Ok(pb::EnrollmentView::Full) => pb::EnrollmentView::Full,
+        Ok(_) => pb::EnrollmentView::Basic,
+        Err(_) => return Err(status::invalid("view", "is not an enrollment view")),
+    };
+    Ok((
+        rekam_enrollment::ListQuery {
+            stage,
+            created_on,
+            nik: (!r.nik.is_empty()).then(|| r.nik.clone()),
+            receipt_number: (!r.receipt_number.is_empty()).then(|| r.receipt_number.clone()),
+            before_id,
+            limit,
+        },
+        view,
+    ))
+}
+
+/// How a step runs: the request key, the device asked for, and the call's deadline
+/// (a little before tonic's own timer, so the step's DEADLINE_EXCEEDED answers first).
+fn step_options(
+    deadline: Option<Duration>,
+    request: Option<RequestKey>,
+    device_id: String,
+) -> StepOptions {
+    StepOptions {
+        request,
+        device_id: (!device_id.is_empty()).then_some(device_id),
+        // The step ends a fifth of the deadline early (at most 250 ms), so that its
+        // DEADLINE_EXCEEDED reaches the client before the client's own timer fires.
+        deadline: deadline.map(|d| {
+            let margin = Duration::from_millis(250).min(d / 5);
+            Instant::now() + d.saturating_sub(margin)
+        }),
+        note: None,
+    }
+}
+
+macro_rules! step {
+    ($self:ident, $req:ident, |$p:ident, $id:ident, $opts:ident| $call:expr) => {{
+        let deadline = deadline(&$req);
+        let mut r = $req.into_inner();
+        let rid = std::mem::take(&mut r.request_id);
+        let key = request_key(rid, &r)?;
+        let $id = r.enrollment_id;
+        let $opts = step_options(deadline, key, r.device_id);
+        let $p = $self.pipeline.clone();
+        let e = $call.await.map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(convert::enrollment(&e)))
+    }};
+}
+
+#[tonic::async_trait]
+impl pb::enrollment_service_server::EnrollmentService for Shared {
+    async fn create_enrollment(
+        &self,
+        req: Request<pb::CreateEnrollmentRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        let mut r = req.into_inner();
+        let key = request_key(std::mem::take(&mut r.request_id), &r)?;
+        let a = r
+            .applicant
+            .ok_or_else(|| status::invalid("applicant", "the applicant is missing"))?;
+        let e = self
+            .pipeline
+            .create(
+                convert::applicant(a)?,
+                step_options(None, key, String::new()),
+            )
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(convert::enrollment(&e)))
+    }
+
+    async fn get_enrollment(
+        &self,
+        req: Request<pb::GetEnrollmentRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        let e = self
+            .pipeline
+            .get(&req.into_inner().enrollment_id)
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(convert::enrollment(&e)))
+    }
+
+    async fn list_deliveries(
+        &self,
+        req: Request<pb::ListDeliveriesRequest>,
+    ) -> Result<Response<pb::ListDeliveriesResponse>, Status> {
+        let r = req.into_inner();
+        let limit = match r.page_size {
+            n if n < 0 => return Err(status::invalid("page_size", "must not be negative")),
+            0 => 100,
+            n => (n as usize).min(1000),
+        };
+        let list = self
+            .pipeline
+            .deliveries(!r.include_delivered, limit)
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(pb::ListDeliveriesResponse {
+            deliveries: list
+                .iter()
+                .map(|(id, d)| pb::Delivery {
+                    enrollment_id: id.clone(),
+                    state: Some(convert::delivery(d)),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn list_enrollments(
+        &self,
+        req: Request<pb::ListEnrollmentsRequest>,
+    ) -> Result<Response<pb::ListEnrollmentsResponse>, Status> {
+        let r = req.into_inner();
+        let (query, view) = list_query(&r)?;
+        let page = self
+            .pipeline
+            .list_page(&query)
+            .map_err(|e| status::enrollment(&e))?;
+        let full = view == pb::EnrollmentView::Full;
+        let next_page_token = match (page.more, page.enrollments.last()) {
+            (true, Some(last)) => page_token(&last.id, &r),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListEnrollmentsResponse {
+            enrollments: page
+                .enrollments
+                .iter()
+                .map(|e| {
+                    let mut p = convert::enrollment(e);
+                    if !full {
+                        p.history.clear();
+                    }
+                    p
+                })
+                .collect(),
+            next_page_token,
+            total_size: i32::try_from(page.total).unwrap_or(i32::MAX),
+        }))
+    }
+
+    async fn check_documents(
+        &self,
+        req: Request<pb::CheckDocumentsRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        let deadline = deadline(&req);
+        let mut r = req.into_inner();
+        let key = request_key(std::mem::take(&mut r.request_id), &r)?;
+        let e = self
+            .pipeline
+            .check_documents(
+                &r.enrollment_id,
+                &r.kk_number_on_document,
+                step_options(deadline, key, String::new()),
+            )
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(convert::enrollment(&e)))
+    }
+
+    async fn verify_identity(
+        &self,
+        req: Request<pb::StepRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        step!(self, req, |p, id, opts| p.verify_identity(&id, opts))
+    }
+
+    async fn capture_face(
+        &self,
+        req: Request<pb::StepRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        step!(self, req, |p, id, opts| p.capture_face(&id, opts))
+    }
+
+    async fn capture_fingerprints(
+        &self,
+        req: Request<pb::CaptureFingerprintsStepRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        let deadline = deadline(&req);
+        let mut r = req.into_inner();
+        let key = request_key(std::mem::take(&mut r.request_id), &r)?;
+        let plan = convert::fingerprint_plan(&r)?;
+        let e = self
+            .pipeline
+            .capture_fingerprints(
+                &r.enrollment_id,
+                plan,
+                step_options(deadline, key, r.device_id),
+            )
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(convert::enrollment(&e)))
+    }
+
+    async fn capture_signature(
+        &self,
+        req: Request<pb::StepRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        step!(self, req, |p, id, opts| p.capture_signature(&id, opts))
+    }
+
+    async fn finish_recording(
+        &self,
+        req: Request<pb::StepRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        step!(self, req, |p, id, opts| p.finish_recording(&id, opts))
+    }
+
+    async fn send(
+        &self,
+        req: Request<pb::StepRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        step!(self, req, |p, id, opts| p.send(&id, opts))
+    }
+
+    async fn issue_receipt(
+        &self,
+        req: Request<pb::StepRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        step!(self, req, |p, id, opts| p.issue_receipt(&id, opts))
+    }
+
+    async fn print(
+        &self,
+        req: Request<pb::StepRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        step!(self, req, |p, id, opts| p.print(&id, opts))
+    }
+
+    async fn encode(
+        &self,
+        req: Request<pb::StepRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        step!(self, req, |p, id, opts| p.encode(&id, opts))
+    }
+
+    async fn hand_over(
+        &self,
+        req: Request<pb::StepRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        step!(self, req, |p, id, opts| p.hand_over(&id, opts))
+    }
+
+    async fn update_applicant(
+        &self,
+        req: Request<pb::UpdateApplicantRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        let mut r = req.into_inner();
+        let key = request_key(std::mem::take(&mut r.request_id), &r)?;
+        let a = r
+            .applicant
+            .ok_or_else(|| status::invalid("applicant", "the applicant is missing"))?;
+        let e = self
+            .pipeline
+            .update_applicant(
+                &r.enrollment_id,
+                convert::applicant(a)?,
+                step_options(None, key, String::new()),
+            )
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(convert::enrollment(&e)))
+    }
+
+    async fn reprint_card(
+        &self,
+        req: Request<pb::ReprintCardRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        let deadline = deadline(&req);
+        let mut r = req.into_inner();
+        let key = request_key(std::mem::take(&mut r.request_id), &r)?;
+        let reason = convert::card_reason(r.reason)?;
+        let e = self
+            .pipeline
+            .reprint(
+                &r.enrollment_id,
+                reason,
+                &r.note,
+                step_options(deadline, key, r.device_id),
+            )
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(convert::enrollment(&e)))
+    }
+
+    async fn reencode_card(
+        &self,
+        req: Request<pb::ReencodeCardRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        let deadline = deadline(&req);
+        let mut r = req.into_inner();
+        let key = request_key(std::mem::take(&mut r.request_id), &r)?;
+        let reason = convert::card_reason(r.reason)?;
+        let e = self
+            .pipeline
+            .reencode(
+                &r.enrollment_id,
+                reason,
+                &r.note,
+                step_options(deadline, key, r.device_id),
+            )
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(convert::enrollment(&e)))
+    }
+
+    async fn get_media(
+        &self,
+        req: Request<pb::GetMediaRequest>,
+    ) -> Result<Response<pb::Media>, Status> {
+        let r = req.into_inner();
+        let kind = convert::media_kind(r.kind, r.position)?;
+        let size = match pb::MediaSize::try_from(r.size) {
+            Ok(pb::MediaSize::Full) => rekam_enrollment::media::MediaSize::Full,
+            Ok(_) => rekam_enrollment::media::MediaSize::Thumbnail,
+            Err(_) => return Err(status::invalid("size", "is not a media size")),
+        };
+        let m = self
+            .pipeline
+            .media(&r.enrollment_id, kind, size)
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(pb::Media {
+            kind: r.kind,
+            position: r.position,
+            content_type: m.content_type.to_string(),
+            data: m.data,
+            width: m.width,
+            height: m.height,
+        }))
+    }
+
+    async fn render_card_preview(
+        &self,
+        req: Request<pb::RenderCardPreviewRequest>,
+    ) -> Result<Response<pb::CardPreview>, Status> {
+        let (front_png, back_png) = self
+            .pipeline
+            .card_preview(&req.into_inner().enrollment_id)
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(pb::CardPreview {
+            front_png,
+            back_png,
+        }))
+    }
+
+    async fn cancel_enrollment(
+        &self,
+        req: Request<pb::CancelEnrollmentRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        let mut r = req.into_inner();
+        let key = request_key(std::mem::take(&mut r.request_id), &r)?;
+        let e = self
+            .pipeline
+            .cancel(
+                &r.enrollment_id,
+                &r.reason,
+                step_options(None, key, String::new()),
+            )
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(convert::enrollment(&e)))
+    }
+
+    async fn cancel_step(
+        &self,
+        req: Request<pb::CancelStepRequest>,
+    ) -> Result<Response<pb::StepOperation>, Status> {
+        let r = req.into_inner();
+        let op = self
+            .pipeline
+            .cancel_step(&r.enrollment_id, &r.reason)
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(convert::operation(&op)))
+    }
+
+    type WatchLiveViewStream = BoxStream<pb::LiveViewFrame>;
+
+    async fn watch_live_view(
+        &self,
+        req: Request<pb::WatchLiveViewRequest>,
+    ) -> Result<Response<Self::WatchLiveViewStream>, Status> {
+        let rx = self
+            .pipeline
+            .live_view(&req.into_inner().enrollment_id)
+            .map_err(|e| status::enrollment(&e))?;
+        let s = tokio_stream::wrappers::ReceiverStream::new(rx).map(|item| {
+            item.map(|i| convert::live_frame(&i))
+                .map_err(|e| status::enrollment(&e))
+        });
+        Ok(Response::new(stream_until_shutdown(&self.shutdown, s)))
+    }
+
+    async fn get_step_operation(
+        &self,
+        req: Request<pb::GetStepOperationRequest>,
+    ) -> Result<Response<pb::StepOperation>, Status> {
+        let op = self
+            .pipeline
+            .operation(&req.into_inner().operation_id)
+            .map_err(|e| status::enrollment(&e))?;
+        Ok(Response::new(convert::operation(&op)))
+    }
+
+    type WatchStepOperationStream = BoxStream<pb::StepOperation>;
+
+    async fn watch_step_operation(
+        &self,
+        req: Request<pb::WatchStepOperationRequest>,
+    ) -> Result<Response<Self::WatchStepOperationStream>, Status> {
+        let r = req.into_inner();
+        let rx = self
+            .pipeline
+            .watch_operation(&r.operation_id)
+            .map_err(|e| status::enrollment(&e))?;
+        let after = r.after_sequence;
+        // The current state first, then each change, ending after the final state.
+        let s = futures::stream::unfold((rx, false), |(mut rx, done)| async move {
+            if done {
+                return None;
+            }
+            let op = rx.borrow_and_update().clone();
+            let is_final = op.state.is_final();
+            if !is_final && rx.changed().await.is_err() {
+                // The sender is gone: what the receiver holds now is the last state.
+                let last = rx.borrow().clone();
+                return Some((Ok(convert::operation(&last)), (rx, true)));
+            }
+            Some((Ok(convert::operation(&op)), (rx, is_final)))
+        });
+        // Resuming: only the states after the one the client saw.
+        let s = s.filter(move |o| std::future::ready(!matches!(o, Ok(o) if o.sequence <= after)));
+        Ok(Response::new(stream_until_shutdown(&self.shutdown, s)))
+    }
+
+    type WatchEnrollmentStream = BoxStream<pb::EnrollmentEvent>;
+
+    async fn watch_enrollment(
+        &self,
+        req: Request<pb::WatchEnrollmentRequest>,
+    ) -> Result<Response<Self::WatchEnrollmentStream>, Status> {
+        let r = req.into_inner();
+        let id = r.enrollment_id;
+        // Subscribe before reading the enrollment so no event falls between them.
+        let sub = self
+            .pipeline
+            .subscribe_after((r.after_sequence > 0).then_some(r.after_sequence));
+        let e = self.pipeline.get(&id).map_err(|e| status::enrollment(&e))?;
+        let first: Vec<pb::EnrollmentEvent> = match sub.missed {
+            // Resuming: the events of this enrollment the client missed.
+            Some(missed) => missed
+                .iter()
+                .filter(|ev| ev.enrollment_id == id)
+                .map(convert::enrollment_event)
+                .collect(),
+            // Starting afresh: a snapshot of where the enrollment is.
+            None => vec![pb::EnrollmentEvent {
+                enrollment_id: id.clone(),
+                sequence: sub.last,
+                step: pb::Step::Unspecified as i32,
+                status: pb::StepStatus::Unspecified as i32,
+                percent: 0,
+                message: format!("stage {}", e.stage),
+                stage: convert::stage(e.stage) as i32,
+                event_time: Some(convert::now()),
+                ..Default::default()
+            }],
+        };
+        let is_end = |ev: &pb::EnrollmentEvent| {
+            ev.status == pb::StepStatus::Succeeded as i32
+                && (ev.stage == pb::EnrollmentStage::HandedOver as i32
+                    || ev.stage == pb::EnrollmentStage::Cancelled as i32)
+        };
+        let done = matches!(
+            e.stage,
+            rekam_enrollment::Stage::HandedOver | rekam_enrollment::Stage::Cancelled
+        ) && e.running.is_none();
+        let live = tokio_stream::wrappers::BroadcastStream::new(sub.live).filter_map(move |r| {
+            let id = id.clone();
+            async move {
+                match r {
+                    Ok(ev) if ev.enrollment_id == id => Some(Ok(convert::enrollment_event(&ev))),
+                    Ok(_) => None,
+                    Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
+                        Some(Err(status::events_dropped(format!(
+                            "{n} progress events were dropped: watch again with after_sequence"
+                        ))))
+                    }
+                }
+            }
+        });
+        if done {
+            // Nothing more will happen: the snapshot (or the missed events), then the end.
+            let s: BoxStream<pb::EnrollmentEvent> =
+                Box::pin(futures::stream::iter(first.into_iter().map(Ok)));
+            return Ok(Response::new(s));
+        }
+        // The stream ends right after the hand-over or the cancellation (without waiting
+        // for another event).
+        let all = futures::stream::iter(first.into_iter().map(Ok)).chain(live);
+        let s = futures::stream::unfold((Box::pin(all), false), move |(mut s, ended)| async move {
+            if ended {
+                return None;
+            }
+            let item = s.next().await?;
+            let end = matches!(&item, Ok(ev) if is_end(ev));
+            Some((item, (s, end)))
+        });
+        Ok(Response::new(stream_until_shutdown(&self.shutdown, s)))
+    }
+}

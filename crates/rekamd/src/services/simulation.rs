@@ -1,0 +1,70 @@
+//! SimulationService: faults injected into the simulators (served only when the configuration enables them).
+
+use super::*;
+
+impl Shared {
+    fn with_sim<T>(
+        &self,
+        target: &str,
+        f: impl FnOnce(&dyn SimulatorControl) -> Result<T, Status>,
+    ) -> Result<T, Status> {
+        let sim = match target {
+            "siak" => self.pipeline.siak().simulator(),
+            "datacentre" | "data_centre" => self.pipeline.data_centre().simulator(),
+            id => dev(self.registry.get(id))?.device().simulator(),
+        };
+        match sim {
+            Some(s) => f(s),
+            None => Err(status::not_a_simulator(target)),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::simulation_service_server::SimulationService for Shared {
+    async fn list_faults(
+        &self,
+        req: Request<pb::ListFaultsRequest>,
+    ) -> Result<Response<pb::ListFaultsResponse>, Status> {
+        let target = req.into_inner().target;
+        self.with_sim(&target, |s| {
+            Ok(Response::new(pb::ListFaultsResponse {
+                faults: s
+                    .faults()
+                    .into_iter()
+                    .map(|f| pb::FaultSpec {
+                        name: f.name.to_string(),
+                        description: f.description.to_string(),
+                    })
+                    .collect(),
+                active: s.active_faults(),
+            }))
+        })
+    }
+
+    async fn inject_fault(
+        &self,
+        req: Request<pb::InjectFaultRequest>,
+    ) -> Result<Response<pb::InjectFaultResponse>, Status> {
+        let r = req.into_inner();
+        self.with_sim(&r.target, |s| {
+            dev(s.inject(&r.fault))?;
+            tracing::info!(target = %r.target, fault = %r.fault, "fault injected");
+            Ok(Response::new(pb::InjectFaultResponse {
+                active: s.active_faults(),
+            }))
+        })
+    }
+
+    async fn clear_faults(
+        &self,
+        req: Request<pb::ClearFaultsRequest>,
+    ) -> Result<Response<pb::ClearFaultsResponse>, Status> {
+        let target = req.into_inner().target;
+        self.with_sim(&target, |s| {
+            s.clear();
+            tracing::info!(target = %target, "faults cleared");
+            Ok(Response::new(pb::ClearFaultsResponse {}))
+        })
+    }
+}
