@@ -172,9 +172,10 @@ pub struct StationConfig {
     pub data_centre_agency: String,
     /// How long a capture may wait for the applicant, in seconds.
     pub device_timeout_secs: u64,
-    /// The station's offset from UTC in minutes: WIB +420 (the default), WITA +480, WIT
-    /// +540. Days in lists and on receipts are the station's days.
-    pub utc_offset_minutes: i32,
+    /// The station's offset from UTC in minutes: WIB +420, WITA +480, WIT +540. Days in
+    /// lists and on receipts are the station's days. When not set, the system's time zone
+    /// gives it (`TZ`, else `/etc/localtime`), see [`StationConfig::utc_offset`].
+    pub utc_offset_minutes: Option<i32>,
     /// The minimum quality (0-100) of every finger unless a request asks for another.
     pub fingerprint_min_quality: u8,
     /// Captures of a position, at most, to reach the minimum quality.
@@ -230,13 +231,48 @@ impl Default for SimulationConfig {
     }
 }
 
+/// WIB, Western Indonesian Time (UTC+7): the offset used when neither the configuration nor
+/// the system says one.
+pub const WIB_MINUTES: i32 = 7 * 60;
+
+/// The current UTC offset, in minutes, of a time zone: an IANA name (`Asia/Makassar`), or
+/// `None` for the system's (`TZ`, else `/etc/localtime`). `None` when the zone is unknown.
+pub fn zone_offset_minutes(zone: Option<&str>) -> Option<i32> {
+    let tz = match zone {
+        Some(name) => jiff::tz::TimeZone::get(name).ok()?,
+        None => jiff::tz::TimeZone::try_system().ok()?,
+    };
+    let offset = tz.to_offset(jiff::Timestamp::now());
+    Some(offset.seconds() / 60)
+}
+
+impl StationConfig {
+    /// The station's offset from UTC in minutes: the configured one, else the system time
+    /// zone's, else WIB (logged, so a technician sees the station's days may be off).
+    pub fn utc_offset(&self) -> i32 {
+        if let Some(m) = self.utc_offset_minutes {
+            return m;
+        }
+        match zone_offset_minutes(None) {
+            Some(m) => m,
+            None => {
+                tracing::warn!(
+                    "the system time zone cannot be read (TZ, /etc/localtime): the station's \
+                     days are counted in WIB (UTC+7); set station.utc_offset_minutes"
+                );
+                WIB_MINUTES
+            }
+        }
+    }
+}
+
 impl Default for StationConfig {
     fn default() -> Self {
         StationConfig {
             id: "SIM-0001".into(),
             data_centre_agency: "DUKCAPIL-PUSAT".into(),
             device_timeout_secs: 60,
-            utc_offset_minutes: 420,
+            utc_offset_minutes: None,
             fingerprint_min_quality: 40,
             fingerprint_attempts: 3,
             send_wait_secs: 20.0,
@@ -333,6 +369,30 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_station_offset_comes_from_the_configuration_or_the_time_zone() {
+        // Indonesia's three zones, and UTC, from the bundled time-zone database.
+        assert_eq!(zone_offset_minutes(Some("Asia/Jakarta")), Some(420));
+        assert_eq!(zone_offset_minutes(Some("Asia/Makassar")), Some(480));
+        assert_eq!(zone_offset_minutes(Some("Asia/Jayapura")), Some(540));
+        assert_eq!(zone_offset_minutes(Some("UTC")), Some(0));
+        assert_eq!(zone_offset_minutes(Some("Nowhere/Atlantis")), None);
+        // A configured offset wins over the system's.
+        let s = StationConfig {
+            utc_offset_minutes: Some(540),
+            ..StationConfig::default()
+        };
+        assert_eq!(s.utc_offset(), 540);
+        // Not configured: the system's zone, whatever this machine has.
+        let s = StationConfig::default();
+        assert_eq!(s.utc_offset_minutes, None);
+        let want = zone_offset_minutes(None).unwrap_or(WIB_MINUTES);
+        assert_eq!(s.utc_offset(), want);
+        // And from a configuration file.
+        let c: Config = toml::from_str("[station]\nutc_offset_minutes = 480\n").unwrap();
+        assert_eq!(c.station.utc_offset(), 480);
+    }
 
     #[test]
     fn the_default_has_five_simulated_devices() {

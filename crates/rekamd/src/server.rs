@@ -191,7 +191,7 @@ impl Daemon {
                 data_centre_agency: config.station.data_centre_agency.clone(),
                 signature_renderer: render_signature,
                 device_timeout: Duration::from_secs(config.station.device_timeout_secs.max(1)),
-                utc_offset_minutes: config.station.utc_offset_minutes,
+                utc_offset_minutes: config.station.utc_offset(),
                 fingerprint_min_quality: config.station.fingerprint_min_quality.min(100),
                 fingerprint_attempts: config.station.fingerprint_attempts.clamp(1, 10),
                 biometrics_retention: Duration::from_secs(
