@@ -67,6 +67,8 @@ impl TestDaemon {
         config.store.state_dir = Some(dir.path().join("state"));
         // A failed send answers quickly (the outbox keeps trying in the background).
         config.station.send_wait_secs = 0.5;
+        // The station's days in WIB, whatever the machine's time zone.
+        config.station.utc_offset_minutes = Some(420);
         adjust(&mut config);
         let daemon = rekamd::Daemon::open(config).expect("open daemon");
         let uds = rekamd::server::bind_unix(&socket).expect("bind");

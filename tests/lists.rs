@@ -147,7 +147,7 @@ async fn enrollments_filter_by_stage_day_nik_and_receipt_number() {
     .await;
     assert_eq!(by_receipt.enrollments.len(), 1);
     assert_eq!(by_receipt.enrollments[0].id, c);
-    // Today (the station's day, WIB by default) holds all three; another day none.
+    // Today (the station's day, WIB as TestDaemon sets it) holds all three; another day none.
     let today = e.create_time.unwrap();
     let local = today.seconds + 7 * 3600;
     let days = local.div_euclid(86_400);
