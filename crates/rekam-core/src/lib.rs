@@ -23,6 +23,7 @@ mod capabilities;
 mod device;
 pub mod driver;
 mod error;
+pub mod events;
 mod registry;
 pub mod sim;
 mod traits;

@@ -1,13 +1,11 @@
 //! The open devices of the station and their event stream.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::SystemTime;
-
-use tokio::sync::broadcast;
 
 use crate::device::{DeviceClass, DeviceEvent, DeviceEventKind, DeviceInfo, DeviceState};
 use crate::error::DeviceError;
+use crate::events::EventLog;
 use crate::traits::*;
 
 /// A device of any class.
@@ -47,33 +45,19 @@ impl AnyDevice {
 /// device that turns state changes into [`DeviceEvent`]s.
 pub struct Registry {
     devices: Vec<AnyDevice>,
-    events: broadcast::Sender<DeviceEvent>,
-    log: Arc<Mutex<EventLog>>,
-}
-
-/// The recent device events, numbered, so a watch can resume.
-struct EventLog {
-    last: u64,
-    recent: VecDeque<DeviceEvent>,
+    events: Arc<EventLog<DeviceEvent>>,
 }
 
 /// Device events kept for watches that resume.
 pub const DEVICE_EVENTS_KEPT: usize = 1024;
 
 /// A subscription to device events, see [`Registry::subscribe_after`].
-pub struct DeviceSubscription {
-    /// Every event sent from now on.
-    pub live: broadcast::Receiver<DeviceEvent>,
-    /// The number of the last event sent before `live` starts.
-    pub last: u64,
-    /// The events after the resume point, when it is still kept; `None` when no resume
-    /// point was given or it cannot be resumed from (older than the log, or a number this
-    /// daemon never sent: it restarted), so the caller starts from the devices' state.
-    pub missed: Option<Vec<DeviceEvent>>,
-}
+pub type DeviceSubscription = crate::events::Subscription<DeviceEvent>;
 
-fn lock_log(log: &Mutex<EventLog>) -> std::sync::MutexGuard<'_, EventLog> {
-    log.lock().unwrap_or_else(|p| p.into_inner())
+impl crate::events::Sequenced for DeviceEvent {
+    fn sequence(&self) -> u64 {
+        self.sequence
+    }
 }
 
 fn event_kind(old: &DeviceState, new: &DeviceState) -> DeviceEventKind {
@@ -96,16 +80,11 @@ impl Registry {
                 w[0]
             )));
         }
-        let (events, _) = broadcast::channel(256);
-        let log = Arc::new(Mutex::new(EventLog {
-            last: 0,
-            recent: VecDeque::new(),
-        }));
+        let events = Arc::new(EventLog::new(DEVICE_EVENTS_KEPT, 256));
         for d in &devices {
             let mut rx = d.device().watch_state();
             let info = d.info().clone();
-            let tx = events.clone();
-            let log = log.clone();
+            let log = events.clone();
             // Read the initial state now, not in the task, so that a change made before
             // the task first runs is still seen as a change.
             let mut last = rx.borrow_and_update().clone();
@@ -114,53 +93,23 @@ impl Registry {
                     let state = rx.borrow_and_update().clone();
                     let kind = event_kind(&last, &state);
                     last = state.clone();
-                    // Numbered, kept and sent under the log's lock, so the numbers follow
-                    // the order of sending and `subscribe_after` sees each event once.
-                    let mut log = lock_log(&log);
-                    log.last += 1;
-                    let event = DeviceEvent {
-                        sequence: log.last,
+                    log.publish(|sequence| DeviceEvent {
+                        sequence,
                         at: SystemTime::now(),
                         kind,
                         info: info.clone(),
                         state,
-                    };
-                    if log.recent.len() == DEVICE_EVENTS_KEPT {
-                        log.recent.pop_front();
-                    }
-                    log.recent.push_back(event.clone());
-                    // No subscriber is fine: events are for whoever listens now.
-                    let _ = tx.send(event);
+                    });
                 }
             });
         }
-        Ok(Registry {
-            devices,
-            events,
-            log,
-        })
+        Ok(Registry { devices, events })
     }
 
     /// Subscribes to live events and, when `after` is given and still kept, returns the
     /// events sent after it: nothing is missed and nothing comes twice.
     pub fn subscribe_after(&self, after: Option<u64>) -> DeviceSubscription {
-        let log = lock_log(&self.log);
-        let live = self.events.subscribe();
-        let missed = after.and_then(|after| {
-            let oldest = log.recent.front().map_or(log.last + 1, |e| e.sequence);
-            (after + 1 >= oldest && after <= log.last).then(|| {
-                log.recent
-                    .iter()
-                    .filter(|e| e.sequence > after)
-                    .cloned()
-                    .collect()
-            })
-        });
-        DeviceSubscription {
-            live,
-            last: log.last,
-            missed,
-        }
+        self.events.subscribe_after(after)
     }
 
     /// Every device, in configuration order.
@@ -177,7 +126,7 @@ impl Registry {
     }
 
     /// Subscribes to device events from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<DeviceEvent> {
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<DeviceEvent> {
         self.events.subscribe()
     }
 

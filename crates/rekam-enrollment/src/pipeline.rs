@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use rekam_core::events::EventLog;
 use rekam_core::{
     CardJob, DeviceError, FingerPosition, GreyImage, MissingFinger, PadGeometry, PenSample,
     PrintJobState, Registry, write_and_verify,
@@ -242,18 +243,11 @@ pub struct Pipeline {
     answers: watch::Sender<u64>,
     operations: Mutex<Bounded<watch::Receiver<Operation>>>,
     requests: Mutex<Bounded<([u8; 32], watch::Receiver<Answer>)>>,
-    events: broadcast::Sender<EnrollmentEvent>,
-    log: Mutex<EventLog>,
+    events: EventLog<EnrollmentEvent>,
     ids: Mutex<ulid::Generator>,
     /// The finished recordings that keep their images in memory, oldest first (at most
     /// [`HELD_RECORDINGS`]).
     held: Mutex<VecDeque<String>>,
-}
-
-/// The recent events, numbered, so a watch can resume.
-struct EventLog {
-    last: u64,
-    recent: VecDeque<EnrollmentEvent>,
 }
 
 /// Events kept for watches that resume.
@@ -261,14 +255,12 @@ const EVENTS_KEPT: usize = 4096;
 
 /// What a watch gets when it subscribes: live events after `last`, and, when it asked to
 /// resume after an event still kept, the events it missed.
-pub struct Subscription {
-    /// Live events (each after `last`).
-    pub live: broadcast::Receiver<EnrollmentEvent>,
-    /// The sequence number of the last event published before subscribing.
-    pub last: u64,
-    /// The kept events after the one asked for; `None` when that one is no longer kept
-    /// (or none was asked for).
-    pub missed: Option<Vec<EnrollmentEvent>>,
+pub type Subscription = rekam_core::events::Subscription<EnrollmentEvent>;
+
+impl rekam_core::events::Sequenced for EnrollmentEvent {
+    fn sequence(&self) -> u64 {
+        self.sequence
+    }
 }
 
 /// Reports progress of the running step.
@@ -416,7 +408,6 @@ impl Pipeline {
         config: PipelineConfig,
         store: Arc<dyn EnrollmentStore>,
     ) -> Self {
-        let (events, _) = broadcast::channel(1024);
         let p = Pipeline {
             registry,
             siak,
@@ -429,11 +420,7 @@ impl Pipeline {
             answers: watch::channel(0).0,
             operations: Mutex::new(Bounded::new(OPERATIONS_KEPT)),
             requests: Mutex::new(Bounded::new(REQUESTS_KEPT)),
-            events,
-            log: Mutex::new(EventLog {
-                last: 0,
-                recent: VecDeque::new(),
-            }),
+            events: EventLog::new(EVENTS_KEPT, 1024),
             ids: Mutex::new(ulid::Generator::new()),
             held: Mutex::new(VecDeque::new()),
         };
@@ -654,23 +641,7 @@ impl Pipeline {
     /// Subscribes to live events and, when `after` is given and still kept, returns the
     /// events published after it: nothing is missed and nothing comes twice.
     pub fn subscribe_after(&self, after: Option<u64>) -> Subscription {
-        let log = lock(&self.log);
-        let live = self.events.subscribe();
-        let missed = after.and_then(|after| {
-            let oldest = log.recent.front().map_or(log.last + 1, |e| e.sequence);
-            (after + 1 >= oldest && after <= log.last).then(|| {
-                log.recent
-                    .iter()
-                    .filter(|e| e.sequence > after)
-                    .cloned()
-                    .collect()
-            })
-        });
-        Subscription {
-            live,
-            last: log.last,
-            missed,
-        }
+        self.events.subscribe_after(after)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -684,12 +655,9 @@ impl Pipeline {
         stage: Stage,
         prompt: Option<Prompt>,
     ) {
-        // Numbered and sent under the log's lock, so the numbers follow the order of
-        // sending and `subscribe_after` sees every event exactly once.
-        let mut log = lock(&self.log);
-        log.last += 1;
-        let event = EnrollmentEvent {
-            sequence: log.last,
+        // Numbered, kept and sent in one step (see `EventLog::publish`).
+        self.events.publish(|sequence| EnrollmentEvent {
+            sequence,
             enrollment_id: id.to_string(),
             step,
             status,
@@ -698,13 +666,7 @@ impl Pipeline {
             stage,
             at: SystemTime::now(),
             prompt,
-        };
-        log.recent.push_back(event.clone());
-        if log.recent.len() > EVENTS_KEPT {
-            log.recent.pop_front();
-        }
-        // Nobody listening is fine.
-        let _ = self.events.send(event);
+        });
     }
 
     /// The enrollment's slot: in memory when open, else loaded from the store (a step on

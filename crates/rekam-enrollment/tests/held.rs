@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use rekam_core::sim::Timing;
-use rekam_core::{AnyDevice, Registry};
 use rekam_enrollment::*;
 use rekam_store::*;
+
+mod common;
 
 /// The in-memory SQLite store, counting how often artefacts are read back.
 struct Counting {
@@ -96,78 +96,10 @@ impl EnrollmentStore for Counting {
     }
 }
 
-fn render(
-    samples: &[rekam_core::PenSample],
-    geometry: rekam_core::PadGeometry,
-    width: u32,
-) -> Result<(Vec<u8>, u32, u32), String> {
-    rekam_signature::render_png(samples, geometry, width).map_err(|e| e.to_string())
-}
-
-fn pipeline(store: Arc<Counting>) -> Arc<Pipeline> {
-    let t = Timing::new(0.0);
-    let registry = Registry::new(vec![
-        AnyDevice::Fingerprint(Arc::new(rekam_fingerprint::FingerprintSim::new(
-            "fingerprint0",
-            1,
-            t,
-        ))),
-        AnyDevice::Camera(Arc::new(rekam_camera::CameraSim::new("camera0", 2, t))),
-        AnyDevice::Signature(Arc::new(rekam_signature::SignatureSim::new(
-            "signature0",
-            3,
-            t,
-        ))),
-        AnyDevice::Printer(Arc::new(rekam_printer::PrinterSim::new("printer0", 4, t))),
-        AnyDevice::Encoder(Arc::new(rekam_encoder::EncoderSim::new("encoder0", 5, t))),
-    ])
-    .unwrap();
-    Arc::new(Pipeline::new(
-        Arc::new(registry),
-        Arc::new(SiakSim::new(t)),
-        Arc::new(DataCentreSim::new(t)),
-        PipelineConfig {
-            station_id: "TEST-0001".into(),
-            data_centre_agency: "DUKCAPIL".into(),
-            signature_renderer: render,
-            device_timeout: Duration::from_secs(30),
-            utc_offset_minutes: 420,
-            fingerprint_min_quality: 40,
-            fingerprint_attempts: 3,
-            biometrics_retention: Duration::from_secs(3600),
-            send_wait: Duration::from_secs(5),
-        },
-        store,
-    ))
-}
-
-fn applicant(n: u32) -> Applicant {
-    Applicant {
-        nik: format!("317101470890{n:04}"),
-        kk_number: "3171010101090001".into(),
-        name: "SITI RAHAYU".into(),
-        birth_place: "JAKARTA".into(),
-        birth_date: Date::new(1990, 8, 7).unwrap(),
-        sex: Sex::Female,
-        address: "JL. MERDEKA NO. 10".into(),
-        rt: 3,
-        rw: 5,
-        village: "GAMBIR".into(),
-        district: "GAMBIR".into(),
-        regency: "JAKARTA PUSAT".into(),
-        province: "DKI JAKARTA".into(),
-        religion: Religion::Islam,
-        marital_status: MaritalStatus::Married,
-        occupation: "KARYAWAN SWASTA".into(),
-        citizenship: Citizenship::Wni,
-        blood_type: BloodType::O,
-    }
-}
-
 /// One enrollment taken through its recording and send.
 async fn recorded_and_sent(p: &Arc<Pipeline>, n: u32) -> String {
     let o = StepOptions::default;
-    let a = applicant(n);
+    let a = common::applicant(&format!("317101470890{n:04}"));
     let kk = a.kk_number.clone();
     let id = p.create(a, o()).await.unwrap().id;
     p.check_documents(&id, &kk, o()).await.unwrap();
@@ -190,7 +122,7 @@ async fn print_and_encode_use_the_recording_in_memory_and_older_ones_are_read_ba
         inner: SqliteStore::open_in_memory().unwrap(),
         reads: AtomicUsize::new(0),
     });
-    let p = pipeline(store.clone());
+    let p = common::pipeline(store.clone());
     let o = StepOptions::default;
 
     // The usual visit: recorded, sent, printed, encoded, handed over, with no artefact

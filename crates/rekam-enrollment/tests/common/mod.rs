@@ -1,0 +1,80 @@
+//! What the pipeline tests share: the pipeline over the five simulators (time scale 0)
+//! on a given store, and a valid applicant.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rekam_core::sim::Timing;
+use rekam_core::{AnyDevice, Registry};
+use rekam_enrollment::*;
+
+fn render(
+    samples: &[rekam_core::PenSample],
+    geometry: rekam_core::PadGeometry,
+    width: u32,
+) -> Result<(Vec<u8>, u32, u32), String> {
+    rekam_signature::render_png(samples, geometry, width).map_err(|e| e.to_string())
+}
+
+/// The pipeline over the five simulators at time scale 0, on `store`.
+pub fn pipeline(store: Arc<dyn rekam_store::EnrollmentStore>) -> Arc<Pipeline> {
+    let t = Timing::new(0.0);
+    let registry = Registry::new(vec![
+        AnyDevice::Fingerprint(Arc::new(rekam_fingerprint::FingerprintSim::new(
+            "fingerprint0",
+            1,
+            t,
+        ))),
+        AnyDevice::Camera(Arc::new(rekam_camera::CameraSim::new("camera0", 2, t))),
+        AnyDevice::Signature(Arc::new(rekam_signature::SignatureSim::new(
+            "signature0",
+            3,
+            t,
+        ))),
+        AnyDevice::Printer(Arc::new(rekam_printer::PrinterSim::new("printer0", 4, t))),
+        AnyDevice::Encoder(Arc::new(rekam_encoder::EncoderSim::new("encoder0", 5, t))),
+    ])
+    .unwrap();
+    Arc::new(Pipeline::new(
+        Arc::new(registry),
+        Arc::new(SiakSim::new(t)),
+        Arc::new(DataCentreSim::new(t)),
+        PipelineConfig {
+            station_id: "TEST-0001".into(),
+            data_centre_agency: "DUKCAPIL".into(),
+            signature_renderer: render,
+            device_timeout: Duration::from_secs(30),
+            utc_offset_minutes: 420,
+            fingerprint_min_quality: 40,
+            fingerprint_attempts: 3,
+            biometrics_retention: Duration::from_secs(3600),
+            send_wait: Duration::from_secs(5),
+        },
+        store,
+    ))
+}
+
+/// A valid applicant with that NIK (a woman born 7 August 1990: day 47 in the NIK).
+pub fn applicant(nik: &str) -> Applicant {
+    Applicant {
+        nik: nik.into(),
+        kk_number: "3171010101090001".into(),
+        name: "SITI RAHAYU".into(),
+        birth_place: "JAKARTA".into(),
+        birth_date: Date::new(1990, 8, 7).unwrap(),
+        sex: Sex::Female,
+        address: "JL. MERDEKA NO. 10".into(),
+        rt: 3,
+        rw: 5,
+        village: "GAMBIR".into(),
+        district: "GAMBIR".into(),
+        regency: "JAKARTA PUSAT".into(),
+        province: "DKI JAKARTA".into(),
+        religion: Religion::Islam,
+        marital_status: MaritalStatus::Married,
+        occupation: "KARYAWAN SWASTA".into(),
+        citizenship: Citizenship::Wni,
+        blood_type: BloodType::O,
+    }
+}
