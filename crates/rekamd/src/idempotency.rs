@@ -124,9 +124,10 @@ impl<T: prost::Message + Default + Clone + Send + Sync + 'static> Answers<T> {
 
     /// Runs `run` once per request id: the same id with the same request waits for and
     /// returns the first answer; with another request it is INVALID_ARGUMENT
-    /// (REQUEST_ID_REUSED). A failure is forgotten, so a retry acts again. `run` is spawned,
-    /// so it finishes even when the caller goes away.
-    pub async fn once<F>(&self, key: Option<RequestKey>, run: F) -> Result<T, Status>
+    /// (REQUEST_ID_REUSED). A failure is forgotten, so a retry acts again. The call and the
+    /// keeping of its answer run on a task of their own, so both finish even when the
+    /// caller goes away (a client that disconnects mid-print still finds its answer).
+    pub async fn once<F>(self: &Arc<Self>, key: Option<RequestKey>, run: F) -> Result<T, Status>
     where
         F: Future<Output = Result<T, Status>> + Send + 'static,
     {
@@ -151,39 +152,39 @@ impl<T: prost::Message + Default + Clone + Send + Sync + 'static> Answers<T> {
                 }
             }
         };
-        match first {
+        let mut rx = match first {
             Ok(tx) => {
-                let answer = match self.remembered(&key).await {
-                    Some(Err(reused)) => {
-                        self.forget(&key.id);
-                        let _ = tx.send(Some(Err(reused.clone())));
-                        return Err(reused);
-                    }
-                    Some(Ok(answer)) => Ok(answer),
-                    None => {
-                        let answer = spawned(run).await;
-                        if let Ok(a) = &answer {
-                            self.keep(&key, a).await;
+                let rx = tx.subscribe();
+                let this = self.clone();
+                tokio::spawn(async move {
+                    let answer = match this.remembered(&key).await {
+                        Some(remembered) => remembered,
+                        None => {
+                            let answer = spawned(run).await;
+                            if let Ok(a) = &answer {
+                                this.keep(&key, a).await;
+                            }
+                            answer
                         }
-                        answer
+                    };
+                    if answer.is_err() {
+                        this.forget(&key.id);
                     }
-                };
-                if answer.is_err() {
-                    self.forget(&key.id);
-                }
-                let _ = tx.send(Some(answer.clone()));
-                answer
+                    let _ = tx.send(Some(answer));
+                });
+                rx
             }
-            Err(mut rx) => loop {
-                if let Some(answer) = rx.borrow_and_update().clone() {
-                    return answer;
-                }
-                if rx.changed().await.is_err() {
-                    return Err(crate::status::internal(
-                        "the first request with this id ended without an answer",
-                    ));
-                }
-            },
+            Err(rx) => rx,
+        };
+        loop {
+            if let Some(answer) = rx.borrow_and_update().clone() {
+                return answer;
+            }
+            if rx.changed().await.is_err() {
+                return Err(crate::status::internal(
+                    "the first request with this id ended without an answer",
+                ));
+            }
         }
     }
 }
@@ -194,4 +195,77 @@ async fn spawned<T: Send + 'static>(
     tokio::spawn(run)
         .await
         .map_err(|e| crate::status::internal(format!("device task: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rekam_api::pb;
+    use std::time::Duration;
+
+    fn key(id: &str) -> Option<RequestKey> {
+        Some(RequestKey {
+            id: id.into(),
+            fingerprint: [1; 32],
+        })
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_goes_away_still_leaves_its_answer_for_a_retry_after_a_restart() {
+        let store: Arc<dyn EnrollmentStore> =
+            Arc::new(rekam_store::SqliteStore::open_in_memory().unwrap());
+        let answers = Arc::new(Answers::durable(8, store.clone(), "printer.submit"));
+        // The caller gives up while the device still works.
+        let slow = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok(pb::PrintJob {
+                job_id: "job-first".into(),
+                ..Default::default()
+            })
+        };
+        let gave_up =
+            tokio::time::timeout(Duration::from_millis(10), answers.once(key("r1"), slow)).await;
+        assert!(gave_up.is_err(), "the caller went away first");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // A new process (nothing in memory) with the same store: the first answer, and the
+        // call is not made again.
+        let restarted = Arc::new(Answers::durable(8, store, "printer.submit"));
+        let again = restarted
+            .once(key("r1"), async {
+                Ok(pb::PrintJob {
+                    job_id: "job-second".into(),
+                    ..Default::default()
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!(again.job_id, "job-first");
+        // Another request under that id is refused; a failure is not kept.
+        let other = Some(RequestKey {
+            id: "r1".into(),
+            fingerprint: [2; 32],
+        });
+        let err = restarted
+            .once(other, async { Ok(pb::PrintJob::default()) })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        let failed = restarted
+            .once(key("r2"), async { Err(Status::unavailable("no printer")) })
+            .await;
+        assert!(failed.is_err());
+        let ok = restarted
+            .once(key("r2"), async {
+                Ok(pb::PrintJob {
+                    job_id: "job-r2".into(),
+                    ..Default::default()
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            ok.job_id, "job-r2",
+            "a failure is forgotten: the retry acts"
+        );
+    }
 }
