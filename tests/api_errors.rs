@@ -113,7 +113,7 @@ async fn a_mismatched_family_card_names_the_field_not_the_numbers() {
     let err = d
         .enroll()
         .check_documents(pb::CheckDocumentsRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             kk_number_on_document: "3171010101099999".into(),
             ..Default::default()
         })
@@ -142,7 +142,7 @@ async fn step_and_device_errors_carry_reasons_metadata_and_retry_info() {
 
     // SIAK down: UNAVAILABLE with RetryInfo; SIAK's "not registered" never names the NIK.
     c.check_documents(pb::CheckDocumentsRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         kk_number_on_document: applicant().kk_number,
         ..Default::default()
     })
@@ -190,7 +190,7 @@ async fn step_and_device_errors_carry_reasons_metadata_and_retry_info() {
     // An unknown enrollment, and a fault into a device that does not exist.
     let err = c
         .get_enrollment(pb::GetEnrollmentRequest {
-            enrollment_id: "nope".into(),
+            name: "enrollments/nope".into(),
         })
         .await
         .unwrap_err();
@@ -198,7 +198,7 @@ async fn step_and_device_errors_carry_reasons_metadata_and_retry_info() {
     let err = d
         .sim()
         .inject_fault(pb::InjectFaultRequest {
-            target: "toaster0".into(),
+            target: "devices/toaster0".into(),
             fault: "jam".into(),
         })
         .await

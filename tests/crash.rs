@@ -44,7 +44,7 @@ async fn killed_after_every_step_and_mid_print_nothing_is_lost() {
         .await
         .unwrap()
         .into_inner()
-        .id;
+        .name;
     p.kill();
 
     // The retry after the restart answers the first request: no second enrollment.
@@ -55,7 +55,7 @@ async fn killed_after_every_step_and_mid_print_nothing_is_lost() {
         .await
         .expect("the retried create is answered from the store")
         .into_inner();
-    assert_eq!(again.id, id);
+    assert_eq!(again.name, id);
     assert_eq!(stage_name(&p.get(&id).await), "ENROLLMENT_STAGE_CREATED");
 
     // One step per life.
@@ -72,7 +72,7 @@ async fn killed_after_every_step_and_mid_print_nothing_is_lost() {
             |mut c, id| {
                 Box::pin(async move {
                     c.check_documents(pb::CheckDocumentsRequest {
-                        enrollment_id: id,
+                        name: id,
                         kk_number_on_document: applicant().kk_number,
                         ..Default::default()
                     })
@@ -96,7 +96,7 @@ async fn killed_after_every_step_and_mid_print_nothing_is_lost() {
             |mut c, id| {
                 Box::pin(async move {
                     c.capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-                        enrollment_id: id,
+                        name: id,
                         ..Default::default()
                     })
                     .await
@@ -159,7 +159,7 @@ async fn killed_after_every_step_and_mid_print_nothing_is_lost() {
         let m = p
             .enroll()
             .get_media(pb::GetMediaRequest {
-                enrollment_id: id.clone(),
+                name: id.clone(),
                 kind: kind as i32,
                 position,
                 ..Default::default()
@@ -191,7 +191,7 @@ async fn killed_after_every_step_and_mid_print_nothing_is_lost() {
         let e = p.get(&id).await;
         if let Some(op) = e
             .running_step
-            .filter(|o| !o.job_id.is_empty() && o.card_used)
+            .filter(|o| !o.print_job.is_empty() && o.card_used)
         {
             seen = Some(op);
             break;
@@ -213,9 +213,12 @@ async fn killed_after_every_step_and_mid_print_nothing_is_lost() {
     assert_eq!(last.step, pb::Step::Print as i32);
     assert_eq!(last.status, pb::StepStatus::Failed as i32);
     assert_eq!(last.error_reason, "STEP_INTERRUPTED");
-    assert_eq!(last.job_id, op.job_id, "the officer sees which job ran");
+    assert_eq!(
+        last.print_job, op.print_job,
+        "the officer sees which job ran"
+    );
     assert!(last.card_spoiled, "and that its card blank is spoiled");
-    assert_eq!(last.operation_id, op.id);
+    assert_eq!(last.operation, op.name);
     assert!(e.running_step.is_none());
     // The step is retried and the enrollment finishes.
     let mut c = p.enroll();
@@ -244,7 +247,7 @@ async fn killed_after_every_step_and_mid_print_nothing_is_lost() {
         .unwrap()
         .into_inner();
     assert_eq!(listed.enrollments.len(), 1);
-    assert_eq!(listed.enrollments[0].id, id);
+    assert_eq!(listed.enrollments[0].name, id);
     let second = p
         .enroll()
         .create_enrollment(pb::CreateEnrollmentRequest {
@@ -254,7 +257,7 @@ async fn killed_after_every_step_and_mid_print_nothing_is_lost() {
         .await
         .expect("a new enrollment for a handed-over NIK")
         .into_inner();
-    assert_ne!(second.id, id, "ids never repeat across restarts");
+    assert_ne!(second.name, id, "ids never repeat across restarts");
     p.kill();
 }
 
@@ -272,9 +275,9 @@ async fn killed_mid_capture_the_enrollment_stays_at_its_last_commit() {
         .await
         .unwrap()
         .into_inner()
-        .id;
+        .name;
     c.check_documents(pb::CheckDocumentsRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         kk_number_on_document: applicant().kk_number,
         ..Default::default()
     })
@@ -289,7 +292,7 @@ async fn killed_mid_capture_the_enrollment_stays_at_its_last_commit() {
     let cid = id.clone();
     let capture = tokio::spawn(async move {
         c.capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-            enrollment_id: cid,
+            name: cid,
             ..Default::default()
         })
         .await
@@ -322,7 +325,7 @@ async fn killed_mid_capture_the_enrollment_stays_at_its_last_commit() {
     let e = p
         .enroll()
         .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             ..Default::default()
         })
         .await
@@ -346,7 +349,7 @@ async fn a_missing_key_or_a_damaged_store_refuses_enrollments_and_serves_devices
         .await
         .unwrap()
         .into_inner()
-        .id;
+        .name;
     assert_eq!(
         p.enrollment_health().await,
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
@@ -363,9 +366,7 @@ async fn a_missing_key_or_a_damaged_store_refuses_enrollments_and_serves_devices
     );
     let err = p
         .enroll()
-        .get_enrollment(pb::GetEnrollmentRequest {
-            enrollment_id: id.clone(),
-        })
+        .get_enrollment(pb::GetEnrollmentRequest { name: id.clone() })
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
@@ -412,7 +413,7 @@ async fn a_missing_key_or_a_damaged_store_refuses_enrollments_and_serves_devices
     );
     let err = p
         .enroll()
-        .get_enrollment(pb::GetEnrollmentRequest { enrollment_id: id })
+        .get_enrollment(pb::GetEnrollmentRequest { name: id })
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::DataLoss, "{err:?}");
@@ -429,7 +430,7 @@ async fn a_full_store_refuses_the_step_and_new_enrollments_and_keeps_what_it_has
     c.capture_face(step(&id)).await.expect("the face fits");
     let err = c
         .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             ..Default::default()
         })
         .await
@@ -438,9 +439,7 @@ async fn a_full_store_refuses_the_step_and_new_enrollments_and_keeps_what_it_has
     assert_eq!(reason(&err), "STORE_FULL");
     // The enrollment stays at its last commit, with its face, and can be read.
     let e = c
-        .get_enrollment(pb::GetEnrollmentRequest {
-            enrollment_id: id.clone(),
-        })
+        .get_enrollment(pb::GetEnrollmentRequest { name: id.clone() })
         .await
         .unwrap()
         .into_inner();
@@ -499,9 +498,7 @@ async fn with_no_retention_the_data_is_wiped_at_hand_over_and_a_minimal_record_s
     c.encode(step(&id)).await.unwrap();
     let done = c.hand_over(step(&id)).await.unwrap().into_inner();
     let e = c
-        .get_enrollment(pb::GetEnrollmentRequest {
-            enrollment_id: id.clone(),
-        })
+        .get_enrollment(pb::GetEnrollmentRequest { name: id.clone() })
         .await
         .unwrap()
         .into_inner();
@@ -516,7 +513,7 @@ async fn with_no_retention_the_data_is_wiped_at_hand_over_and_a_minimal_record_s
     assert_eq!(e.send_reference, done.send_reference);
     let err = c
         .get_media(pb::GetMediaRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             kind: pb::MediaKind::Face as i32,
             ..Default::default()
         })
@@ -525,7 +522,7 @@ async fn with_no_retention_the_data_is_wiped_at_hand_over_and_a_minimal_record_s
     assert_eq!(err.code(), tonic::Code::NotFound, "{err:?}");
     let err = c
         .reprint_card(pb::ReprintCardRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             reason: pb::CardReason::Lost as i32,
             ..Default::default()
         })
@@ -572,7 +569,7 @@ async fn a_full_disk_refuses_the_step_and_keeps_what_was_committed() {
     c.capture_face(step(&id)).await.expect("the face fits");
     let err = c
         .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             ..Default::default()
         })
         .await
@@ -585,9 +582,7 @@ async fn a_full_disk_refuses_the_step_and_keeps_what_was_committed() {
         err.message()
     );
     let e = c
-        .get_enrollment(pb::GetEnrollmentRequest {
-            enrollment_id: id.clone(),
-        })
+        .get_enrollment(pb::GetEnrollmentRequest { name: id.clone() })
         .await
         .unwrap()
         .into_inner();
@@ -598,7 +593,7 @@ async fn a_full_disk_refuses_the_step_and_keeps_what_was_committed() {
     let d = TestDaemon::start_with(|c| c.store.state_dir = Some(state.clone())).await;
     let e = d
         .enroll()
-        .get_enrollment(pb::GetEnrollmentRequest { enrollment_id: id })
+        .get_enrollment(pb::GetEnrollmentRequest { name: id })
         .await
         .unwrap()
         .into_inner();

@@ -30,11 +30,11 @@ async fn a_print_and_a_chip_write_sent_twice_act_once() {
     };
     let a = p.submit_job(submit.clone()).await.unwrap().into_inner();
     let b = p.submit_job(submit.clone()).await.unwrap().into_inner();
-    assert_eq!(a.job_id, b.job_id, "the retry answers with the first job");
+    assert_eq!(a.name, b.name, "the retry answers with the first job");
     // Let the job finish, then count the cards.
     let _: Vec<_> = futures::StreamExt::collect::<Vec<_>>(
         p.watch_job(pb::WatchPrintJobRequest {
-            job_id: a.job_id.clone(),
+            name: a.name.clone(),
             ..Default::default()
         })
         .await
@@ -45,7 +45,7 @@ async fn a_print_and_a_chip_write_sent_twice_act_once() {
     assert_eq!(cards(&mut p).await, before - 1, "one card");
     // The same id with another request is refused.
     let mut other = submit.clone();
-    other.device_id = "printer0".into();
+    other.printer = "devices/printer0".into();
     let err = p.submit_job(other).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     let info = err.get_error_details().error_info().cloned().unwrap();
@@ -95,7 +95,7 @@ async fn after_a_restart_a_retried_print_or_chip_write_gets_the_first_answer() {
     let _: Vec<_> = futures::StreamExt::collect::<Vec<_>>(
         d.printer()
             .watch_job(pb::WatchPrintJobRequest {
-                job_id: first.job_id.clone(),
+                name: first.name.clone(),
                 ..Default::default()
             })
             .await
@@ -120,7 +120,7 @@ async fn after_a_restart_a_retried_print_or_chip_write_gets_the_first_answer() {
         .into_inner()
         .cards_remaining;
     let again = p.submit_job(submit.clone()).await.unwrap().into_inner();
-    assert_eq!(again.job_id, first.job_id, "the first job, from the store");
+    assert_eq!(again.name, first.name, "the first job, from the store");
     let after = p
         .get_supplies(pb::GetSuppliesRequest::default())
         .await
@@ -130,7 +130,7 @@ async fn after_a_restart_a_retried_print_or_chip_write_gets_the_first_answer() {
     assert_eq!(after, cards, "no card used by the retry");
     // Another request under the same id is still refused after the restart.
     let mut other = submit.clone();
-    other.device_id = "printer0".into();
+    other.printer = "devices/printer0".into();
     let err = p.submit_job(other).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     let info = err.get_error_details().error_info().cloned().unwrap();
@@ -141,6 +141,6 @@ async fn after_a_restart_a_retried_print_or_chip_write_gets_the_first_answer() {
     let mut fresh = submit;
     fresh.request_id = "print-new".into();
     let new = p.submit_job(fresh).await.unwrap().into_inner();
-    assert_ne!(new.job_id, first.job_id);
+    assert_ne!(new.name, first.name);
     d.stop().await;
 }

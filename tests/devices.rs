@@ -56,14 +56,18 @@ async fn unplugging_shows_in_the_event_stream_the_list_and_the_self_test() {
         .unwrap()
         .unwrap();
     assert_eq!(e.kind, pb::DeviceEventKind::Detached as i32);
-    assert_eq!(e.device.as_ref().unwrap().id, "printer0");
+    assert_eq!(e.device.as_ref().unwrap().name, "devices/printer0");
     let devs = d
         .devices()
         .list_devices(pb::ListDevicesRequest {})
         .await
         .unwrap()
         .into_inner();
-    let p = devs.devices.iter().find(|x| x.id == "printer0").unwrap();
+    let p = devs
+        .devices
+        .iter()
+        .find(|x| x.name == "devices/printer0")
+        .unwrap();
     assert_eq!(
         p.state.as_ref().unwrap().kind,
         pb::DeviceStateKind::Disconnected as i32
@@ -71,7 +75,7 @@ async fn unplugging_shows_in_the_event_stream_the_list_and_the_self_test() {
     let r = d
         .devices()
         .self_test(pb::SelfTestRequest {
-            device_id: "printer0".into(),
+            name: "devices/printer0".into(),
         })
         .await
         .unwrap()
@@ -97,7 +101,7 @@ async fn unplugging_shows_in_the_event_stream_the_list_and_the_self_test() {
         let r = d
             .devices()
             .self_test(pb::SelfTestRequest {
-                device_id: id.into(),
+                name: format!("devices/{id}"),
             })
             .await
             .unwrap()
@@ -110,7 +114,7 @@ async fn unplugging_shows_in_the_event_stream_the_list_and_the_self_test() {
     let err = d
         .devices()
         .self_test(pb::SelfTestRequest {
-            device_id: "nope".into(),
+            name: "devices/nope".into(),
         })
         .await
         .unwrap_err();
@@ -124,7 +128,7 @@ async fn fingerprint_capture_and_preview() {
     let mut fp = d.fingerprint();
     let cap = fp
         .capture(pb::CaptureFingerprintRequest {
-            device_id: String::new(),
+            name: String::new(),
             position: pb::FingerPosition::LeftFour as i32,
             missing: vec![pb::MissingFinger {
                 position: pb::FingerPosition::LeftLittle as i32,
@@ -149,7 +153,7 @@ async fn fingerprint_capture_and_preview() {
 
     let single = fp
         .capture(pb::CaptureFingerprintRequest {
-            device_id: "fingerprint0".into(),
+            name: "devices/fingerprint0".into(),
             position: pb::FingerPosition::RightIndex as i32,
             missing: vec![],
         })
@@ -167,7 +171,7 @@ async fn fingerprint_capture_and_preview() {
 
     let err = fp
         .capture(pb::CaptureFingerprintRequest {
-            device_id: String::new(),
+            name: String::new(),
             position: 0,
             missing: vec![],
         })
@@ -176,7 +180,7 @@ async fn fingerprint_capture_and_preview() {
     assert_eq!(err.code(), Code::InvalidArgument);
     let err = fp
         .capture(pb::CaptureFingerprintRequest {
-            device_id: "camera0".into(),
+            name: "devices/camera0".into(),
             position: 2,
             missing: vec![],
         })
@@ -186,7 +190,7 @@ async fn fingerprint_capture_and_preview() {
 
     let frames: Vec<_> = fp
         .stream_preview(pb::FingerprintPreviewRequest {
-            device_id: String::new(),
+            name: String::new(),
             position: pb::FingerPosition::RightThumb as i32,
             max_frames: 6,
         })
@@ -210,7 +214,7 @@ async fn camera_preview_and_still_are_jpeg() {
     let mut cam = d.camera();
     let frames: Vec<_> = cam
         .stream_preview(pb::CameraPreviewRequest {
-            device_id: String::new(),
+            name: String::new(),
             max_frames: 5,
         })
         .await
@@ -315,7 +319,7 @@ async fn a_test_card_prints_and_its_status_streams_to_done() {
         .into_inner();
     let states: Vec<i32> = p
         .watch_job(pb::WatchPrintJobRequest {
-            job_id: job.job_id.clone(),
+            name: job.name.clone(),
             ..Default::default()
         })
         .await
@@ -342,7 +346,7 @@ async fn a_test_card_prints_and_its_status_streams_to_done() {
     assert_eq!(err.code(), Code::InvalidArgument);
     let err = p
         .watch_job(pb::WatchPrintJobRequest {
-            job_id: "job-999".into(),
+            name: "printJobs/job-999".into(),
             ..Default::default()
         })
         .await
@@ -360,7 +364,7 @@ async fn a_test_card_prints_and_its_status_streams_to_done() {
         .into_inner();
     let last = p
         .watch_job(pb::WatchPrintJobRequest {
-            job_id: job.job_id,
+            name: job.name,
             ..Default::default()
         })
         .await
@@ -399,7 +403,7 @@ async fn the_encoder_writes_reads_back_and_compares() {
     ];
     let r = enc
         .write_files(pb::WriteFilesRequest {
-            device_id: String::new(),
+            name: String::new(),
             files: files.clone(),
             verify: true,
             request_id: String::new(),
@@ -411,7 +415,7 @@ async fn the_encoder_writes_reads_back_and_compares() {
     assert!(r.verification.iter().all(|v| v.matches));
     let back = enc
         .read_files(pb::ReadFilesRequest {
-            device_id: String::new(),
+            name: String::new(),
             file_ids: vec![0x0102],
         })
         .await
@@ -420,7 +424,7 @@ async fn the_encoder_writes_reads_back_and_compares() {
     assert_eq!(back.files[0].data, files[1].data);
     let err = enc
         .read_files(pb::ReadFilesRequest {
-            device_id: String::new(),
+            name: String::new(),
             file_ids: vec![0x7777],
         })
         .await
@@ -428,7 +432,7 @@ async fn the_encoder_writes_reads_back_and_compares() {
     assert_eq!(err.code(), Code::NotFound);
     let err = enc
         .write_files(pb::WriteFilesRequest {
-            device_id: String::new(),
+            name: String::new(),
             files: vec![pb::ChipFile {
                 file_id: 0x1_0000,
                 data: vec![1],
@@ -500,7 +504,7 @@ async fn captures_return_their_standard_records() {
     let cap = d
         .fingerprint()
         .capture(pb::CaptureFingerprintRequest {
-            device_id: String::new(),
+            name: String::new(),
             position: pb::FingerPosition::RightFour as i32,
             missing: vec![],
         })
@@ -664,7 +668,7 @@ async fn available_devices_are_listed_per_driver_with_their_selectors() {
         assert_eq!(seen.selector, format!("{short}:sim"));
         assert!(!seen.description.is_empty());
         // Each is already configured, as <class>0.
-        assert_eq!(seen.device_id, format!("{short}0"));
+        assert_eq!(seen.device, format!("devices/{short}0"));
     }
 
     let printers = d
@@ -701,7 +705,7 @@ async fn every_class_reports_its_capabilities() {
         .devices;
     let caps = |id: &str| {
         devs.iter()
-            .find(|x| x.id == id)
+            .find(|x| x.name == format!("devices/{id}"))
             .and_then(|x| x.capabilities.clone())
             .and_then(|c| c.kind)
             .unwrap_or_else(|| panic!("{id} has no capabilities"))
@@ -730,7 +734,7 @@ async fn every_class_reports_its_capabilities() {
     let frame = d
         .camera()
         .stream_preview(pb::CameraPreviewRequest {
-            device_id: String::new(),
+            name: String::new(),
             max_frames: 1,
         })
         .await
@@ -773,7 +777,7 @@ async fn a_device_that_cannot_be_opened_is_listed_disconnected_and_the_others_se
         .into_inner()
         .devices;
     assert_eq!(devs.len(), 6);
-    let p9 = devs.iter().find(|x| x.id == "printer9").unwrap();
+    let p9 = devs.iter().find(|x| x.name == "devices/printer9").unwrap();
     assert_eq!(p9.device_class, pb::DeviceClass::CardPrinter as i32);
     assert_eq!(p9.driver, "sim");
     assert!(!p9.simulated, "a placeholder takes no faults");
@@ -796,7 +800,7 @@ async fn a_device_that_cannot_be_opened_is_listed_disconnected_and_the_others_se
     let report = d
         .devices()
         .self_test(pb::SelfTestRequest {
-            device_id: "printer9".into(),
+            name: "devices/printer9".into(),
         })
         .await
         .unwrap()
@@ -811,7 +815,7 @@ async fn a_device_that_cannot_be_opened_is_listed_disconnected_and_the_others_se
     let err = d
         .printer()
         .get_supplies(pb::GetSuppliesRequest {
-            device_id: "printer9".into(),
+            name: "devices/printer9".into(),
         })
         .await
         .unwrap_err();
@@ -820,7 +824,7 @@ async fn a_device_that_cannot_be_opened_is_listed_disconnected_and_the_others_se
     let err = d
         .printer()
         .submit_job(pb::SubmitPrintJobRequest {
-            device_id: "printer9".into(),
+            printer: "devices/printer9".into(),
             test_card: true,
             ..Default::default()
         })
@@ -830,7 +834,7 @@ async fn a_device_that_cannot_be_opened_is_listed_disconnected_and_the_others_se
     let err = d
         .sim()
         .inject_fault(pb::InjectFaultRequest {
-            target: "printer9".into(),
+            target: "devices/printer9".into(),
             fault: "jam".into(),
         })
         .await
@@ -847,10 +851,10 @@ async fn a_device_that_cannot_be_opened_is_listed_disconnected_and_the_others_se
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(job.device_id, "printer0");
+    assert_eq!(job.printer, "devices/printer0");
     let last = p
         .watch_job(pb::WatchPrintJobRequest {
-            job_id: job.job_id,
+            name: job.name,
             ..Default::default()
         })
         .await
@@ -862,18 +866,18 @@ async fn a_device_that_cannot_be_opened_is_listed_disconnected_and_the_others_se
         .unwrap()
         .unwrap();
     assert_eq!(last.state, pb::PrintJobState::Done as i32);
-    for x in devs.iter().filter(|x| x.id != "printer9") {
+    for x in devs.iter().filter(|x| x.name != "devices/printer9") {
         let r = d
             .devices()
             .self_test(pb::SelfTestRequest {
-                device_id: x.id.clone(),
+                name: x.name.clone(),
             })
             .await
             .unwrap()
             .into_inner()
             .report
             .unwrap();
-        assert!(r.passed, "{}: {r:?}", x.id);
+        assert!(r.passed, "{}: {r:?}", x.name);
     }
 
     // The printer simulator's one device is printer0; printer9's selector is not listed.
@@ -886,7 +890,7 @@ async fn a_device_that_cannot_be_opened_is_listed_disconnected_and_the_others_se
         .unwrap()
         .into_inner();
     assert_eq!(printers.drivers[0].devices.len(), 1);
-    assert_eq!(printers.drivers[0].devices[0].device_id, "printer0");
+    assert_eq!(printers.drivers[0].devices[0].device, "devices/printer0");
     d.stop().await;
 }
 
@@ -919,7 +923,10 @@ async fn include_current_lists_every_device_disconnected_ones_as_state_changed()
     }
     let ids: Vec<&str> = first
         .iter()
-        .map(|e| e.device.as_ref().unwrap().id.as_str())
+        .map(|e| {
+            let name = e.device.as_ref().unwrap().name.as_str();
+            name.strip_prefix("devices/").unwrap_or(name)
+        })
         .collect();
     assert_eq!(
         ids,
@@ -935,18 +942,18 @@ async fn include_current_lists_every_device_disconnected_ones_as_state_changed()
     for e in &first {
         let dev = e.device.as_ref().unwrap();
         let state = dev.state.as_ref().unwrap();
-        assert!(dev.capabilities.is_some(), "{}", dev.id);
-        if dev.id == "camera0" || dev.id == "printer9" {
+        assert!(dev.capabilities.is_some(), "{}", dev.name);
+        if dev.name == "devices/camera0" || dev.name == "devices/printer9" {
             assert_eq!(
                 e.kind,
                 pb::DeviceEventKind::StateChanged as i32,
                 "{}",
-                dev.id
+                dev.name
             );
             assert_eq!(state.kind, pb::DeviceStateKind::Disconnected as i32);
             assert!(!state.reason.is_empty());
         } else {
-            assert_eq!(e.kind, pb::DeviceEventKind::Attached as i32, "{}", dev.id);
+            assert_eq!(e.kind, pb::DeviceEventKind::Attached as i32, "{}", dev.name);
             assert_eq!(state.kind, pb::DeviceStateKind::Ready as i32);
         }
     }
@@ -968,7 +975,7 @@ async fn include_current_lists_every_device_disconnected_ones_as_state_changed()
         .unwrap();
     assert_eq!(e.kind, pb::DeviceEventKind::Attached as i32);
     let cam = e.device.unwrap();
-    assert_eq!(cam.id, "camera0");
+    assert_eq!(cam.name, "devices/camera0");
     assert!(
         cam.capabilities.is_some(),
         "live events carry capabilities too"
@@ -1038,15 +1045,15 @@ async fn a_device_watch_resumes_after_its_last_event_without_gap_or_repeat() {
     assert_eq!((e1.sequence, e2.sequence), (a.sequence, b.sequence));
     assert_eq!(e1.sequence, detached.sequence + 1);
     assert_eq!(e2.sequence, detached.sequence + 2);
-    assert_eq!(e1.device.as_ref().unwrap().id, "printer0");
+    assert_eq!(e1.device.as_ref().unwrap().name, "devices/printer0");
     assert_eq!(e1.kind, pb::DeviceEventKind::Attached as i32);
-    assert_eq!(e2.device.as_ref().unwrap().id, "camera0");
+    assert_eq!(e2.device.as_ref().unwrap().name, "devices/camera0");
     assert_eq!(e2.kind, pb::DeviceEventKind::Detached as i32);
     // Nothing twice: the next event is a new one, live.
     d.clear("camera0").await;
     let e3 = next_event(&mut s).await;
     assert_eq!(e3.sequence, e2.sequence + 1);
-    assert_eq!(e3.device.as_ref().unwrap().id, "camera0");
+    assert_eq!(e3.device.as_ref().unwrap().name, "devices/camera0");
     assert!(
         tokio::time::timeout(Duration::from_millis(300), s.next())
             .await
@@ -1060,7 +1067,7 @@ async fn a_device_watch_resumes_after_its_last_event_without_gap_or_repeat() {
     for _ in 0..5 {
         let e = next_event(&mut s).await;
         assert_eq!(e.sequence, e3.sequence);
-        ids.push(e.device.unwrap().id);
+        ids.push(e.device.unwrap().name.replace("devices/", ""));
     }
     assert_eq!(
         ids,

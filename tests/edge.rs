@@ -297,7 +297,7 @@ fn error_info(status: &tonic::Status, reason: &str) -> std::collections::HashMap
     info.metadata
 }
 
-/// SelfTestRequest { device_id: [0xc3, 0x28] }: a string field that is not UTF-8.
+/// SelfTestRequest { name: [0xc3, 0x28] }: a string field that is not UTF-8.
 const BAD_UTF8: [u8; 4] = [0x0a, 0x02, 0xc3, 0x28];
 /// Not protobuf at all: a varint that never ends.
 const GARBAGE: [u8; 3] = [0xff, 0xff, 0xff];
@@ -307,7 +307,7 @@ const GARBAGE: [u8; 3] = [0xff, 0xff, 0xff];
 const APP: &str = "http://localhost:5173";
 
 fn with_app_origin(c: &mut rekamd::Config) {
-    c.server.cors_origins = vec![APP.into(), "https://loket.example.go.id".into()];
+    c.server.cors_origins = vec![APP.into(), "https://loket.example.go.name".into()];
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -651,7 +651,7 @@ async fn an_oversized_message_answers_resource_exhausted() {
     let big = "x".repeat(5 << 20);
     let st = d
         .devices()
-        .self_test(pb::SelfTestRequest { device_id: big })
+        .self_test(pb::SelfTestRequest { name: big })
         .await
         .unwrap_err();
     assert_eq!(st.code(), Code::ResourceExhausted, "{st:?}");
@@ -660,9 +660,9 @@ async fn an_oversized_message_answers_resource_exhausted() {
     assert_eq!(md["service"], "rekam.v1.DeviceService");
 
     // The printer takes card images: 5 MiB is within its limit. GetSuppliesRequest
-    // { device_id: "printer0" } and a 5 MiB field it does not know (skipped).
-    let mut message = vec![0x0a, 8];
-    message.extend_from_slice(b"printer0");
+    // { name: "devices/printer0" } and a 5 MiB field it does not know (skipped).
+    let mut message = vec![0x0a, 16];
+    message.extend_from_slice(b"devices/printer0");
     message.extend_from_slice(&[0x7a, 0x80, 0x80, 0x40]); // field 15, bytes, 1 MiB...
     message.extend(std::iter::repeat_n(0u8, 1 << 20));
     message.extend_from_slice(&[0x7a, 0x80, 0x80, 0x80, 0x02]); // ...and 4 MiB
@@ -769,7 +769,7 @@ async fn a_body_declared_too_large_is_answered_at_once_unread() {
     error_info(&st, "REQUEST_TOO_LARGE");
 
     // A declared length within the printer's limit goes through to the service.
-    let body = frame(&[0x0a, 0x03, b'p', b'x', b'y']);
+    let body = frame(b"\x0a\x0bdevices/pxy");
     let r = h2_call(
         tokio::net::UnixStream::connect(&d.socket).await.unwrap(),
         "localhost",
@@ -934,7 +934,7 @@ async fn the_simulation_service_is_served_when_devices_are_simulated() {
     let faults = d
         .sim()
         .list_faults(pb::ListFaultsRequest {
-            target: "printer0".into(),
+            target: "devices/printer0".into(),
         })
         .await
         .unwrap()
@@ -955,7 +955,7 @@ async fn without_simulators_the_simulation_service_is_not_served() {
     let st = d
         .sim()
         .list_faults(pb::ListFaultsRequest {
-            target: "printer0".into(),
+            target: "devices/printer0".into(),
         })
         .await
         .unwrap_err();

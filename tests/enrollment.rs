@@ -19,12 +19,12 @@ async fn a_whole_enrollment_goes_from_documents_to_hand_over() {
         .unwrap()
         .into_inner();
     assert_eq!(stage(&e), pb::EnrollmentStage::Created);
-    let id = e.id.clone();
+    let id = e.name.clone();
 
     // Watch the progress alongside.
     let mut watch = c
         .watch_enrollment(pb::WatchEnrollmentRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             after_sequence: 0,
         })
         .await
@@ -42,7 +42,7 @@ async fn a_whole_enrollment_goes_from_documents_to_hand_over() {
 
     let e = c
         .check_documents(pb::CheckDocumentsRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             kk_number_on_document: "3171010101090001".into(),
             ..Default::default()
         })
@@ -58,7 +58,7 @@ async fn a_whole_enrollment_goes_from_documents_to_hand_over() {
     assert!(r.face_width >= 640 && r.face_height >= 480);
     let e = c
         .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             missing: vec![],
             singles: vec![],
             ..Default::default()
@@ -89,7 +89,7 @@ async fn a_whole_enrollment_goes_from_documents_to_hand_over() {
     assert!(e.send_reference.starts_with("DC-"));
     let e = c.print(step(&id)).await.unwrap().into_inner();
     assert_eq!(stage(&e), pb::EnrollmentStage::Printed);
-    assert!(!e.print_job_id.is_empty());
+    assert!(!e.print_job.is_empty());
     let e = c.encode(step(&id)).await.unwrap().into_inner();
     assert_eq!(stage(&e), pb::EnrollmentStage::Encoded);
     assert_eq!(e.card_uid.len(), 7);
@@ -102,7 +102,7 @@ async fn a_whole_enrollment_goes_from_documents_to_hand_over() {
     let files = d
         .encoder()
         .read_files(pb::ReadFilesRequest {
-            device_id: String::new(),
+            name: String::new(),
             file_ids: vec![0x0101, 0x0102, 0x0103, 0x0107],
         })
         .await
@@ -152,9 +152,7 @@ async fn a_whole_enrollment_goes_from_documents_to_hand_over() {
     );
 
     let history = c
-        .get_enrollment(pb::GetEnrollmentRequest {
-            enrollment_id: id.clone(),
-        })
+        .get_enrollment(pb::GetEnrollmentRequest { name: id.clone() })
         .await
         .unwrap()
         .into_inner()
@@ -194,9 +192,7 @@ async fn steps_out_of_order_are_refused_with_failed_precondition() {
     }
     // Nothing changed.
     let e = c
-        .get_enrollment(pb::GetEnrollmentRequest {
-            enrollment_id: id.clone(),
-        })
+        .get_enrollment(pb::GetEnrollmentRequest { name: id.clone() })
         .await
         .unwrap()
         .into_inner();
@@ -204,7 +200,7 @@ async fn steps_out_of_order_are_refused_with_failed_precondition() {
 
     // Finishing a recording with nothing recorded says what is missing.
     c.check_documents(pb::CheckDocumentsRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         kk_number_on_document: "3171010101090001".into(),
         ..Default::default()
     })
@@ -219,7 +215,7 @@ async fn steps_out_of_order_are_refused_with_failed_precondition() {
     // A receipt needs a failed send first. (The first enrollment is cancelled: a second
     // one for the same NIK cannot be opened while it is open.)
     c.cancel_enrollment(pb::CancelEnrollmentRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         reason: "test".into(),
         ..Default::default()
     })
@@ -269,7 +265,7 @@ async fn malformed_requests_are_invalid_arguments() {
 
     let err = c
         .get_enrollment(pb::GetEnrollmentRequest {
-            enrollment_id: "nope".into(),
+            name: "enrollments/nope".into(),
         })
         .await
         .unwrap_err();
@@ -279,7 +275,7 @@ async fn malformed_requests_are_invalid_arguments() {
     let id = created(&d).await;
     let err = c
         .check_documents(pb::CheckDocumentsRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             kk_number_on_document: "3171010101099999".into(),
             ..Default::default()
         })
@@ -287,9 +283,7 @@ async fn malformed_requests_are_invalid_arguments() {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     let e = c
-        .get_enrollment(pb::GetEnrollmentRequest {
-            enrollment_id: id.clone(),
-        })
+        .get_enrollment(pb::GetEnrollmentRequest { name: id.clone() })
         .await
         .unwrap()
         .into_inner();
@@ -298,7 +292,7 @@ async fn malformed_requests_are_invalid_arguments() {
 
     // A missing finger must be a single finger with a reason.
     c.check_documents(pb::CheckDocumentsRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         kk_number_on_document: "3171010101090001".into(),
         ..Default::default()
     })
@@ -321,7 +315,7 @@ async fn malformed_requests_are_invalid_arguments() {
     ] {
         let err = c
             .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-                enrollment_id: id.clone(),
+                name: id.clone(),
                 missing: vec![m],
                 singles: vec![],
                 ..Default::default()
@@ -340,7 +334,7 @@ async fn missing_fingers_are_recorded_as_input_not_failure() {
     let id = verified(&d).await;
     let e = c
         .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             missing: vec![
                 pb::MissingFinger {
                     position: pb::FingerPosition::RightRing as i32,
@@ -387,7 +381,7 @@ async fn single_fingers_are_checked_against_the_slaps() {
     let mut c = d.enroll();
     let id = verified(&d).await;
     let req = pb::CaptureFingerprintsStepRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         missing: vec![],
         singles: vec![
             pb::FingerPosition::RightIndex as i32,
@@ -402,9 +396,7 @@ async fn single_fingers_are_checked_against_the_slaps() {
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
     assert!(err.message().contains("same finger"), "{}", err.message());
     let e = c
-        .get_enrollment(pb::GetEnrollmentRequest {
-            enrollment_id: id.clone(),
-        })
+        .get_enrollment(pb::GetEnrollmentRequest { name: id.clone() })
         .await
         .unwrap()
         .into_inner();

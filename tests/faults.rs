@@ -11,9 +11,7 @@ use tonic::Code;
 
 async fn get(d: &TestDaemon, id: &str) -> pb::Enrollment {
     d.enroll()
-        .get_enrollment(pb::GetEnrollmentRequest {
-            enrollment_id: id.into(),
-        })
+        .get_enrollment(pb::GetEnrollmentRequest { name: id.into() })
         .await
         .unwrap()
         .into_inner()
@@ -86,7 +84,7 @@ async fn an_unplugged_scanner_keeps_the_face_and_recapture_works_after_replug() 
 
     d.fault("fingerprint0", "disconnect").await;
     let fp = pb::CaptureFingerprintsStepRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         missing: vec![],
         singles: vec![],
         ..Default::default()
@@ -115,7 +113,7 @@ async fn poor_fingerprints_block_the_recording_until_recaptured() {
     c.capture_signature(step(&id)).await.unwrap();
     d.fault("fingerprint0", "poor_quality").await;
     let fp = pb::CaptureFingerprintsStepRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         ..Default::default()
     };
     // Below the minimum quality after every attempt: the step fails, nothing recorded.
@@ -150,7 +148,7 @@ async fn a_capture_honours_the_deadline_and_frees_the_scanner() {
     let d = TestDaemon::start().await;
     d.fault("fingerprint0", "no_finger").await;
     let mut req = tonic::Request::new(pb::CaptureFingerprintRequest {
-        device_id: String::new(),
+        name: String::new(),
         position: pb::FingerPosition::RightIndex as i32,
         missing: vec![],
     });
@@ -168,7 +166,7 @@ async fn a_capture_honours_the_deadline_and_frees_the_scanner() {
     let fp = devs
         .devices
         .iter()
-        .find(|x| x.id == "fingerprint0")
+        .find(|x| x.name == "devices/fingerprint0")
         .unwrap();
     assert_eq!(
         fp.state.as_ref().unwrap().kind,
@@ -178,7 +176,7 @@ async fn a_capture_honours_the_deadline_and_frees_the_scanner() {
     let cap = d
         .fingerprint()
         .capture(pb::CaptureFingerprintRequest {
-            device_id: String::new(),
+            name: String::new(),
             position: pb::FingerPosition::RightIndex as i32,
             missing: vec![],
         })
@@ -196,7 +194,7 @@ async fn a_client_that_cancels_a_capture_frees_the_scanner() {
     let mut fp = d.fingerprint();
     let call = tokio::spawn(async move {
         fp.capture(pb::CaptureFingerprintRequest {
-            device_id: String::new(),
+            name: String::new(),
             position: pb::FingerPosition::RightFour as i32,
             missing: vec![],
         })
@@ -223,7 +221,7 @@ async fn camera_signature_and_siak_faults() {
     let mut c = d.enroll();
     let id = created(&d).await;
     c.check_documents(pb::CheckDocumentsRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         kk_number_on_document: "3171010101090001".into(),
         ..Default::default()
     })
@@ -276,7 +274,7 @@ async fn camera_signature_and_siak_faults() {
     let err = d
         .sim()
         .inject_fault(pb::InjectFaultRequest {
-            target: "printer0".into(),
+            target: "devices/printer0".into(),
             fault: "gremlins".into(),
         })
         .await
@@ -286,7 +284,7 @@ async fn camera_signature_and_siak_faults() {
     let err = d
         .sim()
         .inject_fault(pb::InjectFaultRequest {
-            target: "toaster0".into(),
+            target: "devices/toaster0".into(),
             fault: "x".into(),
         })
         .await
@@ -357,14 +355,14 @@ async fn a_print_past_its_deadline_cancels_the_job_and_can_be_retried() {
     assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
     let e = get(&d, &id).await;
     assert_eq!(stage(&e), pb::EnrollmentStage::Sent);
-    let job = e.print_job_id.clone();
+    let job = e.print_job.clone();
     assert!(job.is_empty(), "a failed step commits nothing: {job}");
     // The history says the step timed out, with the job it had submitted.
     let h = e.history.last().unwrap();
     assert_eq!(h.step, pb::Step::Print as i32);
     assert_eq!(h.status, pb::StepStatus::TimedOut as i32);
     assert!(
-        !h.job_id.is_empty(),
+        !h.print_job.is_empty(),
         "the job was submitted before the deadline"
     );
     // The abandoned job was cancelled, not left printing.
@@ -373,7 +371,7 @@ async fn a_print_past_its_deadline_cancels_the_job_and_can_be_retried() {
         let jobs = d
             .printer()
             .watch_job(pb::WatchPrintJobRequest {
-                job_id: h.job_id.clone(),
+                name: h.print_job.clone(),
                 ..Default::default()
             })
             .await
@@ -389,7 +387,7 @@ async fn a_print_past_its_deadline_cancels_the_job_and_can_be_retried() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(cancelled, "{} was cancelled", h.job_id);
+    assert!(cancelled, "{} was cancelled", h.print_job);
     let e = c.print(step(&id)).await.unwrap().into_inner();
     assert_eq!(stage(&e), pb::EnrollmentStage::Printed);
     d.stop().await;

@@ -11,9 +11,7 @@ use tonic_types::StatusExt;
 
 async fn get(d: &TestDaemon, id: &str) -> pb::Enrollment {
     d.enroll()
-        .get_enrollment(pb::GetEnrollmentRequest {
-            enrollment_id: id.into(),
-        })
+        .get_enrollment(pb::GetEnrollmentRequest { name: id.into() })
         .await
         .unwrap()
         .into_inner()
@@ -30,7 +28,7 @@ async fn below_the_minimum_every_position_is_tried_again_then_a_supervisor_accep
     let mut c = d.enroll();
     let mut events = c
         .watch_enrollment(pb::WatchEnrollmentRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             after_sequence: 0,
         })
         .await
@@ -38,7 +36,7 @@ async fn below_the_minimum_every_position_is_tried_again_then_a_supervisor_accep
         .into_inner();
     // No finger reaches 100: every position is captured twice, then the step fails.
     let strict = pb::CaptureFingerprintsStepRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         min_quality: 100,
         max_attempts: 2,
         ..Default::default()
@@ -146,7 +144,7 @@ async fn one_slap_is_recaptured_and_the_others_are_kept() {
     let mut c = d.enroll();
     let first = c
         .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             ..Default::default()
         })
         .await
@@ -155,7 +153,7 @@ async fn one_slap_is_recaptured_and_the_others_are_kept() {
     let before = first.recording.unwrap().fingers;
     let again = c
         .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             positions: vec![pb::FingerPosition::RightFour as i32],
             ..Default::default()
         })
@@ -189,7 +187,7 @@ async fn one_slap_is_recaptured_and_the_others_are_kept() {
     // A position given twice, and a missing finger without an override, are refused.
     let err = c
         .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             positions: vec![13, 13],
             ..Default::default()
         })
@@ -202,7 +200,7 @@ async fn one_slap_is_recaptured_and_the_others_are_kept() {
     let err = d
         .enroll()
         .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-            enrollment_id: id,
+            name: id,
             missing: vec![pb::MissingFinger {
                 position: pb::FingerPosition::RightRing as i32,
                 reason: pb::MissingReason::Amputated as i32,
@@ -225,7 +223,7 @@ async fn the_recording_closes_only_once_every_slap_is_recorded() {
     c.capture_signature(step(&id)).await.unwrap();
     let e = c
         .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             positions: vec![pb::FingerPosition::RightFour as i32],
             ..Default::default()
         })
@@ -251,7 +249,7 @@ async fn the_recording_closes_only_once_every_slap_is_recorded() {
     );
     let e = c
         .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             positions: vec![
                 pb::FingerPosition::LeftFour as i32,
                 pb::FingerPosition::BothThumbs as i32,
@@ -273,7 +271,7 @@ async fn an_override_goes_with_the_fingers_it_accepts_and_into_the_history_note(
     let id = verified(&d).await;
     let mut c = d.enroll();
     c.capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         ..Default::default()
     })
     .await
@@ -288,7 +286,7 @@ async fn an_override_goes_with_the_fingers_it_accepts_and_into_the_history_note(
     // four; the override given for a left finger, not captured now, changes nothing.
     let e = c
         .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             positions: vec![RightFour as i32],
             min_quality: 100,
             max_attempts: 1,
@@ -333,7 +331,7 @@ async fn an_override_goes_with_the_fingers_it_accepts_and_into_the_history_note(
     // At the station's minimum the right middle finger needs no override: none is recorded.
     let e = c
         .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             positions: vec![RightFour as i32],
             overrides: vec![spv(RightMiddle)],
             ..Default::default()
@@ -365,7 +363,7 @@ async fn a_slap_wholly_missing_shows_its_fingers_as_missing_and_completes_the_se
     let thumbs = [LeftThumb, RightThumb];
     let e = c
         .capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             missing: thumbs
                 .iter()
                 .map(|p| pb::MissingFinger {

@@ -137,7 +137,11 @@ impl TestDaemon {
             .await
             .expect("list devices")
             .into_inner();
-        let d = devs.devices.iter().find(|x| x.id == id).expect("device");
+        let d = devs
+            .devices
+            .iter()
+            .find(|x| x.name == format!("devices/{id}"))
+            .expect("device");
         pb::DeviceStateKind::try_from(d.state.as_ref().map_or(0, |s| s.kind))
             .unwrap_or(pb::DeviceStateKind::Unspecified)
     }
@@ -158,7 +162,7 @@ impl TestDaemon {
     pub async fn fault(&self, target: &str, fault: &str) {
         self.sim()
             .inject_fault(pb::InjectFaultRequest {
-                target: target.into(),
+                target: sim_target(target),
                 fault: fault.into(),
             })
             .await
@@ -169,10 +173,19 @@ impl TestDaemon {
     pub async fn clear(&self, target: &str) {
         self.sim()
             .clear_faults(pb::ClearFaultsRequest {
-                target: target.into(),
+                target: sim_target(target),
             })
             .await
             .expect("clear faults");
+    }
+}
+
+/// A simulation target as the API names it: a device id ("printer0") becomes its resource
+/// name ("devices/printer0"); "siak" and "datacentre" stay.
+pub fn sim_target(target: &str) -> String {
+    match target {
+        "siak" | "datacentre" => target.into(),
+        id => format!("devices/{id}"),
     }
 }
 
@@ -207,7 +220,7 @@ pub fn applicant() -> pb::Applicant {
 /// A step request.
 pub fn step(id: &str) -> pb::StepRequest {
     pb::StepRequest {
-        enrollment_id: id.into(),
+        name: id.into(),
         ..Default::default()
     }
 }
@@ -217,7 +230,7 @@ pub fn stage(e: &pb::Enrollment) -> pb::EnrollmentStage {
     pb::EnrollmentStage::try_from(e.stage).unwrap_or(pb::EnrollmentStage::Unspecified)
 }
 
-/// Creates an enrollment for [`applicant`] and returns its id.
+/// Creates an enrollment for [`applicant`] and returns its name ("enrollments/{id}").
 pub async fn created(d: &TestDaemon) -> String {
     d.enroll()
         .create_enrollment(pb::CreateEnrollmentRequest {
@@ -227,7 +240,7 @@ pub async fn created(d: &TestDaemon) -> String {
         .await
         .expect("create")
         .into_inner()
-        .id
+        .name
 }
 
 /// Creates an enrollment and runs it up to (and including) the SIAK check.
@@ -235,7 +248,7 @@ pub async fn verified(d: &TestDaemon) -> String {
     let mut c = d.enroll();
     let id = created(d).await;
     c.check_documents(pb::CheckDocumentsRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         kk_number_on_document: "3171010101090001".into(),
         ..Default::default()
     })
@@ -251,7 +264,7 @@ pub async fn recorded(d: &TestDaemon) -> String {
     let id = verified(d).await;
     c.capture_face(step(&id)).await.expect("face");
     c.capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         missing: vec![],
         singles: vec![],
         ..Default::default()
@@ -351,9 +364,7 @@ impl Rekamd {
     /// One enrollment.
     pub async fn get(&self, id: &str) -> pb::Enrollment {
         self.enroll()
-            .get_enrollment(pb::GetEnrollmentRequest {
-                enrollment_id: id.into(),
-            })
+            .get_enrollment(pb::GetEnrollmentRequest { name: id.into() })
             .await
             .expect("get enrollment")
             .into_inner()

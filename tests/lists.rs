@@ -24,7 +24,7 @@ async fn create_n(d: &TestDaemon, n: u32) -> String {
         .await
         .unwrap()
         .into_inner()
-        .id
+        .name
 }
 
 async fn list(d: &TestDaemon, r: pb::ListEnrollmentsRequest) -> pb::ListEnrollmentsResponse {
@@ -57,7 +57,7 @@ async fn enrollments_page_newest_first_without_history_by_default() {
         assert!(page.enrollments.len() <= 2);
         for e in &page.enrollments {
             assert!(e.history.is_empty(), "BASIC view has no history");
-            seen.push(e.id.clone());
+            seen.push(e.name.clone());
         }
         if page.next_page_token.is_empty() {
             break;
@@ -136,7 +136,7 @@ async fn enrollments_filter_by_stage_day_nik_and_receipt_number() {
     )
     .await;
     assert_eq!(by_nik.enrollments.len(), 1);
-    assert_eq!(by_nik.enrollments[0].id, a);
+    assert_eq!(by_nik.enrollments[0].name, a);
     let by_receipt = list(
         &d,
         pb::ListEnrollmentsRequest {
@@ -146,7 +146,7 @@ async fn enrollments_filter_by_stage_day_nik_and_receipt_number() {
     )
     .await;
     assert_eq!(by_receipt.enrollments.len(), 1);
-    assert_eq!(by_receipt.enrollments[0].id, c);
+    assert_eq!(by_receipt.enrollments[0].name, c);
     // Today (the station's day, WIB as TestDaemon sets it) holds all three; another day none.
     let today = e.create_time.unwrap();
     let local = today.seconds + 7 * 3600;
@@ -188,7 +188,7 @@ async fn a_watch_resumes_after_the_last_event_it_saw() {
     let id = created(&d).await;
     let mut c = d.enroll();
     let watch = |after| pb::WatchEnrollmentRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         after_sequence: after,
     };
     let mut s = c.watch_enrollment(watch(0)).await.unwrap().into_inner();
@@ -196,7 +196,7 @@ async fn a_watch_resumes_after_the_last_event_it_saw() {
     assert_eq!(snapshot.step, pb::Step::Unspecified as i32);
     let mut c2 = d.enroll();
     c2.check_documents(pb::CheckDocumentsRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         kk_number_on_document: applicant().kk_number,
         ..Default::default()
     })
@@ -259,7 +259,7 @@ async fn streams_end_with_unavailable_when_the_daemon_shuts_down() {
     let mut watch = d
         .enroll()
         .watch_enrollment(pb::WatchEnrollmentRequest {
-            enrollment_id: id,
+            name: id,
             after_sequence: 0,
         })
         .await

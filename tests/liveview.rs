@@ -18,9 +18,7 @@ async fn collect_while(
     let mut view = d
         .enroll()
         .max_decoding_message_size(64 << 20)
-        .watch_live_view(pb::WatchLiveViewRequest {
-            enrollment_id: id.into(),
-        })
+        .watch_live_view(pb::WatchLiveViewRequest { name: id.into() })
         .await
         .unwrap()
         .into_inner();
@@ -56,9 +54,7 @@ async fn the_live_view_follows_each_capture_step() {
     .await;
     let e = d
         .enroll()
-        .get_enrollment(pb::GetEnrollmentRequest {
-            enrollment_id: id.clone(),
-        })
+        .get_enrollment(pb::GetEnrollmentRequest { name: id.clone() })
         .await
         .unwrap()
         .into_inner();
@@ -71,6 +67,14 @@ async fn the_live_view_follows_each_capture_step() {
     assert!(
         pens.iter()
             .all(|f| f.step == pb::Step::CaptureSignature as i32)
+    );
+    // Numbered from 1 in this stream, one more for each frame; each names its operation.
+    let numbers: Vec<u64> = got.iter().map(|f| f.sequence).collect();
+    assert_eq!(numbers, (1..=got.len() as u64).collect::<Vec<_>>());
+    assert!(
+        got.iter().all(|f| f.operation.starts_with("operations/")),
+        "{:?}",
+        got.first().map(|f| &f.operation)
     );
 
     // The face: camera preview frames while the photo is taken.
@@ -87,13 +91,15 @@ async fn the_live_view_follows_each_capture_step() {
         "camera frames: {}",
         got.len()
     );
+    // A new stream numbers from 1 again.
+    assert_eq!(got.first().map(|f| f.sequence), Some(1));
 
     // The fingerprints: the scanner's preview, position by position.
     let mut c = d.enroll();
     let id2 = id.clone();
     let got = collect_while(&d, &id, async move {
         c.capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-            enrollment_id: id2,
+            name: id2,
             ..Default::default()
         })
         .await

@@ -16,9 +16,7 @@ fn reason(s: &Status) -> String {
 
 async fn get(d: &TestDaemon, id: &str) -> pb::Enrollment {
     d.enroll()
-        .get_enrollment(pb::GetEnrollmentRequest {
-            enrollment_id: id.into(),
-        })
+        .get_enrollment(pb::GetEnrollmentRequest { name: id.into() })
         .await
         .unwrap()
         .into_inner()
@@ -34,7 +32,7 @@ async fn media(
     d.enroll()
         .max_decoding_message_size(64 << 20)
         .get_media(pb::GetMediaRequest {
-            enrollment_id: id.into(),
+            name: id.into(),
             kind: kind as i32,
             position,
             size: size as i32,
@@ -56,7 +54,7 @@ async fn the_officer_sees_every_recorded_image_full_or_as_a_thumbnail() {
     let mut c = d.enroll();
     c.capture_face(step(&id)).await.unwrap();
     c.capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         ..Default::default()
     })
     .await
@@ -153,9 +151,7 @@ async fn a_card_preview_uses_no_blank() {
     let id = verified(&d).await;
     let mut c = d.enroll();
     let err = c
-        .render_card_preview(pb::RenderCardPreviewRequest {
-            enrollment_id: id.clone(),
-        })
+        .render_card_preview(pb::RenderCardPreviewRequest { name: id.clone() })
         .await
         .unwrap_err();
     assert_eq!(reason(&err), "MEDIA_NOT_FOUND");
@@ -173,9 +169,7 @@ async fn a_card_preview_uses_no_blank() {
     let before = cards(&d).await;
     let preview = c
         .max_decoding_message_size(64 << 20)
-        .render_card_preview(pb::RenderCardPreviewRequest {
-            enrollment_id: id.clone(),
-        })
+        .render_card_preview(pb::RenderCardPreviewRequest { name: id.clone() })
         .await
         .unwrap()
         .into_inner();
@@ -193,7 +187,7 @@ async fn the_applicant_is_corrected_before_sending_and_the_stage_follows() {
     let id = verified(&d).await;
     let mut c = d.enroll();
     let update = |a: pb::Applicant| pb::UpdateApplicantRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         applicant: Some(a),
         ..Default::default()
     };
@@ -250,7 +244,7 @@ async fn the_applicant_is_corrected_before_sending_and_the_stage_follows() {
     c.send(step(&id)).await.unwrap();
     let err = c
         .update_applicant(pb::UpdateApplicantRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             applicant: Some(applicant()),
             ..Default::default()
         })
@@ -269,7 +263,7 @@ async fn a_lost_card_is_reprinted_and_a_failed_chip_reencoded_with_their_reasons
     // Before printing there is nothing to reprint.
     let err = c
         .reprint_card(pb::ReprintCardRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             reason: pb::CardReason::Spoiled as i32,
             ..Default::default()
         })
@@ -284,7 +278,7 @@ async fn a_lost_card_is_reprinted_and_a_failed_chip_reencoded_with_their_reasons
     // A reason is required.
     let err = c
         .reprint_card(pb::ReprintCardRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             ..Default::default()
         })
         .await
@@ -292,7 +286,7 @@ async fn a_lost_card_is_reprinted_and_a_failed_chip_reencoded_with_their_reasons
     assert_eq!(err.code(), Code::InvalidArgument);
     let e = c
         .reprint_card(pb::ReprintCardRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             reason: pb::CardReason::Lost as i32,
             note: "lost at the market".into(),
             ..Default::default()
@@ -302,14 +296,14 @@ async fn a_lost_card_is_reprinted_and_a_failed_chip_reencoded_with_their_reasons
         .into_inner();
     assert_eq!(stage(&e), pb::EnrollmentStage::Printed);
     assert!(e.card_uid.is_empty(), "the new card is not encoded yet");
-    assert_ne!(e.print_job_id, handed.print_job_id);
+    assert_ne!(e.print_job, handed.print_job);
     let h = e.history.last().unwrap();
     assert_eq!(h.step, pb::Step::Reprint as i32);
     assert_eq!(h.note, "lost: lost at the market");
     c.encode(step(&id)).await.unwrap();
     let e = c
         .reencode_card(pb::ReencodeCardRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             reason: pb::CardReason::ChipFailed as i32,
             ..Default::default()
         })
@@ -320,7 +314,7 @@ async fn a_lost_card_is_reprinted_and_a_failed_chip_reencoded_with_their_reasons
     let h = e.history.last().unwrap();
     assert_eq!(h.step, pb::Step::Reencode as i32);
     assert_eq!(h.note, "chip failed");
-    assert_eq!(h.device_ids, ["encoder0"]);
+    assert_eq!(h.devices, ["devices/encoder0"]);
     let e = c.hand_over(step(&id)).await.unwrap().into_inner();
     assert_eq!(stage(&e), pb::EnrollmentStage::HandedOver);
     d.stop().await;

@@ -21,7 +21,7 @@ fn reason(s: &Status) -> String {
 
 fn req(id: &str, request_id: &str) -> pb::StepRequest {
     pb::StepRequest {
-        enrollment_id: id.into(),
+        name: id.into(),
         request_id: request_id.into(),
         ..Default::default()
     }
@@ -29,9 +29,7 @@ fn req(id: &str, request_id: &str) -> pb::StepRequest {
 
 async fn get(d: &TestDaemon, id: &str) -> pb::Enrollment {
     d.enroll()
-        .get_enrollment(pb::GetEnrollmentRequest {
-            enrollment_id: id.into(),
-        })
+        .get_enrollment(pb::GetEnrollmentRequest { name: id.into() })
         .await
         .unwrap()
         .into_inner()
@@ -89,8 +87,8 @@ async fn a_print_goes_on_after_a_disconnect_and_its_retry_uses_no_second_card() 
     let _ = call.await;
     assert_eq!(op.step, pb::Step::Print as i32);
     assert_eq!(op.request_id, "print-1");
-    assert_eq!(op.device_ids, ["printer0"]);
-    assert!(!op.job_id.is_empty());
+    assert_eq!(op.devices, ["devices/printer0"]);
+    assert!(!op.print_job.is_empty());
 
     // The step went on without its client; the reloaded page retries with the same id
     // and gets the first print's answer.
@@ -101,14 +99,14 @@ async fn a_print_goes_on_after_a_disconnect_and_its_retry_uses_no_second_card() 
         .unwrap()
         .into_inner();
     assert_eq!(stage(&e), pb::EnrollmentStage::Printed);
-    assert_eq!(e.print_job_id, op.job_id);
+    assert_eq!(e.print_job, op.print_job);
     assert_eq!(cards(&d).await, before - 1, "one card, not two");
     let prints = history_of(&get(&d, &id).await, pb::Step::Print);
     assert_eq!(prints.len(), 1, "{prints:?}");
     let p = &prints[0];
     assert_eq!(p.status, pb::StepStatus::Succeeded as i32);
-    assert_eq!(p.operation_id, op.id);
-    assert_eq!(p.job_id, op.job_id);
+    assert_eq!(p.operation, op.name);
+    assert_eq!(p.print_job, op.print_job);
     assert_eq!(p.request_id, "print-1");
     assert!(p.start_time.is_some() && !p.card_spoiled);
 
@@ -120,7 +118,7 @@ async fn a_print_goes_on_after_a_disconnect_and_its_retry_uses_no_second_card() 
     let got = d
         .enroll()
         .get_step_operation(pb::GetStepOperationRequest {
-            operation_id: op.id.clone(),
+            name: op.name.clone(),
         })
         .await
         .unwrap()
@@ -148,18 +146,23 @@ async fn create_with_a_request_id_is_idempotent_and_a_second_open_enrollment_is_
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(a.id, b.id);
-    // Ids are ULIDs: 26 Crockford base-32 characters, unique across restarts.
-    assert_eq!(a.id.len(), 26, "{}", a.id);
+    assert_eq!(a.name, b.name);
+    // Names are "enrollments/{id}", and ids are ULIDs: 26 Crockford base-32 characters,
+    // unique across restarts.
+    let a_id = a
+        .name
+        .strip_prefix("enrollments/")
+        .expect("an enrollment's name");
+    assert_eq!(a_id.len(), 26, "{}", a.name);
     // Without the id (or with another), the same NIK is ALREADY_EXISTS and names the
     // open enrollment.
     for rid in ["", "c-2"] {
         let err = c.create_enrollment(create(rid)).await.unwrap_err();
         assert_eq!(err.code(), Code::AlreadyExists);
         assert_eq!(reason(&err), "ENROLLMENT_EXISTS");
-        assert!(err.message().contains(&a.id), "{}", err.message());
+        assert!(err.message().contains(a_id), "{}", err.message());
         let info = err.get_error_details().error_info().cloned().unwrap();
-        assert_eq!(info.metadata["enrollment_id"], a.id);
+        assert_eq!(info.metadata["enrollment_id"], a_id);
     }
     let all = c
         .list_enrollments(pb::ListEnrollmentsRequest::default())
@@ -183,7 +186,7 @@ async fn create_with_a_request_id_is_idempotent_and_a_second_open_enrollment_is_
     // Once cancelled, the NIK can be enrolled again, and the cancelled one refuses steps.
     let cancelled = c
         .cancel_enrollment(pb::CancelEnrollmentRequest {
-            enrollment_id: a.id.clone(),
+            name: a.name.clone(),
             reason: "wrong applicant photo on file".into(),
             request_id: "x-1".into(),
         })
@@ -196,7 +199,7 @@ async fn create_with_a_request_id_is_idempotent_and_a_second_open_enrollment_is_
     assert_eq!(h[0].note, "wrong applicant photo on file");
     let err = c
         .check_documents(pb::CheckDocumentsRequest {
-            enrollment_id: a.id.clone(),
+            name: a.name.clone(),
             kk_number_on_document: applicant().kk_number,
             ..Default::default()
         })
@@ -209,11 +212,11 @@ async fn create_with_a_request_id_is_idempotent_and_a_second_open_enrollment_is_
         .await
         .unwrap()
         .into_inner();
-    assert_ne!(again.id, a.id);
+    assert_ne!(again.name, a.name);
     // A cancellation needs a reason.
     let err = c
         .cancel_enrollment(pb::CancelEnrollmentRequest {
-            enrollment_id: again.id.clone(),
+            name: again.name.clone(),
             ..Default::default()
         })
         .await
@@ -231,7 +234,7 @@ async fn a_step_asked_again_after_success_answers_with_the_enrollment() {
     let before = get(&d, &id).await.history.len();
     let e = c
         .check_documents(pb::CheckDocumentsRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             kk_number_on_document: applicant().kk_number,
             ..Default::default()
         })
@@ -256,7 +259,7 @@ async fn cancel_step_stops_a_print_and_records_the_spoiled_card() {
     // Nothing runs yet: nothing to cancel.
     let err = c
         .cancel_step(pb::CancelStepRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             reason: "x".into(),
         })
         .await
@@ -271,7 +274,7 @@ async fn cancel_step_stops_a_print_and_records_the_spoiled_card() {
     // Watching the operation starts with its current state.
     let mut watch = c
         .watch_step_operation(pb::WatchStepOperationRequest {
-            operation_id: op.id.clone(),
+            name: op.name.clone(),
             ..Default::default()
         })
         .await
@@ -279,7 +282,7 @@ async fn cancel_step_stops_a_print_and_records_the_spoiled_card() {
         .into_inner();
     let first = watch.next().await.unwrap().unwrap();
     assert_eq!(first.state, pb::OperationState::Running as i32);
-    assert_eq!(first.id, op.id);
+    assert_eq!(first.name, op.name);
 
     // Another step meanwhile is ABORTED.
     let err = c.encode(step(&id)).await.unwrap_err();
@@ -288,7 +291,7 @@ async fn cancel_step_stops_a_print_and_records_the_spoiled_card() {
 
     let ended = c
         .cancel_step(pb::CancelStepRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             reason: "applicant asked to correct the address".into(),
         })
         .await
@@ -312,13 +315,13 @@ async fn cancel_step_stops_a_print_and_records_the_spoiled_card() {
     let h = prints.last().unwrap();
     assert_eq!(h.status, pb::StepStatus::Cancelled as i32);
     assert!(h.card_spoiled);
-    assert_eq!(h.job_id, op.job_id);
+    assert_eq!(h.print_job, op.print_job);
     assert_eq!(h.note, "applicant asked to correct the address");
     // The printer's job was cancelled, not left printing.
     let jobs: Vec<_> = d
         .printer()
         .watch_job(pb::WatchPrintJobRequest {
-            job_id: op.job_id.clone(),
+            name: op.print_job.clone(),
             ..Default::default()
         })
         .await
@@ -341,7 +344,7 @@ async fn a_step_past_its_deadline_is_recorded_as_timed_out() {
     let mut c = d.enroll();
     d.fault("fingerprint0", "no_finger").await;
     let mut r = tonic::Request::new(pb::CaptureFingerprintsStepRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         ..Default::default()
     });
     r.set_timeout(Duration::from_millis(300));
@@ -352,8 +355,8 @@ async fn a_step_past_its_deadline_is_recorded_as_timed_out() {
     let h = history_of(&e, pb::Step::CaptureFingerprints);
     assert_eq!(h.len(), 1);
     assert_eq!(h[0].status, pb::StepStatus::TimedOut as i32);
-    assert_eq!(h[0].device_ids, ["fingerprint0"]);
-    assert!(!h[0].operation_id.is_empty());
+    assert_eq!(h[0].devices, ["devices/fingerprint0"]);
+    assert!(!h[0].operation.is_empty());
     d.stop().await;
 }
 
@@ -367,14 +370,14 @@ async fn operation_and_print_job_watches_resume_after_the_last_state_seen() {
     let mut printing = d.enroll();
     let id2 = id.clone();
     let call = tokio::spawn(async move { printing.print(step(&id2)).await });
-    let op = running_until(&d, &id, |op| !op.job_id.is_empty()).await;
+    let op = running_until(&d, &id, |op| !op.print_job.is_empty()).await;
     let watch_op = |after: u64| {
         let mut c = d.enroll();
-        let op_id = op.id.clone();
+        let op_id = op.name.clone();
         async move {
             let s = c
                 .watch_step_operation(pb::WatchStepOperationRequest {
-                    operation_id: op_id,
+                    name: op_id,
                     after_sequence: after,
                 })
                 .await
@@ -401,11 +404,11 @@ async fn operation_and_print_job_watches_resume_after_the_last_state_seen() {
     // The print job the step used: each state numbered, resumable the same way.
     let watch_job = |after: u64| {
         let mut p = d.printer();
-        let job_id = op.job_id.clone();
+        let job_id = op.print_job.clone();
         async move {
             let s = p
                 .watch_job(pb::WatchPrintJobRequest {
-                    job_id,
+                    name: job_id,
                     after_sequence: after,
                 })
                 .await

@@ -17,9 +17,7 @@ use tonic::Code;
 
 async fn get(d: &TestDaemon, id: &str) -> pb::Enrollment {
     d.enroll()
-        .get_enrollment(pb::GetEnrollmentRequest {
-            enrollment_id: id.into(),
-        })
+        .get_enrollment(pb::GetEnrollmentRequest { name: id.into() })
         .await
         .unwrap()
         .into_inner()
@@ -51,7 +49,7 @@ async fn the_outbox_delivers_after_the_network_returns_and_the_card_is_printed_o
         .into_inner()
         .deliveries;
     assert_eq!(waiting.len(), 1);
-    assert_eq!(waiting[0].enrollment_id, id);
+    assert_eq!(waiting[0].enrollment, id);
     let w = waiting[0].state.as_ref().unwrap();
     assert!(w.attempts >= 1, "{w:?}");
     assert!(w.last_error.starts_with("DATA_CENTRE_UNAVAILABLE"), "{w:?}");
@@ -101,7 +99,7 @@ async fn the_outbox_delivers_after_the_network_returns_and_the_card_is_printed_o
         .into_inner()
         .enrollments;
     assert_eq!(found.len(), 1);
-    assert_eq!(found[0].id, id);
+    assert_eq!(found[0].name, id);
     let e = c.send(step(&id)).await.unwrap().into_inner();
     assert_eq!(stage(&e), pb::EnrollmentStage::Sent);
     assert_eq!(e.send_reference, ready.print_ready_reference);
@@ -221,9 +219,9 @@ async fn record(p: &Rekamd) -> String {
         .await
         .unwrap()
         .into_inner()
-        .id;
+        .name;
     c.check_documents(pb::CheckDocumentsRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         kk_number_on_document: applicant().kk_number,
         ..Default::default()
     })
@@ -232,7 +230,7 @@ async fn record(p: &Rekamd) -> String {
     c.verify_identity(step(&id)).await.unwrap();
     c.capture_face(step(&id)).await.unwrap();
     c.capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         ..Default::default()
     })
     .await

@@ -169,11 +169,11 @@ def run_to_sent(c, serial):
         en.CreateEnrollmentRequest(applicant=applicant(serial)), timeout=CALL_TIMEOUT
     )
     check_stage(e, "ENROLLMENT_STAGE_CREATED", "CreateEnrollment")
-    assert e.id, "the enrollment has no id"
-    eid = e.id
-    step = en.StepRequest(enrollment_id=eid)
+    assert e.name.startswith("enrollments/"), "the enrollment's name: %r" % e.name
+    eid = e.name
+    step = en.StepRequest(name=eid)
     e = c.enroll.CheckDocuments(
-        en.CheckDocumentsRequest(enrollment_id=eid, kk_number_on_document=DEMO_KK),
+        en.CheckDocumentsRequest(name=eid, kk_number_on_document=DEMO_KK),
         timeout=CALL_TIMEOUT,
     )
     check_stage(e, "ENROLLMENT_STAGE_DOCUMENTS_CHECKED", "CheckDocuments")
@@ -184,7 +184,7 @@ def run_to_sent(c, serial):
     assert e.recording.face, "face not recorded"
     assert e.recording.face_width > 0 and e.recording.face_height > 0
     e = c.enroll.CaptureFingerprints(
-        en.CaptureFingerprintsStepRequest(enrollment_id=eid), timeout=CALL_TIMEOUT
+        en.CaptureFingerprintsStepRequest(name=eid), timeout=CALL_TIMEOUT
     )
     check_stage(e, "ENROLLMENT_STAGE_IDENTITY_VERIFIED", "CaptureFingerprints")
     fingers = {f.position for f in e.recording.fingers}
@@ -224,10 +224,10 @@ def test_devices_five_classes(c):
         sorted(classes),
         sorted(want - classes),
     )
-    ids = [d.id for d in devs]
-    assert len(ids) == len(set(ids)), "duplicate device ids: %s" % ids
+    names = [d.name for d in devs]
+    assert len(names) == len(set(names)), "duplicate device names: %s" % names
     for d in devs:
-        assert d.id and d.vendor and d.model, "incomplete device %r" % d
+        assert d.name.startswith("devices/") and d.vendor and d.model, "incomplete device %r" % d
 
 
 def test_devices_report_capabilities(c):
@@ -244,9 +244,9 @@ def test_devices_report_capabilities(c):
         devices_pb2.DEVICE_CLASS_CHIP_ENCODER: "encoder",
     }
     for d in devs:
-        assert d.HasField("capabilities"), "%s has no capabilities" % d.id
+        assert d.HasField("capabilities"), "%s has no capabilities" % d.name
         kind = d.capabilities.WhichOneof("kind")
-        assert kind == want[d.device_class], "%s: capabilities %s" % (d.id, kind)
+        assert kind == want[d.device_class], "%s: capabilities %s" % (d.name, kind)
         if not d.simulated:
             continue
         caps = getattr(d.capabilities, kind)
@@ -275,10 +275,10 @@ def test_devices_report_capabilities(c):
 
 def test_full_enrollment(c):
     eid = run_to_sent(c, 1)
-    step = en.StepRequest(enrollment_id=eid)
+    step = en.StepRequest(name=eid)
     # The officer checks the recording and the card with the applicant before printing.
     thumb = c.enroll.GetMedia(
-        en.GetMediaRequest(enrollment_id=eid, kind=en.MEDIA_KIND_FACE), timeout=CALL_TIMEOUT
+        en.GetMediaRequest(name=eid, kind=en.MEDIA_KIND_FACE), timeout=CALL_TIMEOUT
     )
     assert thumb.content_type == "image/jpeg" and max(thumb.width, thumb.height) <= 160, (
         thumb.content_type,
@@ -288,7 +288,7 @@ def test_full_enrollment(c):
     assert thumb.data[:2] == b"\xff\xd8", "not a JPEG"
     slap = c.enroll.GetMedia(
         en.GetMediaRequest(
-            enrollment_id=eid,
+            name=eid,
             kind=en.MEDIA_KIND_SLAP,
             position=common_pb2.FINGER_POSITION_RIGHT_FOUR,
         ),
@@ -296,12 +296,12 @@ def test_full_enrollment(c):
     )
     assert slap.data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     preview = c.enroll.RenderCardPreview(
-        en.RenderCardPreviewRequest(enrollment_id=eid), timeout=CALL_TIMEOUT
+        en.RenderCardPreviewRequest(name=eid), timeout=CALL_TIMEOUT
     )
     assert preview.front_png[:4] == b"\x89PNG" and preview.back_png[:4] == b"\x89PNG"
     e = c.enroll.Print(step, timeout=CALL_TIMEOUT)
     check_stage(e, "ENROLLMENT_STAGE_PRINTED", "Print")
-    assert e.print_job_id, "no print job id"
+    assert e.print_job.startswith("printJobs/"), "no print job: %r" % e.print_job
     e = c.enroll.Encode(step, timeout=CALL_TIMEOUT)
     check_stage(e, "ENROLLMENT_STAGE_ENCODED", "Encode")
     assert len(e.card_uid) > 0, "no card UID"
@@ -309,7 +309,7 @@ def test_full_enrollment(c):
     check_stage(e, "ENROLLMENT_STAGE_HANDED_OVER", "HandOver")
     # What the station remembers.
     got = c.enroll.GetEnrollment(
-        en.GetEnrollmentRequest(enrollment_id=eid), timeout=CALL_TIMEOUT
+        en.GetEnrollmentRequest(name=eid), timeout=CALL_TIMEOUT
     )
     check_stage(got, "ENROLLMENT_STAGE_HANDED_OVER", "GetEnrollment")
     assert got.applicant.nik == applicant(1).nik
@@ -321,14 +321,14 @@ def test_full_enrollment(c):
     outbox = c.enroll.ListDeliveries(
         en.ListDeliveriesRequest(include_delivered=True), timeout=CALL_TIMEOUT
     )
-    assert eid in [d.enrollment_id for d in outbox.deliveries], outbox
+    assert eid in [d.enrollment for d in outbox.deliveries], outbox
     succeeded = [h.step for h in got.history if h.status == en.STEP_STATUS_SUCCEEDED]
     for s in (en.STEP_SEND, en.STEP_PRINT, en.STEP_ENCODE, en.STEP_HAND_OVER):
         assert s in succeeded, "%s missing from the history" % en.Step.Name(s)
     listed = c.enroll.ListEnrollments(
         en.ListEnrollmentsRequest(nik=applicant(1).nik), timeout=CALL_TIMEOUT
     )
-    assert [x.id for x in listed.enrollments] == [eid], "ListEnrollments by NIK: %s" % listed
+    assert [x.name for x in listed.enrollments] == [eid], "ListEnrollments by NIK: %s" % listed
     assert not listed.enrollments[0].history, "the BASIC view has no history"
     # Pages: one at a time, each token leading to the next, every enrollment once.
     seen, token = [], ""
@@ -336,7 +336,7 @@ def test_full_enrollment(c):
         page = c.enroll.ListEnrollments(
             en.ListEnrollmentsRequest(page_size=1, page_token=token), timeout=CALL_TIMEOUT
         )
-        seen.extend(x.id for x in page.enrollments)
+        seen.extend(x.name for x in page.enrollments)
         token = page.next_page_token
         if not token:
             break
@@ -348,11 +348,11 @@ def test_step_out_of_order(c):
     e = c.enroll.CreateEnrollment(
         en.CreateEnrollmentRequest(applicant=applicant(2)), timeout=CALL_TIMEOUT
     )
-    step = en.StepRequest(enrollment_id=e.id)
+    step = en.StepRequest(name=e.name)
     expect_code(grpc.StatusCode.FAILED_PRECONDITION, c.enroll.Print, step)
     expect_code(grpc.StatusCode.FAILED_PRECONDITION, c.enroll.HandOver, step)
     got = c.enroll.GetEnrollment(
-        en.GetEnrollmentRequest(enrollment_id=e.id), timeout=CALL_TIMEOUT
+        en.GetEnrollmentRequest(name=e.name), timeout=CALL_TIMEOUT
     )
     check_stage(got, "ENROLLMENT_STAGE_CREATED", "a refused Print")
 
@@ -377,10 +377,20 @@ def test_invalid_nik_and_unknown_id(c):
     err = expect_code(
         grpc.StatusCode.NOT_FOUND,
         c.enroll.GetEnrollment,
-        en.GetEnrollmentRequest(enrollment_id="no-such-enrollment"),
+        en.GetEnrollmentRequest(name="enrollments/no-such-enrollment"),
     )
     info, _, _, _ = error_details(err)
     assert info.reason == "ENROLLMENT_NOT_FOUND", info
+    # A bare id, or a name of another collection, is not an enrollment's resource name.
+    for wrong in ["no-such-enrollment", "devices/camera0"]:
+        err = expect_code(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            c.enroll.GetEnrollment,
+            en.GetEnrollmentRequest(name=wrong),
+        )
+        info, _, bad_request, _ = error_details(err)
+        assert info.reason == "INVALID_REQUEST", info
+        assert [v.field for v in bad_request.field_violations] == ["name"], bad_request
 
 
 def test_device_watch_resumes_after_a_sequence(c):
@@ -395,12 +405,12 @@ def test_device_watch_resumes_after_a_sequence(c):
     # While nobody watches: the camera is unplugged and comes back.
     try:
         c.sim.InjectFault(
-            devices_pb2.InjectFaultRequest(target=camera.id, fault="disconnect"),
+            devices_pb2.InjectFaultRequest(target=camera.name, fault="disconnect"),
             timeout=CALL_TIMEOUT,
         )
     finally:
         c.sim.ClearFaults(
-            devices_pb2.ClearFaultsRequest(target=camera.id), timeout=CALL_TIMEOUT
+            devices_pb2.ClearFaultsRequest(target=camera.name), timeout=CALL_TIMEOUT
         )
     resumed = c.devices.WatchDevices(
         devices_pb2.WatchDevicesRequest(after_sequence=seen), timeout=CALL_TIMEOUT
@@ -410,17 +420,17 @@ def test_device_watch_resumes_after_a_sequence(c):
     assert [e.sequence for e in got] == [seen + 1, seen + 2], [e.sequence for e in got]
     kinds = [devices_pb2.DeviceEventKind.Name(e.kind) for e in got]
     assert kinds == ["DEVICE_EVENT_KIND_DETACHED", "DEVICE_EVENT_KIND_ATTACHED"], kinds
-    assert all(e.device.id == camera.id for e in got), got
+    assert all(e.device.name == camera.name for e in got), got
     assert got[0].HasField("event_time"), got[0]
 
 
 def test_ribbon_out_then_retry(c):
     printer = c.device_of_class(devices_pb2.DEVICE_CLASS_CARD_PRINTER)
     eid = run_to_sent(c, 4)
-    step = en.StepRequest(enrollment_id=eid)
+    step = en.StepRequest(name=eid)
     try:
         r = c.sim.InjectFault(
-            devices_pb2.InjectFaultRequest(target=printer.id, fault="ribbon_out"),
+            devices_pb2.InjectFaultRequest(target=printer.name, fault="ribbon_out"),
             timeout=CALL_TIMEOUT,
         )
         assert "ribbon_out" in r.active, "active faults: %s" % list(r.active)
@@ -428,16 +438,16 @@ def test_ribbon_out_then_retry(c):
         info, _, _, _ = error_details(err)
         assert info.reason == "RIBBON_OUT", info
         got = c.enroll.GetEnrollment(
-            en.GetEnrollmentRequest(enrollment_id=eid), timeout=CALL_TIMEOUT
+            en.GetEnrollmentRequest(name=eid), timeout=CALL_TIMEOUT
         )
         check_stage(got, "ENROLLMENT_STAGE_SENT", "a Print that failed")
         assert got.last_error, "last_error is empty after a failed Print"
     finally:
         c.sim.ClearFaults(
-            devices_pb2.ClearFaultsRequest(target=printer.id), timeout=CALL_TIMEOUT
+            devices_pb2.ClearFaultsRequest(target=printer.name), timeout=CALL_TIMEOUT
         )
     faults = c.sim.ListFaults(
-        devices_pb2.ListFaultsRequest(target=printer.id), timeout=CALL_TIMEOUT
+        devices_pb2.ListFaultsRequest(target=printer.name), timeout=CALL_TIMEOUT
     )
     assert not faults.active, "still active after ClearFaults: %s" % list(faults.active)
     e = c.enroll.Print(step, timeout=CALL_TIMEOUT)
@@ -452,7 +462,7 @@ def test_disconnect_during_print_then_retry_uses_one_card(c):
         printer_pb2.GetSuppliesRequest(), timeout=CALL_TIMEOUT
     ).cards_remaining
     request_id = "py-print-%d" % _SERIAL_BASE
-    req = en.StepRequest(enrollment_id=eid, request_id=request_id)
+    req = en.StepRequest(name=eid, request_id=request_id)
     # A second connection stands for the browser tab that is reloaded.
     tab = grpc.insecure_channel(target(), options=channel_options(target()))
     future = enrollment_pb2_grpc.EnrollmentServiceStub(tab).Print.future(
@@ -462,7 +472,7 @@ def test_disconnect_during_print_then_retry_uses_one_card(c):
     op = None
     while time.monotonic() < deadline:
         e = c.enroll.GetEnrollment(
-            en.GetEnrollmentRequest(enrollment_id=eid), timeout=CALL_TIMEOUT
+            en.GetEnrollmentRequest(name=eid), timeout=CALL_TIMEOUT
         )
         if e.HasField("running_step") and e.running_step.card_used:
             op = e.running_step
@@ -475,14 +485,14 @@ def test_disconnect_during_print_then_retry_uses_one_card(c):
     assert future.cancelled() or future.done()
     e = c.enroll.Print(req, timeout=CALL_TIMEOUT)
     check_stage(e, "ENROLLMENT_STAGE_PRINTED", "Print retried with the same request_id")
-    assert e.print_job_id == op.job_id, (e.print_job_id, op.job_id)
+    assert e.print_job == op.print_job, (e.print_job, op.print_job)
     cards_after = c.printer.GetSupplies(
         printer_pb2.GetSuppliesRequest(), timeout=CALL_TIMEOUT
     ).cards_remaining
     assert cards_after == cards_before - 1, "cards %d -> %d" % (cards_before, cards_after)
     prints = [h for h in e.history if h.step == en.STEP_PRINT]
     assert len(prints) == 1 and prints[0].status == en.STEP_STATUS_SUCCEEDED, prints
-    assert prints[0].operation_id == op.id
+    assert prints[0].operation == op.name
 
 
 def test_fingerprint_quality_gate_and_supervisor_override(c):
@@ -490,11 +500,11 @@ def test_fingerprint_quality_gate_and_supervisor_override(c):
         en.CreateEnrollmentRequest(applicant=applicant(6)), timeout=CALL_TIMEOUT
     )
     c.enroll.CheckDocuments(
-        en.CheckDocumentsRequest(enrollment_id=e.id, kk_number_on_document=DEMO_KK),
+        en.CheckDocumentsRequest(name=e.name, kk_number_on_document=DEMO_KK),
         timeout=CALL_TIMEOUT,
     )
-    c.enroll.VerifyIdentity(en.StepRequest(enrollment_id=e.id), timeout=CALL_TIMEOUT)
-    strict = en.CaptureFingerprintsStepRequest(enrollment_id=e.id, min_quality=100, max_attempts=1)
+    c.enroll.VerifyIdentity(en.StepRequest(name=e.name), timeout=CALL_TIMEOUT)
+    strict = en.CaptureFingerprintsStepRequest(name=e.name, min_quality=100, max_attempts=1)
     err = expect_code(grpc.StatusCode.FAILED_PRECONDITION, c.enroll.CaptureFingerprints, strict)
     info, localized, _, _ = error_details(err)
     assert info.reason == "FINGER_QUALITY_TOO_LOW", info
@@ -512,13 +522,13 @@ def test_fingerprint_quality_gate_and_supervisor_override(c):
     # them.
     scanner = c.device_of_class(devices_pb2.DEVICE_CLASS_FINGERPRINT_SCANNER)
     right_four = en.CaptureFingerprintsStepRequest(
-        enrollment_id=e.id,
+        name=e.name,
         positions=[common_pb2.FINGER_POSITION_RIGHT_FOUR],
         max_attempts=1,
     )
     try:
         c.sim.InjectFault(
-            devices_pb2.InjectFaultRequest(target=scanner.id, fault="poor_quality"),
+            devices_pb2.InjectFaultRequest(target=scanner.name, fault="poor_quality"),
             timeout=CALL_TIMEOUT,
         )
         err = expect_code(
@@ -530,7 +540,7 @@ def test_fingerprint_quality_gate_and_supervisor_override(c):
         right = {"RIGHT_INDEX", "RIGHT_MIDDLE", "RIGHT_RING", "RIGHT_LITTLE"}
         assert low and set(low) <= right, low
         kept = c.enroll.GetEnrollment(
-            en.GetEnrollmentRequest(enrollment_id=e.id), timeout=CALL_TIMEOUT
+            en.GetEnrollmentRequest(name=e.name), timeout=CALL_TIMEOUT
         )
         assert list(kept.recording.fingers) == list(got.recording.fingers), "recording changed"
         # Every capture is a new impression: the supervisor accepts the four, and the
@@ -544,7 +554,7 @@ def test_fingerprint_quality_gate_and_supervisor_override(c):
         after = c.enroll.CaptureFingerprints(right_four, timeout=CALL_TIMEOUT)
     finally:
         c.sim.ClearFaults(
-            devices_pb2.ClearFaultsRequest(target=scanner.id), timeout=CALL_TIMEOUT
+            devices_pb2.ClearFaultsRequest(target=scanner.name), timeout=CALL_TIMEOUT
         )
     accepted = []
     for f in after.recording.fingers:

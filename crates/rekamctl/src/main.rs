@@ -63,11 +63,11 @@ pub enum Command {
     ///
     /// With --available, lists instead what each driver built into rekamd can see now,
     /// with the selector that opens it (what goes in a `[[devices]]` entry of rekamd's
-    /// configuration) and the id of the configured device already opened from it.
+    /// configuration) and the configured device already opened from it.
     ///
-    /// JSON: [{"id","class","vendor","model","serial","firmware","driver","state","reason",
+    /// JSON: [{"name","class","vendor","model","serial","firmware","driver","state","reason",
     /// "simulated","capabilities":{"kind",...}}]; with --available: [{"class","driver",
-    /// "description","simulated","error","devices":[{"selector","description","device_id"}]}].
+    /// "description","simulated","error","devices":[{"selector","description","device"}]}].
     Devices {
         /// List what the drivers can see now instead of the configured devices.
         #[arg(long)]
@@ -91,7 +91,7 @@ pub enum Command {
     },
     /// Runs the self-test of one device or of every device; exit 1 if any failed.
     ///
-    /// JSON: [{"device_id","passed","elapsed_ms","checks":[{"name","outcome","detail"}]}].
+    /// JSON: [{"device","passed","elapsed_ms","checks":[{"name","outcome","detail"}]}].
     Diag {
         /// The device to test; every device when omitted.
         device: Option<String>,
@@ -101,7 +101,7 @@ pub enum Command {
     Capture(CaptureCommand),
     /// Prints a card (the printer's test card or given images) and follows the job.
     ///
-    /// JSON: the last job status {"job_id","device_id","state","failure","detail",
+    /// JSON: the last job status {"name","printer","state","failure","detail",
     /// "progress_percent"}. Exit 1 when the job FAILED or was CANCELLED.
     #[command(group(ArgGroup::new("what").required(true).args(["test_card", "front"])))]
     Print {
@@ -163,19 +163,19 @@ pub enum Command {
     /// Runs one whole enrollment through the procedure, step by step.
     ///
     /// When the send fails with UNAVAILABLE, a recording receipt is issued and printed
-    /// instead of the card (exit 0). JSON: {"enrollment_id","stage","nik","name",
-    /// "send_reference","print_job_id","card_uid","receipt":null|{"number","collect_from",
+    /// instead of the card (exit 0). JSON: {"enrollment","stage","nik","name",
+    /// "send_reference","print_job","card_uid","receipt":null|{"number","collect_from",
     /// "text"},"steps":[{"step","stage","ms"}]}.
     Enroll(EnrollArgs),
     /// Lists the station's enrollments, newest first (a page at a time from the daemon).
     ///
-    /// JSON: [{"id","nik","name","stage","create_time","last_error"}].
+    /// JSON: [{"enrollment","nik","name","stage","create_time","last_error"}].
     Enrollments(EnrollmentsArgs),
     /// Shows the outbox: the recordings' packages still on their way to the data centre
     /// (with --all, the latest delivered ones too), their attempts, last error, next
     /// attempt and the data centre's answers.
     ///
-    /// JSON: [{"enrollment_id","size","attempts","state","last_error","next_attempt",
+    /// JSON: [{"enrollment","size","attempts","state","last_error","next_attempt",
     /// "received_reference","print_ready_reference","duplicate_reason"}].
     Outbox(OutboxArgs),
     /// Injects, clears or lists the faults of a simulated device or service.

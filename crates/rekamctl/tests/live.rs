@@ -102,7 +102,7 @@ async fn devices_available_lists_each_driver_with_its_selector() {
     assert_eq!(printer["driver"], "sim");
     assert_eq!(printer["simulated"], true);
     assert_eq!(printer["devices"][0]["selector"], "printer:sim");
-    assert_eq!(printer["devices"][0]["device_id"], "printer0");
+    assert_eq!(printer["devices"][0]["device"], "devices/printer0");
 
     let out = run(&d, &["devices", "--available"]).await;
     assert!(out.status.success());
@@ -133,7 +133,7 @@ async fn devices_available_lists_each_driver_with_its_selector() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|x| x["id"] == "fingerprint0")
+        .find(|x| x["name"] == "devices/fingerprint0")
         .unwrap();
     assert_eq!(scanner["capabilities"]["ppi"], 500);
     d.stop().await;

@@ -8,7 +8,7 @@ use rekam_core as core;
 use rekam_enrollment as enr;
 use tonic::Status;
 
-use crate::status;
+use crate::{names, status};
 
 /// Device class to proto.
 pub fn class(c: core::DeviceClass) -> pb::DeviceClass {
@@ -124,7 +124,7 @@ pub fn device(d: &core::AnyDevice, s: &core::DeviceState) -> pb::Device {
 /// is no longer known.
 fn device_info(info: &core::DeviceInfo, s: &core::DeviceState) -> pb::Device {
     pb::Device {
-        id: info.id.clone(),
+        name: names::device(&info.id),
         device_class: class(info.class) as i32,
         vendor: info.vendor.clone(),
         model: info.model.clone(),
@@ -168,10 +168,10 @@ pub fn driver_availability(
                 .map(|a| pb::AvailableDevice {
                     selector: a.selector.to_string(),
                     description: a.description.clone(),
-                    device_id: configured
+                    device: configured
                         .iter()
                         .find(|(s, _)| *s == a.selector)
-                        .map(|(_, id)| id.clone())
+                        .map(|(_, id)| names::device(id))
                         .unwrap_or_default(),
                 })
                 .collect(),
@@ -192,7 +192,7 @@ pub fn driver_availability(
 /// A diagnostic report to proto.
 pub fn report(r: &core::DiagnosticReport) -> pb::DiagnosticReport {
     pb::DiagnosticReport {
-        device_id: r.device_id.clone(),
+        device: names::device(&r.device_id),
         passed: r.passed(),
         checks: r
             .checks
@@ -319,8 +319,8 @@ pub fn print_job(s: &core::PrintJobStatus) -> pb::PrintJob {
         core::PrintFailure::Other => pb::PrintFailure::Other,
     });
     pb::PrintJob {
-        job_id: s.job_id.clone(),
-        device_id: s.device_id.clone(),
+        name: names::print_job(&s.job_id),
+        printer: names::device(&s.device_id),
         state: state as i32,
         failure: failure as i32,
         detail,
@@ -564,7 +564,7 @@ pub fn finger_preview(f: &core::FingerPreview) -> pb::FingerprintPreviewFrame {
     }
 }
 
-/// A live view item to proto.
+/// A live view item to proto, with `sequence` 0: the stream that sends it numbers it.
 pub fn live_frame(i: &enr::liveview::LiveItem) -> pb::LiveViewFrame {
     use enr::liveview::LiveFrame;
     let (frame, position) = match &i.frame {
@@ -576,10 +576,11 @@ pub fn live_frame(i: &enr::liveview::LiveItem) -> pb::LiveViewFrame {
         LiveFrame::Pen(s) => (pb::live_view_frame::Frame::Pen(pen(s)), 0),
     };
     pb::LiveViewFrame {
-        operation_id: i.operation_id.clone(),
+        operation: names::operation(&i.operation_id),
         step: step(i.step) as i32,
         frame: Some(frame),
         position,
+        sequence: 0,
     }
 }
 
@@ -738,7 +739,7 @@ pub fn finger_quality(f: &enr::FingerRecording) -> pb::FingerQuality {
 pub fn enrollment(e: &enr::Enrollment) -> pb::Enrollment {
     let r = &e.recording;
     pb::Enrollment {
-        id: e.id.clone(),
+        name: names::enrollment(&e.id),
         applicant: (!e.wiped).then(|| applicant_pb(&e.applicant)),
         stage: stage(e.stage) as i32,
         recording: Some(pb::RecordingSummary {
@@ -759,10 +760,10 @@ pub fn enrollment(e: &enr::Enrollment) -> pb::Enrollment {
                 status: step_status(h.status) as i32,
                 end_time: Some(timestamp(h.at)),
                 message: h.message.clone(),
-                operation_id: h.operation_id.clone().unwrap_or_default(),
+                operation: names::operation(h.operation_id.as_deref().unwrap_or_default()),
                 start_time: h.started_at.map(timestamp),
-                device_ids: h.device_ids.clone(),
-                job_id: h.job_id.clone().unwrap_or_default(),
+                devices: h.device_ids.iter().map(|d| names::device(d)).collect(),
+                print_job: names::print_job(h.job_id.as_deref().unwrap_or_default()),
                 card_spoiled: h.card_spoiled,
                 error_reason: h.error_reason.clone().unwrap_or_default(),
                 request_id: h.request_id.clone().unwrap_or_default(),
@@ -775,7 +776,7 @@ pub fn enrollment(e: &enr::Enrollment) -> pb::Enrollment {
             collect_from: Some(date(r.collect_from)),
             text: r.text.clone(),
         }),
-        print_job_id: e.print_job_id.clone().unwrap_or_default(),
+        print_job: names::print_job(e.print_job_id.as_deref().unwrap_or_default()),
         card_uid: e.card_uid.clone().unwrap_or_default(),
         send_reference: e.send_reference.clone().unwrap_or_default(),
         create_time: Some(timestamp(e.created_at)),
@@ -817,8 +818,8 @@ pub fn delivery(d: &enr::DeliveryView) -> pb::DeliveryState {
 /// A step operation to proto.
 pub fn operation(o: &enr::Operation) -> pb::StepOperation {
     pb::StepOperation {
-        id: o.id.clone(),
-        enrollment_id: o.enrollment_id.clone(),
+        name: names::operation(&o.id),
+        enrollment: names::enrollment(&o.enrollment_id),
         step: step(o.step) as i32,
         state: match o.state {
             enr::OperationState::Running => pb::OperationState::Running,
@@ -830,8 +831,8 @@ pub fn operation(o: &enr::Operation) -> pb::StepOperation {
         percent: o.percent,
         message: o.message.clone(),
         request_id: o.request_id.clone().unwrap_or_default(),
-        device_ids: o.device_ids.clone(),
-        job_id: o.job_id.clone().unwrap_or_default(),
+        devices: o.device_ids.iter().map(|d| names::device(d)).collect(),
+        print_job: names::print_job(o.job_id.as_deref().unwrap_or_default()),
         card_used: o.card_used,
         card_spoiled: o.card_spoiled,
         start_time: Some(timestamp(o.started_at)),
@@ -844,7 +845,7 @@ pub fn operation(o: &enr::Operation) -> pb::StepOperation {
 /// An enrollment event to proto.
 pub fn enrollment_event(e: &enr::EnrollmentEvent) -> pb::EnrollmentEvent {
     pb::EnrollmentEvent {
-        enrollment_id: e.enrollment_id.clone(),
+        enrollment: names::enrollment(&e.enrollment_id),
         sequence: e.sequence,
         step: step(e.step) as i32,
         status: step_status(e.status) as i32,

@@ -219,7 +219,7 @@ mod tests {
         let slow = async {
             tokio::time::sleep(Duration::from_millis(100)).await;
             Ok(pb::PrintJob {
-                job_id: "job-first".into(),
+                name: "printJobs/job-first".into(),
                 ..Default::default()
             })
         };
@@ -233,13 +233,13 @@ mod tests {
         let again = restarted
             .once(key("r1"), async {
                 Ok(pb::PrintJob {
-                    job_id: "job-second".into(),
+                    name: "printJobs/job-second".into(),
                     ..Default::default()
                 })
             })
             .await
             .unwrap();
-        assert_eq!(again.job_id, "job-first");
+        assert_eq!(again.name, "printJobs/job-first");
         // Another request under that id is refused; a failure is not kept.
         let other = Some(RequestKey {
             id: "r1".into(),
@@ -257,14 +257,14 @@ mod tests {
         let ok = restarted
             .once(key("r2"), async {
                 Ok(pb::PrintJob {
-                    job_id: "job-r2".into(),
+                    name: "printJobs/job-r2".into(),
                     ..Default::default()
                 })
             })
             .await
             .unwrap();
         assert_eq!(
-            ok.job_id, "job-r2",
+            ok.name, "printJobs/job-r2",
             "a failure is forgotten: the retry acts"
         );
     }

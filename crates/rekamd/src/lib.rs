@@ -15,6 +15,7 @@ pub mod convert;
 pub mod datacentre;
 pub mod edge;
 pub mod idempotency;
+pub mod names;
 pub mod server;
 pub mod services;
 pub mod status;

@@ -31,7 +31,7 @@ pub async fn run(ctx: &Ctx, c: CaptureCommand) -> anyhow::Result<()> {
             pb.set_message("place the fingers on the platen");
             let res = client
                 .capture(ctx.req(CaptureFingerprintRequest {
-                    device_id: dev(device),
+                    name: dev(device),
                     position: position as i32,
                     missing,
                 }))
@@ -71,9 +71,7 @@ pub async fn run(ctx: &Ctx, c: CaptureCommand) -> anyhow::Result<()> {
             let mut client = CameraServiceClient::new(ctx.channel.clone());
             let pb = spinner("capture face");
             let res = client
-                .capture_still(ctx.req(CaptureStillRequest {
-                    device_id: dev(device),
-                }))
+                .capture_still(ctx.req(CaptureStillRequest { name: dev(device) }))
                 .await;
             pb.finish_and_clear();
             let frame = res?.into_inner();
@@ -97,13 +95,13 @@ pub async fn run(ctx: &Ctx, c: CaptureCommand) -> anyhow::Result<()> {
             Ok(())
         }
         CaptureCommand::Signature { output, device } => {
-            let device_id = dev(device);
+            let device_name = dev(device);
             let mut client = SignatureServiceClient::new(ctx.channel.clone());
             let pb = spinner("signature");
             pb.set_message("sign on the pad");
             let mut stream = client
                 .sign(ctx.req(SignRequest {
-                    device_id: device_id.clone(),
+                    name: device_name.clone(),
                 }))
                 .await?
                 .into_inner();
@@ -132,7 +130,7 @@ pub async fn run(ctx: &Ctx, c: CaptureCommand) -> anyhow::Result<()> {
             }
             pb.finish_and_clear();
             let res = client
-                .accept(ctx.req(AcceptSignatureRequest { device_id }))
+                .accept(ctx.req(AcceptSignatureRequest { name: device_name }))
                 .await?
                 .into_inner();
             write_file(&output, &res.png)?;

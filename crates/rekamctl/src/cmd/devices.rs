@@ -180,7 +180,7 @@ fn capabilities_json(d: &Device) -> Value {
 pub fn device_json(d: &Device) -> Value {
     let (kind, reason) = state(d);
     json!({
-        "id": d.id,
+        "name": d.name,
         "class": class(d),
         "vendor": d.vendor,
         "model": d.model,
@@ -234,7 +234,7 @@ pub async fn devices(ctx: &Ctx, available: bool) -> anyhow::Result<()> {
             d.driver.clone()
         };
         table.add_row([
-            d.id.clone(),
+            super::short(&d.name).to_string(),
             human(class(d)),
             d.vendor.clone(),
             d.model.clone(),
@@ -270,7 +270,7 @@ fn driver_json(d: &DriverAvailability) -> Value {
         "devices": d.devices.iter().map(|a| json!({
             "selector": a.selector,
             "description": a.description,
-            "device_id": a.device_id,
+            "device": a.device,
         })).collect::<Vec<_>>(),
     })
 }
@@ -303,7 +303,7 @@ fn available_rows(drivers: &[DriverAvailability]) -> Vec<[String; 5]> {
                 class.clone(),
                 d.driver.clone(),
                 a.selector.clone(),
-                a.device_id.clone(),
+                super::short(&a.device).to_string(),
                 a.description.clone(),
             ]);
         }
@@ -342,7 +342,7 @@ fn event_line(e: &DeviceEvent) -> String {
             e.sequence,
             time(e.event_time.as_ref()),
             kind,
-            d.id,
+            super::short(&d.name),
             human(class(d)),
             state_text(d)
         ),
@@ -406,22 +406,20 @@ fn report_ok(r: &DiagnosticReport) -> bool {
 
 /// `diag`.
 pub async fn diag(ctx: &Ctx, device: Option<String>) -> anyhow::Result<()> {
-    let ids = match device {
-        Some(id) => vec![id],
-        None => list(ctx).await?.into_iter().map(|d| d.id).collect(),
+    let names = match device {
+        Some(id) => vec![super::resource("devices", &id)],
+        None => list(ctx).await?.into_iter().map(|d| d.name).collect(),
     };
     let mut client = DeviceServiceClient::new(ctx.channel.clone());
     let mut reports = Vec::new();
-    for id in ids {
-        let pb = super::spinner(format!("self-test {id}"));
+    for name in names {
+        let pb = super::spinner(format!("self-test {}", super::short(&name)));
         let res = client
-            .self_test(ctx.req(SelfTestRequest {
-                device_id: id.clone(),
-            }))
+            .self_test(ctx.req(SelfTestRequest { name: name.clone() }))
             .await;
         pb.finish_and_clear();
         let report = res?.into_inner().report.unwrap_or(DiagnosticReport {
-            device_id: id,
+            device: name,
             ..Default::default()
         });
         if !ctx.json {
@@ -435,7 +433,7 @@ pub async fn diag(ctx: &Ctx, device: Option<String>) -> anyhow::Result<()> {
                 .iter()
                 .map(|r| {
                     json!({
-                        "device_id": r.device_id,
+                        "device": r.device,
                         "passed": report_ok(r),
                         "elapsed_ms": (seconds(r.elapsed.as_ref()) * 1000.0).round() as u64,
                         "checks": r.checks.iter().map(|c| json!({
@@ -455,7 +453,7 @@ pub async fn diag(ctx: &Ctx, device: Option<String>) -> anyhow::Result<()> {
             let failed: Vec<&str> = reports
                 .iter()
                 .filter(|r| !report_ok(r))
-                .map(|r| r.device_id.as_str())
+                .map(|r| super::short(&r.device))
                 .collect();
             eprintln!("error: self-test failed: {}", failed.join(", "));
         }
@@ -467,7 +465,7 @@ pub async fn diag(ctx: &Ctx, device: Option<String>) -> anyhow::Result<()> {
 fn print_report(r: &DiagnosticReport) {
     println!(
         "{}: {} ({:.2} s)",
-        r.device_id,
+        super::short(&r.device),
         if report_ok(r) { "PASS" } else { "FAIL" },
         seconds(r.elapsed.as_ref())
     );
@@ -489,7 +487,7 @@ mod tests {
 
     fn printer() -> Device {
         Device {
-            id: "printer0".into(),
+            name: "devices/printer0".into(),
             device_class: DeviceClass::CardPrinter as i32,
             vendor: "Acme".into(),
             model: "P1".into(),
@@ -514,7 +512,7 @@ mod tests {
     #[test]
     fn device_json_shape() {
         let v = device_json(&printer());
-        assert_eq!(v["id"], "printer0");
+        assert_eq!(v["name"], "devices/printer0");
         assert_eq!(v["class"], "CARD_PRINTER");
         assert_eq!(v["state"], "ERROR");
         assert_eq!(v["reason"], "cover open");
@@ -600,7 +598,7 @@ mod tests {
                 devices: vec![AvailableDevice {
                     selector: "printer:sim".into(),
                     description: "one simulated printer".into(),
-                    device_id: "printer0".into(),
+                    device: "devices/printer0".into(),
                 }],
                 error: String::new(),
             },
@@ -625,13 +623,13 @@ mod tests {
         let v = driver_json(&drivers[0]);
         assert_eq!(v["class"], "CARD_PRINTER");
         assert_eq!(v["devices"][0]["selector"], "printer:sim");
-        assert_eq!(v["devices"][0]["device_id"], "printer0");
+        assert_eq!(v["devices"][0]["device"], "devices/printer0");
     }
 
     #[test]
     fn a_failed_check_fails_the_report() {
         let mut r = DiagnosticReport {
-            device_id: "x".into(),
+            device: "devices/x".into(),
             passed: true,
             checks: vec![DiagnosticCheck {
                 name: "ribbon".into(),

@@ -53,7 +53,7 @@ pub async fn encode(
     pb.set_message(format!("{} files", files.len()));
     let res = client
         .write_files(ctx.req(WriteFilesRequest {
-            device_id: dev(device),
+            name: dev(device),
             files,
             verify,
             ..Default::default()
@@ -101,9 +101,7 @@ pub async fn encode(
 pub async fn card(ctx: &Ctx, device: Option<String>) -> anyhow::Result<()> {
     let mut client = EncoderServiceClient::new(ctx.channel.clone());
     let s = client
-        .get_card_status(ctx.req(GetCardStatusRequest {
-            device_id: dev(device),
-        }))
+        .get_card_status(ctx.req(GetCardStatusRequest { name: dev(device) }))
         .await?
         .into_inner();
     if ctx.json {

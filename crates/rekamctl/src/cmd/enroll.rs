@@ -211,7 +211,7 @@ async fn watch_progress(
     // No deadline: the stream lives as long as the enrollment runs.
     let Ok(resp) = client
         .watch_enrollment(WatchEnrollmentRequest {
-            enrollment_id: id,
+            name: id,
             after_sequence: 0,
         })
         .await
@@ -280,9 +280,9 @@ pub async fn enroll(ctx: &Ctx, args: EnrollArgs) -> anyhow::Result<()> {
             }
         })
         .await?;
-    let id = created.id.clone();
+    let id = created.name.clone();
     if !ctx.json {
-        println!("    enrollment {id}");
+        println!("    {id}");
     }
     let watcher = tokio::spawn(watch_progress(client, id.clone(), r.current.clone()));
     let result = run_steps(&mut r, &id, &applicant.kk_number, args.missing).await;
@@ -292,7 +292,7 @@ pub async fn enroll(ctx: &Ctx, args: EnrollArgs) -> anyhow::Result<()> {
     let last = match result {
         Ok(e) => e,
         Err(status) => {
-            eprintln!("enrollment {id} stays where it was; the step can be retried");
+            eprintln!("{id} stays where it was; the step can be retried");
             return Err(status.into());
         }
     };
@@ -305,23 +305,23 @@ pub async fn enroll(ctx: &Ctx, args: EnrollArgs) -> anyhow::Result<()> {
     });
     if ctx.json {
         print_json(&json!({
-            "enrollment_id": last.id,
+            "enrollment": last.name,
             "stage": stage_name(last.stage()),
             "nik": applicant.nik,
             "name": applicant.name,
             "send_reference": last.send_reference,
-            "print_job_id": last.print_job_id,
+            "print_job": last.print_job,
             "card_uid": hex(&last.card_uid),
             "receipt": receipt,
             "steps": r.steps,
         }));
     } else {
-        println!("enrollment {}: {}", last.id, stage_name(last.stage()));
+        println!("{}: {}", last.name, stage_name(last.stage()));
         if !last.send_reference.is_empty() {
             println!("    send reference: {}", last.send_reference);
         }
-        if !last.print_job_id.is_empty() {
-            println!("    print job:      {}", last.print_job_id);
+        if !last.print_job.is_empty() {
+            println!("    print job:      {}", last.print_job);
         }
         if !last.card_uid.is_empty() {
             println!("    card UID:       {}", hex(&last.card_uid));
@@ -351,14 +351,14 @@ async fn run_steps(
     missing: Vec<rekam_api::pb::MissingFinger>,
 ) -> Result<Enrollment, tonic::Status> {
     let step_req = || StepRequest {
-        enrollment_id: id.to_string(),
+        name: id.to_string(),
         ..Default::default()
     };
     let kk = kk.to_string();
     let idc = id.to_string();
     r.step(Step::CheckDocuments, |mut c, ctx| async move {
         c.check_documents(ctx.req(CheckDocumentsRequest {
-            enrollment_id: idc,
+            name: idc,
             kk_number_on_document: kk,
             ..Default::default()
         }))
@@ -388,7 +388,7 @@ async fn run_steps(
         .collect();
     r.step(Step::CaptureFingerprints, |mut c, ctx| async move {
         c.capture_fingerprints(ctx.req(CaptureFingerprintsStepRequest {
-            enrollment_id: idc,
+            name: idc,
             missing,
             overrides,
             // The daemon's defaults for the fields the demo does not set (single fingers).
@@ -498,7 +498,7 @@ pub async fn enrollments(ctx: &Ctx, args: crate::EnrollmentsArgs) -> anyhow::Res
                 .map(|e| {
                     let (nik, name) = applicant(e);
                     json!({
-                        "id": e.id,
+                        "enrollment": e.name,
                         "nik": nik,
                         "name": name,
                         "stage": stage_name(e.stage()),
@@ -513,11 +513,18 @@ pub async fn enrollments(ctx: &Ctx, args: crate::EnrollmentsArgs) -> anyhow::Res
     }
     let mut table = Table::new();
     table.load_preset(presets::UTF8_FULL_CONDENSED);
-    table.set_header(["id", "nik", "name", "stage", "created", "last error"]);
+    table.set_header([
+        "enrollment",
+        "nik",
+        "name",
+        "stage",
+        "created",
+        "last error",
+    ]);
     for e in &list {
         let (nik, name) = applicant(e);
         table.add_row([
-            e.id.clone(),
+            super::short(&e.name).to_string(),
             nik,
             name,
             stage_name(e.stage()).to_string(),
@@ -559,14 +566,14 @@ pub async fn outbox(ctx: &Ctx, args: crate::OutboxArgs) -> anyhow::Result<()> {
         .deliveries;
     let rows: Vec<(String, rekam_api::pb::DeliveryState)> = list
         .into_iter()
-        .map(|d| (d.enrollment_id, d.state.unwrap_or_default()))
+        .map(|d| (d.enrollment, d.state.unwrap_or_default()))
         .collect();
     if ctx.json {
         print_json(&Value::Array(
             rows.iter()
                 .map(|(id, d)| {
                     json!({
-                        "enrollment_id": id,
+                        "enrollment": id,
                         "size": d.size,
                         "attempts": d.attempts,
                         "state": delivery_state(d),

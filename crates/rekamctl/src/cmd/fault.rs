@@ -16,10 +16,16 @@ pub async fn fault(
     list: bool,
 ) -> anyhow::Result<()> {
     let mut client = SimulationServiceClient::new(ctx.channel.clone());
+    // A device as the API names it ("printer0" -> "devices/printer0"); the simulated
+    // services by their own names.
+    let api_target = match target.as_str() {
+        "siak" | "datacentre" | "data_centre" => target.clone(),
+        device => super::resource("devices", device),
+    };
     if list {
         let r = client
             .list_faults(ctx.req(ListFaultsRequest {
-                target: target.clone(),
+                target: api_target.clone(),
             }))
             .await?
             .into_inner();
@@ -43,7 +49,7 @@ pub async fn fault(
     } else if clear {
         client
             .clear_faults(ctx.req(ClearFaultsRequest {
-                target: target.clone(),
+                target: api_target.clone(),
             }))
             .await?;
         if ctx.json {
@@ -54,7 +60,7 @@ pub async fn fault(
     } else if let Some(kind) = kind {
         let r = client
             .inject_fault(ctx.req(InjectFaultRequest {
-                target: target.clone(),
+                target: api_target.clone(),
                 fault: kind.clone(),
             }))
             .await?

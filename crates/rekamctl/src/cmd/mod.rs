@@ -42,9 +42,26 @@ pub fn percent_bar(prefix: impl Into<String>) -> ProgressBar {
     pb
 }
 
-/// An optional device id as the API takes it (empty = the first device of the class).
+/// An optional device as the API takes it, its resource name ("printer0" and
+/// "devices/printer0" both give "devices/printer0"; none = empty = the first device of the
+/// class).
 pub fn dev(device: Option<String>) -> String {
-    device.unwrap_or_default()
+    device.map(|d| resource("devices", &d)).unwrap_or_default()
+}
+
+/// The resource name of what a person typed: an id (`01J…`, `printer0`) or already a name
+/// of the collection (`enrollments/01J…`, `devices/printer0`).
+pub fn resource(collection: &str, typed: &str) -> String {
+    match typed.strip_prefix(collection) {
+        Some(rest) if rest.starts_with('/') => typed.to_string(),
+        _ => format!("{collection}/{typed}"),
+    }
+}
+
+/// The id at the end of a resource name, for tables read by people ("devices/printer0"
+/// shows as "printer0").
+pub fn short(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
 }
 
 /// Seconds with two decimals, for durations shown to people.

@@ -28,8 +28,8 @@ fn job_failure(j: &PrintJob) -> &'static str {
 /// A job as JSON.
 fn job_json(j: &PrintJob) -> Value {
     json!({
-        "job_id": j.job_id,
-        "device_id": j.device_id,
+        "name": j.name,
+        "printer": j.printer,
         "state": job_state(j),
         "failure": job_failure(j),
         "detail": j.detail,
@@ -60,7 +60,7 @@ pub async fn print(
     let mut client = PrinterServiceClient::new(ctx.channel.clone());
     let mut job = client
         .submit_job(ctx.req(SubmitPrintJobRequest {
-            device_id: dev(device),
+            printer: dev(device),
             front_png,
             back_png,
             test_card,
@@ -68,12 +68,12 @@ pub async fn print(
         }))
         .await?
         .into_inner();
-    let pb = percent_bar(format!("job {}", job.job_id));
+    let pb = percent_bar(format!("job {}", super::short(&job.name)));
     pb.set_message(job_state(&job).to_ascii_lowercase());
     if !finished(&job) {
         let mut stream = client
             .watch_job(ctx.req(WatchPrintJobRequest {
-                job_id: job.job_id.clone(),
+                name: job.name.clone(),
                 ..Default::default()
             }))
             .await?
@@ -85,7 +85,7 @@ pub async fn print(
                     pb.set_message("cancelling");
                     let cancelled = client
                         .cancel_job(ctx.req(CancelPrintJobRequest {
-                            job_id: job.job_id.clone(),
+                            name: job.name.clone(),
                             ..Default::default()
                         }))
                         .await;
@@ -119,14 +119,14 @@ pub async fn print(
     match job.state() {
         PrintJobState::Done => {
             if !ctx.json {
-                println!("job {} on {}: DONE", job.job_id, job.device_id);
+                println!("{} on {}: DONE", job.name, job.printer);
             }
             Ok(())
         }
         PrintJobState::Failed => {
             eprintln!(
-                "error: print job {} failed: {}: {}",
-                job.job_id,
+                "error: {} failed: {}: {}",
+                job.name,
                 job_failure(&job),
                 job.detail
             );
@@ -134,8 +134,8 @@ pub async fn print(
         }
         _ => {
             eprintln!(
-                "error: print job {} ended {}: {}",
-                job.job_id,
+                "error: {} ended {}: {}",
+                job.name,
                 job_state(&job),
                 job.detail
             );
@@ -148,9 +148,7 @@ pub async fn print(
 pub async fn supplies(ctx: &Ctx, device: Option<String>) -> anyhow::Result<()> {
     let mut client = PrinterServiceClient::new(ctx.channel.clone());
     let s = client
-        .get_supplies(ctx.req(GetSuppliesRequest {
-            device_id: dev(device),
-        }))
+        .get_supplies(ctx.req(GetSuppliesRequest { name: dev(device) }))
         .await?
         .into_inner();
     if ctx.json {

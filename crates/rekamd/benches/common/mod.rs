@@ -64,16 +64,16 @@ pub async fn one_enrollment_timed(
     )
     .unwrap()
     .into_inner()
-    .id;
+    .name;
     let s = || pb::StepRequest {
-        enrollment_id: id.clone(),
+        name: id.clone(),
         ..Default::default()
     };
     timed!(
         times,
         "check_documents",
         c.check_documents(pb::CheckDocumentsRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             kk_number_on_document: "3171010101090001".into(),
             ..Default::default()
         })
@@ -86,7 +86,7 @@ pub async fn one_enrollment_timed(
         times,
         "capture_fingerprints",
         c.capture_fingerprints(pb::CaptureFingerprintsStepRequest {
-            enrollment_id: id.clone(),
+            name: id.clone(),
             missing: vec![],
             ..Default::default()
         })

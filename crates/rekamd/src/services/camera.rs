@@ -11,7 +11,9 @@ impl pb::camera_service_server::CameraService for Shared {
         req: Request<pb::CameraPreviewRequest>,
     ) -> Result<Response<Self::StreamPreviewStream>, Status> {
         let r = req.into_inner();
-        let camera = dev(self.registry.camera(&r.device_id))?;
+        let camera = dev(self
+            .registry
+            .camera(names::device_id_or_first("name", &r.name)?))?;
         dev(camera.state_usable())?;
         let s = camera.preview().map(|f| {
             f.map(|f| convert::frame(&f))
@@ -28,7 +30,9 @@ impl pb::camera_service_server::CameraService for Shared {
         req: Request<pb::CaptureStillRequest>,
     ) -> Result<Response<pb::CameraFrame>, Status> {
         let deadline = deadline(&req);
-        let camera = dev(self.registry.camera(&req.into_inner().device_id))?;
+        let camera = dev(self
+            .registry
+            .camera(names::device_id_or_first("name", &req.into_inner().name)?))?;
         let f = with_deadline(deadline, "still capture", async {
             dev(camera.capture_still().await)
         })

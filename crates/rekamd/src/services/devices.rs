@@ -77,8 +77,9 @@ impl pb::device_service_server::DeviceService for Shared {
         &self,
         req: Request<pb::SelfTestRequest>,
     ) -> Result<Response<pb::SelfTestResponse>, Status> {
-        let id = req.into_inner().device_id;
-        let d = dev(self.registry.get(&id))?.clone();
+        let r = req.into_inner();
+        let id = names::parse("name", names::DEVICES, &r.name)?;
+        let d = dev(self.registry.get(id))?.clone();
         let report = d
             .device()
             .self_test()

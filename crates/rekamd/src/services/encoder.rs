@@ -8,7 +8,9 @@ impl pb::encoder_service_server::EncoderService for Shared {
         &self,
         req: Request<pb::GetCardStatusRequest>,
     ) -> Result<Response<pb::CardStatus>, Status> {
-        let enc = dev(self.registry.encoder(&req.into_inner().device_id))?;
+        let enc = dev(self
+            .registry
+            .encoder(names::device_id_or_first("name", &req.into_inner().name)?))?;
         let s = dev(enc.card_status().await)?;
         Ok(Response::new(pb::CardStatus {
             reader_name: s.reader_name,
@@ -44,7 +46,9 @@ impl pb::encoder_service_server::EncoderService for Shared {
         if files.is_empty() {
             return Err(status::invalid("files", "no files to write"));
         }
-        let enc = dev(self.registry.encoder(&r.device_id))?;
+        let enc = dev(self
+            .registry
+            .encoder(names::device_id_or_first("name", &r.name)?))?;
         let bytes: u64 = files.iter().map(|f| f.data.len() as u64).sum();
         let verify = r.verify;
         // The write runs in a task of its own: a client that goes away does not leave a
@@ -100,7 +104,9 @@ impl pb::encoder_service_server::EncoderService for Shared {
                 })
             })
             .collect::<Result<Vec<_>, Status>>()?;
-        let enc = dev(self.registry.encoder(&r.device_id))?;
+        let enc = dev(self
+            .registry
+            .encoder(names::device_id_or_first("name", &r.name)?))?;
         let files = dev(enc.read_files(&fids).await)?;
         Ok(Response::new(pb::ReadFilesResponse {
             files: files

@@ -109,11 +109,11 @@ fn list_query(
 fn step_options(
     deadline: Option<Duration>,
     request: Option<RequestKey>,
-    device_id: String,
+    device_id: &str,
 ) -> StepOptions {
     StepOptions {
         request,
-        device_id: (!device_id.is_empty()).then_some(device_id),
+        device_id: (!device_id.is_empty()).then(|| device_id.to_string()),
         // The step ends a fifth of the deadline early (at most 250 ms), so that its
         // DEADLINE_EXCEEDED reaches the client before the client's own timer fires.
         deadline: deadline.map(|d| {
@@ -130,8 +130,12 @@ macro_rules! step {
         let mut r = $req.into_inner();
         let rid = std::mem::take(&mut r.request_id);
         let key = request_key(rid, &r)?;
-        let $id = r.enrollment_id;
-        let $opts = step_options(deadline, key, r.device_id);
+        let $id = names::enrollment_id("name", &r.name)?.to_string();
+        let $opts = step_options(
+            deadline,
+            key,
+            names::device_id_or_first("device", &r.device)?,
+        );
         let $p = $self.pipeline.clone();
         let e = $call.await.map_err(|e| status::enrollment(&e))?;
         Ok(Response::new(convert::enrollment(&e)))
@@ -151,10 +155,7 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
             .ok_or_else(|| status::invalid("applicant", "the applicant is missing"))?;
         let e = self
             .pipeline
-            .create(
-                convert::applicant(a)?,
-                step_options(None, key, String::new()),
-            )
+            .create(convert::applicant(a)?, step_options(None, key, ""))
             .await
             .map_err(|e| status::enrollment(&e))?;
         Ok(Response::new(convert::enrollment(&e)))
@@ -166,7 +167,7 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
     ) -> Result<Response<pb::Enrollment>, Status> {
         let e = self
             .pipeline
-            .get(&req.into_inner().enrollment_id)
+            .get(names::enrollment_id("name", &req.into_inner().name)?)
             .map_err(|e| status::enrollment(&e))?;
         Ok(Response::new(convert::enrollment(&e)))
     }
@@ -189,7 +190,7 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
             deliveries: list
                 .iter()
                 .map(|(id, d)| pb::Delivery {
-                    enrollment_id: id.clone(),
+                    enrollment: names::enrollment(id),
                     state: Some(convert::delivery(d)),
                 })
                 .collect(),
@@ -238,9 +239,9 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         let e = self
             .pipeline
             .check_documents(
-                &r.enrollment_id,
+                names::enrollment_id("name", &r.name)?,
                 &r.kk_number_on_document,
-                step_options(deadline, key, String::new()),
+                step_options(deadline, key, ""),
             )
             .await
             .map_err(|e| status::enrollment(&e))?;
@@ -272,9 +273,13 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         let e = self
             .pipeline
             .capture_fingerprints(
-                &r.enrollment_id,
+                names::enrollment_id("name", &r.name)?,
                 plan,
-                step_options(deadline, key, r.device_id),
+                step_options(
+                    deadline,
+                    key,
+                    names::device_id_or_first("device", &r.device)?,
+                ),
             )
             .await
             .map_err(|e| status::enrollment(&e))?;
@@ -342,9 +347,9 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         let e = self
             .pipeline
             .update_applicant(
-                &r.enrollment_id,
+                names::enrollment_id("name", &r.name)?,
                 convert::applicant(a)?,
-                step_options(None, key, String::new()),
+                step_options(None, key, ""),
             )
             .await
             .map_err(|e| status::enrollment(&e))?;
@@ -362,10 +367,14 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         let e = self
             .pipeline
             .reprint(
-                &r.enrollment_id,
+                names::enrollment_id("name", &r.name)?,
                 reason,
                 &r.note,
-                step_options(deadline, key, r.device_id),
+                step_options(
+                    deadline,
+                    key,
+                    names::device_id_or_first("device", &r.device)?,
+                ),
             )
             .await
             .map_err(|e| status::enrollment(&e))?;
@@ -383,10 +392,14 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         let e = self
             .pipeline
             .reencode(
-                &r.enrollment_id,
+                names::enrollment_id("name", &r.name)?,
                 reason,
                 &r.note,
-                step_options(deadline, key, r.device_id),
+                step_options(
+                    deadline,
+                    key,
+                    names::device_id_or_first("device", &r.device)?,
+                ),
             )
             .await
             .map_err(|e| status::enrollment(&e))?;
@@ -406,7 +419,7 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         };
         let m = self
             .pipeline
-            .media(&r.enrollment_id, kind, size)
+            .media(names::enrollment_id("name", &r.name)?, kind, size)
             .await
             .map_err(|e| status::enrollment(&e))?;
         Ok(Response::new(pb::Media {
@@ -425,7 +438,7 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
     ) -> Result<Response<pb::CardPreview>, Status> {
         let (front_png, back_png) = self
             .pipeline
-            .card_preview(&req.into_inner().enrollment_id)
+            .card_preview(names::enrollment_id("name", &req.into_inner().name)?)
             .await
             .map_err(|e| status::enrollment(&e))?;
         Ok(Response::new(pb::CardPreview {
@@ -443,9 +456,9 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         let e = self
             .pipeline
             .cancel(
-                &r.enrollment_id,
+                names::enrollment_id("name", &r.name)?,
                 &r.reason,
-                step_options(None, key, String::new()),
+                step_options(None, key, ""),
             )
             .await
             .map_err(|e| status::enrollment(&e))?;
@@ -459,7 +472,7 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         let r = req.into_inner();
         let op = self
             .pipeline
-            .cancel_step(&r.enrollment_id, &r.reason)
+            .cancel_step(names::enrollment_id("name", &r.name)?, &r.reason)
             .await
             .map_err(|e| status::enrollment(&e))?;
         Ok(Response::new(convert::operation(&op)))
@@ -473,11 +486,19 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
     ) -> Result<Response<Self::WatchLiveViewStream>, Status> {
         let rx = self
             .pipeline
-            .live_view(&req.into_inner().enrollment_id)
+            .live_view(names::enrollment_id("name", &req.into_inner().name)?)
             .map_err(|e| status::enrollment(&e))?;
-        let s = tokio_stream::wrappers::ReceiverStream::new(rx).map(|item| {
-            item.map(|i| convert::live_frame(&i))
-                .map_err(|e| status::enrollment(&e))
+        // Numbered as this stream sends them, from 1 (a live view is not resumable).
+        let mut sequence = 0;
+        let s = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |item| {
+            item.map(|i| {
+                sequence += 1;
+                pb::LiveViewFrame {
+                    sequence,
+                    ..convert::live_frame(&i)
+                }
+            })
+            .map_err(|e| status::enrollment(&e))
         });
         Ok(Response::new(stream_until_shutdown(&self.shutdown, s)))
     }
@@ -488,7 +509,11 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
     ) -> Result<Response<pb::StepOperation>, Status> {
         let op = self
             .pipeline
-            .operation(&req.into_inner().operation_id)
+            .operation(names::parse(
+                "name",
+                names::OPERATIONS,
+                &req.into_inner().name,
+            )?)
             .map_err(|e| status::enrollment(&e))?;
         Ok(Response::new(convert::operation(&op)))
     }
@@ -502,7 +527,7 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         let r = req.into_inner();
         let rx = self
             .pipeline
-            .watch_operation(&r.operation_id)
+            .watch_operation(names::parse("name", names::OPERATIONS, &r.name)?)
             .map_err(|e| status::enrollment(&e))?;
         let after = r.after_sequence;
         // The current state first, then each change, ending after the final state.
@@ -531,7 +556,7 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         req: Request<pb::WatchEnrollmentRequest>,
     ) -> Result<Response<Self::WatchEnrollmentStream>, Status> {
         let r = req.into_inner();
-        let id = r.enrollment_id;
+        let id = names::enrollment_id("name", &r.name)?.to_string();
         // Subscribe before reading the enrollment so no event falls between them.
         let sub = self
             .pipeline
@@ -546,7 +571,7 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
                 .collect(),
             // Starting afresh: a snapshot of where the enrollment is.
             None => vec![pb::EnrollmentEvent {
-                enrollment_id: id.clone(),
+                enrollment: names::enrollment(&id),
                 sequence: sub.last,
                 step: pb::Step::Unspecified as i32,
                 status: pb::StepStatus::Unspecified as i32,

@@ -12,7 +12,9 @@ impl pb::fingerprint_service_server::FingerprintService for Shared {
         let r = req.into_inner();
         let position = convert::finger_position("position", r.position)?;
         let missing = convert::missing(&r.missing)?;
-        let scanner = dev(self.registry.fingerprint(&r.device_id))?;
+        let scanner = dev(self
+            .registry
+            .fingerprint(names::device_id_or_first("name", &r.name)?))?;
         let cap = with_deadline(deadline, "fingerprint capture", async {
             dev(scanner.capture(position, &missing).await)
         })
@@ -45,7 +47,9 @@ impl pb::fingerprint_service_server::FingerprintService for Shared {
     ) -> Result<Response<Self::StreamPreviewStream>, Status> {
         let r = req.into_inner();
         let position = convert::finger_position("position", r.position)?;
-        let scanner = dev(self.registry.fingerprint(&r.device_id))?;
+        let scanner = dev(self
+            .registry
+            .fingerprint(names::device_id_or_first("name", &r.name)?))?;
         dev(scanner.state_usable())?;
         let s = scanner.preview(position).map(|f| {
             f.map(|f| convert::finger_preview(&f))

@@ -27,7 +27,7 @@ use tracing::{Instrument, info_span};
 
 use crate::idempotency::Answers;
 use crate::status::ApiError;
-use crate::{convert, status};
+use crate::{convert, names, status};
 
 /// A boxed stream of responses.
 pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;

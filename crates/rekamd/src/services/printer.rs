@@ -16,7 +16,9 @@ impl pb::printer_service_server::PrinterService for Shared {
                 "give the card's front as a PNG, or ask for the test card",
             ));
         }
-        let printer = dev(self.registry.printer(&r.device_id))?;
+        let printer = dev(self
+            .registry
+            .printer(names::device_id_or_first("printer", &r.printer)?))?;
         let job = self
             .print_answers
             .once(key, async move {
@@ -41,7 +43,7 @@ impl pb::printer_service_server::PrinterService for Shared {
         req: Request<pb::WatchPrintJobRequest>,
     ) -> Result<Response<Self::WatchJobStream>, Status> {
         let r = req.into_inner();
-        let rx = self.find_job(&r.job_id)?;
+        let rx = self.find_job(names::parse("name", names::PRINT_JOBS, &r.name)?)?;
         let s = futures::stream::unfold((rx, false), |(mut rx, done)| async move {
             if done {
                 return None;
@@ -68,7 +70,7 @@ impl pb::printer_service_server::PrinterService for Shared {
     ) -> Result<Response<pb::PrintJob>, Status> {
         let mut r = req.into_inner();
         let key = request_key(std::mem::take(&mut r.request_id), &r)?;
-        let job_id = r.job_id;
+        let job_id = names::parse("name", names::PRINT_JOBS, &r.name)?.to_string();
         let printer = self
             .registry
             .devices()
@@ -94,7 +96,9 @@ impl pb::printer_service_server::PrinterService for Shared {
         &self,
         req: Request<pb::GetSuppliesRequest>,
     ) -> Result<Response<pb::Supplies>, Status> {
-        let printer = dev(self.registry.printer(&req.into_inner().device_id))?;
+        let printer = dev(self
+            .registry
+            .printer(names::device_id_or_first("name", &req.into_inner().name)?))?;
         let s = dev(printer.supplies().await)?;
         Ok(Response::new(convert::supplies(&s)))
     }

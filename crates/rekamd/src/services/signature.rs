@@ -10,7 +10,9 @@ impl pb::signature_service_server::SignatureService for Shared {
         &self,
         req: Request<pb::SignRequest>,
     ) -> Result<Response<Self::SignStream>, Status> {
-        let pad = dev(self.registry.signature(&req.into_inner().device_id))?;
+        let pad = dev(self
+            .registry
+            .signature(names::device_id_or_first("name", &req.into_inner().name)?))?;
         dev(pad.state_usable())?;
         let s = pad
             .sign()
@@ -22,7 +24,9 @@ impl pb::signature_service_server::SignatureService for Shared {
         &self,
         req: Request<pb::ClearSignatureRequest>,
     ) -> Result<Response<pb::ClearSignatureResponse>, Status> {
-        let pad = dev(self.registry.signature(&req.into_inner().device_id))?;
+        let pad = dev(self
+            .registry
+            .signature(names::device_id_or_first("name", &req.into_inner().name)?))?;
         dev(pad.clear().await)?;
         Ok(Response::new(pb::ClearSignatureResponse {}))
     }
@@ -31,7 +35,9 @@ impl pb::signature_service_server::SignatureService for Shared {
         &self,
         req: Request<pb::AcceptSignatureRequest>,
     ) -> Result<Response<pb::SignatureResult>, Status> {
-        let pad = dev(self.registry.signature(&req.into_inner().device_id))?;
+        let pad = dev(self
+            .registry
+            .signature(names::device_id_or_first("name", &req.into_inner().name)?))?;
         let samples = dev(pad.take().await)?;
         let geometry = pad.geometry();
         let (png, w, h) = rekam_signature::render_png(&samples, geometry, 800)

@@ -11,7 +11,11 @@ impl Shared {
         let sim = match target {
             "siak" => self.pipeline.siak().simulator(),
             "datacentre" | "data_centre" => self.pipeline.data_centre().simulator(),
-            id => dev(self.registry.get(id))?.device().simulator(),
+            name => dev(self
+                .registry
+                .get(names::parse("target", names::DEVICES, name)?))?
+            .device()
+            .simulator(),
         };
         match sim {
             Some(s) => f(s),
