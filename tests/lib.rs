@@ -288,6 +288,19 @@ pub struct Rekamd {
     pub channel: Channel,
 }
 
+/// A binary of the workspace beside the test executable (`rekamd`, `rekamctl`; built by
+/// `cargo build --workspace --bins`, as tests/run.sh does before the tests).
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (cargo build --workspace --bins)",
+        bin.display()
+    );
+    bin
+}
+
 /// The `rekamd` binary beside the test executable.
 pub fn rekamd_bin() -> PathBuf {
     // target/debug/deps/crash-… → target/debug/rekamd (built by `cargo test --workspace`

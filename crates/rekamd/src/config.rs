@@ -125,8 +125,24 @@ impl StoreConfig {
 pub struct ServerConfig {
     /// Unix socket path; empty = the default path (see `rekam_api::default_socket_path`).
     pub socket: Option<PathBuf>,
-    /// TCP address; empty string disables TCP.
+    /// TCP address, e.g. `127.0.0.1:50051`; empty (the default) disables TCP: local
+    /// front-ends use the Unix socket, whose peers the daemon can identify.
     pub listen: String,
+    /// The group whose members may use the Unix socket (the socket is `0660` with this
+    /// group, and every call's peer credentials are checked against it); empty = the
+    /// daemon's own group. Root and the daemon's own user are always allowed.
+    pub socket_group: String,
+    /// Connections one listener holds at once (each of the Unix socket and TCP); more wait
+    /// in the kernel's backlog. Never more than a third of what the process's
+    /// file-descriptor limit leaves, so TCP cannot starve the Unix socket.
+    pub max_connections: usize,
+    /// Milliseconds a new connection has to send its first bytes before it is closed.
+    pub handshake_timeout_ms: u64,
+    /// Seconds a connection's peer may send nothing before the connection is closed (the
+    /// daemon pings HTTP/2 clients every 30 s; a live client answers, so it stays open).
+    pub idle_timeout_secs: u64,
+    /// Concurrent HTTP/2 streams (calls) on one connection.
+    pub max_concurrent_streams: u32,
     /// Web origins (`scheme://host[:port]`, e.g. `"https://loket.example.go.id"`) whose
     /// pages may call the daemon from a browser (CORS, for gRPC-Web). Default empty: no
     /// cross-origin browser at all; a request carrying any other `Origin` is refused
@@ -213,7 +229,12 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             socket: None,
-            listen: "127.0.0.1:50051".into(),
+            listen: String::new(),
+            socket_group: String::new(),
+            max_connections: 256,
+            handshake_timeout_ms: 10_000,
+            idle_timeout_secs: 600,
+            max_concurrent_streams: 128,
             cors_origins: Vec::new(),
             allowed_hosts: Vec::new(),
         }

@@ -1,8 +1,9 @@
 //! The daemon's HTTP edge: the tower layers every request passes before it reaches a gRPC
 //! service. [`EdgeLayer`] stacks them, outermost first:
 //!
-//! 1. [`Edge`]: on TCP, refuses a request whose `Host`/`:authority` is not allowed (DNS
-//!    rebinding); refuses a browser `Origin` that is not in `[server] cors_origins` with
+//! 1. [`Edge`]: on the Unix socket, refuses a peer outside `[server] socket_group` (see
+//!    [`crate::access`]); on TCP, refuses a request whose `Host`/`:authority` is not
+//!    allowed (DNS rebinding); refuses a browser `Origin` that is not in `[server] cors_origins` with
 //!    403; notes the length the request declares (gRPC-Web translation drops
 //!    `Content-Length`); finishes CORS preflight answers (204, benign requested headers).
 //! 2. [`tower_http::cors::Cors`]: the CORS headers for the allowed origins.
@@ -31,12 +32,14 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::uri::Authority;
 use http::{Method, Request, Response, StatusCode};
 use tonic::body::Body;
+use tonic::transport::server::UdsConnectInfo;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 use tower::{Layer, Service};
 use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
 use tracing::{debug, info, warn};
 
+use crate::access::{AccessError, PeerPolicy, RefusalLog, RefusedPeer};
 use crate::config::ServerConfig;
 
 /// The `google.rpc.ErrorInfo` domain of every error the edge answers.
@@ -53,6 +56,9 @@ pub mod reason {
     pub const ORIGIN_NOT_ALLOWED: &str = "ORIGIN_NOT_ALLOWED";
     /// The `Host`/`:authority` of a TCP request is not allowed. `PERMISSION_DENIED`.
     pub const HOST_NOT_ALLOWED: &str = "HOST_NOT_ALLOWED";
+    /// The peer on the Unix socket is not root, the daemon's user or a member of
+    /// `[server] socket_group`. `PERMISSION_DENIED`.
+    pub const PEER_NOT_ALLOWED: &str = "PEER_NOT_ALLOWED";
 }
 
 /// How long a browser may cache a preflight answer.
@@ -98,6 +104,9 @@ pub enum EdgeError {
         /// What is wrong.
         reason: String,
     },
+    /// The socket's access cannot be set up (e.g. `socket_group` names no group).
+    #[error(transparent)]
+    Access(#[from] AccessError),
 }
 
 /// Which listener a router serves: the edge checks `Host` on TCP only.
@@ -250,6 +259,10 @@ impl DecodeLimits {
 pub struct EdgePolicy {
     /// `None` on the Unix socket.
     hosts: Option<Vec<HostPattern>>,
+    /// The peers allowed on the Unix socket; `None` on TCP.
+    peers: Option<PeerPolicy>,
+    /// Refusals, counted and logged at a bounded rate.
+    refusals: Arc<RefusalLog>,
     origins: Vec<HeaderValue>,
     limits: DecodeLimits,
 }
@@ -262,6 +275,10 @@ impl EdgePolicy {
         listener: Listener,
         limits: DecodeLimits,
     ) -> Result<EdgePolicy, EdgeError> {
+        let peers = match listener {
+            Listener::Unix => Some(PeerPolicy::new(&server.socket_group)?),
+            Listener::Tcp => None,
+        };
         let origins = server
             .cors_origins
             .iter()
@@ -291,6 +308,8 @@ impl EdgePolicy {
         };
         Ok(EdgePolicy {
             hosts,
+            peers,
+            refusals: Arc::new(RefusalLog::default()),
             origins,
             limits,
         })
@@ -430,9 +449,27 @@ where
     }
 
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        if let Some(peers) = &self.policy.peers {
+            let cred = req
+                .extensions()
+                .get::<UdsConnectInfo>()
+                .and_then(|c| c.peer_cred.as_ref());
+            if let Err(peer) = peers.check(cred) {
+                let path = req.uri().path().to_string();
+                self.policy.refusals.refused(|unlogged| {
+                    info!(uid = ?peer.uid, path = %path, unlogged,
+                        "refused a call on the Unix socket from a user outside [server] socket_group");
+                });
+                let res = refusal(&req, Refusal::Peer(peer));
+                return Box::pin(std::future::ready(Ok(res)));
+            }
+        }
         if let Err(host) = self.policy.check_host(&req) {
-            info!(host = %host, path = %req.uri().path(),
-                "refused a TCP request for a host not in [server] allowed_hosts (DNS rebinding?)");
+            let path = req.uri().path().to_string();
+            self.policy.refusals.refused(|unlogged| {
+                info!(host = %host, path = %path, unlogged,
+                    "refused a TCP request for a host not in [server] allowed_hosts (DNS rebinding?)");
+            });
             let res = refusal(&req, Refusal::Host(host));
             return Box::pin(std::future::ready(Ok(res)));
         }
@@ -441,8 +478,11 @@ where
             && !self.policy.origins.contains(o)
         {
             let o = String::from_utf8_lossy(o.as_bytes()).into_owned();
-            info!(origin = %o, path = %req.uri().path(),
-                "refused a request from a browser origin not in [server] cors_origins");
+            let path = req.uri().path().to_string();
+            self.policy.refusals.refused(|unlogged| {
+                info!(origin = %o, path = %path, unlogged,
+                    "refused a request from a browser origin not in [server] cors_origins");
+            });
             let res = refusal(&req, Refusal::Origin(o));
             return Box::pin(std::future::ready(Ok(res)));
         }
@@ -548,6 +588,8 @@ enum Refusal {
     Host(String),
     /// The `Origin`.
     Origin(String),
+    /// A peer on the Unix socket outside the allowed group.
+    Peer(RefusedPeer),
 }
 
 /// Whether the request is native gRPC (not gRPC-Web).
@@ -587,6 +629,22 @@ fn refusal<B>(req: &Request<B>, why: Refusal) -> Response<Body> {
             reason::ORIGIN_NOT_ALLOWED,
             "origin",
             o,
+        ),
+        Refusal::Peer(p) => (
+            StatusCode::FORBIDDEN,
+            match p.uid {
+                Some(uid) => format!(
+                    "user {uid} may not use rekamd: only root, rekamd's own user and members \
+                     of the group {:?} ([server] socket_group) may",
+                    p.group
+                ),
+                None => "the peer's credentials are unknown: rekamd serves only local users \
+                         it can identify"
+                    .to_string(),
+            },
+            reason::PEER_NOT_ALLOWED,
+            "uid",
+            p.uid.map(|u| u.to_string()).unwrap_or_default(),
         ),
     };
     let status = Status::with_error_details(
@@ -1037,6 +1095,56 @@ mod tests {
         assert_eq!(info.reason, "MALFORMED_REQUEST");
         assert_eq!(info.metadata["method"], "Stream");
         assert_eq!(info.metadata["limit_bytes"], "100");
+    }
+
+    /// A call on the Unix socket whose peer the kernel did not name is refused with
+    /// PERMISSION_DENIED (PEER_NOT_ALLOWED) before any service; a call with no connect
+    /// information at all is refused the same way.
+    #[tokio::test]
+    async fn an_unidentified_peer_is_refused_before_any_service() {
+        use tower::ServiceExt as _;
+        let reached = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = reached.clone();
+        let inner = tower::service_fn(move |_req: Request<Body>| {
+            seen.store(true, std::sync::atomic::Ordering::SeqCst);
+            async { Ok::<_, std::convert::Infallible>(Response::new(Body::empty())) }
+        });
+        let policy = EdgePolicy::new(
+            &ServerConfig::default(),
+            Listener::Unix,
+            DecodeLimits::new(),
+        )
+        .unwrap();
+        let layer = EdgeLayer::new(policy);
+        for info in [
+            Some(UdsConnectInfo {
+                peer_addr: None,
+                peer_cred: None,
+            }),
+            None,
+        ] {
+            let mut req = Request::builder()
+                .method(Method::POST)
+                .uri("/rekam.v1.DeviceService/ListDevices")
+                .header(header::CONTENT_TYPE, "application/grpc")
+                .body(Body::empty())
+                .unwrap();
+            if let Some(i) = info {
+                req.extensions_mut().insert(i);
+            }
+            let res = layer.layer(inner.clone()).oneshot(req).await.unwrap();
+            let status = Status::from_header_map(res.headers()).unwrap();
+            assert_eq!(status.code(), Code::PermissionDenied);
+            assert_eq!(
+                status.get_details_error_info().unwrap().reason,
+                "PEER_NOT_ALLOWED"
+            );
+        }
+        assert!(!reached.load(std::sync::atomic::Ordering::SeqCst));
+        // On TCP there is no peer check (the Host check and, later, sessions apply).
+        let tcp =
+            EdgePolicy::new(&ServerConfig::default(), Listener::Tcp, DecodeLimits::new()).unwrap();
+        assert!(tcp.peers.is_none());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! ([`status`]); what every HTTP request meets before a service (CORS, the host
 //! allowlist, request-body errors) is in [`edge`]. The library form exists so tests can start the daemon in-process.
 
+pub mod access;
 pub mod config;
 pub mod convert;
 pub mod datacentre;

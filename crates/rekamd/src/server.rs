@@ -221,6 +221,17 @@ impl Daemon {
         &self.config
     }
 
+    /// What each listener allows its connections (`[server]`, capped below the
+    /// descriptor limit).
+    fn connection_limits(&self) -> crate::access::ConnectionLimits {
+        let s = &self.config.server;
+        crate::access::ConnectionLimits {
+            max_connections: crate::access::connection_cap(s.max_connections),
+            handshake_timeout: Duration::from_millis(s.handshake_timeout_ms.max(1)),
+            idle_timeout: Duration::from_secs(s.idle_timeout_secs.max(1)),
+        }
+    }
+
     /// The `rekam.v1` services served, with the most each decodes from one request.
     /// `SimulationService` only when [`Config::simulators_enabled`].
     fn rekam_services(&self) -> Vec<(&'static str, usize)> {
@@ -314,6 +325,11 @@ impl Daemon {
         // call the daemon directly; CORS and the host allowlist in front of both.
         Ok(Server::builder()
             .accept_http1(true)
+            .max_concurrent_streams(self.config.server.max_concurrent_streams.max(1))
+            // Pings keep a live client's connection moving past the idle timeout and
+            // find dead peers.
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(20)))
             .layer(EdgeLayer::new(policy))
             .add_service(health_service)
             .add_service(reflection_v1)
@@ -392,16 +408,25 @@ impl Daemon {
                 stop.cancel();
             });
         }
-        info!(socket = %socket.display(), tcp = ?tcp.as_ref().and_then(|t| t.local_addr().ok()), "rekamd serving");
+        let peers = crate::access::PeerPolicy::new(&self.config.server.socket_group)?;
+        crate::access::secure_socket(&socket, peers.gid())?;
+        let limits = self.connection_limits();
+        info!(socket = %socket.display(), tcp = ?tcp.as_ref().and_then(|t| t.local_addr().ok()),
+            max_connections = limits.max_connections, "rekamd serving");
         let uds_task = {
             let router = self.router(Listener::Unix).await?;
             let stop = stop.clone();
+            let uds = Arc::new(uds);
+            let incoming = crate::access::limited(
+                move || {
+                    let uds = Arc::clone(&uds);
+                    Box::pin(async move { uds.accept().await.map(|(s, _)| s) })
+                },
+                limits,
+            );
             tokio::spawn(async move {
                 router
-                    .serve_with_incoming_shutdown(
-                        tokio_stream::wrappers::UnixListenerStream::new(uds),
-                        stop.cancelled_owned(),
-                    )
+                    .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
                     .await
             })
         };
@@ -409,10 +434,20 @@ impl Daemon {
             Some(l) => {
                 let router = self.router(Listener::Tcp).await?;
                 let stop = stop.clone();
+                let l = Arc::new(l);
+                let incoming = crate::access::limited(
+                    move || {
+                        let l = Arc::clone(&l);
+                        Box::pin(async move {
+                            let (s, _) = l.accept().await?;
+                            // Small gRPC frames must not wait for delayed ACKs.
+                            s.set_nodelay(true)?;
+                            Ok(s)
+                        })
+                    },
+                    limits,
+                );
                 Some(tokio::spawn(async move {
-                    // TCP_NODELAY: small gRPC frames must not wait for delayed ACKs.
-                    let incoming =
-                        tonic::transport::server::TcpIncoming::from(l).with_nodelay(Some(true));
                     router
                         .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
                         .await
@@ -442,16 +477,20 @@ impl Daemon {
 }
 
 /// Binds the Unix socket, creating its folder (mode 0750) and replacing a stale socket
-/// left by a daemon that died; refuses when another daemon answers on it.
+/// left by a daemon that died; refuses when another daemon answers on it, and refuses a
+/// folder another user owns or can write to (see [`crate::access`]).
 pub fn bind_unix(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
     use std::os::unix::fs::PermissionsExt;
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
-        && !dir.exists()
     {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the socket folder {}", dir.display()))?;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750));
+        if dir.exists() {
+            crate::access::check_socket_folder(dir)?;
+        } else {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the socket folder {}", dir.display()))?;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750));
+        }
     }
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {

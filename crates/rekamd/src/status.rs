@@ -123,6 +123,7 @@ pub fn localized(reason: &str) -> &'static str {
         "REQUEST_TOO_LARGE" => "Permintaan terlalu besar.",
         "ORIGIN_NOT_ALLOWED" => "Aplikasi ini tidak diizinkan mengakses perangkat stasiun.",
         "HOST_NOT_ALLOWED" => "Alamat stasiun tidak diizinkan.",
+        "PEER_NOT_ALLOWED" => "Pengguna komputer ini tidak diizinkan memakai perangkat stasiun.",
         "REQUEST_ID_REUSED" => "Nomor permintaan sudah dipakai untuk permintaan lain.",
         "DEADLINE_EXCEEDED" => "Waktu tunggu habis; silakan ulangi.",
         "INVALID_PAGE_TOKEN" => "Halaman daftar tidak valid; muat ulang daftar.",
