@@ -26,6 +26,8 @@ use tonic_types::StatusExt;
 struct TcpDaemon {
     addr: SocketAddr,
     socket: PathBuf,
+    /// A signed-in officer's session token: calls over TCP need one.
+    token: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _dir: tempfile::TempDir,
@@ -41,6 +43,20 @@ impl TcpDaemon {
         config.simulation.prerender = false;
         config.server.listen = String::new();
         config.server.socket = Some(socket.clone());
+        let state = dir.path().join("state");
+        config.store.state_dir = Some(state.clone());
+        let mut operators = rekam_operators::OperatorList::default();
+        operators
+            .add(
+                "off1",
+                "Budi",
+                &[rekam_operators::Role::Officer],
+                "off1-pin",
+            )
+            .unwrap();
+        rekam_operators::OperatorFile::in_state_dir(&state)
+            .save(&operators)
+            .unwrap();
         adjust(&mut config);
         let daemon = rekamd::Daemon::open(config).unwrap();
         let uds = rekamd::server::bind_unix(&socket).unwrap();
@@ -57,9 +73,20 @@ impl TcpDaemon {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        let channel = rekam_tests::connect_unix(socket.clone()).await.unwrap();
+        let token = pb::session_service_client::SessionServiceClient::new(channel)
+            .sign_in(pb::SignInRequest {
+                operator_id: "off1".into(),
+                pin: "off1-pin".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .token;
         TcpDaemon {
             addr,
             socket,
+            token,
             stop: Some(stop),
             task: Some(task),
             _dir: dir,
@@ -524,7 +551,12 @@ async fn tcp_answers_loopback_names_the_listen_host_and_allowed_hosts() {
     ] {
         let r = http1(
             d.tcp().await,
-            &grpc_web_head("/rekam.v1.DeviceService/ListDevices", &host, 5, ""),
+            &grpc_web_head(
+                "/rekam.v1.DeviceService/ListDevices",
+                &host,
+                5,
+                &format!("Authorization: Bearer {}\r\n", d.token),
+            ),
             &LIST_DEVICES,
         )
         .await;
@@ -546,8 +578,13 @@ async fn tcp_answers_loopback_names_the_listen_host_and_allowed_hosts() {
         .connect()
         .await
         .unwrap();
+    let mut call = tonic::Request::new(pb::ListDevicesRequest {});
+    call.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", d.token).parse().unwrap(),
+    );
     let devices = pb::device_service_client::DeviceServiceClient::new(channel)
-        .list_devices(pb::ListDevicesRequest {})
+        .list_devices(call)
         .await
         .unwrap()
         .into_inner();

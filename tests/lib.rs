@@ -86,6 +86,11 @@ impl TestDaemon {
         }
     }
 
+    /// Its state directory (the store, `operators.json`).
+    pub fn state_dir(&self) -> PathBuf {
+        self._dir.path().join("state")
+    }
+
     /// Stops the daemon and waits for it.
     pub async fn stop(mut self) {
         if let Some(s) = self.stop.take() {

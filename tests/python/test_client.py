@@ -26,6 +26,7 @@ from rekam.v1 import devices_pb2, devices_pb2_grpc
 from rekam.v1 import enrollment_pb2 as en
 from rekam.v1 import enrollment_pb2_grpc
 from rekam.v1 import printer_pb2, printer_pb2_grpc
+from rekam.v1 import sessions_pb2, sessions_pb2_grpc
 
 # Generous: simulators may run at realistic speed.
 CALL_TIMEOUT = float(os.environ.get("REKAM_PY_TIMEOUT", "60"))
@@ -77,6 +78,7 @@ class Client:
         self.sim = devices_pb2_grpc.SimulationServiceStub(channel)
         self.enroll = enrollment_pb2_grpc.EnrollmentServiceStub(channel)
         self.printer = printer_pb2_grpc.PrinterServiceStub(channel)
+        self.sessions = sessions_pb2_grpc.SessionServiceStub(channel)
 
     def device_of_class(self, cls):
         devs = self.devices.ListDevices(
@@ -600,6 +602,40 @@ def _reflection_services(channel, method):
     return names
 
 
+def test_sessions(c):
+    """On the socket, without a token, calls run as the station's local user with every
+    role; a wrong PIN (or an unknown operator) is UNAUTHENTICATED, BAD_CREDENTIALS; a
+    forged token is UNAUTHENTICATED."""
+    s = c.sessions.GetSession(sessions_pb2.GetSessionRequest(), timeout=CALL_TIMEOUT)
+    assert s.name == "sessions/local", s
+    assert s.operator_id.startswith("local:"), s
+    assert set(s.roles) == {
+        sessions_pb2.ROLE_OFFICER,
+        sessions_pb2.ROLE_SUPERVISOR,
+        sessions_pb2.ROLE_TECHNICIAN,
+        sessions_pb2.ROLE_HEAD_OF_OFFICE,
+    }, s
+    err = expect_code(
+        grpc.StatusCode.UNAUTHENTICATED,
+        c.sessions.SignIn,
+        sessions_pb2.SignInRequest(operator_id="no-such-officer", pin="123456"),
+    )
+    info, localized, _, _ = error_details(err)
+    assert info.reason == "BAD_CREDENTIALS", info
+    assert localized is not None and localized.locale == "id-ID", localized
+    try:
+        c.devices.ListDevices(
+            devices_pb2.ListDevicesRequest(),
+            timeout=CALL_TIMEOUT,
+            metadata=[("authorization", "Bearer forged")],
+        )
+        raise AssertionError("a forged token was accepted")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.UNAUTHENTICATED, e
+        info, _, _, _ = error_details(e)
+        assert info.reason == "UNAUTHENTICATED", info
+
+
 def test_reflection_lists_services(c):
     # grpc.reflection.v1 has the same messages as v1alpha (only the package differs), so
     # the v1alpha classes of grpcio-reflection serve both.
@@ -617,7 +653,12 @@ def test_reflection_lists_services(c):
                 raise
             tried.append(method)
     assert names is not None, "no reflection service: %s" % tried
-    for s in ("rekam.v1.EnrollmentService", "rekam.v1.DeviceService", "grpc.health.v1.Health"):
+    for s in (
+        "rekam.v1.EnrollmentService",
+        "rekam.v1.DeviceService",
+        "rekam.v1.SessionService",
+        "grpc.health.v1.Health",
+    ):
         assert s in names, "%s not listed by reflection: %s" % (s, names)
     # The generated v1alpha stub, as a generic tool would use it, when the server has it.
     if not tried:
@@ -663,6 +704,7 @@ TESTS = [
     test_disconnect_during_print_then_retry_uses_one_card,
     test_fingerprint_quality_gate_and_supervisor_override,
     test_reflection_lists_services,
+    test_sessions,
     test_health,
     test_device_watch_resumes_after_a_sequence,
 ]

@@ -19,6 +19,34 @@ pub use operators::{Operator, OperatorFile, OperatorList, hash_pin, validate_pin
 pub use role::{Role, Roles};
 pub use sessions::{LOCKOUT, MAX_FAILURES, SESSION_IDLE, SESSION_MAX, Session, Sessions};
 
+/// The station's state directory when none is configured: systemd's `$STATE_DIRECTORY`
+/// (its first entry), else `$XDG_STATE_HOME/rekam`, else `~/.local/state/rekam`. rekamd
+/// keeps its store and `operators.json` there; `rekamctl operator` edits the list there.
+pub fn default_state_dir() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(d) = env("STATE_DIRECTORY") {
+        // systemd may pass several, separated by colons: the first is ours.
+        let first = d
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .to_string();
+        return PathBuf::from(first);
+    }
+    if let Some(d) = env("XDG_STATE_HOME") {
+        return d.join("rekam");
+    }
+    env("HOME")
+        .unwrap_or_else(|| PathBuf::from("/var/lib"))
+        .join(".local/state/rekam")
+}
+
 /// Why an operator or session operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum OperatorError {

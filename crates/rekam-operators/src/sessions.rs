@@ -76,18 +76,19 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 impl Sessions {
-    /// Sessions over an operator file (read now and again whenever it changes).
-    pub fn new(file: OperatorFile) -> Result<Sessions, OperatorError> {
-        let list = file.load()?;
-        Ok(Sessions {
+    /// Sessions over an operator file, read at the first sign-in and again whenever it
+    /// changes (a damaged file does not stop the daemon: sign-ins answer with the error
+    /// until it is mended).
+    pub fn new(file: OperatorFile) -> Sessions {
+        Sessions {
             cached: Mutex::new(Cached {
-                stamp: file.stamp(),
-                list: Arc::new(list),
+                stamp: None,
+                list: Arc::new(OperatorList::default()),
             }),
             file,
             live: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
-        })
+        }
     }
 
     /// The operator file.
@@ -235,7 +236,7 @@ mod tests {
         l.add("spv1", "Ani", &[Role::Supervisor, Role::Officer], "222222")
             .unwrap();
         f.save(&l).unwrap();
-        let s = Sessions::new(f).unwrap();
+        let s = Sessions::new(f);
         (dir, s)
     }
 

@@ -117,14 +117,25 @@ pub struct Ctx {
     pub timeout: Option<Duration>,
     /// `--json`: print JSON on stdout instead of text.
     pub json: bool,
+    /// The session token sent with every call (`--token`, or from `--operator`'s sign-in).
+    pub token: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
 }
 
 impl Ctx {
-    /// Wraps a message in a request with the deadline of `--timeout`.
+    /// Wraps a message in a request with the deadline of `--timeout` and the session.
     pub fn req<T>(&self, msg: T) -> tonic::Request<T> {
-        let mut r = tonic::Request::new(msg);
+        let mut r = self.bare(msg);
         if let Some(t) = self.timeout {
             r.set_timeout(t);
+        }
+        r
+    }
+
+    /// Wraps a message in a request with the session but no deadline (endless streams).
+    pub fn bare<T>(&self, msg: T) -> tonic::Request<T> {
+        let mut r = tonic::Request::new(msg);
+        if let Some(t) = &self.token {
+            r.metadata_mut().insert("authorization", t.clone());
         }
         r
     }

@@ -51,6 +51,20 @@ pub struct Cli {
     /// Print JSON on stdout instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Sign in as this operator first (the PIN from $REKAM_PIN, else asked on the
+    /// terminal) and send the session with every call. Needed over TCP, and on the socket
+    /// when rekamd requires sign-in.
+    #[arg(long, global = true, value_name = "ID", env = "REKAM_OPERATOR")]
+    pub operator: Option<String>,
+    /// Send this session token (from `rekamctl signin`) with every call.
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        env = "REKAM_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -178,6 +192,18 @@ pub enum Command {
     /// JSON: [{"enrollment","size","attempts","state","last_error","next_attempt",
     /// "received_reference","print_ready_reference","duplicate_reason"}].
     Outbox(OutboxArgs),
+    /// The station's operators (offline: edits operators.json in rekamd's state directory;
+    /// rekamd reads it again at once).
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+    /// Signs the operator of --operator in and prints the session token (for
+    /// REKAM_TOKEN). JSON: {"token"}.
+    Signin,
+    /// Ends the session of --token.
+    Signout,
+    /// Shows the session the calls run as. JSON: {"name","operator_id","operator_name",
+    /// "roles"}.
+    Whoami,
     /// Injects, clears or lists the faults of a simulated device or service.
     ///
     /// JSON: {"target","active":[...]} after inject or clear; with --list
@@ -407,6 +433,48 @@ pub struct OutboxArgs {
     pub limit: usize,
 }
 
+/// `operator` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Adds an operator; the PIN (6-64 characters) comes from $REKAM_PIN, else is asked
+    /// twice on the terminal, else is the first line of standard input.
+    Add {
+        /// The operator's id, e.g. an employee number ([A-Za-z0-9._-], 1-32).
+        id: String,
+        /// The operator's name.
+        #[arg(long)]
+        name: String,
+        /// A role: officer, supervisor, technician, head_of_office (repeat for several).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// rekamd's state directory [default: as rekamd's].
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+    /// Disables an operator: no new sign-in, and their sessions end at their next call.
+    Disable {
+        /// The operator's id.
+        id: String,
+        /// rekamd's state directory [default: as rekamd's].
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+    /// Enables a disabled operator again.
+    Enable {
+        /// The operator's id.
+        id: String,
+        /// rekamd's state directory [default: as rekamd's].
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+    /// Lists the operators. JSON: [{"id","name","roles","disabled"}].
+    List {
+        /// rekamd's state directory [default: as rekamd's].
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+}
+
 /// Options of `enrollments`.
 #[derive(Debug, Args)]
 pub struct EnrollmentsArgs {
@@ -570,12 +638,41 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         (None, Some(path)) => Target::Unix(path.clone()),
         (None, None) => Target::Unix(default_socket_path()),
     };
+    if let Command::Operator(op) = &cli.command {
+        return match op {
+            OperatorCommand::Add {
+                id,
+                name,
+                roles,
+                state_dir,
+            } => cmd::operator::add(state_dir.clone(), id, name, roles, cli.json),
+            OperatorCommand::Disable { id, state_dir } => {
+                cmd::operator::set_disabled(state_dir.clone(), id, true, cli.json)
+            }
+            OperatorCommand::Enable { id, state_dir } => {
+                cmd::operator::set_disabled(state_dir.clone(), id, false, cli.json)
+            }
+            OperatorCommand::List { state_dir } => cmd::operator::list(state_dir.clone(), cli.json),
+        };
+    }
     let channel = conn::connect(&target).await?;
-    let ctx = Ctx {
+    let token = |t: &str| {
+        tonic::metadata::MetadataValue::try_from(format!("Bearer {t}"))
+            .map_err(|_| anyhow::anyhow!("the session token is not a valid header value"))
+    };
+    let mut ctx = Ctx {
         channel,
         timeout: cli.timeout,
         json: cli.json,
+        token: cli.token.as_deref().map(token).transpose()?,
     };
+    if let (Some(op), None, false) = (
+        &cli.operator,
+        &ctx.token,
+        matches!(cli.command, Command::Signin),
+    ) {
+        ctx.token = Some(token(&cmd::operator::sign_in(&ctx, op).await?)?);
+    }
     match cli.command {
         Command::Devices { available } => cmd::devices::devices(&ctx, available).await,
         Command::Watch {
@@ -608,6 +705,10 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             clear,
             list,
         } => cmd::fault::fault(&ctx, target, kind, clear, list).await,
+        Command::Signin => cmd::operator::signin(&ctx, cli.operator.as_deref()).await,
+        Command::Signout => cmd::operator::signout(&ctx).await,
+        Command::Whoami => cmd::operator::whoami(&ctx).await,
+        Command::Operator(_) => Ok(()),
         Command::Wsq(_)
         | Command::Record(_)
         | Command::Score { .. }

@@ -201,8 +201,19 @@ pub fn check_socket_folder(dir: &Path) -> Result<(), AccessError> {
     Ok(())
 }
 
-/// Gives the bound socket the allowed group and mode 0660.
-pub fn secure_socket(path: &Path, gid: u32) -> Result<(), AccessError> {
+/// Gives a socket just bound mode 0660 (with the daemon's own group, as created).
+pub fn restrict_socket(path: &Path) -> Result<(), AccessError> {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(|source| {
+        AccessError::Socket {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// Gives the socket the allowed group, when it is not the daemon's own (its mode was
+/// set to 0660 when it was bound, see [`restrict_socket`]).
+pub fn socket_group(path: &Path, gid: u32) -> Result<(), AccessError> {
     let err = |source| AccessError::Socket {
         path: path.to_path_buf(),
         source,
@@ -210,7 +221,7 @@ pub fn secure_socket(path: &Path, gid: u32) -> Result<(), AccessError> {
     if std::fs::metadata(path).map_err(err)?.gid() != gid {
         std::os::unix::fs::chown(path, None, Some(gid)).map_err(err)?;
     }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(err)
+    Ok(())
 }
 
 /// Counts refusals and logs them at a bounded rate.

@@ -56,6 +56,20 @@ pub struct Config {
     pub datacentre: ServiceConfig,
     /// The enrollment store.
     pub store: StoreConfig,
+    /// Operators and sessions.
+    pub access: AccessConfig,
+}
+
+/// Operators and sessions: the operator list is `operators.json` in the state directory
+/// (managed with `rekamctl operator`); see `rekam.v1.SessionService`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessConfig {
+    /// Every call needs a signed-in session, on the Unix socket too. When false (the
+    /// default), a call on the socket without a token runs as the station's local user
+    /// with every role (the peer credentials still decide who may connect); over TCP a
+    /// session is always needed.
+    pub require_sign_in: bool,
 }
 
 /// The enrollment store: where everything recorded is kept until it is no longer needed.
@@ -95,27 +109,7 @@ impl StoreConfig {
         if let Some(d) = &self.state_dir {
             return d.clone();
         }
-        let env = |k: &str| {
-            std::env::var_os(k)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        if let Some(d) = env("STATE_DIRECTORY") {
-            // systemd may pass several, separated by colons: the first is ours.
-            let first = d
-                .to_string_lossy()
-                .split(':')
-                .next()
-                .unwrap_or("")
-                .to_string();
-            return PathBuf::from(first);
-        }
-        if let Some(d) = env("XDG_STATE_HOME") {
-            return d.join("rekam");
-        }
-        env("HOME")
-            .unwrap_or_else(|| PathBuf::from("/var/lib"))
-            .join(".local/state/rekam")
+        rekam_operators::default_state_dir()
     }
 }
 
@@ -332,6 +326,7 @@ impl Default for Config {
             siak: ServiceConfig::default(),
             datacentre: ServiceConfig::default(),
             store: StoreConfig::default(),
+            access: AccessConfig::default(),
         }
     }
 }

@@ -564,6 +564,17 @@ pub fn finger_preview(f: &core::FingerPreview) -> pb::FingerprintPreviewFrame {
     }
 }
 
+/// An operator's role to proto.
+pub fn role(r: rekam_operators::Role) -> pb::Role {
+    use rekam_operators::Role;
+    match r {
+        Role::Officer => pb::Role::Officer,
+        Role::Supervisor => pb::Role::Supervisor,
+        Role::Technician => pb::Role::Technician,
+        Role::HeadOfOffice => pb::Role::HeadOfOffice,
+    }
+}
+
 /// A live view item to proto, with `sequence` 0: the stream that sends it numbers it.
 pub fn live_frame(i: &enr::liveview::LiveItem) -> pb::LiveViewFrame {
     use enr::liveview::LiveFrame;

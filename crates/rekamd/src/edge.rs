@@ -351,6 +351,7 @@ impl EdgePolicy {
 pub struct EdgeLayer {
     policy: Arc<EdgePolicy>,
     cors: CorsLayer,
+    authz: Option<crate::authz::AuthzPolicy>,
 }
 
 impl EdgeLayer {
@@ -365,16 +366,27 @@ impl EdgeLayer {
         EdgeLayer {
             policy: Arc::new(policy),
             cors,
+            authz: None,
         }
+    }
+
+    /// With the sessions and roles of [`crate::authz`] innermost (without them every call
+    /// passes, as the edge's own unit tests need).
+    pub fn with_authz(mut self, authz: crate::authz::AuthzPolicy) -> EdgeLayer {
+        self.authz = Some(authz);
+        self
     }
 }
 
 impl<S> Layer<S> for EdgeLayer {
-    type Service = Edge<Cors<tonic_web::GrpcWebService<GrpcErrors<S>>>>;
+    type Service = Edge<Cors<tonic_web::GrpcWebService<GrpcErrors<crate::authz::Authz<S>>>>>;
 
     fn layer(&self, inner: S) -> Self::Service {
         let errors = GrpcErrors {
-            inner,
+            inner: crate::authz::Authz {
+                inner,
+                policy: self.authz.clone(),
+            },
             policy: self.policy.clone(),
         };
         let web = tonic_web::GrpcWebLayer::new().layer(errors);

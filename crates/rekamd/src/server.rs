@@ -211,7 +211,15 @@ impl Daemon {
             }
         }
         Ok(Daemon {
-            shared: Shared::new(registry, pipeline, table, selectors),
+            shared: Shared::new(
+                registry,
+                pipeline,
+                table,
+                selectors,
+                Arc::new(rekam_operators::Sessions::new(
+                    rekam_operators::OperatorFile::in_state_dir(&config.store.state_dir()),
+                )),
+            ),
             config,
         })
     }
@@ -253,6 +261,7 @@ impl Daemon {
                 enrollment_service_server::SERVICE_NAME,
                 DEFAULT_REQUEST_LIMIT,
             ),
+            (session_service_server::SERVICE_NAME, DEFAULT_REQUEST_LIMIT),
         ];
         if self.config.simulators_enabled() {
             v.push((
@@ -316,6 +325,12 @@ impl Daemon {
         );
         let policy =
             EdgePolicy::new(&self.config.server, listener, limits).map_err(ConfigError::from)?;
+        let authz = crate::authz::AuthzPolicy {
+            sessions: self.shared.sessions.clone(),
+            listener,
+            require_sign_in: self.config.access.require_sign_in,
+            refusals: Arc::new(crate::access::RefusalLog::default()),
+        };
         let s = self.shared.clone();
         let simulation = self.config.simulators_enabled().then(|| {
             pb::simulation_service_server::SimulationServiceServer::new(s.clone())
@@ -330,7 +345,7 @@ impl Daemon {
             // find dead peers.
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(20)))
-            .layer(EdgeLayer::new(policy))
+            .layer(EdgeLayer::new(policy).with_authz(authz))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -339,6 +354,10 @@ impl Daemon {
                     .max_decoding_message_size(DEFAULT_REQUEST_LIMIT),
             )
             .add_optional_service(simulation)
+            .add_service(
+                pb::session_service_server::SessionServiceServer::new(s.clone())
+                    .max_decoding_message_size(DEFAULT_REQUEST_LIMIT),
+            )
             .add_service(
                 pb::fingerprint_service_server::FingerprintServiceServer::new(s.clone())
                     .max_decoding_message_size(DEFAULT_REQUEST_LIMIT),
@@ -409,7 +428,7 @@ impl Daemon {
             });
         }
         let peers = crate::access::PeerPolicy::new(&self.config.server.socket_group)?;
-        crate::access::secure_socket(&socket, peers.gid())?;
+        crate::access::socket_group(&socket, peers.gid())?;
         let limits = self.connection_limits();
         info!(socket = %socket.display(), tcp = ?tcp.as_ref().and_then(|t| t.local_addr().ok()),
             max_connections = limits.max_connections, "rekamd serving");
@@ -502,8 +521,10 @@ pub fn bind_unix(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
         std::fs::remove_file(path)
             .with_context(|| format!("cannot remove the stale socket {}", path.display()))?;
     }
-    tokio::net::UnixListener::bind(path)
-        .with_context(|| format!("cannot listen on {}", path.display()))
+    let listener = tokio::net::UnixListener::bind(path)
+        .with_context(|| format!("cannot listen on {}", path.display()))?;
+    crate::access::restrict_socket(path)?;
+    Ok(listener)
 }
 
 #[cfg(test)]

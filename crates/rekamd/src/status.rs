@@ -111,6 +111,7 @@ pub fn retry_delay(reason: &str) -> Option<Duration> {
         "DEVICE_DISCONNECTED" | "SHUTTING_DOWN" => 2000,
         "SIAK_UNAVAILABLE" | "DATA_CENTRE_UNAVAILABLE" | "STORE_UNAVAILABLE" => 10_000,
         "STORE_CONFLICT" => 0,
+        "OPERATOR_LOCKED" => 60_000,
         _ => return None,
     }))
 }
@@ -123,6 +124,12 @@ pub fn localized(reason: &str) -> &'static str {
         "REQUEST_TOO_LARGE" => "Permintaan terlalu besar.",
         "ORIGIN_NOT_ALLOWED" => "Aplikasi ini tidak diizinkan mengakses perangkat stasiun.",
         "HOST_NOT_ALLOWED" => "Alamat stasiun tidak diizinkan.",
+        "UNAUTHENTICATED" => "Silakan masuk (login) terlebih dahulu.",
+        "ROLE_REQUIRED" => "Anda tidak memiliki wewenang untuk tindakan ini.",
+        "BAD_CREDENTIALS" => "ID petugas atau PIN salah.",
+        "OPERATOR_LOCKED" => "Terlalu banyak PIN salah; akun dikunci sementara.",
+        "OPERATOR_DISABLED" => "Akun petugas ini dinonaktifkan.",
+        "OPERATORS_UNAVAILABLE" => "Daftar petugas tidak dapat dibaca; hubungi teknisi.",
         "PEER_NOT_ALLOWED" => "Pengguna komputer ini tidak diizinkan memakai perangkat stasiun.",
         "REQUEST_ID_REUSED" => "Nomor permintaan sudah dipakai untuk permintaan lain.",
         "DEADLINE_EXCEEDED" => "Waktu tunggu habis; silakan ulangi.",

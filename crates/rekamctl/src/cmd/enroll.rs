@@ -205,15 +205,16 @@ impl Runner {
 /// when stderr is not a terminal.
 async fn watch_progress(
     mut client: EnrollmentServiceClient<Channel>,
+    ctx: Ctx,
     id: String,
     current: Current,
 ) {
     // No deadline: the stream lives as long as the enrollment runs.
     let Ok(resp) = client
-        .watch_enrollment(WatchEnrollmentRequest {
+        .watch_enrollment(ctx.bare(WatchEnrollmentRequest {
             name: id,
             after_sequence: 0,
-        })
+        }))
         .await
     else {
         return;
@@ -284,7 +285,12 @@ pub async fn enroll(ctx: &Ctx, args: EnrollArgs) -> anyhow::Result<()> {
     if !ctx.json {
         println!("    {id}");
     }
-    let watcher = tokio::spawn(watch_progress(client, id.clone(), r.current.clone()));
+    let watcher = tokio::spawn(watch_progress(
+        client,
+        ctx.clone(),
+        id.clone(),
+        r.current.clone(),
+    ));
     let result = run_steps(&mut r, &id, &applicant.kk_number, args.missing).await;
     // Let the last events arrive, then stop the watcher.
     tokio::time::sleep(Duration::from_millis(50)).await;

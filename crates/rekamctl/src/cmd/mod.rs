@@ -5,6 +5,7 @@ pub mod devices;
 pub mod encoder;
 pub mod enroll;
 pub mod fault;
+pub mod operator;
 pub mod printer;
 
 use std::time::Duration;

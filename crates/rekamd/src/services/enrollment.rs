@@ -267,7 +267,25 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         req: Request<pb::CaptureFingerprintsStepRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
         let deadline = deadline(&req);
+        let caller = req.extensions().get::<crate::authz::Caller>().cloned();
         let mut r = req.into_inner();
+        // An override is a supervisor's decision: only a supervisor's session may carry
+        // one, and it is recorded under that supervisor's id whatever the request says.
+        if !r.overrides.is_empty()
+            && let Some(c) = &caller
+        {
+            if !c.has(rekam_operators::Role::Supervisor) {
+                return Err(crate::authz::role_required(
+                    "a supervisor override (overrides)",
+                    &[rekam_operators::Role::Supervisor],
+                ));
+            }
+            if let crate::authz::Identity::Operator(s) = &c.identity {
+                for o in &mut r.overrides {
+                    o.supervisor_id = s.operator_id.clone();
+                }
+            }
+        }
         let key = request_key(std::mem::take(&mut r.request_id), &r)?;
         let plan = convert::fingerprint_plan(&r)?;
         let e = self

@@ -8,6 +8,7 @@ mod encoder;
 mod enrollment;
 mod fingerprint;
 mod printer;
+mod sessions;
 mod signature;
 mod simulation;
 
@@ -51,6 +52,8 @@ pub struct Shared {
     pub drivers: DriverTable<'static>,
     /// Each configured device's selector and id, in configuration order.
     pub selectors: Arc<Vec<(Selector, String)>>,
+    /// The station's operators' sessions.
+    pub sessions: Arc<rekam_operators::Sessions>,
 }
 
 impl Shared {
@@ -61,6 +64,7 @@ impl Shared {
         pipeline: Arc<Pipeline>,
         drivers: DriverTable<'static>,
         selectors: Vec<(Selector, String)>,
+        sessions: Arc<rekam_operators::Sessions>,
     ) -> Self {
         let store = pipeline.store();
         Shared {
@@ -72,6 +76,7 @@ impl Shared {
             write_answers: Arc::new(Answers::durable(1024, store, "encoder.write")),
             drivers,
             selectors: Arc::new(selectors),
+            sessions,
         }
     }
 }

@@ -1,0 +1,485 @@
+//! Operators, sessions and roles: who may call what, over the socket and over TCP.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use rekam_api::pb;
+use rekam_operators::{OperatorFile, OperatorList, Role};
+use rekam_tests::*;
+use tonic::{Code, Request, Status};
+use tonic_types::StatusExt;
+
+/// The station's operators: one per role, PIN "<id>-pin".
+fn write_operators(state_dir: &std::path::Path) {
+    let mut l = OperatorList::default();
+    l.add("off1", "Budi Santoso", &[Role::Officer], "off1-pin")
+        .unwrap();
+    l.add("spv1", "Ani Rahma", &[Role::Supervisor], "spv1-pin")
+        .unwrap();
+    l.add("tek1", "Joko", &[Role::Technician], "tek1-pin")
+        .unwrap();
+    l.add("kpl1", "Ibu Kepala", &[Role::HeadOfOffice], "kpl1-pin")
+        .unwrap();
+    OperatorFile::in_state_dir(state_dir).save(&l).unwrap();
+}
+
+/// A daemon whose socket requires sign-in, with the operators of [`write_operators`].
+async fn strict() -> TestDaemon {
+    let d = TestDaemon::start_with(|c| c.access.require_sign_in = true).await;
+    write_operators(&d.state_dir());
+    d
+}
+
+fn reason(s: &Status) -> String {
+    s.get_details_error_info()
+        .map(|i| i.reason)
+        .unwrap_or_default()
+}
+
+/// A request carrying a session token.
+fn with<T>(token: &str, msg: T) -> Request<T> {
+    let mut r = Request::new(msg);
+    r.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    r
+}
+
+async fn sign_in(d: &TestDaemon, id: &str) -> String {
+    pb::session_service_client::SessionServiceClient::new(d.channel.clone())
+        .sign_in(pb::SignInRequest {
+            operator_id: id.into(),
+            pin: format!("{id}-pin"),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .token
+}
+
+/// One call of each kind the roles tell apart; Ok(()) when it was let through (whatever
+/// the service then answered, except the two refusals).
+async fn try_call(d: &TestDaemon, token: &str, what: &str) -> Result<(), Status> {
+    let through = |r: Result<(), Status>| match r {
+        Err(s) if s.code() == Code::PermissionDenied || s.code() == Code::Unauthenticated => Err(s),
+        _ => Ok(()),
+    };
+    let r = match what {
+        "list devices" => d
+            .devices()
+            .list_devices(with(token, pb::ListDevicesRequest {}))
+            .await
+            .map(|_| ()),
+        "self-test" => d
+            .devices()
+            .self_test(with(
+                token,
+                pb::SelfTestRequest {
+                    name: "devices/printer0".into(),
+                },
+            ))
+            .await
+            .map(|_| ()),
+        "inject fault" => d
+            .sim()
+            .list_faults(with(
+                token,
+                pb::ListFaultsRequest {
+                    target: "devices/printer0".into(),
+                },
+            ))
+            .await
+            .map(|_| ()),
+        "read chip" => d
+            .encoder()
+            .read_files(with(token, pb::ReadFilesRequest::default()))
+            .await
+            .map(|_| ()),
+        "list enrollments" => d
+            .enroll()
+            .list_enrollments(with(token, pb::ListEnrollmentsRequest::default()))
+            .await
+            .map(|_| ()),
+        "reprint" => d
+            .enroll()
+            .reprint_card(with(
+                token,
+                pb::ReprintCardRequest {
+                    name: "enrollments/none".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(|_| ()),
+        "outbox" => d
+            .enroll()
+            .list_deliveries(with(token, pb::ListDeliveriesRequest::default()))
+            .await
+            .map(|_| ()),
+        other => panic!("{other}"),
+    };
+    through(r)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_role_is_let_through_to_its_calls_only() {
+    let d = strict().await;
+    let calls = [
+        "list devices",
+        "self-test",
+        "inject fault",
+        "read chip",
+        "list enrollments",
+        "reprint",
+        "outbox",
+    ];
+    // (operator, the calls it may make)
+    let table: [(&str, &[&str]); 4] = [
+        ("off1", &["list devices", "list enrollments"]),
+        (
+            "spv1",
+            &["list devices", "list enrollments", "reprint", "outbox"],
+        ),
+        (
+            "tek1",
+            &[
+                "list devices",
+                "self-test",
+                "inject fault",
+                "read chip",
+                "outbox",
+            ],
+        ),
+        ("kpl1", &[]),
+    ];
+    for (op, allowed) in table {
+        let token = sign_in(&d, op).await;
+        for call in calls {
+            let r = try_call(&d, &token, call).await;
+            if allowed.contains(&call) {
+                assert!(r.is_ok(), "{op} was refused {call}: {r:?}");
+            } else {
+                let s = r.expect_err(&format!("{op} was let through to {call}"));
+                assert_eq!(s.code(), Code::PermissionDenied, "{op} {call}: {s:?}");
+                assert_eq!(reason(&s), "ROLE_REQUIRED");
+                let info = s.get_details_error_info().unwrap();
+                assert!(!info.metadata["roles"].is_empty());
+            }
+        }
+    }
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_session_nothing_but_health_and_sign_in() {
+    let d = strict().await;
+    let s = d
+        .devices()
+        .list_devices(pb::ListDevicesRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(s.code(), Code::Unauthenticated);
+    assert_eq!(reason(&s), "UNAUTHENTICATED");
+    let s = d
+        .devices()
+        .list_devices(with("not-a-token", pb::ListDevicesRequest {}))
+        .await
+        .unwrap_err();
+    assert_eq!(s.code(), Code::Unauthenticated);
+    // Health needs no session.
+    let mut h = tonic_health::pb::health_client::HealthClient::new(d.channel.clone());
+    h.check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .unwrap();
+    // A wrong PIN and an unknown operator get the same answer.
+    let mut sessions = pb::session_service_client::SessionServiceClient::new(d.channel.clone());
+    for (id, pin) in [("off1", "wrong-pin"), ("nobody", "off1-pin")] {
+        let s = sessions
+            .sign_in(pb::SignInRequest {
+                operator_id: id.into(),
+                pin: pin.into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(s.code(), Code::Unauthenticated, "{id}");
+        assert_eq!(reason(&s), "BAD_CREDENTIALS", "{id}");
+        assert_eq!(s.message(), "wrong operator id or PIN");
+    }
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_is_seen_signed_out_and_ended_by_disabling() {
+    let d = strict().await;
+    let token = sign_in(&d, "off1").await;
+    let mut sessions = pb::session_service_client::SessionServiceClient::new(d.channel.clone());
+    let s = sessions
+        .get_session(with(&token, pb::GetSessionRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(s.operator_id, "off1");
+    assert_eq!(s.operator_name, "Budi Santoso");
+    assert_eq!(s.roles, [pb::Role::Officer as i32]);
+    assert!(s.name.starts_with("sessions/") && !s.name.contains(&token));
+    assert!(s.expire_time.is_some());
+    sessions
+        .sign_out(with(&token, pb::SignOutRequest {}))
+        .await
+        .unwrap();
+    let e = try_call(&d, &token, "list devices").await.unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+
+    // Disabled in the file while signed in: the next call is refused.
+    let token = sign_in(&d, "off1").await;
+    try_call(&d, &token, "list devices").await.unwrap();
+    let f = OperatorFile::in_state_dir(&d.state_dir());
+    let mut l = f.load().unwrap();
+    l.set_disabled("off1", true).unwrap();
+    f.save(&l).unwrap();
+    let e = try_call(&d, &token, "list devices").await.unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+    let e = sessions
+        .sign_in(pb::SignInRequest {
+            operator_id: "off1".into(),
+            pin: "off1-pin".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    assert_eq!(reason(&e), "OPERATOR_DISABLED");
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_wrong_pins_lock_the_operator() {
+    let d = strict().await;
+    let mut sessions = pb::session_service_client::SessionServiceClient::new(d.channel.clone());
+    for _ in 0..5 {
+        sessions
+            .sign_in(pb::SignInRequest {
+                operator_id: "spv1".into(),
+                pin: "123456".into(),
+            })
+            .await
+            .unwrap_err();
+    }
+    let s = sessions
+        .sign_in(pb::SignInRequest {
+            operator_id: "spv1".into(),
+            pin: "spv1-pin".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(s.code(), Code::ResourceExhausted);
+    assert_eq!(reason(&s), "OPERATOR_LOCKED");
+    assert!(s.get_error_details().retry_info().is_some());
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overrides_need_a_supervisor_and_record_who() {
+    let d = strict().await;
+    let officer = sign_in(&d, "off1").await;
+    let supervisor = sign_in(&d, "spv1").await;
+    let mut c = d.enroll();
+    let e = c
+        .create_enrollment(with(
+            &officer,
+            pb::CreateEnrollmentRequest {
+                applicant: Some(applicant()),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    c.check_documents(with(
+        &officer,
+        pb::CheckDocumentsRequest {
+            name: e.name.clone(),
+            kk_number_on_document: applicant().kk_number,
+            ..Default::default()
+        },
+    ))
+    .await
+    .unwrap();
+    c.verify_identity(with(&officer, step(&e.name)))
+        .await
+        .unwrap();
+    let missing = pb::CaptureFingerprintsStepRequest {
+        name: e.name.clone(),
+        missing: vec![pb::MissingFinger {
+            position: pb::FingerPosition::RightLittle as i32,
+            reason: pb::MissingReason::Amputated as i32,
+        }],
+        overrides: vec![pb::FingerOverride {
+            position: pb::FingerPosition::RightLittle as i32,
+            reason: "amputated, seen by the supervisor".into(),
+            supervisor_id: "someone-else".into(),
+        }],
+        ..Default::default()
+    };
+    let s = c
+        .capture_fingerprints(with(&officer, missing.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(s.code(), Code::PermissionDenied);
+    assert_eq!(reason(&s), "ROLE_REQUIRED");
+    let e = c
+        .capture_fingerprints(with(&supervisor, missing))
+        .await
+        .unwrap()
+        .into_inner();
+    let entry = e
+        .history
+        .iter()
+        .rfind(|h| h.step == pb::Step::CaptureFingerprints as i32)
+        .unwrap();
+    assert!(
+        entry.note.contains("(supervisor spv1)"),
+        "the override names the signed-in supervisor: {}",
+        entry.note
+    );
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_user_needs_no_session_on_the_socket_unless_required() {
+    let d = TestDaemon::start().await;
+    let s = pb::session_service_client::SessionServiceClient::new(d.channel.clone())
+        .get_session(pb::GetSessionRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(s.name, "sessions/local");
+    assert_eq!(s.operator_id, format!("local:{}", nix::unistd::geteuid()));
+    assert_eq!(s.roles.len(), 4, "every role");
+    d.devices()
+        .list_devices(pb::ListDevicesRequest {})
+        .await
+        .unwrap();
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_always_needs_a_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("rekamd.sock");
+    let mut config = rekamd::Config::default();
+    config.simulation.time_scale = 0.0;
+    config.simulation.prerender = false;
+    config.store.state_dir = Some(dir.path().join("state"));
+    write_operators(&dir.path().join("state"));
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    config.server.listen = addr.to_string();
+    let daemon = rekamd::Daemon::open(config).unwrap();
+    let uds = rekamd::server::bind_unix(&socket).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(daemon.serve_on(uds, Some(tcp), socket, async move {
+        let _ = stopped.await;
+    }));
+    let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut devices = pb::device_service_client::DeviceServiceClient::new(ch.clone());
+    let s = devices
+        .list_devices(pb::ListDevicesRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(s.code(), Code::Unauthenticated, "{s:?}");
+    let token = pb::session_service_client::SessionServiceClient::new(ch)
+        .sign_in(pb::SignInRequest {
+            operator_id: "off1".into(),
+            pin: "off1-pin".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .token;
+    let list = devices
+        .list_devices(with(&token, pb::ListDevicesRequest {}))
+        .await
+        .unwrap();
+    assert_eq!(list.into_inner().devices.len(), 5);
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rekamctl_manages_operators_and_signs_in() {
+    let d = strict().await;
+    let state = d.state_dir();
+    let run = |args: &[&str], pin: Option<&str>| {
+        let mut cmd = std::process::Command::new(workspace_bin("rekamctl"));
+        cmd.arg("--socket").arg(&d.socket).args(args);
+        match pin {
+            Some(p) => cmd.env("REKAM_PIN", p),
+            None => cmd.env_remove("REKAM_PIN"),
+        };
+        cmd.env_remove("REKAM_OPERATOR").env_remove("REKAM_TOKEN");
+        cmd.output().unwrap()
+    };
+    let state_arg = state.to_str().unwrap();
+    let out = run(
+        &[
+            "operator",
+            "add",
+            "off2",
+            "--name",
+            "Sari",
+            "--role",
+            "officer",
+            "--state-dir",
+            state_arg,
+        ],
+        Some("sari-123"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(
+        &["--json", "operator", "list", "--state-dir", state_arg],
+        None,
+    );
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 5);
+    assert_eq!(list[4]["id"], "off2");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("sari-123"));
+    // Without a session the daemon refuses; signed in, the new operator is who it says.
+    let out = run(&["devices"], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("UNAUTHENTICATED"));
+    let out = run(
+        &["--operator", "off2", "--json", "whoami"],
+        Some("sari-123"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let me: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(me["operator_id"], "off2");
+    assert_eq!(me["roles"][0], "OFFICER");
+    // A token from `signin` serves later calls; `operator disable` ends it.
+    let out = run(&["--operator", "off2", "signin"], Some("sari-123"));
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(token.len(), 64);
+    let out = run(&["--token", &token, "devices"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(
+        &["operator", "disable", "off2", "--state-dir", state_arg],
+        None,
+    );
+    assert!(out.status.success());
+    let out = run(&["--token", &token, "devices"], None);
+    assert!(!out.status.success());
+    d.stop().await;
+}
