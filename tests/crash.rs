@@ -552,15 +552,15 @@ impl Drop for Mounted {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_refuses_the_step_and_keeps_what_was_committed() {
-    // A real filesystem that fills up: a 3 MB tmpfs holds the store (mounting needs root,
+    // A real filesystem that fills up: a 4 MB tmpfs holds the store (mounting needs root,
     // as tests/run.sh runs in CI; without it this test fails, it does not skip).
     let mnt = tempfile::tempdir().unwrap();
     let status = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=3m", "tmpfs"])
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
         .arg(mnt.path())
         .status()
         .expect("run mount");
-    assert!(status.success(), "cannot mount a 3 MB tmpfs (needs root)");
+    assert!(status.success(), "cannot mount a 4 MB tmpfs (needs root)");
     let _mounted = Mounted(mnt.path().to_path_buf());
     let state = mnt.path().join("state");
     let d = TestDaemon::start_with(|c| c.store.state_dir = Some(state.clone())).await;

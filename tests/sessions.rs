@@ -356,6 +356,21 @@ async fn the_local_user_needs_no_session_on_the_socket_unless_required() {
         .list_devices(pb::ListDevicesRequest {})
         .await
         .unwrap();
+    // The steps it asks for are recorded under its uid.
+    let id = verified(&d).await;
+    let e = d
+        .enroll()
+        .get_enrollment(pb::GetEnrollmentRequest { name: id })
+        .await
+        .unwrap()
+        .into_inner();
+    let me = format!("local:{}", nix::unistd::geteuid());
+    assert!(e.history.len() >= 3);
+    assert!(
+        e.history.iter().all(|h| h.operator == me),
+        "{:?}",
+        e.history
+    );
     d.stop().await;
 }
 
@@ -481,5 +496,112 @@ async fn rekamctl_manages_operators_and_signs_in() {
     assert!(out.status.success());
     let out = run(&["--token", &token, "devices"], None);
     assert!(!out.status.success());
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_on_personal_data_are_audited_with_who_and_what() {
+    let d = strict().await;
+    let officer = sign_in(&d, "off1").await;
+    let mut c = d.enroll();
+    let e = c
+        .create_enrollment(with(
+            &officer,
+            pb::CreateEnrollmentRequest {
+                applicant: Some(applicant()),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    // Every step records who asked for it.
+    assert_eq!(e.history[0].operator, "off1");
+    c.get_enrollment(with(
+        &officer,
+        pb::GetEnrollmentRequest {
+            name: e.name.clone(),
+        },
+    ))
+    .await
+    .unwrap();
+    let s = c
+        .get_media(with(
+            &officer,
+            pb::GetMediaRequest {
+                name: e.name.clone(),
+                kind: pb::MediaKind::Face as i32,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(s.code(), Code::NotFound);
+    try_call(&d, &officer, "reprint").await.unwrap_err();
+    c.list_enrollments(pb::ListEnrollmentsRequest::default())
+        .await
+        .unwrap_err();
+    try_call(&d, &officer, "list devices").await.unwrap();
+
+    // An officer cannot read the log; a supervisor can, and finds each call.
+    let s = pb::audit_service_client::AuditServiceClient::new(d.channel.clone())
+        .list_audit_entries(with(&officer, pb::ListAuditEntriesRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(s.code(), Code::PermissionDenied);
+    let supervisor = sign_in(&d, "spv1").await;
+    let mut log = pb::ListAuditEntriesResponse::default();
+    for _ in 0..100 {
+        log = pb::audit_service_client::AuditServiceClient::new(d.channel.clone())
+            .list_audit_entries(with(&supervisor, pb::ListAuditEntriesRequest::default()))
+            .await
+            .unwrap()
+            .into_inner();
+        if log.entries.len() >= 7 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let seen: Vec<(&str, &str, &str, &str)> = log
+        .entries
+        .iter()
+        .map(|a| {
+            (
+                a.operator_id.as_str(),
+                a.method.trim_start_matches("rekam.v1."),
+                a.subject.as_str(),
+                a.outcome.as_str(),
+            )
+        })
+        .collect();
+    let name = e.name.as_str();
+    assert_eq!(
+        seen,
+        [
+            ("-", "SessionService/SignIn", "operators/off1", "OK"),
+            ("off1", "EnrollmentService/CreateEnrollment", name, "OK"),
+            ("off1", "EnrollmentService/GetEnrollment", name, "OK"),
+            ("off1", "EnrollmentService/GetMedia", "", "NOT_FOUND"),
+            (
+                "off1",
+                "EnrollmentService/ReprintCard",
+                "",
+                "PERMISSION_DENIED"
+            ),
+            (
+                "-",
+                "EnrollmentService/ListEnrollments",
+                "",
+                "UNAUTHENTICATED"
+            ),
+            ("-", "SessionService/SignIn", "operators/spv1", "OK"),
+        ][..seen.len().min(7)],
+        "the list devices call is not audited"
+    );
+    assert_eq!(seen.len(), 7, "{seen:#?}");
+    assert!(log.chain_intact);
+    assert_eq!(log.total_entries, 7);
+    assert!(log.entries[1].session.starts_with("sessions/"));
+    assert_eq!(log.entries[1].sequence, 2);
     d.stop().await;
 }

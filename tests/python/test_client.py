@@ -27,6 +27,7 @@ from rekam.v1 import enrollment_pb2 as en
 from rekam.v1 import enrollment_pb2_grpc
 from rekam.v1 import printer_pb2, printer_pb2_grpc
 from rekam.v1 import sessions_pb2, sessions_pb2_grpc
+from rekam.v1 import audit_pb2, audit_pb2_grpc
 
 # Generous: simulators may run at realistic speed.
 CALL_TIMEOUT = float(os.environ.get("REKAM_PY_TIMEOUT", "60"))
@@ -79,6 +80,7 @@ class Client:
         self.enroll = enrollment_pb2_grpc.EnrollmentServiceStub(channel)
         self.printer = printer_pb2_grpc.PrinterServiceStub(channel)
         self.sessions = sessions_pb2_grpc.SessionServiceStub(channel)
+        self.audit = audit_pb2_grpc.AuditServiceStub(channel)
 
     def device_of_class(self, cls):
         devs = self.devices.ListDevices(
@@ -636,6 +638,35 @@ def test_sessions(c):
         assert info.reason == "UNAUTHENTICATED", info
 
 
+def test_audit_log(c):
+    """The calls of the tests before are in the audit log, with their outcome, and the
+    chain is intact; a page after the last entry is empty."""
+    e = c.enroll.CreateEnrollment(
+        en.CreateEnrollmentRequest(applicant=applicant(9)), timeout=CALL_TIMEOUT
+    )
+    c.enroll.GetEnrollment(en.GetEnrollmentRequest(name=e.name), timeout=CALL_TIMEOUT)
+    entries = []
+    for _ in range(100):
+        log = c.audit.ListAuditEntries(
+            audit_pb2.ListAuditEntriesRequest(page_size=1000), timeout=CALL_TIMEOUT
+        )
+        entries = [a for a in log.entries if a.subject == e.name]
+        if len(entries) >= 2:
+            break
+        time.sleep(0.02)
+    assert log.chain_intact, log
+    methods = [(a.method, a.outcome) for a in entries]
+    assert ("rekam.v1.EnrollmentService/CreateEnrollment", "OK") in methods, methods
+    assert ("rekam.v1.EnrollmentService/GetEnrollment", "OK") in methods, methods
+    assert all(a.operator_id.startswith("local:") for a in entries), entries
+    last = log.entries[-1].sequence
+    after = c.audit.ListAuditEntries(
+        audit_pb2.ListAuditEntriesRequest(after_sequence=log.total_entries + 1000),
+        timeout=CALL_TIMEOUT,
+    )
+    assert len(after.entries) == 0 and last >= 2, after
+
+
 def test_reflection_lists_services(c):
     # grpc.reflection.v1 has the same messages as v1alpha (only the package differs), so
     # the v1alpha classes of grpcio-reflection serve both.
@@ -705,6 +736,7 @@ TESTS = [
     test_fingerprint_quality_gate_and_supervisor_override,
     test_reflection_lists_services,
     test_sessions,
+    test_audit_log,
     test_health,
     test_device_watch_resumes_after_a_sequence,
 ]

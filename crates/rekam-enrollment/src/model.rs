@@ -155,6 +155,9 @@ pub struct StepRecord {
     pub request_id: Option<String>,
     /// The officer's reason (a cancellation).
     pub note: Option<String>,
+    /// Who asked for the step: the signed-in operator's id, or `local:<uid>` for the
+    /// station's local user (none for what no one asked for, e.g. an interrupted step).
+    pub operator: Option<String>,
 }
 
 impl StepRecord {
@@ -173,6 +176,7 @@ impl StepRecord {
             error_reason: None,
             request_id: None,
             note: None,
+            operator: None,
         }
     }
 }
@@ -237,6 +241,8 @@ pub struct Operation {
     /// Its revision: 1 when it starts, one more at each change (so a watch can resume
     /// after the last state it saw).
     pub sequence: u64,
+    /// Who asked for it (see [`StepRecord::operator`]).
+    pub operator: Option<String>,
 }
 
 /// A client's request id with a fingerprint of the request it came with (AIP-155): the
@@ -290,6 +296,8 @@ pub struct StepOptions {
     pub deadline: Option<std::time::Instant>,
     /// The officer's reason, kept in the history entry (a cancellation).
     pub note: Option<String>,
+    /// Who asks: the signed-in operator's id, or `local:<uid>`; kept in the history entry.
+    pub operator: Option<String>,
 }
 
 /// The face photo.

@@ -16,7 +16,10 @@ use crate::model::{Enrollment, Recording};
 use crate::procedure;
 
 /// The encoding's version, the first byte of every summary and artefact.
-const FORMAT: u8 = 1;
+const FORMAT: u8 = 2;
+/// Format 1: summaries whose history entries did not name their operator (artefacts are
+/// the same in both formats). Read and converted; never written.
+const FORMAT_1: u8 = 1;
 
 fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, EnrollmentError> {
     postcard::to_extend(v, vec![FORMAT])
@@ -25,7 +28,7 @@ fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, EnrollmentError> {
 
 fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, EnrollmentError> {
     match bytes.split_first() {
-        Some((&FORMAT, body)) => postcard::from_bytes(body).map_err(|e| {
+        Some((&FORMAT | &FORMAT_1, body)) => postcard::from_bytes(body).map_err(|e| {
             EnrollmentError::Format(format!("{what} in the store cannot be read: {e}"))
         }),
         Some((v, _)) => Err(EnrollmentError::Format(format!(
@@ -47,7 +50,114 @@ pub(crate) fn summary(e: &Enrollment) -> Result<Vec<u8>, EnrollmentError> {
 
 /// An enrollment from its summary (its recording without images).
 pub(crate) fn from_summary(bytes: &[u8]) -> Result<Enrollment, EnrollmentError> {
-    decode("an enrollment", bytes)
+    match bytes.split_first() {
+        Some((&FORMAT_1, body)) => postcard::from_bytes::<v1::Enrollment>(body)
+            .map(Enrollment::from)
+            .map_err(|e| {
+                EnrollmentError::Format(format!("an enrollment in the store cannot be read: {e}"))
+            }),
+        _ => decode("an enrollment", bytes),
+    }
+}
+
+/// The shapes of format 1, as they were, for reading old summaries.
+mod v1 {
+    use std::sync::Arc;
+    use std::time::SystemTime;
+
+    use serde::Deserialize;
+
+    use crate::applicant::Applicant;
+    use crate::model::{Receipt, Recording, Stage, Step, StepStatus};
+
+    /// A history entry of format 1: no operator.
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub(super) struct StepRecord {
+        pub(super) step: Step,
+        pub(super) status: StepStatus,
+        pub(super) at: SystemTime,
+        pub(super) message: String,
+        pub(super) operation_id: Option<String>,
+        pub(super) started_at: Option<SystemTime>,
+        pub(super) device_ids: Vec<String>,
+        pub(super) job_id: Option<String>,
+        pub(super) card_spoiled: bool,
+        pub(super) error_reason: Option<String>,
+        pub(super) request_id: Option<String>,
+        pub(super) note: Option<String>,
+    }
+
+    /// An enrollment summary of format 1.
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub(super) struct Enrollment {
+        pub(super) id: String,
+        pub(super) applicant: Applicant,
+        pub(super) stage: Stage,
+        pub(super) recording: Arc<Recording>,
+        pub(super) history: Vec<StepRecord>,
+        pub(super) siak_reference: Option<String>,
+        pub(super) send_failed: bool,
+        pub(super) send_reference: Option<String>,
+        pub(super) receipt: Option<Receipt>,
+        pub(super) print_job_id: Option<String>,
+        pub(super) card_uid: Option<Vec<u8>>,
+        pub(super) created_at: SystemTime,
+        pub(super) last_error: Option<String>,
+        pub(super) package_size: usize,
+        pub(super) package_report: Option<String>,
+        pub(super) cancel_reason: Option<String>,
+        #[serde(default)]
+        pub(super) wiped: bool,
+    }
+
+    impl From<StepRecord> for crate::model::StepRecord {
+        fn from(h: StepRecord) -> Self {
+            crate::model::StepRecord {
+                step: h.step,
+                status: h.status,
+                at: h.at,
+                message: h.message,
+                operation_id: h.operation_id,
+                started_at: h.started_at,
+                device_ids: h.device_ids,
+                job_id: h.job_id,
+                card_spoiled: h.card_spoiled,
+                error_reason: h.error_reason,
+                request_id: h.request_id,
+                note: h.note,
+                // Format 1 did not know who asked.
+                operator: None,
+            }
+        }
+    }
+
+    impl From<Enrollment> for crate::model::Enrollment {
+        fn from(e: Enrollment) -> Self {
+            crate::model::Enrollment {
+                id: e.id,
+                applicant: e.applicant,
+                stage: e.stage,
+                recording: e.recording,
+                history: e.history.into_iter().map(Into::into).collect(),
+                siak_reference: e.siak_reference,
+                send_failed: e.send_failed,
+                send_reference: e.send_reference,
+                receipt: e.receipt,
+                print_job_id: e.print_job_id,
+                card_uid: e.card_uid,
+                created_at: e.created_at,
+                last_error: e.last_error,
+                package_size: e.package_size,
+                package_report: e.package_report,
+                running: None,
+                cancel_reason: e.cancel_reason,
+                wiped: e.wiped,
+                delivery: None,
+            }
+        }
+    }
 }
 
 fn slap_name(p: FingerPosition) -> String {
@@ -267,6 +377,63 @@ mod tests {
             ["face"]
         );
         assert_eq!(delete, ["single:RIGHT_INDEX"]);
+        // A summary of format 1 (before history entries named their operator) reads
+        // back whole, with no operator.
+        let mut old = v1::Enrollment {
+            id: "02".into(),
+            applicant: crate::applicant::tests::siti(),
+            stage: Stage::Created,
+            recording: Arc::default(),
+            history: vec![v1::StepRecord {
+                step: Step::Create,
+                status: StepStatus::Succeeded,
+                at: std::time::SystemTime::UNIX_EPOCH,
+                message: "enrollment opened".into(),
+                operation_id: None,
+                started_at: None,
+                device_ids: vec!["printer0".into()],
+                job_id: Some("job-1".into()),
+                card_spoiled: false,
+                error_reason: None,
+                request_id: Some("r-1".into()),
+                note: Some("n".into()),
+            }],
+            siak_reference: Some("S".into()),
+            send_failed: false,
+            send_reference: None,
+            receipt: None,
+            print_job_id: None,
+            card_uid: Some(vec![1, 2]),
+            created_at: std::time::SystemTime::UNIX_EPOCH,
+            last_error: None,
+            package_size: 7,
+            package_report: None,
+            cancel_reason: Some("c".into()),
+            wiped: true,
+        };
+        let bytes = postcard::to_extend(&old, vec![FORMAT_1]).unwrap();
+        let back = from_summary(&bytes).unwrap();
+        assert_eq!(back.id, "02");
+        assert_eq!(back.history.len(), 1);
+        let h = &back.history[0];
+        assert_eq!(h.operator, None);
+        assert_eq!(h.device_ids, ["printer0"]);
+        assert_eq!(h.job_id.as_deref(), Some("job-1"));
+        assert_eq!(h.note.as_deref(), Some("n"));
+        assert_eq!(back.card_uid, Some(vec![1, 2]));
+        assert_eq!(back.cancel_reason.as_deref(), Some("c"));
+        assert!(back.wiped);
+        // Written again, it is format 2, with the operator.
+        let mut again = back.clone();
+        again.history[0].operator = Some("198001".into());
+        let bytes = super::summary(&again).unwrap();
+        assert_eq!(bytes[0], FORMAT);
+        assert_eq!(
+            from_summary(&bytes).unwrap().history[0].operator.as_deref(),
+            Some("198001")
+        );
+        old.history.clear();
+        assert!(from_summary(&postcard::to_extend(&old, vec![FORMAT_1]).unwrap()).is_ok());
         assert!(matches!(
             from_summary(&[9, 1, 2]),
             Err(EnrollmentError::Format(m)) if m.contains("format 9")

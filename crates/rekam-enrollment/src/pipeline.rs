@@ -977,14 +977,18 @@ impl Pipeline {
         opts: StepOptions,
     ) -> Result<Enrollment, EnrollmentError> {
         let request = opts.request.clone();
-        self.idempotent(opts.request, async { self.create_now(applicant, request) })
-            .await
+        let operator = opts.operator.clone();
+        self.idempotent(opts.request, async {
+            self.create_now(applicant, request, operator)
+        })
+        .await
     }
 
     fn create_now(
         &self,
         applicant: Applicant,
         request: Option<RequestKey>,
+        operator: Option<String>,
     ) -> Result<Enrollment, EnrollmentError> {
         applicant.validate()?;
         if let Some(fault) = self.store_fault() {
@@ -1010,6 +1014,7 @@ impl Pipeline {
             .to_string();
         let mut record = StepRecord::new(Step::Create, StepStatus::Succeeded, "enrollment opened");
         record.request_id = request_id;
+        record.operator = operator;
         let e = Enrollment {
             id: id.clone(),
             applicant,
@@ -1114,6 +1119,7 @@ impl Pipeline {
                 error_reason: None,
                 position: None,
                 sequence: 1,
+                operator: opts.operator.clone(),
             };
             let (tx, rx) = watch::channel(op.clone());
             lock(&self.operations).insert(op.id.clone(), rx);
@@ -1201,6 +1207,7 @@ impl Pipeline {
         record.job_id = op.job_id.clone();
         record.request_id = request_id;
         record.note = lock(&note).clone().or_else(|| opts.note.clone());
+        record.operator = opts.operator.clone();
         let before = base;
         let (next, result) = match outcome {
             Ok(message) => {

@@ -86,6 +86,19 @@ impl EnrollmentStore for Counting {
     ) -> Result<Vec<Delivery>, StoreError> {
         self.inner.deliveries(undelivered_only, limit)
     }
+    fn append_audit(&self, entries: &[rekam_store::AuditEntry]) -> Result<(), StoreError> {
+        self.inner.append_audit(entries)
+    }
+    fn audit_entries(
+        &self,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<rekam_store::AuditRecord>, StoreError> {
+        self.inner.audit_entries(after_seq, limit)
+    }
+    fn check_audit(&self) -> Result<rekam_store::AuditCheck, StoreError> {
+        self.inner.check_audit()
+    }
     fn record_answer(
         &self,
         key: &str,

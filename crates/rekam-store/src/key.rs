@@ -58,6 +58,7 @@ impl KeySource {
 pub struct StoreKey {
     seal: Zeroizing<[u8; 32]>,
     nik: Zeroizing<[u8; 32]>,
+    audit: Zeroizing<[u8; 32]>,
     path: PathBuf,
 }
 
@@ -85,6 +86,7 @@ impl StoreKey {
         StoreKey {
             seal: derive(master, b"rekam-store/seal/v1"),
             nik: derive(master, b"rekam-store/nik/v1"),
+            audit: derive(master, b"rekam-store/audit/v1"),
             path: path.into(),
         }
     }
@@ -207,6 +209,23 @@ impl StoreKey {
                 },
             )
             .ok()
+    }
+
+    /// The link of an audit entry in its chain: HMAC-SHA256 under the store's key over the
+    /// previous link and the entry's fields, each length-prefixed. Without the key no one
+    /// can rewrite an entry and mend the chain after it.
+    pub(crate) fn audit_link(&self, previous: &[u8], fields: &[&[u8]]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(self.audit.as_ref()) {
+            mac.update(&(previous.len() as u64).to_be_bytes());
+            mac.update(previous);
+            for f in fields {
+                mac.update(&(f.len() as u64).to_be_bytes());
+                mac.update(f);
+            }
+            out.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        out
     }
 
     /// The keyed hash of a NIK (HMAC-SHA256): equal NIKs give equal hashes, and without

@@ -248,6 +248,42 @@ pub struct RunningMarker {
     pub card_used: bool,
 }
 
+/// One entry of the audit log, as it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// When, in milliseconds since the Unix epoch.
+    pub time_ms: i64,
+    /// Who: an operator's id, `local:<uid>`, or `-` when the caller was not identified.
+    pub operator: String,
+    /// The session's public id (empty for the local user or none).
+    pub session: String,
+    /// The method, e.g. `rekam.v1.EnrollmentService/GetMedia`.
+    pub method: String,
+    /// What it was about: a resource name (`enrollments/…`), or empty.
+    pub subject: String,
+    /// How it ended: a gRPC code name (`OK`, `NOT_FOUND`, `PERMISSION_DENIED`…).
+    pub outcome: String,
+}
+
+/// An audit entry as stored, with its number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Its number in the log, from 1.
+    pub seq: u64,
+    /// The entry.
+    pub entry: AuditEntry,
+}
+
+/// What a check of the audit chain found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCheck {
+    /// Entries checked.
+    pub entries: u64,
+    /// The first entry whose link does not follow from the ones before (changed,
+    /// removed or inserted outside rekamd), if any.
+    pub first_broken: Option<u64>,
+}
+
 /// An enrollment store. Every method is blocking (call it off the async runtime); every
 /// write is one transaction, on disk when it returns.
 pub trait EnrollmentStore: Send + Sync {
@@ -302,6 +338,12 @@ pub trait EnrollmentStore: Send + Sync {
     /// The latest packages, newest first (only undelivered ones, or every one).
     fn deliveries(&self, undelivered_only: bool, limit: usize)
     -> Result<Vec<Delivery>, StoreError>;
+    /// Appends entries to the audit log, chained after the last one, in one transaction.
+    fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError>;
+    /// The audit log's entries after `after_seq`, oldest first, at most `limit`.
+    fn audit_entries(&self, after_seq: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Checks the whole audit chain.
+    fn check_audit(&self) -> Result<AuditCheck, StoreError>;
     /// Keeps an answer of the data centre; the same answer twice is kept once. Returns
     /// whether it was new.
     fn record_answer(
@@ -383,6 +425,15 @@ impl EnrollmentStore for FailedStore {
         Err(self.0.clone())
     }
     fn deliveries(&self, _: bool, _: usize) -> Result<Vec<Delivery>, StoreError> {
+        Err(self.0.clone())
+    }
+    fn append_audit(&self, _: &[AuditEntry]) -> Result<(), StoreError> {
+        Err(self.0.clone())
+    }
+    fn audit_entries(&self, _: u64, _: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        Err(self.0.clone())
+    }
+    fn check_audit(&self) -> Result<AuditCheck, StoreError> {
         Err(self.0.clone())
     }
     fn record_answer(&self, _: &str, _: &str, _: &CentralAnswer) -> Result<bool, StoreError> {

@@ -12,9 +12,9 @@ use tracing::{info, warn};
 use crate::codec;
 use crate::key::{KeySource, StoreKey};
 use crate::{
-    CentralAnswer, Commit, Delivery, DeliveryAttempt, EnrollmentStore, Index, ListFilter,
-    NewEnrollment, Outgoing, Page, Remembered, RememberedAnswer, Row, RunningMarker, StoreError,
-    from_ms, to_ms,
+    AuditCheck, AuditEntry, AuditRecord, CentralAnswer, Commit, Delivery, DeliveryAttempt,
+    EnrollmentStore, Index, ListFilter, NewEnrollment, Outgoing, Page, Remembered,
+    RememberedAnswer, Row, RunningMarker, StoreError, from_ms, to_ms,
 };
 
 /// The database file's name in the state directory.
@@ -101,6 +101,23 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (service, request_id)
      );
      CREATE INDEX device_requests_age ON device_requests (created_ms);",
+    // 4: the audit log: who called what, when, with what outcome; append-only (triggers
+    // refuse changes and deletions) and chained (each entry's link is a keyed hash over
+    // the previous link and its fields).
+    "CREATE TABLE audit_log (
+         seq INTEGER PRIMARY KEY AUTOINCREMENT,
+         time_ms INTEGER NOT NULL,
+         operator TEXT NOT NULL,
+         session TEXT NOT NULL,
+         method TEXT NOT NULL,
+         subject TEXT NOT NULL,
+         outcome TEXT NOT NULL,
+         link BLOB NOT NULL
+     );
+     CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+     CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
 ];
 
 /// Options of the SQLite store.
@@ -544,7 +561,130 @@ impl SqliteStore {
 const ROW_COLUMNS: &str =
     "id, version, stage, open, created_ms, created_day, receipt_number, wiped_ms, summary";
 
+impl SqliteStore {
+    /// The link of an audit entry after `previous`.
+    fn audit_link(&self, previous: &[u8], e: &AuditEntry) -> [u8; 32] {
+        self.key.audit_link(
+            previous,
+            &[
+                &e.time_ms.to_be_bytes(),
+                e.operator.as_bytes(),
+                e.session.as_bytes(),
+                e.method.as_bytes(),
+                e.subject.as_bytes(),
+                e.outcome.as_bytes(),
+            ],
+        )
+    }
+}
+
 impl EnrollmentStore for SqliteStore {
+    fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let mut previous: Vec<u8> = tx
+            .query_row(
+                "SELECT link FROM audit_log ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?
+            .unwrap_or_default();
+        for e in entries {
+            let link = self.audit_link(&previous, e);
+            tx.execute(
+                "INSERT INTO audit_log (time_ms, operator, session, method, subject, outcome, link)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    e.time_ms,
+                    e.operator,
+                    e.session,
+                    e.method,
+                    e.subject,
+                    e.outcome,
+                    link.as_slice()
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+            previous = link.to_vec();
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    fn audit_entries(&self, after_seq: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT seq, time_ms, operator, session, method, subject, outcome
+                 FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(
+                params![
+                    i64::try_from(after_seq).unwrap_or(i64::MAX),
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+                |r| {
+                    Ok(AuditRecord {
+                        seq: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                        entry: AuditEntry {
+                            time_ms: r.get(1)?,
+                            operator: r.get(2)?,
+                            session: r.get(3)?,
+                            method: r.get(4)?,
+                            subject: r.get(5)?,
+                            outcome: r.get(6)?,
+                        },
+                    })
+                },
+            )
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    fn check_audit(&self) -> Result<AuditCheck, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare(
+                "SELECT seq, time_ms, operator, session, method, subject, outcome, link
+                 FROM audit_log ORDER BY seq",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+        let mut previous: Vec<u8> = Vec::new();
+        let mut check = AuditCheck {
+            entries: 0,
+            first_broken: None,
+        };
+        let mut expected_seq = 1u64;
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let seq = u64::try_from(r.get::<_, i64>(0).map_err(|e| self.err(e))?).unwrap_or(0);
+            let entry = AuditEntry {
+                time_ms: r.get(1).map_err(|e| self.err(e))?,
+                operator: r.get(2).map_err(|e| self.err(e))?,
+                session: r.get(3).map_err(|e| self.err(e))?,
+                method: r.get(4).map_err(|e| self.err(e))?,
+                subject: r.get(5).map_err(|e| self.err(e))?,
+                outcome: r.get(6).map_err(|e| self.err(e))?,
+            };
+            let link: Vec<u8> = r.get(7).map_err(|e| self.err(e))?;
+            check.entries += 1;
+            // A gap in the numbers is an entry removed; a wrong link an entry changed.
+            let follows = seq == expected_seq && link == self.audit_link(&previous, &entry);
+            if !follows && check.first_broken.is_none() {
+                check.first_broken = Some(seq.min(expected_seq));
+            }
+            expected_seq = seq + 1;
+            previous = link;
+        }
+        Ok(check)
+    }
+
     fn create(&self, new: &NewEnrollment<'_>) -> Result<u64, StoreError> {
         let sealed = self.key.seal(&place("summary", new.id, ""), new.summary);
         let nik = self.key.nik_hash(new.nik);

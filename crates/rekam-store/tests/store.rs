@@ -659,3 +659,70 @@ fn device_answers_are_remembered_by_service_and_request_id_across_a_reopen() {
     let err = s.device_answer("encoder.write", "r1").unwrap_err();
     assert_eq!(err.reason(), "STORE_CORRUPT", "{err}");
 }
+
+fn audit_entry(n: i64, subject: &str) -> AuditEntry {
+    AuditEntry {
+        time_ms: 1_764_000_000_000 + n,
+        operator: "198001".into(),
+        session: "a1b2".into(),
+        method: "rekam.v1.EnrollmentService/GetMedia".into(),
+        subject: subject.into(),
+        outcome: "OK".into(),
+    }
+}
+
+#[test]
+fn the_audit_log_is_append_only_and_a_change_breaks_its_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).unwrap();
+    s.append_audit(&[
+        audit_entry(1, "enrollments/01A"),
+        audit_entry(2, "enrollments/01B"),
+    ])
+    .unwrap();
+    s.append_audit(&[audit_entry(3, "enrollments/01C")])
+        .unwrap();
+    let all = s.audit_entries(0, 100).unwrap();
+    assert_eq!(all.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(all[1].entry, audit_entry(2, "enrollments/01B"));
+    assert_eq!(s.audit_entries(2, 100).unwrap().len(), 1);
+    assert_eq!(
+        s.check_audit().unwrap(),
+        AuditCheck {
+            entries: 3,
+            first_broken: None
+        }
+    );
+    drop(s);
+
+    // SQL cannot change or remove an entry: the triggers refuse.
+    let db = rusqlite::Connection::open(dir.path().join("enrollments.db")).unwrap();
+    for sql in [
+        "UPDATE audit_log SET operator = 'someone' WHERE seq = 2",
+        "DELETE FROM audit_log WHERE seq = 2",
+    ] {
+        let e = db.execute(sql, []).unwrap_err();
+        assert!(e.to_string().contains("append-only"), "{sql}: {e}");
+    }
+    // Someone who drops the triggers and edits an entry is caught by the chain.
+    db.execute_batch(
+        "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;
+         UPDATE audit_log SET subject = 'enrollments/01X' WHERE seq = 2;",
+    )
+    .unwrap();
+    drop(db);
+    let s = open(dir.path()).unwrap();
+    assert_eq!(s.check_audit().unwrap().first_broken, Some(2));
+    drop(s);
+    // Removing an entry leaves a gap the check names.
+    let db = rusqlite::Connection::open(dir.path().join("enrollments.db")).unwrap();
+    db.execute_batch(
+        "UPDATE audit_log SET subject = 'enrollments/01B' WHERE seq = 2;
+         DELETE FROM audit_log WHERE seq = 2;",
+    )
+    .unwrap();
+    drop(db);
+    let s = open(dir.path()).unwrap();
+    let c = s.check_audit().unwrap();
+    assert_eq!((c.entries, c.first_broken), (2, Some(2)));
+}

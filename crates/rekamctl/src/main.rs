@@ -204,6 +204,19 @@ pub enum Command {
     /// Shows the session the calls run as. JSON: {"name","operator_id","operator_name",
     /// "roles"}.
     Whoami,
+    /// Shows the audit log (calls on personal data: who, when, what, how it ended) and
+    /// checks its chain; exit 1 when the chain is broken. Needs a supervisor or the head
+    /// of office. JSON: {"chain_intact","first_broken_sequence","total_entries",
+    /// "entries":[{"sequence","time","operator_id","session","method","subject",
+    /// "outcome"}]}.
+    Audit {
+        /// Entries after this number.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
     /// Injects, clears or lists the faults of a simulated device or service.
     ///
     /// JSON: {"target","active":[...]} after inject or clear; with --list
@@ -708,6 +721,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         Command::Signin => cmd::operator::signin(&ctx, cli.operator.as_deref()).await,
         Command::Signout => cmd::operator::signout(&ctx).await,
         Command::Whoami => cmd::operator::whoami(&ctx).await,
+        Command::Audit { after, limit } => cmd::operator::audit(&ctx, after, limit).await,
         Command::Operator(_) => Ok(()),
         Command::Wsq(_)
         | Command::Record(_)

@@ -70,6 +70,7 @@ const OFFICE: &[Role] = &[Role::Officer, Role::Supervisor];
 const SUPERVISOR: &[Role] = &[Role::Supervisor];
 const TECHNICIAN: &[Role] = &[Role::Technician];
 const OUTBOX: &[Role] = &[Role::Technician, Role::Supervisor];
+const AUDITORS: &[Role] = &[Role::Supervisor, Role::HeadOfOffice];
 const ANYONE: &[Role] = &[
     Role::Officer,
     Role::Supervisor,
@@ -92,6 +93,7 @@ pub fn need(path: &str) -> Need {
             Need::AnyOf(SUPERVISOR)
         }
         ("rekam.v1.EnrollmentService", "ListDeliveries") => Need::AnyOf(OUTBOX),
+        ("rekam.v1.AuditService", _) => Need::AnyOf(AUDITORS),
         ("rekam.v1.EnrollmentService", _) => Need::AnyOf(OFFICE),
         ("rekam.v1.DeviceService", "ListDevices" | "WatchDevices")
         | ("rekam.v1.PrinterService", "GetSupplies")
@@ -144,6 +146,8 @@ pub struct AuthzPolicy {
     pub require_sign_in: bool,
     /// Refusals, counted and logged at a bounded rate.
     pub refusals: Arc<RefusalLog>,
+    /// The audit log of calls on personal data; `None` records nothing.
+    pub auditor: Option<crate::audit::Auditor>,
 }
 
 impl std::fmt::Debug for AuthzPolicy {
@@ -249,10 +253,38 @@ where
     }
 
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        let mut audit = None;
         if let Some(policy) = &self.policy {
             let path = req.uri().path().to_string();
             let need = need(&path);
             let caller = policy.caller(&req);
+            if let Some(auditor) = policy
+                .auditor
+                .clone()
+                .filter(|_| crate::audit::audited(&path))
+            {
+                let (operator, session) = match &caller {
+                    Ok(c) => (
+                        c.operator_id(),
+                        match &c.identity {
+                            Identity::Operator(s) => s.id.clone(),
+                            Identity::Local { .. } => String::new(),
+                        },
+                    ),
+                    Err(_) => ("-".to_string(), String::new()),
+                };
+                audit = Some((
+                    auditor,
+                    rekam_store::AuditEntry {
+                        time_ms: crate::audit::now_ms(),
+                        operator,
+                        session,
+                        method: path.trim_start_matches('/').to_string(),
+                        subject: String::new(),
+                        outcome: String::new(),
+                    },
+                ));
+            }
             let verdict = match (&need, caller) {
                 (Need::Public, Ok(c)) => Ok(Some(c)),
                 (Need::Public, Err(_)) => Ok(None),
@@ -274,14 +306,31 @@ where
                         info!(path = %path, operator = %who, code = ?code, unlogged,
                             "refused a call");
                     });
-                    return Box::pin(std::future::ready(Ok(status.into_http())));
+                    return Box::pin(async move {
+                        if let Some((auditor, mut entry)) = audit {
+                            entry.outcome = crate::audit::code_name(code).to_string();
+                            auditor.record(entry).await;
+                        }
+                        Ok(status.into_http())
+                    });
                 }
             }
         }
         // Call the instance that was polled ready; keep a fresh clone for the next call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(inner.call(req))
+        let fut = inner.call(req);
+        Box::pin(async move {
+            let res = fut.await?;
+            if let Some((auditor, mut entry)) = audit {
+                entry.outcome = crate::audit::outcome(res.headers());
+                if let Some(s) = res.extensions().get::<crate::audit::Subject>() {
+                    entry.subject = s.0.clone();
+                }
+                auditor.record(entry).await;
+            }
+            Ok(res)
+        })
     }
 }
 

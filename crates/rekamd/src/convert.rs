@@ -779,6 +779,7 @@ pub fn enrollment(e: &enr::Enrollment) -> pb::Enrollment {
                 error_reason: h.error_reason.clone().unwrap_or_default(),
                 request_id: h.request_id.clone().unwrap_or_default(),
                 note: h.note.clone().unwrap_or_default(),
+                operator: h.operator.clone().unwrap_or_default(),
             })
             .collect(),
         receipt: e.receipt.as_ref().map(|r| pb::Receipt {
@@ -850,6 +851,7 @@ pub fn operation(o: &enr::Operation) -> pb::StepOperation {
         end_time: o.ended_at.map(timestamp),
         error_reason: o.error_reason.unwrap_or_default().to_string(),
         sequence: o.sequence,
+        operator: o.operator.clone().unwrap_or_default(),
     }
 }
 

@@ -11,6 +11,7 @@
 //! allowlist, request-body errors) is in [`edge`]. The library form exists so tests can start the daemon in-process.
 
 pub mod access;
+pub mod audit;
 pub mod authz;
 pub mod config;
 pub mod convert;

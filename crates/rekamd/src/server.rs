@@ -262,6 +262,7 @@ impl Daemon {
                 DEFAULT_REQUEST_LIMIT,
             ),
             (session_service_server::SERVICE_NAME, DEFAULT_REQUEST_LIMIT),
+            (audit_service_server::SERVICE_NAME, DEFAULT_REQUEST_LIMIT),
         ];
         if self.config.simulators_enabled() {
             v.push((
@@ -330,6 +331,7 @@ impl Daemon {
             listener,
             require_sign_in: self.config.access.require_sign_in,
             refusals: Arc::new(crate::access::RefusalLog::default()),
+            auditor: Some(self.shared.auditor.clone()),
         };
         let s = self.shared.clone();
         let simulation = self.config.simulators_enabled().then(|| {
@@ -356,6 +358,10 @@ impl Daemon {
             .add_optional_service(simulation)
             .add_service(
                 pb::session_service_server::SessionServiceServer::new(s.clone())
+                    .max_decoding_message_size(DEFAULT_REQUEST_LIMIT),
+            )
+            .add_service(
+                pb::audit_service_server::AuditServiceServer::new(s.clone())
                     .max_decoding_message_size(DEFAULT_REQUEST_LIMIT),
             )
             .add_service(

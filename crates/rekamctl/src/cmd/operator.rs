@@ -207,3 +207,60 @@ pub async fn signout(ctx: &Ctx) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `audit`: the audit log's entries after `after`, with the chain's state.
+pub async fn audit(ctx: &Ctx, after: u64, limit: u32) -> anyhow::Result<()> {
+    use rekam_api::pb::ListAuditEntriesRequest;
+    use rekam_api::pb::audit_service_client::AuditServiceClient;
+    let r = AuditServiceClient::new(ctx.channel.clone())
+        .list_audit_entries(ctx.req(ListAuditEntriesRequest {
+            after_sequence: after,
+            page_size: i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000),
+        }))
+        .await?
+        .into_inner();
+    if ctx.json {
+        print_json(&json!({
+            "chain_intact": r.chain_intact,
+            "first_broken_sequence": r.first_broken_sequence,
+            "total_entries": r.total_entries,
+            "entries": r.entries.iter().map(|e| json!({
+                "sequence": e.sequence,
+                "time": crate::names::time(e.event_time.as_ref()),
+                "operator_id": e.operator_id,
+                "session": e.session,
+                "method": e.method,
+                "subject": e.subject,
+                "outcome": e.outcome,
+            })).collect::<Vec<_>>(),
+        }));
+    } else {
+        let mut t = Table::new();
+        t.load_preset(presets::UTF8_FULL_CONDENSED);
+        t.set_header(["seq", "time", "operator", "method", "subject", "outcome"]);
+        for e in &r.entries {
+            t.add_row([
+                e.sequence.to_string(),
+                crate::names::time(e.event_time.as_ref()),
+                e.operator_id.clone(),
+                e.method.trim_start_matches("rekam.v1.").to_string(),
+                e.subject.clone(),
+                e.outcome.clone(),
+            ]);
+        }
+        println!("{t}");
+        if r.chain_intact {
+            println!("{} entries, chain intact", r.total_entries);
+        } else {
+            println!(
+                "{} entries, CHAIN BROKEN at entry {}",
+                r.total_entries, r.first_broken_sequence
+            );
+        }
+    }
+    if r.chain_intact {
+        Ok(())
+    } else {
+        Err(crate::Exit(1).into())
+    }
+}

@@ -104,15 +104,24 @@ fn list_query(
     ))
 }
 
+/// Who asks, for the history: the signed-in operator's id, or `local:<uid>`.
+fn who<T>(req: &Request<T>) -> Option<String> {
+    req.extensions()
+        .get::<crate::authz::Caller>()
+        .map(|c| c.operator_id())
+}
+
 /// How a step runs: the request key, the device asked for, and the call's deadline
 /// (a little before tonic's own timer, so the step's DEADLINE_EXCEEDED answers first).
 fn step_options(
     deadline: Option<Duration>,
     request: Option<RequestKey>,
     device_id: &str,
+    operator: Option<String>,
 ) -> StepOptions {
     StepOptions {
         request,
+        operator,
         device_id: (!device_id.is_empty()).then(|| device_id.to_string()),
         // The step ends a fifth of the deadline early (at most 250 ms), so that its
         // DEADLINE_EXCEEDED reaches the client before the client's own timer fires.
@@ -127,6 +136,7 @@ fn step_options(
 macro_rules! step {
     ($self:ident, $req:ident, |$p:ident, $id:ident, $opts:ident| $call:expr) => {{
         let deadline = deadline(&$req);
+        let who = who(&$req);
         let mut r = $req.into_inner();
         let rid = std::mem::take(&mut r.request_id);
         let key = request_key(rid, &r)?;
@@ -135,10 +145,14 @@ macro_rules! step {
             deadline,
             key,
             names::device_id_or_first("device", &r.device)?,
+            who,
         );
         let $p = $self.pipeline.clone();
         let e = $call.await.map_err(|e| status::enrollment(&e))?;
-        Ok(Response::new(convert::enrollment(&e)))
+        Ok(about(
+            Response::new(convert::enrollment(&e)),
+            &names::enrollment(&e.id),
+        ))
     }};
 }
 
@@ -148,6 +162,7 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         &self,
         req: Request<pb::CreateEnrollmentRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
+        let who = who(&req);
         let mut r = req.into_inner();
         let key = request_key(std::mem::take(&mut r.request_id), &r)?;
         let a = r
@@ -155,10 +170,13 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
             .ok_or_else(|| status::invalid("applicant", "the applicant is missing"))?;
         let e = self
             .pipeline
-            .create(convert::applicant(a)?, step_options(None, key, ""))
+            .create(convert::applicant(a)?, step_options(None, key, "", who))
             .await
             .map_err(|e| status::enrollment(&e))?;
-        Ok(Response::new(convert::enrollment(&e)))
+        Ok(about(
+            Response::new(convert::enrollment(&e)),
+            &names::enrollment(&e.id),
+        ))
     }
 
     async fn get_enrollment(
@@ -169,7 +187,10 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
             .pipeline
             .get(names::enrollment_id("name", &req.into_inner().name)?)
             .map_err(|e| status::enrollment(&e))?;
-        Ok(Response::new(convert::enrollment(&e)))
+        Ok(about(
+            Response::new(convert::enrollment(&e)),
+            &names::enrollment(&e.id),
+        ))
     }
 
     async fn list_deliveries(
@@ -234,6 +255,7 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         req: Request<pb::CheckDocumentsRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
         let deadline = deadline(&req);
+        let who = who(&req);
         let mut r = req.into_inner();
         let key = request_key(std::mem::take(&mut r.request_id), &r)?;
         let e = self
@@ -241,11 +263,14 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
             .check_documents(
                 names::enrollment_id("name", &r.name)?,
                 &r.kk_number_on_document,
-                step_options(deadline, key, ""),
+                step_options(deadline, key, "", who),
             )
             .await
             .map_err(|e| status::enrollment(&e))?;
-        Ok(Response::new(convert::enrollment(&e)))
+        Ok(about(
+            Response::new(convert::enrollment(&e)),
+            &names::enrollment(&e.id),
+        ))
     }
 
     async fn verify_identity(
@@ -268,6 +293,7 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
     ) -> Result<Response<pb::Enrollment>, Status> {
         let deadline = deadline(&req);
         let caller = req.extensions().get::<crate::authz::Caller>().cloned();
+        let who = who(&req);
         let mut r = req.into_inner();
         // An override is a supervisor's decision: only a supervisor's session may carry
         // one, and it is recorded under that supervisor's id whatever the request says.
@@ -297,11 +323,15 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
                     deadline,
                     key,
                     names::device_id_or_first("device", &r.device)?,
+                    who,
                 ),
             )
             .await
             .map_err(|e| status::enrollment(&e))?;
-        Ok(Response::new(convert::enrollment(&e)))
+        Ok(about(
+            Response::new(convert::enrollment(&e)),
+            &names::enrollment(&e.id),
+        ))
     }
 
     async fn capture_signature(
@@ -357,6 +387,7 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         &self,
         req: Request<pb::UpdateApplicantRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
+        let who = who(&req);
         let mut r = req.into_inner();
         let key = request_key(std::mem::take(&mut r.request_id), &r)?;
         let a = r
@@ -367,11 +398,14 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
             .update_applicant(
                 names::enrollment_id("name", &r.name)?,
                 convert::applicant(a)?,
-                step_options(None, key, ""),
+                step_options(None, key, "", who),
             )
             .await
             .map_err(|e| status::enrollment(&e))?;
-        Ok(Response::new(convert::enrollment(&e)))
+        Ok(about(
+            Response::new(convert::enrollment(&e)),
+            &names::enrollment(&e.id),
+        ))
     }
 
     async fn reprint_card(
@@ -379,6 +413,7 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         req: Request<pb::ReprintCardRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
         let deadline = deadline(&req);
+        let who = who(&req);
         let mut r = req.into_inner();
         let key = request_key(std::mem::take(&mut r.request_id), &r)?;
         let reason = convert::card_reason(r.reason)?;
@@ -392,11 +427,15 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
                     deadline,
                     key,
                     names::device_id_or_first("device", &r.device)?,
+                    who,
                 ),
             )
             .await
             .map_err(|e| status::enrollment(&e))?;
-        Ok(Response::new(convert::enrollment(&e)))
+        Ok(about(
+            Response::new(convert::enrollment(&e)),
+            &names::enrollment(&e.id),
+        ))
     }
 
     async fn reencode_card(
@@ -404,6 +443,7 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         req: Request<pb::ReencodeCardRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
         let deadline = deadline(&req);
+        let who = who(&req);
         let mut r = req.into_inner();
         let key = request_key(std::mem::take(&mut r.request_id), &r)?;
         let reason = convert::card_reason(r.reason)?;
@@ -417,11 +457,15 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
                     deadline,
                     key,
                     names::device_id_or_first("device", &r.device)?,
+                    who,
                 ),
             )
             .await
             .map_err(|e| status::enrollment(&e))?;
-        Ok(Response::new(convert::enrollment(&e)))
+        Ok(about(
+            Response::new(convert::enrollment(&e)),
+            &names::enrollment(&e.id),
+        ))
     }
 
     async fn get_media(
@@ -440,35 +484,43 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
             .media(names::enrollment_id("name", &r.name)?, kind, size)
             .await
             .map_err(|e| status::enrollment(&e))?;
-        Ok(Response::new(pb::Media {
-            kind: r.kind,
-            position: r.position,
-            content_type: m.content_type.to_string(),
-            data: m.data,
-            width: m.width,
-            height: m.height,
-        }))
+        Ok(about(
+            Response::new(pb::Media {
+                kind: r.kind,
+                position: r.position,
+                content_type: m.content_type.to_string(),
+                data: m.data,
+                width: m.width,
+                height: m.height,
+            }),
+            &r.name,
+        ))
     }
 
     async fn render_card_preview(
         &self,
         req: Request<pb::RenderCardPreviewRequest>,
     ) -> Result<Response<pb::CardPreview>, Status> {
+        let name = req.into_inner().name;
         let (front_png, back_png) = self
             .pipeline
-            .card_preview(names::enrollment_id("name", &req.into_inner().name)?)
+            .card_preview(names::enrollment_id("name", &name)?)
             .await
             .map_err(|e| status::enrollment(&e))?;
-        Ok(Response::new(pb::CardPreview {
-            front_png,
-            back_png,
-        }))
+        Ok(about(
+            Response::new(pb::CardPreview {
+                front_png,
+                back_png,
+            }),
+            &name,
+        ))
     }
 
     async fn cancel_enrollment(
         &self,
         req: Request<pb::CancelEnrollmentRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
+        let who = who(&req);
         let mut r = req.into_inner();
         let key = request_key(std::mem::take(&mut r.request_id), &r)?;
         let e = self
@@ -476,11 +528,14 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
             .cancel(
                 names::enrollment_id("name", &r.name)?,
                 &r.reason,
-                step_options(None, key, ""),
+                step_options(None, key, "", who),
             )
             .await
             .map_err(|e| status::enrollment(&e))?;
-        Ok(Response::new(convert::enrollment(&e)))
+        Ok(about(
+            Response::new(convert::enrollment(&e)),
+            &names::enrollment(&e.id),
+        ))
     }
 
     async fn cancel_step(

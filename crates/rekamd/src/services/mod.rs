@@ -2,6 +2,7 @@
 //! enrollment pipeline, with errors mapped once through [`crate::status`]. One file per
 //! service; this one holds what they share (the state, deadlines, request ids, streams).
 
+mod audit;
 mod camera;
 mod devices;
 mod encoder;
@@ -54,6 +55,8 @@ pub struct Shared {
     pub selectors: Arc<Vec<(Selector, String)>>,
     /// The station's operators' sessions.
     pub sessions: Arc<rekam_operators::Sessions>,
+    /// The audit log's writer.
+    pub auditor: crate::audit::Auditor,
 }
 
 impl Shared {
@@ -67,7 +70,9 @@ impl Shared {
         sessions: Arc<rekam_operators::Sessions>,
     ) -> Self {
         let store = pipeline.store();
+        let auditor = crate::audit::Auditor::start(store.clone());
         Shared {
+            auditor,
             registry,
             pipeline,
             shutdown: CancellationToken::new(),
@@ -79,6 +84,13 @@ impl Shared {
             sessions,
         }
     }
+}
+
+/// A response that tells the audit log what the call was about (a resource name).
+pub fn about<T>(mut r: Response<T>, name: &str) -> Response<T> {
+    r.extensions_mut()
+        .insert(crate::audit::Subject(name.to_string()));
+    r
 }
 
 /// The deadline the client set (`grpc-timeout`), if any.

@@ -48,14 +48,18 @@ impl pb::session_service_server::SessionService for Shared {
                     operator_status(&e)
                 })?;
         tracing::info!(operator = %s.operator_id, session = %s.id, roles = %s.roles, "signed in");
+        let subject = format!("operators/{}", s.operator_id);
         let caller = Caller {
             roles: s.roles,
             identity: Identity::Operator(s),
         };
-        Ok(Response::new(pb::SignInResponse {
-            session: Some(session(&caller)),
-            token,
-        }))
+        Ok(about(
+            Response::new(pb::SignInResponse {
+                session: Some(session(&caller)),
+                token,
+            }),
+            &subject,
+        ))
     }
 
     async fn get_session(
