@@ -91,6 +91,19 @@ impl TestDaemon {
         self._dir.path().join("state")
     }
 
+    /// Stops the daemon and waits for it, keeping its folder (socket, state) for the
+    /// caller to read; the folder goes when the returned value is dropped.
+    pub async fn stop_keeping_state(mut self) -> tempfile::TempDir {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.expect("join").expect("serve");
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self._dir, dir)
+    }
+
     /// Stops the daemon and waits for it.
     pub async fn stop(mut self) {
         if let Some(s) = self.stop.take() {
@@ -373,6 +386,13 @@ impl Rekamd {
 
     /// SIGKILL: no shutdown code runs (see the `Drop` below).
     pub fn kill(self) {}
+
+    /// SIGTERM, then waits for the process to exit: its shutdown code runs.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+        self.child.wait().expect("wait for rekamd")
+    }
 
     /// Enrollment service client.
     pub fn enroll(&self) -> EnrollmentServiceClient<Channel> {

@@ -605,3 +605,38 @@ async fn calls_on_personal_data_are_audited_with_who_and_what() {
     assert_eq!(log.entries[1].sequence, 2);
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_daemon_writes_every_audit_entry_first() {
+    // A real rekamd process: when it exits, a writer task still holding entries would
+    // be gone with it.
+    let dir = tempfile::tempdir().unwrap();
+    let d = Rekamd::start(dir.path(), 0.0).await;
+    let calls = (0..400).map(|n| {
+        let mut c = d.enroll();
+        async move {
+            c.get_enrollment(pb::GetEnrollmentRequest {
+                name: format!("enrollments/none-{n}"),
+            })
+            .await
+            .unwrap_err()
+        }
+    });
+    futures::future::join_all(calls).await;
+    // Stopped at once: SIGTERM as systemd sends it.
+    let status = d.terminate();
+    assert!(status.success(), "{status:?}");
+    let state = dir.path().join("state");
+    let store = rekam_store::SqliteStore::open(
+        &state,
+        &rekam_store::KeySource::locate(&state),
+        &rekam_store::StoreOptions::default(),
+    )
+    .unwrap();
+    use rekam_store::EnrollmentStore as _;
+    let entries = store.audit_entries(0, 1000).unwrap();
+    assert_eq!(entries.len(), 400, "every call's entry is in the store");
+    assert!(entries.iter().all(|a| a.entry.outcome == "NOT_FOUND"
+        && a.entry.method == "rekam.v1.EnrollmentService/GetEnrollment"));
+    assert_eq!(store.check_audit().unwrap().first_broken, None);
+}

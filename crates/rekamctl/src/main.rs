@@ -567,30 +567,6 @@ impl std::fmt::Display for Exit {
 
 impl std::error::Error for Exit {}
 
-/// The canonical name of a gRPC status code, as in the gRPC specification.
-pub fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code::*;
-    match code {
-        Ok => "OK",
-        Cancelled => "CANCELLED",
-        Unknown => "UNKNOWN",
-        InvalidArgument => "INVALID_ARGUMENT",
-        DeadlineExceeded => "DEADLINE_EXCEEDED",
-        NotFound => "NOT_FOUND",
-        AlreadyExists => "ALREADY_EXISTS",
-        PermissionDenied => "PERMISSION_DENIED",
-        ResourceExhausted => "RESOURCE_EXHAUSTED",
-        FailedPrecondition => "FAILED_PRECONDITION",
-        Aborted => "ABORTED",
-        OutOfRange => "OUT_OF_RANGE",
-        Unimplemented => "UNIMPLEMENTED",
-        Internal => "INTERNAL",
-        Unavailable => "UNAVAILABLE",
-        DataLoss => "DATA_LOSS",
-        Unauthenticated => "UNAUTHENTICATED",
-    }
-}
-
 /// The message of an error: `<CODE> [<REASON>]: <message>` for a gRPC status, then one
 /// indented line per invalid field.
 pub fn error_line(err: &anyhow::Error) -> String {
@@ -599,8 +575,13 @@ pub fn error_line(err: &anyhow::Error) -> String {
         Some(s) => {
             let details = s.get_error_details();
             let mut line = match details.error_info() {
-                Some(info) => format!("{} [{}]: {}", code_name(s.code()), info.reason, s.message()),
-                None => format!("{}: {}", code_name(s.code()), s.message()),
+                Some(info) => format!(
+                    "{} [{}]: {}",
+                    rekam_api::code_name(s.code()),
+                    info.reason,
+                    s.message()
+                ),
+                None => format!("{}: {}", rekam_api::code_name(s.code()), s.message()),
             };
             if let Some(br) = details.bad_request() {
                 for v in &br.field_violations {

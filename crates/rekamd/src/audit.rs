@@ -23,10 +23,18 @@ const QUEUE: usize = 4096;
 /// Entries written in one transaction, at most.
 const BATCH: usize = 512;
 
+/// What the writer receives.
+enum Msg {
+    /// An entry to append.
+    Entry(AuditEntry),
+    /// Answer once everything received before is written.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
 /// The daemon's audit recorder.
 #[derive(Clone)]
 pub struct Auditor {
-    tx: mpsc::Sender<AuditEntry>,
+    tx: mpsc::Sender<Msg>,
 }
 
 impl std::fmt::Debug for Auditor {
@@ -35,38 +43,47 @@ impl std::fmt::Debug for Auditor {
     }
 }
 
+/// Appends `entries` to the store's log, trying again (a little later each time) until it
+/// works: the store may be full or busy for a while, and callers wait meanwhile once the
+/// queue is full, so nothing is dropped.
+async fn write(store: &Arc<dyn EnrollmentStore>, entries: Vec<AuditEntry>, failures: &RefusalLog) {
+    let mut tries = 0u32;
+    while !entries.is_empty() {
+        let s = Arc::clone(store);
+        let e = entries.clone();
+        match tokio::task::spawn_blocking(move || s.append_audit(&e)).await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => failures.refused(|unlogged| {
+                error!(error = %e, entries = entries.len(), unlogged,
+                    "cannot write the audit log: keeping the entries and trying again");
+            }),
+            Err(e) => error!(error = %e, "the audit writer failed"),
+        }
+        tries = tries.saturating_add(1);
+        tokio::time::sleep(Duration::from_millis(100 * u64::from(tries.min(50)))).await;
+    }
+}
+
 impl Auditor {
     /// Starts the writer over `store`; it ends when every [`Auditor`] is dropped, after
     /// writing what it holds.
     pub fn start(store: Arc<dyn EnrollmentStore>) -> Auditor {
-        let (tx, mut rx) = mpsc::channel::<AuditEntry>(QUEUE);
+        let (tx, mut rx) = mpsc::channel::<Msg>(QUEUE);
         tokio::spawn(async move {
-            let failures = Arc::new(RefusalLog::default());
+            let failures = RefusalLog::default();
             let mut batch = Vec::with_capacity(BATCH);
             while rx.recv_many(&mut batch, BATCH).await > 0 {
-                let entries = std::mem::take(&mut batch);
-                let store = Arc::clone(&store);
-                let mut tries = 0u32;
-                loop {
-                    let s = Arc::clone(&store);
-                    let e = entries.clone();
-                    let r = tokio::task::spawn_blocking(move || s.append_audit(&e)).await;
-                    match r {
-                        Ok(Ok(())) => break,
-                        Ok(Err(e)) => {
-                            failures.refused(|unlogged| {
-                                error!(error = %e, entries = entries.len(), unlogged,
-                                    "cannot write the audit log: keeping the entries and trying again");
-                            });
-                        }
-                        Err(e) => {
-                            error!(error = %e, "the audit writer failed");
-                        }
+                let mut entries = Vec::with_capacity(batch.len());
+                let mut flushes = Vec::new();
+                for m in batch.drain(..) {
+                    match m {
+                        Msg::Entry(e) => entries.push(e),
+                        Msg::Flush(done) => flushes.push(done),
                     }
-                    // The store may be full or busy for a while: keep the entries (callers
-                    // wait once the queue is full) and try again, a little later each time.
-                    tries = tries.saturating_add(1);
-                    tokio::time::sleep(Duration::from_millis(100 * u64::from(tries.min(50)))).await;
+                }
+                write(&store, entries, &failures).await;
+                for done in flushes {
+                    let _ = done.send(());
                 }
             }
         });
@@ -75,9 +92,18 @@ impl Auditor {
 
     /// Records an entry; waits while the writer's queue is full.
     pub async fn record(&self, entry: AuditEntry) {
-        if self.tx.send(entry).await.is_err() {
+        if self.tx.send(Msg::Entry(entry)).await.is_err() {
             error!("the audit writer has stopped: an entry is lost");
         }
+    }
+
+    /// Waits until every entry recorded before is in the store (the daemon's shutdown),
+    /// for at most `wait`; false when it did not finish in time.
+    pub async fn flush(&self, wait: Duration) -> bool {
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let flushed =
+            async { self.tx.send(Msg::Flush(done)).await.is_ok() && finished.await.is_ok() };
+        tokio::time::timeout(wait, flushed).await.unwrap_or(false)
     }
 }
 
@@ -112,33 +138,9 @@ pub fn outcome(headers: &HeaderMap) -> String {
         .get("grpc-status")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<i32>().ok())
-        .map(|c| code_name(tonic::Code::from_i32(c)))
+        .map(|c| rekam_api::code_name(tonic::Code::from_i32(c)))
         .unwrap_or("OK")
         .to_string()
-}
-
-/// A code's canonical name (`NOT_FOUND`).
-pub fn code_name(c: tonic::Code) -> &'static str {
-    use tonic::Code::*;
-    match c {
-        Ok => "OK",
-        Cancelled => "CANCELLED",
-        Unknown => "UNKNOWN",
-        InvalidArgument => "INVALID_ARGUMENT",
-        DeadlineExceeded => "DEADLINE_EXCEEDED",
-        NotFound => "NOT_FOUND",
-        AlreadyExists => "ALREADY_EXISTS",
-        PermissionDenied => "PERMISSION_DENIED",
-        ResourceExhausted => "RESOURCE_EXHAUSTED",
-        FailedPrecondition => "FAILED_PRECONDITION",
-        Aborted => "ABORTED",
-        OutOfRange => "OUT_OF_RANGE",
-        Unimplemented => "UNIMPLEMENTED",
-        Internal => "INTERNAL",
-        Unavailable => "UNAVAILABLE",
-        DataLoss => "DATA_LOSS",
-        Unauthenticated => "UNAUTHENTICATED",
-    }
 }
 
 /// Milliseconds since the Unix epoch, now.

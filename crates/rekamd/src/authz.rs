@@ -308,7 +308,7 @@ where
                     });
                     return Box::pin(async move {
                         if let Some((auditor, mut entry)) = audit {
-                            entry.outcome = crate::audit::code_name(code).to_string();
+                            entry.outcome = rekam_api::code_name(code).to_string();
                             auditor.record(entry).await;
                         }
                         Ok(status.into_http())

@@ -493,6 +493,10 @@ impl Daemon {
         {
             tracing::warn!("calls still running after 10 s: stopping anyway");
         }
+        // Every audit entry of the calls served is written before the process ends.
+        if !self.shared.auditor.flush(Duration::from_secs(5)).await {
+            tracing::error!("the audit log could not be written before stopping");
+        }
         // What the outbox has not delivered stays queued in the store for the next start.
         self.shared.pipeline.stop_outbox().await;
         let _ = std::fs::remove_file(&socket);

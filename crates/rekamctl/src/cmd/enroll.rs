@@ -191,7 +191,7 @@ impl Runner {
                         "{:>2}. {title:<22} FAILED  {:>8}  {}: {}",
                         self.n,
                         secs(took),
-                        crate::code_name(s.code()),
+                        rekam_api::code_name(s.code()),
                         s.message()
                     );
                 }
