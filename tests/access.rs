@@ -134,38 +134,15 @@ fn tcp_is_off_by_default() {
     assert_eq!(rekamd::Config::default().server.listen, "");
 }
 
-/// A daemon on a private socket and a TCP port, with small connection limits.
-async fn limited_daemon(
-    dir: &tempfile::TempDir,
-) -> (
-    std::path::PathBuf,
-    std::net::SocketAddr,
-    tokio::sync::oneshot::Sender<()>,
-) {
-    let socket = dir.path().join("rekamd.sock");
-    let mut config = rekamd::Config::default();
-    config.simulation.time_scale = 0.0;
-    config.simulation.prerender = false;
-    config.store.state_dir = Some(dir.path().join("state"));
-    config.server.max_connections = 3;
-    config.server.handshake_timeout_ms = 500;
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = tcp.local_addr().unwrap();
-    config.server.listen = addr.to_string();
-    let daemon = rekamd::Daemon::open(config).unwrap();
-    let uds = rekamd::server::bind_unix(&socket).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let s = socket.clone();
-    tokio::spawn(daemon.serve_on(uds, Some(tcp), s, async move {
-        let _ = stopped.await;
-    }));
-    (socket, addr, stop)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_tcp_connections_cannot_lock_out_the_socket_and_are_closed() {
-    let dir = tempfile::tempdir().unwrap();
-    let (socket, addr, stop) = limited_daemon(&dir).await;
+    // Small connection limits, on the socket and on a TCP port.
+    let d = TestDaemon::start_with_tcp(|c| {
+        c.server.max_connections = 3;
+        c.server.handshake_timeout_ms = 500;
+    })
+    .await;
+    let addr = d.tcp.expect("a TCP address");
     // Three connections that never speak fill the TCP listener...
     let mut idle = Vec::new();
     for _ in 0..3 {
@@ -184,7 +161,7 @@ async fn idle_tcp_connections_cannot_lock_out_the_socket_and_are_closed() {
             .map_err(anyhow::Error::from)
     });
     // while the Unix socket answers at once.
-    let ch = connect_unix(socket.clone()).await.unwrap();
+    let ch = connect_unix(d.socket.clone()).await.unwrap();
     let listed = pb::device_service_client::DeviceServiceClient::new(ch)
         .list_devices(pb::ListDevicesRequest {})
         .await
@@ -213,5 +190,5 @@ async fn idle_tcp_connections_cannot_lock_out_the_socket_and_are_closed() {
         .downcast::<tonic::Status>()
         .expect("a status from the daemon");
     assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
-    let _ = stop.send(());
+    d.stop().await;
 }

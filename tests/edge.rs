@@ -24,72 +24,27 @@ use tonic_types::StatusExt;
 
 /// A daemon serving on the Unix socket and on a TCP port of 127.0.0.1.
 struct TcpDaemon {
+    daemon: TestDaemon,
     addr: SocketAddr,
     socket: PathBuf,
     /// A signed-in officer's session token: calls over TCP need one.
     token: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _dir: tempfile::TempDir,
 }
 
 impl TcpDaemon {
-    /// Starts one like `TestDaemon::start_with`, plus a TCP listener on 127.0.0.1:0.
+    /// Starts one as `TestDaemon::start_with_tcp` does, with an officer signed in.
     async fn start_with(adjust: impl FnOnce(&mut rekamd::Config)) -> TcpDaemon {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("rekamd.sock");
-        let mut config = rekamd::Config::default();
-        config.simulation.time_scale = 0.0;
-        config.simulation.prerender = false;
-        config.server.listen = String::new();
-        config.server.socket = Some(socket.clone());
-        let state = dir.path().join("state");
-        config.store.state_dir = Some(state.clone());
-        let mut operators = rekam_operators::OperatorList::default();
-        operators
-            .add(
-                "off1",
-                "Budi",
-                &[rekam_operators::Role::Officer],
-                "off1-pin",
-            )
-            .unwrap();
-        rekam_operators::OperatorFile::in_state_dir(&state)
-            .save(&operators)
-            .unwrap();
-        adjust(&mut config);
-        let daemon = rekamd::Daemon::open(config).unwrap();
-        let uds = rekamd::server::bind_unix(&socket).unwrap();
-        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = tcp.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(daemon.serve_on(uds, Some(tcp), socket.clone(), async move {
-            let _ = stopped.await;
-        }));
-        // Wait until the TCP side answers.
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(addr).await.is_ok() && socket.exists() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let channel = rekam_tests::connect_unix(socket.clone()).await.unwrap();
-        let token = pb::session_service_client::SessionServiceClient::new(channel)
-            .sign_in(pb::SignInRequest {
-                operator_id: "off1".into(),
-                pin: "off1-pin".into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .token;
+        let daemon = TestDaemon::start_with_tcp(adjust).await;
+        rekam_tests::write_operators(
+            &daemon.state_dir(),
+            &[("off1", "Budi", rekam_operators::Role::Officer)],
+        );
+        let token = daemon.sign_in("off1").await;
         TcpDaemon {
-            addr,
-            socket,
+            addr: daemon.tcp.expect("a TCP address"),
+            socket: daemon.socket.clone(),
             token,
-            stop: Some(stop),
-            task: Some(task),
-            _dir: dir,
+            daemon,
         }
     }
 
@@ -97,13 +52,8 @@ impl TcpDaemon {
         tokio::net::TcpStream::connect(self.addr).await.unwrap()
     }
 
-    async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.task.take() {
-            t.await.unwrap().unwrap();
-        }
+    async fn stop(self) {
+        self.daemon.stop().await;
     }
 }
 
@@ -578,13 +528,11 @@ async fn tcp_answers_loopback_names_the_listen_host_and_allowed_hosts() {
         .connect()
         .await
         .unwrap();
-    let mut call = tonic::Request::new(pb::ListDevicesRequest {});
-    call.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {}", d.token).parse().unwrap(),
-    );
     let devices = pb::device_service_client::DeviceServiceClient::new(channel)
-        .list_devices(call)
+        .list_devices(rekam_tests::with_session(
+            &d.token,
+            pb::ListDevicesRequest {},
+        ))
         .await
         .unwrap()
         .into_inner();

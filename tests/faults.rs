@@ -9,14 +9,6 @@ use rekam_api::pb;
 use rekam_tests::*;
 use tonic::Code;
 
-async fn get(d: &TestDaemon, id: &str) -> pb::Enrollment {
-    d.enroll()
-        .get_enrollment(pb::GetEnrollmentRequest { name: id.into() })
-        .await
-        .unwrap()
-        .into_inner()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn printer_faults_fail_the_print_and_a_retry_prints() {
     let d = TestDaemon::start().await;
@@ -27,7 +19,7 @@ async fn printer_faults_fail_the_print_and_a_retry_prints() {
         d.fault("printer0", fault).await;
         let err = c.print(step(&id)).await.unwrap_err();
         assert_eq!(err.code(), Code::FailedPrecondition, "{fault}: {err:?}");
-        let e = get(&d, &id).await;
+        let e = d.get(&id).await;
         assert_eq!(stage(&e), pb::EnrollmentStage::Sent, "{fault}");
         assert!(!e.last_error.is_empty());
         assert_eq!(
@@ -55,7 +47,7 @@ async fn a_card_pulled_mid_encode_fails_verification_and_a_retry_encodes() {
     let err = c.encode(step(&id)).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
     assert!(err.message().contains("removed"), "{}", err.message());
-    assert_eq!(stage(&get(&d, &id).await), pb::EnrollmentStage::Printed);
+    assert_eq!(stage(&d.get(&id).await), pb::EnrollmentStage::Printed);
 
     // The card is gone until it is put back.
     let err = c.encode(step(&id)).await.unwrap_err();
@@ -91,7 +83,7 @@ async fn an_unplugged_scanner_keeps_the_face_and_recapture_works_after_replug() 
     };
     let err = c.capture_fingerprints(fp.clone()).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
-    let e = get(&d, &id).await;
+    let e = d.get(&id).await;
     assert!(
         e.recording.as_ref().unwrap().face,
         "the face stays recorded"
@@ -124,7 +116,7 @@ async fn poor_fingerprints_block_the_recording_until_recaptured() {
         "{}",
         err.message()
     );
-    let e = get(&d, &id).await;
+    let e = d.get(&id).await;
     assert!(e.recording.unwrap().fingers.is_empty());
     let err = c.finish_recording(step(&id)).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
@@ -267,7 +259,7 @@ async fn camera_signature_and_siak_faults() {
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
     d.clear("signature0").await;
     c.capture_signature(step(&id)).await.unwrap();
-    let e = get(&d, &id).await;
+    let e = d.get(&id).await;
     assert!(e.recording.as_ref().unwrap().face && e.recording.as_ref().unwrap().signature);
 
     // Unknown faults and targets are explained.
@@ -302,7 +294,7 @@ async fn a_failed_send_gives_a_receipt_and_the_card_is_finished_on_return() {
     let id = recorded(&d).await;
     let err = c.send(step(&id)).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
-    let e = get(&d, &id).await;
+    let e = d.get(&id).await;
     assert_eq!(stage(&e), pb::EnrollmentStage::Recorded);
     // Printing waits for a successful send.
     assert_eq!(
@@ -353,7 +345,7 @@ async fn a_print_past_its_deadline_cancels_the_job_and_can_be_retried() {
     req.set_timeout(Duration::from_millis(800));
     let err = c.print(req).await.unwrap_err();
     assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
-    let e = get(&d, &id).await;
+    let e = d.get(&id).await;
     assert_eq!(stage(&e), pb::EnrollmentStage::Sent);
     let job = e.print_job.clone();
     assert!(job.is_empty(), "a failed step commits nothing: {job}");

@@ -9,14 +9,6 @@ use rekam_tests::*;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-async fn get(d: &TestDaemon, id: &str) -> pb::Enrollment {
-    d.enroll()
-        .get_enrollment(pb::GetEnrollmentRequest { name: id.into() })
-        .await
-        .unwrap()
-        .into_inner()
-}
-
 fn all_fingers() -> Vec<i32> {
     (1..=10).collect()
 }
@@ -49,7 +41,7 @@ async fn below_the_minimum_every_position_is_tried_again_then_a_supervisor_accep
     assert_eq!(listed.len(), 10, "{listed:?}");
     assert!(listed.contains(&"RIGHT_INDEX") && listed.contains(&"LEFT_THUMB"));
     // Nothing was recorded.
-    assert!(get(&d, &id).await.recording.unwrap().fingers.is_empty());
+    assert!(d.get(&id).await.recording.unwrap().fingers.is_empty());
 
     // The prompts came as fields: each slap placed, then placed again (attempt 2).
     let mut prompts = Vec::new();

@@ -24,6 +24,8 @@ pub use pb::simulation_service_client::SimulationServiceClient;
 pub struct TestDaemon {
     /// Its socket.
     pub socket: PathBuf,
+    /// Its TCP address, when started with one ([`TestDaemon::start_with_tcp`]).
+    pub tcp: Option<std::net::SocketAddr>,
     /// A channel to it.
     pub channel: Channel,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -54,6 +56,17 @@ impl TestDaemon {
 
     /// Starts a daemon after adjusting the default configuration.
     pub async fn start_with(adjust: impl FnOnce(&mut rekamd::Config)) -> TestDaemon {
+        Self::start_on(adjust, false).await
+    }
+
+    /// Starts one as [`TestDaemon::start_with`] does, also listening on TCP at 127.0.0.1
+    /// on a free port (in [`TestDaemon::tcp`]); `server.listen` names that address unless
+    /// `adjust` sets another.
+    pub async fn start_with_tcp(adjust: impl FnOnce(&mut rekamd::Config)) -> TestDaemon {
+        Self::start_on(adjust, true).await
+    }
+
+    async fn start_on(adjust: impl FnOnce(&mut rekamd::Config), with_tcp: bool) -> TestDaemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let socket = dir.path().join("rekamd.sock");
         let mut config = rekamd::Config::default();
@@ -69,21 +82,54 @@ impl TestDaemon {
         config.station.send_wait_secs = 0.5;
         // The station's days in WIB, whatever the machine's time zone.
         config.station.utc_offset_minutes = Some(420);
+        let tcp = if with_tcp {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind TCP");
+            config.server.listen = l.local_addr().expect("TCP address").to_string();
+            Some(l)
+        } else {
+            None
+        };
+        let addr = tcp.as_ref().and_then(|l| l.local_addr().ok());
         adjust(&mut config);
         let daemon = rekamd::Daemon::open(config).expect("open daemon");
         let uds = rekamd::server::bind_unix(&socket).expect("bind");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(daemon.serve_on(uds, None, socket.clone(), async move {
+        let task = tokio::spawn(daemon.serve_on(uds, tcp, socket.clone(), async move {
             let _ = stopped.await;
         }));
         let channel = connect_unix(socket.clone()).await.expect("connect");
         TestDaemon {
             socket,
+            tcp: addr,
             channel,
             stop: Some(stop),
             task: Some(task),
             _dir: dir,
         }
+    }
+
+    /// One enrollment.
+    pub async fn get(&self, id: &str) -> pb::Enrollment {
+        self.enroll()
+            .get_enrollment(pb::GetEnrollmentRequest { name: id.into() })
+            .await
+            .expect("get enrollment")
+            .into_inner()
+    }
+
+    /// Signs an operator of [`write_operators`] in (PIN `<id>-pin`); the session token.
+    pub async fn sign_in(&self, id: &str) -> String {
+        pb::session_service_client::SessionServiceClient::new(self.channel.clone())
+            .sign_in(pb::SignInRequest {
+                operator_id: id.into(),
+                pin: format!("{id}-pin"),
+            })
+            .await
+            .expect("sign in")
+            .into_inner()
+            .token
     }
 
     /// Its state directory (the store, `operators.json`).
@@ -196,6 +242,31 @@ impl TestDaemon {
             .await
             .expect("clear faults");
     }
+}
+
+/// A request carrying a session token (`authorization: Bearer <token>`).
+pub fn with_session<T>(token: &str, msg: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}")
+            .parse()
+            .expect("a token is a header value"),
+    );
+    r
+}
+
+/// Writes the station's operator list in `state_dir`: each operator (id, name, role) with
+/// the PIN `<id>-pin`.
+pub fn write_operators(state_dir: &Path, operators: &[(&str, &str, rekam_operators::Role)]) {
+    let mut l = rekam_operators::OperatorList::default();
+    for (id, name, role) in operators {
+        l.add(id, name, &[*role], &format!("{id}-pin"))
+            .expect("add operator");
+    }
+    rekam_operators::OperatorFile::in_state_dir(state_dir)
+        .save(&l)
+        .expect("save operators");
 }
 
 /// A simulation target as the API names it: a device id ("printer0") becomes its resource

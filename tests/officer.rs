@@ -14,14 +14,6 @@ fn reason(s: &Status) -> String {
         .unwrap_or_default()
 }
 
-async fn get(d: &TestDaemon, id: &str) -> pb::Enrollment {
-    d.enroll()
-        .get_enrollment(pb::GetEnrollmentRequest { name: id.into() })
-        .await
-        .unwrap()
-        .into_inner()
-}
-
 async fn media(
     d: &TestDaemon,
     id: &str,
@@ -60,7 +52,7 @@ async fn the_officer_sees_every_recorded_image_full_or_as_a_thumbnail() {
     .await
     .unwrap();
     c.capture_signature(step(&id)).await.unwrap();
-    let e = get(&d, &id).await;
+    let e = d.get(&id).await;
     let summary = e.recording.unwrap();
 
     let face = media(&d, &id, pb::MediaKind::Face, 0, pb::MediaSize::Full)

@@ -27,14 +27,6 @@ fn req(id: &str, request_id: &str) -> pb::StepRequest {
     }
 }
 
-async fn get(d: &TestDaemon, id: &str) -> pb::Enrollment {
-    d.enroll()
-        .get_enrollment(pb::GetEnrollmentRequest { name: id.into() })
-        .await
-        .unwrap()
-        .into_inner()
-}
-
 async fn cards(d: &TestDaemon) -> u32 {
     d.printer()
         .get_supplies(pb::GetSuppliesRequest::default())
@@ -51,7 +43,7 @@ async fn running_until(
     f: impl Fn(&pb::StepOperation) -> bool,
 ) -> pb::StepOperation {
     for _ in 0..500 {
-        if let Some(op) = get(d, id).await.running_step
+        if let Some(op) = d.get(id).await.running_step
             && f(&op)
         {
             return op;
@@ -101,7 +93,7 @@ async fn a_print_goes_on_after_a_disconnect_and_its_retry_uses_no_second_card() 
     assert_eq!(stage(&e), pb::EnrollmentStage::Printed);
     assert_eq!(e.print_job, op.print_job);
     assert_eq!(cards(&d).await, before - 1, "one card, not two");
-    let prints = history_of(&get(&d, &id).await, pb::Step::Print);
+    let prints = history_of(&d.get(&id).await, pb::Step::Print);
     assert_eq!(prints.len(), 1, "{prints:?}");
     let p = &prints[0];
     assert_eq!(p.status, pb::StepStatus::Succeeded as i32);
@@ -231,7 +223,7 @@ async fn a_step_asked_again_after_success_answers_with_the_enrollment() {
     let mut c = d.enroll();
     let id = verified(&d).await;
     // Documents and SIAK already done: asked again, they answer, and add no history.
-    let before = get(&d, &id).await.history.len();
+    let before = d.get(&id).await.history.len();
     let e = c
         .check_documents(pb::CheckDocumentsRequest {
             name: id.clone(),
@@ -243,7 +235,7 @@ async fn a_step_asked_again_after_success_answers_with_the_enrollment() {
         .into_inner();
     assert_eq!(stage(&e), pb::EnrollmentStage::IdentityVerified);
     c.verify_identity(step(&id)).await.unwrap();
-    assert_eq!(get(&d, &id).await.history.len(), before);
+    assert_eq!(d.get(&id).await.history.len(), before);
     // A step that never ran is still out of order.
     let err = c.print(step(&id)).await.unwrap_err();
     assert_eq!(reason(&err), "STEP_OUT_OF_ORDER");
@@ -308,7 +300,7 @@ async fn cancel_step_stops_a_print_and_records_the_spoiled_card() {
     let last = rest.last().unwrap().as_ref().unwrap();
     assert_eq!(last.state, pb::OperationState::Cancelled as i32);
 
-    let e = get(&d, &id).await;
+    let e = d.get(&id).await;
     assert_eq!(stage(&e), pb::EnrollmentStage::Sent);
     assert!(e.running_step.is_none());
     let prints = history_of(&e, pb::Step::Print);
@@ -351,7 +343,7 @@ async fn a_step_past_its_deadline_is_recorded_as_timed_out() {
     let err = c.capture_fingerprints(r).await.unwrap_err();
     assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
     assert_eq!(reason(&err), "DEADLINE_EXCEEDED");
-    let e = get(&d, &id).await;
+    let e = d.get(&id).await;
     let h = history_of(&e, pb::Step::CaptureFingerprints);
     assert_eq!(h.len(), 1);
     assert_eq!(h[0].status, pb::StepStatus::TimedOut as i32);

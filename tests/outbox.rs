@@ -15,14 +15,6 @@ use rekam_api::pb;
 use rekam_tests::*;
 use tonic::Code;
 
-async fn get(d: &TestDaemon, id: &str) -> pb::Enrollment {
-    d.enroll()
-        .get_enrollment(pb::GetEnrollmentRequest { name: id.into() })
-        .await
-        .unwrap()
-        .into_inner()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_outbox_delivers_after_the_network_returns_and_the_card_is_printed_on_return() {
     let d = TestDaemon::start().await;
@@ -30,7 +22,7 @@ async fn the_outbox_delivers_after_the_network_returns_and_the_card_is_printed_o
     d.fault("datacentre", "unavailable").await;
     let id = recorded(&d).await;
     // Queued when the recording was finished; the attempts fail.
-    let e = get(&d, &id).await;
+    let e = d.get(&id).await;
     let q = e.delivery.expect("queued with the recording");
     assert!(q.size > 10_000, "the package: {q:?}");
     assert!(q.queue_time.is_some());
@@ -67,7 +59,7 @@ async fn the_outbox_delivers_after_the_network_returns_and_the_card_is_printed_o
     d.clear("datacentre").await;
     let mut ready = None;
     for _ in 0..200 {
-        let e = get(&d, &id).await;
+        let e = d.get(&id).await;
         if let Some(s) = e.delivery.filter(|s| !s.print_ready_reference.is_empty()) {
             ready = Some(s);
             break;
@@ -123,7 +115,7 @@ async fn a_duplicate_verdict_blocks_the_card_and_says_why() {
         .cloned()
         .unwrap();
     assert_eq!(info.metadata["duplicate_reason"], "NIK_HAS_CARD");
-    let e = get(&d, &id).await;
+    let e = d.get(&id).await;
     assert_eq!(e.delivery.unwrap().duplicate_reason, "NIK_HAS_CARD");
     assert_eq!(
         c.print(step(&id)).await.unwrap_err().code(),

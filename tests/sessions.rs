@@ -2,29 +2,23 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use rekam_api::pb;
-use rekam_operators::{OperatorFile, OperatorList, Role};
+use rekam_operators::{OperatorFile, Role};
 use rekam_tests::*;
-use tonic::{Code, Request, Status};
+use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 /// The station's operators: one per role, PIN "<id>-pin".
-fn write_operators(state_dir: &std::path::Path) {
-    let mut l = OperatorList::default();
-    l.add("off1", "Budi Santoso", &[Role::Officer], "off1-pin")
-        .unwrap();
-    l.add("spv1", "Ani Rahma", &[Role::Supervisor], "spv1-pin")
-        .unwrap();
-    l.add("tek1", "Joko", &[Role::Technician], "tek1-pin")
-        .unwrap();
-    l.add("kpl1", "Ibu Kepala", &[Role::HeadOfOffice], "kpl1-pin")
-        .unwrap();
-    OperatorFile::in_state_dir(state_dir).save(&l).unwrap();
-}
+const OPERATORS: [(&str, &str, Role); 4] = [
+    ("off1", "Budi Santoso", Role::Officer),
+    ("spv1", "Ani Rahma", Role::Supervisor),
+    ("tek1", "Joko", Role::Technician),
+    ("kpl1", "Ibu Kepala", Role::HeadOfOffice),
+];
 
-/// A daemon whose socket requires sign-in, with the operators of [`write_operators`].
+/// A daemon whose socket requires sign-in, with the [`OPERATORS`].
 async fn strict() -> TestDaemon {
     let d = TestDaemon::start_with(|c| c.access.require_sign_in = true).await;
-    write_operators(&d.state_dir());
+    write_operators(&d.state_dir(), &OPERATORS);
     d
 }
 
@@ -32,26 +26,6 @@ fn reason(s: &Status) -> String {
     s.get_details_error_info()
         .map(|i| i.reason)
         .unwrap_or_default()
-}
-
-/// A request carrying a session token.
-fn with<T>(token: &str, msg: T) -> Request<T> {
-    let mut r = Request::new(msg);
-    r.metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    r
-}
-
-async fn sign_in(d: &TestDaemon, id: &str) -> String {
-    pb::session_service_client::SessionServiceClient::new(d.channel.clone())
-        .sign_in(pb::SignInRequest {
-            operator_id: id.into(),
-            pin: format!("{id}-pin"),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .token
 }
 
 /// One call of each kind the roles tell apart; Ok(()) when it was let through (whatever
@@ -64,12 +38,12 @@ async fn try_call(d: &TestDaemon, token: &str, what: &str) -> Result<(), Status>
     let r = match what {
         "list devices" => d
             .devices()
-            .list_devices(with(token, pb::ListDevicesRequest {}))
+            .list_devices(with_session(token, pb::ListDevicesRequest {}))
             .await
             .map(|_| ()),
         "self-test" => d
             .devices()
-            .self_test(with(
+            .self_test(with_session(
                 token,
                 pb::SelfTestRequest {
                     name: "devices/printer0".into(),
@@ -79,7 +53,7 @@ async fn try_call(d: &TestDaemon, token: &str, what: &str) -> Result<(), Status>
             .map(|_| ()),
         "inject fault" => d
             .sim()
-            .list_faults(with(
+            .list_faults(with_session(
                 token,
                 pb::ListFaultsRequest {
                     target: "devices/printer0".into(),
@@ -89,17 +63,17 @@ async fn try_call(d: &TestDaemon, token: &str, what: &str) -> Result<(), Status>
             .map(|_| ()),
         "read chip" => d
             .encoder()
-            .read_files(with(token, pb::ReadFilesRequest::default()))
+            .read_files(with_session(token, pb::ReadFilesRequest::default()))
             .await
             .map(|_| ()),
         "list enrollments" => d
             .enroll()
-            .list_enrollments(with(token, pb::ListEnrollmentsRequest::default()))
+            .list_enrollments(with_session(token, pb::ListEnrollmentsRequest::default()))
             .await
             .map(|_| ()),
         "reprint" => d
             .enroll()
-            .reprint_card(with(
+            .reprint_card(with_session(
                 token,
                 pb::ReprintCardRequest {
                     name: "enrollments/none".into(),
@@ -110,7 +84,7 @@ async fn try_call(d: &TestDaemon, token: &str, what: &str) -> Result<(), Status>
             .map(|_| ()),
         "outbox" => d
             .enroll()
-            .list_deliveries(with(token, pb::ListDeliveriesRequest::default()))
+            .list_deliveries(with_session(token, pb::ListDeliveriesRequest::default()))
             .await
             .map(|_| ()),
         other => panic!("{other}"),
@@ -150,7 +124,7 @@ async fn each_role_is_let_through_to_its_calls_only() {
         ("kpl1", &[]),
     ];
     for (op, allowed) in table {
-        let token = sign_in(&d, op).await;
+        let token = d.sign_in(op).await;
         for call in calls {
             let r = try_call(&d, &token, call).await;
             if allowed.contains(&call) {
@@ -179,7 +153,7 @@ async fn without_a_session_nothing_but_health_and_sign_in() {
     assert_eq!(reason(&s), "UNAUTHENTICATED");
     let s = d
         .devices()
-        .list_devices(with("not-a-token", pb::ListDevicesRequest {}))
+        .list_devices(with_session("not-a-token", pb::ListDevicesRequest {}))
         .await
         .unwrap_err();
     assert_eq!(s.code(), Code::Unauthenticated);
@@ -208,10 +182,10 @@ async fn without_a_session_nothing_but_health_and_sign_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_is_seen_signed_out_and_ended_by_disabling() {
     let d = strict().await;
-    let token = sign_in(&d, "off1").await;
+    let token = d.sign_in("off1").await;
     let mut sessions = pb::session_service_client::SessionServiceClient::new(d.channel.clone());
     let s = sessions
-        .get_session(with(&token, pb::GetSessionRequest {}))
+        .get_session(with_session(&token, pb::GetSessionRequest {}))
         .await
         .unwrap()
         .into_inner();
@@ -221,14 +195,14 @@ async fn a_session_is_seen_signed_out_and_ended_by_disabling() {
     assert!(s.name.starts_with("sessions/") && !s.name.contains(&token));
     assert!(s.expire_time.is_some());
     sessions
-        .sign_out(with(&token, pb::SignOutRequest {}))
+        .sign_out(with_session(&token, pb::SignOutRequest {}))
         .await
         .unwrap();
     let e = try_call(&d, &token, "list devices").await.unwrap_err();
     assert_eq!(e.code(), Code::Unauthenticated);
 
     // Disabled in the file while signed in: the next call is refused.
-    let token = sign_in(&d, "off1").await;
+    let token = d.sign_in("off1").await;
     try_call(&d, &token, "list devices").await.unwrap();
     let f = OperatorFile::in_state_dir(&d.state_dir());
     let mut l = f.load().unwrap();
@@ -277,11 +251,11 @@ async fn five_wrong_pins_lock_the_operator() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overrides_need_a_supervisor_and_record_who() {
     let d = strict().await;
-    let officer = sign_in(&d, "off1").await;
-    let supervisor = sign_in(&d, "spv1").await;
+    let officer = d.sign_in("off1").await;
+    let supervisor = d.sign_in("spv1").await;
     let mut c = d.enroll();
     let e = c
-        .create_enrollment(with(
+        .create_enrollment(with_session(
             &officer,
             pb::CreateEnrollmentRequest {
                 applicant: Some(applicant()),
@@ -291,7 +265,7 @@ async fn overrides_need_a_supervisor_and_record_who() {
         .await
         .unwrap()
         .into_inner();
-    c.check_documents(with(
+    c.check_documents(with_session(
         &officer,
         pb::CheckDocumentsRequest {
             name: e.name.clone(),
@@ -301,7 +275,7 @@ async fn overrides_need_a_supervisor_and_record_who() {
     ))
     .await
     .unwrap();
-    c.verify_identity(with(&officer, step(&e.name)))
+    c.verify_identity(with_session(&officer, step(&e.name)))
         .await
         .unwrap();
     let missing = pb::CaptureFingerprintsStepRequest {
@@ -318,13 +292,13 @@ async fn overrides_need_a_supervisor_and_record_who() {
         ..Default::default()
     };
     let s = c
-        .capture_fingerprints(with(&officer, missing.clone()))
+        .capture_fingerprints(with_session(&officer, missing.clone()))
         .await
         .unwrap_err();
     assert_eq!(s.code(), Code::PermissionDenied);
     assert_eq!(reason(&s), "ROLE_REQUIRED");
     let e = c
-        .capture_fingerprints(with(&supervisor, missing))
+        .capture_fingerprints(with_session(&supervisor, missing))
         .await
         .unwrap()
         .into_inner();
@@ -358,12 +332,7 @@ async fn the_local_user_needs_no_session_on_the_socket_unless_required() {
         .unwrap();
     // The steps it asks for are recorded under its uid.
     let id = verified(&d).await;
-    let e = d
-        .enroll()
-        .get_enrollment(pb::GetEnrollmentRequest { name: id })
-        .await
-        .unwrap()
-        .into_inner();
+    let e = d.get(&id).await;
     let me = format!("local:{}", nix::unistd::geteuid());
     assert!(e.history.len() >= 3);
     assert!(
@@ -376,22 +345,9 @@ async fn the_local_user_needs_no_session_on_the_socket_unless_required() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_always_needs_a_session() {
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("rekamd.sock");
-    let mut config = rekamd::Config::default();
-    config.simulation.time_scale = 0.0;
-    config.simulation.prerender = false;
-    config.store.state_dir = Some(dir.path().join("state"));
-    write_operators(&dir.path().join("state"));
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = tcp.local_addr().unwrap();
-    config.server.listen = addr.to_string();
-    let daemon = rekamd::Daemon::open(config).unwrap();
-    let uds = rekamd::server::bind_unix(&socket).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(daemon.serve_on(uds, Some(tcp), socket, async move {
-        let _ = stopped.await;
-    }));
+    let d = TestDaemon::start_with_tcp(|_| {}).await;
+    write_operators(&d.state_dir(), &OPERATORS);
+    let addr = d.tcp.expect("a TCP address");
     let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect()
@@ -413,12 +369,11 @@ async fn tcp_always_needs_a_session() {
         .into_inner()
         .token;
     let list = devices
-        .list_devices(with(&token, pb::ListDevicesRequest {}))
+        .list_devices(with_session(&token, pb::ListDevicesRequest {}))
         .await
         .unwrap();
     assert_eq!(list.into_inner().devices.len(), 5);
-    let _ = stop.send(());
-    task.await.unwrap().unwrap();
+    d.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -502,10 +457,10 @@ async fn rekamctl_manages_operators_and_signs_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_on_personal_data_are_audited_with_who_and_what() {
     let d = strict().await;
-    let officer = sign_in(&d, "off1").await;
+    let officer = d.sign_in("off1").await;
     let mut c = d.enroll();
     let e = c
-        .create_enrollment(with(
+        .create_enrollment(with_session(
             &officer,
             pb::CreateEnrollmentRequest {
                 applicant: Some(applicant()),
@@ -517,7 +472,7 @@ async fn calls_on_personal_data_are_audited_with_who_and_what() {
         .into_inner();
     // Every step records who asked for it.
     assert_eq!(e.history[0].operator, "off1");
-    c.get_enrollment(with(
+    c.get_enrollment(with_session(
         &officer,
         pb::GetEnrollmentRequest {
             name: e.name.clone(),
@@ -526,7 +481,7 @@ async fn calls_on_personal_data_are_audited_with_who_and_what() {
     .await
     .unwrap();
     let s = c
-        .get_media(with(
+        .get_media(with_session(
             &officer,
             pb::GetMediaRequest {
                 name: e.name.clone(),
@@ -545,15 +500,21 @@ async fn calls_on_personal_data_are_audited_with_who_and_what() {
 
     // An officer cannot read the log; a supervisor can, and finds each call.
     let s = pb::audit_service_client::AuditServiceClient::new(d.channel.clone())
-        .list_audit_entries(with(&officer, pb::ListAuditEntriesRequest::default()))
+        .list_audit_entries(with_session(
+            &officer,
+            pb::ListAuditEntriesRequest::default(),
+        ))
         .await
         .unwrap_err();
     assert_eq!(s.code(), Code::PermissionDenied);
-    let supervisor = sign_in(&d, "spv1").await;
+    let supervisor = d.sign_in("spv1").await;
     let mut log = pb::ListAuditEntriesResponse::default();
     for _ in 0..100 {
         log = pb::audit_service_client::AuditServiceClient::new(d.channel.clone())
-            .list_audit_entries(with(&supervisor, pb::ListAuditEntriesRequest::default()))
+            .list_audit_entries(with_session(
+                &supervisor,
+                pb::ListAuditEntriesRequest::default(),
+            ))
             .await
             .unwrap()
             .into_inner();

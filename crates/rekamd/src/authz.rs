@@ -113,26 +113,28 @@ pub fn need(path: &str) -> Need {
     }
 }
 
-/// The bearer token of a request's `authorization` metadata.
-pub fn bearer<B>(req: &Request<B>) -> Option<&str> {
-    let v = req
-        .headers()
-        .get(http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = v.split_once(' ')?;
+/// The token of an `authorization` value `Bearer <token>`.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim())
         .filter(|t| !t.is_empty())
 }
 
+/// The bearer token of a request's `authorization` metadata.
+pub fn bearer<B>(req: &Request<B>) -> Option<&str> {
+    bearer_token(
+        req.headers()
+            .get(http::header::AUTHORIZATION)?
+            .to_str()
+            .ok()?,
+    )
+}
+
 /// The bearer token of a call's metadata, as the services see it.
 pub fn bearer_of(md: &tonic::metadata::MetadataMap) -> Option<String> {
-    let v = md.get("authorization")?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
+    bearer_token(md.get("authorization")?.to_str().ok()?).map(str::to_string)
 }
 
 /// The rules of one listener.
@@ -316,9 +318,7 @@ where
                 }
             }
         }
-        // Call the instance that was polled ready; keep a fresh clone for the next call.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = crate::edge::take_ready(&mut self.inner);
         let fut = inner.call(req);
         Box::pin(async move {
             let res = fut.await?;

@@ -508,9 +508,7 @@ where
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
                 .collect::<Vec<_>>()
         });
-        // Call the instance that was polled ready; keep a fresh clone for the next call.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = take_ready(&mut self.inner);
         let fut = inner.call(req);
         Box::pin(async move {
             let mut res = fut.await?;
@@ -524,6 +522,13 @@ where
             Ok(res)
         })
     }
+}
+
+/// The inner service that was polled ready, for a call, leaving a fresh clone in its place
+/// for the next one (a clone is not ready until polled itself).
+pub(crate) fn take_ready<S: Clone>(inner: &mut S) -> S {
+    let clone = inner.clone();
+    std::mem::replace(inner, clone)
 }
 
 /// A preflight of an allowed origin: 204, the requested headers that are benign beside
@@ -772,8 +777,7 @@ where
             drop(req);
             return Box::pin(std::future::ready(Ok(status.into_http())));
         }
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = take_ready(&mut self.inner);
         let fut = inner.call(req);
         Box::pin(async move {
             let res = fut.await?;
