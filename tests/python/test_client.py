@@ -28,6 +28,9 @@ from rekam.v1 import enrollment_pb2_grpc
 from rekam.v1 import printer_pb2, printer_pb2_grpc
 from rekam.v1 import sessions_pb2, sessions_pb2_grpc
 from rekam.v1 import audit_pb2, audit_pb2_grpc
+from rekam.v1 import complaints_pb2 as cp
+from rekam.v1 import complaints_pb2_grpc
+from rekam.v1 import reports_pb2, reports_pb2_grpc
 
 # Generous: simulators may run at realistic speed.
 CALL_TIMEOUT = float(os.environ.get("REKAM_PY_TIMEOUT", "60"))
@@ -81,6 +84,8 @@ class Client:
         self.printer = printer_pb2_grpc.PrinterServiceStub(channel)
         self.sessions = sessions_pb2_grpc.SessionServiceStub(channel)
         self.audit = audit_pb2_grpc.AuditServiceStub(channel)
+        self.complaints = complaints_pb2_grpc.ComplaintServiceStub(channel)
+        self.reports = reports_pb2_grpc.ReportServiceStub(channel)
 
     def device_of_class(self, cls):
         devs = self.devices.ListDevices(
@@ -311,6 +316,13 @@ def test_full_enrollment(c):
     assert len(e.card_uid) > 0, "no card UID"
     e = c.enroll.HandOver(step, timeout=CALL_TIMEOUT)
     check_stage(e, "ENROLLMENT_STAGE_HANDED_OVER", "HandOver")
+    # SIAK's answer is kept, and every artefact is in the signed chain, unchanged.
+    assert e.siak.verdict == en.SIAK_VERDICT_MATCH and e.siak.reference, e.siak
+    v = c.enroll.VerifyEnrollment(en.VerifyEnrollmentRequest(name=eid), timeout=CALL_TIMEOUT)
+    assert v.intact and not v.problems, v
+    # face, 3 slaps, signature, package, 2 card images, 4 chip files
+    assert v.entries == e.chain_entries and v.entries >= 11, v
+    assert v.checked_artefacts >= 10 and len(v.key_id) == 16, v
     # What the station remembers.
     got = c.enroll.GetEnrollment(
         en.GetEnrollmentRequest(name=eid), timeout=CALL_TIMEOUT
@@ -667,6 +679,133 @@ def test_audit_log(c):
     assert len(after.entries) == 0 and last >= 2, after
 
 
+def test_receipt_and_return_visit(c):
+    """The send fails: a receipt with a signed QR code; a forged QR is refused; once the
+    data centre answers print-ready, the QR reopens the enrollment ready to print."""
+    e = c.enroll.CreateEnrollment(
+        en.CreateEnrollmentRequest(applicant=applicant(11)), timeout=CALL_TIMEOUT
+    )
+    eid = e.name
+    step = en.StepRequest(name=eid)
+    c.enroll.CheckDocuments(
+        en.CheckDocumentsRequest(name=eid, kk_number_on_document=DEMO_KK), timeout=CALL_TIMEOUT
+    )
+    for call in (c.enroll.VerifyIdentity, c.enroll.CaptureFace):
+        call(step, timeout=CALL_TIMEOUT)
+    c.enroll.CaptureFingerprints(en.CaptureFingerprintsStepRequest(name=eid), timeout=CALL_TIMEOUT)
+    c.enroll.CaptureSignature(step, timeout=CALL_TIMEOUT)
+    c.sim.InjectFault(
+        devices_pb2.InjectFaultRequest(target="datacentre", fault="unavailable"),
+        timeout=CALL_TIMEOUT,
+    )
+    try:
+        c.enroll.FinishRecording(step, timeout=CALL_TIMEOUT)
+        expect_code(grpc.StatusCode.UNAVAILABLE, c.enroll.Send, step)
+        e = c.enroll.IssueReceipt(step, timeout=CALL_TIMEOUT)
+        check_stage(e, "ENROLLMENT_STAGE_RECEIPT_ISSUED", "IssueReceipt")
+        qr = e.receipt.qr
+        assert qr.startswith("REKAM-BP1:" + e.receipt.number + ":"), qr
+        pdf = c.enroll.GetReceiptDocument(
+            en.GetReceiptDocumentRequest(name=eid), timeout=CALL_TIMEOUT
+        )
+        assert pdf.content_type == "application/pdf" and pdf.data[:5] == b"%PDF-", pdf.content_type
+        assert pdf.qr == qr and pdf.number == e.receipt.number
+        png = c.enroll.GetReceiptDocument(
+            en.GetReceiptDocumentRequest(name=eid, format=en.RECEIPT_FORMAT_PNG),
+            timeout=CALL_TIMEOUT,
+        )
+        assert png.data[:4] == b"\x89PNG", png.content_type
+        # Another number under the same signature: forged.
+        forged = qr.replace(e.receipt.number, e.receipt.number[:-1] + ("A" if e.receipt.number[-1] != "A" else "B"))
+        err = expect_code(
+            grpc.StatusCode.PERMISSION_DENIED, c.enroll.OpenReceipt, en.OpenReceiptRequest(qr=forged)
+        )
+        assert error_details(err)[0].reason == "RECEIPT_FORGED", error_details(err)[0]
+        err = expect_code(
+            grpc.StatusCode.INVALID_ARGUMENT, c.enroll.OpenReceipt, en.OpenReceiptRequest(qr="hello")
+        )
+        assert error_details(err)[0].reason == "RECEIPT_MALFORMED"
+        r = c.enroll.OpenReceipt(en.OpenReceiptRequest(qr=qr), timeout=CALL_TIMEOUT)
+        assert r.enrollment.name == eid and not r.ready_to_print, r
+    finally:
+        c.sim.ClearFaults(devices_pb2.ClearFaultsRequest(target="datacentre"), timeout=CALL_TIMEOUT)
+    # The outbox delivers in the background; the data centre answers print-ready.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        r = c.enroll.OpenReceipt(en.OpenReceiptRequest(qr=qr), timeout=CALL_TIMEOUT)
+        if r.ready_to_print:
+            break
+        time.sleep(0.2)
+    assert r.ready_to_print, r.enrollment.delivery
+    check_stage(r.enrollment, "ENROLLMENT_STAGE_SENT", "OpenReceipt")
+    e = c.enroll.Print(step, timeout=CALL_TIMEOUT)
+    check_stage(e, "ENROLLMENT_STAGE_PRINTED", "Print on the return visit")
+
+
+def test_complaint_escalation(c):
+    """A complaint's way: filed at the secretariat, forwarded to a division, escalated to
+    the Head of Office, resolved there; every move time-stamped with the operator."""
+    x = c.complaints.FileComplaint(
+        cp.FileComplaintRequest(
+            channel=cp.COMPLAINT_CHANNEL_TELEPHONE,
+            complainant="Budi",
+            contact="0812-0000-0000",
+            text="Kartu belum jadi setelah tiga hari.",
+        ),
+        timeout=CALL_TIMEOUT,
+    )
+    assert x.name.startswith("complaints/") and x.level == cp.COMPLAINT_LEVEL_SECRETARIAT, x
+    err = expect_code(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        c.complaints.EscalateComplaint,
+        cp.EscalateComplaintRequest(name=x.name, note="too early"),
+    )
+    assert error_details(err)[0].reason == "COMPLAINT_ROUTE_NOT_ALLOWED"
+    x = c.complaints.ForwardComplaint(
+        cp.ForwardComplaintRequest(name=x.name, to_level=cp.COMPLAINT_LEVEL_REGISTRATION, expected_version=x.version),
+        timeout=CALL_TIMEOUT,
+    )
+    assert x.level == cp.COMPLAINT_LEVEL_REGISTRATION, x
+    x = c.complaints.EscalateComplaint(
+        cp.EscalateComplaintRequest(name=x.name, note="needs the head"), timeout=CALL_TIMEOUT
+    )
+    x = c.complaints.ResolveComplaint(
+        cp.ResolveComplaintRequest(name=x.name, resolution="card printed", expected_version=x.version),
+        timeout=CALL_TIMEOUT,
+    )
+    assert x.status == cp.COMPLAINT_STATUS_RESOLVED and x.level == cp.COMPLAINT_LEVEL_HEAD_OF_OFFICE, x
+    actions = [h.action for h in x.history]
+    assert actions == [
+        cp.COMPLAINT_ACTION_FILED,
+        cp.COMPLAINT_ACTION_FORWARDED,
+        cp.COMPLAINT_ACTION_ESCALATED,
+        cp.COMPLAINT_ACTION_RESOLVED,
+    ], actions
+    assert all(h.operator.startswith("local:") and h.time.seconds > 0 for h in x.history), x.history
+    err = expect_code(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        c.complaints.ResolveComplaint,
+        cp.ResolveComplaintRequest(name=x.name, resolution="again"),
+    )
+    assert error_details(err)[0].reason == "COMPLAINT_CLOSED"
+    listed = c.complaints.ListComplaints(
+        cp.ListComplaintsRequest(status=cp.COMPLAINT_STATUS_RESOLVED), timeout=CALL_TIMEOUT
+    )
+    assert x.name in [y.name for y in listed.complaints], listed
+
+
+def test_daily_report(c):
+    """Today's report counts what the tests before did."""
+    r = c.reports.GetDailyReport(reports_pb2.GetDailyReportRequest(), timeout=CALL_TIMEOUT)
+    assert r.opened >= 3, r
+    steps = {s.step: s for s in r.steps}
+    assert steps[en.STEP_HAND_OVER].succeeded >= 1, r.steps
+    assert steps[en.STEP_SEND].failed + steps[en.STEP_SEND].timed_out >= 1 or r.receipts_issued >= 1, r
+    phases = {p.phase: p for p in r.phases}
+    assert phases["recording"].completed >= 1 and phases["recording"].standard.seconds == 180, phases
+    assert phases["send"].standard.seconds == 3600
+
+
 def test_reflection_lists_services(c):
     # grpc.reflection.v1 has the same messages as v1alpha (only the package differs), so
     # the v1alpha classes of grpcio-reflection serve both.
@@ -737,6 +876,9 @@ TESTS = [
     test_reflection_lists_services,
     test_sessions,
     test_audit_log,
+    test_receipt_and_return_visit,
+    test_complaint_escalation,
+    test_daily_report,
     test_health,
     test_device_watch_resumes_after_a_sequence,
 ]

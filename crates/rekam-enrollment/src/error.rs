@@ -118,6 +118,19 @@ pub enum EnrollmentError {
     /// A biometric record could not be made from what was captured.
     #[error("could not build the biometric records: {0}")]
     Format(String),
+    /// The printed card, the chip and SIAK's record do not agree: the card may not be
+    /// handed over.
+    #[error(
+        "the card may not be handed over: {}; have a supervisor check the applicant's data",
+        .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    HandOverMismatch(Vec<crate::integrity::FieldDisagreement>),
+    /// A recording receipt's QR content is not one this station signed.
+    #[error("the receipt's QR code is not valid: {0}")]
+    ReceiptToken(#[from] rekam_integrity::ReceiptTokenError),
+    /// No enrollment has the receipt number.
+    #[error("no enrollment has recording receipt {0}")]
+    ReceiptNotFound(String),
 }
 
 impl EnrollmentError {
@@ -149,6 +162,12 @@ impl EnrollmentError {
             EnrollmentError::Store(s) => s.reason(),
             EnrollmentError::MediaNotFound(_) => "MEDIA_NOT_FOUND",
             EnrollmentError::Format(_) => "FORMAT_ERROR",
+            EnrollmentError::HandOverMismatch(_) => "HANDOVER_MISMATCH",
+            EnrollmentError::ReceiptToken(rekam_integrity::ReceiptTokenError::Malformed(_)) => {
+                "RECEIPT_MALFORMED"
+            }
+            EnrollmentError::ReceiptToken(_) => "RECEIPT_FORGED",
+            EnrollmentError::ReceiptNotFound(_) => "RECEIPT_NOT_FOUND",
         }
     }
 
@@ -183,6 +202,17 @@ impl EnrollmentError {
             EnrollmentError::Device(DeviceError::Disconnected { device }) => {
                 vec![("device_id", device.clone())]
             }
+            EnrollmentError::HandOverMismatch(off) => vec![(
+                "fields",
+                off.iter()
+                    .map(|d| d.field.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )],
+            EnrollmentError::Service(crate::services::ServiceError::Mismatch {
+                fields, ..
+            }) => vec![("fields", fields.join(","))],
+            EnrollmentError::ReceiptNotFound(number) => vec![("receipt_number", number.clone())],
             _ => Vec::new(),
         }
     }

@@ -16,6 +16,7 @@ pub mod cpu;
 mod delivery;
 mod error;
 pub mod formats;
+pub mod integrity;
 pub mod liveview;
 pub mod media;
 mod model;
@@ -23,7 +24,9 @@ mod nik;
 mod persist;
 mod pipeline;
 pub mod procedure;
+pub mod report;
 mod services;
+pub mod siak;
 
 pub use applicant::{
     Applicant, BloodType, Citizenship, Date, MaritalStatus, Religion, TEXT_LIMITS, TextLimit,

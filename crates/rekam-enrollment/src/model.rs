@@ -560,6 +560,43 @@ pub struct Enrollment {
     /// the enrollment is read).
     #[serde(skip)]
     pub delivery: Option<DeliveryView>,
+    /// What SIAK answered at the last verification (match, mismatch with the fields that
+    /// differ, not registered).
+    pub siak: Option<SiakCheck>,
+    /// Every artefact of the enrollment (captures, the package, the card images printed,
+    /// the chip's files) in one hash chain signed by the station (`rekam-integrity`).
+    pub chain: Vec<rekam_integrity::ChainEntry>,
+    /// The fields printed on the card (label, value), as the last print sent them.
+    pub printed_fields: Option<Vec<(String, String)>>,
+    /// The chip's demographic fields (label, value), as read back after the last encode.
+    pub chip_fields: Option<Vec<(String, String)>>,
+    /// The content of the recording receipt's QR code: its number signed by the station.
+    pub receipt_qr: Option<String>,
+}
+
+/// SIAK's answer to a verification, kept on the enrollment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SiakCheck {
+    /// The verdict.
+    pub verdict: SiakVerdict,
+    /// SIAK's reference for the check, when it gave one.
+    pub reference: Option<String>,
+    /// When SIAK answered.
+    pub at: SystemTime,
+    /// SIAK's record of the resident as the card's fields (label, value), when registered:
+    /// the third party of the check before the hand-over.
+    pub record: Option<Vec<(String, String)>>,
+}
+
+/// What SIAK said of the applicant's data.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SiakVerdict {
+    /// Registered, and every field agrees.
+    Match,
+    /// Registered, but these fields (the applicant's field names) differ.
+    Mismatch(Vec<String>),
+    /// No resident has the NIK.
+    NotRegistered,
 }
 
 /// Where a recording's package is on its way to the data centre, and what the data centre

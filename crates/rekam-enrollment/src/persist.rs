@@ -16,9 +16,12 @@ use crate::model::{Enrollment, Recording};
 use crate::procedure;
 
 /// The encoding's version, the first byte of every summary and artefact.
-const FORMAT: u8 = 2;
-/// Format 1: summaries whose history entries did not name their operator (artefacts are
-/// the same in both formats). Read and converted; never written.
+const FORMAT: u8 = 3;
+/// Format 2: summaries without SIAK's answer, the artefact chain and the printed and chip
+/// fields (artefacts are the same in every format). Read and converted; never written.
+const FORMAT_2: u8 = 2;
+/// Format 1: summaries whose history entries did not name their operator either. Read
+/// and converted; never written.
 const FORMAT_1: u8 = 1;
 
 fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, EnrollmentError> {
@@ -28,7 +31,7 @@ fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, EnrollmentError> {
 
 fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, EnrollmentError> {
     match bytes.split_first() {
-        Some((&FORMAT | &FORMAT_1, body)) => postcard::from_bytes(body).map_err(|e| {
+        Some((&FORMAT | &FORMAT_2 | &FORMAT_1, body)) => postcard::from_bytes(body).map_err(|e| {
             EnrollmentError::Format(format!("{what} in the store cannot be read: {e}"))
         }),
         Some((v, _)) => Err(EnrollmentError::Format(format!(
@@ -52,6 +55,11 @@ pub(crate) fn summary(e: &Enrollment) -> Result<Vec<u8>, EnrollmentError> {
 pub(crate) fn from_summary(bytes: &[u8]) -> Result<Enrollment, EnrollmentError> {
     match bytes.split_first() {
         Some((&FORMAT_1, body)) => postcard::from_bytes::<v1::Enrollment>(body)
+            .map(|old| Enrollment::from(v2::Enrollment::from(old)))
+            .map_err(|e| {
+                EnrollmentError::Format(format!("an enrollment in the store cannot be read: {e}"))
+            }),
+        Some((&FORMAT_2, body)) => postcard::from_bytes::<v2::Enrollment>(body)
             .map(Enrollment::from)
             .map_err(|e| {
                 EnrollmentError::Format(format!("an enrollment in the store cannot be read: {e}"))
@@ -133,9 +141,9 @@ mod v1 {
         }
     }
 
-    impl From<Enrollment> for crate::model::Enrollment {
+    impl From<Enrollment> for super::v2::Enrollment {
         fn from(e: Enrollment) -> Self {
-            crate::model::Enrollment {
+            super::v2::Enrollment {
                 id: e.id,
                 applicant: e.applicant,
                 stage: e.stage,
@@ -151,10 +159,75 @@ mod v1 {
                 last_error: e.last_error,
                 package_size: e.package_size,
                 package_report: e.package_report,
+                cancel_reason: e.cancel_reason,
+                wiped: e.wiped,
+            }
+        }
+    }
+}
+
+/// The shapes of format 2, as they were, for reading old summaries.
+mod v2 {
+    use std::sync::Arc;
+    use std::time::SystemTime;
+
+    use serde::Deserialize;
+
+    use crate::applicant::Applicant;
+    use crate::model::{Receipt, Recording, Stage, StepRecord};
+
+    /// An enrollment summary of format 2.
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub(super) struct Enrollment {
+        pub(super) id: String,
+        pub(super) applicant: Applicant,
+        pub(super) stage: Stage,
+        pub(super) recording: Arc<Recording>,
+        pub(super) history: Vec<StepRecord>,
+        pub(super) siak_reference: Option<String>,
+        pub(super) send_failed: bool,
+        pub(super) send_reference: Option<String>,
+        pub(super) receipt: Option<Receipt>,
+        pub(super) print_job_id: Option<String>,
+        pub(super) card_uid: Option<Vec<u8>>,
+        pub(super) created_at: SystemTime,
+        pub(super) last_error: Option<String>,
+        pub(super) package_size: usize,
+        pub(super) package_report: Option<String>,
+        pub(super) cancel_reason: Option<String>,
+        pub(super) wiped: bool,
+    }
+
+    impl From<Enrollment> for crate::model::Enrollment {
+        fn from(e: Enrollment) -> Self {
+            crate::model::Enrollment {
+                id: e.id,
+                applicant: e.applicant,
+                stage: e.stage,
+                recording: e.recording,
+                history: e.history,
+                siak_reference: e.siak_reference,
+                send_failed: e.send_failed,
+                send_reference: e.send_reference,
+                receipt: e.receipt,
+                print_job_id: e.print_job_id,
+                card_uid: e.card_uid,
+                created_at: e.created_at,
+                last_error: e.last_error,
+                package_size: e.package_size,
+                package_report: e.package_report,
                 running: None,
                 cancel_reason: e.cancel_reason,
                 wiped: e.wiped,
                 delivery: None,
+                // Format 2 kept neither SIAK's answer nor a chain: a verify reports the
+                // enrollment as recorded before the chain existed.
+                siak: None,
+                chain: Vec::new(),
+                printed_fields: None,
+                chip_fields: None,
+                receipt_qr: None,
             }
         }
     }
@@ -355,6 +428,16 @@ mod tests {
             cancel_reason: None,
             wiped: false,
             delivery: None,
+            siak: Some(SiakCheck {
+                verdict: SiakVerdict::Mismatch(vec!["name".into()]),
+                reference: Some("SIAK-1".into()),
+                at: std::time::SystemTime::UNIX_EPOCH,
+                record: Some(vec![("Nama".into(), "SITI".into())]),
+            }),
+            chain: Vec::new(),
+            printed_fields: Some(vec![("NIK".into(), "1".into())]),
+            chip_fields: None,
+            receipt_qr: None,
         };
         let bytes = super::summary(&e).unwrap();
         let back = from_summary(&bytes).unwrap();
@@ -423,7 +506,7 @@ mod tests {
         assert_eq!(back.card_uid, Some(vec![1, 2]));
         assert_eq!(back.cancel_reason.as_deref(), Some("c"));
         assert!(back.wiped);
-        // Written again, it is format 2, with the operator.
+        // Written again, it is the current format, with the operator.
         let mut again = back.clone();
         again.history[0].operator = Some("198001".into());
         let bytes = super::summary(&again).unwrap();
@@ -434,6 +517,32 @@ mod tests {
         );
         old.history.clear();
         assert!(from_summary(&postcard::to_extend(&old, vec![FORMAT_1]).unwrap()).is_ok());
+        // A summary of format 2 (before SIAK's answer and the chain were kept) reads
+        // back with neither.
+        let two = v2::Enrollment {
+            id: "03".into(),
+            applicant: crate::applicant::tests::siti(),
+            stage: Stage::Sent,
+            recording: Arc::default(),
+            history: again.history.clone(),
+            siak_reference: Some("S".into()),
+            send_failed: true,
+            send_reference: Some("DC".into()),
+            receipt: None,
+            print_job_id: None,
+            card_uid: None,
+            created_at: std::time::SystemTime::UNIX_EPOCH,
+            last_error: None,
+            package_size: 9,
+            package_report: None,
+            cancel_reason: None,
+            wiped: false,
+        };
+        let back = from_summary(&postcard::to_extend(&two, vec![FORMAT_2]).unwrap()).unwrap();
+        assert_eq!(back.id, "03");
+        assert_eq!(back.stage, Stage::Sent);
+        assert_eq!(back.history[0].operator.as_deref(), Some("198001"));
+        assert_eq!((back.siak, back.chain.len()), (None, 0));
         assert!(matches!(
             from_summary(&[9, 1, 2]),
             Err(EnrollmentError::Format(m)) if m.contains("format 9")

@@ -63,6 +63,11 @@ pub struct PipelineConfig {
     /// How long the send step waits for the data centre's "print-ready" before it gives
     /// up (the officer then issues a receipt; the outbox keeps trying).
     pub send_wait: Duration,
+    /// The station's signing key: it signs every enrollment's artefact chain and the QR
+    /// code of every recording receipt.
+    pub station_key: Arc<rekam_integrity::StationKey>,
+    /// The office's name, printed on recording receipts.
+    pub office: String,
 }
 
 /// Changes to a step's operation, each counted in its `sequence`, so a watch resumes
@@ -273,12 +278,30 @@ pub struct Progress<'a> {
     ink: &'a Ink,
     note: &'a Mutex<Option<String>>,
     outgoing: &'a Mutex<Option<Vec<u8>>>,
+    links: &'a Mutex<Vec<Link>>,
+}
+
+/// An artefact a step made that goes into the enrollment's chain when the step commits.
+struct Link {
+    kind: &'static str,
+    name: String,
+    content: Vec<u8>,
 }
 
 impl Progress<'_> {
     /// Queues a package for the data centre in the step's commit.
     pub(crate) fn queue_package(&self, package: Vec<u8>) {
         *lock(self.outgoing) = Some(package);
+    }
+
+    /// Chains an artefact the step made (the card images, the chip's files) in the step's
+    /// commit; capture artefacts and the package are chained by the commit itself.
+    fn link(&self, kind: &'static str, name: impl Into<String>, content: Vec<u8>) {
+        lock(self.links).push(Link {
+            kind,
+            name: name.into(),
+            content,
+        });
     }
 
     /// Publishes a progress event.
@@ -1033,6 +1056,11 @@ impl Pipeline {
             package_report: None,
             running: None,
             cancel_reason: None,
+            siak: None,
+            chain: Vec::new(),
+            printed_fields: None,
+            chip_fields: None,
+            receipt_qr: None,
             wiped: false,
             delivery: None,
         };
@@ -1184,6 +1212,7 @@ impl Pipeline {
             None,
         );
         let outgoing = Mutex::new(None);
+        let links = Mutex::new(Vec::new());
         let progress = Progress {
             pipeline: self,
             id,
@@ -1193,6 +1222,7 @@ impl Pipeline {
             ink: &ink,
             note: &note,
             outgoing: &outgoing,
+            links: &links,
         };
         let outcome = tokio::select! {
             r = work(&mut work_copy, &progress).instrument(span.clone()) => r.map_err(Ended::Failed),
@@ -1244,26 +1274,32 @@ impl Pipeline {
                 }
                 let mut failed = before.clone();
                 procedure::on_failure(step, &mut failed);
+                if let Some(check) = siak_answer(&err) {
+                    // SIAK answered: its verdict is kept even though the step failed.
+                    failed.siak = Some(check);
+                }
                 failed.history.push(record);
                 failed.last_error = Some(message);
                 (failed, Err((err, state)))
             }
         };
         // The outcome is on disk before the step answers: success or failure alike.
-        let package = if result.is_ok() {
-            lock(&outgoing).take()
+        let (package, links) = if result.is_ok() {
+            (lock(&outgoing).take(), std::mem::take(&mut *lock(&links)))
         } else {
-            None
+            (None, Vec::new())
         };
+        let mut next = next;
         let committed = self
             .commit(
                 &slot,
                 &before,
-                &next,
+                &mut next,
                 base_whole,
                 opts.request.as_ref(),
                 result.is_ok(),
                 package,
+                links,
             )
             .await;
         let (answer, state) = match (result, committed) {
@@ -1327,11 +1363,12 @@ impl Pipeline {
         &self,
         slot: &Arc<Slot>,
         before: &Enrollment,
-        next: &Enrollment,
+        next: &mut Enrollment,
         whole: bool,
         request: Option<&RequestKey>,
         remember: bool,
         package: Option<Vec<u8>>,
+        links: Vec<Link>,
     ) -> Result<(), EnrollmentError> {
         let queued = package.is_some();
         let station = self.config.station_id.clone();
@@ -1340,11 +1377,34 @@ impl Pipeline {
         let store = self.store.clone();
         let index = persist::index(next, self.config.utc_offset_minutes);
         let (before_rec, next_rec) = (before.recording.clone(), next.recording.clone());
-        let summary_of = next.clone();
+        let mut summary_of = next.clone();
         let request = request.filter(|_| remember).cloned();
-        let result = tokio::task::spawn_blocking(move || -> Result<u64, EnrollmentError> {
-            let summary = persist::summary(&summary_of)?;
+        let station_key = self.config.station_key.clone();
+        let result = tokio::task::spawn_blocking(move || -> Result<_, EnrollmentError> {
             let (put, delete) = persist::changes(&before_rec, &next_rec)?;
+            // Every artefact committed goes into the chain, as the store keeps it.
+            let now = SystemTime::now();
+            let mut chain_link = |kind: &str, name: &str, content: &[u8]| {
+                rekam_integrity::append(
+                    &mut summary_of.chain,
+                    &station_key,
+                    &id,
+                    kind,
+                    name,
+                    content,
+                    now,
+                );
+            };
+            for (name, bytes) in &put {
+                chain_link(crate::integrity::kind::CAPTURE, name, bytes);
+            }
+            if let Some(p) = &package {
+                chain_link(crate::integrity::kind::PACKAGE, "package", p);
+            }
+            for l in &links {
+                chain_link(l.kind, &l.name, &l.content);
+            }
+            let summary = persist::summary(&summary_of)?;
             let put: Vec<(&str, &[u8])> = put
                 .iter()
                 .map(|(n, b)| (n.as_str(), b.as_slice()))
@@ -1353,32 +1413,37 @@ impl Pipeline {
             let key = package
                 .as_ref()
                 .map(|p| rekam_outbox::idempotency_key(&id, p));
-            Ok(store.commit(&Commit {
-                id: &id,
-                expected_version: version,
-                index: &index,
-                summary: &summary,
-                put: &put,
-                delete: &delete,
-                answer: request.as_ref().map(|k| RememberedAnswer {
-                    request_id: &k.id,
-                    fingerprint: k.fingerprint,
-                    answer: &summary,
-                }),
-                enqueue: match (&key, &package) {
-                    (Some(key), Some(package)) => Some(rekam_store::Enqueue {
-                        key,
-                        station_id: &station,
-                        package,
+            Ok(store
+                .commit(&Commit {
+                    id: &id,
+                    expected_version: version,
+                    index: &index,
+                    summary: &summary,
+                    put: &put,
+                    delete: &delete,
+                    answer: request.as_ref().map(|k| RememberedAnswer {
+                        request_id: &k.id,
+                        fingerprint: k.fingerprint,
+                        answer: &summary,
                     }),
-                    _ => None,
-                },
-            })?)
+                    enqueue: match (&key, &package) {
+                        (Some(key), Some(package)) => Some(rekam_store::Enqueue {
+                            key,
+                            station_id: &station,
+                            package,
+                        }),
+                        _ => None,
+                    },
+                })
+                .map(|v| (v, summary_of.chain))?)
         })
         .await
         .map_err(|e| EnrollmentError::Format(format!("store task: {e}")))?;
         let result = match result {
-            Ok(v) => Ok(v),
+            Ok((v, chain)) => {
+                next.chain = chain;
+                Ok(v)
+            }
             Err(EnrollmentError::Store(e)) => Err(e),
             Err(other) => return Err(other),
         };
@@ -1536,6 +1601,12 @@ impl Pipeline {
             p.report(10, "asking SIAK");
             let c = siak.verify(&e.applicant).await?;
             e.siak_reference = Some(c.reference.clone());
+            e.siak = Some(SiakCheck {
+                verdict: SiakVerdict::Match,
+                reference: Some(c.reference.clone()),
+                at: SystemTime::now(),
+                record: Some(c.record),
+            });
             Ok(format!("SIAK confirmed the applicant ({})", c.reference))
         })
         .await
@@ -2112,6 +2183,7 @@ impl Pipeline {
     ) -> Result<Enrollment, EnrollmentError> {
         let station = self.config.station_id.clone();
         let offset = self.config.utc_offset_minutes;
+        let key = self.config.station_key.clone();
         self.run_step(id, Step::IssueReceipt, opts, async |e, _| {
             // Read under the step lock: a send running concurrently cannot slip in.
             if !e.send_failed {
@@ -2127,6 +2199,7 @@ impl Pipeline {
             let serial = &ulid[ulid.len() - 8..];
             let receipt = formats::receipt(e, &station, serial, SystemTime::now(), offset);
             let number = receipt.number.clone();
+            e.receipt_qr = Some(rekam_integrity::sign_receipt(&key, &number));
             e.receipt = Some(receipt);
             Ok(format!("recording receipt {number} issued"))
         })
@@ -2167,6 +2240,16 @@ impl Pipeline {
             p.device(&printer.info().id);
             let snapshot = e.clone();
             let (front, back) = blocking(move || formats::card_images(&snapshot)).await?;
+            // What goes to the printer is chained and its fields kept for the hand-over.
+            p.link(crate::integrity::kind::CARD, "card.front", front.clone());
+            p.link(crate::integrity::kind::CARD, "card.back", back.clone());
+            e.printed_fields = Some(
+                e.applicant
+                    .card_fields()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            );
             let job_id = printer
                 .submit(CardJob {
                     front_png: front,
@@ -2260,6 +2343,19 @@ impl Pipeline {
                 ))
                 .into());
             }
+            // Every file read back equals what was written: the chip holds these bytes.
+            for f in &files {
+                p.link(
+                    crate::integrity::kind::CHIP,
+                    crate::integrity::chip_name(f.fid),
+                    f.data.clone(),
+                );
+            }
+            let dg1 = files
+                .iter()
+                .find(|f| f.fid == formats::fid::DG1)
+                .ok_or_else(|| EnrollmentError::Format("no DG1 was written".into()))?;
+            e.chip_fields = Some(crate::integrity::dg1_fields(&dg1.data)?);
             let hex: String = uid.iter().map(|b| format!("{b:02X}")).collect();
             e.card_uid = Some(uid);
             Ok(format!("chip {hex} encoded and verified ({total} bytes)"))
@@ -2285,10 +2381,151 @@ impl Pipeline {
         id: &str,
         opts: &StepOptions,
     ) -> Result<Enrollment, EnrollmentError> {
-        self.run_step(id, Step::HandOver, opts, async |_e, _| {
-            Ok("KTP-el handed over".into())
+        self.run_step(id, Step::HandOver, opts, async |e, _| {
+            let agreed = crate::integrity::three_way(e)?;
+            Ok(format!("KTP-el handed over ({agreed})"))
         })
         .await
+    }
+
+    /// Checks an enrollment's artefact chain against what the store holds now (its
+    /// summary and artefacts read back from disk, the card images and chip files made
+    /// again from them): any change since a step committed it is reported.
+    pub async fn verify(
+        &self,
+        id: &str,
+    ) -> Result<crate::integrity::Verification, EnrollmentError> {
+        // Known to this process (or in the store): NOT_FOUND otherwise.
+        self.get(id)?;
+        let store = self.store.clone();
+        let key = self.config.station_key.clone();
+        let id = id.to_string();
+        blocking(move || {
+            let row = store
+                .load(&id)?
+                .ok_or_else(|| EnrollmentError::NotFound(id.clone()))?;
+            let e = persist::from_summary(&row.summary)?;
+            let artefacts = store.artefacts(&id)?;
+            let whole = if e.wiped {
+                e
+            } else {
+                persist::assemble(e, artefacts.clone())?
+            };
+            crate::integrity::verify(&whole, &artefacts, &key)
+        })
+        .await
+    }
+
+    /// The daily report of a station day (see [`crate::report`]): every enrollment in the
+    /// store is read (summaries only), with the deliveries still on their way.
+    pub async fn daily_report(
+        self: &Arc<Self>,
+        day: crate::applicant::Date,
+    ) -> Result<crate::report::DailyReport, EnrollmentError> {
+        let p = self.clone();
+        let offset = self.config.utc_offset_minutes;
+        blocking(move || {
+            let enrollments = p.list()?;
+            let pending = p.deliveries(true, 0)?;
+            Ok(crate::report::daily(
+                day,
+                offset,
+                &enrollments,
+                &pending,
+                SystemTime::now(),
+            ))
+        })
+        .await
+    }
+
+    /// The QR content of a recording receipt: its number signed by the station.
+    pub fn receipt_qr(&self, number: &str) -> String {
+        rekam_integrity::sign_receipt(&self.config.station_key, number)
+    }
+
+    /// The recording receipt of an enrollment as a printable page: a PDF, or a PNG
+    /// preview of the same layout.
+    pub async fn receipt_document(&self, id: &str, pdf: bool) -> Result<Vec<u8>, EnrollmentError> {
+        let e = self.get(id)?;
+        let receipt = e.receipt.as_ref().ok_or_else(|| {
+            EnrollmentError::MediaNotFound(
+                "no recording receipt was issued for this enrollment".into(),
+            )
+        })?;
+        if e.wiped {
+            return Err(EnrollmentError::MediaNotFound(WIPED.into()));
+        }
+        let recorded_on = persist::day(formats::local_date(
+            receipt.issued_at,
+            self.config.utc_offset_minutes,
+        ));
+        let page = rekam_receipt::ReceiptPage {
+            office: self.config.office.clone(),
+            station: self.config.station_id.clone(),
+            number: receipt.number.clone(),
+            nik: e.applicant.nik.clone(),
+            name: e.applicant.name.clone(),
+            recorded_on,
+            collect_from: receipt.collect_from.to_string(),
+            qr: e
+                .receipt_qr
+                .clone()
+                .unwrap_or_else(|| self.receipt_qr(&receipt.number)),
+        };
+        blocking(move || {
+            let out = if pdf {
+                rekam_receipt::pdf(&page)
+            } else {
+                rekam_receipt::png(&page)
+            };
+            out.map_err(|err| EnrollmentError::Format(format!("the receipt page: {err}")))
+        })
+        .await
+    }
+
+    /// The return visit: the QR code of a recording receipt (its content as scanned)
+    /// finds the enrollment. A QR this station did not sign is refused. When the data
+    /// centre has answered "print-ready", the send step is completed now, so the card can
+    /// be printed at once; otherwise the outbox tries the package again at once. The answer
+    /// says whether the card can be printed.
+    pub async fn open_receipt(
+        self: &Arc<Self>,
+        qr: &str,
+        opts: StepOptions,
+    ) -> Result<(Enrollment, bool), EnrollmentError> {
+        let public = self.config.station_key.public();
+        let number = rekam_integrity::verify_receipt(qr.trim(), &|kid: &str| {
+            (kid == public.key_id()).then_some(public)
+        })?;
+        let page = self.list_page(&ListQuery {
+            receipt_number: Some(number.clone()),
+            limit: 1,
+            ..ListQuery::default()
+        })?;
+        let e = page
+            .enrollments
+            .into_iter()
+            .next()
+            .ok_or_else(|| EnrollmentError::ReceiptNotFound(number.clone()))?;
+        let e = self.get(&e.id)?;
+        if e.stage != Stage::ReceiptIssued {
+            let ready = matches!(e.stage, Stage::Sent);
+            return Ok((e, ready));
+        }
+        let print_ready = e
+            .delivery
+            .as_ref()
+            .is_some_and(|d| d.print_ready_reference.is_some());
+        if !print_ready {
+            // The applicant is back and the package is still on its way: try now rather
+            // than at the outbox's next backoff.
+            let (store, sid) = (self.store.clone(), e.id.clone());
+            blocking(move || Ok(store.outbox_retry_now(&sid)?)).await?;
+            self.wake_outbox();
+            return Ok((e, false));
+        }
+        let e = self.send(&e.id, opts).await?;
+        Ok((e, true))
     }
 }
 
@@ -2600,6 +2837,24 @@ fn wipe_due(e: &Enrollment) -> bool {
     }
 }
 
+/// SIAK's verdict when a verification failed because of what SIAK answered (not when it
+/// could not be reached).
+fn siak_answer(err: &EnrollmentError) -> Option<SiakCheck> {
+    let (verdict, reference) = match err {
+        EnrollmentError::Service(ServiceError::Mismatch { fields, reference }) => {
+            (SiakVerdict::Mismatch(fields.clone()), reference.clone())
+        }
+        EnrollmentError::Service(ServiceError::NotRegistered) => (SiakVerdict::NotRegistered, None),
+        _ => return None,
+    };
+    Some(SiakCheck {
+        verdict,
+        reference,
+        at: SystemTime::now(),
+        record: None,
+    })
+}
+
 /// The record kept after the biometrics are wiped: ids, times, outcomes and the sizes of
 /// what was recorded; no personal data (the applicant's fields are emptied but for the
 /// NIK's region code) and no images.
@@ -2612,6 +2867,13 @@ fn minimal(e: &Enrollment) -> Enrollment {
     }
     m.last_error = None;
     m.running = None;
+    // The fields printed, read from the chip and SIAK's record are personal data; the
+    // chain keeps only hashes, and stays.
+    m.printed_fields = None;
+    m.chip_fields = None;
+    if let Some(c) = m.siak.as_mut() {
+        c.record = None;
+    }
     m.wiped = true;
     m
 }

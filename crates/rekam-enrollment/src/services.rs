@@ -1,7 +1,8 @@
 //! The two remote services of the procedure, behind traits: SIAK (the population
 //! database the officer checks the applicant against) and the central data centre that
-//! receives the recording. Real adapters come later; the simulators here have outcomes a
-//! test or a technician sets at run time through [`SimulatorControl`].
+//! receives the recording. The real adapters are [`crate::siak::SiakHttp`] (over
+//! `rekam-siak`) and the outbox's transports; the simulators here have outcomes a test or
+//! a technician sets at run time through [`SimulatorControl`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -40,9 +41,18 @@ pub enum ServiceError {
         "SIAK has no resident with the applicant's NIK: the applicant must register at the population registration desk first"
     )]
     NotRegistered,
-    /// SIAK's data disagrees with the application.
-    #[error("SIAK's record disagrees with the application: {0}")]
-    Mismatch(String),
+    /// SIAK's data disagrees with the application: the fields that differ (the
+    /// applicant's field names, as the API spells them).
+    #[error(
+        "SIAK's record disagrees with the application in: {}; correct the application (UpdateApplicant) or send the applicant to the population registration desk",
+        fields.join(", ")
+    )]
+    Mismatch {
+        /// The fields that differ.
+        fields: Vec<String>,
+        /// SIAK's reference for the check.
+        reference: Option<String>,
+    },
     /// The data centre refused the package.
     #[error("the data centre rejected the recording: {0}")]
     Rejected(String),
@@ -66,7 +76,7 @@ impl ServiceError {
             ServiceError::Unavailable(Remote::Siak, _) => "SIAK_UNAVAILABLE",
             ServiceError::Unavailable(Remote::DataCentre, _) => "DATA_CENTRE_UNAVAILABLE",
             ServiceError::NotRegistered => "SIAK_NOT_REGISTERED",
-            ServiceError::Mismatch(_) => "SIAK_MISMATCH",
+            ServiceError::Mismatch { .. } => "SIAK_MISMATCH",
             ServiceError::Rejected(_) => "DATA_CENTRE_REJECTED",
             ServiceError::Duplicate { .. } => "DATA_CENTRE_DUPLICATE",
         }
@@ -78,6 +88,8 @@ impl ServiceError {
 pub struct SiakConfirmation {
     /// SIAK's reference for the check.
     pub reference: String,
+    /// SIAK's record of the resident as the card's fields (label, value).
+    pub record: Vec<(String, String)>,
 }
 
 /// The population database.
@@ -151,18 +163,20 @@ impl Siak for SiakSim {
         if self.faults.is_active("not_registered") {
             return Err(ServiceError::NotRegistered);
         }
-        if self.faults.is_active("mismatch") {
-            return Err(ServiceError::Mismatch(
-                "SIAK has another name for this NIK (simulated)".into(),
-            ));
-        }
         let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
-        Ok(SiakConfirmation {
-            reference: format!(
-                "SIAK-{}-{n:06}",
-                &applicant.nik[..6.min(applicant.nik.len())]
-            ),
-        })
+        let reference = format!(
+            "SIAK-{}-{n:06}",
+            &applicant.nik[..6.min(applicant.nik.len())]
+        );
+        if self.faults.is_active("mismatch") {
+            return Err(ServiceError::Mismatch {
+                fields: vec!["name".into()],
+                reference: Some(reference),
+            });
+        }
+        // The simulated population database holds exactly what the applicant declared.
+        let record = crate::siak::record_fields(&crate::siak::resident(applicant));
+        Ok(SiakConfirmation { reference, record })
     }
     fn simulator(&self) -> Option<&dyn SimulatorControl> {
         Some(&self.faults)

@@ -1,17 +1,21 @@
 //! `rekam-sim`: rekam's out-of-process simulators in one binary, each speaking the real
 //! protocol on its real transport so that tests and technicians can run the daemon against
-//! them. The first subcommand is the data centre; see [`datacentre`] for what it does,
-//! its HTTP API and its faults.
+//! them. The subcommands are the data centre (see [`datacentre`] for what it does, its HTTP
+//! API and its faults) and SIAK, the population database (see [`siak`]).
 //!
 //! ```sh
 //! rekam-sim datacentre --nats nats://127.0.0.1:4222 --http 127.0.0.1:8080 --store /tmp/dc \
 //!     --print-delay 2s --fault refuse=3 --fault slow=500ms
+//! rekam-sim siak --http 127.0.0.1:8081 --residents crates/rekam-sim/siak-residents.example.json \
+//!     --fault unavailable=3 --fault slow=2s --api-key KEY
 //! ```
 //!
 //! Each simulator prints one ready line on stdout when it listens
-//! (`rekam-sim datacentre ready http=127.0.0.1:8080 …`) so a test can wait for it.
+//! (`rekam-sim datacentre ready http=127.0.0.1:8080 …`,
+//! `rekam-sim siak ready http=127.0.0.1:8081 residents=3`) so a test can wait for it.
 
 mod datacentre;
+mod siak;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,6 +39,10 @@ enum Command {
     /// The central data centre: receives packages over NATS JetStream and HTTP, answers
     /// "received" then "print-ready" (or "duplicate"), with scriptable faults.
     Datacentre(DatacentreArgs),
+    /// SIAK, the population database: verifies an applicant's data against a residents
+    /// file (match, mismatch with the differing fields, not registered), with scriptable
+    /// faults.
+    Siak(SiakArgs),
 }
 
 /// Options of `rekam-sim datacentre`.
@@ -62,6 +70,25 @@ pub struct DatacentreArgs {
     pub faults: Vec<String>,
 }
 
+/// Options of `rekam-sim siak`.
+#[derive(clap::Args)]
+pub struct SiakArgs {
+    /// Address for the HTTP API, verification and control (port 0 picks a free port,
+    /// printed in the ready line).
+    #[arg(long)]
+    pub http: SocketAddr,
+    /// The population: a JSON file with an array of resident records (the JSON of
+    /// `rekam_siak::Resident`), NIKs unique.
+    #[arg(long)]
+    pub residents: PathBuf,
+    /// A fault active from the start (repeatable): unavailable[=N], slow=2s, malformed[=N].
+    #[arg(long = "fault")]
+    pub faults: Vec<String>,
+    /// Require `Authorization: Bearer KEY` on verification requests (401 otherwise).
+    #[arg(long, env = "REKAM_SIM_SIAK_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+}
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -76,5 +103,6 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         Command::Datacentre(args) => runtime.block_on(datacentre::run(args)),
+        Command::Siak(args) => runtime.block_on(siak::run(args)),
     }
 }

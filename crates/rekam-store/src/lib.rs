@@ -21,6 +21,11 @@
 //! is, `quick_check` to find a corrupt file, and secondary indexes for the officer's lists.
 //! `redb` offers the first two but not secure deletion, size limits or integrity checks.
 //!
+//! Complaints (pengaduan) are kept in the same file through the [`ComplaintStore`] trait:
+//! their level and status are indexed in clear, the complainant and the complaint's text
+//! are sealed with the store key like an enrollment's summary; `rekam-complaints` holds
+//! their rules.
+//!
 //! [`SqliteStore::open_in_memory`] is the in-memory implementation for tests: the same
 //! code on an in-memory database, so tests exercise the real SQL. The [`EnrollmentStore`]
 //! trait lets tests wrap a store to inject faults (a disk that fills up after N commits).
@@ -354,6 +359,80 @@ pub trait EnrollmentStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// What the store may index of a complaint in clear: where it is and when it was filed,
+/// nothing about the complainant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplaintIndex {
+    /// Its status, by name (`OPEN`, `RESOLVED`).
+    pub status: String,
+    /// The level that holds it, by name (`SECRETARIAT`, `HEAD_OF_OFFICE`…).
+    pub level: String,
+    /// When it was filed.
+    pub opened_at: SystemTime,
+    /// The station's day it was filed on, `YYYY-MM-DD`.
+    pub opened_day: String,
+    /// The enrollment it is about, if any.
+    pub enrollment_id: Option<String>,
+    /// The recording receipt it is about, if any.
+    pub receipt_number: Option<String>,
+}
+
+/// One complaint as stored, its summary decrypted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplaintRow {
+    /// The complaint id.
+    pub id: String,
+    /// Its version: 1 when created, one more at every commit.
+    pub version: u64,
+    /// What is indexed in clear.
+    pub index: ComplaintIndex,
+    /// When it was last written.
+    pub updated_at: SystemTime,
+    /// The summary (the complaint as `rekam-complaints` encoded it), opened.
+    pub summary: Vec<u8>,
+}
+
+/// A filter of [`ComplaintStore::list_complaints`]; every field given must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ComplaintFilter {
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only at this level.
+    pub level: Option<String>,
+    /// Only filed on this station day (`YYYY-MM-DD`).
+    pub opened_day: Option<String>,
+    /// At most this many rows (0 means no limit).
+    pub limit: usize,
+}
+
+/// A complaint store. Every method is blocking; every write is one transaction, on disk
+/// when it returns. A complaint's summary is sealed with the store key: it names the
+/// complainant and says what happened to them.
+pub trait ComplaintStore: Send + Sync {
+    /// Stores a new complaint at version 1 (returned); [`StoreError::AlreadyExists`] when
+    /// the id is taken.
+    fn create_complaint(
+        &self,
+        id: &str,
+        index: &ComplaintIndex,
+        summary: &[u8],
+    ) -> Result<u64, StoreError>;
+    /// Commits a change made from `expected_version` (the index and summary replace the
+    /// stored ones); returns the new version. [`StoreError::VersionConflict`] when the
+    /// complaint is at another version, [`StoreError::NotFound`] when there is none.
+    fn commit_complaint(
+        &self,
+        id: &str,
+        expected_version: u64,
+        index: &ComplaintIndex,
+        summary: &[u8],
+    ) -> Result<u64, StoreError>;
+    /// One complaint, or `None`.
+    fn load_complaint(&self, id: &str) -> Result<Option<ComplaintRow>, StoreError>;
+    /// The complaints matching a filter, newest first.
+    fn list_complaints(&self, filter: &ComplaintFilter) -> Result<Vec<ComplaintRow>, StoreError>;
+}
+
 /// Milliseconds since the Unix epoch (0 before it).
 pub fn to_ms(t: SystemTime) -> i64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
@@ -437,6 +516,27 @@ impl EnrollmentStore for FailedStore {
         Err(self.0.clone())
     }
     fn record_answer(&self, _: &str, _: &str, _: &CentralAnswer) -> Result<bool, StoreError> {
+        Err(self.0.clone())
+    }
+}
+
+impl ComplaintStore for FailedStore {
+    fn create_complaint(&self, _: &str, _: &ComplaintIndex, _: &[u8]) -> Result<u64, StoreError> {
+        Err(self.0.clone())
+    }
+    fn commit_complaint(
+        &self,
+        _: &str,
+        _: u64,
+        _: &ComplaintIndex,
+        _: &[u8],
+    ) -> Result<u64, StoreError> {
+        Err(self.0.clone())
+    }
+    fn load_complaint(&self, _: &str) -> Result<Option<ComplaintRow>, StoreError> {
+        Err(self.0.clone())
+    }
+    fn list_complaints(&self, _: &ComplaintFilter) -> Result<Vec<ComplaintRow>, StoreError> {
         Err(self.0.clone())
     }
 }

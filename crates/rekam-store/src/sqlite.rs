@@ -12,9 +12,10 @@ use tracing::{info, warn};
 use crate::codec;
 use crate::key::{KeySource, StoreKey};
 use crate::{
-    AuditCheck, AuditEntry, AuditRecord, CentralAnswer, Commit, Delivery, DeliveryAttempt,
-    EnrollmentStore, Index, ListFilter, NewEnrollment, Outgoing, Page, Remembered,
-    RememberedAnswer, Row, RunningMarker, StoreError, from_ms, to_ms,
+    AuditCheck, AuditEntry, AuditRecord, CentralAnswer, Commit, ComplaintFilter, ComplaintIndex,
+    ComplaintRow, ComplaintStore, Delivery, DeliveryAttempt, EnrollmentStore, Index, ListFilter,
+    NewEnrollment, Outgoing, Page, Remembered, RememberedAnswer, Row, RunningMarker, StoreError,
+    from_ms, to_ms,
 };
 
 /// The database file's name in the state directory.
@@ -118,6 +119,23 @@ const MIGRATIONS: &[&str] = &[
      BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
      CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
      BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+    // 5: complaints (pengaduan): where each one is and when it was filed in clear (times
+    // in milliseconds since the Unix epoch, the station day `YYYY-MM-DD`); the complaint
+    // itself (complainant, text, history) sealed in `summary`.
+    "CREATE TABLE complaints (
+         id TEXT PRIMARY KEY,
+         version INTEGER NOT NULL,
+         status TEXT NOT NULL,
+         level TEXT NOT NULL,
+         opened_at INTEGER NOT NULL,
+         updated_at INTEGER NOT NULL,
+         opened_day TEXT NOT NULL,
+         enrollment_id TEXT,
+         receipt_number TEXT,
+         summary BLOB NOT NULL
+     );
+     CREATE INDEX complaints_status_level ON complaints (status, level);
+     CREATE INDEX complaints_day ON complaints (opened_day);",
 ];
 
 /// Options of the SQLite store.
@@ -1306,6 +1324,199 @@ impl SqliteStore {
             for a in rows {
                 d.answers.push(a.map_err(|e| self.err(e))?);
             }
+        }
+        Ok(out)
+    }
+}
+
+const COMPLAINT_COLUMNS: &str = "id, version, status, level, opened_at, updated_at, opened_day,
+     enrollment_id, receipt_number, summary";
+
+impl SqliteStore {
+    /// A complaint's sealed summary is bound to its id and to complaints: it cannot be
+    /// moved to another complaint, nor passed off as an enrollment's summary.
+    fn complaint_place(id: &str) -> Vec<u8> {
+        place("complaint", id, "")
+    }
+
+    fn complaint_row(&self, r: &rusqlite::Row<'_>) -> Result<ComplaintRow, StoreError> {
+        let get = |e: rusqlite::Error| self.err(e);
+        let id: String = r.get(0).map_err(get)?;
+        let sealed: Vec<u8> = r.get(9).map_err(get)?;
+        let summary = self
+            .key
+            .open(&Self::complaint_place(&id), &sealed)
+            .ok_or_else(|| {
+                self.corrupt(format!(
+                    "complaint {id}'s record fails its authentication check"
+                ))
+            })?;
+        Ok(ComplaintRow {
+            version: u64::try_from(r.get::<_, i64>(1).map_err(get)?).unwrap_or(0),
+            index: ComplaintIndex {
+                status: r.get(2).map_err(get)?,
+                level: r.get(3).map_err(get)?,
+                opened_at: from_ms(r.get(4).map_err(get)?),
+                opened_day: r.get(6).map_err(get)?,
+                enrollment_id: r.get(7).map_err(get)?,
+                receipt_number: r.get(8).map_err(get)?,
+            },
+            updated_at: from_ms(r.get(5).map_err(get)?),
+            summary,
+            id,
+        })
+    }
+}
+
+impl ComplaintStore for SqliteStore {
+    fn create_complaint(
+        &self,
+        id: &str,
+        index: &ComplaintIndex,
+        summary: &[u8],
+    ) -> Result<u64, StoreError> {
+        let sealed = self.key.seal(&Self::complaint_place(id), summary);
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let exists = tx
+            .query_row(
+                "SELECT 1 FROM complaints WHERE id = ?1",
+                params![id],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?
+            .is_some();
+        if exists {
+            return Err(StoreError::AlreadyExists(id.to_string()));
+        }
+        tx.execute(
+            "INSERT INTO complaints (id, version, status, level, opened_at, updated_at,
+                 opened_day, enrollment_id, receipt_number, summary)
+             VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                id,
+                index.status,
+                index.level,
+                to_ms(index.opened_at),
+                to_ms(SystemTime::now()),
+                index.opened_day,
+                index.enrollment_id,
+                index.receipt_number,
+                sealed
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(1)
+    }
+
+    fn commit_complaint(
+        &self,
+        id: &str,
+        expected_version: u64,
+        index: &ComplaintIndex,
+        summary: &[u8],
+    ) -> Result<u64, StoreError> {
+        let sealed = self.key.seal(&Self::complaint_place(id), summary);
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let found: Option<i64> = tx
+            .query_row(
+                "SELECT version FROM complaints WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let found = match found {
+            None => return Err(StoreError::NotFound(id.to_string())),
+            Some(v) => u64::try_from(v).unwrap_or(0),
+        };
+        if found != expected_version {
+            return Err(StoreError::VersionConflict {
+                id: id.to_string(),
+                expected: expected_version,
+                found,
+            });
+        }
+        let version = expected_version + 1;
+        tx.execute(
+            "UPDATE complaints SET version = ?2, status = ?3, level = ?4, opened_at = ?5,
+                 updated_at = ?6, opened_day = ?7, enrollment_id = ?8, receipt_number = ?9,
+                 summary = ?10
+             WHERE id = ?1",
+            params![
+                id,
+                i64::try_from(version).unwrap_or(i64::MAX),
+                index.status,
+                index.level,
+                to_ms(index.opened_at),
+                to_ms(SystemTime::now()),
+                index.opened_day,
+                index.enrollment_id,
+                index.receipt_number,
+                sealed
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(version)
+    }
+
+    fn load_complaint(&self, id: &str) -> Result<Option<ComplaintRow>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {COMPLAINT_COLUMNS} FROM complaints WHERE id = ?1"
+            ))
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt.query(params![id]).map_err(|e| self.err(e))?;
+        match rows.next().map_err(|e| self.err(e))? {
+            Some(r) => Ok(Some(self.complaint_row(r)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn list_complaints(&self, f: &ComplaintFilter) -> Result<Vec<ComplaintRow>, StoreError> {
+        let mut clauses: Vec<&str> = Vec::new();
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(s) = &f.status {
+            clauses.push("status = ?");
+            args.push(s.clone().into());
+        }
+        if let Some(l) = &f.level {
+            clauses.push("level = ?");
+            args.push(l.clone().into());
+        }
+        if let Some(d) = &f.opened_day {
+            clauses.push("opened_day = ?");
+            args.push(d.clone().into());
+        }
+        let filter = if clauses.is_empty() {
+            "1".to_string()
+        } else {
+            clauses.join(" AND ")
+        };
+        let limit = if f.limit == 0 {
+            i64::MAX
+        } else {
+            i64::try_from(f.limit).unwrap_or(i64::MAX)
+        };
+        args.push(limit.into());
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {COMPLAINT_COLUMNS} FROM complaints WHERE {filter}
+                 ORDER BY opened_at DESC, id DESC LIMIT ?"
+            ))
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(args.iter()))
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            out.push(self.complaint_row(r)?);
         }
         Ok(out)
     }

@@ -185,6 +185,29 @@ pub enum Command {
     ///
     /// JSON: [{"enrollment","nik","name","stage","create_time","last_error"}].
     Enrollments(EnrollmentsArgs),
+    /// One enrollment's integrity and its recording receipt.
+    #[command(subcommand)]
+    Enrollment(EnrollmentCommand),
+    /// The complaints desk (pengaduan): file, list, show, forward, escalate, resolve.
+    #[command(subcommand)]
+    Complaint(Box<ComplaintCommand>),
+    /// The daily report: enrollments by step and outcome, each phase's time against the
+    /// service standard, sends pending, receipts outstanding, complaints open by level.
+    /// Needs a supervisor or the head of office.
+    ///
+    /// JSON: {"date","opened","by_stage":[{"stage","count"}],"steps":[{"step","succeeded",
+    /// "failed","cancelled","timed_out"}],"phases":[{"phase","standard_s","completed",
+    /// "median_s","longest_s","over_standard"}],"sends_pending":[{"enrollment","age_s",
+    /// "attempts"}],"receipts_outstanding","receipts_issued","complaints_open":[{"level",
+    /// "open"}],"complaints_filed"}. With --csv: rows "section,key,value1..value5".
+    Report {
+        /// The station day, YYYY-MM-DD; today when omitted.
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+        /// Print CSV instead of tables.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+    },
     /// Shows the outbox: the recordings' packages still on their way to the data centre
     /// (with --all, the latest delivered ones too), their attempts, last error, next
     /// attempt and the data centre's answers.
@@ -299,6 +322,147 @@ pub enum Command {
         #[arg(short, long, value_name = "DIR")]
         output: Option<PathBuf>,
     },
+}
+
+/// The `enrollment` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum EnrollmentCommand {
+    /// Checks an enrollment's artefact chain (every capture, the package, the card images
+    /// printed and the chip's files, each entry hashing the one before, signed by the
+    /// station) against what the store holds now; exit 1 when anything changed. Needs a
+    /// supervisor or the head of office.
+    ///
+    /// JSON: {"enrollment","intact","entries","checked_artefacts","unchecked":[...],
+    /// "key_id","problems":[{"sequence","artefact","kind","message"}]}.
+    Verify {
+        /// The enrollment (id or enrollments/ID).
+        id: String,
+    },
+    /// Writes an enrollment's recording receipt (bukti perekaman), PDF or PNG.
+    ///
+    /// JSON: {"number","qr","content_type","bytes","output"}.
+    Receipt {
+        /// The enrollment (id or enrollments/ID).
+        id: String,
+        /// The file to write.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// A PNG preview instead of the PDF.
+        #[arg(long)]
+        png: bool,
+    },
+    /// The return visit: opens the enrollment of a receipt from its QR code's content;
+    /// completes the send when the data centre answered print-ready.
+    ///
+    /// JSON: {"enrollment","stage","ready_to_print"}.
+    OpenReceipt {
+        /// The QR code's content, "REKAM-BP1:…".
+        qr: String,
+    },
+}
+
+/// The `complaint` subcommands. JSON: the complaint {"name","channel","complainant",
+/// "contact","text","enrollment","receipt_number","level","status","open_time",
+/// "resolve_time","resolution","version","history":[{"time","operator","action",
+/// "from_level","to_level","note"}]}; `list` prints an array of them.
+#[derive(Debug, Subcommand)]
+pub enum ComplaintCommand {
+    /// Records a complaint at the secretariat.
+    File {
+        /// How it came in.
+        #[arg(long, value_enum)]
+        channel: ComplaintChannelArg,
+        /// Who complains.
+        #[arg(long)]
+        complainant: String,
+        /// How to reach them.
+        #[arg(long, default_value = "")]
+        contact: String,
+        /// The complaint.
+        #[arg(long)]
+        text: String,
+        /// The enrollment it is about (id or enrollments/ID).
+        #[arg(long)]
+        enrollment: Option<String>,
+        /// The recording receipt it is about.
+        #[arg(long)]
+        receipt: Option<String>,
+    },
+    /// Shows one complaint with its history.
+    Show {
+        /// The complaint (id or complaints/ID).
+        id: String,
+    },
+    /// Lists complaints, newest first.
+    List {
+        /// Only open or resolved ones.
+        #[arg(long, value_enum)]
+        status: Option<ComplaintStatusArg>,
+        /// Only at this level (secretariat, secretary, registration, civil-registration,
+        /// head-of-office).
+        #[arg(long, value_parser = cmd::desk::parse_level)]
+        level: Option<rekam_api::pb::ComplaintLevel>,
+        /// Only filed on this day, YYYY-MM-DD.
+        #[arg(long)]
+        day: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Passes a complaint from the secretariat to the Secretary or a division.
+    Forward {
+        /// The complaint.
+        id: String,
+        /// secretary, registration (dafduk) or civil-registration (capil).
+        #[arg(long, value_parser = cmd::desk::parse_level)]
+        to: rekam_api::pb::ComplaintLevel,
+        /// Why.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Refuse if the complaint changed since this version.
+        #[arg(long, default_value_t = 0)]
+        expected_version: u64,
+    },
+    /// Passes a complaint up to the Head of Office.
+    Escalate {
+        /// The complaint.
+        id: String,
+        /// Why it cannot be settled at its level.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Refuse if the complaint changed since this version.
+        #[arg(long, default_value_t = 0)]
+        expected_version: u64,
+    },
+    /// Settles a complaint at its level.
+    Resolve {
+        /// The complaint.
+        id: String,
+        /// The resolution.
+        #[arg(long)]
+        resolution: String,
+        /// Refuse if the complaint changed since this version.
+        #[arg(long, default_value_t = 0)]
+        expected_version: u64,
+    },
+}
+
+/// How a complaint came in.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ComplaintChannelArg {
+    /// By telephone.
+    Telephone,
+    /// In person.
+    InPerson,
+}
+
+/// A complaint's status.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ComplaintStatusArg {
+    /// Not settled.
+    Open,
+    /// Settled.
+    Resolved,
 }
 
 /// The `wsq` subcommands.
@@ -692,6 +856,26 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         Command::Card { device } => cmd::encoder::card(&ctx, device).await,
         Command::Enroll(args) => cmd::enroll::enroll(&ctx, args).await,
         Command::Enrollments(args) => cmd::enroll::enrollments(&ctx, args).await,
+        Command::Enrollment(EnrollmentCommand::Verify { id }) => cmd::desk::verify(&ctx, &id).await,
+        Command::Enrollment(EnrollmentCommand::Receipt { id, output, png }) => {
+            cmd::desk::receipt(&ctx, &id, &output, png).await
+        }
+        Command::Enrollment(EnrollmentCommand::OpenReceipt { qr }) => {
+            cmd::desk::open_receipt(&ctx, &qr).await
+        }
+        Command::Complaint(c) => cmd::desk::complaint(&ctx, complaint_action(*c)).await,
+        Command::Report { date, csv } => {
+            cmd::desk::report(
+                &ctx,
+                date.as_deref(),
+                if csv {
+                    cmd::desk::ReportForm::Csv
+                } else {
+                    cmd::desk::ReportForm::Table
+                },
+            )
+            .await
+        }
         Command::Outbox(args) => cmd::enroll::outbox(&ctx, args).await,
         Command::Fault {
             target,
@@ -710,6 +894,79 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         | Command::Minutiae { .. }
         | Command::Match { .. }
         | Command::Segment { .. } => Ok(()),
+    }
+}
+
+/// The request of a `complaint` subcommand.
+fn complaint_action(c: ComplaintCommand) -> cmd::desk::ComplaintAction {
+    use cmd::desk::ComplaintAction as A;
+    use rekam_api::pb;
+    match c {
+        ComplaintCommand::File {
+            channel,
+            complainant,
+            contact,
+            text,
+            enrollment,
+            receipt,
+        } => A::File(pb::FileComplaintRequest {
+            channel: match channel {
+                ComplaintChannelArg::Telephone => pb::ComplaintChannel::Telephone,
+                ComplaintChannelArg::InPerson => pb::ComplaintChannel::InPerson,
+            } as i32,
+            complainant,
+            contact,
+            text,
+            enrollment: enrollment
+                .map(|e| cmd::resource("enrollments", &e))
+                .unwrap_or_default(),
+            receipt_number: receipt.unwrap_or_default(),
+        }),
+        ComplaintCommand::Show { id } => A::Show(id),
+        ComplaintCommand::List {
+            status,
+            level,
+            day,
+            limit,
+        } => A::List(pb::ListComplaintsRequest {
+            status: match status {
+                None => pb::ComplaintStatus::Unspecified,
+                Some(ComplaintStatusArg::Open) => pb::ComplaintStatus::Open,
+                Some(ComplaintStatusArg::Resolved) => pb::ComplaintStatus::Resolved,
+            } as i32,
+            level: level.unwrap_or(pb::ComplaintLevel::Unspecified) as i32,
+            day: day.unwrap_or_default(),
+            page_size: i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000),
+        }),
+        ComplaintCommand::Forward {
+            id,
+            to,
+            note,
+            expected_version,
+        } => A::Forward(pb::ForwardComplaintRequest {
+            name: id,
+            to_level: to as i32,
+            note,
+            expected_version,
+        }),
+        ComplaintCommand::Escalate {
+            id,
+            note,
+            expected_version,
+        } => A::Escalate(pb::EscalateComplaintRequest {
+            name: id,
+            note,
+            expected_version,
+        }),
+        ComplaintCommand::Resolve {
+            id,
+            resolution,
+            expected_version,
+        } => A::Resolve(pb::ResolveComplaintRequest {
+            name: id,
+            resolution,
+            expected_version,
+        }),
     }
 }
 

@@ -71,6 +71,7 @@ const SUPERVISOR: &[Role] = &[Role::Supervisor];
 const TECHNICIAN: &[Role] = &[Role::Technician];
 const OUTBOX: &[Role] = &[Role::Technician, Role::Supervisor];
 const AUDITORS: &[Role] = &[Role::Supervisor, Role::HeadOfOffice];
+const COMPLAINTS: &[Role] = &[Role::Officer, Role::Supervisor, Role::HeadOfOffice];
 const ANYONE: &[Role] = &[
     Role::Officer,
     Role::Supervisor,
@@ -93,7 +94,11 @@ pub fn need(path: &str) -> Need {
             Need::AnyOf(SUPERVISOR)
         }
         ("rekam.v1.EnrollmentService", "ListDeliveries") => Need::AnyOf(OUTBOX),
-        ("rekam.v1.AuditService", _) => Need::AnyOf(AUDITORS),
+        ("rekam.v1.EnrollmentService", "VerifyEnrollment")
+        | ("rekam.v1.AuditService", _)
+        | ("rekam.v1.ReportService", _) => Need::AnyOf(AUDITORS),
+        // Each action's level decides further (rekam-complaints).
+        ("rekam.v1.ComplaintService", _) => Need::AnyOf(COMPLAINTS),
         ("rekam.v1.EnrollmentService", _) => Need::AnyOf(OFFICE),
         ("rekam.v1.DeviceService", "ListDevices" | "WatchDevices")
         | ("rekam.v1.PrinterService", "GetSupplies")

@@ -193,6 +193,12 @@ pub struct StationConfig {
     /// Seconds the send step waits for the data centre's "print-ready" before the officer
     /// is told to issue a recording receipt (the outbox keeps trying).
     pub send_wait_secs: f64,
+    /// The office, printed on recording receipts.
+    pub office: String,
+    /// The station's Ed25519 signing key (PKCS#8 PEM, or 64 hex digits of seed; mode 0600):
+    /// it signs every enrollment's artefact chain and every receipt's QR code. Default
+    /// `station.key` in the state directory, created on the first start.
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 /// One device.
@@ -217,6 +223,13 @@ pub struct ServiceConfig {
     /// Where the adapter connects: `nats://host:4222` for "nats", the endpoint's base URL
     /// (`https://dc.example/`) for "http".
     pub url: String,
+    /// SIAK over HTTP: the API key sent as a bearer token, if the service wants one.
+    pub api_key: Option<String>,
+    /// SIAK over HTTP: how long one request may take, in seconds (default 10).
+    pub timeout_secs: Option<f64>,
+    /// SIAK over HTTP: how many times a request that could not reach SIAK is tried again
+    /// (default 2).
+    pub retries: Option<u32>,
 }
 
 impl Default for ServerConfig {
@@ -291,6 +304,8 @@ impl Default for StationConfig {
             fingerprint_min_quality: 40,
             fingerprint_attempts: 3,
             send_wait_secs: 20.0,
+            office: "Dinas Kependudukan dan Pencatatan Sipil".into(),
+            key_file: None,
         }
     }
 }
@@ -300,6 +315,9 @@ impl Default for ServiceConfig {
         ServiceConfig {
             driver: "sim".into(),
             url: String::new(),
+            api_key: None,
+            timeout_secs: None,
+            retries: None,
         }
     }
 }

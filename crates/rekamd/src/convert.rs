@@ -787,6 +787,7 @@ pub fn enrollment(e: &enr::Enrollment) -> pb::Enrollment {
             issue_time: Some(timestamp(r.issued_at)),
             collect_from: Some(date(r.collect_from)),
             text: r.text.clone(),
+            qr: e.receipt_qr.clone().unwrap_or_default(),
         }),
         print_job: names::print_job(e.print_job_id.as_deref().unwrap_or_default()),
         card_uid: e.card_uid.clone().unwrap_or_default(),
@@ -799,6 +800,56 @@ pub fn enrollment(e: &enr::Enrollment) -> pb::Enrollment {
         cancel_reason: e.cancel_reason.clone().unwrap_or_default(),
         wiped: e.wiped,
         delivery: e.delivery.as_ref().map(delivery),
+        siak: e.siak.as_ref().map(siak_check),
+        chain_entries: e.chain.len() as u32,
+    }
+}
+
+/// SIAK's answer, to proto.
+pub fn siak_check(c: &enr::SiakCheck) -> pb::SiakCheck {
+    let (verdict, fields) = match &c.verdict {
+        enr::SiakVerdict::Match => (pb::SiakVerdict::Match, Vec::new()),
+        enr::SiakVerdict::Mismatch(f) => (pb::SiakVerdict::Mismatch, f.clone()),
+        enr::SiakVerdict::NotRegistered => (pb::SiakVerdict::NotRegistered, Vec::new()),
+    };
+    pb::SiakCheck {
+        verdict: verdict as i32,
+        reference: c.reference.clone().unwrap_or_default(),
+        differing_fields: fields,
+        check_time: Some(timestamp(c.at)),
+    }
+}
+
+/// What a chain verification found, to proto.
+pub fn verification(v: &enr::integrity::Verification) -> pb::EnrollmentVerification {
+    use rekam_integrity::ChainProblem as P;
+    pb::EnrollmentVerification {
+        intact: v.report.ok(),
+        entries: v.report.entries as u32,
+        checked_artefacts: v.report.checked_content as u32,
+        unchecked: v.notes.clone(),
+        problems: v
+            .report
+            .problems
+            .iter()
+            .map(|p| {
+                let (seq, artefact, kind) = match p {
+                    P::OutOfSequence { seq, .. } => (*seq, String::new(), "OUT_OF_SEQUENCE"),
+                    P::BrokenLink { seq } => (*seq, String::new(), "BROKEN_LINK"),
+                    P::HashMismatch { seq, name } => (*seq, name.clone(), "HASH_MISMATCH"),
+                    P::BadSignature { seq, name } => (*seq, name.clone(), "BAD_SIGNATURE"),
+                    P::UnknownKey { seq, .. } => (*seq, String::new(), "UNKNOWN_KEY"),
+                    P::ContentChanged { seq, name } => (*seq, name.clone(), "CONTENT_CHANGED"),
+                };
+                pb::ChainProblem {
+                    sequence: seq,
+                    artefact,
+                    kind: kind.into(),
+                    message: p.to_string(),
+                }
+            })
+            .collect(),
+        key_id: v.key_id.clone(),
     }
 }
 

@@ -2,8 +2,8 @@
 //!
 //! Inside the daemon an enrollment, a step operation, a device or a print job is known by
 //! its bare id (a ULID, or a device id from the configuration). On the wire every resource
-//! carries its full name, `enrollments/{id}`, `operations/{id}`, `devices/{id}` or
-//! `printJobs/{id}`, and every request names what it acts on the same way. This module is
+//! carries its full name, `enrollments/{id}`, `operations/{id}`, `devices/{id}`,
+//! `printJobs/{id}` or `complaints/{id}`, and every request names what it acts on the same way. This module is
 //! the one place that builds and parses them; a name not of the expected form is refused
 //! with INVALID_ARGUMENT naming the field, before anything looks the id up.
 
@@ -19,6 +19,8 @@ pub const OPERATIONS: &str = "operations";
 pub const DEVICES: &str = "devices";
 /// The collection of print jobs.
 pub const PRINT_JOBS: &str = "printJobs";
+/// The collection of complaints.
+pub const COMPLAINTS: &str = "complaints";
 
 /// Longest id a name may hold (ULIDs have 26 characters; device and job ids are short).
 const MAX_ID: usize = 128;
@@ -36,6 +38,16 @@ pub fn operation(id: &str) -> String {
 /// The name of the device `id`.
 pub fn device(id: &str) -> String {
     name(DEVICES, id)
+}
+
+/// The name of the complaint `id`.
+pub fn complaint(id: &str) -> String {
+    name(COMPLAINTS, id)
+}
+
+/// The id of the complaint named in `field`.
+pub fn complaint_id<'a>(field: &str, value: &'a str) -> Result<&'a str, Status> {
+    parse(field, COMPLAINTS, value)
 }
 
 /// The name of the print job `id`.

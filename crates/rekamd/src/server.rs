@@ -61,7 +61,46 @@ fn render_signature(
 /// missing or wrong key, a damaged file, no permission) does not stop the daemon: every
 /// enrollment call answers with the reason, the enrollment service is NOT_SERVING, and
 /// the devices are served as usual.
-fn open_store(c: &crate::config::StoreConfig) -> Arc<dyn rekam_store::EnrollmentStore> {
+/// The SIAK adapter of the configuration (`[siak] driver`): the in-process simulator, or
+/// SIAK's HTTP/JSON service.
+fn open_siak(
+    config: &Config,
+    timing: rekam_core::sim::Timing,
+) -> anyhow::Result<Arc<dyn rekam_enrollment::Siak>> {
+    let c = &config.siak;
+    Ok(match c.driver.as_str() {
+        "sim" => Arc::new(SiakSim::new(timing)),
+        "http" => {
+            if c.url.is_empty() {
+                anyhow::bail!("[siak] driver \"http\" needs url = \"https://siak.example/\"");
+            }
+            let mut sc = rekam_siak::SiakConfig::new(c.url.clone(), config.station.id.clone());
+            sc.api_key = c.api_key.clone();
+            if let Some(t) = c.timeout_secs {
+                sc.request_timeout = Duration::try_from_secs_f64(t.max(0.1))
+                    .map_err(|e| anyhow::anyhow!("[siak] timeout_secs: {e}"))?;
+            }
+            if let Some(r) = c.retries {
+                sc.retries = r.min(10);
+            }
+            let client =
+                rekam_siak::SiakClient::new(sc).map_err(|e| anyhow::anyhow!("[siak] {e}"))?;
+            Arc::new(rekam_enrollment::siak::SiakHttp::new(client))
+        }
+        other => anyhow::bail!(
+            "SIAK driver {other:?} is not built into this rekamd; available: sim, http"
+        ),
+    })
+}
+
+/// The store of the configuration, as the enrollments' and the complaints' store (one
+/// SQLite file), or a store that fails every call with why it could not be opened.
+fn open_store(
+    c: &crate::config::StoreConfig,
+) -> (
+    Arc<dyn rekam_store::EnrollmentStore>,
+    Arc<dyn rekam_store::ComplaintStore>,
+) {
     use rekam_store::{FailedStore, KeySource, SqliteStore, StoreOptions};
     let opened = if c.in_memory {
         SqliteStore::open_in_memory()
@@ -78,11 +117,13 @@ fn open_store(c: &crate::config::StoreConfig) -> Arc<dyn rekam_store::Enrollment
     match opened {
         Ok(s) => {
             tracing::info!(path = %s.path().display(), "enrollment store open");
-            Arc::new(s)
+            let s = Arc::new(s);
+            (s.clone(), s)
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot open the enrollment store: no enrollment can be recorded");
-            Arc::new(FailedStore(e))
+            let s = Arc::new(FailedStore(e));
+            (s.clone(), s)
         }
     }
 }
@@ -173,18 +214,28 @@ impl Daemon {
             devices.push(opened.device);
             selectors.push((sel.clone(), id));
         }
-        if config.siak.driver != "sim" {
-            anyhow::bail!(
-                "SIAK driver {:?} is not built into this rekamd; available: sim",
-                config.siak.driver
-            );
-        }
+        let siak = open_siak(&config, timing)?;
+        let station_key = {
+            let path = config
+                .station
+                .key_file
+                .clone()
+                .unwrap_or_else(|| config.store.state_dir().join("station.key"));
+            if config.store.in_memory && config.station.key_file.is_none() {
+                // A store in memory keeps nothing: neither does its key.
+                rekam_integrity::StationKey::generate()
+            } else {
+                rekam_integrity::StationKey::load_or_create(&path)
+                    .with_context(|| format!("the station key {}", path.display()))?
+            }
+        };
+        tracing::info!(key_id = %station_key.key_id(), "station key loaded");
         let data_centre = crate::datacentre::open(&config, timing)?;
         let registry = Arc::new(Registry::new(devices)?);
-        let store = open_store(&config.store);
+        let (store, complaint_store) = open_store(&config.store);
         let pipeline = Arc::new(Pipeline::new(
             registry.clone(),
-            Arc::new(SiakSim::new(timing)),
+            siak,
             data_centre,
             PipelineConfig {
                 station_id: config.station.id.clone(),
@@ -199,6 +250,8 @@ impl Daemon {
                 ),
                 send_wait: Duration::try_from_secs_f64(config.station.send_wait_secs.max(0.0))
                     .unwrap_or(Duration::from_secs(20)),
+                station_key: Arc::new(station_key),
+                office: config.station.office.clone(),
             },
             store,
         ));
@@ -219,6 +272,8 @@ impl Daemon {
                 Arc::new(rekam_operators::Sessions::new(
                     rekam_operators::OperatorFile::in_state_dir(&config.store.state_dir()),
                 )),
+                rekam_complaints::Complaints::new(complaint_store),
+                config.station.utc_offset(),
             ),
             config,
         })
@@ -263,6 +318,11 @@ impl Daemon {
             ),
             (session_service_server::SERVICE_NAME, DEFAULT_REQUEST_LIMIT),
             (audit_service_server::SERVICE_NAME, DEFAULT_REQUEST_LIMIT),
+            (
+                complaint_service_server::SERVICE_NAME,
+                DEFAULT_REQUEST_LIMIT,
+            ),
+            (report_service_server::SERVICE_NAME, DEFAULT_REQUEST_LIMIT),
         ];
         if self.config.simulators_enabled() {
             v.push((
@@ -358,6 +418,14 @@ impl Daemon {
             .add_optional_service(simulation)
             .add_service(
                 pb::session_service_server::SessionServiceServer::new(s.clone())
+                    .max_decoding_message_size(DEFAULT_REQUEST_LIMIT),
+            )
+            .add_service(
+                pb::complaint_service_server::ComplaintServiceServer::new(s.clone())
+                    .max_decoding_message_size(DEFAULT_REQUEST_LIMIT),
+            )
+            .add_service(
+                pb::report_service_server::ReportServiceServer::new(s.clone())
                     .max_decoding_message_size(DEFAULT_REQUEST_LIMIT),
             )
             .add_service(

@@ -196,6 +196,16 @@ pub fn localized(reason: &str) -> &'static str {
         "STORE_UNAVAILABLE" => "Penyimpanan data perekaman tidak dapat digunakan; coba lagi nanti.",
         "STORE_CONFLICT" => "Data perekaman berubah saat langkah berjalan; muat ulang dan ulangi.",
         "STEP_INTERRUPTED" => "Langkah terputus karena layanan berhenti; ulangi langkah ini.",
+        "HANDOVER_MISMATCH" => {
+            "Data pada kartu tercetak, chip dan SIAK tidak sama; KTP-el tidak boleh diserahkan. Hubungi supervisor."
+        }
+        "RECEIPT_MALFORMED" => "Kode QR bukan kode bukti perekaman.",
+        "RECEIPT_FORGED" => "Kode QR bukti perekaman tidak sah (tidak ditandatangani stasiun ini).",
+        "RECEIPT_NOT_FOUND" => "Tidak ada perekaman dengan nomor bukti ini.",
+        "COMPLAINT_NOT_FOUND" => "Pengaduan tidak ditemukan.",
+        "COMPLAINT_CLOSED" => "Pengaduan sudah selesai; tidak dapat diubah lagi.",
+        "COMPLAINT_ROUTE_NOT_ALLOWED" => "Pengaduan tidak dapat dialihkan ke tingkat itu.",
+        "COMPLAINT_CONFLICT" => "Pengaduan telah diubah oleh petugas lain; muat ulang dan ulangi.",
         _ => "Terjadi kesalahan.",
     }
 }
@@ -246,8 +256,16 @@ pub fn enrollment(e: &EnrollmentError) -> Status {
         EnrollmentError::Service(ServiceError::Unavailable(..)) => Code::Unavailable,
         EnrollmentError::Service(ServiceError::NotRegistered) => Code::NotFound,
         EnrollmentError::Service(
-            ServiceError::Mismatch(_) | ServiceError::Rejected(_) | ServiceError::Duplicate { .. },
+            ServiceError::Mismatch { .. }
+            | ServiceError::Rejected(_)
+            | ServiceError::Duplicate { .. },
         ) => Code::FailedPrecondition,
+        EnrollmentError::HandOverMismatch(_) => Code::FailedPrecondition,
+        EnrollmentError::ReceiptToken(rekam_integrity::ReceiptTokenError::Malformed(_)) => {
+            Code::InvalidArgument
+        }
+        EnrollmentError::ReceiptToken(_) => Code::PermissionDenied,
+        EnrollmentError::ReceiptNotFound(_) => Code::NotFound,
         EnrollmentError::Store(s) => match s {
             StoreError::Full(_) => Code::ResourceExhausted,
             StoreError::Corrupt { .. } => Code::DataLoss,
@@ -274,6 +292,32 @@ pub fn enrollment(e: &EnrollmentError) -> Status {
             "kk_number_on_document".into(),
             "is not the applicant's KK number".into(),
         )),
+        _ => {}
+    }
+    a.into_status()
+}
+
+/// The status of a complaint error.
+pub fn complaint(e: &rekam_complaints::ComplaintError) -> Status {
+    use rekam_complaints::ComplaintError as C;
+    match e {
+        C::InvalidField { field, message } => return invalid(field, message.clone()),
+        C::Store(s) => return enrollment(&EnrollmentError::Store(s.clone())),
+        _ => {}
+    }
+    let code = match e {
+        C::NotFound(_) => Code::NotFound,
+        C::Closed(_) | C::NotAllowed(_) => Code::FailedPrecondition,
+        C::RoleRequired { .. } => Code::PermissionDenied,
+        C::Conflict { .. } => Code::Aborted,
+        C::Unreadable { .. } => Code::DataLoss,
+        C::InvalidField { .. } | C::Store(_) => Code::Internal,
+    };
+    let mut a = ApiError::new(code, e.reason(), e.to_string());
+    match e {
+        C::NotFound(id) | C::Closed(id) | C::Conflict { id, .. } => {
+            a = a.with("complaint_id", id.clone());
+        }
         _ => {}
     }
     a.into_status()
@@ -480,7 +524,10 @@ mod tests {
         }
         for s in [
             ServiceError::NotRegistered,
-            ServiceError::Mismatch(String::new()),
+            ServiceError::Mismatch {
+                fields: Vec::new(),
+                reference: None,
+            },
             ServiceError::Rejected(String::new()),
             ServiceError::Duplicate {
                 reason: String::new(),
@@ -513,6 +560,12 @@ mod tests {
                 min_quality: 40,
             },
             EnrollmentError::Format(String::new()),
+            EnrollmentError::HandOverMismatch(vec![]),
+            EnrollmentError::ReceiptToken(rekam_integrity::ReceiptTokenError::Forged),
+            EnrollmentError::ReceiptToken(rekam_integrity::ReceiptTokenError::Malformed(
+                String::new(),
+            )),
+            EnrollmentError::ReceiptNotFound(String::new()),
         ] {
             reasons.push(e.reason());
         }

@@ -19,6 +19,14 @@ fn render(
 
 /// The pipeline over the five simulators at time scale 0, on `store`.
 pub fn pipeline(store: Arc<dyn rekam_store::EnrollmentStore>) -> Arc<Pipeline> {
+    pipeline_with_siak(store, Arc::new(SiakSim::new(Timing::new(0.0))))
+}
+
+/// The pipeline over the five simulators at time scale 0, on `store`, asking `siak`.
+pub fn pipeline_with_siak(
+    store: Arc<dyn rekam_store::EnrollmentStore>,
+    siak: Arc<dyn Siak>,
+) -> Arc<Pipeline> {
     let t = Timing::new(0.0);
     let registry = Registry::new(vec![
         AnyDevice::Fingerprint(Arc::new(rekam_fingerprint::FingerprintSim::new(
@@ -38,7 +46,7 @@ pub fn pipeline(store: Arc<dyn rekam_store::EnrollmentStore>) -> Arc<Pipeline> {
     .unwrap();
     Arc::new(Pipeline::new(
         Arc::new(registry),
-        Arc::new(SiakSim::new(t)),
+        siak,
         Arc::new(DataCentreSim::new(t)),
         PipelineConfig {
             station_id: "TEST-0001".into(),
@@ -50,6 +58,8 @@ pub fn pipeline(store: Arc<dyn rekam_store::EnrollmentStore>) -> Arc<Pipeline> {
             fingerprint_attempts: 3,
             biometrics_retention: Duration::from_secs(3600),
             send_wait: Duration::from_secs(5),
+            station_key: Arc::new(rekam_integrity::StationKey::from_seed([7; 32])),
+            office: "Dinas Kependudukan dan Pencatatan Sipil Kota Sorong".into(),
         },
         store,
     ))

@@ -1,6 +1,7 @@
 //! The commands, one module per group, and the helpers they share.
 
 pub mod capture;
+pub mod desk;
 pub mod devices;
 pub mod encoder;
 pub mod enroll;

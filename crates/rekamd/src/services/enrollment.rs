@@ -497,6 +497,79 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
         ))
     }
 
+    async fn verify_enrollment(
+        &self,
+        req: Request<pb::VerifyEnrollmentRequest>,
+    ) -> Result<Response<pb::EnrollmentVerification>, Status> {
+        let name = req.into_inner().name;
+        let v = self
+            .pipeline
+            .verify(names::enrollment_id("name", &name)?)
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        if !v.report.ok() {
+            tracing::warn!(enrollment = %name, problems = v.report.problems.len(), "the enrollment's artefact chain is broken");
+        }
+        Ok(about(Response::new(convert::verification(&v)), &name))
+    }
+
+    async fn get_receipt_document(
+        &self,
+        req: Request<pb::GetReceiptDocumentRequest>,
+    ) -> Result<Response<pb::ReceiptDocument>, Status> {
+        let r = req.into_inner();
+        let pdf = match pb::ReceiptFormat::try_from(r.format) {
+            Ok(pb::ReceiptFormat::Png) => false,
+            Ok(_) => true,
+            Err(_) => return Err(status::invalid("format", "is not a receipt format")),
+        };
+        let id = names::enrollment_id("name", &r.name)?;
+        let data = self
+            .pipeline
+            .receipt_document(id, pdf)
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        let e = self.pipeline.get(id).map_err(|e| status::enrollment(&e))?;
+        let number = e.receipt.map(|x| x.number).unwrap_or_default();
+        Ok(about(
+            Response::new(pb::ReceiptDocument {
+                content_type: if pdf { "application/pdf" } else { "image/png" }.into(),
+                data,
+                qr: e
+                    .receipt_qr
+                    .unwrap_or_else(|| self.pipeline.receipt_qr(&number)),
+                number,
+            }),
+            &r.name,
+        ))
+    }
+
+    async fn open_receipt(
+        &self,
+        req: Request<pb::OpenReceiptRequest>,
+    ) -> Result<Response<pb::OpenReceiptResponse>, Status> {
+        let deadline = deadline(&req);
+        let who = who(&req);
+        let mut r = req.into_inner();
+        let key = request_key(std::mem::take(&mut r.request_id), &r)?;
+        if r.qr.trim().is_empty() {
+            return Err(status::invalid("qr", "the QR code's content is missing"));
+        }
+        let (e, ready) = self
+            .pipeline
+            .open_receipt(&r.qr, step_options(deadline, key, "", who))
+            .await
+            .map_err(|e| status::enrollment(&e))?;
+        let name = names::enrollment(&e.id);
+        Ok(about(
+            Response::new(pb::OpenReceiptResponse {
+                enrollment: Some(convert::enrollment(&e)),
+                ready_to_print: ready,
+            }),
+            &name,
+        ))
+    }
+
     async fn render_card_preview(
         &self,
         req: Request<pb::RenderCardPreviewRequest>,

@@ -4,11 +4,13 @@
 
 mod audit;
 mod camera;
+mod complaints;
 mod devices;
 mod encoder;
 mod enrollment;
 mod fingerprint;
 mod printer;
+mod reports;
 mod sessions;
 mod signature;
 mod simulation;
@@ -57,6 +59,10 @@ pub struct Shared {
     pub sessions: Arc<rekam_operators::Sessions>,
     /// The audit log's writer.
     pub auditor: crate::audit::Auditor,
+    /// The complaints desk.
+    pub complaints: rekam_complaints::Complaints,
+    /// The station's offset from UTC in minutes (its days).
+    pub utc_offset_minutes: i32,
 }
 
 impl Shared {
@@ -68,6 +74,8 @@ impl Shared {
         drivers: DriverTable<'static>,
         selectors: Vec<(Selector, String)>,
         sessions: Arc<rekam_operators::Sessions>,
+        complaints: rekam_complaints::Complaints,
+        utc_offset_minutes: i32,
     ) -> Self {
         let store = pipeline.store();
         let auditor = crate::audit::Auditor::start(store.clone());
@@ -82,6 +90,8 @@ impl Shared {
             drivers,
             selectors: Arc::new(selectors),
             sessions,
+            complaints,
+            utc_offset_minutes,
         }
     }
 }
