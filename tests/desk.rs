@@ -3,8 +3,7 @@
 //! desk, reports and verification, and rekamctl's commands for them.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use rekam_api::pb;
 use rekam_api::pb::complaint_service_client::ComplaintServiceClient;
@@ -13,19 +12,6 @@ use rekam_operators::Role;
 use rekam_tests::*;
 use tonic::Code;
 use tonic_types::StatusExt;
-
-/// `rekam-sim siak`, from the target folder.
-struct SiakSim {
-    child: Child,
-    url: String,
-}
-
-impl Drop for SiakSim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// SIAK's record of the test applicant, as the resident file holds it.
 fn resident(nik: &str, name: &str) -> serde_json::Value {
@@ -39,37 +25,24 @@ fn resident(nik: &str, name: &str) -> serde_json::Value {
     })
 }
 
-impl SiakSim {
-    fn start(dir: &std::path::Path) -> SiakSim {
-        let file = dir.join("residents.json");
-        // The test applicant as declared; a second NIK whose SIAK name differs.
-        let residents = serde_json::json!([
-            resident("3171014708900003", "SITI RAHAYU"),
-            resident("3171014708900005", "SITI RAHAYU NINGSIH"),
-        ]);
-        std::fs::write(&file, residents.to_string()).unwrap();
-        let mut child = Command::new(workspace_bin("rekam-sim"))
-            .args(["siak", "--http", "127.0.0.1:0", "--residents"])
-            .arg(&file)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.starts_with("rekam-sim siak ready"), "{line:?}");
-        let http = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("http="))
-            .unwrap()
-            .to_owned();
-        SiakSim {
-            child,
-            url: format!("http://{http}"),
-        }
-    }
+/// `rekam-sim siak` with the test applicant as declared, and a second NIK whose SIAK name
+/// differs.
+fn siak_sim(dir: &std::path::Path) -> SimProcess {
+    let file = dir.join("residents.json");
+    let residents = serde_json::json!([
+        resident("3171014708900003", "SITI RAHAYU"),
+        resident("3171014708900005", "SITI RAHAYU NINGSIH"),
+    ]);
+    std::fs::write(&file, residents.to_string()).unwrap();
+    SimProcess::start(
+        "siak",
+        &[
+            "--http".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--residents".as_ref(),
+            file.as_os_str(),
+        ],
+    )
 }
 
 fn reason(s: &tonic::Status) -> String {
@@ -105,7 +78,7 @@ async fn create_and_check(d: &TestDaemon, nik: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn siak_over_http_match_mismatch_not_registered_and_away() {
     let dir = tempfile::tempdir().unwrap();
-    let mut sim = SiakSim::start(dir.path());
+    let mut sim = siak_sim(dir.path());
     let url = sim.url.clone();
     let d = TestDaemon::start_with(move |c| {
         c.siak.driver = "http".into();
@@ -151,8 +124,7 @@ async fn siak_over_http_match_mismatch_not_registered_and_away() {
         pb::SiakVerdict::NotRegistered as i32
     );
     // SIAK goes away: UNAVAILABLE, and the enrollment stays where it was.
-    let _ = sim.child.kill();
-    let _ = sim.child.wait();
+    sim.kill();
     let err = d.enroll().verify_identity(step(&id)).await.unwrap_err();
     assert_eq!(
         (err.code(), reason(&err)),

@@ -390,6 +390,59 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     bin
 }
 
+/// One of `rekam-sim`'s simulators, started as a child process for a test and killed when
+/// dropped.
+pub struct SimProcess {
+    /// The process.
+    pub child: Child,
+    /// Its HTTP base URL, `http://127.0.0.1:PORT`, from its ready line.
+    pub url: String,
+}
+
+impl SimProcess {
+    /// Starts `rekam-sim <kind> <args>` (with `--http 127.0.0.1:0` among the args) and waits
+    /// for its ready line, `rekam-sim <kind> ready http=…`.
+    pub fn start(kind: &str, args: &[&std::ffi::OsStr]) -> SimProcess {
+        use std::io::BufRead;
+        let mut child = Command::new(workspace_bin("rekam-sim"))
+            .arg(kind)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start rekam-sim");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("its stdout"))
+            .read_line(&mut line)
+            .expect("its ready line");
+        assert!(
+            line.starts_with(&format!("rekam-sim {kind} ready")),
+            "{line:?}"
+        );
+        let http = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("http="))
+            .expect("http= in the ready line")
+            .to_owned();
+        SimProcess {
+            child,
+            url: format!("http://{http}"),
+        }
+    }
+
+    /// Stops it now.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// The `rekamd` binary beside the test executable.
 pub fn rekamd_bin() -> PathBuf {
     // target/debug/deps/crash-… → target/debug/rekamd (built by `cargo test --workspace`

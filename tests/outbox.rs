@@ -6,9 +6,7 @@
 //! once.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use rekam_api::pb;
@@ -138,58 +136,25 @@ async fn a_refused_package_is_reported_at_once() {
 
 /// `rekam-sim datacentre`, from the target folder.
 struct DataCentreSim {
-    child: Child,
-    http: String,
-}
-
-impl Drop for DataCentreSim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    sim: SimProcess,
 }
 
 impl DataCentreSim {
     fn start(store: &Path, extra: &[&str]) -> DataCentreSim {
-        let bin = rekamd_bin().with_file_name("rekam-sim");
-        assert!(
-            bin.exists(),
-            "{} is missing: cargo build --workspace --bins",
-            bin.display()
-        );
-        let mut child = Command::new(bin)
-            .args([
-                "datacentre",
-                "--http",
-                "127.0.0.1:0",
-                "--print-delay",
-                "50ms",
-                "--store",
-            ])
-            .arg(store)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.starts_with("rekam-sim datacentre ready"), "{line:?}");
-        let http = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("http="))
-            .unwrap()
-            .to_owned();
+        let mut args: Vec<&std::ffi::OsStr> =
+            ["--http", "127.0.0.1:0", "--print-delay", "50ms", "--store"]
+                .iter()
+                .map(std::ffi::OsStr::new)
+                .collect();
+        args.push(store.as_os_str());
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
         DataCentreSim {
-            child,
-            http: format!("http://{http}"),
+            sim: SimProcess::start("datacentre", &args),
         }
     }
 
     async fn count(&self) -> u64 {
-        let body = reqwest::get(format!("{}/v1/deliveries", self.http))
+        let body = reqwest::get(format!("{}/v1/deliveries", self.sim.url))
             .await
             .unwrap()
             .bytes()
@@ -280,6 +245,6 @@ async fn over_http_an_upload_dropped_midway_and_a_kill_deliver_exactly_once() {
     let store = tempfile::tempdir().unwrap();
     // The first upload's connection is dropped after half the body.
     let dc = DataCentreSim::start(&store.path().join("dc"), &["--fault", "drop-mid-upload=1"]);
-    let url = dc.http.clone();
+    let url = dc.sim.url.clone();
     killed_mid_delivery_delivers_once("http", &url, &dc).await;
 }

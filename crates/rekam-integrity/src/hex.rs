@@ -1,39 +1,17 @@
-//! Hex encoding and the serde representation of hashes and signatures: lowercase hex strings in
+//! Hex (the `hex` crate) and the serde representation of hashes and signatures: lowercase hex strings in
 //! human-readable formats (JSON), byte strings in binary ones (postcard).
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serializer};
 
-const DIGITS: &[u8; 16] = b"0123456789abcdef";
-
 /// Lowercase hex of `bytes`.
 pub(crate) fn encode(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    s
-}
-
-fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
+    ::hex::encode(bytes)
 }
 
 /// The bytes of a hex string (either case), or None when it is not an even number of hex digits.
 pub(crate) fn decode(s: &str) -> Option<Vec<u8>> {
-    let s = s.as_bytes();
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    s.chunks_exact(2)
-        .map(|pair| Some((nibble(pair[0])? << 4) | nibble(pair[1])?))
-        .collect()
+    ::hex::decode(s).ok()
 }
 
 fn serialize_bytes<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {

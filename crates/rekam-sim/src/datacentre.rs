@@ -56,6 +56,7 @@ use tokio::net::TcpListener;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::DatacentreArgs;
+use crate::fault::{FaultArg, take};
 
 /// The largest package accepted over HTTP.
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -76,45 +77,16 @@ pub struct Faults {
     pub duplicate: bool,
 }
 
-/// Parses `2s`, `500ms`, `1m`, `0`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 2s or 500ms"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" | "" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
-        _ => Err(format!("{text:?}: unit must be ms, s or m")),
-    }
-}
-
 /// Applies one `--fault` argument.
 fn apply_fault(faults: &mut Faults, spec: &str) -> anyhow::Result<()> {
-    let (name, value) = match spec.split_once('=') {
-        Some((n, v)) => (n.trim(), Some(v.trim())),
-        None => (spec.trim(), None),
-    };
-    let count = |v: Option<&str>| -> anyhow::Result<u32> {
-        match v {
-            Some(v) => v
-                .parse()
-                .with_context(|| format!("--fault {spec}: {v:?} is not a count")),
-            None => Ok(u32::MAX),
-        }
-    };
-    match name {
-        "slow" => {
-            let d = parse_duration(value.unwrap_or("")).map_err(anyhow::Error::msg)?;
-            faults.slow_ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        }
-        "refuse" => faults.refuse = count(value)?,
-        "timeout" => faults.timeout = count(value)?,
-        "drop-mid-upload" => faults.drop_mid_upload = count(value)?,
+    let f = FaultArg::parse(spec);
+    match f.name {
+        "slow" => faults.slow_ms = f.millis()?,
+        "refuse" => faults.refuse = f.count()?,
+        "timeout" => faults.timeout = f.count()?,
+        "drop-mid-upload" => faults.drop_mid_upload = f.count()?,
         "duplicate" => faults.duplicate = true,
-        _ => bail!(
+        name => bail!(
             "unknown fault {name:?} (slow=2s, refuse=N, timeout[=N], drop-mid-upload=N, duplicate)"
         ),
     }
@@ -630,17 +602,6 @@ fn header(req: &Request<Incoming>, name: &str) -> String {
 }
 
 /// Takes one fault from a counter (`u32::MAX` stays on).
-fn take(counter: &mut u32) -> bool {
-    match *counter {
-        0 => false,
-        u32::MAX => true,
-        _ => {
-            *counter -= 1;
-            true
-        }
-    }
-}
-
 async fn upload(sim: Arc<Sim>, req: Request<Incoming>) -> Result<Reply, Dropped> {
     let (station, enrollment, key) = (
         header(&req, wire::H_STATION_ID),
@@ -796,12 +757,5 @@ mod tests {
         );
         assert!(apply_fault(&mut f, "fire").is_err());
         assert!(apply_fault(&mut f, "refuse=x").is_err());
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert!(parse_duration("1h").is_err());
-        let mut n = 2;
-        assert!(take(&mut n) && take(&mut n) && !take(&mut n));
-        let mut all = u32::MAX;
-        assert!(take(&mut all) && all == u32::MAX);
     }
 }

@@ -15,6 +15,7 @@
 //! `rekam-sim siak ready http=127.0.0.1:8081 residents=3`) so a test can wait for it.
 
 mod datacentre;
+mod fault;
 mod siak;
 
 use std::net::SocketAddr;
@@ -62,7 +63,7 @@ pub struct DatacentreArgs {
     #[arg(long)]
     pub control: Option<SocketAddr>,
     /// Delay between the "received" answer and the verdict ("print-ready" or "duplicate").
-    #[arg(long, default_value = "1s", value_parser = datacentre::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = fault::parse_duration)]
     pub print_delay: Duration,
     /// A fault active from the start (repeatable): slow=2s, refuse=3, timeout[=N],
     /// drop-mid-upload=N, duplicate.

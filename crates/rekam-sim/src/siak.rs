@@ -48,7 +48,7 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::SiakArgs;
-use crate::datacentre::parse_duration;
+use crate::fault::{FaultArg, take};
 
 /// The largest request body accepted.
 const MAX_BODY: usize = 64 * 1024;
@@ -67,40 +67,14 @@ pub struct Faults {
 
 /// Applies one `--fault` argument.
 fn apply_fault(faults: &mut Faults, spec: &str) -> anyhow::Result<()> {
-    let (name, value) = match spec.split_once('=') {
-        Some((n, v)) => (n.trim(), Some(v.trim())),
-        None => (spec.trim(), None),
-    };
-    let count = |v: Option<&str>| -> anyhow::Result<u32> {
-        match v {
-            Some(v) => v
-                .parse()
-                .with_context(|| format!("--fault {spec}: {v:?} is not a count")),
-            None => Ok(u32::MAX),
-        }
-    };
-    match name {
-        "unavailable" => faults.unavailable = count(value)?,
-        "slow" => {
-            let d = parse_duration(value.unwrap_or("")).map_err(anyhow::Error::msg)?;
-            faults.slow_ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        }
-        "malformed" => faults.malformed = count(value)?,
-        _ => bail!("unknown fault {name:?} (unavailable[=N], slow=2s, malformed[=N])"),
+    let f = FaultArg::parse(spec);
+    match f.name {
+        "unavailable" => faults.unavailable = f.count()?,
+        "slow" => faults.slow_ms = f.millis()?,
+        "malformed" => faults.malformed = f.count()?,
+        name => bail!("unknown fault {name:?} (unavailable[=N], slow=2s, malformed[=N])"),
     }
     Ok(())
-}
-
-/// Takes one fault from a counter (`u32::MAX` stays on).
-fn take(counter: &mut u32) -> bool {
-    match *counter {
-        0 => false,
-        u32::MAX => true,
-        _ => {
-            *counter -= 1;
-            true
-        }
-    }
 }
 
 /// The counts `GET /v1/control/stats` returns.
@@ -419,7 +393,5 @@ mod tests {
         assert!(apply_fault(&mut f, "fire").is_err());
         assert!(apply_fault(&mut f, "unavailable=x").is_err());
         assert!(apply_fault(&mut f, "slow").is_err());
-        let mut n = 2;
-        assert!(take(&mut n) && take(&mut n) && !take(&mut n));
     }
 }
