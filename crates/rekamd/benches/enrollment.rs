@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use rekam_api::pb::enrollment_service_client::EnrollmentServiceClient;
-use tonic::transport::Channel;
 
 mod common;
 use common::{one_enrollment, one_enrollment_timed, refill};
@@ -21,30 +20,22 @@ fn enrollment(c: &mut Criterion) {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let addr = rt.block_on(async {
+    let socket = dir.path().join("rekamd.sock");
+    rt.block_on(async {
         let mut config = rekamd::Config::default();
         config.simulation.time_scale = 0.0;
-        config.server.socket = Some(dir.path().join("rekamd.sock"));
+        config.server.socket = Some(socket.clone());
         // Every step committed durably, as on a station.
         config.store.state_dir = Some(dir.path().join("state"));
         let daemon = rekamd::Daemon::open(config).unwrap();
-        let uds = rekamd::server::bind_unix(&dir.path().join("rekamd.sock")).unwrap();
-        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = tcp.local_addr().unwrap();
-        tokio::spawn(
-            daemon.serve_on(uds, Some(tcp), dir.path().join("rekamd.sock"), async {
-                let _ = stopped.await;
-            }),
-        );
-        addr
+        let uds = rekamd::server::bind_unix(&socket).unwrap();
+        tokio::spawn(daemon.serve_on(uds, None, socket.clone(), async {
+            let _ = stopped.await;
+        }));
     });
-    let channel = rt.block_on(async {
-        Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap()
-    });
+    // The station's own user on the socket, as the officer's front-end (TCP needs a
+    // signed-in session).
+    let channel = rt.block_on(common::connect_unix(socket.clone())).unwrap();
     let mut client = rt.block_on(async {
         let mut c = EnrollmentServiceClient::new(channel.clone());
         // Warm-up: the simulator renders its fingers once.

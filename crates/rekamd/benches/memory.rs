@@ -10,7 +10,6 @@
 use std::time::{Duration, Instant};
 
 use rekam_api::pb::enrollment_service_client::EnrollmentServiceClient;
-use tonic::transport::Channel;
 
 mod common;
 use common::{one_enrollment, refill};
@@ -45,20 +44,11 @@ fn main() {
         .unwrap_or(1000);
     let dir =
         tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into())).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let socket = dir.path().join("rekamd.sock");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rekamd"))
-        .args([
-            "--time-scale",
-            "0",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
+        .args(["--time-scale", "0"])
         .arg("--socket")
-        .arg(dir.path().join("rekamd.sock"))
+        .arg(&socket)
         .arg("--state-dir")
         .arg(dir.path().join("state"))
         .env("RUST_LOG", "warn")
@@ -73,11 +63,7 @@ fn main() {
     rt.block_on(async {
         let mut channel = None;
         for _ in 0..100 {
-            if let Ok(c) = Channel::from_shared(format!("http://127.0.0.1:{port}"))
-                .unwrap()
-                .connect()
-                .await
-            {
+            if let Ok(c) = common::connect_unix(socket.clone()).await {
                 channel = Some(c);
                 break;
             }

@@ -1,11 +1,27 @@
-//! What the benches share: one whole enrollment over gRPC, and the printer's refill.
+//! What the benches share: a channel to rekamd's Unix socket (the station's own local user
+//! may call every method there without signing in; TCP needs a session), one whole
+//! enrollment over gRPC, and the printer's refill.
 #![allow(dead_code)]
 
 use std::time::Duration;
 
 use rekam_api::pb;
 use rekam_api::pb::enrollment_service_client::EnrollmentServiceClient;
-use tonic::transport::Channel;
+use tonic::transport::{Channel, Endpoint, Uri};
+
+/// A channel to rekamd's Unix socket.
+pub async fn connect_unix(socket: std::path::PathBuf) -> Result<Channel, tonic::transport::Error> {
+    Endpoint::from_static("http://[::]:50051")
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let socket = socket.clone();
+            async move {
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
+                    tokio::net::UnixStream::connect(socket).await?,
+                ))
+            }
+        }))
+        .await
+}
 
 pub fn applicant() -> pb::Applicant {
     pb::Applicant {
