@@ -36,7 +36,8 @@ pub use error::{EnrollmentError, FieldViolation};
 pub use model::*;
 pub use nik::{Nik, Sex, check_kk};
 pub use pipeline::{
-    CardReason, Pipeline, PipelineConfig, Progress, SignatureRenderer, Subscription,
+    CardReason, Pipeline, PipelineConfig, Progress, ReceiptDocument, SignatureRenderer,
+    Subscription,
 };
 pub use services::{
     DataCentre, DataCentreSim, Remote, ServiceError, Siak, SiakConfirmation, SiakSim,

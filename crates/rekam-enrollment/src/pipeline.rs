@@ -2395,8 +2395,6 @@ impl Pipeline {
         &self,
         id: &str,
     ) -> Result<crate::integrity::Verification, EnrollmentError> {
-        // Known to this process (or in the store): NOT_FOUND otherwise.
-        self.get(id)?;
         let store = self.store.clone();
         let key = self.config.station_key.clone();
         let id = id.to_string();
@@ -2444,8 +2442,12 @@ impl Pipeline {
     }
 
     /// The recording receipt of an enrollment as a printable page: a PDF, or a PNG
-    /// preview of the same layout.
-    pub async fn receipt_document(&self, id: &str, pdf: bool) -> Result<Vec<u8>, EnrollmentError> {
+    /// preview of the same layout; with the receipt's number and QR content.
+    pub async fn receipt_document(
+        &self,
+        id: &str,
+        pdf: bool,
+    ) -> Result<ReceiptDocument, EnrollmentError> {
         let e = self.get(id)?;
         let receipt = e.receipt.as_ref().ok_or_else(|| {
             EnrollmentError::MediaNotFound(
@@ -2478,7 +2480,13 @@ impl Pipeline {
             } else {
                 rekam_receipt::png(&page)
             };
-            out.map_err(|err| EnrollmentError::Format(format!("the receipt page: {err}")))
+            let data =
+                out.map_err(|err| EnrollmentError::Format(format!("the receipt page: {err}")))?;
+            Ok(ReceiptDocument {
+                data,
+                number: page.number,
+                qr: page.qr,
+            })
         })
         .await
     }
@@ -2527,6 +2535,17 @@ impl Pipeline {
         let e = self.send(&e.id, opts).await?;
         Ok((e, true))
     }
+}
+
+/// A recording receipt, rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptDocument {
+    /// The PDF or PNG.
+    pub data: Vec<u8>,
+    /// The receipt's number.
+    pub number: String,
+    /// The content of its QR code.
+    pub qr: String,
 }
 
 /// Why a card is printed or encoded again.

@@ -252,9 +252,13 @@ async fn a_receipt_qr_reopens_its_enrollment_and_a_forged_one_is_refused() {
     let qr = e.receipt_qr.clone().unwrap();
     assert!(qr.starts_with(&format!("REKAM-BP1:{number}:")), "{qr}");
     let pdf = p.receipt_document(&id, true).await.unwrap();
-    assert!(pdf.starts_with(b"%PDF-"));
+    assert!(pdf.data.starts_with(b"%PDF-"));
+    assert_eq!(
+        (pdf.number.as_str(), pdf.qr.as_str()),
+        (number.as_str(), qr.as_str())
+    );
     let png = p.receipt_document(&id, false).await.unwrap();
-    assert!(png.starts_with(b"\x89PNG"));
+    assert!(png.data.starts_with(b"\x89PNG"));
 
     // Not delivered yet: found, not ready.
     let (found, ready) = p.open_receipt(&qr, o()).await.unwrap();

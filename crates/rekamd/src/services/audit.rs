@@ -9,11 +9,7 @@ impl pb::audit_service_server::AuditService for Shared {
         req: Request<pb::ListAuditEntriesRequest>,
     ) -> Result<Response<pb::ListAuditEntriesResponse>, Status> {
         let r = req.into_inner();
-        let limit = match usize::try_from(r.page_size) {
-            Ok(0) => 100,
-            Ok(n) => n.min(1000),
-            Err(_) => return Err(status::invalid("page_size", "must not be negative")),
-        };
+        let limit = page_size(r.page_size, 100, 1000)?;
         let store = self.pipeline.store();
         let (entries, check) = tokio::task::spawn_blocking(move || {
             Ok::<_, rekam_store::StoreError>((

@@ -15,7 +15,8 @@ fn actor<T>(req: &Request<T>) -> (String, Roles) {
     }
 }
 
-fn level_pb(l: Level) -> pb::ComplaintLevel {
+/// A complaint level, to proto.
+pub(super) fn level_pb(l: Level) -> pb::ComplaintLevel {
     match l {
         Level::Secretariat => pb::ComplaintLevel::Secretariat,
         Level::Secretary => pb::ComplaintLevel::Secretary,
@@ -168,11 +169,7 @@ impl pb::complaint_service_server::ComplaintService for Shared {
             Err(_) => return Err(status::invalid("status", "is not a complaint status")),
         };
         let level = level("level", r.level)?;
-        let limit = match usize::try_from(r.page_size) {
-            Ok(0) => 100,
-            Ok(n) => n.min(1000),
-            Err(_) => return Err(status::invalid("page_size", "must not be negative")),
-        };
+        let limit = page_size(r.page_size, 100, 1000)?;
         let day = (!r.day.is_empty()).then_some(r.day);
         if let Some(d) = &day {
             let ok = d.len() == 10

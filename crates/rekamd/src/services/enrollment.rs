@@ -32,11 +32,7 @@ fn page_token(last_id: &str, r: &pb::ListEnrollmentsRequest) -> String {
 fn list_query(
     r: &pb::ListEnrollmentsRequest,
 ) -> Result<(rekam_enrollment::ListQuery, pb::EnrollmentView), Status> {
-    let limit = match usize::try_from(r.page_size) {
-        Ok(0) => PAGE_DEFAULT,
-        Ok(n) => n.min(PAGE_MAX),
-        Err(_) => return Err(status::invalid("page_size", "must not be negative")),
-    };
+    let limit = page_size(r.page_size, PAGE_DEFAULT, PAGE_MAX)?;
     let before_id = if r.page_token.is_empty() {
         None
     } else {
@@ -524,21 +520,17 @@ impl pb::enrollment_service_server::EnrollmentService for Shared {
             Err(_) => return Err(status::invalid("format", "is not a receipt format")),
         };
         let id = names::enrollment_id("name", &r.name)?;
-        let data = self
+        let d = self
             .pipeline
             .receipt_document(id, pdf)
             .await
             .map_err(|e| status::enrollment(&e))?;
-        let e = self.pipeline.get(id).map_err(|e| status::enrollment(&e))?;
-        let number = e.receipt.map(|x| x.number).unwrap_or_default();
         Ok(about(
             Response::new(pb::ReceiptDocument {
                 content_type: if pdf { "application/pdf" } else { "image/png" }.into(),
-                data,
-                qr: e
-                    .receipt_qr
-                    .unwrap_or_else(|| self.pipeline.receipt_qr(&number)),
-                number,
+                data: d.data,
+                number: d.number,
+                qr: d.qr,
             }),
             &r.name,
         ))

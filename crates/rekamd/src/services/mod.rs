@@ -103,6 +103,16 @@ pub fn about<T>(mut r: Response<T>, name: &str) -> Response<T> {
     r
 }
 
+/// A request's `page_size`: `default` for 0, at most `max`; INVALID_ARGUMENT when
+/// negative.
+pub fn page_size(v: i32, default: usize, max: usize) -> Result<usize, Status> {
+    match usize::try_from(v) {
+        Ok(0) => Ok(default),
+        Ok(n) => Ok(n.min(max)),
+        Err(_) => Err(status::invalid("page_size", "must not be negative")),
+    }
+}
+
 /// The deadline the client set (`grpc-timeout`), if any.
 pub fn deadline<T>(req: &Request<T>) -> Option<Duration> {
     let v = req.metadata().get("grpc-timeout")?.to_str().ok()?;

@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use rekam_complaints::Level;
-
 use super::*;
 
 fn duration(d: Duration) -> prost_types::Duration {
@@ -44,13 +42,6 @@ impl pb::report_service_server::ReportService for Shared {
         .await
         .map_err(|e| status::internal(format!("the complaints desk: {e}")))?
         .map_err(|e| status::complaint(&e))?;
-        let level = |l: Level| match l {
-            Level::Secretariat => pb::ComplaintLevel::Secretariat,
-            Level::Secretary => pb::ComplaintLevel::Secretary,
-            Level::Registration => pb::ComplaintLevel::Registration,
-            Level::CivilRegistration => pb::ComplaintLevel::CivilRegistration,
-            Level::HeadOfOffice => pb::ComplaintLevel::HeadOfOffice,
-        };
         let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
         Ok(Response::new(pb::DailyReport {
             date: Some(convert::date(report.day)),
@@ -103,7 +94,7 @@ impl pb::report_service_server::ReportService for Shared {
             complaints_open: open
                 .into_iter()
                 .map(|(l, c)| pb::ComplaintLevelCount {
-                    level: level(l) as i32,
+                    level: super::complaints::level_pb(l) as i32,
                     open: n(c),
                 })
                 .collect(),
