@@ -633,6 +633,7 @@ async fn with_unopenable_printer() -> TestDaemon {
         c.devices.push(rekamd::config::DeviceConfig {
             selector: "printer:sim:/dev/usb/lp9".parse().unwrap(),
             id: Some("printer9".into()),
+            options: Default::default(),
         });
     })
     .await
@@ -647,11 +648,25 @@ async fn available_devices_are_listed_per_driver_with_their_selectors() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(all.drivers.len(), 5, "{all:?}");
-    let mut classes: Vec<i32> = all.drivers.iter().map(|x| x.device_class).collect();
+    // Five simulators and the PC/SC encoder driver, which lists what pcscd sees (no pcscd
+    // runs for this test: it says so).
+    assert_eq!(all.drivers.len(), 6, "{all:?}");
+    let pcsc = all.drivers.iter().find(|x| x.driver == "pcsc").unwrap();
+    assert_eq!(pcsc.device_class, pb::DeviceClass::ChipEncoder as i32);
+    assert!(!pcsc.simulated);
+    assert!(
+        !pcsc.devices.is_empty() || pcsc.error.contains("pcscd"),
+        "{pcsc:?}"
+    );
+    let mut classes: Vec<i32> = all
+        .drivers
+        .iter()
+        .filter(|x| x.simulated)
+        .map(|x| x.device_class)
+        .collect();
     classes.sort();
     assert_eq!(classes, vec![1, 2, 3, 4, 5]);
-    for drv in &all.drivers {
+    for drv in all.drivers.iter().filter(|x| x.simulated) {
         assert_eq!(drv.driver, "sim");
         assert!(drv.simulated && !drv.description.is_empty() && drv.error.is_empty());
         assert_eq!(drv.devices.len(), 1, "{drv:?}");

@@ -8,24 +8,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 target="${CARGO_TARGET_DIR:-$root/target}"
 
-# What the tests need from Debian: python3-venv for the grpcio client test.
-if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
-    else
-        echo "tests/run.sh: python3-venv is missing; install it (sudo apt-get install python3-venv)" >&2
-        exit 1
-    fi
-fi
-# nats-server (JetStream) for the outbox and data-centre simulator tests.
-if ! command -v nats-server >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && apt-get install -y -qq nats-server >/dev/null
-    else
-        echo "tests/run.sh: nats-server is missing; install it (sudo apt-get install nats-server)" >&2
-        exit 1
-    fi
-fi
+# What the build and the tests need from Debian (libpcsclite-dev, python3-venv,
+# nats-server, pcscd with vsmartcard-vpcd), installed when missing.
+tests/deps.sh
 
 echo "== cargo test (workspace)"
 cargo build --workspace --bins --quiet

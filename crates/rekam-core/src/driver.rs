@@ -209,6 +209,9 @@ pub struct OpenOptions {
     pub seed: u64,
     /// The timings of a simulator (real drivers ignore them).
     pub timing: Timing,
+    /// The driver's own options (the device's `options` table in the configuration, e.g.
+    /// a PC/SC encoder's `sam` reader); a driver refuses one it does not know.
+    pub params: std::collections::BTreeMap<String, String>,
 }
 
 impl OpenOptions {
@@ -218,7 +221,14 @@ impl OpenOptions {
             id: id.into(),
             seed: 0,
             timing: Timing::REAL,
+            params: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// With a driver option.
+    pub fn with_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.insert(name.into(), value.into());
+        self
     }
 
     /// With a simulator seed.

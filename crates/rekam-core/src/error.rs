@@ -79,6 +79,10 @@ pub enum DeviceError {
     /// Data read back differs from what was written.
     #[error("verification failed: {0}")]
     VerifyMismatch(String),
+    /// The card in the encoder cannot take this operation (not a KTP-el blank, already
+    /// personalized, locked, failed authentication, too small): the message says which.
+    #[error("wrong card: {0}")]
+    WrongCard(String),
     /// The device reported a hardware fault.
     #[error("hardware fault: {0}")]
     Hardware(String),
@@ -105,6 +109,7 @@ impl DeviceError {
             DeviceError::Cancelled => ErrorKind::Cancelled,
             DeviceError::NoCard
             | DeviceError::CardRemoved(_)
+            | DeviceError::WrongCard(_)
             | DeviceError::Printer { .. }
             | DeviceError::NoInk => ErrorKind::Precondition,
             DeviceError::VerifyMismatch(_) => ErrorKind::DataLoss,
@@ -136,6 +141,7 @@ impl DeviceError {
             },
             DeviceError::NoInk => "NO_SIGNATURE",
             DeviceError::VerifyMismatch(_) => "CHIP_VERIFY_FAILED",
+            DeviceError::WrongCard(_) => "WRONG_CARD",
             DeviceError::Hardware(_) => "DEVICE_HARDWARE_ERROR",
             DeviceError::Protocol(_) => "DEVICE_PROTOCOL_ERROR",
             DeviceError::InvalidArgument(_) => "DEVICE_INVALID_REQUEST",

@@ -95,6 +95,12 @@ impl crate::driver::DriverFactory for SimDriver {
         options: &crate::driver::OpenOptions,
     ) -> Result<crate::registry::AnyDevice, DeviceError> {
         check_sim_selector(selector)?;
+        if let Some(name) = options.params.keys().next() {
+            return Err(DeviceError::InvalidArgument(format!(
+                "the {} simulator takes no options (got {name:?})",
+                selector.class.short_name()
+            )));
+        }
         Ok((self.open)(options))
     }
 }

@@ -182,6 +182,18 @@ pub trait ChipEncoder: Device {
     async fn write_files(&self, files: &[ChipFile]) -> Result<Vec<u8>, DeviceError>;
     /// Reads files from the card in the field.
     async fn read_files(&self, fids: &[u16]) -> Result<Vec<ChipFile>, DeviceError>;
+    /// Writes files, then reads them back: the UID and what was read. By default
+    /// [`ChipEncoder::write_files`] then [`ChipEncoder::read_files`]; a driver that can do
+    /// both in one session with the card (one authentication, one transaction) does so.
+    async fn write_and_read_back(
+        &self,
+        files: &[ChipFile],
+    ) -> Result<(Vec<u8>, Vec<ChipFile>), DeviceError> {
+        let uid = self.write_files(files).await?;
+        let fids: Vec<u16> = files.iter().map(|f| f.fid).collect();
+        let back = self.read_files(&fids).await?;
+        Ok((uid, back))
+    }
     /// The longest APDUs it exchanges; `None` (unknown) by default.
     fn max_apdu_size(&self) -> Option<ApduSize> {
         None
@@ -199,9 +211,7 @@ pub async fn write_and_verify(
     encoder: &dyn ChipEncoder,
     files: &[ChipFile],
 ) -> Result<(Vec<u8>, Vec<FileCheck>), DeviceError> {
-    let uid = encoder.write_files(files).await?;
-    let fids: Vec<u16> = files.iter().map(|f| f.fid).collect();
-    let back = encoder.read_files(&fids).await?;
+    let (uid, back) = encoder.write_and_read_back(files).await?;
     let checks = files
         .iter()
         .map(|f| {

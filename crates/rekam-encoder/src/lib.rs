@@ -1,22 +1,34 @@
 //! Contactless chip encoders for rekam, the KTP-el enrollment station daemon: the drivers
-//! behind [`rekam_core::ChipEncoder`] that write the data groups (already encoded as
-//! bytes) into the card's chip and read them back for verification.
+//! behind [`rekam_core::ChipEncoder`] that write the chip's files (already encoded as bytes:
+//! the profile comes from `rekam-chip`) into the card and read them back for verification.
 //!
-//! Today the crate holds the simulator, [`EncoderSim`]: a contactless reader with a
-//! simulated ISO/IEC 14443 chip (ATR, UID, EEPROM, file system) whose card can be
-//! missing, pulled out mid-write, or whose reader can vanish or fail, all injectable
-//! through [`rekam_core::sim::SimulatorControl`]. [`atr`] builds the ATR that PC/SC
-//! reports for a contactless card. [`ENCODER_SIM_DRIVER`] is the simulator's
-//! [`rekam_core::DriverFactory`] (`encoder:sim`), the daemon's one line for it.
-//!
-//! Where the rest goes: the PC/SC driver (through pcscd, tested against vpcd), the chip
-//! profile with its security object, SAM authentication and secure messaging, and the
-//! virtual card that vpcd serves, arrive in later issues as modules of this crate beside
-//! [`sim`]; the APDU layer lives in `rekam-iso7816`.
+//! - [`pcsc`]: the PC/SC driver, `encoder:pcsc:"READER"` ([`ENCODER_PCSC_DRIVER`]): readers
+//!   through pcscd, a monitor thread on `SCardGetStatusChange`, every personalization inside
+//!   `SCardBeginTransaction` on the card and the SAM.
+//! - [`personalize`]: what the driver says to the chip and the SAM over any
+//!   [`rekam_iso7816::Transport`]: UID, EF.ATR/INFO, SELECT, mutual authentication, the
+//!   blank check, CREATE FILE / UPDATE BINARY, SELECT / READ BINARY, each failure named by its
+//!   phase.
+//! - [`sm`]: ICAO 9303-11 mutual authentication and secure messaging (2-key 3DES, retail MAC).
+//! - [`vcard`]: the virtual chip and SAM, and the vpcd client that serves them to pcscd
+//!   (`rekam-sim card|sam`, the tests).
+//! - [`sim`]: the in-process simulator, [`EncoderSim`] (`encoder:sim`), for tests that need no
+//!   pcscd: a simulated ISO/IEC 14443 chip whose card can be missing, pulled out mid-write,
+//!   or whose reader can vanish or fail, all injectable through
+//!   [`rekam_core::sim::SimulatorControl`]. [`atr`] builds the ATR that PC/SC reports for a
+//!   contactless card.
+//! - `testbed` (feature `testbed`): a private pcscd with vpcd readers, for tests and benches.
 
 pub mod atr;
 mod driver;
+pub mod pcsc;
+pub mod personalize;
 pub mod sim;
+pub mod sm;
+#[cfg(feature = "testbed")]
+pub mod testbed;
+pub mod vcard;
 
 pub use driver::ENCODER_SIM_DRIVER;
+pub use pcsc::{ENCODER_PCSC_DRIVER, PcscEncoder};
 pub use sim::EncoderSim;

@@ -14,6 +14,7 @@ use rekam_biometrics::iso19794_4::FingerPosition as IsoFinger;
 use rekam_biometrics::iso19794_5::{FaceImage as IsoFace, FaceImageRecord};
 use rekam_biometrics::signature::{DisplayedSignature, PenSample as IsoPen};
 use rekam_core::{ChipFile, FingerPosition, GreyImage, MissingFinger};
+use rekam_iso7816::tlv;
 use rekam_quality::{SlapKind, Verdict, segment_slap};
 
 use crate::error::EnrollmentError;
@@ -515,7 +516,7 @@ pub fn chip_files(e: &Enrollment) -> Result<Vec<ChipFile>, EnrollmentError> {
     for (k, v) in e.applicant.card_fields() {
         dg1_text.push_str(&format!("{k}={v}\n"));
     }
-    let dg1 = tlv(0x61, &tlv2(0x5F1F, dg1_text.as_bytes()));
+    let dg1 = tlv::encode(0x61, &tlv::encode(0x5F1F, dg1_text.as_bytes()));
 
     let face = e
         .recording
@@ -547,11 +548,11 @@ pub fn chip_files(e: &Enrollment) -> Result<Vec<ChipFile>, EnrollmentError> {
         )
         .map_err(|err| EnrollmentError::Format(format!("card minutiae: {err}")))?;
         // 0x7F60 biometric information template: finger position, then the minutiae.
-        let mut inner = tlv(0x83, &[f.position.code()]);
-        inner.extend(tlv2(0x5F2E, &compact));
-        minutiae.extend(tlv2(0x7F60, &inner));
+        let mut inner = tlv::encode(0x83, &[f.position.code()]);
+        inner.extend(tlv::encode(0x5F2E, &compact));
+        minutiae.extend(tlv::encode(0x7F60, &inner));
     }
-    let dg3 = tlv(0x63, &minutiae);
+    let dg3 = tlv::encode(0x63, &minutiae);
 
     let sig = e
         .recording
@@ -626,29 +627,6 @@ fn iso_pen(s: &rekam_core::PenSample) -> IsoPen {
 /// A face photo as an ISO/IEC 19794-5:2005 record.
 pub fn face_record(jpeg: &[u8]) -> Result<Vec<u8>, EnrollmentError> {
     Ok(FaceImageRecord::single(IsoFace::from_image(jpeg.to_vec())?).to_bytes()?)
-}
-
-fn ber_len(n: usize) -> Vec<u8> {
-    match n {
-        0..=0x7F => vec![n as u8],
-        0x80..=0xFF => vec![0x81, n as u8],
-        0x100..=0xFFFF => vec![0x82, (n >> 8) as u8, n as u8],
-        _ => vec![0x83, (n >> 16) as u8, (n >> 8) as u8, n as u8],
-    }
-}
-
-fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
-    let mut v = vec![tag];
-    v.extend(ber_len(value.len()));
-    v.extend_from_slice(value);
-    v
-}
-
-fn tlv2(tag: u16, value: &[u8]) -> Vec<u8> {
-    let mut v = tag.to_be_bytes().to_vec();
-    v.extend(ber_len(value.len()));
-    v.extend_from_slice(value);
-    v
 }
 
 /// The card's front and back as PNGs (CR-80 at 300 dpi, 1012 x 638): a provisional
@@ -754,10 +732,16 @@ mod tests {
         assert_eq!(civil_date(t), (2026, 11, 25));
     }
 
+    /// The chip files' TLV bytes: one-byte tags as one byte, two-byte tags as two, the
+    /// shortest length forms (`05`, `81 C8`, `82 12 34`).
     #[test]
-    fn ber_lengths() {
-        assert_eq!(ber_len(5), vec![5]);
-        assert_eq!(ber_len(200), vec![0x81, 200]);
-        assert_eq!(ber_len(0x1234), vec![0x82, 0x12, 0x34]);
+    fn chip_tlv_layout() {
+        assert_eq!(tlv::encode(0x83, &[5]), [0x83, 0x01, 0x05]);
+        let text = vec![b'a'; 200];
+        let dg1 = tlv::encode(0x61, &tlv::encode(0x5F1F, &text));
+        assert_eq!(dg1[..7], [0x61, 0x81, 204, 0x5F, 0x1F, 0x81, 200]);
+        assert_eq!(dg1.len(), 7 + 200);
+        let big = tlv::encode(0x7F60, &vec![0; 0x1234]);
+        assert_eq!(big[..5], [0x7F, 0x60, 0x82, 0x12, 0x34]);
     }
 }

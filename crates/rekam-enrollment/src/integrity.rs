@@ -11,6 +11,7 @@
 //! checks the latest of each name against what there is now.
 
 use rekam_integrity::{ChainEntry, ChainReport, PublicKey, StationKey};
+use rekam_iso7816::tlv;
 
 use crate::error::EnrollmentError;
 use crate::formats;
@@ -42,6 +43,8 @@ pub struct Verification {
 /// The name of a chip file in the chain.
 pub fn chip_name(fid: u16) -> String {
     match fid {
+        rekam_chip::profile::FID_EF_COM => "chip.com".into(),
+        rekam_chip::profile::FID_EF_SOD => "chip.sod".into(),
         formats::fid::DG1 => "chip.dg1".into(),
         formats::fid::DG2 => "chip.dg2".into(),
         formats::fid::DG3 => "chip.dg3".into(),
@@ -57,6 +60,7 @@ pub fn verify(
     e: &Enrollment,
     artefacts: &[(String, Vec<u8>)],
     key: &StationKey,
+    chip: &crate::chip::ChipConfig,
 ) -> Result<Verification, EnrollmentError> {
     let mut notes = Vec::new();
     let latest = |entry: &ChainEntry| {
@@ -74,7 +78,7 @@ pub fn verify(
         None
     };
     let chip = if has(kind::CHIP) && !e.wiped {
-        Some(formats::chip_files(e)?)
+        Some(crate::chip::profile_files(e, chip)?)
     } else {
         None
     };
@@ -222,33 +226,19 @@ pub fn three_way(e: &Enrollment) -> Result<String, EnrollmentError> {
 /// The chip's demographic fields from its DG1 (`0x61 { 0x5F1F "label=value\n"… }`).
 pub fn dg1_fields(dg1: &[u8]) -> Result<Vec<(String, String)>, EnrollmentError> {
     let bad = |why: &str| EnrollmentError::Format(format!("the chip's DG1 cannot be read: {why}"));
-    let outer = tlv_value(dg1, &[0x61]).ok_or_else(|| bad("no 0x61 template"))?;
-    let text = tlv_value(outer, &[0x5F, 0x1F]).ok_or_else(|| bad("no 0x5F1F field"))?;
+    let (template, _) = tlv::parse_one(dg1).map_err(|err| bad(&err.to_string()))?;
+    if template.tag != 0x61 {
+        return Err(bad("no 0x61 template"));
+    }
+    let text = tlv::find(template.value, 0x5F1F)
+        .map_err(|err| bad(&err.to_string()))?
+        .ok_or_else(|| bad("no 0x5F1F field"))?;
     let text = std::str::from_utf8(text).map_err(|_| bad("not UTF-8"))?;
     Ok(text
         .lines()
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect())
-}
-
-/// The value of a BER-TLV object with `tag` at the start of `data` (definite lengths).
-fn tlv_value<'a>(data: &'a [u8], tag: &[u8]) -> Option<&'a [u8]> {
-    let rest = data.strip_prefix(tag)?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7F);
-        if n == 0 || n > 3 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-        (len, &rest[n..])
-    };
-    rest.get(..len)
 }
 
 #[cfg(test)]
@@ -263,14 +253,8 @@ mod tests {
         for (k, v) in a.card_fields() {
             text.push_str(&format!("{k}={v}\n"));
         }
-        // 0x61 L { 0x5F1F L text } with two-byte long-form lengths.
-        let be = |n: usize| [0x82, (n >> 8) as u8, n as u8];
-        let mut inner = vec![0x5F, 0x1F];
-        inner.extend(be(text.len()));
-        inner.extend(text.as_bytes());
-        let mut dg1 = vec![0x61];
-        dg1.extend(be(inner.len()));
-        dg1.extend(&inner);
+        // 0x61 L { 0x5F1F L text }, as chip_files writes it.
+        let dg1 = tlv::encode(0x61, &tlv::encode(0x5F1F, text.as_bytes()));
         let fields = dg1_fields(&dg1).unwrap();
         assert_eq!(fields.len(), a.card_fields().len());
         assert_eq!(fields[1], ("Nama".to_string(), a.name.clone()));

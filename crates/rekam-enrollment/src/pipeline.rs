@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use rekam_core::events::EventLog;
 use rekam_core::{
     CardJob, DeviceError, FingerPosition, GreyImage, MissingFinger, PadGeometry, PenSample,
-    PrintJobState, Registry, write_and_verify,
+    PrintJobState, Registry,
 };
 use rekam_store::{
     Commit, EnrollmentStore, ListFilter, NewEnrollment, RememberedAnswer, StoreError,
@@ -68,6 +68,8 @@ pub struct PipelineConfig {
     pub station_key: Arc<rekam_integrity::StationKey>,
     /// The office's name, printed on recording receipts.
     pub office: String,
+    /// The chip profile the encode step writes: capacity, document signer, issuer CA.
+    pub chip: crate::chip::ChipConfig,
 }
 
 /// Changes to a step's operation, each counted in its `sequence`, so a watch resumes
@@ -2332,17 +2334,26 @@ impl Pipeline {
         self.run_step(id, step, opts, async |e, p| {
             p.device(&encoder.info().id);
             let snapshot = e.clone();
-            let files = blocking(move || formats::chip_files(&snapshot)).await?;
+            let chip = self.config.chip.clone();
+            let files = blocking(move || crate::chip::profile_files(&snapshot, &chip)).await?;
             let total: usize = files.iter().map(|f| f.data.len()).sum();
             p.report(10, format!("writing {} files ({total} bytes)", files.len()));
-            let (uid, checks) = write_and_verify(encoder.as_ref(), &files).await?;
-            if let Some(bad) = checks.iter().find(|c| !c.matches) {
-                return Err(DeviceError::VerifyMismatch(format!(
-                    "file {:#06x}: wrote {} bytes, read back {} that differ",
-                    bad.fid, bad.written_len, bad.read_len
-                ))
-                .into());
+            let (uid, back) = encoder.write_and_read_back(&files).await?;
+            for f in &files {
+                let read = back.iter().find(|b| b.fid == f.fid);
+                if read.is_none_or(|b| b.data != f.data) {
+                    return Err(DeviceError::VerifyMismatch(format!(
+                        "file {:#06x}: wrote {} bytes, read back {} that differ",
+                        f.fid,
+                        f.data.len(),
+                        read.map_or(0, |b| b.data.len())
+                    ))
+                    .into());
+                }
             }
+            // What the chip gave back verifies against the issuer (hashes, signature, chain).
+            let chip = self.config.chip.clone();
+            let verdict = blocking(move || crate::chip::verify_read_back(&back, &chip)).await?;
             // Every file read back equals what was written: the chip holds these bytes.
             for f in &files {
                 p.link(
@@ -2358,7 +2369,9 @@ impl Pipeline {
             e.chip_fields = Some(crate::integrity::dg1_fields(&dg1.data)?);
             let hex: String = uid.iter().map(|b| format!("{b:02X}")).collect();
             e.card_uid = Some(uid);
-            Ok(format!("chip {hex} encoded and verified ({total} bytes)"))
+            Ok(format!(
+                "chip {hex} encoded and verified ({total} bytes; {verdict})"
+            ))
         })
         .await
     }
@@ -2397,6 +2410,7 @@ impl Pipeline {
     ) -> Result<crate::integrity::Verification, EnrollmentError> {
         let store = self.store.clone();
         let key = self.config.station_key.clone();
+        let chip = self.config.chip.clone();
         let id = id.to_string();
         blocking(move || {
             let row = store
@@ -2409,7 +2423,7 @@ impl Pipeline {
             } else {
                 persist::assemble(e, artefacts.clone())?
             };
-            crate::integrity::verify(&whole, &artefacts, &key)
+            crate::integrity::verify(&whole, &artefacts, &key, &chip)
         })
         .await
     }

@@ -129,6 +129,7 @@ async fn every_artefact_is_chained_and_a_changed_one_is_caught() {
         &e2,
         &store.artefacts(&id).unwrap(),
         &rekam_integrity::StationKey::from_seed([7; 32]),
+        &common::chip_config(),
     )
     .unwrap();
     let names: Vec<String> = fake
@@ -141,11 +142,14 @@ async fn every_artefact_is_chained_and_a_changed_one_is_caught() {
         })
         .collect();
     assert!(names.contains(&"chip.dg1".to_string()), "{names:?}");
+    // The security object covers DG1's hash: it changes with it.
+    assert!(names.contains(&"chip.sod".to_string()), "{names:?}");
     // Checked with another station's key, every signature is unknown.
     let other = rekam_enrollment::integrity::verify(
         &e,
         &[],
         &rekam_integrity::StationKey::from_seed([8; 32]),
+        &common::chip_config(),
     )
     .unwrap();
     assert!(

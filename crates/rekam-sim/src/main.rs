@@ -1,19 +1,25 @@
 //! `rekam-sim`: rekam's out-of-process simulators in one binary, each speaking the real
 //! protocol on its real transport so that tests and technicians can run the daemon against
 //! them. The subcommands are the data centre (see [`datacentre`] for what it does, its HTTP
-//! API and its faults) and SIAK, the population database (see [`siak`]).
+//! API and its faults), SIAK, the population database (see [`siak`]), and the virtual
+//! KTP-el chip and SAM served to pcscd through vpcd (see [`card`]).
 //!
 //! ```sh
 //! rekam-sim datacentre --nats nats://127.0.0.1:4222 --http 127.0.0.1:8080 --store /tmp/dc \
 //!     --print-delay 2s --fault refuse=3 --fault slow=500ms
 //! rekam-sim siak --http 127.0.0.1:8081 --residents crates/rekam-sim/siak-residents.example.json \
 //!     --fault unavailable=3 --fault slow=2s --api-key KEY
+//! rekam-sim card --vpcd 127.0.0.1:35963 --fault remove-after=12 --reinsert
+//! rekam-sim sam --vpcd 127.0.0.1:35964
 //! ```
 //!
 //! Each simulator prints one ready line on stdout when it listens
 //! (`rekam-sim datacentre ready http=127.0.0.1:8080 …`,
-//! `rekam-sim siak ready http=127.0.0.1:8081 residents=3`) so a test can wait for it.
+//! `rekam-sim siak ready http=127.0.0.1:8081 residents=3`,
+//! `rekam-sim card ready on 127.0.0.1:35963 uid=…` once vpcd accepted the card) so a test
+//! can wait for it.
 
+mod card;
 mod datacentre;
 mod fault;
 mod siak;
@@ -44,6 +50,12 @@ enum Command {
     /// file (match, mismatch with the differing fields, not registered), with scriptable
     /// faults.
     Siak(SiakArgs),
+    /// The virtual KTP-el chip, served to pcscd through vpcd: a blank card with its keys,
+    /// mutual authentication and secure messaging, with scriptable faults.
+    Card(card::CardArgs),
+    /// The virtual SAM, served to pcscd through vpcd: derives card keys from the issuer
+    /// master key and authenticates cards for the station.
+    Sam(card::SamArgs),
 }
 
 /// Options of `rekam-sim datacentre`.
@@ -99,11 +111,18 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // The card and the SAM are synchronous (one vpcd connection each).
+    let command = match cli.command {
+        Command::Card(args) => return card::run_card(args),
+        Command::Sam(args) => return card::run_sam(args),
+        other => other,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    match cli.command {
+    match command {
         Command::Datacentre(args) => runtime.block_on(datacentre::run(args)),
         Command::Siak(args) => runtime.block_on(siak::run(args)),
+        Command::Card(_) | Command::Sam(_) => Ok(()),
     }
 }

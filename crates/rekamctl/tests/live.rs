@@ -94,7 +94,13 @@ async fn devices_available_lists_each_driver_with_its_selector() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let drivers = v.as_array().unwrap();
-    assert_eq!(drivers.len(), 5);
+    // Five simulators and the PC/SC encoder driver.
+    assert_eq!(drivers.len(), 6);
+    assert!(
+        drivers
+            .iter()
+            .any(|x| x["driver"] == "pcsc" && x["simulated"] == false)
+    );
     let printer = drivers
         .iter()
         .find(|x| x["class"] == "CARD_PRINTER")

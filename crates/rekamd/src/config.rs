@@ -58,6 +58,27 @@ pub struct Config {
     pub store: StoreConfig,
     /// Operators and sessions.
     pub access: AccessConfig,
+    /// The chip profile: capacity, document signer, issuer CA.
+    pub chip: ChipConfig,
+}
+
+/// The chip profile the encode step writes (`[chip]`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChipConfig {
+    /// The chip's capacity in bytes: 8192 (the default, the first KTP-el generation) or
+    /// 32768; the photo and signature are made smaller until the profile fits.
+    pub capacity: Option<usize>,
+    /// The document signer's private key (PKCS#8 PEM, mode 0600) that signs every chip's
+    /// EF.SOD. Default `chip/ds.key` in the state directory.
+    pub signer_key: Option<PathBuf>,
+    /// The document signer's certificate (PEM). Default `chip/ds.pem`.
+    pub signer_cert: Option<PathBuf>,
+    /// The issuer CA certificate (PEM) every chip's signer must chain to. Default
+    /// `chip/issuer-ca.pem`. When none of the three is configured and the default files
+    /// are missing, a development issuer is made at first start (with a warning): chips
+    /// it signs verify only against it.
+    pub issuer_ca: Option<PathBuf>,
 }
 
 /// Operators and sessions: the operator list is `operators.json` in the state directory
@@ -211,6 +232,11 @@ pub struct DeviceConfig {
     pub selector: Selector,
     /// The device id; default `<class><n>`.
     pub id: Option<String>,
+    /// The driver's own options, e.g. a PC/SC encoder's
+    /// `options = { sam = "Reader SAM 00 01", profile = "secure" }`; a driver refuses one it
+    /// does not know.
+    #[serde(default)]
+    pub options: std::collections::BTreeMap<String, String>,
 }
 
 /// A remote service adapter.
@@ -339,11 +365,13 @@ impl Default for Config {
             .map(|class| DeviceConfig {
                 selector: Selector::new(class, rekam_core::sim::SIM_DRIVER),
                 id: None,
+                options: Default::default(),
             })
             .collect(),
             siak: ServiceConfig::default(),
             datacentre: ServiceConfig::default(),
             store: StoreConfig::default(),
+            chip: ChipConfig::default(),
             access: AccessConfig::default(),
         }
     }

@@ -42,6 +42,7 @@ pub const DRIVERS: &[&dyn DriverFactory] = &[
     &rekam_signature::SIGNATURE_SIM_DRIVER,
     &rekam_printer::PRINTER_SIM_DRIVER,
     &rekam_encoder::ENCODER_SIM_DRIVER,
+    &rekam_encoder::ENCODER_PCSC_DRIVER,
 ];
 
 /// [`DRIVERS`] as a table to look selectors up in.
@@ -196,9 +197,10 @@ impl Daemon {
                     .unwrap_or_else(|| format!("{}{}", sel.class.short_name(), n));
             *n += 1;
             let seed = config.simulation.seed.wrapping_add(u64::from(*n) * 1000);
-            let options = OpenOptions::new(id.clone())
+            let mut options = OpenOptions::new(id.clone())
                 .with_seed(seed)
                 .with_timing(timing);
+            options.params = d.options.clone();
             let opened = table.open(sel, &options).map_err(|e| ConfigError::Device {
                 selector: sel.to_string(),
                 message: e.to_string(),
@@ -252,6 +254,7 @@ impl Daemon {
                     .unwrap_or(Duration::from_secs(20)),
                 station_key: Arc::new(station_key),
                 office: config.station.office.clone(),
+                chip: load_chip(&config)?,
             },
             store,
         ));
@@ -603,6 +606,96 @@ pub fn bind_unix(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
         .with_context(|| format!("cannot listen on {}", path.display()))?;
     crate::access::restrict_socket(path)?;
     Ok(listener)
+}
+
+/// The chip profile: the configured document signer and issuer CA, else the development
+/// issuer kept in `chip/` in the state directory (made at first start), else (a store in
+/// memory, nothing configured) one made for this run.
+fn load_chip(config: &Config) -> anyhow::Result<rekam_enrollment::chip::ChipConfig> {
+    use rekam_enrollment::chip::ChipConfig;
+    let c = &config.chip;
+    let configured = c.signer_key.is_some() || c.signer_cert.is_some() || c.issuer_ca.is_some();
+    let mut chip = if config.store.in_memory && !configured {
+        ChipConfig::development("rekam development issuer")?
+    } else {
+        let dir = config.store.state_dir().join("chip");
+        let key = c.signer_key.clone().unwrap_or_else(|| dir.join("ds.key"));
+        let cert = c.signer_cert.clone().unwrap_or_else(|| dir.join("ds.pem"));
+        let ca = c
+            .issuer_ca
+            .clone()
+            .unwrap_or_else(|| dir.join("issuer-ca.pem"));
+        if !configured && !key.exists() && !cert.exists() && !ca.exists() {
+            let dev = ChipConfig::development(&format!(
+                "rekam development issuer {}",
+                config.station.id
+            ))?;
+            write_dev_issuer(&dev, &key, &cert, &ca)?;
+            tracing::warn!(
+                dir = %dir.display(),
+                "made a development issuer CA and document signer: chips it signs verify only \
+                 against it; configure [chip] with the issuer's document signer for real cards"
+            );
+        }
+        let read = |p: &Path| {
+            std::fs::read_to_string(p)
+                .with_context(|| format!("the chip issuer file {}", p.display()))
+        };
+        let signer = rekam_chip::DocumentSigner::from_pem(&read(&key)?, &read(&cert)?)
+            .with_context(|| {
+                format!("the document signer {} / {}", key.display(), cert.display())
+            })?;
+        let anchor = rekam_chip::cert_from_pem(&read(&ca)?)
+            .with_context(|| format!("the issuer CA {}", ca.display()))?;
+        ChipConfig {
+            profile: rekam_chip::Profile::default(),
+            signer: Arc::new(signer),
+            trust_anchors: vec![anchor],
+        }
+    };
+    if let Some(capacity) = c.capacity {
+        anyhow::ensure!(
+            (2048..=65536).contains(&capacity),
+            "[chip] capacity {capacity}: a chip holds 2048 to 65536 bytes (8192 or 32768 for KTP-el)"
+        );
+        chip.profile.capacity = capacity;
+    }
+    Ok(chip)
+}
+
+/// Writes a development issuer's files: the signer's key 0600, the certificates 0644.
+fn write_dev_issuer(
+    dev: &rekam_enrollment::chip::ChipConfig,
+    key: &Path,
+    cert: &Path,
+    ca: &Path,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let (key_pem, cert_pem) = dev.signer.to_pem()?;
+    let ca_pem = dev
+        .trust_anchors
+        .first()
+        .map(|der| rekam_chip::cert_to_pem(der))
+        .transpose()?
+        .unwrap_or_default();
+    for p in [key, cert, ca] {
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(key)
+        .with_context(|| format!("creating {}", key.display()))?;
+    f.write_all(key_pem.as_bytes())?;
+    f.sync_all()?;
+    std::fs::write(cert, cert_pem).with_context(|| format!("writing {}", cert.display()))?;
+    std::fs::write(ca, ca_pem).with_context(|| format!("writing {}", ca.display()))?;
+    Ok(())
 }
 
 #[cfg(test)]

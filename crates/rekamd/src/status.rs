@@ -175,6 +175,9 @@ pub fn localized(reason: &str) -> &'static str {
         "NO_CARD" => "Tidak ada kartu di alat penulis chip; letakkan kartu.",
         "CARD_REMOVED" => "Kartu terangkat saat penulisan chip; letakkan kembali dan ulangi.",
         "CHIP_VERIFY_FAILED" => "Isi chip tidak sesuai setelah ditulis; ulangi penulisan.",
+        "WRONG_CARD" => {
+            "Kartu di alat penulis chip tidak dapat ditulis (bukan blangko KTP-el, sudah berisi, terkunci, atau gagal autentikasi); letakkan blangko baru."
+        }
         "NO_SIGNATURE" => "Belum ada tanda tangan di alat tanda tangan.",
         "SIAK_UNAVAILABLE" => "SIAK tidak dapat dihubungi; coba lagi nanti.",
         "SIAK_NOT_REGISTERED" => {
@@ -500,6 +503,7 @@ mod tests {
             DeviceError::CardRemoved(String::new()),
             DeviceError::NoInk,
             DeviceError::VerifyMismatch(String::new()),
+            DeviceError::WrongCard(String::new()),
             DeviceError::Hardware(String::new()),
             DeviceError::Protocol(String::new()),
             DeviceError::InvalidArgument(String::new()),

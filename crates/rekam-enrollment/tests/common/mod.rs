@@ -60,6 +60,7 @@ pub fn pipeline_with_siak(
             send_wait: Duration::from_secs(5),
             station_key: Arc::new(rekam_integrity::StationKey::from_seed([7; 32])),
             office: "Dinas Kependudukan dan Pencatatan Sipil Kota Sorong".into(),
+            chip: chip_config(),
         },
         store,
     ))
@@ -87,4 +88,14 @@ pub fn applicant(nik: &str) -> Applicant {
         citizenship: Citizenship::Wni,
         blood_type: BloodType::O,
     }
+}
+
+/// One development issuer for the whole test process (a CA and a document signer).
+pub fn chip_config() -> rekam_enrollment::chip::ChipConfig {
+    static CHIP: std::sync::OnceLock<rekam_enrollment::chip::ChipConfig> =
+        std::sync::OnceLock::new();
+    CHIP.get_or_init(|| {
+        rekam_enrollment::chip::ChipConfig::development("rekam test issuer").unwrap()
+    })
+    .clone()
 }

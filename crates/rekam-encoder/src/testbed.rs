@@ -1,0 +1,180 @@
+//! A private pcscd with vpcd readers, for tests and benchmarks (feature `testbed`).
+//!
+//! pcscd 1.9 always listens on `/run/pcscd/pcscd.comm`, so a private one runs in a mount
+//! namespace of its own (`unshare -m`) where a folder of the test's is bind-mounted on
+//! `/run/pcscd`: its socket appears in that folder, and clients reach it through
+//! `PCSCLITE_CSOCK_NAME` (which libpcsclite reads once per process, before its first call).
+//! Each reader pair is one vpcd configuration entry: slot `00 00` waits for the virtual card
+//! on port P, slot `00 01` for the SAM on port P+1. Needs root (for the namespace) and the
+//! Debian packages `pcscd` and `vsmartcard-vpcd`, which the README's test command installs.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// Where Debian installs vpcd's reader driver.
+pub const VPCD_DRIVER: &str = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
+
+/// One vpcd reader pair: the card's reader and the SAM's.
+#[derive(Debug, Clone)]
+pub struct ReaderPair {
+    /// The card reader's PC/SC name (slot 00 00).
+    pub card_reader: String,
+    /// The port vpcd waits on for the card.
+    pub card_port: u16,
+    /// The SAM reader's PC/SC name (slot 00 01).
+    pub sam_reader: String,
+    /// The port vpcd waits on for the SAM.
+    pub sam_port: u16,
+}
+
+/// A running private pcscd; stopped (and its folder removed) on drop.
+pub struct PrivatePcscd {
+    child: Option<Child>,
+    dir: PathBuf,
+    /// The socket clients use (`PCSCLITE_CSOCK_NAME`).
+    pub socket: PathBuf,
+    /// The reader pairs it serves.
+    pub readers: Vec<ReaderPair>,
+    conf: PathBuf,
+}
+
+fn two_free_ports() -> Result<u16, String> {
+    for _ in 0..200 {
+        let a = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+        let p = a.local_addr().map_err(|e| e.to_string())?.port();
+        if p < u16::MAX && TcpListener::bind(("0.0.0.0", p + 1)).is_ok() {
+            return Ok(p);
+        }
+    }
+    Err("no two consecutive free ports".into())
+}
+
+impl PrivatePcscd {
+    /// Starts pcscd with `pairs` vpcd reader pairs named `rekam Test <n>`, in a new folder
+    /// under the system's temporary folder; waits (up to 10 s) until its socket is there.
+    pub fn start(pairs: usize) -> Result<Self, String> {
+        let pcscd = ["/usr/sbin/pcscd", "/usr/bin/pcscd"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .ok_or("pcscd is not installed: tests/run.sh installs it (apt-get install pcscd vsmartcard-vpcd)")?;
+        if !Path::new(VPCD_DRIVER).exists() {
+            return Err(format!(
+                "{VPCD_DRIVER} is missing: tests/run.sh installs it (apt-get install vsmartcard-vpcd)"
+            ));
+        }
+        static STARTED: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "rekam-pcscd-{}-{}",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::Relaxed)
+        ));
+        let run = dir.join("run");
+        let conf = dir.join("reader.conf.d");
+        std::fs::create_dir_all(&run).map_err(|e| format!("{}: {e}", run.display()))?;
+        std::fs::create_dir_all(&conf).map_err(|e| format!("{}: {e}", conf.display()))?;
+        std::fs::create_dir_all("/run/pcscd").map_err(|e| format!("/run/pcscd: {e}"))?;
+        let mut readers = Vec::new();
+        for n in 0..pairs {
+            let port = two_free_ports()?;
+            let name = format!("rekam Test {n}");
+            let entry = format!(
+                "FRIENDLYNAME \"{name}\"\nDEVICENAME /dev/null:0x{port:X}\nLIBPATH {VPCD_DRIVER}\nCHANNELID 0x{port:X}\n"
+            );
+            std::fs::write(conf.join(format!("rekam-{n}")), entry)
+                .map_err(|e| format!("writing the reader configuration: {e}"))?;
+            readers.push(ReaderPair {
+                card_reader: format!("{name} 00 00"),
+                card_port: port,
+                sam_reader: format!("{name} 00 01"),
+                sam_port: port + 1,
+            });
+        }
+        let mut me = PrivatePcscd {
+            child: None,
+            socket: run.join("pcscd.comm"),
+            dir,
+            readers,
+            conf,
+        };
+        me.spawn(pcscd)?;
+        Ok(me)
+    }
+
+    fn spawn(&mut self, pcscd: &str) -> Result<(), String> {
+        let run = self.dir.join("run");
+        let _ = std::fs::remove_file(&self.socket);
+        let log = std::fs::File::create(self.dir.join("pcscd.log")).map_err(|e| e.to_string())?;
+        let child = Command::new("unshare")
+            .args([
+                "-m",
+                "sh",
+                "-c",
+                "mount --bind \"$1\" /run/pcscd && exec \"$2\" -f -c \"$3\" $4",
+                "sh",
+            ])
+            .arg(&run)
+            .arg(pcscd)
+            .arg(&self.conf)
+            // REKAM_PCSCD_DEBUG=1: pcscd logs at debug level (see PrivatePcscd::log).
+            .arg(if std::env::var_os("REKAM_PCSCD_DEBUG").is_some() {
+                "-d"
+            } else {
+                ""
+            })
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().map_err(|e| e.to_string())?))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .map_err(|e| format!("cannot start pcscd under unshare: {e}"))?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.socket.exists() {
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                return Err(format!(
+                    "pcscd exited ({status}) before it listened: {}",
+                    self.log()
+                ));
+            }
+            if Instant::now() > deadline {
+                return Err(format!("pcscd did not listen within 10 s: {}", self.log()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    /// What pcscd printed.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("pcscd.log")).unwrap_or_default()
+    }
+
+    /// Stops pcscd (the service goes away under its clients).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts pcscd again after [`PrivatePcscd::stop`], with the same readers.
+    pub fn restart(&mut self) -> Result<(), String> {
+        self.stop();
+        let pcscd = ["/usr/sbin/pcscd", "/usr/bin/pcscd"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .ok_or("pcscd is not installed")?;
+        self.spawn(pcscd)
+    }
+}
+
+impl Drop for PrivatePcscd {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,0 +1,387 @@
+//! The PC/SC driver through a real pcscd: a private pcscd with vpcd readers
+//! ([`rekam_encoder::testbed`]), the virtual card and SAM served to it over vpcd's TCP
+//! protocol, and [`rekam_encoder::PcscEncoder`] talking to pcscd through libpcsclite.
+//!
+//! libpcsclite reads `PCSCLITE_CSOCK_NAME` once, at its first call, so this test has its own
+//! `main` (`harness = false`): it starts pcscd, points the variable at it while the process
+//! has one thread, then runs the cases one after another (they share the readers). A pcscd
+//! that cannot start fails the test; nothing is skipped.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rekam_core::{ChipEncoder, ChipFile, Device, DeviceError, DeviceState, DriverFactory};
+use rekam_encoder::ENCODER_PCSC_DRIVER;
+use rekam_encoder::pcsc::{Access, PcscEncoder};
+use rekam_encoder::testbed::{PrivatePcscd, ReaderPair};
+use rekam_encoder::vcard::{
+    CardConfig, CardFaults, DEV_MASTER_KEY, VirtualCard, VirtualSam, VpcdHandle, spawn_vpcd,
+};
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn files(dg2_len: usize) -> Vec<ChipFile> {
+    let tlv = |tag: u32, v: &[u8]| rekam_iso7816::tlv::encode(tag, v);
+    vec![
+        ChipFile {
+            fid: 0x011E,
+            data: tlv(0x60, &tlv(0x5C, &[0x61, 0x75])),
+        },
+        ChipFile {
+            fid: 0x0101,
+            data: tlv(
+                0x61,
+                &tlv(0x5F1F, b"NIK=3171234567890123\nNAMA=SITI RAHAYU\n"),
+            ),
+        },
+        ChipFile {
+            fid: 0x0102,
+            data: tlv(
+                0x75,
+                &(0..dg2_len).map(|i| (i * 13) as u8).collect::<Vec<_>>(),
+            ),
+        },
+    ]
+}
+
+struct Bed {
+    pcscd: PrivatePcscd,
+    rt: tokio::runtime::Runtime,
+    /// The SAM stays in its slot for the whole run, as a station's does.
+    _sam: VpcdHandle<VirtualSam>,
+}
+
+impl Bed {
+    fn pair(&self) -> &ReaderPair {
+        &self.pcscd.readers[0]
+    }
+
+    fn encoder(&self, access: Access) -> PcscEncoder {
+        let p = self.pair();
+        let sam = (access == Access::Secure).then_some(p.sam_reader.as_str());
+        PcscEncoder::open("enc0", &p.card_reader, sam, access, Duration::from_secs(10)).unwrap()
+    }
+
+    /// Waits until pcscd sees the card reader empty and has processed the removal (a card
+    /// stopped by the case before may still be reported present for a moment, and a card
+    /// that connects to vpcd before pcscd processed the removal is taken for the old one).
+    fn wait_empty(&self) {
+        let ctx = pcsc::Context::establish(pcsc::Scope::User).unwrap();
+        let name = std::ffi::CString::new(self.pair().card_reader.clone()).unwrap();
+        let mut states = [pcsc::ReaderState::new(name, pcsc::State::UNAWARE)];
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            let _ = ctx.get_status_change(Duration::from_millis(100), &mut states);
+            // EMPTY can show before pcscd's event thread has processed the removal; its
+            // event counter (one per insertion and per removal, from 0) is even once it has.
+            let ev = &states[0];
+            if ev.event_state().contains(pcsc::State::EMPTY) && ev.event_count() % 2 == 0 {
+                return;
+            }
+            states[0].sync_current_state();
+            assert!(Instant::now() < end, "the card reader never emptied");
+        }
+    }
+
+    fn card(&self, config: CardConfig, faults: CardFaults) -> VpcdHandle<VirtualCard> {
+        self.wait_empty();
+        let h = spawn_vpcd(
+            addr(self.pair().card_port),
+            VirtualCard::new(config),
+            faults,
+        );
+        assert!(
+            h.wait_connected(Duration::from_secs(10)),
+            "the card reached vpcd"
+        );
+        h
+    }
+
+    /// Waits until the encoder sees a card (or none).
+    fn wait_card(&self, enc: &PcscEncoder, present: bool) {
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            let s = self.rt.block_on(enc.card_status()).unwrap();
+            if s.reader_present && s.card_present == present {
+                return;
+            }
+            assert!(
+                Instant::now() < end,
+                "card present = {present} never seen: {s:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn wait_state(&self, enc: &PcscEncoder, want: DeviceState) {
+        let end = Instant::now() + Duration::from_secs(15);
+        while enc.state() != want {
+            assert!(
+                Instant::now() < end,
+                "state {want:?} never reached: {:?} ({:?})",
+                enc.state(),
+                enc.state_reason()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn lists_the_readers_pcscd_sees(bed: &Bed) {
+    let seen = ENCODER_PCSC_DRIVER.list().unwrap();
+    let names: Vec<String> = seen
+        .iter()
+        .map(|a| a.selector.address.clone().unwrap())
+        .collect();
+    assert!(names.contains(&bed.pair().card_reader), "{names:?}");
+    assert!(names.contains(&bed.pair().sam_reader), "{names:?}");
+    assert_eq!(seen[0].selector.driver, "pcsc");
+}
+
+fn personalizes_reads_back_and_verifies(bed: &Bed, config: CardConfig) {
+    let enc = bed.encoder(Access::Secure);
+    let card = bed.card(config.clone(), CardFaults::default());
+    bed.wait_card(&enc, true);
+    let want = files(5000);
+    let (uid, checks) = bed
+        .rt
+        .block_on(rekam_core::write_and_verify(&enc, &want))
+        .unwrap();
+    assert_eq!(uid, config.uid);
+    assert!(checks.iter().all(|c| c.matches), "{checks:?}");
+    // What the card holds is what was meant, byte for byte.
+    let held = card.card().files();
+    for f in &want {
+        assert_eq!(held.get(&f.fid), Some(&f.data), "file {:04X}", f.fid);
+    }
+    let stats = enc.last_stats().unwrap();
+    assert!(stats.round_trips > 0);
+    // The same card again: not blank any more, refused before anything is written.
+    let err = bed.rt.block_on(enc.write_files(&want)).unwrap_err();
+    assert!(
+        matches!(err, DeviceError::WrongCard(ref m) if m.contains("EF.COM")),
+        "{err}"
+    );
+    card.stop();
+}
+
+fn pulled_at_every_phase_is_a_clear_error_and_a_fresh_card_works(bed: &Bed) {
+    let enc = bed.encoder(Access::Secure);
+    let want = files(3000);
+    // APDUs on the card, in order: 1 GET DATA (UID), 2 READ BINARY EF.ATR/INFO, 3 SELECT,
+    // 4 GET CHALLENGE, 5 MUTUAL AUTHENTICATE, 6 SELECT EF.COM (blank check), then CREATE
+    // and UPDATEs per file (7-8 EF.COM, 9-10 DG1, 11-14 DG2), then SELECT and READs per
+    // file. The card is pulled after the N-th has been answered, so the next one finds no
+    // card: one N in each phase.
+    for (after, phase) in [
+        (1, "EF.ATR"),
+        (2, "selecting"),
+        (3, "authenticating"),
+        (5, "blank"),
+        (6, "creating file 011E"),
+        (9, "writing file 0101"),
+        (15, "reading file"),
+    ] {
+        let card = bed.card(
+            CardConfig::default(),
+            CardFaults {
+                remove_after: Some(after),
+                ..CardFaults::default()
+            },
+        );
+        bed.wait_card(&enc, true);
+        let err = bed
+            .rt
+            .block_on(rekam_core::write_and_verify(&enc, &want))
+            .unwrap_err();
+        assert!(
+            matches!(&err, DeviceError::CardRemoved(m) if m.contains(phase))
+                || (after == 0 && matches!(err, DeviceError::NoCard | DeviceError::CardRemoved(_))),
+            "pulled after APDU {after}: {err}"
+        );
+        assert_eq!(
+            err.reason(),
+            if matches!(err, DeviceError::NoCard) {
+                "NO_CARD"
+            } else {
+                "CARD_REMOVED"
+            }
+        );
+        card.stop();
+        bed.wait_card(&enc, false);
+        // A fresh blank card: the same encoder writes it.
+        let fresh = bed.card(CardConfig::default(), CardFaults::default());
+        bed.wait_card(&enc, true);
+        let (_, checks) = bed
+            .rt
+            .block_on(rekam_core::write_and_verify(&enc, &want))
+            .unwrap_or_else(|e| panic!("fresh card after a pull at {after}: {e}"));
+        assert!(checks.iter().all(|c| c.matches));
+        fresh.stop();
+        bed.wait_card(&enc, false);
+    }
+}
+
+fn wrong_cards_are_refused(bed: &Bed) {
+    let enc = bed.encoder(Access::Secure);
+    let cases: [(CardConfig, &str); 3] = [
+        (
+            CardConfig {
+                locked: true,
+                ..CardConfig::default()
+            },
+            "locked",
+        ),
+        (
+            CardConfig {
+                preloaded: vec![(0x011E, vec![0x60, 0x00])],
+                ..CardConfig::default()
+            },
+            "already holds a profile",
+        ),
+        (
+            CardConfig {
+                master_key: *b"another-issuer!!",
+                ..CardConfig::default()
+            },
+            "authentication",
+        ),
+    ];
+    for (config, what) in cases {
+        let card = bed.card(config, CardFaults::default());
+        bed.wait_card(&enc, true);
+        let err = bed.rt.block_on(enc.write_files(&files(100))).unwrap_err();
+        assert!(
+            matches!(&err, DeviceError::WrongCard(m) if m.contains(what)),
+            "{what}: {err}"
+        );
+        assert_eq!(err.reason(), "WRONG_CARD");
+        assert!(card.card().files().len() <= 1, "nothing was written");
+        card.stop();
+        bed.wait_card(&enc, false);
+    }
+}
+
+fn plain_profile_on_a_development_card(bed: &Bed) {
+    let enc = bed.encoder(Access::Plain);
+    let card = bed.card(
+        CardConfig {
+            secure: false,
+            ..CardConfig::default().short_only()
+        },
+        CardFaults::default(),
+    );
+    bed.wait_card(&enc, true);
+    let want = files(1200);
+    let (_, checks) = bed
+        .rt
+        .block_on(rekam_core::write_and_verify(&enc, &want))
+        .unwrap();
+    assert!(checks.iter().all(|c| c.matches));
+    card.stop();
+    bed.wait_card(&enc, false);
+}
+
+fn pcscd_going_away_and_back_needs_no_restart(bed: &mut Bed) {
+    let enc = bed.encoder(Access::Plain);
+    bed.wait_state(&enc, DeviceState::Ready);
+    bed.pcscd.stop();
+    bed.wait_state(&enc, DeviceState::Disconnected);
+    let reason = enc.state_reason().unwrap_or_default();
+    assert!(
+        reason.contains("pcscd") || reason.contains("reader"),
+        "{reason}"
+    );
+    let err = bed.rt.block_on(enc.write_files(&files(10))).unwrap_err();
+    assert_eq!(err.reason(), "DEVICE_DISCONNECTED", "{err}");
+    bed.pcscd.restart().unwrap();
+    bed.wait_state(&enc, DeviceState::Ready);
+    let card = bed.card(
+        CardConfig {
+            secure: false,
+            ..CardConfig::default()
+        },
+        CardFaults::default(),
+    );
+    bed.wait_card(&enc, true);
+    let (_, checks) = bed
+        .rt
+        .block_on(rekam_core::write_and_verify(&enc, &files(500)))
+        .unwrap();
+    assert!(checks.iter().all(|c| c.matches));
+    card.stop();
+}
+
+fn main() {
+    let pcscd = PrivatePcscd::start(1).unwrap_or_else(|e| {
+        eprintln!("pcsc: cannot start a private pcscd: {e}");
+        std::process::exit(1);
+    });
+    // SAFETY: the process has one thread here (nothing has been spawned yet: pcscd is a
+    // child process), so no other thread reads the environment while it is written.
+    unsafe { std::env::set_var("PCSCLITE_CSOCK_NAME", &pcscd.socket) };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let sam = spawn_vpcd(
+        addr(pcscd.readers[0].sam_port),
+        VirtualSam::new(DEV_MASTER_KEY),
+        CardFaults::default(),
+    );
+    assert!(
+        sam.wait_connected(Duration::from_secs(10)),
+        "the SAM reached vpcd"
+    );
+    let mut bed = Bed {
+        pcscd,
+        rt,
+        _sam: sam,
+    };
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    type Case = (&'static str, fn(&mut Bed));
+    let cases: &[Case] = &[
+        ("lists_the_readers_pcscd_sees", |b| {
+            lists_the_readers_pcscd_sees(b)
+        }),
+        ("personalizes_extended", |b| {
+            personalizes_reads_back_and_verifies(b, CardConfig::default())
+        }),
+        ("personalizes_short_only", |b| {
+            personalizes_reads_back_and_verifies(b, CardConfig::default().short_only())
+        }),
+        ("pulled_at_every_phase", |b| {
+            pulled_at_every_phase_is_a_clear_error_and_a_fresh_card_works(b)
+        }),
+        ("wrong_cards_are_refused", |b| wrong_cards_are_refused(b)),
+        ("plain_profile", |b| plain_profile_on_a_development_card(b)),
+        (
+            "pcscd_going_away_and_back",
+            pcscd_going_away_and_back_needs_no_restart,
+        ),
+    ];
+    let mut failed = 0;
+    for (name, case) in cases {
+        if filter.as_deref().is_some_and(|f| !name.contains(f)) {
+            continue;
+        }
+        let started = Instant::now();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| case(&mut bed)));
+        match r {
+            Ok(()) => println!("test {name} ... ok ({} ms)", started.elapsed().as_millis()),
+            Err(_) => {
+                failed += 1;
+                println!("test {name} ... FAILED");
+            }
+        }
+    }
+    if failed > 0 {
+        eprintln!("pcscd log:\n{}", bed.pcscd.log());
+        std::process::exit(1);
+    }
+}
