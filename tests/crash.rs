@@ -11,15 +11,21 @@ use rekam_api::pb;
 use rekam_tests::*;
 use tonic::transport::Channel;
 
-/// Every file of the state directory, concatenated.
+/// Every file of the state directory and its folders (the chip issuer's `chip/`),
+/// concatenated, keys left out.
 fn state_bytes(dir: &Path) -> Vec<u8> {
-    let mut all = Vec::new();
-    for f in std::fs::read_dir(dir.join("state")).unwrap() {
-        let f = f.unwrap().path();
-        if f.extension().is_none_or(|e| e != "key") {
-            all.extend(std::fs::read(&f).unwrap());
+    fn walk(dir: &Path, all: &mut Vec<u8>) {
+        for f in std::fs::read_dir(dir).unwrap() {
+            let f = f.unwrap().path();
+            if f.is_dir() {
+                walk(&f, all);
+            } else if f.extension().is_none_or(|e| e != "key") {
+                all.extend(std::fs::read(&f).unwrap());
+            }
         }
     }
+    let mut all = Vec::new();
+    walk(&dir.join("state"), &mut all);
     all
 }
 

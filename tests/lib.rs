@@ -466,6 +466,17 @@ impl Rekamd {
 
     /// Starts `rekamd` with more arguments (e.g. `--config`).
     pub async fn start_with(dir: &Path, time_scale: f64, extra: &[&str]) -> Rekamd {
+        Self::start_with_env(dir, time_scale, extra, &[]).await
+    }
+
+    /// Starts `rekamd` with more arguments and environment variables (e.g.
+    /// `PCSCLITE_CSOCK_NAME` for a private pcscd).
+    pub async fn start_with_env(
+        dir: &Path,
+        time_scale: f64,
+        extra: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Rekamd {
         let socket = dir.join("rekamd.sock");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -481,6 +492,7 @@ impl Rekamd {
             .arg("--state-dir")
             .arg(dir.join("state"))
             .args(extra)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)

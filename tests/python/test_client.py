@@ -31,6 +31,7 @@ from rekam.v1 import audit_pb2, audit_pb2_grpc
 from rekam.v1 import complaints_pb2 as cp
 from rekam.v1 import complaints_pb2_grpc
 from rekam.v1 import reports_pb2, reports_pb2_grpc
+from rekam.v1 import encoder_pb2, encoder_pb2_grpc
 
 # Generous: simulators may run at realistic speed.
 CALL_TIMEOUT = float(os.environ.get("REKAM_PY_TIMEOUT", "60"))
@@ -86,6 +87,7 @@ class Client:
         self.audit = audit_pb2_grpc.AuditServiceStub(channel)
         self.complaints = complaints_pb2_grpc.ComplaintServiceStub(channel)
         self.reports = reports_pb2_grpc.ReportServiceStub(channel)
+        self.encoder = encoder_pb2_grpc.EncoderServiceStub(channel)
 
     def device_of_class(self, cls):
         devs = self.devices.ListDevices(
@@ -320,7 +322,7 @@ def test_full_enrollment(c):
     assert e.siak.verdict == en.SIAK_VERDICT_MATCH and e.siak.reference, e.siak
     v = c.enroll.VerifyEnrollment(en.VerifyEnrollmentRequest(name=eid), timeout=CALL_TIMEOUT)
     assert v.intact and not v.problems, v
-    # face, 3 slaps, signature, package, 2 card images, 4 chip files
+    # face, 3 slaps, signature, package, 2 card images, 6 chip files (EF.COM, 4 DGs, EF.SOD)
     assert v.entries == e.chain_entries and v.entries >= 11, v
     assert v.checked_artefacts >= 10 and len(v.key_id) == 16, v
     # What the station remembers.
@@ -358,6 +360,38 @@ def test_full_enrollment(c):
             break
     assert len(seen) == page.total_size == len(set(seen)), (len(seen), page.total_size)
     assert eid in seen, "paging misses %s" % eid
+
+
+def test_verify_card(c):
+    """The chip an enrollment encoded carries a signed profile that verifies against the
+    station's issuer; a data group changed afterwards is reported as tampered."""
+    eid = run_to_sent(c, 13)
+    step = en.StepRequest(name=eid)
+    c.enroll.Print(step, timeout=CALL_TIMEOUT)
+    e = c.enroll.Encode(step, timeout=CALL_TIMEOUT)
+    check_stage(e, "ENROLLMENT_STAGE_ENCODED", "Encode")
+    v = c.encoder.VerifyCard(encoder_pb2.VerifyCardRequest(), timeout=CALL_TIMEOUT)
+    assert v.valid and v.signature_valid and v.chain_valid, v.report
+    ids = sorted(f.file_id for f in v.files)
+    assert ids == [0x0101, 0x0102, 0x0103, 0x0107, 0x011D, 0x011E], ids
+    assert [(d.number, d.status) for d in v.data_groups] == [
+        (n, encoder_pb2.DATA_GROUP_STATUS_OK) for n in (1, 2, 3, 7)
+    ], v.data_groups
+    # The whole profile fits the 8 KB chip (each file plus 32 bytes of overhead).
+    assert sum(len(f.data) + 32 for f in v.files) <= 8192, [len(f.data) for f in v.files]
+    dg2 = next(f for f in v.files if f.file_id == 0x0102)
+    forged = bytearray(dg2.data)
+    forged[-10] ^= 0xFF
+    c.encoder.WriteFiles(
+        encoder_pb2.WriteFilesRequest(files=[encoder_pb2.ChipFile(file_id=0x0102, data=bytes(forged))]),
+        timeout=CALL_TIMEOUT,
+    )
+    v = c.encoder.VerifyCard(encoder_pb2.VerifyCardRequest(), timeout=CALL_TIMEOUT)
+    assert not v.valid, v.report
+    status = {d.number: d.status for d in v.data_groups}
+    assert status[2] == encoder_pb2.DATA_GROUP_STATUS_TAMPERED, v.report
+    assert status[1] == encoder_pb2.DATA_GROUP_STATUS_OK, v.report
+    assert "DG2" in v.report and "tampered" in v.report, v.report
 
 
 def test_step_out_of_order(c):
@@ -868,6 +902,7 @@ TESTS = [
     test_devices_five_classes,
     test_devices_report_capabilities,
     test_full_enrollment,
+    test_verify_card,
     test_step_out_of_order,
     test_invalid_nik_and_unknown_id,
     test_ribbon_out_then_retry,

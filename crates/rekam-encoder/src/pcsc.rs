@@ -602,10 +602,7 @@ impl ChipEncoder for PcscEncoder {
     async fn write_files(&self, files: &[ChipFile]) -> Result<Vec<u8>, DeviceError> {
         let files = files.to_vec();
         self.run("writing the chip", move |s| {
-            if !s.is_blank()? {
-                return Err(EncodeError::NotBlank);
-            }
-            s.write_files(&files)?;
+            s.personalize(&files)?;
             Ok(s.uid().to_vec())
         })
         .await
@@ -623,10 +620,7 @@ impl ChipEncoder for PcscEncoder {
     ) -> Result<(Vec<u8>, Vec<ChipFile>), DeviceError> {
         let files = files.to_vec();
         self.run("personalizing the chip", move |s| {
-            if !s.is_blank()? {
-                return Err(EncodeError::NotBlank);
-            }
-            s.write_files(&files)?;
+            s.personalize(&files)?;
             let fids: Vec<u16> = files.iter().map(|f| f.fid).collect();
             let back = s.read_files(&fids)?;
             Ok((s.uid().to_vec(), back))

@@ -7,7 +7,7 @@
 //! then on wraps every command in secure messaging ([`crate::sm::SmHost`]). It refuses a chip
 //! before anything is written when the application is missing (not a KTP-el card), locked
 //! (personalization closed), when authentication fails, or when EF.COM already exists (not
-//! blank). It writes files with `CREATE FILE` (which makes the new file current) and
+//! blank; [`Session::personalize`]). It writes files with `CREATE FILE` (which makes the new file current) and
 //! `UPDATE BINARY` in chunks as large as the chip's longest APDU allows after
 //! secure-messaging overhead, and reads them back with `SELECT` and `READ BINARY`, sizing the
 //! reads from each file's BER-TLV header.
@@ -433,6 +433,17 @@ impl<T: Transport<Error = LinkError>> Session<T> {
         Ok(self.exchange(phase, &cmd)?.sw)
     }
 
+    /// Personalizes a blank chip: refuses one that already holds a profile, then writes
+    /// `files`. When the first file is EF.COM (as in every profile), its CREATE FILE is the
+    /// blank check (a chip that has one answers 6A89 before anything is written), which
+    /// saves the separate SELECT; otherwise [`Session::is_blank`] asks first.
+    pub fn personalize(&mut self, files: &[ChipFile]) -> Result<(), EncodeError> {
+        if files.first().is_none_or(|f| f.fid != EF_COM) && !self.is_blank()? {
+            return Err(EncodeError::NotBlank);
+        }
+        self.write_files(files)
+    }
+
     /// Writes `files` into the application: for each, CREATE FILE then UPDATE BINARY in
     /// chunks. Fails, without going on, at the first error.
     pub fn write_files(&mut self, files: &[ChipFile]) -> Result<(), EncodeError> {
@@ -474,17 +485,21 @@ impl<T: Transport<Error = LinkError>> Session<T> {
         Ok(())
     }
 
-    /// Reads one file: SELECT, then READ BINARY; the length comes from the file's BER-TLV
-    /// header (every profile file is one data object), else reading goes on to the end.
+    /// Reads one file: SELECT asking for its control parameters, then READ BINARY. The
+    /// length is the file's size from the FCP (tag 80); a card that answers no FCP is read
+    /// until it says the file ends (a short answer, 6282 or 6B00).
     pub fn read_file(&mut self, fid: u16) -> Result<Vec<u8>, EncodeError> {
         let phase = Phase::Read(fid);
-        let sw = self.select_ef(phase.clone(), fid)?;
-        if sw != StatusWord::OK {
-            return Err(self.card_error(phase, sw));
+        let select = Command::new(0x00, 0xA4, 0x02, 0x04)
+            .with_data(fid.to_be_bytes().to_vec())
+            .with_le(256);
+        let r = self.exchange(phase.clone(), &select)?;
+        if r.sw != StatusWord::OK {
+            return Err(self.card_error(phase, r.sw));
         }
         let chunk = self.read_chunk();
         let mut data: Vec<u8> = Vec::new();
-        let mut total: Option<usize> = None;
+        let total: Option<usize> = fcp_size(&r.data);
         loop {
             let want = match total {
                 Some(t) if data.len() >= t => break,
@@ -508,21 +523,20 @@ impl<T: Transport<Error = LinkError>> Session<T> {
             }
             let got = r.data.len();
             data.extend_from_slice(&r.data);
-            if total.is_none() {
-                total = tlv_total(&data);
-            }
             if got == 0 || (total.is_none() && got < want) || r.sw.0 == 0x6282 {
                 break;
             }
         }
-        if let Some(t) = total {
-            if data.len() < t {
-                return Err(EncodeError::Protocol {
-                    phase,
-                    detail: format!("the file ends after {} of {t} bytes", data.len()),
-                });
-            }
-            data.truncate(t);
+        if let Some(t) = total
+            && data.len() != t
+        {
+            return Err(EncodeError::Protocol {
+                phase,
+                detail: format!(
+                    "the card gave {} bytes of a file it says holds {t}",
+                    data.len()
+                ),
+            });
         }
         Ok(data)
     }
@@ -546,33 +560,17 @@ impl<T: Transport<Error = LinkError>> Session<T> {
     }
 }
 
-/// The whole length of the BER-TLV data object that `head` starts (tag, length and
-/// value), when `head` holds enough of its header.
-fn tlv_total(head: &[u8]) -> Option<usize> {
-    let mut i = 1;
-    if *head.first()? & 0x1F == 0x1F {
-        while *head.get(i)? & 0x80 != 0 {
-            i += 1;
-        }
-        i += 1;
+/// An EF's size from the file control parameters SELECT answered (`62 { 80 size … }` or
+/// `81`, the size with structural information); `None` without them.
+fn fcp_size(fcp: &[u8]) -> Option<usize> {
+    let size = tlv::find_path(fcp, &[0x62, 0x80])
+        .ok()
+        .flatten()
+        .or_else(|| tlv::find_path(fcp, &[0x62, 0x81]).ok().flatten())?;
+    if size.is_empty() || size.len() > 4 {
+        return None;
     }
-    let first = *head.get(i)?;
-    i += 1;
-    let len = if first < 0x80 {
-        usize::from(first)
-    } else {
-        let n = usize::from(first & 0x7F);
-        if n == 0 || n > 3 {
-            return None;
-        }
-        let mut l = 0usize;
-        for k in 0..n {
-            l = (l << 8) | usize::from(*head.get(i + k)?);
-        }
-        i += n;
-        l
-    };
-    Some(i + len)
+    Some(size.iter().fold(0usize, |n, b| (n << 8) | usize::from(*b)))
 }
 
 #[cfg(test)]
@@ -580,11 +578,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tlv_total_reads_short_and_long_headers() {
-        assert_eq!(tlv_total(&[0x61, 0x03, 1, 2, 3]), Some(5));
-        assert_eq!(tlv_total(&[0x75, 0x82, 0x01, 0x00]), Some(4 + 256));
-        assert_eq!(tlv_total(&[0x7F, 0x61, 0x81, 0x80]), Some(4 + 128));
-        assert_eq!(tlv_total(&[0x75, 0x82, 0x01]), None);
-        assert_eq!(tlv_total(&[]), None);
+    fn fcp_gives_the_file_size() {
+        assert_eq!(
+            fcp_size(&[
+                0x62, 0x0B, 0x80, 0x02, 0x0B, 0x5E, 0x82, 0x01, 0x01, 0x83, 0x02, 0x01, 0x02
+            ]),
+            Some(0x0B5E)
+        );
+        assert_eq!(fcp_size(&[0x62, 0x03, 0x82, 0x01, 0x01]), None);
+        assert_eq!(fcp_size(&[]), None);
+        assert_eq!(fcp_size(&[0x62, 0x04, 0x80, 0x02, 0x01]), None);
     }
 }

@@ -9,6 +9,7 @@
 //! Debian packages `pcscd` and `vsmartcard-vpcd`, which the README's test command installs.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -107,14 +108,18 @@ impl PrivatePcscd {
         let run = self.dir.join("run");
         let _ = std::fs::remove_file(&self.socket);
         let log = std::fs::File::create(self.dir.join("pcscd.log")).map_err(|e| e.to_string())?;
+        // pcscd runs under a shell that stays with it and ends it when the test process
+        // is gone (a test killed, or one that exits without dropping this): no pcscd
+        // outlives its test. The shell and pcscd are one process group, stopped together.
+        let script = "mount --bind \"$1\" /run/pcscd || exit 1
+\"$2\" -f -c \"$3\" $4 &
+p=$!
+trap 'kill $p 2>/dev/null; wait $p; exit 0' TERM INT
+while kill -0 \"$5\" 2>/dev/null && kill -0 $p 2>/dev/null; do sleep 0.2; done
+kill $p 2>/dev/null
+wait $p";
         let child = Command::new("unshare")
-            .args([
-                "-m",
-                "sh",
-                "-c",
-                "mount --bind \"$1\" /run/pcscd && exec \"$2\" -f -c \"$3\" $4",
-                "sh",
-            ])
+            .args(["-m", "sh", "-c", script, "sh"])
             .arg(&run)
             .arg(pcscd)
             .arg(&self.conf)
@@ -124,6 +129,8 @@ impl PrivatePcscd {
             } else {
                 ""
             })
+            .arg(std::process::id().to_string())
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone().map_err(|e| e.to_string())?))
             .stderr(Stdio::from(log))
@@ -156,7 +163,11 @@ impl PrivatePcscd {
     /// Stops pcscd (the service goes away under its clients).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
+            // The whole group: the shell and pcscd.
+            let _ = Command::new("kill")
+                .args(["-TERM", "--", &format!("-{}", c.id())])
+                .stderr(Stdio::null())
+                .status();
             let _ = c.wait();
         }
     }

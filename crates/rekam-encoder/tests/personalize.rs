@@ -70,6 +70,16 @@ fn files(dg2_len: usize) -> Vec<ChipFile> {
                 &(0..dg2_len).map(|i| (i * 7) as u8).collect::<Vec<_>>(),
             ),
         },
+        // Not BER-TLV (an ISO/IEC 19794-5 record starts "FAC\0"): read back by the size
+        // the card's FCP gives, not by a header it does not have.
+        ChipFile {
+            fid: 0x0104,
+            data: b"FAC\0"
+                .iter()
+                .copied()
+                .chain((0..700u32).map(|i| (i % 253) as u8))
+                .collect(),
+        },
     ]
 }
 
@@ -103,14 +113,14 @@ fn secure_personalization_writes_reads_back_and_counts_round_trips() {
         let want = files(5000);
         let mut s = open_secure(&mut card, &mut sam).unwrap();
         assert!(s.secure());
-        assert!(s.is_blank().unwrap());
-        s.write_files(&want).unwrap();
+        // As the driver does: EF.COM first, its CREATE FILE the blank check.
+        s.personalize(&want).unwrap();
         let written = s.stats();
-        let back = s.read_files(&[0x011E, 0x0101, 0x0102]).unwrap();
+        let back = s.read_files(&[0x011E, 0x0101, 0x0102, 0x0104]).unwrap();
         assert_eq!(back, want, "short={short}");
-        // The bound: ceil(payload / data per APDU after SM) + 16 round trips,
-        // authentication (GET DATA, SELECT, GET CHALLENGE, MUTUAL AUTHENTICATE), the blank
-        // check and file creation included.
+        // The bound: ceil(payload / data per APDU after SM) + 16 round trips with
+        // the chip, authentication (GET DATA, EF.ATR/INFO, SELECT, GET CHALLENGE, MUTUAL
+        // AUTHENTICATE) and file creation included: the session's count from its start.
         let payload: usize = want.iter().map(|f| f.data.len()).sum();
         let chunk = s.write_chunk();
         let bound = payload.div_ceil(chunk) as u64 + 16;
@@ -125,7 +135,7 @@ fn secure_personalization_writes_reads_back_and_counts_round_trips() {
             assert!(chunk > 900, "extended APDUs carry ~1 KiB: {chunk}");
         }
         drop(s);
-        assert_eq!(card.files().len(), 3);
+        assert_eq!(card.files().len(), 4);
     }
 }
 
@@ -141,7 +151,10 @@ fn plain_profile_needs_no_sam() {
     assert!(!s.secure());
     let want = files(600);
     s.write_files(&want).unwrap();
-    assert_eq!(s.read_files(&[0x011E, 0x0101, 0x0102]).unwrap(), want);
+    assert_eq!(
+        s.read_files(&[0x011E, 0x0101, 0x0102, 0x0104]).unwrap(),
+        want
+    );
 }
 
 #[test]
@@ -227,8 +240,7 @@ fn a_card_pulled_at_every_apdu_fails_with_its_phase() {
         let mut card = VirtualCard::new(CardConfig::default());
         let mut sam = VirtualSam::new(DEV_MASTER_KEY);
         let mut s = open_secure(&mut card, &mut sam).unwrap();
-        s.is_blank().unwrap();
-        s.write_files(&want).unwrap();
+        s.personalize(&want).unwrap();
         s.read_files(&fids).unwrap();
         s.stats().round_trips
     };
@@ -243,8 +255,7 @@ fn a_card_pulled_at_every_apdu_fails_with_its_phase() {
         t.pull_after = Some(n);
         let r = Session::open(t, &atr, &APPLICATION_AID, Some(&mut samc as &mut dyn Sam)).and_then(
             |mut s| {
-                s.is_blank()?;
-                s.write_files(&want)?;
+                s.personalize(&want)?;
                 s.read_files(&fids)
             },
         );
@@ -269,7 +280,6 @@ fn a_card_pulled_at_every_apdu_fails_with_its_phase() {
         [
             "atr",
             "authenticate",
-            "blank",
             "create",
             "read",
             "select",

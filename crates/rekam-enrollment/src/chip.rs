@@ -141,7 +141,7 @@ pub fn profile_files(e: &Enrollment, chip: &ChipConfig) -> Result<Vec<ChipFile>,
         if let Some(face) = &e.recording.face {
             let img = image::load_from_memory(&face.portrait_jpeg)
                 .map_err(|err| EnrollmentError::Format(format!("portrait JPEG: {err}")))?;
-            let data = formats::face_record(&jpeg(&img, fs, fq, false)?)?;
+            let data = formats::dg2(&jpeg(&img, fs, fq, false)?)?;
             replace(&mut dgs, formats::fid::DG2, data);
         }
         if let Some(sig) = &e.recording.signature {
@@ -209,4 +209,38 @@ pub fn verify_read_back(files: &[ChipFile], chip: &ChipConfig) -> Result<String,
             )),
         ))
     }
+}
+
+/// Reads the profile of the chip in `encoder` (EF.COM, the KTP-el data groups, EF.SOD, and
+/// any further data group EF.COM lists) and verifies it against the issuer: what
+/// `rekamctl card verify` shows. The verdict says what failed; an error is the reader's.
+pub async fn read_and_verify(
+    encoder: &dyn rekam_core::ChipEncoder,
+    chip: &ChipConfig,
+) -> Result<(Vec<ChipFile>, rekam_chip::Verdict), rekam_core::DeviceError> {
+    let mut fids = vec![FID_EF_COM];
+    fids.extend(
+        rekam_chip::profile::KTP_DATA_GROUPS
+            .iter()
+            .filter_map(|&n| rekam_chip::profile::fid_of_dg(n)),
+    );
+    fids.push(FID_EF_SOD);
+    let mut files = encoder.read_files(&fids).await?;
+    let listed = files
+        .iter()
+        .find(|f| f.fid == FID_EF_COM)
+        .and_then(|com| rekam_chip::parse_ef_com(&com.data).ok())
+        .and_then(|com| com.data_groups().ok())
+        .unwrap_or_default();
+    let extra: Vec<u16> = listed
+        .into_iter()
+        .filter_map(rekam_chip::profile::fid_of_dg)
+        .filter(|fid| !fids.contains(fid))
+        .collect();
+    if !extra.is_empty() {
+        files.extend(encoder.read_files(&extra).await?);
+    }
+    let refs: Vec<(u16, &[u8])> = files.iter().map(|f| (f.fid, f.data.as_slice())).collect();
+    let verdict = rekam_chip::verify_chip(&refs, &chip.trust_anchors);
+    Ok((files, verdict))
 }

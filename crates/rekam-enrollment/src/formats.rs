@@ -27,7 +27,7 @@ use crate::pipeline::{PipelineConfig, to_gray};
 pub mod fid {
     /// DG1: demographics.
     pub const DG1: u16 = 0x0101;
-    /// DG2: ISO/IEC 19794-5 face record.
+    /// DG2: the ISO/IEC 19794-5 face record in ICAO's biometric templates ([`super::dg2`]).
     pub const DG2: u16 = 0x0102;
     /// DG3: ISO/IEC 19794-2 compact-card minutiae of the two index fingers.
     pub const DG3: u16 = 0x0103;
@@ -523,7 +523,7 @@ pub fn chip_files(e: &Enrollment) -> Result<Vec<ChipFile>, EnrollmentError> {
         .face
         .as_ref()
         .ok_or_else(|| EnrollmentError::Incomplete("no face photo".into()))?;
-    let dg2 = face_record(&face.portrait_jpeg)?;
+    let dg2 = dg2(&face.portrait_jpeg)?;
 
     let mut minutiae = Vec::new();
     let preferred = [FingerPosition::RightIndex, FingerPosition::LeftIndex];
@@ -627,6 +627,23 @@ fn iso_pen(s: &rekam_core::PenSample) -> IsoPen {
 /// A face photo as an ISO/IEC 19794-5:2005 record.
 pub fn face_record(jpeg: &[u8]) -> Result<Vec<u8>, EnrollmentError> {
     Ok(FaceImageRecord::single(IsoFace::from_image(jpeg.to_vec())?).to_bytes()?)
+}
+
+/// The chip's DG2 (ICAO Doc 9303-10 §4.7.2): the face record in a biometric information
+/// template, `75 { 7F61 { 02 count, 7F60 { A1 header, 5F2E record } } }`. The header names
+/// the ICAO header version 1.1, biometric type 02 (facial features), format owner 0101
+/// (ISO/IEC JTC 1/SC 37) and format type 0008 (face image).
+pub fn dg2(jpeg: &[u8]) -> Result<Vec<u8>, EnrollmentError> {
+    use rekam_iso7816::tlv::encode;
+    let mut header = encode(0x80, &[0x01, 0x01]);
+    header.extend(encode(0x81, &[0x02]));
+    header.extend(encode(0x87, &[0x01, 0x01]));
+    header.extend(encode(0x88, &[0x00, 0x08]));
+    let mut bit = encode(0xA1, &header);
+    bit.extend(encode(0x5F2E, &face_record(jpeg)?));
+    let mut group = encode(0x02, &[0x01]);
+    group.extend(encode(0x7F60, &bit));
+    Ok(encode(0x75, &encode(0x7F61, &group)))
 }
 
 /// The card's front and back as PNGs (CR-80 at 300 dpi, 1012 x 638): a provisional
@@ -734,6 +751,26 @@ mod tests {
 
     /// The chip files' TLV bytes: one-byte tags as one byte, two-byte tags as two, the
     /// shortest length forms (`05`, `81 C8`, `82 12 34`).
+    #[test]
+    fn dg2_wraps_the_face_record_in_icao_templates() {
+        let img = RgbImage::from_pixel(60, 80, Rgb([120, 110, 100]));
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
+            .write_image(img.as_raw(), 60, 80, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        let dg = dg2(&jpeg).unwrap();
+        assert_eq!(dg[0], 0x75);
+        let record = tlv::find_path(&dg, &[0x75, 0x7F61, 0x7F60, 0x5F2E])
+            .unwrap()
+            .unwrap();
+        assert_eq!(record, face_record(&jpeg).unwrap().as_slice());
+        assert_eq!(&record[..4], b"FAC\0");
+        let kind = tlv::find_path(&dg, &[0x75, 0x7F61, 0x7F60, 0xA1, 0x81]).unwrap();
+        assert_eq!(kind, Some(&[0x02][..]), "facial features");
+        let count = tlv::find_path(&dg, &[0x75, 0x7F61, 0x02]).unwrap();
+        assert_eq!(count, Some(&[0x01][..]));
+    }
+
     #[test]
     fn chip_tlv_layout() {
         assert_eq!(tlv::encode(0x83, &[5]), [0x83, 0x01, 0x05]);

@@ -2300,6 +2300,11 @@ impl Pipeline {
         .await
     }
 
+    /// The chip profile the encode step writes (capacity, document signer, issuer CA).
+    pub fn chip_config(&self) -> &crate::chip::ChipConfig {
+        &self.config.chip
+    }
+
     /// Step 7: encodes the chip and verifies it by reading it back.
     pub async fn encode(
         self: &Arc<Self>,

@@ -70,6 +70,27 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// What `rekamctl card` does with the chip.
+#[derive(Debug, Subcommand)]
+pub enum CardAction {
+    /// Reads the chip's profile (EF.COM, data groups, EF.SOD) and shows each file; with
+    /// `-o DIR`, writes each file there as `<fid>.bin` (e.g. `0102.bin`).
+    ///
+    /// JSON: {"uid","files":[{"file_id","name","size","sha256"}]}.
+    Read {
+        /// Folder to write the files to (created if missing).
+        #[arg(short = 'o', long, value_name = "DIR")]
+        output: Option<PathBuf>,
+    },
+    /// Reads the chip's profile and verifies it against the station's issuer CA: every
+    /// data group's hash, the security object's signature, the signer's chain. Exit 1 when
+    /// the chip does not verify (a tampered data group is named).
+    ///
+    /// JSON: {"valid","uid","signature_valid","chain_valid","signer_subject",
+    /// "data_groups":[{"number","status"}],"report"}.
+    Verify,
+}
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -166,12 +187,16 @@ pub enum Command {
         #[arg(long, value_name = "ID")]
         device: Option<String>,
     },
-    /// Reports the encoder's reader and the card in it.
+    /// Reports the encoder's reader and the card in it; `card read` and `card verify` read
+    /// the chip's profile.
     ///
     /// JSON: {"reader_name","reader_present","card_present","atr","uid"}.
     Card {
+        /// Read or verify the chip; without one, the reader's and card's status.
+        #[command(subcommand)]
+        action: Option<CardAction>,
         /// The encoder; the first chip encoder when omitted.
-        #[arg(long, value_name = "ID")]
+        #[arg(long, value_name = "ID", global = true)]
         device: Option<String>,
     },
     /// Runs one whole enrollment through the procedure, step by step.
@@ -853,7 +878,11 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             no_verify,
             device,
         } => cmd::encoder::encode(&ctx, test_card, file, !no_verify, device).await,
-        Command::Card { device } => cmd::encoder::card(&ctx, device).await,
+        Command::Card { action, device } => match action {
+            None => cmd::encoder::card(&ctx, device).await,
+            Some(CardAction::Read { output }) => cmd::encoder::read(&ctx, device, output).await,
+            Some(CardAction::Verify) => cmd::encoder::verify(&ctx, device).await,
+        },
         Command::Enroll(args) => cmd::enroll::enroll(&ctx, args).await,
         Command::Enrollments(args) => cmd::enroll::enrollments(&ctx, args).await,
         Command::Enrollment(EnrollmentCommand::Verify { id }) => cmd::desk::verify(&ctx, &id).await,

@@ -375,7 +375,9 @@ impl VirtualCard {
     }
 
     fn select(&mut self, cmd: &Command) -> Reply {
-        if !matches!(cmd.p2, 0x0C | 0x00) {
+        // P2 0C: no answer data; 04: the file control parameters (an EF's size); 00 is
+        // taken as 0C.
+        if !matches!(cmd.p2, 0x0C | 0x00 | 0x04) {
             return Reply::sw(0x6A86);
         }
         match cmd.p1 {
@@ -402,9 +404,19 @@ impl VirtualCard {
                     return Reply::sw(0x6700);
                 };
                 let fid = u16::from_be_bytes([hi, lo]);
-                if self.df == Df::App && self.files.contains_key(&fid) {
+                if self.df == Df::App
+                    && let Some(file) = self.files.get(&fid)
+                {
                     self.current_ef = Some(fid);
-                    Reply::sw(0x9000)
+                    if cmd.p2 != 0x04 {
+                        return Reply::sw(0x9000);
+                    }
+                    // 62 { 80 size, 82 01 (transparent EF), 83 FID }
+                    let size = u16::try_from(file.len()).unwrap_or(u16::MAX);
+                    let mut fcp = rekam_iso7816::tlv::encode(0x80, &size.to_be_bytes());
+                    fcp.extend(rekam_iso7816::tlv::encode(0x82, &[0x01]));
+                    fcp.extend(rekam_iso7816::tlv::encode(0x83, &fid.to_be_bytes()));
+                    Reply::ok(rekam_iso7816::tlv::encode(0x62, &fcp))
                 } else {
                     Reply::sw(0x6A82)
                 }

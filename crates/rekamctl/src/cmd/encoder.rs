@@ -1,10 +1,13 @@
-//! `encode` and `card`.
+//! `encode` and `card` (status, `card read`, `card verify`).
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use rekam_api::pb::encoder_service_client::EncoderServiceClient;
-use rekam_api::pb::{ChipFile, GetCardStatusRequest, WriteFilesRequest};
+use rekam_api::pb::{
+    ChipFile, DataGroupStatus, GetCardStatusRequest, VerifyCardRequest, VerifyCardResponse,
+    WriteFilesRequest,
+};
 use serde_json::json;
 
 use super::{dev, print_json, spinner};
@@ -131,6 +134,111 @@ pub async fn card(ctx: &Ctx, device: Option<String>) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The name of a profile file.
+fn file_name(fid: u32) -> String {
+    match fid {
+        0x011E => "EF.COM".into(),
+        0x011D => "EF.SOD".into(),
+        0x0101..=0x0110 => format!("DG{}", fid - 0x0100),
+        other => format!("{other:04X}"),
+    }
+}
+
+async fn read_profile(ctx: &Ctx, device: Option<String>) -> anyhow::Result<VerifyCardResponse> {
+    let mut client = EncoderServiceClient::new(ctx.channel.clone());
+    let pb = spinner("card");
+    pb.set_message("reading the chip");
+    let res = client
+        .verify_card(ctx.req(VerifyCardRequest { name: dev(device) }))
+        .await;
+    pb.finish_and_clear();
+    Ok(res?.into_inner())
+}
+
+/// `card read`.
+pub async fn read(
+    ctx: &Ctx,
+    device: Option<String>,
+    output: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let res = read_profile(ctx, device).await?;
+    if let Some(dir) = &output {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for f in &res.files {
+            let path = dir.join(format!("{:04x}.bin", f.file_id));
+            std::fs::write(&path, &f.data)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    let sha = |d: &[u8]| {
+        use sha2::Digest;
+        hex(&sha2::Sha256::digest(d))
+    };
+    if ctx.json {
+        print_json(&json!({
+            "uid": hex(&res.uid),
+            "files": res.files.iter().map(|f| json!({
+                "file_id": format!("0x{:04x}", f.file_id),
+                "name": file_name(f.file_id),
+                "size": f.data.len(),
+                "sha256": sha(&f.data),
+            })).collect::<Vec<_>>(),
+        }));
+    } else {
+        if !res.uid.is_empty() {
+            println!("card UID {}", hex(&res.uid));
+        }
+        for f in &res.files {
+            println!(
+                "  {:04X}  {:<6}  {:>6} bytes  SHA-256 {}",
+                f.file_id,
+                file_name(f.file_id),
+                f.data.len(),
+                sha(&f.data)
+            );
+        }
+        if let Some(dir) = &output {
+            println!("{} files written to {}", res.files.len(), dir.display());
+        }
+    }
+    Ok(())
+}
+
+/// `card verify`.
+pub async fn verify(ctx: &Ctx, device: Option<String>) -> anyhow::Result<()> {
+    let res = read_profile(ctx, device).await?;
+    let status = |s: i32| match DataGroupStatus::try_from(s) {
+        Ok(DataGroupStatus::Ok) => "OK",
+        Ok(DataGroupStatus::Tampered) => "TAMPERED",
+        Ok(DataGroupStatus::Missing) => "MISSING",
+        Ok(DataGroupStatus::Unlisted) => "UNLISTED",
+        Ok(DataGroupStatus::NotChecked) => "NOT_CHECKED",
+        _ => "UNSPECIFIED",
+    };
+    if ctx.json {
+        print_json(&json!({
+            "valid": res.valid,
+            "uid": hex(&res.uid),
+            "signature_valid": res.signature_valid,
+            "chain_valid": res.chain_valid,
+            "signer_subject": res.signer_subject,
+            "data_groups": res.data_groups.iter().map(|d| json!({
+                "number": d.number,
+                "status": status(d.status),
+            })).collect::<Vec<_>>(),
+            "report": res.report,
+        }));
+    } else {
+        println!("{}", res.report.trim_end());
+    }
+    if res.valid {
+        Ok(())
+    } else {
+        eprintln!("error: the chip does not verify against the issuer");
+        Err(Exit(1).into())
+    }
 }
 
 #[cfg(test)]

@@ -118,4 +118,50 @@ impl pb::encoder_service_server::EncoderService for Shared {
                 .collect(),
         }))
     }
+
+    async fn verify_card(
+        &self,
+        req: Request<pb::VerifyCardRequest>,
+    ) -> Result<Response<pb::VerifyCardResponse>, Status> {
+        let r = req.into_inner();
+        let enc = dev(self
+            .registry
+            .encoder(names::device_id_or_first("name", &r.name)?))?;
+        let (files, verdict) = dev(rekam_enrollment::chip::read_and_verify(
+            enc.as_ref(),
+            self.pipeline.chip_config(),
+        )
+        .await)?;
+        let uid = enc.card_status().await.map(|s| s.uid).unwrap_or_default();
+        let status = |s: rekam_chip::DgStatus| match s {
+            rekam_chip::DgStatus::Ok => pb::DataGroupStatus::Ok,
+            rekam_chip::DgStatus::HashMismatch => pb::DataGroupStatus::Tampered,
+            rekam_chip::DgStatus::Missing => pb::DataGroupStatus::Missing,
+            rekam_chip::DgStatus::Unlisted => pb::DataGroupStatus::Unlisted,
+            rekam_chip::DgStatus::NotChecked => pb::DataGroupStatus::NotChecked,
+        };
+        Ok(Response::new(pb::VerifyCardResponse {
+            valid: verdict.is_valid(),
+            uid,
+            files: files
+                .into_iter()
+                .map(|f| pb::ChipFile {
+                    file_id: u32::from(f.fid),
+                    data: f.data,
+                })
+                .collect(),
+            data_groups: verdict
+                .data_groups
+                .iter()
+                .map(|(n, s)| pb::DataGroupCheck {
+                    number: u32::from(*n),
+                    status: status(*s) as i32,
+                })
+                .collect(),
+            signature_valid: verdict.signature.passed(),
+            chain_valid: verdict.chain.passed(),
+            signer_subject: verdict.signer_subject.clone().unwrap_or_default(),
+            report: verdict.to_string(),
+        }))
+    }
 }
