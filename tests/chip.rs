@@ -174,6 +174,26 @@ async fn a_whole_enrollment_encodes_its_chip_through_pcscd() {
         4,
         "{verdict}"
     );
+
+    // One byte of the face changed on the chip: the verifier names DG2 as tampered.
+    let dg2_len = files[&0x0102].len();
+    assert!(card.card().tamper(0x0102, dg2_len - 20, 0x5A));
+    let out = st.rekamctl(&["card", "verify", "--json"]).await;
+    assert!(!out.status.success(), "a tampered chip does not verify");
+    let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdict["valid"], false, "{verdict}");
+    let dgs = verdict["data_groups"].as_array().unwrap();
+    let status = |n: u64| {
+        dgs.iter()
+            .find(|d| d["number"] == n)
+            .map(|d| d["status"].clone())
+    };
+    assert_eq!(status(2), Some("TAMPERED".into()), "{verdict}");
+    assert_eq!(status(1), Some("OK".into()), "{verdict}");
+    assert!(
+        verdict["report"].as_str().unwrap().contains("DG2"),
+        "{verdict}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -146,10 +146,16 @@ impl Transport for PcscTransport<'_> {
     type Error = LinkError;
 
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, LinkError> {
-        self.card
+        let r = self
+            .card
             .transmit(apdu, &mut self.buf)
-            .map(<[u8]>::to_vec)
-            .map_err(link_error)
+            .map_err(link_error)?;
+        if r.is_empty() {
+            // Every card answers at least SW1-SW2; a reader that lost the card mid-exchange
+            // can hand back nothing before pcscd reports the removal.
+            return Err(LinkError::CardRemoved);
+        }
+        Ok(r.to_vec())
     }
 }
 

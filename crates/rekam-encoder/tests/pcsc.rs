@@ -315,6 +315,64 @@ fn pcscd_going_away_and_back_needs_no_restart(bed: &mut Bed) {
     card.stop();
 }
 
+fn no_other_client_interleaves_with_a_personalization(bed: &Bed) {
+    // A slow card (5 ms per APDU) keeps the personalization going long enough for another
+    // PC/SC client to try its luck in the middle.
+    let enc = bed.encoder(Access::Secure);
+    let card = bed.card(
+        CardConfig::default(),
+        CardFaults {
+            slow: Some(Duration::from_millis(5)),
+            ..CardFaults::default()
+        },
+    );
+    bed.wait_card(&enc, true);
+    let reader = std::ffi::CString::new(bed.pair().card_reader.clone()).unwrap();
+    let started = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let other = {
+        let started = started.clone();
+        std::thread::spawn(move || {
+            while !started.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            std::thread::sleep(Duration::from_millis(60));
+            let t0 = Instant::now();
+            let ctx = pcsc::Context::establish(pcsc::Scope::User).unwrap();
+            let card = ctx
+                .connect(&reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
+                .unwrap();
+            let mut buf = [0u8; 300];
+            // pcscd holds another client's connection and APDU while the driver's
+            // transaction lasts, so this one waits for the whole rest of the
+            // personalization rather than slipping in between.
+            let r = card
+                .transmit(&[0xFF, 0xCA, 0x00, 0x00, 0x00], &mut buf)
+                .map(<[u8]>::to_vec);
+            (r, t0.elapsed())
+        })
+    };
+    started.store(true, std::sync::atomic::Ordering::SeqCst);
+    let t0 = Instant::now();
+    let (_, checks) = bed
+        .rt
+        .block_on(rekam_core::write_and_verify(&enc, &files(3000)))
+        .unwrap();
+    let took = t0.elapsed();
+    assert!(checks.iter().all(|c| c.matches));
+    let (answer, waited) = other.join().unwrap();
+    // Alone, connecting and GET DATA on this card take about 5 ms; it waited for the rest
+    // of the personalization (it began some 60 ms into it).
+    assert!(
+        took > Duration::from_millis(100) && waited > Duration::from_millis(40),
+        "the other client's APDU took {waited:?}; the personalization {took:?}"
+    );
+    assert_eq!(
+        answer.unwrap()[..],
+        [0x04, 0x52, 0x4B, 0x4D, 0x00, 0x00, 0x01, 0x90, 0x00]
+    );
+    card.stop();
+}
+
 fn main() {
     let pcscd = PrivatePcscd::start(1).unwrap_or_else(|e| {
         eprintln!("pcsc: cannot start a private pcscd: {e}");
@@ -359,6 +417,9 @@ fn main() {
         }),
         ("wrong_cards_are_refused", |b| wrong_cards_are_refused(b)),
         ("plain_profile", |b| plain_profile_on_a_development_card(b)),
+        ("no_interleaving", |b| {
+            no_other_client_interleaves_with_a_personalization(b)
+        }),
         (
             "pcscd_going_away_and_back",
             pcscd_going_away_and_back_needs_no_restart,

@@ -203,6 +203,19 @@ impl VirtualCard {
         self.files.clone()
     }
 
+    /// Changes one byte of an EF behind the card's back (XOR with `mask`), as someone with
+    /// a card writer and the keys could: for tests that a verifier catches a tampered data
+    /// group. False when the card has no such file or offset.
+    pub fn tamper(&mut self, fid: u16, offset: usize, mask: u8) -> bool {
+        match self.files.get_mut(&fid).and_then(|f| f.get_mut(offset)) {
+            Some(b) => {
+                *b ^= mask;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// How many APDUs the card has been sent since it was made.
     pub fn apdu_count(&self) -> u64 {
         self.apdu_count
