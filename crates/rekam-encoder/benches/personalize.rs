@@ -197,27 +197,9 @@ impl Bed {
         &self.pcscd.readers[0]
     }
 
-    /// Waits until pcscd sees the card reader empty and has processed the removal (as
-    /// `tests/pcsc.rs` does: EMPTY, and an even event counter).
-    fn wait_empty(&self) {
-        let ctx = pcsc::Context::establish(pcsc::Scope::User).unwrap();
-        let name = CString::new(self.pair().card_reader.clone()).unwrap();
-        let mut states = [pcsc::ReaderState::new(name, pcsc::State::UNAWARE)];
-        let end = Instant::now() + Duration::from_secs(10);
-        loop {
-            let _ = ctx.get_status_change(Duration::from_millis(100), &mut states);
-            let ev = &states[0];
-            if ev.event_state().contains(pcsc::State::EMPTY) && ev.event_count() % 2 == 0 {
-                return;
-            }
-            states[0].sync_current_state();
-            assert!(Instant::now() < end, "the card reader never emptied");
-        }
-    }
-
     /// A fresh card in the card reader.
     fn card(&self, config: &CardConfig) -> VpcdHandle<VirtualCard> {
-        self.wait_empty();
+        self.pcscd.wait_empty(&self.pair().card_reader).unwrap();
         let h = spawn_vpcd(
             addr(self.pair().card_port),
             VirtualCard::new(config.clone()),

@@ -155,6 +155,30 @@ wait $p";
         Ok(())
     }
 
+    /// Waits (up to 10 s) until pcscd sees `reader` empty and has processed the removal.
+    /// EMPTY can show before pcscd's event thread has done so, and a card that connects to
+    /// vpcd in between is taken for the old one; the reader's event counter (one per
+    /// insertion and per removal, from 0) is even once it has. Uses this process's
+    /// libpcsclite (`PCSCLITE_CSOCK_NAME` pointing at this pcscd).
+    pub fn wait_empty(&self, reader: &str) -> Result<(), String> {
+        let ctx = pcsc::Context::establish(pcsc::Scope::User)
+            .map_err(|e| format!("cannot reach pcscd: {e}"))?;
+        let name = std::ffi::CString::new(reader).map_err(|e| e.to_string())?;
+        let mut states = [pcsc::ReaderState::new(name, pcsc::State::UNAWARE)];
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            let _ = ctx.get_status_change(Duration::from_millis(100), &mut states);
+            let ev = &states[0];
+            if ev.event_state().contains(pcsc::State::EMPTY) && ev.event_count() % 2 == 0 {
+                return Ok(());
+            }
+            states[0].sync_current_state();
+            if Instant::now() > end {
+                return Err(format!("reader {reader:?} never emptied"));
+            }
+        }
+    }
+
     /// What pcscd printed.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("pcscd.log")).unwrap_or_default()
@@ -188,4 +212,30 @@ impl Drop for PrivatePcscd {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A profile-shaped set of files for tests and benches: EF.COM, DG1 and a DG2 with
+/// `dg2_len` bytes of value, each one BER-TLV object.
+pub fn sample_files(dg2_len: usize) -> Vec<rekam_core::ChipFile> {
+    let tlv = rekam_iso7816::tlv::encode;
+    vec![
+        rekam_core::ChipFile {
+            fid: 0x011E,
+            data: tlv(0x60, &tlv(0x5C, &[0x61, 0x75])),
+        },
+        rekam_core::ChipFile {
+            fid: 0x0101,
+            data: tlv(
+                0x61,
+                &tlv(0x5F1F, b"NIK=3171234567890123\nNAMA=SITI RAHAYU\n"),
+            ),
+        },
+        rekam_core::ChipFile {
+            fid: 0x0102,
+            data: tlv(
+                0x75,
+                &(0..dg2_len).map(|i| (i * 13) as u8).collect::<Vec<_>>(),
+            ),
+        },
+    ]
 }

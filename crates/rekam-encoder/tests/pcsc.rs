@@ -25,27 +25,7 @@ fn addr(port: u16) -> SocketAddr {
 }
 
 fn files(dg2_len: usize) -> Vec<ChipFile> {
-    let tlv = |tag: u32, v: &[u8]| rekam_iso7816::tlv::encode(tag, v);
-    vec![
-        ChipFile {
-            fid: 0x011E,
-            data: tlv(0x60, &tlv(0x5C, &[0x61, 0x75])),
-        },
-        ChipFile {
-            fid: 0x0101,
-            data: tlv(
-                0x61,
-                &tlv(0x5F1F, b"NIK=3171234567890123\nNAMA=SITI RAHAYU\n"),
-            ),
-        },
-        ChipFile {
-            fid: 0x0102,
-            data: tlv(
-                0x75,
-                &(0..dg2_len).map(|i| (i * 13) as u8).collect::<Vec<_>>(),
-            ),
-        },
-    ]
+    rekam_encoder::testbed::sample_files(dg2_len)
 }
 
 struct Bed {
@@ -66,29 +46,8 @@ impl Bed {
         PcscEncoder::open("enc0", &p.card_reader, sam, access, Duration::from_secs(10)).unwrap()
     }
 
-    /// Waits until pcscd sees the card reader empty and has processed the removal (a card
-    /// stopped by the case before may still be reported present for a moment, and a card
-    /// that connects to vpcd before pcscd processed the removal is taken for the old one).
-    fn wait_empty(&self) {
-        let ctx = pcsc::Context::establish(pcsc::Scope::User).unwrap();
-        let name = std::ffi::CString::new(self.pair().card_reader.clone()).unwrap();
-        let mut states = [pcsc::ReaderState::new(name, pcsc::State::UNAWARE)];
-        let end = Instant::now() + Duration::from_secs(10);
-        loop {
-            let _ = ctx.get_status_change(Duration::from_millis(100), &mut states);
-            // EMPTY can show before pcscd's event thread has processed the removal; its
-            // event counter (one per insertion and per removal, from 0) is even once it has.
-            let ev = &states[0];
-            if ev.event_state().contains(pcsc::State::EMPTY) && ev.event_count() % 2 == 0 {
-                return;
-            }
-            states[0].sync_current_state();
-            assert!(Instant::now() < end, "the card reader never emptied");
-        }
-    }
-
     fn card(&self, config: CardConfig, faults: CardFaults) -> VpcdHandle<VirtualCard> {
-        self.wait_empty();
+        self.pcscd.wait_empty(&self.pair().card_reader).unwrap();
         let h = spawn_vpcd(
             addr(self.pair().card_port),
             VirtualCard::new(config),

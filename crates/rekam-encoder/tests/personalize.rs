@@ -50,37 +50,18 @@ impl Transport for SamDirect<'_> {
 }
 
 fn files(dg2_len: usize) -> Vec<ChipFile> {
-    let tlv = |tag: u32, v: &[u8]| rekam_iso7816::tlv::encode(tag, v);
-    vec![
-        ChipFile {
-            fid: 0x011E,
-            data: tlv(0x60, &tlv(0x5C, &[0x61, 0x75])),
-        },
-        ChipFile {
-            fid: 0x0101,
-            data: tlv(
-                0x61,
-                &tlv(0x5F1F, b"NIK=3171234567890123\nNAMA=SITI RAHAYU\n"),
-            ),
-        },
-        ChipFile {
-            fid: 0x0102,
-            data: tlv(
-                0x75,
-                &(0..dg2_len).map(|i| (i * 7) as u8).collect::<Vec<_>>(),
-            ),
-        },
-        // Not BER-TLV (an ISO/IEC 19794-5 record starts "FAC\0"): read back by the size
-        // the card's FCP gives, not by a header it does not have.
-        ChipFile {
-            fid: 0x0104,
-            data: b"FAC\0"
-                .iter()
-                .copied()
-                .chain((0..700u32).map(|i| (i % 253) as u8))
-                .collect(),
-        },
-    ]
+    let mut files = rekam_encoder::testbed::sample_files(dg2_len);
+    // Not BER-TLV (an ISO/IEC 19794-5 record starts "FAC\0"): read back by the size the
+    // card's FCP gives, not by a header it does not have.
+    files.push(ChipFile {
+        fid: 0x0104,
+        data: b"FAC\0"
+            .iter()
+            .copied()
+            .chain((0..700u32).map(|i| (i % 253) as u8))
+            .collect(),
+    });
+    files
 }
 
 fn open_secure<'c>(
