@@ -756,3 +756,79 @@ fn parse_options(params: &BTreeMap<String, String>) -> Result<Params, DeviceErro
     }
     Ok(p)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let p = parse_options(&params(&[("sam", "SAM 00 01")])).unwrap();
+        assert_eq!(p.access, Access::Secure);
+        assert_eq!(p.sam.as_deref(), Some("SAM 00 01"));
+        assert_eq!(p.timeout, Duration::from_secs(20));
+        let p = parse_options(&params(&[("profile", "plain"), ("timeout_ms", "1500")])).unwrap();
+        assert_eq!(
+            (p.access, p.timeout),
+            (Access::Plain, Duration::from_millis(1500))
+        );
+        for bad in [
+            &[("profile", "fast")][..],
+            &[("timeout_ms", "soon")],
+            &[("sam_reader", "x")],
+        ] {
+            let err = parse_options(&params(bad)).err().unwrap();
+            assert_eq!(err.reason(), "DEVICE_INVALID_REQUEST", "{err}");
+        }
+    }
+
+    #[test]
+    fn the_secure_profile_needs_a_sam_and_a_reader_name() {
+        let err = PcscEncoder::open(
+            "enc0",
+            "R 00 00",
+            None,
+            Access::Secure,
+            Duration::from_secs(1),
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("needs a SAM"), "{err}");
+        let sel: Selector = "encoder:pcsc".parse().unwrap();
+        let err = ENCODER_PCSC_DRIVER
+            .open(&sel, &OpenOptions::new("enc0"))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("reader's name"), "{err}");
+    }
+
+    #[test]
+    fn link_failures_map_to_device_errors_naming_their_phase() {
+        let e = device_error(EncodeError::Link {
+            phase: crate::personalize::Phase::Write(0x0102, 1007),
+            error: LinkError::CardRemoved,
+        });
+        assert_eq!(e.reason(), "CARD_REMOVED");
+        assert!(
+            e.to_string().contains("writing file 0102 at offset 1007"),
+            "{e}"
+        );
+        assert_eq!(
+            link_error(pcsc::Error::NotTransacted),
+            LinkError::CardRemoved
+        );
+        assert!(matches!(
+            link_error(pcsc::Error::NoService),
+            LinkError::ReaderGone(_)
+        ));
+        assert_eq!(device_error(EncodeError::NotBlank).reason(), "WRONG_CARD");
+    }
+}
