@@ -6,7 +6,8 @@
 //! A monitor thread of its own waits in `SCardGetStatusChange` on the reader (and on
 //! pcsc-lite's plug-and-play pseudo-reader) and turns what it sees into the device's state
 //! (ready while the reader is there, disconnected when it is not, with the reason) and the
-//! card's presence and ATR ([`ChipEncoder::card_status`]). When pcscd goes away
+//! card's presence and ATR ([`ChipEncoder::card_status`]); a card put in or taken out is a
+//! device event of its own (`StateChanged` with the same state). When pcscd goes away
 //! (`SCARD_E_NO_SERVICE`, `SCARD_E_SERVICE_STOPPED`, an invalid context) it establishes a new
 //! context once a second until pcscd answers again; a reader that is unplugged and plugged
 //! back in becomes ready again without restarting the daemon.
@@ -459,12 +460,21 @@ fn monitor(shared: &Shared, reader: &std::ffi::CStr) {
             } else {
                 Vec::new()
             };
+            let card_changed = {
+                let seen = shared.seen();
+                seen.reader_present && !gone && seen.card_present != present
+            };
             shared.update(|s| {
                 s.reader_present = !gone;
                 s.card_present = present;
                 s.atr = atr;
                 s.reason = gone.then(|| format!("reader {reader:?} is not plugged in"));
             });
+            if card_changed {
+                // A card put in or taken out: a device event (StateChanged, the same
+                // state); GetCardStatus tells which.
+                shared.state.announce();
+            }
             for s in states.iter_mut() {
                 s.sync_current_state();
             }

@@ -226,6 +226,10 @@ fn wrong_cards_are_refused(bed: &Bed) {
 
 fn plain_profile_on_a_development_card(bed: &Bed) {
     let enc = bed.encoder(Access::Plain);
+    bed.wait_state(&enc, DeviceState::Ready);
+    // Putting the card in is a device event, though the state stays ready.
+    let mut events = enc.watch_state();
+    events.borrow_and_update();
     let card = bed.card(
         CardConfig {
             secure: false,
@@ -234,6 +238,11 @@ fn plain_profile_on_a_development_card(bed: &Bed) {
         CardFaults::default(),
     );
     bed.wait_card(&enc, true);
+    assert!(
+        events.has_changed().unwrap(),
+        "inserting the card told the watchers"
+    );
+    assert_eq!(*events.borrow_and_update(), DeviceState::Ready);
     let want = files(1200);
     let (_, checks) = bed
         .rt
