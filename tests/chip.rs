@@ -5,21 +5,14 @@
 //! with `rekamctl card verify`. A pcscd that cannot start fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
 use rekam_api::pb;
 use rekam_api::pb::enrollment_service_client::EnrollmentServiceClient;
 use rekam_encoder::testbed::PrivatePcscd;
-use rekam_encoder::vcard::{
-    CardConfig, CardFaults, DEV_MASTER_KEY, VirtualCard, VirtualSam, VpcdHandle, spawn_vpcd,
-};
+use rekam_encoder::vcard::{CardConfig, CardFaults, VirtualCard, VirtualSam, VpcdHandle};
 use rekam_tests::{Rekamd, stage, step, workspace_bin};
-
-fn addr(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
 
 fn rekamctl(socket: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(workspace_bin("rekamctl"))
@@ -44,12 +37,7 @@ impl Station {
             panic!("a private pcscd (tests/run.sh installs pcscd and vsmartcard-vpcd): {e}")
         });
         let pair = pcscd.readers[0].clone();
-        let sam = spawn_vpcd(
-            addr(pair.sam_port),
-            VirtualSam::new(DEV_MASTER_KEY),
-            CardFaults::default(),
-        );
-        assert!(sam.wait_connected(Duration::from_secs(10)));
+        let sam = pcscd.insert_sam().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("rekamd.toml");
         let mut toml = String::new();
@@ -87,12 +75,7 @@ impl Station {
 
     /// Puts a card in the reader and waits until the station sees it.
     async fn insert(&self, config: CardConfig, faults: CardFaults) -> VpcdHandle<VirtualCard> {
-        let card = spawn_vpcd(
-            addr(self.pcscd.readers[0].card_port),
-            VirtualCard::new(config),
-            faults,
-        );
-        assert!(card.wait_connected(Duration::from_secs(10)));
+        let card = self.pcscd.insert_card(config, faults).unwrap();
         self.wait_card(true).await;
         card
     }

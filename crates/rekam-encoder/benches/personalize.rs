@@ -34,7 +34,6 @@
 
 use std::cell::Cell;
 use std::ffi::CString;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rekam_core::{ChipEncoder, ChipFile};
@@ -44,7 +43,7 @@ use rekam_encoder::sm::{max_plain_data, max_plain_response};
 use rekam_encoder::testbed::{PrivatePcscd, ReaderPair};
 use rekam_encoder::vcard::{
     CardConfig, CardFaults, DEV_MASTER_KEY, FILE_OVERHEAD, SAM_AID, VirtualCard, VirtualSam,
-    VpcdHandle, spawn_vpcd,
+    VpcdHandle,
 };
 use rekam_iso7816::{Stats, Transport};
 
@@ -52,10 +51,6 @@ use rekam_iso7816::{Stats, Transport};
 const BOUND_EXTRA: u64 = 16;
 /// SAM round trips per session: SELECT, AUTH INIT, AUTH FINISH.
 const SAM_ROUND_TRIPS: u64 = 3;
-
-fn addr(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -200,16 +195,9 @@ impl Bed {
     /// A fresh card in the card reader.
     fn card(&self, config: &CardConfig) -> VpcdHandle<VirtualCard> {
         self.pcscd.wait_empty(&self.pair().card_reader).unwrap();
-        let h = spawn_vpcd(
-            addr(self.pair().card_port),
-            VirtualCard::new(config.clone()),
-            CardFaults::default(),
-        );
-        assert!(
-            h.wait_connected(Duration::from_secs(10)),
-            "the card reached vpcd"
-        );
-        h
+        self.pcscd
+            .insert_card(config.clone(), CardFaults::default())
+            .unwrap()
     }
 
     /// Waits until the encoder sees a card.
@@ -607,15 +595,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let sam = spawn_vpcd(
-        addr(pcscd.readers[0].sam_port),
-        VirtualSam::new(DEV_MASTER_KEY),
-        CardFaults::default(),
-    );
-    assert!(
-        sam.wait_connected(Duration::from_secs(10)),
-        "the SAM reached vpcd"
-    );
+    let sam = pcscd.insert_sam().unwrap();
     let bed = Bed {
         pcscd,
         rt,

@@ -8,12 +8,20 @@
 //! on port P, slot `00 01` for the SAM on port P+1. Needs root (for the namespace) and the
 //! Debian packages `pcscd` and `vsmartcard-vpcd`, which the README's test command installs.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+use crate::vcard::{
+    CardConfig, CardFaults, DEV_MASTER_KEY, VirtualCard, VirtualSam, VpcdHandle, spawn_vpcd,
+};
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
 
 /// Where Debian installs vpcd's reader driver.
 pub const VPCD_DRIVER: &str = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
@@ -177,6 +185,38 @@ wait $p";
                 return Err(format!("reader {reader:?} never emptied"));
             }
         }
+    }
+
+    /// Puts the development SAM ([`crate::vcard::DEV_MASTER_KEY`]) in the first pair's SAM
+    /// slot and waits (up to 10 s) until vpcd has it.
+    pub fn insert_sam(&self) -> Result<VpcdHandle<VirtualSam>, String> {
+        let sam = spawn_vpcd(
+            loopback(self.readers[0].sam_port),
+            VirtualSam::new(DEV_MASTER_KEY),
+            CardFaults::default(),
+        );
+        if !sam.wait_connected(Duration::from_secs(10)) {
+            return Err("the SAM did not reach vpcd within 10 s".into());
+        }
+        Ok(sam)
+    }
+
+    /// Puts a virtual card in the first pair's card slot and waits (up to 10 s) until vpcd
+    /// has it (pcscd then sees it at its next poll).
+    pub fn insert_card(
+        &self,
+        config: CardConfig,
+        faults: CardFaults,
+    ) -> Result<VpcdHandle<VirtualCard>, String> {
+        let card = spawn_vpcd(
+            loopback(self.readers[0].card_port),
+            VirtualCard::new(config),
+            faults,
+        );
+        if !card.wait_connected(Duration::from_secs(10)) {
+            return Err("the card did not reach vpcd within 10 s".into());
+        }
+        Ok(card)
     }
 
     /// What pcscd printed.

@@ -9,20 +9,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(unsafe_code)]
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rekam_core::{ChipEncoder, ChipFile, Device, DeviceError, DeviceState, DriverFactory};
 use rekam_encoder::ENCODER_PCSC_DRIVER;
 use rekam_encoder::pcsc::{Access, PcscEncoder};
 use rekam_encoder::testbed::{PrivatePcscd, ReaderPair};
-use rekam_encoder::vcard::{
-    CardConfig, CardFaults, DEV_MASTER_KEY, VirtualCard, VirtualSam, VpcdHandle, spawn_vpcd,
-};
-
-fn addr(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
+use rekam_encoder::vcard::{CardConfig, CardFaults, VirtualCard, VirtualSam, VpcdHandle};
 
 fn files(dg2_len: usize) -> Vec<ChipFile> {
     rekam_encoder::testbed::sample_files(dg2_len)
@@ -48,16 +41,7 @@ impl Bed {
 
     fn card(&self, config: CardConfig, faults: CardFaults) -> VpcdHandle<VirtualCard> {
         self.pcscd.wait_empty(&self.pair().card_reader).unwrap();
-        let h = spawn_vpcd(
-            addr(self.pair().card_port),
-            VirtualCard::new(config),
-            faults,
-        );
-        assert!(
-            h.wait_connected(Duration::from_secs(10)),
-            "the card reached vpcd"
-        );
-        h
+        self.pcscd.insert_card(config, faults).unwrap()
     }
 
     /// Waits until the encoder sees a card (or none).
@@ -354,15 +338,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let sam = spawn_vpcd(
-        addr(pcscd.readers[0].sam_port),
-        VirtualSam::new(DEV_MASTER_KEY),
-        CardFaults::default(),
-    );
-    assert!(
-        sam.wait_connected(Duration::from_secs(10)),
-        "the SAM reached vpcd"
-    );
+    let sam = pcscd.insert_sam().unwrap();
     let mut bed = Bed {
         pcscd,
         rt,

@@ -230,6 +230,25 @@ pub fn finger_position_pb(p: core::FingerPosition) -> i32 {
     i32::from(p.code())
 }
 
+/// A chip file to proto.
+pub fn chip_file(f: core::ChipFile) -> pb::ChipFile {
+    pb::ChipFile {
+        file_id: u32::from(f.fid),
+        data: f.data,
+    }
+}
+
+/// How a data group compares to the chip's security object, to proto.
+pub fn data_group_status(s: rekam_chip::DgStatus) -> pb::DataGroupStatus {
+    match s {
+        rekam_chip::DgStatus::Ok => pb::DataGroupStatus::Ok,
+        rekam_chip::DgStatus::HashMismatch => pb::DataGroupStatus::Tampered,
+        rekam_chip::DgStatus::Missing => pb::DataGroupStatus::Missing,
+        rekam_chip::DgStatus::Unlisted => pb::DataGroupStatus::Unlisted,
+        rekam_chip::DgStatus::NotChecked => pb::DataGroupStatus::NotChecked,
+    }
+}
+
 /// Missing fingers from proto.
 pub fn missing(m: &[pb::MissingFinger]) -> Result<Vec<core::MissingFinger>, Status> {
     m.iter()

@@ -109,13 +109,7 @@ impl pb::encoder_service_server::EncoderService for Shared {
             .encoder(names::device_id_or_first("name", &r.name)?))?;
         let files = dev(enc.read_files(&fids).await)?;
         Ok(Response::new(pb::ReadFilesResponse {
-            files: files
-                .into_iter()
-                .map(|f| pb::ChipFile {
-                    file_id: u32::from(f.fid),
-                    data: f.data,
-                })
-                .collect(),
+            files: files.into_iter().map(convert::chip_file).collect(),
         }))
     }
 
@@ -133,29 +127,16 @@ impl pb::encoder_service_server::EncoderService for Shared {
         )
         .await)?;
         let uid = enc.card_status().await.map(|s| s.uid).unwrap_or_default();
-        let status = |s: rekam_chip::DgStatus| match s {
-            rekam_chip::DgStatus::Ok => pb::DataGroupStatus::Ok,
-            rekam_chip::DgStatus::HashMismatch => pb::DataGroupStatus::Tampered,
-            rekam_chip::DgStatus::Missing => pb::DataGroupStatus::Missing,
-            rekam_chip::DgStatus::Unlisted => pb::DataGroupStatus::Unlisted,
-            rekam_chip::DgStatus::NotChecked => pb::DataGroupStatus::NotChecked,
-        };
         Ok(Response::new(pb::VerifyCardResponse {
             valid: verdict.is_valid(),
             uid,
-            files: files
-                .into_iter()
-                .map(|f| pb::ChipFile {
-                    file_id: u32::from(f.fid),
-                    data: f.data,
-                })
-                .collect(),
+            files: files.into_iter().map(convert::chip_file).collect(),
             data_groups: verdict
                 .data_groups
                 .iter()
                 .map(|(n, s)| pb::DataGroupCheck {
                     number: u32::from(*n),
-                    status: status(*s) as i32,
+                    status: convert::data_group_status(*s) as i32,
                 })
                 .collect(),
             signature_valid: verdict.signature.passed(),
