@@ -474,6 +474,37 @@ def test_device_watch_resumes_after_a_sequence(c):
     assert got[0].HasField("event_time"), got[0]
 
 
+def test_card_inserted_and_removed_are_device_events(c):
+    encoder = c.device_of_class(devices_pb2.DEVICE_CLASS_CHIP_ENCODER)
+    first = c.devices.WatchDevices(
+        devices_pb2.WatchDevicesRequest(include_current=True), timeout=CALL_TIMEOUT
+    )
+    seen = next(first).sequence
+    first.cancel()
+    # The card leaves the encoder's field, then comes back.
+    try:
+        c.sim.InjectFault(
+            devices_pb2.InjectFaultRequest(target=encoder.name, fault="no_card"),
+            timeout=CALL_TIMEOUT,
+        )
+    finally:
+        c.sim.ClearFaults(
+            devices_pb2.ClearFaultsRequest(target=encoder.name), timeout=CALL_TIMEOUT
+        )
+    watch = c.devices.WatchDevices(
+        devices_pb2.WatchDevicesRequest(after_sequence=seen), timeout=CALL_TIMEOUT
+    )
+    got = [next(watch) for _ in range(2)]
+    watch.cancel()
+    kinds = [devices_pb2.DeviceEventKind.Name(e.kind) for e in got]
+    assert kinds == ["DEVICE_EVENT_KIND_CARD_REMOVED", "DEVICE_EVENT_KIND_CARD_INSERTED"], kinds
+    assert all(e.device.name == encoder.name for e in got), got
+    # The device stayed ready throughout: a card coming and going is not a state change.
+    assert all(
+        e.device.state.kind == devices_pb2.DEVICE_STATE_KIND_READY for e in got
+    ), got
+
+
 def test_ribbon_out_then_retry(c):
     printer = c.device_of_class(devices_pb2.DEVICE_CLASS_CARD_PRINTER)
     eid = run_to_sent(c, 4)
@@ -916,6 +947,7 @@ TESTS = [
     test_daily_report,
     test_health,
     test_device_watch_resumes_after_a_sequence,
+    test_card_inserted_and_removed_are_device_events,
 ]
 
 

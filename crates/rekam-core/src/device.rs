@@ -86,6 +86,10 @@ pub enum DeviceEventKind {
     Detached,
     /// Changed state otherwise.
     StateChanged,
+    /// A card arrived in the device (a chip encoder's field); see [`crate::Device::watch_card`].
+    CardInserted,
+    /// The card left the device.
+    CardRemoved,
 }
 
 /// One device event.

@@ -88,6 +88,33 @@ impl Registry {
             // Read the initial state now, not in the task, so that a change made before
             // the task first runs is still seen as a change.
             let mut last = rx.borrow_and_update().clone();
+            if let Some(mut card) = d.device().watch_card() {
+                let state = d.device().watch_state();
+                let info = info.clone();
+                let log = events.clone();
+                let mut present = *card.borrow_and_update();
+                tokio::spawn(async move {
+                    while card.changed().await.is_ok() {
+                        let now = *card.borrow_and_update();
+                        if now == present {
+                            continue;
+                        }
+                        present = now;
+                        let kind = if now {
+                            DeviceEventKind::CardInserted
+                        } else {
+                            DeviceEventKind::CardRemoved
+                        };
+                        log.publish(|sequence| DeviceEvent {
+                            sequence,
+                            at: SystemTime::now(),
+                            kind,
+                            info: info.clone(),
+                            state: state.borrow().clone(),
+                        });
+                    }
+                });
+            }
             tokio::spawn(async move {
                 while rx.changed().await.is_ok() {
                     let state = rx.borrow_and_update().clone();
@@ -206,6 +233,7 @@ mod tests {
     struct Fake {
         info: DeviceInfo,
         cell: StateCell,
+        card: watch::Sender<bool>,
     }
 
     #[async_trait]
@@ -215,6 +243,9 @@ mod tests {
         }
         fn watch_state(&self) -> watch::Receiver<DeviceState> {
             self.cell.subscribe()
+        }
+        fn watch_card(&self) -> Option<watch::Receiver<bool>> {
+            Some(self.card.subscribe())
         }
         async fn self_test(&self) -> DiagnosticReport {
             DiagnosticReport {
@@ -251,6 +282,7 @@ mod tests {
             Arc::new(Fake {
                 info,
                 cell: cell.clone(),
+                card: watch::Sender::new(false),
             }),
             cell,
         )
@@ -270,6 +302,30 @@ mod tests {
         assert_eq!(e.kind, DeviceEventKind::Attached);
         assert_eq!(e.state, DeviceState::Ready);
         assert_eq!(e.info.id, "camera0");
+    }
+
+    #[tokio::test]
+    async fn a_card_arriving_and_leaving_are_events_of_their_own() {
+        let (dev, cell) = fake("encoder0");
+        let reg = Registry::new(vec![AnyDevice::Camera(dev.clone())]).unwrap();
+        let mut rx = reg.subscribe();
+        dev.card.send_replace(true);
+        let e = rx.recv().await.unwrap();
+        assert_eq!(
+            (e.kind, &e.state),
+            (DeviceEventKind::CardInserted, &DeviceState::Ready)
+        );
+        // A repeated value is no event; the state at the time rides along.
+        dev.card.send_replace(true);
+        cell.set(DeviceState::Busy);
+        assert_eq!(rx.recv().await.unwrap().kind, DeviceEventKind::StateChanged);
+        dev.card.send_replace(false);
+        let e = rx.recv().await.unwrap();
+        assert_eq!(
+            (e.kind, &e.state),
+            (DeviceEventKind::CardRemoved, &DeviceState::Busy)
+        );
+        assert!(rx.try_recv().is_err());
     }
 
     #[tokio::test]

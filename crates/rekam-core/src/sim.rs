@@ -290,13 +290,6 @@ impl StateCell {
         self.tx.borrow().clone()
     }
 
-    /// Tells observers the state again without changing it: for a change they should
-    /// hear of that is not a state of its own (a card put in or taken out of an encoder's
-    /// field), which the registry sends as a `StateChanged` device event.
-    pub fn announce(&self) {
-        self.tx.send_modify(|_| {});
-    }
-
     /// Sets the state (observers see it only if it changed).
     pub fn set(&self, state: DeviceState) {
         self.tx.send_if_modified(|s| {

@@ -30,6 +30,13 @@ pub trait Device: Send + Sync {
     }
     /// A receiver that sees every state change.
     fn watch_state(&self) -> watch::Receiver<DeviceState>;
+    /// For a device that holds cards (a chip encoder's reader), a receiver of whether a
+    /// card is in it: `true` from the moment one arrives until it leaves. The registry
+    /// turns its changes into `CardInserted` / `CardRemoved` device events. `None` (the
+    /// default) for a device without cards or one that cannot tell.
+    fn watch_card(&self) -> Option<watch::Receiver<bool>> {
+        None
+    }
     /// Why the device is in its state, when the state alone does not say (a device that
     /// could not be opened: the open error). `None` by default.
     fn state_reason(&self) -> Option<String> {

@@ -5,7 +5,8 @@
 //!
 //! For an ~8 KB and a ~32 KB profile (six files filling the card but for each file's 32-byte
 //! header), on an extended-length card (1024 bytes of data per APDU) and on a short-only
-//! card, it
+//! card, each with AES-128 and with 3DES secure messaging (a card with both keys, on which
+//! the station takes AES, and one with 3DES keys only), it
 //!
 //! - counts the chip round trips of a write (authentication, blank check, file creation and
 //!   UPDATE BINARY: `PcscEncoder::write_files` on a fresh card) and of a whole
@@ -39,7 +40,7 @@ use std::time::{Duration, Instant};
 use rekam_core::{ChipEncoder, ChipFile};
 use rekam_encoder::pcsc::{Access, PcscEncoder};
 use rekam_encoder::personalize::{APPLICATION_AID, LinkError, Sam, SamCard, Session};
-use rekam_encoder::sm::{max_plain_data, max_plain_response};
+use rekam_encoder::sm::{Suite, max_plain_data, max_plain_response};
 use rekam_encoder::testbed::{PrivatePcscd, ReaderPair};
 use rekam_encoder::vcard::{
     CardConfig, CardFaults, DEV_MASTER_KEY, FILE_OVERHEAD, SAM_AID, VirtualCard, VirtualSam,
@@ -149,8 +150,10 @@ fn make_profile(capacity: usize) -> Vec<ChipFile> {
 }
 
 /// What one UPDATE BINARY and one READ BINARY carry under secure messaging on this card
-/// (as `Session::write_chunk` / `read_chunk` work them out from EF.ATR/INFO or the ATR).
+/// (as `Session::write_chunk` / `read_chunk` work them out from EF.ATR/INFO or the ATR), in
+/// the strongest suite it has (the SAM has them all).
 fn chunks(config: &CardConfig) -> (usize, usize) {
+    let suite = config.suites.iter().max().copied().unwrap_or(Suite::Tdes);
     let (cmd, resp) = if config.extended {
         (config.max_command_data, config.max_response_data)
     } else {
@@ -159,7 +162,7 @@ fn chunks(config: &CardConfig) -> (usize, usize) {
             config.max_response_data.min(256),
         )
     };
-    (max_plain_data(cmd), max_plain_response(resp))
+    (max_plain_data(suite, cmd), max_plain_response(suite, resp))
 }
 
 fn median(v: &mut [Duration]) -> Duration {
@@ -621,9 +624,18 @@ fn main() {
             "{profile} profile (card of {capacity} bytes, {FILE_OVERHEAD} per file): {}",
             sizes.join(", ")
         );
+        let tdes = [Suite::Tdes];
         for (kind, config) in [
-            ("extended (1024)", CardConfig::default()),
-            ("short-only", CardConfig::default().short_only()),
+            ("extended (1024), AES", CardConfig::default()),
+            (
+                "extended (1024), 3DES",
+                CardConfig::default().with_suites(&tdes),
+            ),
+            ("short-only, AES", CardConfig::default().short_only()),
+            (
+                "short-only, 3DES",
+                CardConfig::default().short_only().with_suites(&tdes),
+            ),
         ] {
             let config = CardConfig { capacity, ..config };
             let started = Instant::now();

@@ -9,7 +9,8 @@
 //!   [`rekam_iso7816::Transport`]: UID, EF.ATR/INFO, SELECT, mutual authentication, the
 //!   blank check, CREATE FILE / UPDATE BINARY, SELECT / READ BINARY, each failure named by its
 //!   phase.
-//! - [`sm`]: ICAO 9303-11 mutual authentication and secure messaging (2-key 3DES, retail MAC).
+//! - [`sm`]: ICAO 9303-11 mutual authentication and secure messaging, with 2-key 3DES (BAC's
+//!   scheme) or AES-128 (CBC and CMAC), whichever is the strongest the chip and the SAM share.
 //! - [`vcard`]: the virtual chip and SAM, and the vpcd client that serves them to pcscd
 //!   (`rekam-sim card|sam`, the tests).
 //! - [`sim`]: the in-process simulator, [`EncoderSim`] (`encoder:sim`), for tests that need no

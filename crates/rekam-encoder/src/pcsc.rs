@@ -45,6 +45,7 @@ use rekam_iso7816::{Capabilities, Stats, Transport};
 use tokio::sync::watch;
 
 use crate::personalize::{APPLICATION_AID, EncodeError, LinkError, SamCard, Session};
+use crate::sm::Suite;
 
 /// The driver's name in selectors.
 pub const DRIVER_NAME: &str = "pcsc";
@@ -71,6 +72,8 @@ struct Seen {
 struct Shared {
     seen: Mutex<Seen>,
     state: StateCell,
+    /// Whether a card is in the reader's field (device events CardInserted / CardRemoved).
+    card: watch::Sender<bool>,
     stop: AtomicBool,
 }
 
@@ -83,6 +86,9 @@ impl Shared {
     fn update(&self, f: impl FnOnce(&mut Seen)) {
         let mut s = self.seen();
         f(&mut s);
+        let card = s.reader_present && s.card_present;
+        self.card
+            .send_if_modified(|c| std::mem::replace(c, card) != card);
         let busy = self.state.get() == DeviceState::Busy;
         if !s.reader_present {
             self.state.set(DeviceState::Disconnected);
@@ -103,7 +109,8 @@ pub struct PcscEncoder {
     monitor: Mutex<Option<JoinHandle<()>>>,
     /// One operation at a time.
     op: tokio::sync::Mutex<()>,
-    last_stats: Mutex<Option<Stats>>,
+    /// The chip round trips and bytes of the last operation, and its secure messaging suite.
+    last: Mutex<Option<(Stats, Option<Suite>)>>,
 }
 
 /// Maps a PC/SC error to how a link fails.
@@ -236,6 +243,7 @@ impl PcscEncoder {
                 ..Seen::default()
             }),
             state: StateCell::new(id),
+            card: watch::Sender::new(false),
             stop: AtomicBool::new(false),
         });
         shared.state.set(DeviceState::Disconnected);
@@ -259,13 +267,25 @@ impl PcscEncoder {
             shared,
             monitor: Mutex::new(Some(monitor)),
             op: tokio::sync::Mutex::new(()),
-            last_stats: Mutex::new(None),
+            last: Mutex::new(None),
         })
     }
 
-    /// The chip round trips and bytes of the last operation.
+    /// The chip round trips and bytes of the last operation that succeeded.
     pub fn last_stats(&self) -> Option<Stats> {
-        *self.last_stats.lock().unwrap_or_else(|e| e.into_inner())
+        self.last
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map(|(stats, _)| stats)
+    }
+
+    /// The secure messaging suite of the last operation that succeeded (`None` in the
+    /// plain profile, or before any operation).
+    pub fn last_suite(&self) -> Option<Suite> {
+        self.last
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .and_then(|(_, suite)| suite)
     }
 
     /// Runs `work` on a blocking thread with the card (and SAM) connected and in
@@ -306,7 +326,7 @@ impl PcscEncoder {
             Err(e) => (Err(e), None),
         };
         if stats.is_some() {
-            *self.last_stats.lock().unwrap_or_else(|e| e.into_inner()) = stats;
+            *self.last.lock().unwrap_or_else(|e| e.into_inner()) = stats;
         }
         r
     }
@@ -319,7 +339,7 @@ fn personalize_on<R>(
     access: Access,
     what: &str,
     work: impl FnOnce(&mut Session<PcscTransport<'_>>) -> Result<R, EncodeError>,
-) -> Result<(R, Stats), DeviceError> {
+) -> Result<(R, (Stats, Option<Suite>)), DeviceError> {
     let ctx = pcsc::Context::establish(pcsc::Scope::User)
         .map_err(|e| pcsc_device_error("connecting to pcscd", e))?;
     let protocols = pcsc::Protocols::T1 | pcsc::Protocols::T0;
@@ -372,8 +392,13 @@ fn personalize_on<R>(
         let sam_dyn = sam.as_mut().map(|s| s as &mut dyn crate::personalize::Sam);
         let mut session = Session::open(PcscTransport::new(&tx), &atr, &APPLICATION_AID, sam_dyn)
             .map_err(device_error)?;
+        tracing::debug!(
+            uid = %hex_upper(session.uid()),
+            suite = ?session.suite(),
+            "{what}: chip session open"
+        );
         let r = work(&mut session).map_err(device_error)?;
-        let stats = session.stats();
+        let stats = (session.stats(), session.suite());
         // A removal that pcscd reports late: the card must still be there now.
         match tx.status2_owned() {
             Ok(s) if s.status().contains(pcsc::Status::PRESENT) => {}
@@ -460,21 +485,12 @@ fn monitor(shared: &Shared, reader: &std::ffi::CStr) {
             } else {
                 Vec::new()
             };
-            let card_changed = {
-                let seen = shared.seen();
-                seen.reader_present && !gone && seen.card_present != present
-            };
             shared.update(|s| {
                 s.reader_present = !gone;
                 s.card_present = present;
                 s.atr = atr;
                 s.reason = gone.then(|| format!("reader {reader:?} is not plugged in"));
             });
-            if card_changed {
-                // A card put in or taken out: a device event (StateChanged, the same
-                // state); GetCardStatus tells which.
-                shared.state.announce();
-            }
             for s in states.iter_mut() {
                 s.sync_current_state();
             }
@@ -516,6 +532,10 @@ impl Device for PcscEncoder {
 
     fn watch_state(&self) -> watch::Receiver<DeviceState> {
         self.shared.state.subscribe()
+    }
+
+    fn watch_card(&self) -> Option<watch::Receiver<bool>> {
+        Some(self.shared.card.subscribe())
     }
 
     fn state_reason(&self) -> Option<String> {

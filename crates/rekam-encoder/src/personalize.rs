@@ -26,7 +26,7 @@ use rekam_iso7816::{
     Transport, tlv,
 };
 
-use crate::sm::{SessionKeys, SmError, SmHost};
+use crate::sm::{self, SessionKeys, SmError, SmHost, Suite};
 
 /// The AID of the KTP-el application (ICAO's LDS1 application identifier; see
 /// `rekam-chip`).
@@ -171,9 +171,17 @@ impl EncodeError {
 
 /// The SAM's side of mutual authentication: it knows the card keys, the daemon never does.
 pub trait Sam {
+    /// The suites the SAM has keys for.
+    fn suites(&self) -> &[Suite];
     /// Step 1: for the chip `uid` that sent the challenge `rnd_icc`, the IFD's
-    /// cryptogram and MAC (`E_IFD || M_IFD`, 40 bytes) to send in MUTUAL AUTHENTICATE.
-    fn auth_init(&mut self, uid: &[u8], rnd_icc: [u8; 8]) -> Result<[u8; 40], EncodeError>;
+    /// cryptogram and MAC (`E_IFD || M_IFD`, 40 bytes) in `suite`, to send in MUTUAL
+    /// AUTHENTICATE.
+    fn auth_init(
+        &mut self,
+        suite: Suite,
+        uid: &[u8],
+        rnd_icc: [u8; 8],
+    ) -> Result<[u8; 40], EncodeError>;
     /// Step 2: checks the chip's answer (`E_ICC || M_ICC`) and returns the session keys.
     fn auth_finish(&mut self, card_answer: &[u8]) -> Result<SessionKeys, EncodeError>;
 }
@@ -181,6 +189,8 @@ pub trait Sam {
 /// A SAM card reached through a transport (its own reader slot).
 pub struct SamCard<T: Transport<Error = LinkError>> {
     ch: Channel<T>,
+    suites: Vec<Suite>,
+    pending: Option<Suite>,
 }
 
 fn sam_err(what: &str, e: ChannelError<LinkError>) -> EncodeError {
@@ -188,36 +198,60 @@ fn sam_err(what: &str, e: ChannelError<LinkError>) -> EncodeError {
 }
 
 impl<T: Transport<Error = LinkError>> SamCard<T> {
-    /// Selects the SAM application on the card behind `transport`.
+    /// Selects the SAM application on the card behind `transport`; its FCI tells the suites
+    /// it has keys for (none listed: 3DES).
     pub fn open(transport: T, atr: &[u8]) -> Result<Self, EncodeError> {
         let mut ch = Channel::new(transport, Capabilities::from_atr(atr));
-        let select = Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(SAM_AID.to_vec());
-        ch.transmit_checked(&select)
+        let select = Command::new(0x00, 0xA4, 0x04, 0x00)
+            .with_data(SAM_AID.to_vec())
+            .with_le(256);
+        let fci = ch
+            .transmit_checked(&select)
             .map_err(|e| sam_err("selecting the SAM application", e))?;
-        Ok(SamCard { ch })
+        Ok(SamCard {
+            ch,
+            suites: sm::fci_suites(&fci),
+            pending: None,
+        })
     }
 }
 
 impl<T: Transport<Error = LinkError>> Sam for SamCard<T> {
-    fn auth_init(&mut self, uid: &[u8], rnd_icc: [u8; 8]) -> Result<[u8; 40], EncodeError> {
+    fn suites(&self) -> &[Suite] {
+        &self.suites
+    }
+
+    fn auth_init(
+        &mut self,
+        suite: Suite,
+        uid: &[u8],
+        rnd_icc: [u8; 8],
+    ) -> Result<[u8; 40], EncodeError> {
+        self.pending = None;
         let mut data = uid.to_vec();
         data.extend_from_slice(&rnd_icc);
-        let cmd = Command::new(0x80, 0xA0, 0x00, 0x00)
+        let cmd = Command::new(0x80, 0xA0, suite.reference(), 0x00)
             .with_data(data)
             .with_le(40);
         let out = self
             .ch
             .transmit_checked(&cmd)
             .map_err(|e| sam_err("AUTH INIT", e))?;
-        out.as_slice().try_into().map_err(|_| {
+        let out = out.as_slice().try_into().map_err(|_| {
             EncodeError::Sam(format!("AUTH INIT answered {} bytes, not 40", out.len()))
-        })
+        })?;
+        self.pending = Some(suite);
+        Ok(out)
     }
 
     fn auth_finish(&mut self, card_answer: &[u8]) -> Result<SessionKeys, EncodeError> {
+        let suite = self
+            .pending
+            .take()
+            .ok_or_else(|| EncodeError::Sam("AUTH FINISH without AUTH INIT".into()))?;
         let cmd = Command::new(0x80, 0xA2, 0x00, 0x00)
             .with_data(card_answer.to_vec())
-            .with_le(40);
+            .with_le(256);
         let r = self.ch.send(&cmd).map_err(|e| sam_err("AUTH FINISH", e))?;
         if r.sw == StatusWord(0x6300) {
             return Err(EncodeError::AuthFailed(
@@ -227,7 +261,7 @@ impl<T: Transport<Error = LinkError>> Sam for SamCard<T> {
         if r.sw != StatusWord::OK {
             return Err(EncodeError::Sam(format!("AUTH FINISH answered {}", r.sw)));
         }
-        SessionKeys::from_bytes(&r.data).map_err(|e| EncodeError::Sam(e.to_string()))
+        SessionKeys::from_bytes(suite, &r.data).map_err(|e| EncodeError::Sam(e.to_string()))
     }
 }
 
@@ -271,7 +305,10 @@ impl<T: Transport<Error = LinkError>> Session<T> {
                 s.ch.set_capabilities(c);
             }
         }
-        let select = Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(aid.to_vec());
+        // SELECT with the FCI: it lists the suites the chip has keys for.
+        let select = Command::new(0x00, 0xA4, 0x04, 0x00)
+            .with_data(aid.to_vec())
+            .with_le(256);
         let r = s.raw(Phase::Select, &select)?;
         match r.sw.0 {
             0x9000 => {}
@@ -280,12 +317,20 @@ impl<T: Transport<Error = LinkError>> Session<T> {
             _ => return Err(s.card_error(Phase::Select, r.sw)),
         }
         if let Some(sam) = sam {
-            s.authenticate(sam)?;
+            let chip = sm::fci_suites(&r.data);
+            let suite = choose_suite(&chip, sam.suites()).ok_or_else(|| {
+                EncodeError::AuthFailed(format!(
+                    "the chip has keys for {} and the SAM for {}: no suite in common",
+                    suite_list(&chip),
+                    suite_list(sam.suites())
+                ))
+            })?;
+            s.authenticate(sam, suite)?;
         }
         Ok(s)
     }
 
-    fn authenticate(&mut self, sam: &mut dyn Sam) -> Result<(), EncodeError> {
+    fn authenticate(&mut self, sam: &mut dyn Sam, suite: Suite) -> Result<(), EncodeError> {
         let challenge = self.plain(
             Phase::Authenticate,
             &Command::new(0x00, 0x84, 0x00, 0x00).with_le(8),
@@ -298,8 +343,8 @@ impl<T: Transport<Error = LinkError>> Session<T> {
                     phase: Phase::Authenticate,
                     detail: format!("GET CHALLENGE answered {} bytes, not 8", challenge.len()),
                 })?;
-        let ifd = sam.auth_init(&self.uid, rnd_icc)?;
-        let cmd = Command::new(0x00, 0x82, 0x00, 0x00)
+        let ifd = sam.auth_init(suite, &self.uid, rnd_icc)?;
+        let cmd = Command::new(0x00, 0x82, suite.reference(), 0x00)
             .with_data(ifd.to_vec())
             .with_le(40);
         let r = self.raw(Phase::Authenticate, &cmd)?;
@@ -326,6 +371,11 @@ impl<T: Transport<Error = LinkError>> Session<T> {
     /// True when the session uses secure messaging.
     pub fn secure(&self) -> bool {
         self.sm.is_some()
+    }
+
+    /// The secure messaging suite of the session (none in the plain profile).
+    pub fn suite(&self) -> Option<Suite> {
+        self.sm.as_ref().map(SmHost::suite)
     }
 
     /// Round trips and bytes exchanged with the chip so far.
@@ -394,10 +444,9 @@ impl<T: Transport<Error = LinkError>> Session<T> {
         } else {
             caps.max_command_data.min(255)
         };
-        let plain = if self.sm.is_some() {
-            crate::sm::max_plain_data(max)
-        } else {
-            max
+        let plain = match self.suite() {
+            Some(suite) => sm::max_plain_data(suite, max),
+            None => max,
         };
         plain.clamp(1, 0x7FFF)
     }
@@ -410,10 +459,9 @@ impl<T: Transport<Error = LinkError>> Session<T> {
         } else {
             caps.max_response_data.min(256)
         };
-        let plain = if self.sm.is_some() {
-            crate::sm::max_plain_response(max)
-        } else {
-            max
+        let plain = match self.suite() {
+            Some(suite) => sm::max_plain_response(suite, max),
+            None => max,
         };
         plain.clamp(1, 0x7FFF)
     }
@@ -558,6 +606,22 @@ impl<T: Transport<Error = LinkError>> Session<T> {
     pub fn into_transport(self) -> T {
         self.ch.into_inner()
     }
+}
+
+/// The strongest suite both the chip and the SAM have keys for.
+pub fn choose_suite(chip: &[Suite], sam: &[Suite]) -> Option<Suite> {
+    chip.iter().filter(|s| sam.contains(s)).max().copied()
+}
+
+fn suite_list(suites: &[Suite]) -> String {
+    if suites.is_empty() {
+        return "no suite".into();
+    }
+    suites
+        .iter()
+        .map(Suite::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// An EF's size from the file control parameters SELECT answered (`62 { 80 size … }` or

@@ -106,6 +106,8 @@ pub struct EncoderSim {
     seed: u64,
     timing: Timing,
     state: StateCell,
+    /// Whether a card is in the field: false under `no_card` or `disconnect`.
+    card: watch::Sender<bool>,
     faults: FaultSet,
     atr: Vec<u8>,
     inner: Mutex<Inner>,
@@ -149,6 +151,7 @@ impl EncoderSim {
             seed,
             timing,
             state: StateCell::new(id),
+            card: watch::Sender::new(true),
             faults: FaultSet::new(vec![NO_CARD, CARD_PULLED, DISCONNECT, HARDWARE_ERROR]),
             atr: contactless_atr(&SIM_HISTORICAL_BYTES),
             inner: Mutex::new(Inner {
@@ -172,7 +175,17 @@ impl EncoderSim {
             files: BTreeMap::new(),
         };
         self.faults.take(NO_CARD.name);
+        self.sync_card();
         g.card.uid.clone()
+    }
+
+    /// Tells the card watch whether a card is in the field now (a reader is there and no
+    /// `no_card` fault).
+    fn sync_card(&self) {
+        let present =
+            !self.faults.is_active(DISCONNECT.name) && !self.faults.is_active(NO_CARD.name);
+        self.card
+            .send_if_modified(|c| std::mem::replace(c, present) != present);
     }
 
     /// The ATR of the simulated chip.
@@ -280,6 +293,10 @@ impl Device for EncoderSim {
 
     fn watch_state(&self) -> watch::Receiver<DeviceState> {
         self.state.subscribe()
+    }
+
+    fn watch_card(&self) -> Option<watch::Receiver<bool>> {
+        Some(self.card.subscribe())
     }
 
     async fn self_test(&self) -> DiagnosticReport {
@@ -404,6 +421,7 @@ impl ChipEncoder for EncoderSim {
             for chunk in chunks {
                 if pull_at == Some(written) {
                     let _ = self.faults.inject(NO_CARD.name);
+                    self.sync_card();
                     return Err(DeviceError::CardRemoved(format!(
                         "writing file 0x{:04X}",
                         f.fid
@@ -471,6 +489,7 @@ impl SimulatorControl for EncoderSim {
         self.faults.inject(fault)?;
         let _g = self.lock();
         apply_common_fault(&self.state, fault);
+        self.sync_card();
         Ok(())
     }
 
@@ -482,5 +501,6 @@ impl SimulatorControl for EncoderSim {
         } else {
             DeviceState::Ready
         });
+        self.sync_card();
     }
 }

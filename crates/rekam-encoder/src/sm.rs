@@ -1,31 +1,50 @@
-//! Card keys, mutual authentication and secure messaging with 2-key 3DES, as ICAO Doc 9303
-//! part 11 defines them for Basic Access Control (§4.3, §9.7, §9.8), used here between the
-//! station (through its SAM) and the KTP-el chip being personalised.
+//! Card keys, mutual authentication and secure messaging, in two suites ([`Suite`]): 2-key
+//! 3DES as ICAO Doc 9303 part 11 defines them for Basic Access Control (§4.3, §9.7, §9.8),
+//! and AES-128 with 9303-11's AES secure messaging; used here between the station (through
+//! its SAM) and the KTP-el chip being personalised.
 //!
-//! * **Keys.** [`kdf`] is 9303-11 §9.7.1's key derivation (SHA-1 of seed ‖ counter, first
-//!   16 bytes, DES parity adjusted). A card's own keys come from the issuer master key and
-//!   the card's UID ([`derive_card_keys`]): `seed` = the first 16 bytes of
-//!   SHA-256(master ‖ UID), then `K_enc = kdf(seed, 1)`, `K_mac = kdf(seed, 2)`. That
-//!   diversification is rekam's own (the card maker loads the same keys); only the SAM and
-//!   the card know them.
-//! * **Mutual authentication** (9303-11 §4.3.3, BAC's scheme): the station ([`IfdAuth`])
-//!   sends `E_IFD ‖ M_IFD`, the encryption of `RND.IFD ‖ RND.ICC ‖ K.IFD` and its MAC; the
-//!   card ([`icc_authenticate`]) answers `E_ICC ‖ M_ICC` over `RND.ICC ‖ RND.IFD ‖ K.ICC`.
-//!   Both then hold the [`SessionKeys`]: `KSenc`/`KSmac` derived from `K.IFD ⊕ K.ICC`, and the
-//!   send sequence counter `SSC = RND.ICC[4..8] ‖ RND.IFD[4..8]`.
+//! * **Suites.** A chip lists the suites it has keys for in its application's FCI
+//!   ([`fci`], [`fci_suites`]: `AC { 80 01 ref }`), the SAM in its own; the station takes the
+//!   strongest both have (AES-128 over 3DES) and names it in P1 of MUTUAL AUTHENTICATE and
+//!   of the SAM's AUTH INIT. A chip or SAM that lists none is a 3DES one.
+//! * **Keys.** [`Suite::kdf`] is 9303-11 §9.7.1's key derivation (the first 16 bytes of
+//!   SHA-1 of seed ‖ counter; DES parity adjusted for 3DES). A card's own keys come from the
+//!   issuer master key and the card's UID ([`derive_card_keys`]): `seed` = the first 16
+//!   bytes of SHA-256(master ‖ UID), then `K_enc = kdf(seed, 1)`, `K_mac = kdf(seed, 2)`.
+//!   That diversification is rekam's own (the card maker loads the same keys); only the
+//!   SAM and the card know them.
+//! * **Mutual authentication** (9303-11 §4.3.3, BAC's scheme, which is ISO/IEC 11770-2
+//!   mechanism 6): the station ([`IfdAuth`]) sends `E_IFD ‖ M_IFD`, the encryption of
+//!   `RND.IFD ‖ RND.ICC ‖ K.IFD` and its MAC; the card ([`icc_authenticate`]) answers
+//!   `E_ICC ‖ M_ICC` over `RND.ICC ‖ RND.IFD ‖ K.ICC`. Both then hold the [`SessionKeys`]:
+//!   `KSenc`/`KSmac` derived from `K.IFD ⊕ K.ICC`, and the send sequence counter
+//!   `SSC = RND.ICC[4..8] ‖ RND.IFD[4..8]`. For 3DES the cryptograms are 3DES-CBC and the
+//!   retail MAC, exactly as in BAC. 9303 defines no AES variant of BAC (its AES chips use
+//!   PACE with a password, which a SAM-held key does not fit), so for AES-128 rekam runs the
+//!   same mechanism with AES-CBC (zero IV) and AES-CMAC cut to 8 bytes, with AES keys from
+//!   the same KDF and the SSC in a 128-bit counter.
 //! * **Secure messaging** (9303-11 §9.8): [`SmHost`] protects commands and checks responses,
 //!   [`SmCard`] is the card's side of the same. Data travel encrypted in DO'87' (DO'85' for an
-//!   odd INS), Le in DO'97', the status word in DO'99', and DO'8E' carries the retail MAC over
-//!   the incremented SSC, the padded header and the data objects.
+//!   odd INS), Le in DO'97', the status word in DO'99', and DO'8E' carries the MAC over
+//!   the incremented SSC, the padded header and the data objects. 3DES: CBC with a zero IV,
+//!   8-byte padding, the retail MAC. AES: CBC with IV = E(KSenc, SSC), 16-byte padding (of
+//!   the data, the header and the MAC input), AES-CMAC cut to 8 bytes.
 //!
 //! The primitives are public too: [`retail_mac()`] (ISO/IEC 9797-1 MAC algorithm 3 with
-//! padding method 2, RustCrypto's `retail-mac` over single DES), [`tdes_cbc_encrypt`] /
-//! [`tdes_cbc_decrypt`] (2-key 3DES, CBC, zero IV) and [`pad`] / [`unpad`] (ISO/IEC 9797-1
-//! padding method 2). Tests check them against 9303-11 appendix D's worked example.
+//! padding method 2, RustCrypto's `retail-mac` over single DES), [`aes_cmac8`] (RustCrypto's
+//! `cmac`), [`tdes_cbc_encrypt`] / [`tdes_cbc_decrypt`] (2-key 3DES, CBC, zero IV),
+//! [`aes_cbc_encrypt`] / [`aes_cbc_decrypt`] and [`pad`] / [`pad_block`] / [`unpad`]
+//! (ISO/IEC 9797-1 padding method 2). Unit tests check the 3DES suite against 9303-11
+//! appendix D's worked example; `tests/sm_openssl.rs` checks the AES suite's protected
+//! command and response byte for byte against OpenSSL (9303 has no AES worked example).
 
-use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit, array::Array};
+use aes::Aes128;
+use cbc::cipher::{
+    BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, KeyIvInit, array::Array,
+};
+use cmac::Cmac;
 use des::TdesEde2;
-use rekam_iso7816::{Command, Response, StatusWord};
+use rekam_iso7816::{Command, Response, StatusWord, tlv};
 use retail_mac::{KeyInit, Mac, RetailMac};
 use sha1::{Digest as _, Sha1};
 use sha2::Sha256;
@@ -34,8 +53,8 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 /// What can go wrong in key handling, authentication and secure messaging.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SmError {
-    /// Data given to 3DES-CBC is not a whole number of 8-byte blocks.
-    #[error("3DES-CBC data of {0} bytes is not a whole number of 8-byte blocks")]
+    /// Data given to CBC encryption is not a whole number of blocks.
+    #[error("CBC data of {0} bytes is not a whole number of blocks")]
     BlockLength(usize),
     /// A field has the wrong length (what it is, the length expected, the length found).
     #[error("{what}: expected {expected} bytes, got {found}")]
@@ -73,18 +92,121 @@ pub enum SmError {
     TooLong(usize),
 }
 
-/// The key derivation function of ICAO 9303-11 §9.7.1 for 3DES: the first 16 bytes of
-/// SHA-1(`seed` ‖ `counter` as 4 big-endian bytes), each byte's parity bit set to make
-/// its weight odd. Counter 1 gives the encryption key, 2 the MAC key.
-pub fn kdf(seed: &[u8], counter: u32) -> [u8; 16] {
+/// The cipher suite of mutual authentication and secure messaging with one chip. A chip
+/// lists the suites it has keys for in the FCI of its application (`AC { 80 01 ref }`,
+/// [`Suite::reference`]); the station takes the strongest one its SAM also has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Suite {
+    /// 2-key 3DES: ICAO 9303-11's BAC scheme and 3DES secure messaging (8-byte blocks, the
+    /// retail MAC, a 64-bit SSC).
+    Tdes,
+    /// AES-128: the same exchanges with AES-CBC and AES-CMAC (9303-11 §9.8's AES secure
+    /// messaging: 16-byte blocks, IV = E(KSenc, SSC), a 128-bit SSC).
+    Aes128,
+}
+
+impl Suite {
+    /// Every suite, weakest first.
+    pub const ALL: [Suite; 2] = [Suite::Tdes, Suite::Aes128];
+
+    /// The mechanism reference that names the suite in the chip's FCI, in P1 of MUTUAL
+    /// AUTHENTICATE and in P1 of the SAM's AUTH INIT: 01 for 3DES (00, "no information",
+    /// also means 3DES), 02 for AES-128.
+    pub const fn reference(self) -> u8 {
+        match self {
+            Suite::Tdes => 0x01,
+            Suite::Aes128 => 0x02,
+        }
+    }
+
+    /// The suite a mechanism reference names.
+    pub const fn from_reference(reference: u8) -> Option<Suite> {
+        match reference {
+            0x00 | 0x01 => Some(Suite::Tdes),
+            0x02 => Some(Suite::Aes128),
+            _ => None,
+        }
+    }
+
+    /// The cipher's block size: 8 or 16 bytes (padding, the SSC and the padded header).
+    pub const fn block(self) -> usize {
+        match self {
+            Suite::Tdes => 8,
+            Suite::Aes128 => 16,
+        }
+    }
+
+    /// The key derivation function of 9303-11 §9.7.1 for this suite: the first 16 bytes of
+    /// SHA-1(`seed` ‖ `counter`), with DES parity for 3DES ([`kdf`]), as they are for
+    /// AES-128. Counter 1 gives the encryption key, 2 the MAC key.
+    pub fn kdf(self, seed: &[u8], counter: u32) -> [u8; 16] {
+        let mut key = sha1_key(seed, counter);
+        if self == Suite::Tdes {
+            adjust_parity(&mut key);
+        }
+        key
+    }
+}
+
+impl std::fmt::Display for Suite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Suite::Tdes => "3DES",
+            Suite::Aes128 => "AES-128",
+        })
+    }
+}
+
+/// The FCI an application answers to SELECT with P2 = 00 (ISO/IEC 7816-4 §7.4): `6F`
+/// holding its name (`84`, the AID) and, when it authenticates, a cryptographic mechanism
+/// identifier template `AC` with one mechanism reference `80 01 ref` per suite it has keys
+/// for ([`Suite::reference`]).
+pub fn fci(aid: &[u8], suites: &[Suite]) -> Vec<u8> {
+    let mut inner = tlv::encode(0x84, aid);
+    if !suites.is_empty() {
+        let refs: Vec<u8> = suites
+            .iter()
+            .flat_map(|s| tlv::encode(0x80, &[s.reference()]))
+            .collect();
+        inner.extend(tlv::encode(0xAC, &refs));
+    }
+    tlv::encode(0x6F, &inner)
+}
+
+/// The suites an FCI lists (see [`fci`]), in the order listed; unknown references are
+/// skipped. No FCI or no `AC` template (an older card that only has 3DES keys, or a SAM
+/// that answers SELECT without data) lists 3DES alone.
+pub fn fci_suites(fci: &[u8]) -> Vec<Suite> {
+    let Ok(Some(template)) = tlv::find_path(fci, &[0x6F, 0xAC]) else {
+        return vec![Suite::Tdes];
+    };
+    tlv::parse_all(template)
+        .unwrap_or_default()
+        .iter()
+        .filter(|t| t.tag == 0x80)
+        .filter_map(|t| match t.value {
+            [r] => Suite::from_reference(*r),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The first 16 bytes of SHA-1(`seed` ‖ `counter` as 4 big-endian bytes).
+fn sha1_key(seed: &[u8], counter: u32) -> [u8; 16] {
     let mut hasher = Sha1::new();
     hasher.update(seed);
     hasher.update(counter.to_be_bytes());
     let digest = hasher.finalize();
     let mut key = [0u8; 16];
     key.copy_from_slice(&digest[..16]);
-    adjust_parity(&mut key);
     key
+}
+
+/// The key derivation function of ICAO 9303-11 §9.7.1 for 3DES: the first 16 bytes of
+/// SHA-1(`seed` ‖ `counter` as 4 big-endian bytes), each byte's parity bit set to make
+/// its weight odd. Counter 1 gives the encryption key, 2 the MAC key.
+pub fn kdf(seed: &[u8], counter: u32) -> [u8; 16] {
+    Suite::Tdes.kdf(seed, counter)
 }
 
 /// Sets the low bit of every byte so that each byte has an odd number of 1 bits (DES key
@@ -96,10 +218,13 @@ fn adjust_parity(key: &mut [u8]) {
     }
 }
 
-/// A card's own 2-key 3DES keys (loaded by the card maker, known to the SAM): the
+/// A card's own keys for one suite (loaded by the card maker, known to the SAM): the
 /// encryption key `K_enc` and the MAC key `K_mac` of mutual authentication.
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct CardKeys {
+    /// The suite the keys are for.
+    #[zeroize(skip)]
+    pub suite: Suite,
     /// `K_enc`: encrypts the authentication cryptograms.
     pub k_enc: [u8; 16],
     /// `K_mac`: MACs the authentication cryptograms.
@@ -108,21 +233,22 @@ pub struct CardKeys {
 
 impl std::fmt::Debug for CardKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CardKeys { .. }")
+        write!(f, "CardKeys {{ suite: {}, .. }}", self.suite)
     }
 }
 
-/// Derives a card's keys from the issuer master key and the card's UID: `seed` = the
-/// first 16 bytes of SHA-256(`master` ‖ `uid`), `K_enc = kdf(seed, 1)`,
-/// `K_mac = kdf(seed, 2)`.
-pub fn derive_card_keys(master: &[u8; 16], uid: &[u8]) -> CardKeys {
+/// Derives a card's keys for `suite` from the issuer master key and the card's UID:
+/// `seed` = the first 16 bytes of SHA-256(`master` ‖ `uid`), `K_enc = suite.kdf(seed, 1)`,
+/// `K_mac = suite.kdf(seed, 2)`.
+pub fn derive_card_keys(suite: Suite, master: &[u8; 16], uid: &[u8]) -> CardKeys {
     let mut hasher = Sha256::new();
     hasher.update(master);
     hasher.update(uid);
     let mut digest = hasher.finalize();
     let keys = CardKeys {
-        k_enc: kdf(&digest[..16], 1),
-        k_mac: kdf(&digest[..16], 2),
+        suite,
+        k_enc: suite.kdf(&digest[..16], 1),
+        k_mac: suite.kdf(&digest[..16], 2),
     };
     digest.as_mut_slice().zeroize();
     keys
@@ -131,26 +257,33 @@ pub fn derive_card_keys(master: &[u8; 16], uid: &[u8]) -> CardKeys {
 /// The keys of one secure messaging session and its send sequence counter.
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct SessionKeys {
+    /// The suite of the session.
+    #[zeroize(skip)]
+    pub suite: Suite,
     /// `KSenc`: encrypts command and response data.
     pub ks_enc: [u8; 16],
     /// `KSmac`: MACs commands and responses.
     pub ks_mac: [u8; 16],
-    /// The send sequence counter, incremented before every command and every response.
-    pub ssc: u64,
+    /// The send sequence counter, incremented before every command and every response:
+    /// 64 bits for 3DES (it wraps at 2^64), 128 bits for AES.
+    pub ssc: u128,
 }
 
 impl std::fmt::Debug for SessionKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionKeys")
-            .field("ssc", &format_args!("{:016X}", self.ssc))
+            .field("suite", &self.suite)
+            .field("ssc", &format_args!("{:X}", self.ssc))
             .finish_non_exhaustive()
     }
 }
 
 impl SessionKeys {
-    /// Derives the session keys of 9303-11 §9.7.1 from the key seed `K.IFD ⊕ K.ICC`, with
-    /// `SSC = RND.ICC[4..8] ‖ RND.IFD[4..8]`.
+    /// Derives the session keys of 9303-11 §9.7.1 for `suite` from the key seed
+    /// `K.IFD ⊕ K.ICC`, with `SSC = RND.ICC[4..8] ‖ RND.IFD[4..8]` (for AES the same value
+    /// in a 128-bit counter).
     pub fn derive(
+        suite: Suite,
         k_ifd: &[u8; 16],
         k_icc: &[u8; 16],
         rnd_icc: &[u8; 8],
@@ -164,39 +297,61 @@ impl SessionKeys {
         ssc[..4].copy_from_slice(&rnd_icc[4..]);
         ssc[4..].copy_from_slice(&rnd_ifd[4..]);
         let keys = SessionKeys {
-            ks_enc: kdf(&seed, 1),
-            ks_mac: kdf(&seed, 2),
-            ssc: u64::from_be_bytes(ssc),
+            suite,
+            ks_enc: suite.kdf(&seed, 1),
+            ks_mac: suite.kdf(&seed, 2),
+            ssc: u128::from(u64::from_be_bytes(ssc)),
         };
         seed.zeroize();
         keys
     }
 
-    /// `KSenc ‖ KSmac ‖ SSC` (SSC big-endian): the SAM's AUTH FINISH answer.
-    pub fn to_bytes(&self) -> [u8; 40] {
-        let mut out = [0u8; 40];
-        out[..16].copy_from_slice(&self.ks_enc);
-        out[16..32].copy_from_slice(&self.ks_mac);
-        out[32..].copy_from_slice(&self.ssc.to_be_bytes());
+    /// The SSC as the MAC and the AES IV take it: 8 big-endian bytes for 3DES, 16 for AES.
+    fn ssc_bytes(&self) -> ([u8; 16], usize) {
+        let bytes = self.ssc.to_be_bytes();
+        let len = self.suite.block();
+        let mut out = [0u8; 16];
+        out[..len].copy_from_slice(&bytes[16 - len..]);
+        (out, len)
+    }
+
+    /// Increments the SSC (modulo 2^64 for 3DES).
+    fn step(&mut self) {
+        self.ssc = match self.suite {
+            Suite::Tdes => u128::from((self.ssc as u64).wrapping_add(1)),
+            Suite::Aes128 => self.ssc.wrapping_add(1),
+        };
+    }
+
+    /// `KSenc ‖ KSmac ‖ SSC` (the SSC big-endian, 8 bytes for 3DES, 16 for AES): the SAM's
+    /// AUTH FINISH answer, 40 or 48 bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let (ssc, len) = self.ssc_bytes();
+        let mut out = Vec::with_capacity(32 + len);
+        out.extend_from_slice(&self.ks_enc);
+        out.extend_from_slice(&self.ks_mac);
+        out.extend_from_slice(&ssc[..len]);
         out
     }
 
-    /// Reads `KSenc ‖ KSmac ‖ SSC` (exactly 40 bytes).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, SmError> {
-        let (Some(ks_enc), Some(ks_mac), Some(ssc)) = (
+    /// Reads `KSenc ‖ KSmac ‖ SSC` of a `suite` session (exactly 40 bytes for 3DES, 48 for
+    /// AES).
+    pub fn from_bytes(suite: Suite, bytes: &[u8]) -> Result<Self, SmError> {
+        let expected = 32 + suite.block();
+        let (Some(ks_enc), Some(ks_mac), true) = (
             array_at::<16>(bytes, 0),
             array_at::<16>(bytes, 16),
-            array_at::<8>(bytes, 32),
+            bytes.len() == expected,
         ) else {
-            return Err(length("session keys", 40, bytes.len()));
+            return Err(length("session keys", expected, bytes.len()));
         };
-        if bytes.len() != 40 {
-            return Err(length("session keys", 40, bytes.len()));
-        }
+        let mut ssc = [0u8; 16];
+        ssc[32 + 16 - expected..].copy_from_slice(&bytes[32..]);
         Ok(SessionKeys {
+            suite,
             ks_enc,
             ks_mac,
-            ssc: u64::from_be_bytes(ssc),
+            ssc: u128::from_be_bytes(ssc),
         })
     }
 }
@@ -217,23 +372,34 @@ fn array_at<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
 /// ISO/IEC 9797-1 padding method 2: `80` then zeros up to the next multiple of 8 (always
 /// at least one byte is added).
 pub fn pad(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(padded_len(data.len()));
+    pad_block(data, 8)
+}
+
+/// Padding method 2 up to the next multiple of `block` (8 for 3DES, 16 for AES).
+pub fn pad_block(data: &[u8], block: usize) -> Vec<u8> {
+    let len = padded_len(data.len(), block);
+    let mut out = Vec::with_capacity(len);
     out.extend_from_slice(data);
     out.push(0x80);
-    out.resize(padded_len(data.len()), 0);
+    out.resize(len, 0);
     out
 }
 
-/// The length of `pad` of `len` bytes.
-fn padded_len(len: usize) -> usize {
-    (len / 8 + 1) * 8
+/// The length of `len` bytes padded to a multiple of `block`.
+fn padded_len(len: usize, block: usize) -> usize {
+    (len / block + 1) * block
 }
 
 /// Removes ISO/IEC 9797-1 padding method 2: trailing zeros then one `80`, which must sit
 /// in the last 8-byte block.
 pub fn unpad(data: &[u8]) -> Result<&[u8], SmError> {
+    unpad_block(data, 8)
+}
+
+/// Removes padding method 2 from data padded to a multiple of `block`.
+pub fn unpad_block(data: &[u8], block: usize) -> Result<&[u8], SmError> {
     let end = data.iter().rposition(|&b| b != 0).ok_or(SmError::Padding)?;
-    if data[end] != 0x80 || data.len() - end > 8 || data.len() % 8 != 0 {
+    if data[end] != 0x80 || data.len() - end > block || data.len() % block != 0 {
         return Err(SmError::Padding);
     }
     Ok(&data[..end])
@@ -262,6 +428,48 @@ pub fn tdes_cbc_decrypt(key: &[u8; 16], data: &[u8]) -> Result<Vec<u8>, SmError>
     Ok(buf)
 }
 
+/// AES-128 in CBC mode with the IV `iv`, over whole 16-byte blocks (no padding added).
+pub fn aes_cbc_encrypt(key: &[u8; 16], iv: &[u8; 16], data: &[u8]) -> Result<Vec<u8>, SmError> {
+    let mut buf = data.to_vec();
+    let (blocks, rest) = Array::slice_as_chunks_mut(&mut buf);
+    if !rest.is_empty() {
+        return Err(SmError::BlockLength(data.len()));
+    }
+    cbc::Encryptor::<Aes128>::new(key.into(), iv.into()).encrypt_blocks(blocks);
+    Ok(buf)
+}
+
+/// The inverse of [`aes_cbc_encrypt`].
+pub fn aes_cbc_decrypt(key: &[u8; 16], iv: &[u8; 16], data: &[u8]) -> Result<Vec<u8>, SmError> {
+    let mut buf = data.to_vec();
+    let (blocks, rest) = Array::slice_as_chunks_mut(&mut buf);
+    if !rest.is_empty() {
+        return Err(SmError::BlockLength(data.len()));
+    }
+    cbc::Decryptor::<Aes128>::new(key.into(), iv.into()).decrypt_blocks(blocks);
+    Ok(buf)
+}
+
+/// One AES-128 block encryption: the IV of AES secure messaging is E(KSenc, SSC).
+fn aes_block(key: &[u8; 16], block: &[u8; 16]) -> [u8; 16] {
+    let mut b = Array::from(*block);
+    Aes128::new(key.into()).encrypt_block(&mut b);
+    b.into()
+}
+
+/// AES-CMAC (NIST SP 800-38B, RustCrypto's `cmac`) of the concatenation of `parts`, cut
+/// to its first 8 bytes as 9303-11 §9.8 uses it.
+pub fn aes_cmac8(key: &[u8; 16], parts: &[&[u8]]) -> [u8; 8] {
+    let mut mac = <Cmac<Aes128> as KeyInit>::new(key.into());
+    for part in parts {
+        mac.update(part);
+    }
+    let full = mac.finalize().into_bytes();
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&full[..8]);
+    out
+}
+
 /// The retail MAC (ISO/IEC 9797-1 MAC algorithm 3: single-DES CBC-MAC with `key[..8]`,
 /// the last block then decrypted with `key[8..]` and encrypted with `key[..8]`) of `data`
 /// padded with method 2 ([`pad`] is applied here, not by the caller).
@@ -285,14 +493,28 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// `E ‖ M` of an authentication cryptogram: `E = 3DES(K_enc, plain)`, `M = MAC(K_mac, E)`.
+/// The MAC of an authentication cryptogram: the retail MAC for 3DES, AES-CMAC cut to 8
+/// bytes for AES (over `E` as it is: whole blocks).
+fn cryptogram_mac(keys: &CardKeys, e: &[u8]) -> [u8; 8] {
+    match keys.suite {
+        Suite::Tdes => retail_mac(&keys.k_mac, e),
+        Suite::Aes128 => aes_cmac8(&keys.k_mac, &[e]),
+    }
+}
+
+/// `E ‖ M` of an authentication cryptogram: `E` = `plain` encrypted with `K_enc` in CBC
+/// mode with a zero IV, `M` = its MAC with `K_mac`.
 fn cryptogram(keys: &CardKeys, plain: &[u8; 32]) -> [u8; 40] {
     let mut out = [0u8; 40];
-    // 32 bytes are whole blocks: encryption cannot fail.
-    if let Ok(e) = tdes_cbc_encrypt(&keys.k_enc, plain) {
+    // 32 bytes are whole blocks in both suites: encryption cannot fail.
+    let e = match keys.suite {
+        Suite::Tdes => tdes_cbc_encrypt(&keys.k_enc, plain),
+        Suite::Aes128 => aes_cbc_encrypt(&keys.k_enc, &[0; 16], plain),
+    };
+    if let Ok(e) = e {
         out[..32].copy_from_slice(&e);
     }
-    let m = retail_mac(&keys.k_mac, &out[..32]);
+    let m = cryptogram_mac(keys, &out[..32]);
     out[32..].copy_from_slice(&m);
     out
 }
@@ -303,10 +525,13 @@ fn open_cryptogram(keys: &CardKeys, data: &[u8]) -> Result<[u8; 32], SmError> {
         return Err(length("authentication cryptogram", 40, data.len()));
     }
     let (e, m) = data.split_at(32);
-    if !ct_eq(&retail_mac(&keys.k_mac, e), m) {
+    if !ct_eq(&cryptogram_mac(keys, e), m) {
         return Err(SmError::AuthMac);
     }
-    let plain = tdes_cbc_decrypt(&keys.k_enc, e)?;
+    let plain = match keys.suite {
+        Suite::Tdes => tdes_cbc_decrypt(&keys.k_enc, e)?,
+        Suite::Aes128 => aes_cbc_decrypt(&keys.k_enc, &[0; 16], e)?,
+    };
     let mut out = [0u8; 32];
     out.copy_from_slice(&plain);
     Ok(out)
@@ -369,7 +594,13 @@ impl IfdAuth {
         let mut k_icc = [0u8; 16];
         k_icc.copy_from_slice(&r[16..]);
         r.zeroize();
-        let keys = SessionKeys::derive(&self.k_ifd, &k_icc, &self.rnd_icc, &self.rnd_ifd);
+        let keys = SessionKeys::derive(
+            self.keys.suite,
+            &self.k_ifd,
+            &k_icc,
+            &self.rnd_icc,
+            &self.rnd_ifd,
+        );
         k_icc.zeroize();
         Ok(keys)
     }
@@ -400,7 +631,7 @@ pub fn icc_authenticate(
     r[16..].copy_from_slice(&k_icc);
     let answer = cryptogram(keys, &r);
     r.zeroize();
-    let session = SessionKeys::derive(&k_ifd, &k_icc, &rnd_icc, &rnd_ifd);
+    let session = SessionKeys::derive(keys.suite, &k_ifd, &k_icc, &rnd_icc, &rnd_ifd);
     k_ifd.zeroize();
     Ok((answer, session))
 }
@@ -526,11 +757,34 @@ fn split_protected(data: &[u8], second_tag: u8) -> Result<Protected<'_>, SmError
     Ok(out)
 }
 
+/// Encrypts padded data with the session's `KSenc`: 3DES-CBC with a zero IV, or AES-CBC with
+/// IV = E(KSenc, SSC) (the SSC already incremented for this message).
+fn sm_encrypt(keys: &SessionKeys, padded: &[u8]) -> Result<Vec<u8>, SmError> {
+    match keys.suite {
+        Suite::Tdes => tdes_cbc_encrypt(&keys.ks_enc, padded),
+        Suite::Aes128 => {
+            let (ssc, _) = keys.ssc_bytes();
+            aes_cbc_encrypt(&keys.ks_enc, &aes_block(&keys.ks_enc, &ssc), padded)
+        }
+    }
+}
+
+/// The inverse of [`sm_encrypt`].
+fn sm_decrypt(keys: &SessionKeys, encrypted: &[u8]) -> Result<Vec<u8>, SmError> {
+    match keys.suite {
+        Suite::Tdes => tdes_cbc_decrypt(&keys.ks_enc, encrypted),
+        Suite::Aes128 => {
+            let (ssc, _) = keys.ssc_bytes();
+            aes_cbc_decrypt(&keys.ks_enc, &aes_block(&keys.ks_enc, &ssc), encrypted)
+        }
+    }
+}
+
 /// Encrypts `data` into the value of DO'87' (padding-content indicator 01, then the
 /// cryptogram) or, with `odd`, of DO'85' (the cryptogram alone), and appends the object.
-fn push_cryptogram(out: &mut Vec<u8>, ks_enc: &[u8; 16], data: &[u8], odd: bool) {
+fn push_cryptogram(out: &mut Vec<u8>, keys: &SessionKeys, data: &[u8], odd: bool) {
     // Padded data are whole blocks: encryption cannot fail.
-    let encrypted = tdes_cbc_encrypt(ks_enc, &pad(data)).unwrap_or_default();
+    let encrypted = sm_encrypt(keys, &pad_block(data, keys.suite.block())).unwrap_or_default();
     if odd {
         push_do(out, 0x85, &encrypted);
     } else {
@@ -542,7 +796,7 @@ fn push_cryptogram(out: &mut Vec<u8>, ks_enc: &[u8; 16], data: &[u8], odd: bool)
 }
 
 /// Decrypts the value of DO'87' (checking the padding-content indicator) or DO'85'.
-fn open_cryptogram_do(ks_enc: &[u8; 16], tag: u8, value: &[u8]) -> Result<Vec<u8>, SmError> {
+fn open_cryptogram_do(keys: &SessionKeys, tag: u8, value: &[u8]) -> Result<Vec<u8>, SmError> {
     let encrypted = if tag == 0x87 {
         match value.split_first() {
             Some((0x01, rest)) => rest,
@@ -555,23 +809,30 @@ fn open_cryptogram_do(ks_enc: &[u8; 16], tag: u8, value: &[u8]) -> Result<Vec<u8
     } else {
         value
     };
-    let plain = tdes_cbc_decrypt(ks_enc, encrypted)?;
-    Ok(unpad(&plain)?.to_vec())
+    let plain = sm_decrypt(keys, encrypted)?;
+    Ok(unpad_block(&plain, keys.suite.block())?.to_vec())
 }
 
-/// The MAC of one protected message: over the incremented SSC, then `parts`.
+/// The MAC of one protected message: over the (incremented) SSC, then `parts`, padded
+/// with method 2: the retail MAC for 3DES, AES-CMAC cut to 8 bytes for AES.
 fn sm_mac(keys: &SessionKeys, parts: &[&[u8]]) -> [u8; 8] {
-    let mut input = Vec::with_capacity(8 + parts.iter().map(|p| p.len()).sum::<usize>());
-    input.extend_from_slice(&keys.ssc.to_be_bytes());
+    let (ssc, ssc_len) = keys.ssc_bytes();
+    let block = keys.suite.block();
+    let mut input =
+        Vec::with_capacity(block * 2 + ssc_len + parts.iter().map(|p| p.len()).sum::<usize>());
+    input.extend_from_slice(&ssc[..ssc_len]);
     for part in parts {
         input.extend_from_slice(part);
     }
-    retail_mac(&keys.ks_mac, &input)
+    match keys.suite {
+        Suite::Tdes => retail_mac(&keys.ks_mac, &input),
+        Suite::Aes128 => aes_cmac8(&keys.ks_mac, &[&pad_block(&input, block)]),
+    }
 }
 
-/// The padded header `CLA INS P1 P2 80 00 00 00` that the command MAC covers.
-fn padded_header(cla: u8, ins: u8, p1: u8, p2: u8) -> [u8; 8] {
-    [cla, ins, p1, p2, 0x80, 0, 0, 0]
+/// The padded header `CLA INS P1 P2 80 00 …` that the command MAC covers: one block.
+fn padded_header(suite: Suite, cla: u8, ins: u8, p1: u8, p2: u8) -> Vec<u8> {
+    pad_block(&[cla, ins, p1, p2], suite.block())
 }
 
 /// The content of DO'97' for an expected length: one byte up to 256 (256 as 00), two
@@ -597,29 +858,29 @@ fn le_from_bytes(bytes: &[u8]) -> Result<usize, SmError> {
 
 /// The size of a protected command's data field carrying `data_len` bytes of data
 /// (and no Le).
-fn protected_command_len(data_len: usize) -> usize {
+fn protected_command_len(suite: Suite, data_len: usize) -> usize {
     let cryptogram = if data_len == 0 {
         0
     } else {
-        do_len(1 + padded_len(data_len))
+        do_len(1 + padded_len(data_len, suite.block()))
     };
     cryptogram + 10
 }
 
-/// How many bytes secure messaging adds to the data field of a command with `data_len`
-/// bytes of data and no Le (UPDATE BINARY, CREATE FILE): DO'87' (tag, length, padding
-/// indicator and 1 to 8 bytes of padding) and DO'8E' (10 bytes). A command with an Le
-/// also carries DO'97' (3 or 4 bytes more).
-pub fn overhead(data_len: usize) -> usize {
-    protected_command_len(data_len) - data_len
+/// How many bytes secure messaging in `suite` adds to the data field of a command with
+/// `data_len` bytes of data and no Le (UPDATE BINARY, CREATE FILE): DO'87' (tag, length,
+/// padding indicator and 1 to 8, or 16 for AES, bytes of padding) and DO'8E' (10 bytes). A
+/// command with an Le also carries DO'97' (3 or 4 bytes more).
+pub fn overhead(suite: Suite, data_len: usize) -> usize {
+    protected_command_len(suite, data_len) - data_len
 }
 
 /// The largest plaintext a protected command can carry when the card takes at most
 /// `max_command_data` bytes of command data (255 for a short-only card): what to send in
 /// one UPDATE BINARY.
-pub fn max_plain_data(max_command_data: usize) -> usize {
+pub fn max_plain_data(suite: Suite, max_command_data: usize) -> usize {
     let mut n = max_command_data;
-    while n > 0 && protected_command_len(n) > max_command_data {
+    while n > 0 && protected_command_len(suite, n) > max_command_data {
         n -= 1;
     }
     n
@@ -627,11 +888,11 @@ pub fn max_plain_data(max_command_data: usize) -> usize {
 
 /// The size of a protected response carrying `data_len` bytes of data: DO'87', DO'99'
 /// (4 bytes) and DO'8E' (10 bytes).
-fn protected_response_len(data_len: usize) -> usize {
+fn protected_response_len(suite: Suite, data_len: usize) -> usize {
     let cryptogram = if data_len == 0 {
         0
     } else {
-        do_len(1 + padded_len(data_len))
+        do_len(1 + padded_len(data_len, suite.block()))
     };
     cryptogram + 14
 }
@@ -639,9 +900,9 @@ fn protected_response_len(data_len: usize) -> usize {
 /// The largest plaintext a protected response can carry when the card answers at most
 /// `max_response_data` bytes (256 for a short-only card): the most to ask for in one
 /// READ BINARY.
-pub fn max_plain_response(max_response_data: usize) -> usize {
+pub fn max_plain_response(suite: Suite, max_response_data: usize) -> usize {
     let mut n = max_response_data;
-    while n > 0 && protected_response_len(n) > max_response_data {
+    while n > 0 && protected_response_len(suite, n) > max_response_data {
         n -= 1;
     }
     n
@@ -666,8 +927,13 @@ impl SmHost {
     }
 
     /// The send sequence counter now.
-    pub fn ssc(&self) -> u64 {
+    pub fn ssc(&self) -> u128 {
         self.keys.ssc
+    }
+
+    /// The session's suite.
+    pub fn suite(&self) -> Suite {
+        self.keys.suite
     }
 
     /// Protects a command: CLA with 0x0C set (the chaining bit kept), its data encrypted in
@@ -677,17 +943,19 @@ impl SmHost {
     /// of data, or a plain Le above 256): encode it with `to_bytes(extended)` accordingly.
     pub fn wrap(&mut self, cmd: &Command) -> Result<Command, SmError> {
         let cla = cmd.cla | 0x0C;
-        let mut dos = Vec::with_capacity(protected_command_len(cmd.data.len()) + 4);
+        let suite = self.keys.suite;
+        let mut dos = Vec::with_capacity(protected_command_len(suite, cmd.data.len()) + 4);
+        // The SSC counts this command before anything is encrypted (AES's IV takes it).
+        self.keys.step();
         if !cmd.data.is_empty() {
-            push_cryptogram(&mut dos, &self.keys.ks_enc, &cmd.data, cmd.ins & 1 == 1);
+            push_cryptogram(&mut dos, &self.keys, &cmd.data, cmd.ins & 1 == 1);
         }
         if let Some(le) = cmd.le {
             push_do(&mut dos, 0x97, &le_bytes(le));
         }
-        self.keys.ssc = self.keys.ssc.wrapping_add(1);
         let mac = sm_mac(
             &self.keys,
-            &[&padded_header(cla, cmd.ins, cmd.p1, cmd.p2), &dos],
+            &[&padded_header(suite, cla, cmd.ins, cmd.p1, cmd.p2), &dos],
         );
         push_do(&mut dos, 0x8E, &mac);
         if dos.len() > 0xFFFF {
@@ -713,7 +981,7 @@ impl SmHost {
             return Err(SmError::Unprotected(resp.sw.0));
         }
         let p = split_protected(&resp.data, 0x99)?;
-        self.keys.ssc = self.keys.ssc.wrapping_add(1);
+        self.keys.step();
         let mac = sm_mac(&self.keys, &[&resp.data[..p.mac_at]]);
         if !ct_eq(&mac, p.mac) {
             return Err(SmError::Mac);
@@ -723,7 +991,7 @@ impl SmHost {
             _ => return Err(SmError::Malformed("DO'99' missing or not 2 bytes")),
         };
         let data = match p.cryptogram {
-            Some((tag, value)) => open_cryptogram_do(&self.keys.ks_enc, tag, value)?,
+            Some((tag, value)) => open_cryptogram_do(&self.keys, tag, value)?,
             None => Vec::new(),
         };
         Ok(Response {
@@ -752,8 +1020,13 @@ impl SmCard {
     }
 
     /// The send sequence counter now.
-    pub fn ssc(&self) -> u64 {
+    pub fn ssc(&self) -> u128 {
         self.keys.ssc
+    }
+
+    /// The session's suite.
+    pub fn suite(&self) -> Suite {
+        self.keys.suite
     }
 
     /// Checks a protected command (CLA with 0x0C, DO'8E' over the incremented SSC, the
@@ -764,11 +1037,11 @@ impl SmCard {
             return Err(SmError::NotProtected(cmd.cla));
         }
         let p = split_protected(&cmd.data, 0x97)?;
-        self.keys.ssc = self.keys.ssc.wrapping_add(1);
+        self.keys.step();
         let mac = sm_mac(
             &self.keys,
             &[
-                &padded_header(cmd.cla, cmd.ins, cmd.p1, cmd.p2),
+                &padded_header(self.keys.suite, cmd.cla, cmd.ins, cmd.p1, cmd.p2),
                 &cmd.data[..p.mac_at],
             ],
         );
@@ -776,7 +1049,7 @@ impl SmCard {
             return Err(SmError::Mac);
         }
         let data = match p.cryptogram {
-            Some((tag, value)) => open_cryptogram_do(&self.keys.ks_enc, tag, value)?,
+            Some((tag, value)) => open_cryptogram_do(&self.keys, tag, value)?,
             None => Vec::new(),
         };
         let le = p.second.map(le_from_bytes).transpose()?;
@@ -794,12 +1067,12 @@ impl SmCard {
     /// DO'8E' over the incremented SSC and those objects; the outer status word stays the
     /// same. To fit one APDU the data must stay within [`max_plain_response`].
     pub fn wrap_response(&mut self, resp: &Response) -> Response {
-        let mut dos = Vec::with_capacity(protected_response_len(resp.data.len()));
+        let mut dos = Vec::with_capacity(protected_response_len(self.keys.suite, resp.data.len()));
+        self.keys.step();
         if !resp.data.is_empty() {
-            push_cryptogram(&mut dos, &self.keys.ks_enc, &resp.data, false);
+            push_cryptogram(&mut dos, &self.keys, &resp.data, false);
         }
         push_do(&mut dos, 0x99, &resp.sw.0.to_be_bytes());
-        self.keys.ssc = self.keys.ssc.wrapping_add(1);
         let mac = sm_mac(&self.keys, &[&dos]);
         push_do(&mut dos, 0x8E, &mac);
         Response {
@@ -841,10 +1114,11 @@ mod tests {
                              2F2D235D074D7449";
     const KSENC: &str = "979EC13B1CBFE9DCD01AB0FED307EAE5";
     const KSMAC: &str = "F1CB1F1FB5ADF208806B89DC579DC1F8";
-    const SSC: u64 = 0x8870_2212_0C06_C226;
+    const SSC: u128 = 0x8870_2212_0C06_C226;
 
     fn icao_keys() -> CardKeys {
         CardKeys {
+            suite: Suite::Tdes,
             k_enc: h16(KENC),
             k_mac: h16(KMAC),
         }
@@ -865,7 +1139,7 @@ mod tests {
     fn card_key_diversification_is_pinned() {
         // The SAM and the card maker must derive the same keys: a change here breaks every
         // card already made. SHA-256(master || UID) cut to 16 bytes, then kdf 1 and 2.
-        let keys = derive_card_keys(b"rekam-dev-master", &h("04524B4D000001"));
+        let keys = derive_card_keys(Suite::Tdes, b"rekam-dev-master", &h("04524B4D000001"));
         assert_eq!(keys.k_enc, h16("A21C156776B36EB9F2B6B570EF8AC816"));
         assert_eq!(keys.k_mac, h16("D5834334B04A1F464FEF4307CBDF75E6"));
     }
@@ -940,19 +1214,23 @@ mod tests {
         assert_eq!(session.ssc, SSC);
         assert_eq!(card_session, session);
         assert_eq!(
-            SessionKeys::from_bytes(&session.to_bytes()).unwrap(),
+            SessionKeys::from_bytes(Suite::Tdes, &session.to_bytes()).unwrap(),
             session
         );
-        assert!(SessionKeys::from_bytes(&session.to_bytes()[..39]).is_err());
-        assert!(SessionKeys::from_bytes(&[0; 41]).is_err());
+        assert!(SessionKeys::from_bytes(Suite::Tdes, &session.to_bytes()[..39]).is_err());
+        assert!(SessionKeys::from_bytes(Suite::Tdes, &[0; 41]).is_err());
+        assert!(SessionKeys::from_bytes(Suite::Aes128, &session.to_bytes()).is_err());
     }
 
     #[test]
     fn authentication_refuses_wrong_keys_and_challenges() {
-        let keys = derive_card_keys(&[7; 16], &h("04010203040506"));
-        let other = derive_card_keys(&[7; 16], &h("04010203040507"));
+        let keys = derive_card_keys(Suite::Tdes, &[7; 16], &h("04010203040506"));
+        let other = derive_card_keys(Suite::Tdes, &[7; 16], &h("04010203040507"));
         assert_ne!(keys, other);
-        assert_eq!(keys, derive_card_keys(&[7; 16], &h("04010203040506")));
+        assert_eq!(
+            keys,
+            derive_card_keys(Suite::Tdes, &[7; 16], &h("04010203040506"))
+        );
         let rnd_icc = h8(RND_ICC);
 
         // The station has the wrong keys: the card refuses the MAC.
@@ -990,6 +1268,7 @@ mod tests {
 
     fn icao_session() -> SessionKeys {
         SessionKeys {
+            suite: Suite::Tdes,
             ks_enc: h16(KSENC),
             ks_mac: h16(KSMAC),
             ssc: SSC,
@@ -1061,10 +1340,21 @@ mod tests {
 
     #[test]
     fn the_four_cases_round_trip() {
+        for suite in Suite::ALL {
+            four_cases(suite);
+        }
+    }
+
+    fn four_cases(suite: Suite) {
+        let start = match suite {
+            Suite::Tdes => u128::from(u64::MAX - 3),
+            Suite::Aes128 => u128::MAX - 3,
+        };
         let keys = SessionKeys {
-            ks_enc: kdf(b"enc", 1),
-            ks_mac: kdf(b"mac", 2),
-            ssc: u64::MAX - 3,
+            suite,
+            ks_enc: suite.kdf(b"enc", 1),
+            ks_mac: suite.kdf(b"mac", 2),
+            ssc: start,
         };
         let mut host = SmHost::new(keys.clone());
         let mut card = SmCard::new(keys);
@@ -1103,8 +1393,8 @@ mod tests {
         for (cmd, answer) in cases.iter().zip(&answers) {
             round_trip(&mut host, &mut card, cmd, answer);
         }
-        // The counter wrapped around without trouble.
-        assert_eq!(host.ssc(), (u64::MAX - 3).wrapping_add(18));
+        // The counter wrapped around without trouble (at 2^64 for 3DES, 2^128 for AES).
+        assert_eq!(host.ssc(), 14);
     }
 
     #[test]
@@ -1180,35 +1470,53 @@ mod tests {
         );
     }
 
+    fn session(suite: Suite) -> SessionKeys {
+        match suite {
+            Suite::Tdes => icao_session(),
+            Suite::Aes128 => SessionKeys {
+                suite,
+                ks_enc: suite.kdf(b"enc", 1),
+                ks_mac: suite.kdf(b"mac", 2),
+                ssc: 7,
+            },
+        }
+    }
+
     #[test]
     fn overhead_and_sizes_match_what_wrap_builds() {
-        let mut host = SmHost::new(icao_session());
-        for n in 0..600 {
-            let cmd = Command::new(0x00, 0xD6, 0x00, 0x00).with_data(vec![0x5A; n]);
-            assert_eq!(
-                host.wrap(&cmd).unwrap().data.len(),
-                n + overhead(n),
-                "n={n}"
-            );
+        for suite in Suite::ALL {
+            let mut host = SmHost::new(session(suite));
+            for n in 0..600 {
+                let cmd = Command::new(0x00, 0xD6, 0x00, 0x00).with_data(vec![0x5A; n]);
+                assert_eq!(
+                    host.wrap(&cmd).unwrap().data.len(),
+                    n + overhead(suite, n),
+                    "{suite} n={n}"
+                );
+            }
+            assert_eq!(overhead(suite, 0), 10);
+            for m in [40, 100, 255, 1024, 4096, 65535] {
+                let n = max_plain_data(suite, m);
+                assert!(n + overhead(suite, n) <= m, "{suite} m={m}");
+                assert!(n + 1 + overhead(suite, n + 1) > m, "{suite} m={m}");
+            }
+            assert_eq!(max_plain_data(suite, 10), 0);
+            // Responses: DO'87' (for data), DO'99' and DO'8E'.
+            let mut card = SmCard::new(session(suite));
+            for m in [256, 1024, 65536] {
+                let n = max_plain_response(suite, m);
+                let r = card.wrap_response(&Response::ok(vec![0; n]));
+                assert!(r.data.len() <= m, "{suite} m={m}");
+                let r = card.wrap_response(&Response::ok(vec![0; n + 1]));
+                assert!(r.data.len() > m, "{suite} m={m}");
+            }
         }
-        assert_eq!(overhead(0), 10);
-        assert_eq!(overhead(1), 20);
-        assert_eq!(max_plain_data(255), 239);
-        for m in [40, 100, 255, 1024, 4096, 65535] {
-            let n = max_plain_data(m);
-            assert!(n + overhead(n) <= m, "m={m}");
-            assert!(n + 1 + overhead(n + 1) > m, "m={m}");
-        }
-        assert_eq!(max_plain_data(10), 0);
-        // Responses: DO'87' (for data), DO'99' and DO'8E'.
-        let mut card = SmCard::new(icao_session());
-        assert_eq!(max_plain_response(256), 231);
-        for m in [256, 1024, 65536] {
-            let n = max_plain_response(m);
-            let r = card.wrap_response(&Response::ok(vec![0; n]));
-            assert!(r.data.len() <= m, "m={m}");
-            let r = card.wrap_response(&Response::ok(vec![0; n + 1]));
-            assert!(r.data.len() > m, "m={m}");
-        }
+        // One byte of data costs a whole padded block: 8 bytes for 3DES, 16 for AES.
+        assert_eq!(overhead(Suite::Tdes, 1), 20);
+        assert_eq!(overhead(Suite::Aes128, 1), 28);
+        assert_eq!(max_plain_data(Suite::Tdes, 255), 239);
+        assert_eq!(max_plain_data(Suite::Aes128, 255), 239);
+        assert_eq!(max_plain_response(Suite::Tdes, 256), 231);
+        assert_eq!(max_plain_response(Suite::Aes128, 256), 223);
     }
 }

@@ -345,3 +345,27 @@ async fn self_test_checks() {
         Err(DeviceError::InvalidArgument(_))
     ));
 }
+
+#[tokio::test]
+async fn the_card_watch_follows_the_card_in_the_field() {
+    let e = EncoderSim::new("encoder0", 3, Timing::INSTANT);
+    let mut card = e.watch_card().expect("an encoder tells whether a card is there");
+    assert!(*card.borrow_and_update());
+    // no_card takes it out, clearing puts it back; the state stays ready.
+    sim(&e).inject("no_card").unwrap();
+    assert!(card.has_changed().unwrap() && !*card.borrow_and_update());
+    assert_eq!(e.state(), DeviceState::Ready);
+    assert!(!e.card_status().await.unwrap().card_present);
+    sim(&e).clear();
+    assert!(card.has_changed().unwrap() && *card.borrow_and_update());
+    // A card pulled mid-write leaves the field; a blank one inserted is there again.
+    sim(&e).inject("card_pulled").unwrap();
+    assert!(!card.has_changed().unwrap());
+    assert!(e.write_files(&files()).await.is_err());
+    assert!(card.has_changed().unwrap() && !*card.borrow_and_update());
+    e.insert_blank_card();
+    assert!(card.has_changed().unwrap() && *card.borrow_and_update());
+    // A disconnected reader has no card either.
+    sim(&e).inject("disconnect").unwrap();
+    assert!(!*card.borrow_and_update());
+}

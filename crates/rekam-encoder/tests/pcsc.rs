@@ -9,11 +9,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(unsafe_code)]
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rekam_core::{ChipEncoder, ChipFile, Device, DeviceError, DeviceState, DriverFactory};
+use rekam_core::{
+    AnyDevice, ChipEncoder, ChipFile, Device, DeviceError, DeviceEventKind, DeviceState,
+    DriverFactory, Registry,
+};
 use rekam_encoder::ENCODER_PCSC_DRIVER;
 use rekam_encoder::pcsc::{Access, PcscEncoder};
+use rekam_encoder::sm::Suite;
 use rekam_encoder::testbed::{PrivatePcscd, ReaderPair};
 use rekam_encoder::vcard::{CardConfig, CardFaults, VirtualCard, VirtualSam, VpcdHandle};
 
@@ -85,7 +90,9 @@ fn lists_the_readers_pcscd_sees(bed: &Bed) {
     assert_eq!(seen[0].selector.driver, "pcsc");
 }
 
-fn personalizes_reads_back_and_verifies(bed: &Bed, config: CardConfig) {
+/// Personalizes a fresh `config` card through pcscd; the session must have used `suite`
+/// (the strongest the card and the SAM share).
+fn personalizes_reads_back_and_verifies(bed: &Bed, config: CardConfig, suite: Suite) {
     let enc = bed.encoder(Access::Secure);
     let card = bed.card(config.clone(), CardFaults::default());
     bed.wait_card(&enc, true);
@@ -103,6 +110,7 @@ fn personalizes_reads_back_and_verifies(bed: &Bed, config: CardConfig) {
     }
     let stats = enc.last_stats().unwrap();
     assert!(stats.round_trips > 0);
+    assert_eq!(enc.last_suite(), Some(suite));
     // The same card again: not blank any more, refused before anything is written.
     let err = bed.rt.block_on(enc.write_files(&want)).unwrap_err();
     assert!(
@@ -209,11 +217,31 @@ fn wrong_cards_are_refused(bed: &Bed) {
 }
 
 fn plain_profile_on_a_development_card(bed: &Bed) {
-    let enc = bed.encoder(Access::Plain);
+    let enc = Arc::new(bed.encoder(Access::Plain));
     bed.wait_state(&enc, DeviceState::Ready);
-    // Putting the card in is a device event, though the state stays ready.
-    let mut events = enc.watch_state();
-    events.borrow_and_update();
+    // Putting the card in and taking it out are device events of their own, through the
+    // registry as rekamd has it; the state stays ready.
+    let registry = {
+        let _rt = bed.rt.enter();
+        Registry::new(vec![AnyDevice::Encoder(enc.clone())]).unwrap()
+    };
+    let mut events = registry.subscribe();
+    let mut next_card_event = || {
+        bed.rt.block_on(async {
+            loop {
+                let e = tokio::time::timeout(Duration::from_secs(10), events.recv())
+                    .await
+                    .expect("a card event within 10 s")
+                    .unwrap();
+                if matches!(
+                    e.kind,
+                    DeviceEventKind::CardInserted | DeviceEventKind::CardRemoved
+                ) {
+                    return e;
+                }
+            }
+        })
+    };
     let card = bed.card(
         CardConfig {
             secure: false,
@@ -222,19 +250,20 @@ fn plain_profile_on_a_development_card(bed: &Bed) {
         CardFaults::default(),
     );
     bed.wait_card(&enc, true);
-    assert!(
-        events.has_changed().unwrap(),
-        "inserting the card told the watchers"
+    let e = next_card_event();
+    assert_eq!(
+        (e.kind, &e.state, e.info.id.as_str()),
+        (DeviceEventKind::CardInserted, &DeviceState::Ready, "enc0")
     );
-    assert_eq!(*events.borrow_and_update(), DeviceState::Ready);
     let want = files(1200);
     let (_, checks) = bed
         .rt
-        .block_on(rekam_core::write_and_verify(&enc, &want))
+        .block_on(rekam_core::write_and_verify(enc.as_ref(), &want))
         .unwrap();
     assert!(checks.iter().all(|c| c.matches));
     card.stop();
     bed.wait_card(&enc, false);
+    assert_eq!(next_card_event().kind, DeviceEventKind::CardRemoved);
 }
 
 fn pcscd_going_away_and_back_needs_no_restart(bed: &mut Bed) {
@@ -351,10 +380,23 @@ fn main() {
             lists_the_readers_pcscd_sees(b)
         }),
         ("personalizes_extended", |b| {
-            personalizes_reads_back_and_verifies(b, CardConfig::default())
+            personalizes_reads_back_and_verifies(b, CardConfig::default(), Suite::Aes128)
         }),
         ("personalizes_short_only", |b| {
-            personalizes_reads_back_and_verifies(b, CardConfig::default().short_only())
+            personalizes_reads_back_and_verifies(
+                b,
+                CardConfig::default().short_only(),
+                Suite::Aes128,
+            )
+        }),
+        ("personalizes_a_3des_only_card", |b| {
+            personalizes_reads_back_and_verifies(
+                b,
+                CardConfig::default()
+                    .short_only()
+                    .with_suites(&[Suite::Tdes]),
+                Suite::Tdes,
+            )
         }),
         ("pulled_at_every_phase", |b| {
             pulled_at_every_phase_is_a_clear_error_and_a_fresh_card_works(b)

@@ -8,6 +8,7 @@ use rekam_core::ChipFile;
 use rekam_encoder::personalize::{
     APPLICATION_AID, EncodeError, LinkError, Phase, Sam, SamCard, Session,
 };
+use rekam_encoder::sm::Suite;
 use rekam_encoder::vcard::{CardConfig, CardFaults, DEV_MASTER_KEY, VirtualCard, VirtualSam};
 use rekam_iso7816::Transport;
 
@@ -81,11 +82,16 @@ fn open_secure<'c>(
 
 #[test]
 fn secure_personalization_writes_reads_back_and_counts_round_trips() {
-    for short in [false, true] {
+    for (short, suites) in [false, true].into_iter().flat_map(|short| {
+        [&[Suite::Tdes][..], &Suite::ALL[..]]
+            .into_iter()
+            .map(move |suites| (short, suites))
+    }) {
         let mut config = CardConfig {
             capacity: 32 * 1024,
             ..CardConfig::default()
-        };
+        }
+        .with_suites(suites);
         if short {
             config = config.short_only();
         }
@@ -94,11 +100,13 @@ fn secure_personalization_writes_reads_back_and_counts_round_trips() {
         let want = files(5000);
         let mut s = open_secure(&mut card, &mut sam).unwrap();
         assert!(s.secure());
+        // The strongest suite the card offers (the SAM has both).
+        assert_eq!(s.suite(), suites.iter().max().copied());
         // As the driver does: EF.COM first, its CREATE FILE the blank check.
         s.personalize(&want).unwrap();
         let written = s.stats();
         let back = s.read_files(&[0x011E, 0x0101, 0x0102, 0x0104]).unwrap();
-        assert_eq!(back, want, "short={short}");
+        assert_eq!(back, want, "short={short} {suites:?}");
         // The bound: ceil(payload / data per APDU after SM) + 16 round trips with
         // the chip, authentication (GET DATA, EF.ATR/INFO, SELECT, GET CHALLENGE, MUTUAL
         // AUTHENTICATE) and file creation included: the session's count from its start.
@@ -107,7 +115,7 @@ fn secure_personalization_writes_reads_back_and_counts_round_trips() {
         let bound = payload.div_ceil(chunk) as u64 + 16;
         assert!(
             written.round_trips <= bound,
-            "short={short}: {} round trips, bound {bound} (chunk {chunk})",
+            "short={short} {suites:?}: {} round trips, bound {bound} (chunk {chunk})",
             written.round_trips
         );
         if short {
@@ -150,6 +158,22 @@ fn a_secure_card_refuses_plain_writes() {
     );
     drop(s);
     assert!(card.files().is_empty());
+}
+
+#[test]
+fn a_card_and_a_sam_without_a_common_suite_are_refused_before_anything_is_written() {
+    let mut card = VirtualCard::new(CardConfig::default().with_suites(&[Suite::Aes128]));
+    let mut sam = VirtualSam::with_suites(DEV_MASTER_KEY, &[Suite::Tdes]);
+    let err = open_secure(&mut card, &mut sam).err().expect("refused");
+    assert!(
+        matches!(&err, EncodeError::AuthFailed(m) if m.contains("AES-128") && m.contains("3DES")),
+        "{err}"
+    );
+    assert!(!card.authenticated() && card.files().is_empty());
+    // An older SAM (3DES only) with a card that has both: 3DES.
+    let mut card = VirtualCard::new(CardConfig::default());
+    let s = open_secure(&mut card, &mut sam).unwrap();
+    assert_eq!(s.suite(), Some(Suite::Tdes));
 }
 
 #[test]

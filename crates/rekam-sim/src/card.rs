@@ -32,6 +32,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use rekam_encoder::sm::Suite;
 use rekam_encoder::vcard::{
     self, CardConfig, CardFaults, VirtualCard, VirtualSam, VpcdEnd, connect_vpcd, serve_connection,
 };
@@ -51,6 +52,10 @@ pub struct CardArgs {
     /// The issuer master key in hex (16 bytes; default: the test-only development key).
     #[arg(long, value_parser = parse_key)]
     pub master_key: Option<[u8; 16]>,
+    /// The secure messaging suites the card has keys for, comma-separated: 3des, aes
+    /// (default both; the station takes the strongest it shares with its SAM).
+    #[arg(long, value_delimiter = ',', value_parser = parse_suite, default_values = ["3des", "aes"])]
+    pub suites: Vec<Suite>,
     /// EEPROM bytes for files (each file costs its size plus 32).
     #[arg(long, default_value_t = 8192)]
     pub capacity: usize,
@@ -91,6 +96,18 @@ pub struct SamArgs {
     /// The issuer master key in hex (16 bytes; default: the test-only development key).
     #[arg(long, value_parser = parse_key)]
     pub master_key: Option<[u8; 16]>,
+    /// The suites the SAM has keys for, comma-separated: 3des, aes (default both).
+    #[arg(long, value_delimiter = ',', value_parser = parse_suite, default_values = ["3des", "aes"])]
+    pub suites: Vec<Suite>,
+}
+
+/// `3des` or `aes` into a suite.
+fn parse_suite(text: &str) -> Result<Suite, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "3des" | "tdes" => Ok(Suite::Tdes),
+        "aes" | "aes128" | "aes-128" => Ok(Suite::Aes128),
+        _ => Err(format!("{text:?}: the suites are 3des and aes")),
+    }
 }
 
 fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
@@ -156,6 +173,8 @@ fn card_setup(args: &CardArgs) -> anyhow::Result<(CardConfig, CardFaults)> {
     if let Some(key) = args.master_key {
         config.master_key = key;
     }
+    config.suites = args.suites.clone();
+    config.suites.dedup();
     if args.short_only {
         config = config.short_only();
     } else if let Some(n) = args.max_apdu {
@@ -205,7 +224,10 @@ pub fn run_card(args: CardArgs) -> anyhow::Result<()> {
 
 /// `rekam-sim sam`.
 pub fn run_sam(args: SamArgs) -> anyhow::Result<()> {
-    let mut sam = VirtualSam::new(args.master_key.unwrap_or(vcard::DEV_MASTER_KEY));
+    let mut sam = VirtualSam::with_suites(
+        args.master_key.unwrap_or(vcard::DEV_MASTER_KEY),
+        &args.suites,
+    );
     let stop = AtomicBool::new(false);
     let stream = connect_vpcd(args.vpcd, vcard::vpcd::CONNECT_TIMEOUT, &stop)
         .with_context(|| format!("--vpcd {}", args.vpcd))?;
@@ -293,6 +315,10 @@ mod tests {
                 slow: Some(Duration::from_millis(20)),
             }
         );
+
+        let (config, _) = parse(&["--suites", "3des"]).unwrap();
+        assert_eq!(config.suites, vec![Suite::Tdes]);
+        assert!(parse(&["--suites", "des"]).is_err());
 
         let (config, _) = parse(&["--max-apdu", "4000"]).unwrap();
         assert_eq!(

@@ -144,6 +144,8 @@ pub fn event(e: &core::DeviceEvent, device: Option<&core::AnyDevice>) -> pb::Dev
         core::DeviceEventKind::Attached => pb::DeviceEventKind::Attached,
         core::DeviceEventKind::Detached => pb::DeviceEventKind::Detached,
         core::DeviceEventKind::StateChanged => pb::DeviceEventKind::StateChanged,
+        core::DeviceEventKind::CardInserted => pb::DeviceEventKind::CardInserted,
+        core::DeviceEventKind::CardRemoved => pb::DeviceEventKind::CardRemoved,
     };
     pb::DeviceEvent {
         event_time: Some(timestamp(e.at)),

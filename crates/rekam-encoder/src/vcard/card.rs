@@ -7,7 +7,7 @@ use rekam_iso7816::{Command, Response, StatusWord};
 
 use super::{CardFaults, DEV_MASTER_KEY, LDS1_AID, sw_bytes};
 use crate::atr::contactless_atr;
-use crate::sm::{self, CardKeys, SmCard, SmError};
+use crate::sm::{self, CardKeys, SmCard, SmError, Suite};
 
 /// EEPROM bytes each file costs on top of its contents (its header).
 pub const FILE_OVERHEAD: usize = 32;
@@ -23,6 +23,9 @@ pub struct CardConfig {
     /// The issuer master key the card's own keys are derived from
     /// ([`crate::sm::derive_card_keys`] with the UID), as the card maker does.
     pub master_key: [u8; 16],
+    /// The suites the card has keys for, listed in its FCI (SELECT with P2 = 00) and
+    /// accepted in P1 of MUTUAL AUTHENTICATE.
+    pub suites: Vec<Suite>,
     /// EEPROM bytes for files: each file costs its size plus [`FILE_OVERHEAD`].
     pub capacity: usize,
     /// The most command data the card takes in one APDU (capped at 255 on a short-only
@@ -47,11 +50,13 @@ pub struct CardConfig {
 
 impl Default for CardConfig {
     /// A blank secure card with extended length: UID 04 52 4B 4D 00 00 01, the
-    /// [`DEV_MASTER_KEY`], 8 KiB of EEPROM, 1024 bytes of command and response data.
+    /// [`DEV_MASTER_KEY`], 3DES and AES-128 keys, 8 KiB of EEPROM, 1024 bytes of command and
+    /// response data.
     fn default() -> Self {
         CardConfig {
             uid: vec![0x04, 0x52, 0x4B, 0x4D, 0x00, 0x00, 0x01],
             master_key: DEV_MASTER_KEY,
+            suites: Suite::ALL.to_vec(),
             capacity: 8192,
             max_command_data: 1024,
             max_response_data: 1024,
@@ -69,6 +74,12 @@ impl CardConfig {
         self.extended = false;
         self.max_command_data = 255;
         self.max_response_data = 256;
+        self
+    }
+
+    /// The same card with keys for `suites` only (an older card: 3DES alone).
+    pub fn with_suites(mut self, suites: &[Suite]) -> Self {
+        self.suites = suites.to_vec();
         self
     }
 }
@@ -120,7 +131,7 @@ impl Reply {
 #[derive(Debug)]
 pub struct VirtualCard {
     config: CardConfig,
-    keys: CardKeys,
+    keys: Vec<CardKeys>,
     files: BTreeMap<u16, Vec<u8>>,
     faults: CardFaults,
     df: Df,
@@ -135,7 +146,11 @@ impl VirtualCard {
     /// A card as the card maker delivers it: keys derived from the master key and UID,
     /// the preloaded EFs, nothing selected.
     pub fn new(config: CardConfig) -> Self {
-        let keys = sm::derive_card_keys(&config.master_key, &config.uid);
+        let keys = config
+            .suites
+            .iter()
+            .map(|&suite| sm::derive_card_keys(suite, &config.master_key, &config.uid))
+            .collect();
         let files = config.preloaded.iter().cloned().collect();
         VirtualCard {
             config,
@@ -309,7 +324,7 @@ impl VirtualCard {
                 return sw_bytes(0x6982);
             }
         }
-        self.execute(cmd, false).into_bytes()
+        self.execute(cmd, None).into_bytes()
     }
 
     /// A command under secure messaging.
@@ -331,7 +346,7 @@ impl VirtualCard {
         };
         let ends_session = matches!((plain.ins, plain.p1), (0xA4, 0x04) | (0xA4, 0x00))
             || matches!(plain.ins, 0x84 | 0x82);
-        let reply = self.execute(plain, true);
+        let reply = self.execute(plain, Some(session.suite()));
         let wrapped = session.wrap_response(&Response {
             data: reply.data,
             sw: StatusWord(reply.sw),
@@ -345,7 +360,7 @@ impl VirtualCard {
     }
 
     /// Gathers command chains, then runs the command.
-    fn execute(&mut self, mut cmd: Command, in_sm: bool) -> Reply {
+    fn execute(&mut self, mut cmd: Command, suite: Option<Suite>) -> Reply {
         let header = (cmd.ins, cmd.p1, cmd.p2);
         if cmd.cla & 0x10 != 0 {
             if !matches!(cmd.ins, 0xD6 | 0xE0) {
@@ -382,14 +397,14 @@ impl VirtualCard {
             0x82 => self.mutual_authenticate(&cmd),
             0xE0 => self.create_file(&cmd),
             0xD6 => self.update_binary(&cmd),
-            0xB0 => self.read_binary(&cmd, in_sm),
+            0xB0 => self.read_binary(&cmd, suite),
             _ => Reply::sw(0x6D00),
         }
     }
 
     fn select(&mut self, cmd: &Command) -> Reply {
-        // P2 0C: no answer data; 04: the file control parameters (an EF's size); 00 is
-        // taken as 0C.
+        // P2 0C: no answer data; 04: the file control parameters (an EF's size); 00: the
+        // FCI (the application's name and its authentication suites; an EF's FCP).
         if !matches!(cmd.p2, 0x0C | 0x00 | 0x04) {
             return Reply::sw(0x6A86);
         }
@@ -401,7 +416,18 @@ impl VirtualCard {
                 self.df = Df::App;
                 self.current_ef = None;
                 self.challenge = None;
-                Reply::sw(if self.config.locked { 0x6283 } else { 0x9000 })
+                let sw = if self.config.locked { 0x6283 } else { 0x9000 };
+                let data = if cmd.p2 == 0x00 {
+                    let suites: &[Suite] = if self.config.secure {
+                        &self.config.suites
+                    } else {
+                        &[]
+                    };
+                    sm::fci(&LDS1_AID, suites)
+                } else {
+                    Vec::new()
+                };
+                Reply { data, sw }
             }
             0x00 => {
                 if !(cmd.data.is_empty() || cmd.data == [0x3F, 0x00]) {
@@ -421,7 +447,7 @@ impl VirtualCard {
                     && let Some(file) = self.files.get(&fid)
                 {
                     self.current_ef = Some(fid);
-                    if cmd.p2 != 0x04 {
+                    if cmd.p2 == 0x0C {
                         return Reply::sw(0x9000);
                     }
                     // 62 { 80 size, 82 01 (transparent EF), 83 FID }
@@ -454,9 +480,13 @@ impl VirtualCard {
         if !self.config.secure {
             return Reply::sw(0x6D00);
         }
-        if (cmd.p1, cmd.p2) != (0, 0) {
+        // P1: the suite's mechanism reference (00 or 01 3DES, 02 AES-128); one the card
+        // has no keys for is refused.
+        let keys = Suite::from_reference(cmd.p1)
+            .and_then(|suite| self.keys.iter().find(|k| k.suite == suite));
+        let (Some(keys), 0) = (keys, cmd.p2) else {
             return Reply::sw(0x6A86);
-        }
+        };
         // The challenge serves one attempt.
         let Some(rnd_icc) = self.challenge.take() else {
             return Reply::sw(0x6985);
@@ -465,7 +495,7 @@ impl VirtualCard {
             return Reply::sw(0x6700);
         }
         let k_icc: [u8; 16] = rand::random();
-        match sm::icc_authenticate(&self.keys, rnd_icc, k_icc, &cmd.data) {
+        match sm::icc_authenticate(keys, rnd_icc, k_icc, &cmd.data) {
             Ok((answer, keys)) => {
                 self.session = Some(SmCard::new(keys));
                 Reply::ok(answer.to_vec())
@@ -561,7 +591,7 @@ impl VirtualCard {
         Reply::sw(0x9000)
     }
 
-    fn read_binary(&self, cmd: &Command, in_sm: bool) -> Reply {
+    fn read_binary(&self, cmd: &Command, suite: Option<Suite>) -> Reply {
         let (fid, offset) = match self.binary_target(cmd) {
             Ok(target) => target,
             Err(reply) => return reply,
@@ -575,10 +605,9 @@ impl VirtualCard {
         if offset >= file.len() {
             return Reply::sw(0x6B00);
         }
-        let cap = if in_sm {
-            sm::max_plain_response(self.max_response_data())
-        } else {
-            self.max_response_data()
+        let cap = match suite {
+            Some(suite) => sm::max_plain_response(suite, self.max_response_data()),
+            None => self.max_response_data(),
         };
         let left = file.len() - offset;
         let n = asked.min(left).min(cap);

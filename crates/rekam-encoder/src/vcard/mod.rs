@@ -4,8 +4,9 @@
 //!
 //! Both are pure command processors: [`VirtualCard::process`] and
 //! [`VirtualSam::process`] take a command APDU and return the response APDU, following
-//! the card protocol of rekam issue 17 (blank card with an ICAO LDS1 application,
-//! BAC-style mutual authentication, secure messaging per [`crate::sm`], CREATE FILE /
+//! the card protocol of rekam issue 17 (blank card with an ICAO LDS1 application whose FCI
+//! lists the suites it has keys for, BAC-style mutual authentication in 3DES or AES-128
+//! chosen by P1, secure messaging per [`crate::sm`], CREATE FILE /
 //! UPDATE BINARY / READ BINARY, chaining, short-only or extended length; the SAM derives
 //! the card keys and runs the station's half of the authentication without revealing
 //! them). The [`vpcd`] module connects either one to vpcd over TCP: [`serve_vpcd`] in

@@ -5,19 +5,22 @@ use rekam_iso7816::Command;
 
 use super::sw_bytes;
 use crate::atr::contactless_atr;
-use crate::sm::{self, IfdAuth};
+use crate::sm::{self, IfdAuth, Suite};
 
 /// The SAM application's AID: `F0` and ASCII `rekamSA`.
 pub const SAM_AID: [u8; 8] = [0xF0, 0x72, 0x65, 0x6B, 0x61, 0x6D, 0x53, 0x41];
 
 /// The virtual SAM (see the card protocol in [`crate::vcard`]):
-/// `00 A4 04 0C 08 <SAM_AID>` selects it; `80 A0 00 00 <UID ‖ RND.ICC> 28` (AUTH INIT)
-/// returns `E_IFD ‖ M_IFD` for that card; `80 A2 00 00 28 <E_ICC ‖ M_ICC> 28` (AUTH
-/// FINISH) checks the card's answer and returns `KSenc ‖ KSmac ‖ SSC`. Without a preceding
-/// INIT, FINISH answers 6985; a wrong card answer 6300. Power and reset forget a pending
-/// INIT and the selection.
+/// `00 A4 04 0C 08 <SAM_AID>` selects it (P2 = 00: its FCI lists the suites it has, see
+/// [`sm::fci`]); `80 A0 ref 00 <UID ‖ RND.ICC> 28` (AUTH INIT, P1 the suite's mechanism
+/// reference) returns `E_IFD ‖ M_IFD` for that card; `80 A2 00 00 28 <E_ICC ‖ M_ICC> 00`
+/// (AUTH FINISH) checks the card's answer and returns `KSenc ‖ KSmac ‖ SSC` (40 bytes for
+/// 3DES, 48 for AES). Without a preceding INIT, FINISH answers 6985; a wrong card answer
+/// 6300; a suite the SAM lacks 6A86. Power and reset forget a pending INIT and the
+/// selection.
 pub struct VirtualSam {
     master: [u8; 16],
+    suites: Vec<Suite>,
     selected: bool,
     pending: Option<IfdAuth>,
     apdu_count: u64,
@@ -40,10 +43,16 @@ impl std::fmt::Debug for VirtualSam {
 }
 
 impl VirtualSam {
-    /// A SAM holding this issuer master key.
+    /// A SAM holding this issuer master key, for 3DES and AES-128.
     pub fn new(master_key: [u8; 16]) -> Self {
+        VirtualSam::with_suites(master_key, &Suite::ALL)
+    }
+
+    /// A SAM holding this issuer master key for `suites` only.
+    pub fn with_suites(master_key: [u8; 16], suites: &[Suite]) -> Self {
         VirtualSam {
             master: master_key,
+            suites: suites.to_vec(),
             selected: false,
             pending: None,
             apdu_count: 0,
@@ -88,16 +97,26 @@ impl VirtualSam {
         }
         self.pending = None;
         self.selected = cmd.data == SAM_AID;
-        sw_bytes(if self.selected { 0x9000 } else { 0x6A82 })
+        if !self.selected {
+            return sw_bytes(0x6A82);
+        }
+        let mut out = if cmd.p2 == 0x00 {
+            sm::fci(&SAM_AID, &self.suites)
+        } else {
+            Vec::new()
+        };
+        out.extend_from_slice(&sw_bytes(0x9000));
+        out
     }
 
     fn auth_init(&mut self, cmd: &Command) -> Vec<u8> {
         if !self.selected {
             return sw_bytes(0x6985);
         }
-        if (cmd.p1, cmd.p2) != (0, 0) {
+        let suite = Suite::from_reference(cmd.p1).filter(|s| self.suites.contains(s));
+        let (Some(suite), 0) = (suite, cmd.p2) else {
             return sw_bytes(0x6A86);
-        }
+        };
         self.pending = None;
         // UID (4 to 10 bytes) then RND.ICC (8).
         let len = cmd.data.len();
@@ -107,7 +126,7 @@ impl VirtualSam {
         let (uid, rnd) = cmd.data.split_at(len - 8);
         let mut rnd_icc = [0u8; 8];
         rnd_icc.copy_from_slice(rnd);
-        let keys = sm::derive_card_keys(&self.master, uid);
+        let keys = sm::derive_card_keys(suite, &self.master, uid);
         let (auth, data) = IfdAuth::begin(&keys, rnd_icc, rand::random(), rand::random());
         self.pending = Some(auth);
         let mut out = data.to_vec();
@@ -130,7 +149,7 @@ impl VirtualSam {
         }
         match auth.finish(&cmd.data) {
             Ok(keys) => {
-                let mut out = keys.to_bytes().to_vec();
+                let mut out = keys.to_bytes();
                 out.extend_from_slice(&sw_bytes(0x9000));
                 out
             }

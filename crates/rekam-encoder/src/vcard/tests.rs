@@ -4,10 +4,10 @@
 #![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
-use rekam_iso7816::{Command, Response, StatusWord};
+use rekam_iso7816::{Command, Response, StatusWord, tlv};
 
 use super::*;
-use crate::sm::{self, IfdAuth, SessionKeys, SmHost};
+use crate::sm::{self, IfdAuth, SessionKeys, SmHost, Suite};
 
 /// Sends a command to anything with a `process`, in short form unless it needs extended.
 fn send(process: &mut dyn FnMut(&[u8]) -> Vec<u8>, cmd: &Command) -> Response {
@@ -43,7 +43,11 @@ fn get_challenge() -> Command {
 }
 
 fn mutual_auth(data: Vec<u8>) -> Command {
-    Command::new(0x00, 0x82, 0x00, 0x00)
+    mutual_auth_in(Suite::Tdes, data)
+}
+
+fn mutual_auth_in(suite: Suite, data: Vec<u8>) -> Command {
+    Command::new(0x00, 0x82, suite.reference(), 0x00)
         .with_data(data)
         .with_le(0x28)
 }
@@ -80,6 +84,15 @@ fn select_ef(fid: u16) -> Command {
 /// FINISH. Returns the card's answer to MUTUAL AUTHENTICATE and, when the SAM accepted it,
 /// the secure messaging session.
 fn authenticate_with_sam(card: &mut VirtualCard, sam: &mut VirtualSam) -> (u16, Option<SmHost>) {
+    authenticate_in(Suite::Aes128, card, sam)
+}
+
+/// [`authenticate_with_sam`] in `suite`.
+fn authenticate_in(
+    suite: Suite,
+    card: &mut VirtualCard,
+    sam: &mut VirtualSam,
+) -> (u16, Option<SmHost>) {
     let selected = to_card(card, &select_app());
     assert!(matches!(sw(&selected), 0x9000 | 0x6283));
     let uid = to_card(card, &Command::new(0xFF, 0xCA, 0x00, 0x00).with_le(256));
@@ -96,13 +109,13 @@ fn authenticate_with_sam(card: &mut VirtualCard, sam: &mut VirtualSam) -> (u16, 
     init.extend_from_slice(&challenge.data);
     let e_ifd = to_sam(
         sam,
-        &Command::new(0x80, 0xA0, 0x00, 0x00)
+        &Command::new(0x80, 0xA0, suite.reference(), 0x00)
             .with_data(init)
             .with_le(0x28),
     );
     assert_eq!((sw(&e_ifd), e_ifd.data.len()), (0x9000, 40));
 
-    let answer = to_card(card, &mutual_auth(e_ifd.data));
+    let answer = to_card(card, &mutual_auth_in(suite, e_ifd.data));
     if sw(&answer) != 0x9000 {
         return (sw(&answer), None);
     }
@@ -110,10 +123,10 @@ fn authenticate_with_sam(card: &mut VirtualCard, sam: &mut VirtualSam) -> (u16, 
         sam,
         &Command::new(0x80, 0xA2, 0x00, 0x00)
             .with_data(answer.data)
-            .with_le(0x28),
+            .with_le(256),
     );
     assert_eq!(sw(&keys), 0x9000);
-    let keys = SessionKeys::from_bytes(&keys.data).unwrap();
+    let keys = SessionKeys::from_bytes(suite, &keys.data).unwrap();
     (0x9000, Some(SmHost::new(keys)))
 }
 
@@ -121,7 +134,7 @@ fn authenticate_with_sam(card: &mut VirtualCard, sam: &mut VirtualSam) -> (u16, 
 fn write_ef(card: &mut VirtualCard, host: &mut SmHost, fid: u16, data: &[u8]) {
     let r = sm_send(card, host, &create(fid, data.len() as u16));
     assert_eq!(sw(&r), 0x9000);
-    let chunk = sm::max_plain_data(card.max_command_data());
+    let chunk = sm::max_plain_data(host.suite(), card.max_command_data());
     for (i, part) in data.chunks(chunk).enumerate() {
         let r = sm_send(card, host, &update(i * chunk, part));
         assert_eq!(sw(&r), 0x9000, "chunk {i}");
@@ -153,12 +166,17 @@ fn sample(len: usize) -> Vec<u8> {
 
 #[test]
 fn secure_personalisation_through_the_sam() {
-    for config in [CardConfig::default(), CardConfig::default().short_only()] {
+    let configs = [CardConfig::default(), CardConfig::default().short_only()];
+    for (config, suite) in configs
+        .iter()
+        .flat_map(|c| Suite::ALL.map(|s| (c.clone(), s)))
+    {
         let mut card = VirtualCard::new(config.clone());
         let mut sam = VirtualSam::new(DEV_MASTER_KEY);
-        let (status, host) = authenticate_with_sam(&mut card, &mut sam);
+        let (status, host) = authenticate_in(suite, &mut card, &mut sam);
         assert_eq!(status, 0x9000);
         let mut host = host.unwrap();
+        assert_eq!(host.suite(), suite);
         assert!(card.authenticated());
 
         let com = sample(23);
@@ -179,7 +197,7 @@ fn secure_personalisation_through_the_sam() {
 fn the_station_can_authenticate_without_a_sam() {
     // The station holding the card keys itself (IfdAuth directly).
     let config = CardConfig::default();
-    let keys = sm::derive_card_keys(&config.master_key, &config.uid);
+    let keys = sm::derive_card_keys(Suite::Tdes, &config.master_key, &config.uid);
     let mut card = VirtualCard::new(config);
     assert_eq!(sw(&to_card(&mut card, &select_app())), 0x9000);
     let rnd_icc: [u8; 8] = to_card(&mut card, &get_challenge())
@@ -208,6 +226,7 @@ fn wrong_keys_are_refused_before_anything_is_written() {
     // session.
     assert_eq!(sw(&to_card(&mut card, &create(0x011E, 10))), 0x6982);
     let mut guess = SmHost::new(SessionKeys {
+        suite: Suite::Aes128,
         ks_enc: [1; 16],
         ks_mac: [2; 16],
         ssc: 0,
@@ -385,6 +404,7 @@ fn read_and_update_at_the_end_of_a_file() {
     // Plain profile: no authentication, no secure messaging.
     assert_eq!(sw(&to_card(&mut card, &mutual_auth(vec![0; 40]))), 0x6D00);
     let mut host = SmHost::new(SessionKeys {
+        suite: Suite::Tdes,
         ks_enc: [1; 16],
         ks_mac: [2; 16],
         ssc: 0,
@@ -542,7 +562,7 @@ fn the_sam_checks_its_sequence() {
 fn the_sam_never_hands_out_the_card_keys() {
     // The card's keys appear in no answer of the SAM (only session keys do).
     let config = CardConfig::default();
-    let keys = sm::derive_card_keys(&config.master_key, &config.uid);
+    let keys = sm::derive_card_keys(Suite::Tdes, &config.master_key, &config.uid);
     let mut card = VirtualCard::new(config);
     let mut sam = VirtualSam::new(DEV_MASTER_KEY);
     let mut answers = Vec::new();
@@ -568,7 +588,7 @@ fn the_sam_never_hands_out_the_card_keys() {
         &mut record,
         &Command::new(0x80, 0xA2, 0, 0)
             .with_data(answer.data)
-            .with_le(0x28),
+            .with_le(256),
     );
     assert_eq!(sw(&session), 0x9000);
     for secret in [&keys.k_enc[..], &keys.k_mac[..], &DEV_MASTER_KEY[..]] {
@@ -648,4 +668,80 @@ proptest! {
         let r = card.process(&cmd.to_bytes(true).unwrap());
         prop_assert!(r.len() >= 2);
     }
+}
+
+#[test]
+fn the_fci_lists_the_suites_and_authentication_takes_one_of_them() {
+    let select_fci = |aid: &[u8]| {
+        Command::new(0x00, 0xA4, 0x04, 0x00)
+            .with_data(aid.to_vec())
+            .with_le(256)
+    };
+    // A card with both keys lists both; an older one 3DES alone; a plain card none.
+    let mut card = VirtualCard::new(CardConfig::default());
+    let fci = to_card(&mut card, &select_fci(&LDS1_AID));
+    assert_eq!(sw(&fci), 0x9000);
+    assert_eq!(sm::fci_suites(&fci.data), Suite::ALL.to_vec());
+    assert_eq!(fci.data, sm::fci(&LDS1_AID, &Suite::ALL));
+    let old = CardConfig::default().with_suites(&[Suite::Tdes]);
+    let mut old_card = VirtualCard::new(old.clone());
+    let fci = to_card(&mut old_card, &select_fci(&LDS1_AID));
+    assert_eq!(sm::fci_suites(&fci.data), vec![Suite::Tdes]);
+    let mut plain = VirtualCard::new(CardConfig {
+        secure: false,
+        ..CardConfig::default()
+    });
+    let fci = to_card(&mut plain, &select_fci(&LDS1_AID));
+    assert_eq!(sw(&fci), 0x9000);
+    assert!(tlv::find_path(&fci.data, &[0x6F, 0xAC]).unwrap().is_none());
+    // P2 0C: no data.
+    assert_eq!(to_card(&mut card, &select_app()), Response::ok(Vec::new()));
+
+    // AES asked of a card with 3DES keys only: refused (6A86), nothing authenticated.
+    let mut sam = VirtualSam::new(DEV_MASTER_KEY);
+    let (status, host) = authenticate_in(Suite::Aes128, &mut old_card, &mut sam);
+    assert_eq!((status, host.is_none()), (0x6A86, true));
+    assert!(!old_card.authenticated());
+    // 3DES works on it.
+    let mut old_card = VirtualCard::new(old);
+    let (status, host) = authenticate_in(Suite::Tdes, &mut old_card, &mut sam);
+    assert_eq!((status, host.unwrap().suite()), (0x9000, Suite::Tdes));
+    // An unknown mechanism reference: 6A86.
+    to_card(&mut card, &select_app());
+    to_card(&mut card, &get_challenge());
+    let unknown = Command::new(0x00, 0x82, 0x07, 0x00)
+        .with_data(vec![0; 40])
+        .with_le(40);
+    assert_eq!(sw(&to_card(&mut card, &unknown)), 0x6A86);
+
+    // The SAM lists its suites too, and refuses an AUTH INIT in one it lacks.
+    let mut old_sam = VirtualSam::with_suites(DEV_MASTER_KEY, &[Suite::Tdes]);
+    let fci = to_sam(&mut old_sam, &select_fci(&SAM_AID));
+    assert_eq!(sm::fci_suites(&fci.data), vec![Suite::Tdes]);
+    let fci = to_sam(&mut sam, &select_fci(&SAM_AID));
+    assert_eq!(sm::fci_suites(&fci.data), Suite::ALL.to_vec());
+    let init = Command::new(0x80, 0xA0, Suite::Aes128.reference(), 0x00)
+        .with_data(vec![4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14])
+        .with_le(40);
+    assert_eq!(sw(&to_sam(&mut old_sam, &init)), 0x6A86);
+    assert_eq!(sw(&to_sam(&mut sam, &init)), 0x9000);
+}
+
+#[test]
+fn aes_session_keys_are_48_bytes_and_differ_from_3des() {
+    let config = CardConfig::default();
+    let tdes = sm::derive_card_keys(Suite::Tdes, &config.master_key, &config.uid);
+    let aes = sm::derive_card_keys(Suite::Aes128, &config.master_key, &config.uid);
+    // The same seed: AES keys are the 3DES keys without the parity adjustment.
+    assert_ne!(tdes.k_enc, aes.k_enc);
+    for (t, a) in tdes.k_enc.iter().zip(&aes.k_enc) {
+        assert_eq!(t & 0xFE, a & 0xFE);
+    }
+    let mut card = VirtualCard::new(config);
+    let mut sam = VirtualSam::new(DEV_MASTER_KEY);
+    let host = authenticate_in(Suite::Aes128, &mut card, &mut sam)
+        .1
+        .unwrap();
+    // The SSC starts from the challenges' low halves, in a 128-bit counter.
+    assert!(host.ssc() < 1 << 64);
 }
