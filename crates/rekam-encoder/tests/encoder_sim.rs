@@ -349,7 +349,9 @@ async fn self_test_checks() {
 #[tokio::test]
 async fn the_card_watch_follows_the_card_in_the_field() {
     let e = EncoderSim::new("encoder0", 3, Timing::INSTANT);
-    let mut card = e.watch_card().expect("an encoder tells whether a card is there");
+    let mut card = e
+        .watch_card()
+        .expect("an encoder tells whether a card is there");
     assert!(*card.borrow_and_update());
     // no_card takes it out, clearing puts it back; the state stays ready.
     sim(&e).inject("no_card").unwrap();
