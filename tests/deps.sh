@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages rekam needs, when missing (apt-get; sudo when not root).
-#   tests/deps.sh --build   what building needs: libpcsclite-dev (the PC/SC encoder driver
-#                           links libpcsclite) and pkg-config
+#   tests/deps.sh --build   what building and running need: libpcsclite-dev (the PC/SC
+#                           encoder driver links libpcsclite), pkg-config, and
+#                           fonts-liberation2 (the card renderer's fonts)
 #   tests/deps.sh           that, and what the tests need: python3-venv (the grpcio client
 #                           test), nats-server (the outbox), pcscd + vsmartcard-vpcd (a
 #                           private pcscd with virtual readers for the chip encoder tests),
@@ -9,11 +10,13 @@
 set -euo pipefail
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in pkg-config libpcsclite-dev; do have_pkg "$p" || need+=("$p"); done
+for p in pkg-config libpcsclite-dev fonts-liberation2; do have_pkg "$p" || need+=("$p"); done
 if [ "${1:-}" != "--build" ]; then
     python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
     command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
     for p in pcscd vsmartcard-vpcd; do have_pkg "$p" || need+=("$p"); done
+    # ippeveprinter (the IPP card printer driver's tests) and the DNS-SD it needs to start
+    for p in cups-ipp-utils avahi-daemon dbus; do have_pkg "$p" || need+=("$p"); done
     # openssl checks rekam-chip's security objects and certificates independently
     command -v openssl >/dev/null 2>&1 || need+=(openssl)
 fi
