@@ -6,7 +6,9 @@
 #   tests/deps.sh           that, and what the tests need: python3-venv (the grpcio client
 #                           test), nats-server (the outbox), pcscd + vsmartcard-vpcd (a
 #                           private pcscd with virtual readers for the chip encoder tests),
-#                           openssl (an independent check of the chip's security object)
+#                           openssl (an independent check of the chip's security object),
+#                           cups-ipp-utils + avahi-daemon + dbus (ippeveprinter, the IPP
+#                           printer the IPP driver's tests print to)
 set -euo pipefail
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }

@@ -648,9 +648,15 @@ async fn available_devices_are_listed_per_driver_with_their_selectors() {
         .await
         .unwrap()
         .into_inner();
-    // Five simulators and the PC/SC encoder driver, which lists what pcscd sees (no pcscd
-    // runs for this test: it says so).
-    assert_eq!(all.drivers.len(), 6, "{all:?}");
+    // Five simulators, the PC/SC encoder driver, which lists what pcscd sees (no pcscd
+    // runs for this test: it says so), and the IPP and Evolis printer drivers, which have
+    // no discovery (a printer is named by its address).
+    assert_eq!(all.drivers.len(), 8, "{all:?}");
+    for name in ["ipp", "evolis"] {
+        let p = all.drivers.iter().find(|x| x.driver == name).unwrap();
+        assert_eq!(p.device_class, pb::DeviceClass::CardPrinter as i32);
+        assert!(!p.simulated && p.devices.is_empty(), "{p:?}");
+    }
     let pcsc = all.drivers.iter().find(|x| x.driver == "pcsc").unwrap();
     assert_eq!(pcsc.device_class, pb::DeviceClass::ChipEncoder as i32);
     assert!(!pcsc.simulated);
@@ -694,7 +700,7 @@ async fn available_devices_are_listed_per_driver_with_their_selectors() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(printers.drivers.len(), 1);
+    assert_eq!(printers.drivers.len(), 3);
     assert_eq!(printers.drivers[0].devices[0].selector, "printer:sim");
 
     let err = d
@@ -1003,14 +1009,15 @@ async fn an_unknown_driver_stops_the_daemon_and_names_the_drivers_built_in() {
     let mut config = rekamd::Config::default();
     config.server.listen = String::new();
     config.simulation.prerender = false;
-    config.devices[3].selector = "printer:ipp:ipp://127.0.0.1:631/ipp/print".parse().unwrap();
+    config.devices[3].selector = "printer:cups:Zebra_ZC350".parse().unwrap();
     let err = match rekamd::Daemon::open(config) {
         Ok(_) => panic!("a daemon opened with an unknown driver"),
         Err(e) => format!("{e:#}"),
     };
     assert!(
-        err.contains("printer:ipp:ipp://127.0.0.1:631/ipp/print")
-            && err.contains("driver \"ipp\" is not built in; drivers for printer: sim"),
+        err.contains("printer:cups:Zebra_ZC350")
+            && err
+                .contains("driver \"cups\" is not built in; drivers for printer: sim, ipp, evolis"),
         "{err}"
     );
 }

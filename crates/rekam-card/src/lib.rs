@@ -1,7 +1,7 @@
 //! The KTP-el card as it is printed. A layout is data — a TOML [`Template`] of fields,
 //! fonts, sizes and positions in millimetres, image boxes and colours — and this crate
 //! draws it with an applicant's [`CardData`] at the printer's resolution (300 dpi: ID-1's
-//! 85.60 x 53.98 mm are 1011 x 638 pixels) into the panels a dye-sublimation ribbon needs:
+//! 85.60 x 53.98 mm are 1012 x 638 pixels) into the panels a dye-sublimation ribbon needs:
 //! the colour image for the yellow, magenta and cyan panels, the black resin panel (text,
 //! lines, the NIK and the signature, so that they print sharp) and the overlay, plus a
 //! PNG preview for the front-end ([`Side`]).

@@ -71,16 +71,16 @@ fn pixel_box(x: f32, y: f32, w: f32, h: f32, dpi: u32, size: (u32, u32)) -> (u32
     (x0, y0, x1.saturating_sub(x0), y1.saturating_sub(y0))
 }
 
-/// Renders `template` with `data` at `dpi` (300 for the card printers rekam drives:
-/// ID-1 is then 1011 x 638).
+/// Renders `template` with `data` at `dpi` (300 for the card printers rekam drives: ID-1
+/// is then 1012 x 638, the card printers' page, each side rounded up to a whole pixel).
 pub fn render(
     template: &Template,
     data: &CardData,
     fonts: &Fonts,
     dpi: u32,
 ) -> Result<Side, CardError> {
-    let width = px(template.width_mm, dpi).round() as u32;
-    let height = px(template.height_mm, dpi).round() as u32;
+    let width = px(template.width_mm, dpi).ceil() as u32;
+    let height = px(template.height_mm, dpi).ceil() as u32;
     let ground = parse_colour(&template.background)?;
     let mut side = Side {
         colour: RgbImage::from_pixel(width, height, Rgb(ground)),

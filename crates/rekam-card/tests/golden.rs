@@ -108,13 +108,13 @@ fn the_ktp_templates_render_as_the_golden_images() {
     let data = sample();
     let side = render(&front, &data, &f, DPI).unwrap();
     // ID-1 at 300 dpi.
-    assert_eq!(side.colour.dimensions(), (1011, 638));
+    assert_eq!(side.colour.dimensions(), (1012, 638));
     check(&side, "ktp-front.png");
     let back_side = render(&back, &data, &f, DPI).unwrap();
     check(&back_side, "ktp-back.png");
 
     // Text and the signature are black resin only: the colour panel has no black text.
-    let k_share = side.k.pixels().filter(|p| p[0] != 0).count() as f64 / (1011.0 * 638.0);
+    let k_share = side.k.pixels().filter(|p| p[0] != 0).count() as f64 / (1012.0 * 638.0);
     assert!(
         k_share > 0.03 && k_share < 0.25,
         "resin on {:.1} %",

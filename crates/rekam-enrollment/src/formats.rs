@@ -5,7 +5,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use image::{ImageEncoder, Rgb, RgbImage};
+use image::ImageEncoder;
 use rekam_biometrics::ansi_nist::{
     Date, Demographics, FaceImage as NistFace, FingerSegment, FingerprintImage, NistQuality,
     SignatureImage, Transaction, TransactionHeader, sap,
@@ -646,61 +646,6 @@ pub fn dg2(jpeg: &[u8]) -> Result<Vec<u8>, EnrollmentError> {
     Ok(encode(0x75, &encode(0x7F61, &group)))
 }
 
-/// The card's front and back as PNGs (CR-80 at 300 dpi, 1012 x 638): a provisional
-/// layout with the photo, colour bands and the NIK as a machine-readable bar pattern;
-/// the KTP-el template with its printed text is later work (card printing issue).
-pub fn card_images(e: &Enrollment) -> Result<(Vec<u8>, Vec<u8>), EnrollmentError> {
-    let (w, h) = (1012u32, 638u32);
-    let mut front = RgbImage::from_pixel(w, h, Rgb([214, 232, 248]));
-    for y in 0..70 {
-        for x in 0..w {
-            front.put_pixel(x, y, Rgb([24, 78, 160]));
-        }
-    }
-    if let Some(face) = &e.recording.face {
-        let photo = image::load_from_memory(&face.portrait_jpeg)
-            .map_err(|err| EnrollmentError::Format(format!("portrait JPEG: {err}")))?
-            .to_rgb8();
-        image::imageops::overlay(&mut front, &photo, 740, 110);
-    }
-    // The NIK as a bar pattern: one bar per digit, its height telling the digit.
-    for (i, c) in e.applicant.nik.bytes().enumerate() {
-        let digit = u32::from(c.saturating_sub(b'0'));
-        let x0 = 60 + i as u32 * 22;
-        for y in (520 - digit * 8)..540 {
-            for x in x0..x0 + 14 {
-                front.put_pixel(x, y, Rgb([20, 20, 20]));
-            }
-        }
-    }
-    let mut back = RgbImage::from_pixel(w, h, Rgb([240, 244, 250]));
-    if let Some(sig) = &e.recording.signature {
-        let s = image::load_from_memory(&sig.png)
-            .map_err(|err| EnrollmentError::Format(format!("signature PNG: {err}")))?
-            .resize(400, 200, image::imageops::FilterType::Triangle)
-            .to_rgb8();
-        image::imageops::overlay(&mut back, &s, 560, 380);
-    }
-    Ok((png(&front)?, png(&back)?))
-}
-
-fn png(img: &RgbImage) -> Result<Vec<u8>, EnrollmentError> {
-    let mut out = Vec::new();
-    image::codecs::png::PngEncoder::new_with_quality(
-        &mut out,
-        image::codecs::png::CompressionType::Fast,
-        image::codecs::png::FilterType::Adaptive,
-    )
-    .write_image(
-        img.as_raw(),
-        img.width(),
-        img.height(),
-        image::ExtendedColorType::Rgb8,
-    )
-    .map_err(|err| EnrollmentError::Format(format!("PNG: {err}")))?;
-    Ok(out)
-}
-
 /// A recording receipt: the applicant collects the card from the next day.
 pub fn receipt(
     e: &Enrollment,
@@ -753,7 +698,7 @@ mod tests {
     /// shortest length forms (`05`, `81 C8`, `82 12 34`).
     #[test]
     fn dg2_wraps_the_face_record_in_icao_templates() {
-        let img = RgbImage::from_pixel(60, 80, Rgb([120, 110, 100]));
+        let img = image::RgbImage::from_pixel(60, 80, image::Rgb([120, 110, 100]));
         let mut jpeg = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
             .write_image(img.as_raw(), 60, 80, image::ExtendedColorType::Rgb8)

@@ -61,6 +61,7 @@ pub fn verify(
     artefacts: &[(String, Vec<u8>)],
     key: &StationKey,
     chip: &crate::chip::ChipConfig,
+    card: &crate::card::CardLayout,
 ) -> Result<Verification, EnrollmentError> {
     let mut notes = Vec::new();
     let latest = |entry: &ChainEntry| {
@@ -73,7 +74,7 @@ pub fn verify(
     // The card and the chip files as they would be made now, only if the chain has any.
     let has = |k: &str| e.chain.iter().any(|x| x.kind == k);
     let card = if has(kind::CARD) && !e.wiped {
-        Some(formats::card_images(e)?)
+        Some(card.images(e)?)
     } else {
         None
     };

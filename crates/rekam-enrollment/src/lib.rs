@@ -12,6 +12,7 @@
 //! answers; open enrollments are also held in memory, finished ones only on disk.
 
 mod applicant;
+pub mod card;
 pub mod chip;
 pub mod cpu;
 mod delivery;

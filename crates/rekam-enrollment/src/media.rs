@@ -6,7 +6,6 @@ use image::{DynamicImage, GrayImage, ImageEncoder};
 use rekam_core::{FingerPosition, GreyImage};
 
 use crate::error::EnrollmentError;
-use crate::formats;
 use crate::model::Enrollment;
 
 /// Which recorded image.
@@ -105,7 +104,12 @@ fn encode(img: DynamicImage, size: MediaSize, jpeg: bool) -> Result<Media, Enrol
 }
 
 /// One image of an enrollment's recording. CPU-bound: call it off the async runtime.
-pub fn media(e: &Enrollment, kind: MediaKind, size: MediaSize) -> Result<Media, EnrollmentError> {
+pub fn media(
+    e: &Enrollment,
+    kind: MediaKind,
+    size: MediaSize,
+    card: &crate::card::CardLayout,
+) -> Result<Media, EnrollmentError> {
     let r = &e.recording;
     match kind {
         MediaKind::Face | MediaKind::Portrait => {
@@ -162,7 +166,7 @@ pub fn media(e: &Enrollment, kind: MediaKind, size: MediaSize) -> Result<Media, 
             encode(decoded(&s.png, "signature PNG")?, size, false)
         }
         MediaKind::CardFront | MediaKind::CardBack => {
-            let (front, back) = card_preview(e)?;
+            let (front, back) = card_preview(e, card)?;
             let png = if kind == MediaKind::CardFront {
                 front
             } else {
@@ -175,11 +179,14 @@ pub fn media(e: &Enrollment, kind: MediaKind, size: MediaSize) -> Result<Media, 
 
 /// The card's two sides as they would print now (PNG), without touching the printer:
 /// the applicant checks them before a blank is used. Needs the face photo.
-pub fn card_preview(e: &Enrollment) -> Result<(Vec<u8>, Vec<u8>), EnrollmentError> {
+pub fn card_preview(
+    e: &Enrollment,
+    card: &crate::card::CardLayout,
+) -> Result<(Vec<u8>, Vec<u8>), EnrollmentError> {
     if e.recording.face.is_none() {
         return Err(not_recorded(
             "the card needs the face photo: capture it first".into(),
         ));
     }
-    formats::card_images(e)
+    card.images(e)
 }

@@ -70,6 +70,8 @@ pub struct PipelineConfig {
     pub office: String,
     /// The chip profile the encode step writes: capacity, document signer, issuer CA.
     pub chip: crate::chip::ChipConfig,
+    /// The card templates and fonts the print step and the preview use.
+    pub card: Arc<crate::card::CardLayout>,
 }
 
 /// Changes to a step's operation, each counted in its `sequence`, so a watch resumes
@@ -825,13 +827,15 @@ impl Pipeline {
         size: crate::media::MediaSize,
     ) -> Result<crate::media::Media, EnrollmentError> {
         let e = self.full(id)?;
-        blocking(move || crate::media::media(&e, kind, size)).await
+        let card = self.config.card.clone();
+        blocking(move || crate::media::media(&e, kind, size, &card)).await
     }
 
     /// The card's front and back as they would print now (PNG), without a blank.
     pub async fn card_preview(&self, id: &str) -> Result<(Vec<u8>, Vec<u8>), EnrollmentError> {
         let e = self.full(id)?;
-        blocking(move || crate::media::card_preview(&e)).await
+        let card = self.config.card.clone();
+        blocking(move || crate::media::card_preview(&e, &card)).await
     }
 
     /// The running step, if one runs: a receiver of its operation, the pen samples it has
@@ -2241,7 +2245,8 @@ impl Pipeline {
             e.card_uid = None;
             p.device(&printer.info().id);
             let snapshot = e.clone();
-            let (front, back) = blocking(move || formats::card_images(&snapshot)).await?;
+            let card = self.config.card.clone();
+            let (front, back) = blocking(move || card.images(&snapshot)).await?;
             // What goes to the printer is chained and its fields kept for the hand-over.
             p.link(crate::integrity::kind::CARD, "card.front", front.clone());
             p.link(crate::integrity::kind::CARD, "card.back", back.clone());
@@ -2416,6 +2421,7 @@ impl Pipeline {
         let store = self.store.clone();
         let key = self.config.station_key.clone();
         let chip = self.config.chip.clone();
+        let card = self.config.card.clone();
         let id = id.to_string();
         blocking(move || {
             let row = store
@@ -2428,7 +2434,7 @@ impl Pipeline {
             } else {
                 persist::assemble(e, artefacts.clone())?
             };
-            crate::integrity::verify(&whole, &artefacts, &key, &chip)
+            crate::integrity::verify(&whole, &artefacts, &key, &chip, &card)
         })
         .await
     }

@@ -130,6 +130,7 @@ async fn every_artefact_is_chained_and_a_changed_one_is_caught() {
         &store.artefacts(&id).unwrap(),
         &rekam_integrity::StationKey::from_seed([7; 32]),
         &common::chip_config(),
+        &common::card_layout(),
     )
     .unwrap();
     let names: Vec<String> = fake
@@ -150,6 +151,7 @@ async fn every_artefact_is_chained_and_a_changed_one_is_caught() {
         &[],
         &rekam_integrity::StationKey::from_seed([8; 32]),
         &common::chip_config(),
+        &common::card_layout(),
     )
     .unwrap();
     assert!(

@@ -21,6 +21,7 @@
 
 mod card;
 mod datacentre;
+mod evolis;
 mod fault;
 mod siak;
 
@@ -56,6 +57,9 @@ enum Command {
     /// The virtual SAM, served to pcscd through vpcd: derives card keys from the issuer
     /// master key and authenticates cards for the station.
     Sam(card::SamArgs),
+    /// The Evolis card printer with its contactless station, on TCP (escape commands),
+    /// with scriptable faults.
+    Evolis(evolis::EvolisArgs),
 }
 
 /// Options of `rekam-sim datacentre`.
@@ -123,6 +127,7 @@ fn main() -> anyhow::Result<()> {
     match command {
         Command::Datacentre(args) => runtime.block_on(datacentre::run(args)),
         Command::Siak(args) => runtime.block_on(siak::run(args)),
+        Command::Evolis(args) => runtime.block_on(evolis::run(args)),
         Command::Card(_) | Command::Sam(_) => Ok(()),
     }
 }

@@ -89,6 +89,21 @@ pub enum CardAction {
     /// JSON: {"valid","uid","signature_valid","chain_valid","signer_subject",
     /// "data_groups":[{"number","status"}],"report"}.
     Verify,
+    /// Renders an enrollment's card as it would print now, from the station's card
+    /// templates (the officer checks it with the applicant before a blank is used); no
+    /// printer or chip is touched.
+    ///
+    /// JSON: {"front","back","front_bytes","back_bytes"}.
+    Preview {
+        /// The enrollment (its id or "enrollments/ID").
+        id: String,
+        /// Where to write the front (PNG).
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: PathBuf,
+        /// Where to write the back (PNG); not written when omitted.
+        #[arg(long, value_name = "FILE")]
+        back: Option<PathBuf>,
+    },
 }
 
 /// The commands.
@@ -882,6 +897,9 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             None => cmd::encoder::card(&ctx, device).await,
             Some(CardAction::Read { output }) => cmd::encoder::read(&ctx, device, output).await,
             Some(CardAction::Verify) => cmd::encoder::verify(&ctx, device).await,
+            Some(CardAction::Preview { id, output, back }) => {
+                cmd::desk::card_preview(&ctx, &id, &output, back.as_deref()).await
+            }
         },
         Command::Enroll(args) => cmd::enroll::enroll(&ctx, args).await,
         Command::Enrollments(args) => cmd::enroll::enrollments(&ctx, args).await,

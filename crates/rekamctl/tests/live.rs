@@ -40,6 +40,33 @@ async fn devices_enroll_faults_and_print() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["stage"], "HANDED_OVER");
 
+    // The card as it printed: the KTP-el template, front and back, 1012 x 638.
+    let dir = tempfile::tempdir().unwrap();
+    let (front, back) = (dir.path().join("front.png"), dir.path().join("back.png"));
+    let id = v["enrollment"].as_str().unwrap();
+    let out = run(
+        &d,
+        &[
+            "card",
+            "preview",
+            id,
+            "-o",
+            front.to_str().unwrap(),
+            "--back",
+            back.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for side in [&front, &back] {
+        let img = image::open(side).unwrap();
+        assert_eq!((img.width(), img.height()), (1012, 638));
+    }
+
     let out = run(&d, &["fault", "printer0", "ribbon_out"]).await;
     assert!(out.status.success());
     let out = run(&d, &["print", "--test-card"]).await;
@@ -94,8 +121,8 @@ async fn devices_available_lists_each_driver_with_its_selector() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let drivers = v.as_array().unwrap();
-    // Five simulators and the PC/SC encoder driver.
-    assert_eq!(drivers.len(), 6);
+    // Five simulators, the PC/SC encoder driver and the IPP and Evolis printer drivers.
+    assert_eq!(drivers.len(), 8);
     assert!(
         drivers
             .iter()
@@ -103,7 +130,7 @@ async fn devices_available_lists_each_driver_with_its_selector() {
     );
     let printer = drivers
         .iter()
-        .find(|x| x["class"] == "CARD_PRINTER")
+        .find(|x| x["class"] == "CARD_PRINTER" && x["driver"] == "sim")
         .unwrap();
     assert_eq!(printer["driver"], "sim");
     assert_eq!(printer["simulated"], true);

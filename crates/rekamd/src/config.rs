@@ -60,6 +60,8 @@ pub struct Config {
     pub access: AccessConfig,
     /// The chip profile: capacity, document signer, issuer CA.
     pub chip: ChipConfig,
+    /// The printed card: templates and fonts.
+    pub card: CardConfig,
 }
 
 /// The chip profile the encode step writes (`[chip]`).
@@ -79,6 +81,19 @@ pub struct ChipConfig {
     /// are missing, a development issuer is made at first start (with a warning): chips
     /// it signs verify only against it.
     pub issuer_ca: Option<PathBuf>,
+}
+
+/// The printed card (`[card]`): its layout templates and their fonts.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CardConfig {
+    /// The directory of the fonts the templates name. Default
+    /// `/usr/share/fonts/truetype/liberation2` (Debian's fonts-liberation2).
+    pub fonts: Option<PathBuf>,
+    /// The front's template (TOML; see `rekam_card::template`). Default: the KTP-el front.
+    pub front_template: Option<PathBuf>,
+    /// The back's template. Default: the KTP-el back.
+    pub back_template: Option<PathBuf>,
 }
 
 /// Operators and sessions: the operator list is `operators.json` in the state directory
@@ -372,6 +387,7 @@ impl Default for Config {
             datacentre: ServiceConfig::default(),
             store: StoreConfig::default(),
             chip: ChipConfig::default(),
+            card: CardConfig::default(),
             access: AccessConfig::default(),
         }
     }

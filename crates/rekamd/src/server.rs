@@ -41,6 +41,8 @@ pub const DRIVERS: &[&dyn DriverFactory] = &[
     &rekam_camera::CAMERA_SIM_DRIVER,
     &rekam_signature::SIGNATURE_SIM_DRIVER,
     &rekam_printer::PRINTER_SIM_DRIVER,
+    &rekam_ipp::IPP_PRINTER_DRIVER,
+    &rekam_evolis::EVOLIS_PRINTER_DRIVER,
     &rekam_encoder::ENCODER_SIM_DRIVER,
     &rekam_encoder::ENCODER_PCSC_DRIVER,
 ];
@@ -48,6 +50,25 @@ pub const DRIVERS: &[&dyn DriverFactory] = &[
 /// [`DRIVERS`] as a table to look selectors up in.
 pub fn drivers() -> DriverTable<'static> {
     DriverTable::new(DRIVERS)
+}
+
+/// The card templates and fonts of `[card]` (the KTP-el defaults otherwise), checked now so
+/// that a missing font stops the start, not the first print.
+fn load_card(config: &Config) -> anyhow::Result<rekam_enrollment::card::CardLayout> {
+    let fonts = config
+        .card
+        .fonts
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(rekam_card::DEFAULT_FONT_DIR));
+    rekam_enrollment::card::CardLayout::load(
+        &fonts,
+        config.card.front_template.as_deref(),
+        config.card.back_template.as_deref(),
+        config.station.utc_offset(),
+    )
+    .context(
+        "[card]: the card templates and fonts (tests/deps.sh --build installs fonts-liberation2)",
+    )
 }
 
 fn render_signature(
@@ -255,6 +276,7 @@ impl Daemon {
                 station_key: Arc::new(station_key),
                 office: config.station.office.clone(),
                 chip: load_chip(&config)?,
+                card: Arc::new(load_card(&config)?),
             },
             store,
         ));

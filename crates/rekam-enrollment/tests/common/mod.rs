@@ -61,6 +61,7 @@ pub fn pipeline_with_siak(
             station_key: Arc::new(rekam_integrity::StationKey::from_seed([7; 32])),
             office: "Dinas Kependudukan dan Pencatatan Sipil Kota Sorong".into(),
             chip: chip_config(),
+            card: card_layout(),
         },
         store,
     ))
@@ -88,6 +89,14 @@ pub fn applicant(nik: &str) -> Applicant {
         citizenship: Citizenship::Wni,
         blood_type: BloodType::O,
     }
+}
+
+/// The KTP-el card templates with Debian's fonts-liberation2, loaded once.
+pub fn card_layout() -> Arc<rekam_enrollment::card::CardLayout> {
+    static CARD: std::sync::OnceLock<Arc<rekam_enrollment::card::CardLayout>> =
+        std::sync::OnceLock::new();
+    CARD.get_or_init(|| Arc::new(rekam_enrollment::card::CardLayout::ktp().unwrap()))
+        .clone()
 }
 
 /// One development issuer for the whole test process (a CA and a document signer).

@@ -96,6 +96,45 @@ pub async fn receipt(ctx: &Ctx, id: &str, output: &Path, png: bool) -> anyhow::R
     Ok(())
 }
 
+/// `rekamctl card preview ID -o FRONT [--back BACK]`: the card as it would print now.
+pub async fn card_preview(
+    ctx: &Ctx,
+    id: &str,
+    output: &Path,
+    back: Option<&Path>,
+) -> anyhow::Result<()> {
+    let p = EnrollmentServiceClient::new(ctx.channel.clone())
+        .render_card_preview(ctx.req(pb::RenderCardPreviewRequest {
+            name: resource("enrollments", id),
+        }))
+        .await?
+        .into_inner();
+    let write = |path: &Path, data: &[u8]| {
+        std::fs::write(path, data).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))
+    };
+    write(output, &p.front_png)?;
+    if let Some(b) = back {
+        write(b, &p.back_png)?;
+    }
+    if ctx.json {
+        print_json(&json!({
+            "front": output.display().to_string(),
+            "back": back.map(|b| b.display().to_string()),
+            "front_bytes": p.front_png.len(),
+            "back_bytes": p.back_png.len(),
+        }));
+    } else {
+        println!(
+            "card front written to {} ({} bytes){}",
+            output.display(),
+            p.front_png.len(),
+            back.map(|b| format!(", back to {} ({} bytes)", b.display(), p.back_png.len()))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
 /// `rekamctl enrollment open-receipt QR`: the return visit.
 pub async fn open_receipt(ctx: &Ctx, qr: &str) -> anyhow::Result<()> {
     let r = EnrollmentServiceClient::new(ctx.channel.clone())
