@@ -1,7 +1,7 @@
 //! [`EvolisPrinter`]: the [`CardPrinter`] over the escape-command protocol, with the
 //! contactless station's print-and-encode cycle ([`EvolisPrinter::load_card_to_encoder`]).
 
-use std::collections::{HashMap, VecDeque};
+use rekam_printer::jobs::JobBook;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -27,8 +27,6 @@ pub const DRIVER_NAME: &str = "evolis";
 /// A sensor voltage at or above this means "yes": the feeder holds cards, the cover is
 /// closed (an assumption: see the crate docs).
 pub const SENSOR_ON_VOLTS: f32 = 2.5;
-/// How many finished jobs stay watchable.
-const KEEP_FINISHED_JOBS: usize = 128;
 
 /// Time limits and what the printer cannot tell.
 #[derive(Debug, Clone, PartialEq)]
@@ -389,52 +387,6 @@ impl Inner {
 }
 
 // ---------------------------------------------------------------------------------------
-// Jobs
-
-struct Job {
-    status: watch::Sender<PrintJobStatus>,
-}
-
-#[derive(Default)]
-struct Jobs {
-    jobs: HashMap<String, Job>,
-    finished: VecDeque<String>,
-}
-
-impl Jobs {
-    fn is_final(&self, id: &str) -> bool {
-        self.jobs
-            .get(id)
-            .is_none_or(|j| j.status.borrow().state.is_final())
-    }
-
-    fn set(&mut self, id: &str, state: PrintJobState) -> bool {
-        let Some(job) = self.jobs.get(id) else {
-            return false;
-        };
-        let is_final = state.is_final();
-        let moved = job.status.send_if_modified(|s| {
-            if s.state.is_final() || s.state == state {
-                false
-            } else {
-                s.state = state;
-                s.sequence += 1;
-                true
-            }
-        });
-        if moved && is_final {
-            self.finished.push_back(id.to_string());
-            while self.finished.len() > KEEP_FINISHED_JOBS {
-                if let Some(old) = self.finished.pop_front() {
-                    self.jobs.remove(&old);
-                }
-            }
-        }
-        moved
-    }
-}
-
-// ---------------------------------------------------------------------------------------
 // The printer
 
 struct Inner {
@@ -447,7 +399,7 @@ struct Inner {
     /// The card path: held by a running job, and by a [`CardAtEncoder`] for its life.
     path: Arc<tokio::sync::Mutex<()>>,
     card_at_station: AtomicBool,
-    jobs: Mutex<Jobs>,
+    jobs: Mutex<JobBook<()>>,
     ids: Mutex<ulid::Generator>,
     ribbon: Mutex<Option<String>>,
     last_supplies: Mutex<Option<Supplies>>,
@@ -520,7 +472,7 @@ impl EvolisPrinter {
                 config,
                 path: Arc::new(tokio::sync::Mutex::new(())),
                 card_at_station: AtomicBool::new(false),
-                jobs: Mutex::new(Jobs::default()),
+                jobs: Mutex::new(JobBook::new()),
                 ids: Mutex::new(ulid::Generator::new()),
                 ribbon: Mutex::new(identity.ribbon),
                 last_supplies: Mutex::new(None),
@@ -1192,29 +1144,15 @@ impl CardPrinter for EvolisPrinter {
                 Err(_) => format!("job-{}", ulid::Ulid::new()),
             }
         };
-        lock(&inner.jobs).jobs.insert(
-            id.clone(),
-            Job {
-                status: watch::Sender::new(PrintJobStatus {
-                    job_id: id.clone(),
-                    device_id: inner.info.id.clone(),
-                    state: PrintJobState::Queued,
-                    sequence: 1,
-                }),
-            },
-        );
+        lock(&inner.jobs).insert(&id, &inner.info.id, ());
         rt.spawn(Arc::clone(inner).run_job(id.clone(), job));
         Ok(id)
     }
 
     fn watch_job(&self, job_id: &str) -> Result<watch::Receiver<PrintJobStatus>, DeviceError> {
-        lock(&self.inner.jobs)
-            .jobs
-            .get(job_id)
-            .map(|j| j.status.subscribe())
-            .ok_or_else(|| {
-                DeviceError::NotFound(format!("print job {job_id} on {}", self.inner.info.id))
-            })
+        lock(&self.inner.jobs).watch(job_id).ok_or_else(|| {
+            DeviceError::NotFound(format!("print job {job_id} on {}", self.inner.info.id))
+        })
     }
 
     /// Cancels a queued job at once; a job printing stops before its next command and its
@@ -1222,12 +1160,9 @@ impl CardPrinter for EvolisPrinter {
     async fn cancel(&self, job_id: &str) -> Result<PrintJobStatus, DeviceError> {
         let mut jobs = lock(&self.inner.jobs);
         jobs.set(job_id, PrintJobState::Cancelled);
-        jobs.jobs
-            .get(job_id)
-            .map(|j| j.status.borrow().clone())
-            .ok_or_else(|| {
-                DeviceError::NotFound(format!("print job {job_id} on {}", self.inner.info.id))
-            })
+        jobs.status(job_id).ok_or_else(|| {
+            DeviceError::NotFound(format!("print job {job_id} on {}", self.inner.info.id))
+        })
     }
 
     /// Asks the printer (`Rco;l`, `Rse;f`, `Rse;o`, `Rr`); while it is busy with a card,

@@ -47,7 +47,8 @@
 //! level in percent gives remaining = level, capacity = 100. Anything the printer does not
 //! report counts as 0 remaining of 0 capacity. The cover is open while a cover reason is up.
 
-use std::collections::{HashMap, VecDeque};
+use rekam_printer::jobs::JobBook;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -69,8 +70,6 @@ use crate::reasons::{Meaning, Severity, failure_detail, failure_of};
 
 /// The document format sent: each card side as a PNG image.
 pub const DOCUMENT_FORMAT: &str = "image/png";
-/// How many finished jobs stay watchable before the oldest are forgotten.
-const KEEP_FINISHED_JOBS: usize = 128;
 
 /// How an [`IppPrinter`] talks to its printer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,17 +126,17 @@ struct Shared {
     wake: Notify,
 }
 
-struct Job {
+/// What the driver keeps with a job.
+struct JobData {
+    /// The card's images until the worker takes them.
     card: Option<CardJob>,
-    status: watch::Sender<PrintJobStatus>,
     /// The printer's job id, once it took the job.
     ipp_id: Option<i32>,
 }
 
 struct Inner {
-    jobs: HashMap<String, Job>,
+    jobs: JobBook<JobData>,
     queue: VecDeque<String>,
-    finished: VecDeque<String>,
     ids: ulid::Generator,
     /// The job the worker is on.
     active: Option<String>,
@@ -145,36 +144,18 @@ struct Inner {
 
 impl Inner {
     fn is_final(&self, id: &str) -> bool {
-        self.jobs
-            .get(id)
-            .is_none_or(|j| j.status.borrow().state.is_final())
+        self.jobs.is_final(id)
     }
 
-    /// Moves a job to a new state unless it is final; true when it moved.
+    /// Moves a job to a new state unless it is final; true when it moved. A job that ends
+    /// leaves the queue and drops its images.
     fn set_job(&mut self, id: &str, state: PrintJobState) -> bool {
-        let Some(job) = self.jobs.get(id) else {
-            return false;
-        };
-        let is_final = state.is_final();
-        let moved = job.status.send_if_modified(|s| {
-            if s.state.is_final() || s.state == state {
-                false
-            } else {
-                s.state = state;
-                s.sequence += 1;
-                true
-            }
-        });
-        if moved && is_final {
+        let ends = state.is_final();
+        let moved = self.jobs.set(id, state);
+        if moved && ends {
             self.queue.retain(|q| q != id);
             if let Some(j) = self.jobs.get_mut(id) {
-                j.card = None;
-            }
-            self.finished.push_back(id.to_string());
-            while self.finished.len() > KEEP_FINISHED_JOBS {
-                if let Some(old) = self.finished.pop_front() {
-                    self.jobs.remove(&old);
-                }
+                j.data.card = None;
             }
         }
         moved
@@ -503,7 +484,7 @@ impl Shared {
         let cancelled_meanwhile = {
             let mut g = self.lock();
             if let Some(j) = g.jobs.get_mut(id) {
-                j.ipp_id = Some(ipp_id);
+                j.data.ipp_id = Some(ipp_id);
             }
             g.is_final(id)
         };
@@ -634,7 +615,7 @@ async fn worker(shared: Arc<Shared>) {
                 let Some(id) = g.queue.pop_front() else {
                     break None;
                 };
-                let card = g.jobs.get_mut(&id).and_then(|j| j.card.take());
+                let card = g.jobs.get_mut(&id).and_then(|j| j.data.card.take());
                 if let Some(card) = card {
                     break Some((id, card));
                 }
@@ -695,9 +676,8 @@ impl IppPrinter {
             last: Mutex::new(None),
             silent: AtomicU32::new(0),
             inner: Mutex::new(Inner {
-                jobs: HashMap::new(),
+                jobs: JobBook::new(),
                 queue: VecDeque::new(),
-                finished: VecDeque::new(),
                 ids: ulid::Generator::new(),
                 active: None,
             }),
@@ -730,7 +710,11 @@ impl IppPrinter {
 
     /// The printer's job id of a rekam job, once the printer took it.
     pub fn ipp_job_id(&self, job_id: &str) -> Option<i32> {
-        self.shared.lock().jobs.get(job_id).and_then(|j| j.ipp_id)
+        self.shared
+            .lock()
+            .jobs
+            .get(job_id)
+            .and_then(|j| j.data.ipp_id)
     }
 
     /// The IPP client of this printer (for diagnostics and tests).
@@ -900,17 +884,11 @@ impl CardPrinter for IppPrinter {
                 Ok(u) => format!("job-{u}"),
                 Err(_) => format!("job-{}", ulid::Ulid::new()),
             };
-            let status = watch::Sender::new(PrintJobStatus {
-                job_id: id.clone(),
-                device_id: self.info.id.clone(),
-                state: PrintJobState::Queued,
-                sequence: 1,
-            });
             g.jobs.insert(
-                id.clone(),
-                Job {
+                &id,
+                &self.info.id,
+                JobData {
                     card: Some(job),
-                    status,
                     ipp_id: None,
                 },
             );
@@ -925,8 +903,7 @@ impl CardPrinter for IppPrinter {
         self.shared
             .lock()
             .jobs
-            .get(job_id)
-            .map(|j| j.status.subscribe())
+            .watch(job_id)
             .ok_or_else(|| self.not_found(job_id))
     }
 
@@ -939,7 +916,7 @@ impl CardPrinter for IppPrinter {
             if job.status.borrow().state.is_final() {
                 return Ok(job.status.borrow().clone());
             }
-            match job.ipp_id {
+            match job.data.ipp_id {
                 Some(n) => n,
                 None => {
                     // Still in rekam's queue, or being sent: the worker cancels it at the

@@ -8,13 +8,14 @@
 //! [`rekam_core::sim::SimulatorControl`]. [`PRINTER_SIM_DRIVER`] is its
 //! [`rekam_core::DriverFactory`] (`printer:sim`), the daemon's one line for it.
 //!
-//! Where the rest goes: the IPP Everywhere driver (`ipp` module, tested against
-//! `ippeveprinter`), the card layout templates and their renderer, and the direct
-//! printers with a built-in encoder arrive in later issues, each as a module of this
-//! crate beside [`sim`]. [`validate_card_png`] is the check every driver applies to the
-//! images it is given.
+//! What every printer driver shares lives here too: [`validate_card_png`], the check every
+//! driver applies to the images it is given, and [`jobs::JobBook`], the job table with its
+//! watch channels. The real drivers are crates of their own (`rekam-ipp` for IPP printers,
+//! `rekam-evolis` for Evolis printers with a built-in encoder), and the card's layout is
+//! `rekam-card`'s.
 
 mod driver;
+pub mod jobs;
 pub mod sim;
 mod test_card;
 mod validate;

@@ -36,7 +36,8 @@
 //! clearing is how a remote test refills the hopper; [`PrinterSim::load_cards`] and
 //! [`PrinterSim::replace_ribbon`] do it directly.)
 
-use std::collections::{HashMap, VecDeque};
+use crate::jobs::JobBook;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -63,8 +64,6 @@ pub const RIBBON_CAPACITY: u32 = 250;
 pub const RIBBON_TYPE: &str = "YMCKO";
 /// How many printed cards [`PrinterSim::printed`] keeps.
 pub const KEEP_PRINTED: usize = 8;
-/// How many finished jobs stay watchable before the oldest are forgotten.
-const KEEP_FINISHED_JOBS: usize = 128;
 
 const PICK: Duration = Duration::from_millis(1500);
 const PANEL: Duration = Duration::from_millis(1800);
@@ -127,16 +126,10 @@ struct Shared {
     inner: Mutex<Inner>,
 }
 
-struct Job {
-    /// The job's images until the worker takes them.
-    card: Option<CardJob>,
-    status: watch::Sender<PrintJobStatus>,
-}
-
 struct Inner {
-    jobs: HashMap<String, Job>,
+    /// The jobs, each with its images until the worker takes them.
+    jobs: JobBook<Option<CardJob>>,
     queue: VecDeque<String>,
-    finished: VecDeque<String>,
     /// Job ids: ULIDs, increasing and never repeated across restarts (a job id is kept in
     /// an enrollment's history and in remembered answers).
     ids: ulid::Generator,
@@ -149,38 +142,13 @@ struct Inner {
 }
 
 impl Inner {
-    fn job_state(&self, id: &str) -> Option<PrintJobState> {
-        self.jobs.get(id).map(|j| j.status.borrow().state.clone())
-    }
-
     fn is_final(&self, id: &str) -> bool {
-        self.job_state(id).is_none_or(|s| s.is_final())
+        self.jobs.is_final(id)
     }
 
     /// Moves a job to a new state unless it is already final; true when it moved.
     fn set_job(&mut self, id: &str, state: PrintJobState) -> bool {
-        let Some(job) = self.jobs.get(id) else {
-            return false;
-        };
-        let is_final = state.is_final();
-        let moved = job.status.send_if_modified(|s| {
-            if s.state.is_final() || s.state == state {
-                false
-            } else {
-                s.state = state;
-                s.sequence += 1;
-                true
-            }
-        });
-        if moved && is_final {
-            self.finished.push_back(id.to_string());
-            while self.finished.len() > KEEP_FINISHED_JOBS {
-                if let Some(old) = self.finished.pop_front() {
-                    self.jobs.remove(&old);
-                }
-            }
-        }
-        moved
+        self.jobs.set(id, state)
     }
 }
 
@@ -451,7 +419,7 @@ async fn worker(shared: Arc<Shared>) {
                         break None;
                     }
                     Some(id) => {
-                        if let Some(card) = g.jobs.get_mut(&id).and_then(|j| j.card.take()) {
+                        if let Some(card) = g.jobs.get_mut(&id).and_then(|j| j.data.take()) {
                             break Some((id, card));
                         }
                     }
@@ -493,9 +461,8 @@ impl PrinterSim {
             ]),
             poke: Notify::new(),
             inner: Mutex::new(Inner {
-                jobs: HashMap::new(),
+                jobs: JobBook::new(),
                 queue: VecDeque::new(),
-                finished: VecDeque::new(),
                 ids: ulid::Generator::new(),
                 cards: HOPPER_CAPACITY,
                 ribbon: RIBBON_CAPACITY,
@@ -687,19 +654,7 @@ impl CardPrinter for PrinterSim {
                 // More than 2^80 ids in one millisecond: a fresh random one instead.
                 Err(_) => format!("job-{}", ulid::Ulid::new()),
             };
-            let status = watch::Sender::new(PrintJobStatus {
-                job_id: id.clone(),
-                device_id: self.info.id.clone(),
-                state: PrintJobState::Queued,
-                sequence: 1,
-            });
-            g.jobs.insert(
-                id.clone(),
-                Job {
-                    card: Some(job),
-                    status,
-                },
-            );
+            g.jobs.insert(&id, &self.info.id, Some(job));
             g.queue.push_back(id.clone());
             let start = !g.worker_running;
             g.worker_running = true;
@@ -721,15 +676,14 @@ impl CardPrinter for PrinterSim {
         self.shared
             .lock()
             .jobs
-            .get(job_id)
-            .map(|j| j.status.subscribe())
+            .watch(job_id)
             .ok_or_else(|| DeviceError::NotFound(format!("print job {job_id} on {}", self.info.id)))
     }
 
     async fn cancel(&self, job_id: &str) -> Result<PrintJobStatus, DeviceError> {
         let status = {
             let mut g = self.shared.lock();
-            if !g.jobs.contains_key(job_id) {
+            if !g.jobs.contains(job_id) {
                 return Err(DeviceError::NotFound(format!(
                     "print job {job_id} on {}",
                     self.info.id
@@ -738,12 +692,11 @@ impl CardPrinter for PrinterSim {
             if g.set_job(job_id, PrintJobState::Cancelled) {
                 g.queue.retain(|q| q != job_id);
                 if let Some(j) = g.jobs.get_mut(job_id) {
-                    j.card = None;
+                    j.data = None;
                 }
             }
             g.jobs
-                .get(job_id)
-                .map(|j| j.status.borrow().clone())
+                .status(job_id)
                 .ok_or_else(|| DeviceError::NotFound(format!("print job {job_id}")))?
         };
         self.shared.poke.notify_waiters();
