@@ -427,28 +427,29 @@ impl Applicant {
         format!("{:03}/{:03}", self.rt, self.rw)
     }
 
+    /// Place and date of birth as the card prints them: "JAKARTA, 07-08-1990".
+    pub fn birth_text(&self) -> String {
+        format!(
+            "{}, {:02}-{:02}-{:04}",
+            self.birth_place, self.birth_date.day, self.birth_date.month, self.birth_date.year
+        )
+    }
+
+    /// The sex as the card prints it.
+    pub fn sex_text(&self) -> &'static str {
+        match self.sex {
+            Sex::Male => "LAKI-LAKI",
+            Sex::Female => "PEREMPUAN",
+        }
+    }
+
     /// The fields as `label: value` lines, in the card's order.
     pub fn card_fields(&self) -> Vec<(&'static str, String)> {
         vec![
             ("NIK", self.nik.clone()),
             ("Nama", self.name.clone()),
-            (
-                "Tempat/Tgl Lahir",
-                format!(
-                    "{}, {:02}-{:02}-{:04}",
-                    self.birth_place,
-                    self.birth_date.day,
-                    self.birth_date.month,
-                    self.birth_date.year
-                ),
-            ),
-            (
-                "Jenis Kelamin",
-                match self.sex {
-                    Sex::Male => "LAKI-LAKI".to_string(),
-                    Sex::Female => "PEREMPUAN".to_string(),
-                },
-            ),
+            ("Tempat/Tgl Lahir", self.birth_text()),
+            ("Jenis Kelamin", self.sex_text().into()),
             ("Gol. Darah", self.blood_type.card_text().into()),
             ("Alamat", self.address.clone()),
             ("RT/RW", self.rt_rw()),

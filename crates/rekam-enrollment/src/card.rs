@@ -11,14 +11,12 @@
 //! a card printed again, or checked later against the integrity chain, is the same card).
 
 use std::path::Path;
-use std::time::{Duration, SystemTime};
 
 use image::GrayImage;
 use rekam_card::{CardData, CardError, DEFAULT_FONT_DIR, DPI, Fonts, Side, Template};
 
 use crate::error::{EnrollmentError, FieldViolation};
 use crate::model::Enrollment;
-use crate::nik::Sex;
 
 /// The card templates and their fonts, loaded once.
 #[derive(Debug)]
@@ -80,8 +78,7 @@ impl CardLayout {
     /// The applicant's data as the templates print it.
     pub fn data(&self, e: &Enrollment) -> Result<CardData, EnrollmentError> {
         let a = &e.applicant;
-        let local = shifted(e.created_at, self.utc_offset_minutes);
-        let (y, m, d) = crate::formats::civil_date(local);
+        let issued = crate::formats::local_date(e.created_at, self.utc_offset_minutes);
         let regency = a.regency.to_uppercase();
         let issue_place = match regency.strip_prefix("KABUPATEN ") {
             Some(rest) => format!("KAB. {rest}"),
@@ -95,23 +92,8 @@ impl CardLayout {
             ("regency_header", regency),
             ("nik", a.nik.clone()),
             ("name", a.name.to_uppercase()),
-            (
-                "birth",
-                format!(
-                    "{}, {:02}-{:02}-{:04}",
-                    a.birth_place.to_uppercase(),
-                    a.birth_date.day,
-                    a.birth_date.month,
-                    a.birth_date.year
-                ),
-            ),
-            (
-                "sex",
-                match a.sex {
-                    Sex::Male => "LAKI-LAKI".into(),
-                    Sex::Female => "PEREMPUAN".into(),
-                },
-            ),
+            ("birth", a.birth_text().to_uppercase()),
+            ("sex", a.sex_text().into()),
             ("blood_type", a.blood_type.card_text().into()),
             ("address", a.address.to_uppercase()),
             ("rt_rw", a.rt_rw()),
@@ -123,7 +105,10 @@ impl CardLayout {
             ("citizenship", a.citizenship.card_text().into()),
             ("valid_until", "SEUMUR HIDUP".into()),
             ("issue_place", issue_place),
-            ("issue_date", format!("{d:02}-{m:02}-{y:04}")),
+            (
+                "issue_date",
+                format!("{:02}-{:02}-{:04}", issued.day, issued.month, issued.year),
+            ),
         ];
         let photo = match &e.recording.face {
             Some(face) => Some(
@@ -164,16 +149,6 @@ impl CardLayout {
         let (front, back) = self.render(e)?;
         let png = |s: &Side| s.preview_png().map_err(config_error);
         Ok((png(&front)?, png(&back)?))
-    }
-}
-
-/// A time moved into the station's zone, so that its civil date is the local one.
-fn shifted(t: SystemTime, offset_minutes: i32) -> SystemTime {
-    let d = Duration::from_secs(u64::from(offset_minutes.unsigned_abs()) * 60);
-    if offset_minutes >= 0 {
-        t + d
-    } else {
-        t.checked_sub(d).unwrap_or(t)
     }
 }
 

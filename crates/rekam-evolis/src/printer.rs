@@ -589,9 +589,7 @@ impl EvolisPrinter {
         drop(link);
         match result {
             Ok(()) => {
-                let (_, guard) = card.consume();
-                inner.card_at_station.store(false, Ordering::SeqCst);
-                drop(guard);
+                card.left_station(inner);
                 inner.settle(None);
                 info!(printer = %inner.info.id, "encoded card printed and ejected");
                 Ok(())
@@ -605,9 +603,7 @@ impl EvolisPrinter {
                         card: Some(card),
                     })
                 } else {
-                    let (_, guard) = card.consume();
-                    inner.card_at_station.store(false, Ordering::SeqCst);
-                    drop(guard);
+                    card.left_station(inner);
                     inner.settle(f.state.clone());
                     let error = match f.error {
                         DeviceError::Printer { failure, detail } => DeviceError::Printer {
@@ -643,9 +639,7 @@ impl EvolisPrinter {
         drop(link);
         match result {
             Ok(()) => {
-                let (_, guard) = card.consume();
-                inner.card_at_station.store(false, Ordering::SeqCst);
-                drop(guard);
+                card.left_station(inner);
                 inner.settle(None);
                 info!(printer = %inner.info.id, "card rejected");
                 Ok(())
@@ -659,9 +653,7 @@ impl EvolisPrinter {
                         card: Some(card),
                     })
                 } else {
-                    let (_, guard) = card.consume();
-                    inner.card_at_station.store(false, Ordering::SeqCst);
-                    drop(guard);
+                    card.left_station(inner);
                     inner.settle(f.state.clone());
                     Err(PrintAndEjectError {
                         error: f.error,
@@ -703,8 +695,12 @@ impl CardAtEncoder {
         self.inner.as_ref().is_some_and(|i| Arc::ptr_eq(i, inner))
     }
 
-    fn consume(mut self) -> (Option<Arc<Inner>>, Option<OwnedMutexGuard<()>>) {
-        (self.inner.take(), self.guard.take())
+    /// The card has left the station (printed and ejected, rejected, or lost to a jam):
+    /// the station is free for the next card.
+    fn left_station(mut self, inner: &Inner) {
+        self.inner = None;
+        inner.card_at_station.store(false, Ordering::SeqCst);
+        drop(self.guard.take());
     }
 }
 
