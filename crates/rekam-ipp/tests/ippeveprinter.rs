@@ -40,21 +40,41 @@ esac
 "#;
 
 /// ippeveprinter refuses to start without DNS-SD: dbus and avahi-daemon, started here when
-/// avahi is not running.
+/// avahi is not running. The tests of this binary run in parallel, and each would start its
+/// own avahi-daemon (all but one fail with "Daemon already running", and ippeveprinter
+/// starts before the one that wins is ready): so the start is done once per process, under
+/// a machine-wide lock (`flock`, other test processes), and waits until `avahi-daemon -c`
+/// says the daemon runs.
 fn ensure_dns_sd() {
-    let status = Command::new("sh")
-        .arg("-c")
+    static STARTED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+    if *started {
+        return;
+    }
+    let output = Command::new("flock")
+        .args(["/tmp/rekam-test-avahi.lock", "sh", "-c"])
         .arg(
-            "avahi-daemon -c 2>/dev/null && exit 0; mkdir -p /run/dbus; \
-             [ -S /run/dbus/system_bus_socket ] || dbus-daemon --system --fork; \
-             avahi-daemon --no-drop-root --no-chroot -D; sleep 0.5",
+            "ready() { avahi-daemon -c 2>/dev/null && dbus-send --system --print-reply \
+               --dest=org.freedesktop.Avahi / org.freedesktop.Avahi.Server.GetVersionString \
+               >/dev/null 2>&1; }; \
+             ready && exit 0; \
+             if ! dbus-send --system --print-reply --dest=org.freedesktop.DBus / \
+                  org.freedesktop.DBus.GetId >/dev/null 2>&1; then \
+               rm -f /run/dbus/system_bus_socket /run/dbus/pid; mkdir -p /run/dbus; \
+               dbus-daemon --system --fork || exit 1; fi; \
+             avahi-daemon -c 2>/dev/null || avahi-daemon --no-drop-root --no-chroot -D || exit 1; \
+             for i in $(seq 100); do ready && exit 0; sleep 0.1; done; \
+             echo 'avahi-daemon started but did not answer on D-Bus within 10 s' >&2; exit 1",
         )
-        .status()
-        .expect("sh");
+        .output()
+        .expect("sh and flock (util-linux)");
     assert!(
-        status.success(),
-        "cannot start dbus and avahi-daemon for ippeveprinter (needs root and the packages dbus, avahi-daemon)"
+        output.status.success(),
+        "cannot start dbus and avahi-daemon for ippeveprinter (needs root and the packages \
+         dbus, avahi-daemon): {}",
+        String::from_utf8_lossy(&output.stderr)
     );
+    *started = true;
 }
 
 fn free_port() -> u16 {
