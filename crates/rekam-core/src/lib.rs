@@ -44,6 +44,7 @@ pub use driver::{
 pub use error::{DeviceError, ErrorKind};
 pub use registry::{AnyDevice, DEVICE_EVENTS_KEPT, DeviceSubscription, Registry};
 pub use traits::{
-    Camera, CardPrinter, ChipEncoder, Device, FingerprintScanner, SignaturePad, write_and_verify,
+    Camera, CardPrinter, ChipEncoder, Device, FingerprintScanner, SignaturePad, StationCard,
+    StationError, write_and_verify,
 };
 pub use types::*;

@@ -171,10 +171,49 @@ pub trait CardPrinter: Device {
     fn duplex(&self) -> bool {
         false
     }
-    /// True when it has a chip encoder inside; false by default.
+    /// True when it has a chip encoder inside; false by default. Such a printer also
+    /// answers [`CardPrinter::load_card_to_encoder`].
     fn inline_encoder(&self) -> bool {
         false
     }
+    /// For a printer with an encoder inside: takes a blank card from the feeder to the
+    /// encoder station and holds it there, within reach of the station's contactless
+    /// reader (a [`ChipEncoder`] of its own), until it is printed and ejected or rejected
+    /// ([`StationCard`]). While a card waits there, no other card moves. By default the
+    /// printer has no encoder station: [`DeviceError::Unsupported`].
+    async fn load_card_to_encoder(&self) -> Result<Box<dyn StationCard>, DeviceError> {
+        Err(DeviceError::Unsupported(format!(
+            "{} has no encoder station",
+            self.info().id
+        )))
+    }
+}
+
+/// A blank card held at a printer's encoder station
+/// ([`CardPrinter::load_card_to_encoder`]). It must be consumed: printed and ejected once
+/// its chip is written and verified, or rejected into the reject tray when the chip
+/// failed. A card dropped unconsumed (a cancelled caller) is rejected by the driver, so
+/// that no card is left at the station and none is printed or encoded twice.
+#[async_trait]
+pub trait StationCard: Send + Sync + std::fmt::Debug {
+    /// Prints `job` on the card (two sides when the job has a back and the printer
+    /// prints both) and ejects it to the output tray. A test card is refused.
+    async fn print_and_eject(self: Box<Self>, job: CardJob) -> Result<(), StationError>;
+    /// Ejects the card into the reject tray.
+    async fn reject(self: Box<Self>) -> Result<(), StationError>;
+}
+
+/// A failed [`StationCard`] operation.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct StationError {
+    /// What went wrong.
+    pub error: DeviceError,
+    /// The card, still at the station, when the printer refused before moving it (ribbon
+    /// out, cover open): print it again once fixed, or reject it. `None` when it left the
+    /// station or its place is unknown (a jam, a lost connection: the officer clears the
+    /// printer).
+    pub card: Option<Box<dyn StationCard>>,
 }
 
 /// A contactless chip encoder.

@@ -15,8 +15,13 @@
 //! |---|---|
 //! | `no_card` | no card in the field: `card_present` false, reads and writes fail with `NoCard` |
 //! | `card_pulled` | one shot: the next `write_files` stops after about half its blocks with `CardRemoved("writing file 0x....")`; the card then stays out (`no_card` becomes active) |
+//! | `bad_chip` | one shot: the next `write_files` lands on a defective chip, whose first block does not keep one bit of what was written, so reading back finds the file differs; the write itself answers success, as a chip's EEPROM does |
 //! | `disconnect` | the reader is gone: `reader_present` false, operations fail with `Disconnected` |
 //! | `hardware_error` | the reader fails: operations and `card_status` fail with `Hardware` |
+//!
+//! The simulator does not know when a printer's encoder station brings the next blank, so
+//! `bad_chip` strikes one write only: the retry that a station makes with its next card
+//! finds a sound chip.
 //!
 //! Clearing faults puts the card back in the field: the same card, with whatever a pulled
 //! write left on it, so a retry rewrites it. [`EncoderSim::insert_blank_card`] swaps in a
@@ -57,6 +62,12 @@ const RESERVED_FIDS: [u16; 3] = [0x3F00, 0x3FFF, 0xFFFF];
 pub const NO_CARD: FaultSpec = FaultSpec {
     name: "no_card",
     description: "take the card out of the field: reads and writes fail with NO_CARD",
+};
+/// The fault "bad_chip".
+pub const BAD_CHIP: FaultSpec = FaultSpec {
+    name: "bad_chip",
+    description: "one shot: the next write lands on a defective chip that does not keep one \
+                  bit of its first block, so verification finds the file differs",
 };
 /// The fault "card_pulled".
 pub const CARD_PULLED: FaultSpec = FaultSpec {
@@ -152,7 +163,13 @@ impl EncoderSim {
             timing,
             state: StateCell::new(id),
             card: watch::Sender::new(true),
-            faults: FaultSet::new(vec![NO_CARD, CARD_PULLED, DISCONNECT, HARDWARE_ERROR]),
+            faults: FaultSet::new(vec![
+                NO_CARD,
+                CARD_PULLED,
+                BAD_CHIP,
+                DISCONNECT,
+                HARDWARE_ERROR,
+            ]),
             atr: contactless_atr(&SIM_HISTORICAL_BYTES),
             inner: Mutex::new(Inner {
                 card: Card {
@@ -405,6 +422,8 @@ impl ChipEncoder for EncoderSim {
         // The card leaves the field before the block that would pass the halfway mark.
         let pull_at =
             (!files.is_empty() && self.faults.take(CARD_PULLED.name)).then_some(total / 2);
+        // The defective chip loses the lowest bit of the first byte it is given.
+        let mut defect = self.faults.take(BAD_CHIP.name);
         let mut written = 0;
         for f in files {
             self.block_check("writing", f.fid)?;
@@ -433,7 +452,11 @@ impl ChipEncoder for EncoderSim {
                 self.timing.sleep(BLOCK).await;
                 self.block_check("writing", f.fid)?;
                 if let Some(data) = self.lock().card.files.get_mut(&f.fid) {
+                    let at = data.len();
                     data.extend_from_slice(chunk);
+                    if let Some(b) = data.get_mut(at).filter(|_| std::mem::take(&mut defect)) {
+                        *b ^= 0x01;
+                    }
                 }
                 written += 1;
             }

@@ -338,12 +338,36 @@ async fn self_test_checks() {
     let faults: Vec<&str> = sim(&e).faults().iter().map(|f| f.name).collect();
     assert_eq!(
         faults,
-        ["no_card", "card_pulled", "disconnect", "hardware_error"]
+        [
+            "no_card",
+            "card_pulled",
+            "bad_chip",
+            "disconnect",
+            "hardware_error"
+        ]
     );
     assert!(matches!(
         sim(&e).inject("smoke"),
         Err(DeviceError::InvalidArgument(_))
     ));
+}
+
+#[tokio::test]
+async fn a_bad_chip_answers_the_write_but_reads_back_one_bit_off_once() {
+    let e = EncoderSim::new("encoder0", 3, Timing::INSTANT);
+    let want = files();
+    sim(&e).inject("bad_chip").unwrap();
+    // The write answers success, as the chip's EEPROM does.
+    e.write_files(&want).await.unwrap();
+    assert!(sim(&e).active_faults().is_empty(), "one shot");
+    let back = e.read_files(&[0x0101, 0x0102]).await.unwrap();
+    assert_eq!(back[0].data.len(), want[0].data.len());
+    assert_eq!(back[0].data[0], want[0].data[0] ^ 0x01);
+    assert_eq!(back[0].data[1..], want[0].data[1..]);
+    assert_eq!(back[1], want[1]);
+    // The next write is sound.
+    e.write_files(&want).await.unwrap();
+    assert!(e.read_files(&[0x0101, 0x0102]).await.unwrap() == want[..2]);
 }
 
 #[tokio::test]

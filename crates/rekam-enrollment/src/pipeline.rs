@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime};
 
 use rekam_core::events::EventLog;
 use rekam_core::{
-    CardJob, DeviceError, FingerPosition, GreyImage, MissingFinger, PadGeometry, PenSample,
-    PrintJobState, Registry,
+    CardJob, ChipFile, DeviceError, FingerPosition, GreyImage, MissingFinger, PadGeometry,
+    PenSample, PrintJobState, Registry,
 };
 use rekam_store::{
     Commit, EnrollmentStore, ListFilter, NewEnrollment, RememberedAnswer, StoreError,
@@ -72,6 +72,9 @@ pub struct PipelineConfig {
     pub chip: crate::chip::ChipConfig,
     /// The card templates and fonts the print step and the preview use.
     pub card: Arc<crate::card::CardLayout>,
+    /// On a printer with an encoder inside, the blank cards one print step may use, at
+    /// most: a card whose chip fails is rejected and the next one tried.
+    pub card_attempts: u32,
 }
 
 /// Changes to a step's operation, each counted in its `sequence`, so a watch resumes
@@ -283,6 +286,12 @@ pub struct Progress<'a> {
     note: &'a Mutex<Option<String>>,
     outgoing: &'a Mutex<Option<Vec<u8>>>,
     links: &'a Mutex<Vec<Link>>,
+    /// History entries the step adds before its own (each card a print-and-encode step
+    /// used), kept whether the step succeeds or fails.
+    records: &'a Mutex<Vec<StepRecord>>,
+    /// The table's other stage the step leads to on success
+    /// ([`procedure::alternative`]), when the step says so.
+    lead_to: &'a Mutex<Option<Stage>>,
 }
 
 /// An artefact a step made that goes into the enrollment's chain when the step commits.
@@ -306,6 +315,22 @@ impl Progress<'_> {
             name: name.into(),
             content,
         });
+    }
+
+    /// Adds a history entry before the step's own, kept whether the step succeeds or
+    /// fails (the operation's id and the operator are filled in).
+    fn record(&self, mut record: StepRecord) {
+        let op = self.op.borrow();
+        record.operation_id = Some(op.id.clone());
+        record.operator = op.operator.clone();
+        drop(op);
+        lock(self.records).push(record);
+    }
+
+    /// On success, the step leads to the table's other stage for it
+    /// ([`procedure::alternative`]) instead of its usual one.
+    fn lead_to_alternative(&self) {
+        *lock(self.lead_to) = procedure::alternative(self.step);
     }
 
     /// Publishes a progress event.
@@ -1219,6 +1244,8 @@ impl Pipeline {
         );
         let outgoing = Mutex::new(None);
         let links = Mutex::new(Vec::new());
+        let records = Mutex::new(Vec::new());
+        let lead_to = Mutex::new(None);
         let progress = Progress {
             pipeline: self,
             id,
@@ -1229,6 +1256,8 @@ impl Pipeline {
             note: &note,
             outgoing: &outgoing,
             links: &links,
+            records: &records,
+            lead_to: &lead_to,
         };
         let outcome = tokio::select! {
             r = work(&mut work_copy, &progress).instrument(span.clone()) => r.map_err(Ended::Failed),
@@ -1245,12 +1274,14 @@ impl Pipeline {
         record.note = lock(&note).clone().or_else(|| opts.note.clone());
         record.operator = opts.operator.clone();
         let before = base;
+        let earlier = std::mem::take(&mut *lock(&records));
         let (next, result) = match outcome {
             Ok(message) => {
                 record.message = message.clone();
-                if let Some(to) = t.to {
+                if let Some(to) = lock(&lead_to).or(t.to) {
                     work_copy.stage = to;
                 }
+                work_copy.history.extend(earlier);
                 work_copy.history.push(record);
                 work_copy.last_error = None;
                 (work_copy, Ok(message))
@@ -1284,6 +1315,7 @@ impl Pipeline {
                     // SIAK answered: its verdict is kept even though the step failed.
                     failed.siak = Some(check);
                 }
+                failed.history.extend(earlier);
                 failed.history.push(record);
                 failed.last_error = Some(message);
                 (failed, Err((err, state)))
@@ -2240,30 +2272,13 @@ impl Pipeline {
         let printer = self
             .registry
             .printer(opts.device_id.as_deref().unwrap_or(""))?;
+        if printer.inline_encoder() {
+            return self.print_and_encode_as(id, step, opts, printer).await;
+        }
         self.run_step(id, step, opts, async |e, p| {
-            // A new card: the old one's chip is no longer this enrollment's card.
-            e.card_uid = None;
             p.device(&printer.info().id);
-            let snapshot = e.clone();
-            let card = self.config.card.clone();
-            let (front, back) = blocking(move || card.images(&snapshot)).await?;
-            // What goes to the printer is chained and its fields kept for the hand-over.
-            p.link(crate::integrity::kind::CARD, "card.front", front.clone());
-            p.link(crate::integrity::kind::CARD, "card.back", back.clone());
-            e.printed_fields = Some(
-                e.applicant
-                    .card_fields()
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect(),
-            );
-            let job_id = printer
-                .submit(CardJob {
-                    front_png: front,
-                    back_png: Some(back),
-                    test_card: false,
-                })
-                .await?;
+            let job = self.card_job(e, p).await?;
+            let job_id = printer.submit(job).await?;
             p.job(&job_id);
             e.print_job_id = Some(job_id.clone());
             let mut rx = printer.watch_job(&job_id)?;
@@ -2305,6 +2320,166 @@ impl Pipeline {
         .await
     }
 
+    /// The card to print for `e`: a new card, so the old one's chip is no longer this
+    /// enrollment's card. Its images are chained and its fields kept for the hand-over.
+    async fn card_job(
+        &self,
+        e: &mut Enrollment,
+        p: &Progress<'_>,
+    ) -> Result<CardJob, EnrollmentError> {
+        e.card_uid = None;
+        let snapshot = e.clone();
+        let card = self.config.card.clone();
+        let (front, back) = blocking(move || card.images(&snapshot)).await?;
+        p.link(crate::integrity::kind::CARD, "card.front", front.clone());
+        p.link(crate::integrity::kind::CARD, "card.back", back.clone());
+        e.printed_fields = Some(
+            e.applicant
+                .card_fields()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        );
+        Ok(CardJob {
+            front_png: front,
+            back_png: Some(back),
+            test_card: false,
+        })
+    }
+
+    /// Print (or Reprint) on a printer with an encoder inside, as one card job: a blank
+    /// goes to the encoder station, its chip is written and verified, then the card is
+    /// printed and ejected, so that a bad chip wastes no ribbon and no printed card
+    /// leaves without a verified chip. A card whose chip fails goes to the reject tray
+    /// and the next blank is tried, up to [`PipelineConfig::card_attempts`] cards. Each
+    /// card is a history entry (an Encode entry, failed with its card spoiled or
+    /// succeeded) and each move a progress event; on success the enrollment is
+    /// `Encoded`. The encoder is the station's default one (the reader at the printer's
+    /// station).
+    async fn print_and_encode_as(
+        &self,
+        id: &str,
+        step: Step,
+        opts: &StepOptions,
+        printer: Arc<dyn rekam_core::CardPrinter>,
+    ) -> Result<Enrollment, EnrollmentError> {
+        let encoder = self.registry.encoder("")?;
+        let limit = self.config.card_attempts.max(1);
+        self.run_step(id, step, opts, async |e, p| {
+            let (printer_id, encoder_id) = (printer.info().id.clone(), encoder.info().id.clone());
+            p.device(&printer_id);
+            p.device(&encoder_id);
+            let job = self.card_job(e, p).await?;
+            let files = self.chip_files(e).await?;
+            let share = 90 / limit;
+            for attempt in 1..=limit {
+                let at = 5 + (attempt - 1) * share;
+                let of = format!("card {attempt} of {limit}");
+                p.report(at, format!("{of}: to the encoder station"));
+                let card = printer.load_card_to_encoder().await?;
+                p.card_used();
+                p.report(at + share / 4, format!("{of}: writing the chip"));
+                let mut entry = StepRecord::new(Step::Encode, StepStatus::Succeeded, "");
+                entry.device_ids = vec![encoder_id.clone(), printer_id.clone()];
+                match self.write_chip(encoder.as_ref(), &files, e, p).await {
+                    Ok(chip) => {
+                        p.report(at + share / 2, format!("{of}: {chip}; printing"));
+                        if let Err(failed) = card.print_and_eject(job.clone()).await {
+                            if let Some(card) = failed.card {
+                                // Its chip is written: it must not be printed later as
+                                // another's card, nor handed out blank.
+                                if let Err(r) = card.reject().await {
+                                    warn!(error = %r, "could not reject the encoded card");
+                                }
+                            }
+                            return Err(failed.error.into());
+                        }
+                        entry.message = format!("{of}: {chip}");
+                        p.record(entry);
+                        p.lead_to_alternative();
+                        return Ok(format!(
+                            "card printed, its chip encoded and verified in one pass ({of}; {chip})"
+                        ));
+                    }
+                    Err(err) => {
+                        let rejected = card.reject().await;
+                        entry.status = StepStatus::Failed;
+                        entry.error_reason = Some(err.reason().to_string());
+                        entry.card_spoiled = true;
+                        entry.message = match &rejected {
+                            Ok(()) => format!("{of}: {err}; the card went to the reject tray"),
+                            Err(r) => format!("{of}: {err}; the card could not be rejected: {r}"),
+                        };
+                        p.report(at + share / 2, entry.message.clone());
+                        p.record(entry);
+                        if let Err(r) = rejected {
+                            return Err(r.error.into());
+                        }
+                        if attempt == limit || !chip_fault(&err) {
+                            return Err(err);
+                        }
+                    }
+                }
+            }
+            Err(EnrollmentError::Format("no card was tried".into()))
+        })
+        .await
+    }
+
+    /// The files of `e`'s chip, made on a blocking thread (it signs).
+    async fn chip_files(&self, e: &Enrollment) -> Result<Vec<ChipFile>, EnrollmentError> {
+        let snapshot = e.clone();
+        let chip = self.config.chip.clone();
+        blocking(move || crate::chip::profile_files(&snapshot, &chip)).await
+    }
+
+    /// Writes `files` to the chip in `encoder`'s field, reads them back and verifies them
+    /// against the issuer; on success chains them, keeps DG1's fields and the chip's UID
+    /// in `e`, and says what was done.
+    async fn write_chip(
+        &self,
+        encoder: &dyn rekam_core::ChipEncoder,
+        files: &[ChipFile],
+        e: &mut Enrollment,
+        p: &Progress<'_>,
+    ) -> Result<String, EnrollmentError> {
+        let total: usize = files.iter().map(|f| f.data.len()).sum();
+        let (uid, back) = encoder.write_and_read_back(files).await?;
+        for f in files {
+            let read = back.iter().find(|b| b.fid == f.fid);
+            if read.is_none_or(|b| b.data != f.data) {
+                return Err(DeviceError::VerifyMismatch(format!(
+                    "file {:#06x}: wrote {} bytes, read back {} that differ",
+                    f.fid,
+                    f.data.len(),
+                    read.map_or(0, |b| b.data.len())
+                ))
+                .into());
+            }
+        }
+        // What the chip gave back verifies against the issuer (hashes, signature, chain).
+        let chip = self.config.chip.clone();
+        let verdict = blocking(move || crate::chip::verify_read_back(&back, &chip)).await?;
+        // Every file read back equals what was written: the chip holds these bytes.
+        for f in files {
+            p.link(
+                crate::integrity::kind::CHIP,
+                crate::integrity::chip_name(f.fid),
+                f.data.clone(),
+            );
+        }
+        let dg1 = files
+            .iter()
+            .find(|f| f.fid == formats::fid::DG1)
+            .ok_or_else(|| EnrollmentError::Format("no DG1 was written".into()))?;
+        e.chip_fields = Some(crate::integrity::dg1_fields(&dg1.data)?);
+        let hex: String = uid.iter().map(|b| format!("{b:02X}")).collect();
+        e.card_uid = Some(uid);
+        Ok(format!(
+            "chip {hex} encoded and verified ({total} bytes; {verdict})"
+        ))
+    }
+
     /// The chip profile the encode step writes (capacity, document signer, issuer CA).
     pub fn chip_config(&self) -> &crate::chip::ChipConfig {
         &self.config.chip
@@ -2343,45 +2518,10 @@ impl Pipeline {
             .encoder(opts.device_id.as_deref().unwrap_or(""))?;
         self.run_step(id, step, opts, async |e, p| {
             p.device(&encoder.info().id);
-            let snapshot = e.clone();
-            let chip = self.config.chip.clone();
-            let files = blocking(move || crate::chip::profile_files(&snapshot, &chip)).await?;
+            let files = self.chip_files(e).await?;
             let total: usize = files.iter().map(|f| f.data.len()).sum();
             p.report(10, format!("writing {} files ({total} bytes)", files.len()));
-            let (uid, back) = encoder.write_and_read_back(&files).await?;
-            for f in &files {
-                let read = back.iter().find(|b| b.fid == f.fid);
-                if read.is_none_or(|b| b.data != f.data) {
-                    return Err(DeviceError::VerifyMismatch(format!(
-                        "file {:#06x}: wrote {} bytes, read back {} that differ",
-                        f.fid,
-                        f.data.len(),
-                        read.map_or(0, |b| b.data.len())
-                    ))
-                    .into());
-                }
-            }
-            // What the chip gave back verifies against the issuer (hashes, signature, chain).
-            let chip = self.config.chip.clone();
-            let verdict = blocking(move || crate::chip::verify_read_back(&back, &chip)).await?;
-            // Every file read back equals what was written: the chip holds these bytes.
-            for f in &files {
-                p.link(
-                    crate::integrity::kind::CHIP,
-                    crate::integrity::chip_name(f.fid),
-                    f.data.clone(),
-                );
-            }
-            let dg1 = files
-                .iter()
-                .find(|f| f.fid == formats::fid::DG1)
-                .ok_or_else(|| EnrollmentError::Format("no DG1 was written".into()))?;
-            e.chip_fields = Some(crate::integrity::dg1_fields(&dg1.data)?);
-            let hex: String = uid.iter().map(|b| format!("{b:02X}")).collect();
-            e.card_uid = Some(uid);
-            Ok(format!(
-                "chip {hex} encoded and verified ({total} bytes; {verdict})"
-            ))
+            self.write_chip(encoder.as_ref(), &files, e, p).await
         })
         .await
     }
@@ -2848,6 +2988,22 @@ async fn with_timeout<T>(
     tokio::time::timeout(limit, f)
         .await
         .map_err(|_| DeviceError::Timeout(format!("{what} took longer than {limit:?}")))?
+}
+
+/// True for a failure of the card in the field (its chip), which the next blank card may
+/// not have; false for one of the encoder or the station (disconnected, hardware, keys),
+/// which every card would meet.
+fn chip_fault(err: &EnrollmentError) -> bool {
+    matches!(
+        err,
+        EnrollmentError::Device(
+            DeviceError::NoCard
+                | DeviceError::CardRemoved(_)
+                | DeviceError::VerifyMismatch(_)
+                | DeviceError::WrongCard(_)
+                | DeviceError::Protocol(_)
+        )
+    )
 }
 
 struct CancelJobOnDrop {

@@ -135,6 +135,16 @@ pub fn transition(step: Step) -> Option<&'static Transition> {
     TABLE.iter().find(|t| t.step == step)
 }
 
+/// The other stage a step may lead to. Print and Reprint on a printer with an encoder
+/// inside also encode the chip, as one card job (encode, verify, print, eject): they lead
+/// to `Encoded`, and the card needs no separate Encode step.
+pub fn alternative(step: Step) -> Option<Stage> {
+    match step {
+        Step::Print | Step::Reprint => Some(Encoded),
+        _ => None,
+    }
+}
+
 /// What a failed step leaves behind besides its history entry: a failed send allows a
 /// receipt.
 pub fn on_failure(step: Step, e: &mut Enrollment) {
@@ -196,6 +206,21 @@ mod tests {
             assert!(!t.from.contains(&Cancelled), "{}", t.step);
         }
         assert!(!is_open(HandedOver) && !is_open(Cancelled) && is_open(Sent));
+    }
+
+    #[test]
+    fn printing_with_an_inline_encoder_leads_where_encode_would_and_hand_over_follows() {
+        for step in [Step::Print, Step::Reprint] {
+            assert_eq!(alternative(step), transition(Step::Encode).unwrap().to);
+        }
+        assert!(
+            transition(Step::HandOver)
+                .unwrap()
+                .from
+                .contains(&alternative(Step::Print).unwrap())
+        );
+        assert_eq!(alternative(Step::Encode), None);
+        assert_eq!(alternative(Step::Send), None);
     }
 
     #[test]

@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use rekam_core::sim::StateCell;
 use rekam_core::{
     CardJob, CardPrinter, CheckOutcome, Device, DeviceClass, DeviceError, DeviceInfo, DeviceState,
-    DiagnosticCheck, DiagnosticReport, PrintFailure, PrintJobState, PrintJobStatus, Supplies,
+    DiagnosticCheck, DiagnosticReport, PrintFailure, PrintJobState, PrintJobStatus, StationCard,
+    StationError, Supplies,
 };
 use tokio::sync::{OwnedMutexGuard, watch};
 use tracing::{debug, info, warn};
@@ -1207,6 +1208,63 @@ impl CardPrinter for EvolisPrinter {
     /// The contactless station: see [`EvolisPrinter::load_card_to_encoder`].
     fn inline_encoder(&self) -> bool {
         true
+    }
+
+    async fn load_card_to_encoder(&self) -> Result<Box<dyn StationCard>, DeviceError> {
+        let card = EvolisPrinter::load_card_to_encoder(self).await?;
+        Ok(Box::new(EvolisStationCard {
+            printer: EvolisPrinter {
+                inner: Arc::clone(&self.inner),
+            },
+            card,
+        }))
+    }
+}
+
+/// [`CardAtEncoder`] behind the device-neutral [`StationCard`]: what the pipeline holds.
+#[derive(Debug)]
+struct EvolisStationCard {
+    printer: EvolisPrinter,
+    card: CardAtEncoder,
+}
+
+impl std::fmt::Debug for EvolisPrinter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvolisPrinter")
+            .field("id", &self.inner.info.id)
+            .field("address", &self.inner.addr)
+            .finish()
+    }
+}
+
+impl EvolisStationCard {
+    /// The driver's error as the trait's, the card (when it stayed) wrapped again.
+    fn failed(printer: EvolisPrinter, e: PrintAndEjectError) -> StationError {
+        StationError {
+            error: e.error,
+            card: e
+                .card
+                .map(|card| Box::new(EvolisStationCard { printer, card }) as Box<dyn StationCard>),
+        }
+    }
+}
+
+#[async_trait]
+impl StationCard for EvolisStationCard {
+    async fn print_and_eject(self: Box<Self>, job: CardJob) -> Result<(), StationError> {
+        let EvolisStationCard { printer, card } = *self;
+        match printer.print_and_eject(card, &job).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(EvolisStationCard::failed(printer, e)),
+        }
+    }
+
+    async fn reject(self: Box<Self>) -> Result<(), StationError> {
+        let EvolisStationCard { printer, card } = *self;
+        match printer.reject(card).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(EvolisStationCard::failed(printer, e)),
+        }
     }
 }
 

@@ -226,6 +226,9 @@ pub struct StationConfig {
     pub fingerprint_min_quality: u8,
     /// Captures of a position, at most, to reach the minimum quality.
     pub fingerprint_attempts: u32,
+    /// On a printer with an encoder inside, blank cards one print may use, at most: a
+    /// card whose chip fails is rejected and the next one tried (1 to 10).
+    pub card_attempts: u32,
     /// Seconds the send step waits for the data centre's "print-ready" before the officer
     /// is told to issue a recording receipt (the outbox keeps trying).
     pub send_wait_secs: f64,
@@ -344,6 +347,7 @@ impl Default for StationConfig {
             utc_offset_minutes: None,
             fingerprint_min_quality: 40,
             fingerprint_attempts: 3,
+            card_attempts: 3,
             send_wait_secs: 20.0,
             office: "Dinas Kependudukan dan Pencatatan Sipil".into(),
             key_file: None,

@@ -268,6 +268,7 @@ impl Daemon {
                 utc_offset_minutes: config.station.utc_offset(),
                 fingerprint_min_quality: config.station.fingerprint_min_quality.min(100),
                 fingerprint_attempts: config.station.fingerprint_attempts.clamp(1, 10),
+                card_attempts: config.station.card_attempts.clamp(1, 10),
                 biometrics_retention: Duration::from_secs(
                     config.store.biometrics_retention_hours.saturating_mul(3600),
                 ),

@@ -56,6 +56,7 @@ pub fn pipeline_with_siak(
             utc_offset_minutes: 420,
             fingerprint_min_quality: 40,
             fingerprint_attempts: 3,
+            card_attempts: 3,
             biometrics_retention: Duration::from_secs(3600),
             send_wait: Duration::from_secs(5),
             station_key: Arc::new(rekam_integrity::StationKey::from_seed([7; 32])),
