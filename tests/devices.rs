@@ -649,9 +649,24 @@ async fn available_devices_are_listed_per_driver_with_their_selectors() {
         .unwrap()
         .into_inner();
     // Five simulators, the PC/SC encoder driver, which lists what pcscd sees (no pcscd
-    // runs for this test: it says so), and the IPP and Evolis printer drivers, which have
-    // no discovery (a printer is named by its address).
-    assert_eq!(all.drivers.len(), 8, "{all:?}");
+    // runs for this test: it says so), the IPP and Evolis printer drivers, which have
+    // no discovery (a printer is named by its address), and the R30x and ISDV4 serial
+    // drivers, which list the serial ports without probing them.
+    assert_eq!(all.drivers.len(), 10, "{all:?}");
+    for (name, class) in [
+        ("r30x", pb::DeviceClass::FingerprintScanner),
+        ("isdv4", pb::DeviceClass::SignaturePad),
+    ] {
+        let s = all.drivers.iter().find(|x| x.driver == name).unwrap();
+        assert_eq!(s.device_class, class as i32);
+        assert!(!s.simulated && s.error.is_empty(), "{s:?}");
+        assert!(
+            s.devices.iter().all(|d| d
+                .selector
+                .starts_with(&format!("{}:{name}:/dev/", class_short(class)))),
+            "{s:?}"
+        );
+    }
     for name in ["ipp", "evolis"] {
         let p = all.drivers.iter().find(|x| x.driver == name).unwrap();
         assert_eq!(p.device_class, pb::DeviceClass::CardPrinter as i32);
@@ -1020,6 +1035,14 @@ async fn an_unknown_driver_stops_the_daemon_and_names_the_drivers_built_in() {
                 .contains("driver \"cups\" is not built in; drivers for printer: sim, ipp, evolis"),
         "{err}"
     );
+}
+
+fn class_short(c: pb::DeviceClass) -> &'static str {
+    match c {
+        pb::DeviceClass::FingerprintScanner => "fingerprint",
+        pb::DeviceClass::SignaturePad => "signature",
+        _ => "other",
+    }
 }
 
 /// The next event of a stream, within five seconds.

@@ -64,10 +64,11 @@ fn unsupported<T: Send + 'static>(
     Box::pin(futures::stream::once(std::future::ready(Err(e))))
 }
 
-/// A fingerprint scanner: flat slaps and single fingers at 500 ppi.
+/// A fingerprint scanner: flat slaps and single fingers (a 4-4-2 slap scanner), or single
+/// fingers only (a single-finger module), nominally at 500 ppi.
 ///
-/// Optional: [`FingerprintScanner::positions`], [`FingerprintScanner::ppi`] (unknown by
-/// default) and the live preview ([`FingerprintScanner::has_preview`] and
+/// Optional: [`FingerprintScanner::positions`], [`FingerprintScanner::ppi`],
+/// [`FingerprintScanner::single_finger_size`] (unknown by default) and the live preview ([`FingerprintScanner::has_preview`] and
 /// [`FingerprintScanner::preview`], none by default).
 #[async_trait]
 pub trait FingerprintScanner: Device {
@@ -94,6 +95,14 @@ pub trait FingerprintScanner: Device {
     /// Its resolution in pixels per inch; 0 (unknown) by default.
     fn ppi(&self) -> u32 {
         0
+    }
+    /// The size in pixels (width, height) of its image of one flat finger: with
+    /// [`FingerprintScanner::ppi`], the capture area a single finger gets, which the
+    /// enrollment checks against the minimum for identity enrollment before it uses the
+    /// scanner. A single-finger module answers its sensor's image size; a slap scanner the
+    /// size of its single-finger captures. `None` (unknown) by default.
+    fn single_finger_size(&self) -> Option<(u32, u32)> {
+        None
     }
     /// True when [`FingerprintScanner::preview`] streams frames; false by default.
     fn has_preview(&self) -> bool {

@@ -88,6 +88,18 @@ pub enum EnrollmentError {
         /// The threshold.
         min_quality: u8,
     },
+    /// The fingerprint scanner is below what identity enrollment needs (its resolution,
+    /// or the capture area it gives one finger) and the station does not accept a
+    /// substandard scanner. Nothing was captured.
+    #[error(
+        "{device_id} is below what identity enrollment needs: {detail}. Use a scanner that meets it, or set the station's accept_substandard_scanner to record with this one anyway"
+    )]
+    ScannerBelowRequirement {
+        /// The scanner.
+        device_id: String,
+        /// What it has and what is required, with the settings that set the requirement.
+        detail: String,
+    },
     /// Another step of this enrollment is running.
     #[error("another step of enrollment {0} is running")]
     StepInProgress(String),
@@ -152,6 +164,9 @@ impl EnrollmentError {
             EnrollmentError::Incomplete(_) => "RECORDING_INCOMPLETE",
             EnrollmentError::Sequence(_) => "FINGER_SEQUENCE_MISMATCH",
             EnrollmentError::FingerQualityTooLow { .. } => "FINGER_QUALITY_TOO_LOW",
+            // No reason of its own in rekam.v1.ErrorReason yet: the recording cannot be
+            // made to the required quality with this scanner (metadata "device_id").
+            EnrollmentError::ScannerBelowRequirement { .. } => "SCANNER_BELOW_REQUIREMENT",
             EnrollmentError::StepInProgress(_) => "STEP_IN_PROGRESS",
             EnrollmentError::NoStepRunning(_) => "NO_STEP_RUNNING",
             EnrollmentError::OperationNotFound(_) => "OPERATION_NOT_FOUND",
@@ -201,6 +216,9 @@ impl EnrollmentError {
             )],
             EnrollmentError::Device(DeviceError::Disconnected { device }) => {
                 vec![("device_id", device.clone())]
+            }
+            EnrollmentError::ScannerBelowRequirement { device_id, .. } => {
+                vec![("device_id", device_id.clone())]
             }
             EnrollmentError::HandOverMismatch(off) => vec![(
                 "fields",

@@ -199,13 +199,19 @@ pub fn assess_single(position: FingerPosition, image: GreyImage) -> FingerRecord
 
 /// The sequence check: a finger of one slap must not match a finger of another slap (a
 /// hand placed twice, e.g. the right hand for the left slap), and each single capture
-/// must match its own finger in the slaps better than any other. Returns the number of
-/// comparisons made.
+/// must match its own finger in the slaps better than any other (a single whose finger is
+/// in no recorded slap, as when a slap scanner gave out and the rest was captured singly,
+/// must match none of them). Returns the number of comparisons made: 0 without slaps,
+/// when there is nothing to check the singles against (a single-finger scanner's
+/// recording).
 pub fn check_sequence(
     slaps: &[SlapRecording],
     singles: &[FingerRecording],
 ) -> Result<u32, EnrollmentError> {
     use rekam_minutiae::{MATCH_THRESHOLD, match_score};
+    if slaps.is_empty() {
+        return Ok(0);
+    }
     let mut comparisons = 0u32;
     let with_t: Vec<(usize, &FingerRecording, &rekam_minutiae::Template)> = slaps
         .iter()
@@ -247,6 +253,9 @@ pub fn check_sequence(
                 best_other = Some((f.position, score));
             }
         }
+        let in_slaps = slaps
+            .iter()
+            .any(|sl| sl.fingers.iter().any(|f| f.position == s.position));
         let own = own.unwrap_or(0);
         if let Some((other, score)) = best_other
             && score >= MATCH_THRESHOLD
@@ -258,7 +267,7 @@ pub fn check_sequence(
                 s.position
             )));
         }
-        if own < MATCH_THRESHOLD {
+        if in_slaps && own < MATCH_THRESHOLD {
             return Err(EnrollmentError::Sequence(format!(
                 "the single capture of {:?} does not match that finger in the slap (score \
                  {own}, needs {MATCH_THRESHOLD}): wrong hand or finger; recapture it",
@@ -387,8 +396,11 @@ fn iso_finger(p: FingerPosition) -> Result<IsoFinger, EnrollmentError> {
 
 /// The ANSI/NIST-ITL 1-2011 transaction for the data centre: Type-1 header, Type-2
 /// demographics (NIK in 2.003), Type-10 face, one Type-14 WSQ record per slap with its
-/// finger segments and qualities (and one per single capture), Type-8 signature. Returns
-/// the bytes and the size report.
+/// finger segments and qualities (and one per single capture: the ten fingers of a
+/// single-finger scanner's recording), Type-8 signature. An image captured below the
+/// station's minimum resolution or single-finger capture area (a scanner the station
+/// accepted anyway) says so in its Type-14 comment (14.020). Returns the bytes and the size
+/// report.
 pub fn build_package(
     e: &Enrollment,
     config: &PipelineConfig,
@@ -453,6 +465,7 @@ pub fn build_package(
             config.station_id.clone(),
             date,
         )?;
+        fp.comment = below_requirement(config, &slap.image, false);
         for f in &slap.fingers {
             if let Some((x, y, w, h)) = f.bbox {
                 fp.segments.push(FingerSegment {
@@ -470,7 +483,10 @@ pub fn build_package(
         }
         b = b.fingerprint(fp);
     }
-    for single in e.recording.singles.iter().filter(|s| s.image.is_some()) {
+    for single in e.recording.singles.iter() {
+        let Some(image) = single.image.as_ref() else {
+            continue;
+        };
         let data = encoded
             .next()
             .ok_or_else(|| EnrollmentError::Format("missing WSQ".into()))?;
@@ -480,6 +496,7 @@ pub fn build_package(
             config.station_id.clone(),
             date,
         )?;
+        fp.comment = below_requirement(config, image, true);
         fp.nist_quality.push(NistQuality {
             position: iso_finger(single.position)?,
             nfiq: nfiq_band(single.quality),
@@ -503,6 +520,19 @@ pub fn build_package(
     Ok((txn.to_bytes()?, report))
 }
 
+/// The Type-14 comment of an image captured below the station's minimums (its
+/// resolution; for a single finger also its capture area), `None` when it meets them.
+fn below_requirement(config: &PipelineConfig, img: &GreyImage, single: bool) -> Option<String> {
+    let short =
+        crate::pipeline::shortfalls(config, img.ppi, single.then_some((img.width, img.height)));
+    (!short.is_empty()).then(|| {
+        format!(
+            "CAPTURED BELOW THE ENROLLMENT REQUIREMENT: {}",
+            short.join("; ")
+        )
+    })
+}
+
 /// NFIQ 1-5 bands from a 0-100 score (5 = worst).
 fn nfiq_band(quality: u8) -> u8 {
     (5 - (u32::from(quality) * 5 / 101) as u8).clamp(1, 5)
@@ -510,7 +540,8 @@ fn nfiq_band(quality: u8) -> u8 {
 
 /// The chip's files: DG1 demographics (UTF-8 `label=value` lines in a 0x61 template),
 /// DG2 face record (a 240x320 JPEG), DG3 compact-card minutiae of the index fingers (or
-/// the first two fingers present), DG7 displayed signature.
+/// the best two fingers present; from the slaps, or from single captures of fingers no
+/// slap gave minutiae for), DG7 displayed signature.
 pub fn chip_files(e: &Enrollment) -> Result<Vec<ChipFile>, EnrollmentError> {
     let mut dg1_text = String::new();
     for (k, v) in e.applicant.card_fields() {
@@ -532,6 +563,14 @@ pub fn chip_files(e: &Enrollment) -> Result<Vec<ChipFile>, EnrollmentError> {
         .fingers()
         .filter(|f| f.template.is_some())
         .collect();
+    // A single-finger scanner's recording has no slaps: its fingers are the singles.
+    let from_singles: Vec<&FingerRecording> = e
+        .recording
+        .singles
+        .iter()
+        .filter(|s| s.template.is_some() && !fingers.iter().any(|f| f.position == s.position))
+        .collect();
+    fingers.extend(from_singles);
     fingers.sort_by_key(|f| {
         (
             !preferred.contains(&f.position),
@@ -714,6 +753,41 @@ mod tests {
         assert_eq!(kind, Some(&[0x02][..]), "facial features");
         let count = tlv::find_path(&dg, &[0x75, 0x7F61, 0x02]).unwrap();
         assert_eq!(count, Some(&[0x01][..]));
+    }
+
+    #[test]
+    fn without_slaps_the_sequence_check_makes_no_comparison() {
+        // Singles without minutiae would fail against slaps; without slaps nothing is
+        // compared (a single-finger scanner's recording).
+        let single = FingerRecording {
+            position: FingerPosition::RightIndex,
+            quality: 60,
+            recapture: false,
+            missing: None,
+            bbox: None,
+            image: None,
+            template: None,
+            override_reason: None,
+            attempts: 1,
+        };
+        assert_eq!(
+            check_sequence(&[], std::slice::from_ref(&single)).unwrap(),
+            0
+        );
+        let slap = SlapRecording {
+            position: FingerPosition::RightFour,
+            image: GreyImage {
+                width: 0,
+                height: 0,
+                ppi: 500,
+                pixels: Vec::new(),
+            },
+            fingers: Vec::new(),
+        };
+        assert!(matches!(
+            check_sequence(&[slap], &[single]),
+            Err(EnrollmentError::Sequence(m)) if m.contains("no minutiae")
+        ));
     }
 
     #[test]

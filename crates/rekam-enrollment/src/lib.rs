@@ -10,6 +10,13 @@
 //! an ANSI/NIST-ITL 1-2011 transaction and the chip's files are ISO/IEC 19794 records.
 //! Every step's outcome is committed to the store (`rekam-store`) before the step
 //! answers; open enrollments are also held in memory, finished ones only on disk.
+//!
+//! Fingerprints come from a 4-4-2 slap scanner (three slaps, segmented into the ten
+//! fingers, and a sequence check of any single fingers against them) or from a
+//! single-finger scanner (the ten fingers one by one; no slaps, so no sequence check). A
+//! scanner below the resolution or single-finger capture area identity enrollment needs
+//! is refused before it is used unless the station accepts it
+//! ([`PipelineConfig::accept_substandard_scanner`]).
 
 mod applicant;
 pub mod card;
@@ -38,8 +45,8 @@ pub use error::{EnrollmentError, FieldViolation};
 pub use model::*;
 pub use nik::{Nik, Sex, check_kk};
 pub use pipeline::{
-    CardReason, Pipeline, PipelineConfig, Progress, ReceiptDocument, SignatureRenderer,
-    Subscription,
+    CardReason, DEFAULT_FINGERPRINT_MIN_PPI, FAP10_MIN_AREA_MM, Pipeline, PipelineConfig, Progress,
+    ReceiptDocument, SignatureRenderer, Subscription,
 };
 pub use services::{
     DataCentre, DataCentreSim, Remote, ServiceError, Siak, SiakConfirmation, SiakSim,

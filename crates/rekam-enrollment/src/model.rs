@@ -354,11 +354,14 @@ pub struct FingerOverride {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FingerprintPlan {
     /// The positions to capture now (slaps, or single fingers captured alone); empty =
-    /// every slap with a finger present, then `singles`.
+    /// every slap with a finger present, then `singles`; on a single-finger scanner (one
+    /// whose positions are known and include no slap), every finger present in turn,
+    /// right thumb to left little. A slap asked of a single-finger scanner is refused.
     pub positions: Vec<FingerPosition>,
     /// Fingers that are missing (each needs an override with a reason).
     pub missing: Vec<rekam_core::MissingFinger>,
-    /// Single fingers to capture after the slaps (when `positions` is empty).
+    /// Single fingers to capture after the slaps (when `positions` is empty); ignored on
+    /// a single-finger scanner, which captures every finger singly anyway.
     pub singles: Vec<FingerPosition>,
     /// The minimum quality 0-100 of every finger (default: the station's).
     pub min_quality: Option<u8>,
@@ -460,13 +463,15 @@ pub struct Recording {
     pub face: Option<FaceRecording>,
     /// The slaps (absent when every finger of the slap is missing).
     pub slaps: Vec<SlapRecording>,
-    /// The fingers of the slaps not captured because every one of their fingers is
-    /// declared missing, each with its reason and override.
+    /// The fingers declared missing and so not captured, each with its reason and
+    /// override: on a slap scanner the fingers of slaps wholly declared missing; on a
+    /// single-finger scanner every finger declared missing.
     pub absent: Vec<FingerRecording>,
-    /// True once every slap is recorded or wholly declared missing (see
-    /// [`Recording::slaps_lacking`]).
+    /// True once each of the ten fingers is recorded in a slap, as a single finger or
+    /// absent (see [`Recording::fingers_lacking`]).
     pub fingerprints_done: bool,
-    /// Single fingers captured besides the slaps (whole image in `image`).
+    /// Single fingers captured alone (whole image in `image`): besides the slaps on a slap
+    /// scanner, or every finger present on a single-finger scanner.
     pub singles: Vec<FingerRecording>,
     /// Comparisons the sequence check made.
     pub sequence_comparisons: u32,
@@ -484,18 +489,32 @@ impl Recording {
             .chain(self.absent.iter())
     }
 
-    /// The slaps neither recorded nor wholly declared missing: what the fingerprint step
-    /// still has to capture before the recording can close.
+    /// The fingers not recorded yet, right thumb to left little: each of the ten must be
+    /// in a recorded slap (there present, or declared missing), captured as a single
+    /// finger, or declared absent before the recording can close, whichever scanner took
+    /// them (a 4-4-2 slap scanner or a single-finger one).
+    pub fn fingers_lacking(&self) -> Vec<FingerPosition> {
+        FingerPosition::SINGLE
+            .into_iter()
+            .filter(|f| {
+                !self
+                    .slaps
+                    .iter()
+                    .any(|s| s.fingers.iter().any(|x| x.position == *f))
+                    && !self.singles.iter().any(|x| x.position == *f)
+                    && !self.absent.iter().any(|x| x.position == *f)
+            })
+            .collect()
+    }
+
+    /// The slaps with a finger still lacking ([`Recording::fingers_lacking`]): on a slap
+    /// scanner, the slaps neither recorded nor wholly declared missing, which the
+    /// fingerprint step still has to capture before the recording can close.
     pub fn slaps_lacking(&self) -> Vec<FingerPosition> {
+        let lacking = self.fingers_lacking();
         FingerPosition::SLAPS
             .into_iter()
-            .filter(|slap| {
-                !self.slaps.iter().any(|s| s.position == *slap)
-                    && !slap
-                        .fingers()
-                        .iter()
-                        .all(|f| self.absent.iter().any(|a| a.position == *f))
-            })
+            .filter(|slap| slap.fingers().iter().any(|f| lacking.contains(f)))
             .collect()
     }
 }
@@ -758,5 +777,35 @@ mod tests {
         assert_eq!(listed[8..], [LeftThumb, RightThumb]);
         // A copy without images keeps them.
         assert_eq!(r.without_images().absent, r.absent);
+        assert!(r.fingers_lacking().is_empty());
+    }
+
+    #[test]
+    fn ten_singles_or_absent_fingers_complete_the_set_without_slaps() {
+        use FingerPosition::*;
+        let mut r = Recording::default();
+        assert_eq!(r.fingers_lacking(), FingerPosition::SINGLE.to_vec());
+        for f in FingerPosition::SINGLE {
+            if f != LeftRing && f != RightThumb {
+                r.singles.push(finger(f, None));
+            }
+        }
+        assert_eq!(r.fingers_lacking(), vec![RightThumb, LeftRing]);
+        assert_eq!(r.slaps_lacking(), vec![LeftFour, BothThumbs]);
+        r.absent
+            .push(finger(LeftRing, Some(MissingReason::Amputated)));
+        assert_eq!(r.fingers_lacking(), vec![RightThumb]);
+        assert_eq!(r.slaps_lacking(), vec![BothThumbs]);
+        r.singles.push(finger(RightThumb, None));
+        assert!(r.fingers_lacking().is_empty());
+        assert!(r.slaps_lacking().is_empty());
+        // A slap and singles mixed (the slap scanner failed half-way) complete it too.
+        let mut m = Recording::default();
+        m.slaps.push(slap(RightFour));
+        m.slaps.push(slap(LeftFour));
+        assert_eq!(m.fingers_lacking(), vec![RightThumb, LeftThumb]);
+        m.singles.push(finger(RightThumb, None));
+        m.singles.push(finger(LeftThumb, None));
+        assert!(m.fingers_lacking().is_empty());
     }
 }

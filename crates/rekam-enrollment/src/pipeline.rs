@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime};
 
 use rekam_core::events::EventLog;
 use rekam_core::{
-    CardJob, ChipFile, DeviceError, FingerPosition, GreyImage, MissingFinger, PadGeometry,
-    PenSample, PrintJobState, Registry,
+    CardJob, ChipFile, DeviceError, FingerPosition, FingerprintScanner, GreyImage, MissingFinger,
+    PadGeometry, PenSample, PrintJobState, Registry,
 };
 use rekam_store::{
     Commit, EnrollmentStore, ListFilter, NewEnrollment, RememberedAnswer, StoreError,
@@ -75,7 +75,47 @@ pub struct PipelineConfig {
     /// On a printer with an encoder inside, the blank cards one print step may use, at
     /// most: a card whose chip fails is rejected and the next one tried.
     pub card_attempts: u32,
+    /// The lowest fingerprint scanner resolution, in pixels per inch, the fingerprint step
+    /// uses ([`DEFAULT_FINGERPRINT_MIN_PPI`]: identity enrollment needs 500 ppi images). A
+    /// scanner whose [`FingerprintScanner::ppi`] is known and lower is refused before it is
+    /// touched, unless [`PipelineConfig::accept_substandard_scanner`].
+    ///
+    /// [`FingerprintScanner::ppi`]: rekam_core::FingerprintScanner::ppi
+    pub fingerprint_min_ppi: u32,
+    /// The smallest capture area of one flat finger, (width, height) in millimetres, the
+    /// fingerprint step uses when it captures single fingers ([`FAP10_MIN_AREA_MM`]). A
+    /// scanner whose single-finger image ([`FingerprintScanner::single_finger_size`] at its
+    /// ppi) is known and smaller either way is refused before it is touched, unless
+    /// [`PipelineConfig::accept_substandard_scanner`]. An R307-class module (256 x 288
+    /// pixels at 500 dpi: 13.0 x 14.6 mm) is therefore refused by default.
+    ///
+    /// [`FingerprintScanner::single_finger_size`]: rekam_core::FingerprintScanner::single_finger_size
+    pub fingerprint_min_area_mm: (f32, f32),
+    /// Records with a scanner below [`PipelineConfig::fingerprint_min_ppi`] or
+    /// [`PipelineConfig::fingerprint_min_area_mm`] anyway (false by default): the step
+    /// says so in its message and history note, and the package marks each image captured
+    /// below the requirement (ANSI/NIST-ITL Type-14 comment, 14.020).
+    pub accept_substandard_scanner: bool,
 }
+
+/// The default of [`PipelineConfig::fingerprint_min_ppi`]: 500 ppi, the resolution of the
+/// ANSI/NIST-ITL plain impressions and WSQ images the data centre takes.
+pub const DEFAULT_FINGERPRINT_MIN_PPI: u32 = 500;
+
+/// The default of [`PipelineConfig::fingerprint_min_area_mm`]: the smallest single-finger
+/// flat capture area the FBI certifies, Fingerprint Acquisition Profile (FAP) 10, 0.5 x
+/// 0.65 in (width x height), i.e. 250 x 325 pixels at 500 ppi, for devices meeting the FBI's
+/// *PIV Image Quality Specifications for Single Finger Capture Devices* (PIV-071006). The
+/// FAP levels are defined in NIST SP 500-280 (*Mobile ID Device Best Practice
+/// Recommendation*, 2009) and tabulated with their capture dimensions in the FBI's
+/// certification FAQ (<https://fbibiospecs.fbi.gov/certifications-1/cpl/faq>).
+///
+/// 0.5 in is 12.7 mm: the sometimes quoted 12.8 mm would refuse a device with exactly the
+/// FAP 10 area (250 pixels wide at 500 ppi), so the published inch figure is used, and
+/// 0.65 in (16.51 mm) is taken as 16.5 mm. The larger single-finger profiles are stricter
+/// choices for a station: FAP 20, 0.6 x 0.8 in (15.2 x 20.3 mm); FAP 30, 0.8 x 1.0 in
+/// (20.3 x 25.4 mm).
+pub const FAP10_MIN_AREA_MM: (f32, f32) = (12.7, 16.5);
 
 /// Changes to a step's operation, each counted in its `sequence`, so a watch resumes
 /// after the last state it saw (see `WatchStepOperationRequest.after_sequence`).
@@ -1689,12 +1729,16 @@ impl Pipeline {
     }
 
     /// Step 4: the fingerprints, position by position (the 4-4-2 slaps, then any single
-    /// fingers; or only the positions asked for, keeping the others already recorded).
-    /// Every finger must reach the minimum quality: a position below it is captured again
-    /// (up to the attempts allowed, keeping the best), and a finger that cannot reach it
-    /// needs a supervisor's override with a reason, as does a missing finger. Then the
-    /// sequence check runs over the whole set (no finger of one slap matches one of
-    /// another; each single matches its slap finger). A failed check records nothing.
+    /// fingers; on a single-finger scanner the ten fingers one by one; or only the
+    /// positions asked for, keeping the others already recorded). A scanner below the
+    /// station's resolution or single-finger capture area is refused first, unless the
+    /// station accepts it. Every finger must reach the minimum quality: a position below
+    /// it is captured again (up to the attempts allowed, keeping the best), and a finger
+    /// that cannot reach it needs a supervisor's override with a reason, as does a missing
+    /// finger (recorded as absent, without a capture). Then the sequence check runs over
+    /// the whole set (no finger of one slap matches one of another; each single matches
+    /// its slap finger); without slaps it cannot run, and makes no comparison. A failed
+    /// check records nothing.
     pub async fn capture_fingerprints(
         self: &Arc<Self>,
         id: &str,
@@ -1718,6 +1762,24 @@ impl Pipeline {
         let scanner = self
             .registry
             .fingerprint(opts.device_id.as_deref().unwrap_or(""))?;
+        let single_only = single_finger_only(&*scanner);
+        let plan = check_plan_for_scanner(plan, single_only, &scanner.info().id)?;
+        // The positions, in order: the slaps then `singles`, or every finger on a
+        // single-finger scanner, or those asked for.
+        let positions: Vec<FingerPosition> = if !plan.positions.is_empty() {
+            plan.positions.clone()
+        } else if single_only {
+            FingerPosition::SINGLE.to_vec()
+        } else {
+            FingerPosition::SLAPS
+                .into_iter()
+                .chain(plan.singles.iter().copied())
+                .collect()
+        };
+        let captures_singles = positions
+            .iter()
+            .any(|p| !p.is_slap() && !plan.missing.iter().any(|m| m.position == *p));
+        let substandard = self.check_scanner(&*scanner, captures_singles)?;
         let timeout = plan.position_timeout.unwrap_or(self.config.device_timeout);
         let min_quality = plan
             .min_quality
@@ -1728,15 +1790,7 @@ impl Pipeline {
             .max(1);
         self.run_step(id, Step::CaptureFingerprints, opts, async |e, p| {
             p.device(&scanner.info().id);
-            // The positions, in order; slaps whose fingers are all missing are skipped.
-            let positions: Vec<FingerPosition> = if plan.positions.is_empty() {
-                FingerPosition::SLAPS
-                    .into_iter()
-                    .chain(plan.singles.iter().copied())
-                    .collect()
-            } else {
-                plan.positions.clone()
-            };
+            let positions = positions.clone();
             let missing_in = |pos: FingerPosition| -> Vec<MissingFinger> {
                 let fingers = pos.fingers();
                 plan.missing
@@ -1745,13 +1799,15 @@ impl Pipeline {
                     .filter(|m| fingers.contains(&m.position))
                     .collect()
             };
-            // Slaps asked for whose fingers are all declared missing are recorded as such,
-            // without a capture.
+            // Slaps asked for whose fingers are all declared missing (on a single-finger
+            // scanner, fingers declared missing) are recorded as such, without a capture.
             let (positions, absent_slaps): (Vec<FingerPosition>, Vec<FingerPosition>) = positions
                 .into_iter()
                 .partition(|pos| missing_in(*pos).len() < pos.fingers().len());
-            let absent_slaps: Vec<FingerPosition> =
-                absent_slaps.into_iter().filter(|p| p.is_slap()).collect();
+            let absent_slaps: Vec<FingerPosition> = absent_slaps
+                .into_iter()
+                .filter(|p| p.is_slap() || single_only)
+                .collect();
             let overridden = |f: FingerPosition| plan.overrides.iter().any(|o| o.position == f);
             // The fingers of a capture that are below the threshold, not overridden.
             let failing = |fingers: &[FingerRecording]| -> Vec<FingerPosition> {
@@ -1898,6 +1954,10 @@ impl Pipeline {
                         slaps.push(s);
                     }
                     Captured::Single(f) => {
+                        if single_only {
+                            // Captured now: no longer absent.
+                            absent.retain(|a| a.position != f.position);
+                        }
                         singles.retain(|x| x.position != f.position);
                         singles.push(f);
                     }
@@ -1906,7 +1966,20 @@ impl Pipeline {
             slaps.sort_by_key(|s| FingerPosition::SLAPS.iter().position(|x| *x == s.position));
             absent.retain(|f| !absent_now.iter().any(|a| a.position == f.position));
             absent.extend(absent_now);
-            p.report(90, "checking the finger sequence");
+            if single_only {
+                // Right thumb to left little, however they were (re)captured.
+                singles.sort_by_key(|f| f.position);
+                absent.sort_by_key(|f| f.position);
+            }
+            let no_slaps = slaps.is_empty();
+            p.report(
+                90,
+                if no_slaps {
+                    "no slaps: no finger sequence to check"
+                } else {
+                    "checking the finger sequence"
+                },
+            );
             let (slaps, singles, comparisons) = blocking(move || {
                 formats::check_sequence(&slaps, &singles).map(|n| (slaps, singles, n))
             })
@@ -1916,23 +1989,71 @@ impl Pipeline {
             r.singles = singles;
             r.absent = absent;
             r.sequence_comparisons = comparisons;
-            let lacking = r.slaps_lacking();
-            r.fingerprints_done = lacking.is_empty();
-            let mut message =
-                format!("fingerprints recorded; sequence check passed ({comparisons} comparisons)");
+            r.fingerprints_done = r.fingers_lacking().is_empty();
+            let mut message = if !no_slaps {
+                format!("fingerprints recorded; sequence check passed ({comparisons} comparisons)")
+            } else if single_only {
+                "fingerprints recorded; no slaps: sequence check not possible with a \
+                 single-finger scanner"
+                    .to_string()
+            } else {
+                "fingerprints recorded; no slaps yet: the sequence check runs when they are \
+                 captured"
+                    .to_string()
+            };
+            let mut notes = Vec::new();
             if !applied.is_empty() {
                 let names: Vec<&str> = applied.iter().map(|(f, _)| position_name(*f)).collect();
                 message.push_str(&format!("; accepted by a supervisor: {}", names.join(", ")));
                 let detail: Vec<&str> = applied.iter().map(|(_, d)| d.as_str()).collect();
-                p.note(format!("supervisor overrides: {}", detail.join("; ")));
+                notes.push(format!("supervisor overrides: {}", detail.join("; ")));
             }
-            if !lacking.is_empty() {
-                let names: Vec<&str> = lacking.iter().map(|f| position_name(*f)).collect();
-                message.push_str(&format!("; still to capture: {}", names.join(", ")));
+            if let Some(below) = &substandard {
+                let what = format!(
+                    "scanner below the requirement, accepted by the station's \
+                     accept_substandard_scanner: {below}"
+                );
+                message.push_str(&format!("; {what}"));
+                notes.push(what);
+            }
+            if !notes.is_empty() {
+                p.note(notes.join("; "));
+            }
+            let still = still_to_capture(r, single_only);
+            if !still.is_empty() {
+                message.push_str(&format!("; still to capture: {}", still.join(", ")));
             }
             Ok(message)
         })
         .await
+    }
+
+    /// Checks the scanner against the station's minimum resolution and (when the step
+    /// captures single fingers) single-finger capture area, before it is touched. Below
+    /// them: refused, unless the station accepts a substandard scanner; then what it lacks
+    /// is returned, for the step's message and note.
+    fn check_scanner(
+        &self,
+        scanner: &dyn FingerprintScanner,
+        captures_singles: bool,
+    ) -> Result<Option<String>, EnrollmentError> {
+        let single = if captures_singles {
+            scanner.single_finger_size()
+        } else {
+            None
+        };
+        let short = shortfalls(&self.config, scanner.ppi(), single);
+        if short.is_empty() {
+            return Ok(None);
+        }
+        let device_id = scanner.info().id.clone();
+        let detail = format!("it has {}", short.join(", and "));
+        if self.config.accept_substandard_scanner {
+            warn!(device = %device_id, %detail, "fingerprint scanner below the requirement, accepted by the configuration");
+            Ok(Some(format!("{device_id}: {detail}")))
+        } else {
+            Err(EnrollmentError::ScannerBelowRequirement { device_id, detail })
+        }
     }
 
     /// Checks a fingerprint plan before any device is touched: slaps and single fingers
@@ -2079,13 +2200,18 @@ impl Pipeline {
                 lacking.push("face photo".to_string());
             }
             if !r.fingerprints_done {
-                let slaps = r.slaps_lacking();
+                let fingers = r.fingers_lacking();
+                // Named as the slaps still to capture once some slap is recorded, else
+                // as the fingers (a single-finger scanner's recording).
+                let still = still_to_capture(r, r.slaps.is_empty());
                 lacking.push(
-                    if slaps.is_empty() || slaps.len() == FingerPosition::SLAPS.len() {
+                    if fingers.is_empty()
+                        || fingers.len() == FingerPosition::SINGLE.len()
+                        || still.is_empty()
+                    {
                         "fingerprints".to_string()
                     } else {
-                        let names: Vec<&str> = slaps.iter().map(|s| position_name(*s)).collect();
-                        format!("fingerprints of {}", names.join(", "))
+                        format!("fingerprints of {}", still.join(", "))
                     },
                 );
             }
@@ -2907,6 +3033,94 @@ fn changed_fields(a: &Applicant, b: &Applicant) -> Vec<&'static str> {
     cmp("citizenship", a.citizenship == b.citizenship);
     cmp("blood_type", a.blood_type == b.blood_type);
     v
+}
+
+/// True for a scanner that captures single fingers only: its positions are known and
+/// include no slap. (Unknown positions: a slap scanner, as before.)
+fn single_finger_only(scanner: &dyn FingerprintScanner) -> bool {
+    let positions = scanner.positions();
+    !positions.is_empty() && !positions.iter().any(|p| p.is_slap())
+}
+
+/// Refuses a plan that asks a single-finger scanner for a slap.
+fn check_plan_for_scanner(
+    plan: FingerprintPlan,
+    single_only: bool,
+    device_id: &str,
+) -> Result<FingerprintPlan, EnrollmentError> {
+    if !single_only {
+        return Ok(plan);
+    }
+    let bad: Vec<FieldViolation> = plan
+        .positions
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.is_slap())
+        .map(|(i, p)| {
+            FieldViolation::new(
+                format!("positions[{i}]"),
+                format!(
+                    "{device_id} captures single fingers only, not the slap {}: ask for its \
+                     fingers one by one (or leave positions empty for all ten)",
+                    position_name(*p)
+                ),
+            )
+        })
+        .collect();
+    if bad.is_empty() {
+        Ok(plan)
+    } else {
+        Err(EnrollmentError::InvalidRequest(bad))
+    }
+}
+
+/// What the fingerprint step still has to capture, by name: the fingers still lacking on
+/// a single-finger scanner, the slaps with a finger lacking otherwise.
+fn still_to_capture(r: &Recording, by_finger: bool) -> Vec<&'static str> {
+    if by_finger {
+        r.fingers_lacking().into_iter().map(position_name).collect()
+    } else {
+        r.slaps_lacking().into_iter().map(position_name).collect()
+    }
+}
+
+/// A length in pixels at `ppi`, in millimetres.
+fn pixels_mm(pixels: u32, ppi: u32) -> f32 {
+    pixels as f32 * 25.4 / ppi as f32
+}
+
+/// What a scanner or an image lacks against the station's minimums, one phrase each
+/// (empty when it meets them, or when what it has is unknown): its resolution, and, for a
+/// single finger (`single`), its capture area from its image size at that resolution.
+pub(crate) fn shortfalls(
+    config: &PipelineConfig,
+    ppi: u32,
+    single: Option<(u32, u32)>,
+) -> Vec<String> {
+    // Half a hundredth of a millimetre for rounding: 250 pixels at 500 ppi is 12.7 mm.
+    const SLACK_MM: f32 = 0.005;
+    let mut short = Vec::new();
+    if ppi == 0 {
+        return short;
+    }
+    if ppi < config.fingerprint_min_ppi {
+        short.push(format!(
+            "{ppi} ppi, below the {} ppi required (fingerprint_min_ppi)",
+            config.fingerprint_min_ppi
+        ));
+    }
+    if let Some((w, h)) = single {
+        let (wm, hm) = (pixels_mm(w, ppi), pixels_mm(h, ppi));
+        let (min_w, min_h) = config.fingerprint_min_area_mm;
+        if wm + SLACK_MM < min_w || hm + SLACK_MM < min_h {
+            short.push(format!(
+                "a single-finger capture area of {wm:.1} x {hm:.1} mm ({w} x {h} pixels at \
+                 {ppi} ppi), smaller than the {min_w:.1} x {min_h:.1} mm required \
+                 (fingerprint_min_area_mm)"
+            ));
+        }
+    }
+    short
 }
 
 fn place_name(p: FingerPosition) -> String {

@@ -14,7 +14,9 @@
 //!
 //! # The rule
 //!
-//! * An image of another size is scaled to 1016 × 648 (triangle filter); a transparent
+//! * An image of 1012 × 638 (a card side at 300 dpi edge to edge, what rekam's renderer makes)
+//!   is centred on the 1016 × 648 area pixel for pixel; another size is scaled to it
+//!   (triangle filter); a transparent
 //!   pixel counts as white.
 //! * **K** (black resin, 2 levels): a pixel is black text when its red, green and blue
 //!   are all at most [`K_THRESHOLD`] (pure black, with a little room for PNG
@@ -77,6 +79,12 @@ impl SidePanels {
         let scaled;
         let img = if img.dimensions() == (IMAGE_WIDTH, IMAGE_HEIGHT) {
             img
+        } else if img.dimensions() == EDGE_TO_EDGE {
+            // A card side at 300 dpi edge to edge is centred on the printer's slightly
+            // larger area, pixel for pixel: scaling it by 0.4 % and 1.6 % would blur its
+            // text and lines, which go to the K panel by threshold (and cost a resample).
+            scaled = centred(img);
+            &scaled
         } else {
             scaled = image::imageops::resize(img, IMAGE_WIDTH, IMAGE_HEIGHT, FilterType::Triangle);
             &scaled
@@ -144,6 +152,18 @@ impl SidePanels {
             .find(|(p, _, _)| *p == panel)
             .map(|(_, _, d)| d.as_slice())
     }
+}
+
+/// A CR-80 side at 300 dpi edge to edge, as rekam's card renderer makes it.
+const EDGE_TO_EDGE: (u32, u32) = (1012, 638);
+
+/// `img` (smaller than the printer's area) in the middle of a blank area.
+fn centred(img: &RgbaImage) -> RgbaImage {
+    let mut out = RgbaImage::from_pixel(IMAGE_WIDTH, IMAGE_HEIGHT, image::Rgba([255, 255, 255, 0]));
+    let x = (IMAGE_WIDTH - img.width()) / 2;
+    let y = (IMAGE_HEIGHT - img.height()) / 2;
+    image::imageops::replace(&mut out, img, i64::from(x), i64::from(y));
+    out
 }
 
 /// A full overlay panel: every pixel varnished.
@@ -278,10 +298,27 @@ mod tests {
 
     #[test]
     fn other_sizes_are_scaled_and_parts_are_checked() {
-        let img = RgbaImage::from_pixel(1012, 638, Rgba([0, 0, 0, 255]));
+        let img = RgbaImage::from_pixel(2024, 1276, Rgba([0, 0, 0, 255]));
         let s = SidePanels::from_image(&img);
         assert!(s.panel(Panel::Black).unwrap().iter().all(|&b| b == 0xFF));
         assert!(SidePanels::from_parts(vec![(Panel::Black, Levels::Two, vec![0; 3])]).is_err());
         assert!(SidePanels::from_png("front", b"not a png").is_err());
+    }
+
+    #[test]
+    fn a_side_at_300_dpi_edge_to_edge_is_centred_pixel_for_pixel() {
+        // Black everywhere but one white pixel at (0, 0) of the 1012 x 638 side.
+        let mut img = RgbaImage::from_pixel(1012, 638, Rgba([0, 0, 0, 255]));
+        img.put_pixel(0, 0, Rgba([255, 255, 255, 255]));
+        let s = SidePanels::from_image(&img);
+        let k = unpack(s.panel(Panel::Black).unwrap(), 1, PANEL_PIXELS);
+        // 2 columns blank on each side, 5 rows above and below; no blur at the edges.
+        let inked = k.iter().filter(|&&b| b == 1).count();
+        assert_eq!(inked, 1012 * 638 - 1);
+        assert_eq!(at(&k, 2, 5), 0, "the white pixel, moved by (2, 5)");
+        assert_eq!((at(&k, 3, 5), at(&k, 2, 6)), (1, 1));
+        assert_eq!((at(&k, 1, 5), at(&k, 2, 4)), (0, 0), "the margin is blank");
+        assert_eq!(at(&k, 1013, 642), 1);
+        assert_eq!((at(&k, 1014, 642), at(&k, 1013, 643)), (0, 0));
     }
 }

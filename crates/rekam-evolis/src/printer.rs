@@ -758,27 +758,30 @@ impl std::fmt::Display for PrintAndEjectError {
 impl std::error::Error for PrintAndEjectError {}
 
 /// Checks a job's images and derives their panels (on a blocking thread: it is CPU work).
+/// Each side is checked, decoded once and turned into panels on its own blocking thread,
+/// both sides at once.
 async fn prepare_sides(job: &CardJob, duplex: bool) -> Result<Vec<SidePanels>, DeviceError> {
-    rekam_printer::validate_card_png("front", &job.front_png)?;
-    if let Some(back) = &job.back_png {
-        if !duplex {
-            return Err(DeviceError::Unsupported(
-                "this printer prints one side: send the front only".into(),
-            ));
-        }
-        rekam_printer::validate_card_png("back", back)?;
+    if job.back_png.is_some() && !duplex {
+        return Err(DeviceError::Unsupported(
+            "this printer prints one side: send the front only".into(),
+        ));
     }
-    let front = job.front_png.clone();
-    let back = job.back_png.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut sides = vec![SidePanels::from_png("front", &front)?];
-        if let Some(b) = back {
-            sides.push(SidePanels::from_png("back", &b)?);
-        }
-        Ok(sides)
-    })
-    .await
-    .map_err(|e| DeviceError::Hardware(format!("deriving the panels failed: {e}")))?
+    let derive = |side: &'static str, png: Vec<u8>| {
+        tokio::task::spawn_blocking(move || {
+            let img = rekam_printer::decode_card_png(side, &png)?;
+            Ok::<_, DeviceError>(SidePanels::from_image(&img))
+        })
+    };
+    let front = derive("front", job.front_png.clone());
+    let back = job.back_png.clone().map(|b| derive("back", b));
+    let joined = |r: Result<Result<SidePanels, DeviceError>, tokio::task::JoinError>| {
+        r.map_err(|e| DeviceError::Hardware(format!("deriving the panels failed: {e}")))?
+    };
+    let mut sides = vec![joined(front.await)?];
+    if let Some(b) = back {
+        sides.push(joined(b.await)?);
+    }
+    Ok(sides)
 }
 
 impl Inner {

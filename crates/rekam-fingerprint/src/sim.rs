@@ -603,6 +603,11 @@ impl FingerprintScanner for FingerprintSim {
         PPI
     }
 
+    /// A single finger's nominal flat image (see [`FingerPosition::nominal_size`]).
+    fn single_finger_size(&self) -> Option<(u32, u32)> {
+        Some(FingerPosition::RightIndex.nominal_size())
+    }
+
     fn has_preview(&self) -> bool {
         true
     }

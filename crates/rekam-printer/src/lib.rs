@@ -22,4 +22,4 @@ mod validate;
 
 pub use driver::PRINTER_SIM_DRIVER;
 pub use sim::{PrintedCard, PrinterSim};
-pub use validate::{CARD_ASPECT, validate_card_png};
+pub use validate::{CARD_ASPECT, decode_card_png, validate_card_png};

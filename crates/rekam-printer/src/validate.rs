@@ -28,6 +28,12 @@ const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
 /// whole image is decoded, so a truncated or corrupt file is refused here rather than
 /// at the printer. `side` ("front", "back") names the side in the error message.
 pub fn validate_card_png(side: &str, png: &[u8]) -> Result<(u32, u32), DeviceError> {
+    decode_card_png(side, png).map(|img| img.dimensions())
+}
+
+/// [`validate_card_png`], keeping the decoded image: for a driver that needs its pixels
+/// (one decode instead of two).
+pub fn decode_card_png(side: &str, png: &[u8]) -> Result<image::RgbaImage, DeviceError> {
     if png.is_empty() {
         return Err(DeviceError::InvalidArgument(format!(
             "the {side} image is empty: send the card side as a PNG image"
@@ -49,10 +55,10 @@ pub fn validate_card_png(side: &str, png: &[u8]) -> Result<(u32, u32), DeviceErr
         )));
     }
     // Decode it all: the header can be fine and the data truncated or corrupt.
-    image::load_from_memory_with_format(png, ImageFormat::Png).map_err(|e| {
+    let img = image::load_from_memory_with_format(png, ImageFormat::Png).map_err(|e| {
         DeviceError::InvalidArgument(format!("the {side} PNG does not decode: {e}"))
     })?;
-    Ok((width, height))
+    Ok(img.to_rgba8())
 }
 
 fn is_card_size(width: u32, height: u32) -> bool {

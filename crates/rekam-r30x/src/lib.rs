@@ -47,8 +47,18 @@
 //! pixel (modules on USB) is taken as 8-bit grey. R305/R307-class images are 256 × 288
 //! pixels; their data sheets state 500 dpi, reported by [`FingerprintScanner::ppi`] — a
 //! nominal figure, not a calibrated one. The R503 states 508 dpi for its 192 × 192 array.
+//! [`FingerprintScanner::single_finger_size`] answers the image size.
+//!
+//! What that means for enrollment: 256 × 288 pixels at 500 dpi is a capture area of
+//! 13.0 × 14.6 mm, wide enough but shorter than the smallest single-finger area the FBI
+//! certifies (FAP 10: 0.5 × 0.65 in, 12.7 × 16.5 mm); the R503's 9.6 × 9.6 mm falls short
+//! both ways. The enrollment pipeline (`rekam-enrollment`) therefore refuses these modules for the
+//! fingerprint step unless the station accepts a substandard scanner
+//! (`[station] accept_substandard_scanner = true`), and every capture made with it is
+//! marked as below the requirement.
 //!
 //! [`FingerprintScanner::ppi`]: rekam_core::FingerprintScanner::ppi
+//! [`FingerprintScanner::single_finger_size`]: rekam_core::FingerprintScanner::single_finger_size
 
 pub mod driver;
 pub mod link;

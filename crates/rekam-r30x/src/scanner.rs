@@ -1067,6 +1067,13 @@ impl FingerprintScanner for R30xScanner {
         self.shared.identity.geometry.ppi
     }
 
+    /// The module's image: 256 x 288 on R305/R307-class modules (13.0 x 14.6 mm at the
+    /// nominal 500 dpi), 192 x 192 on an R503 (9.6 x 9.6 mm at 508 dpi).
+    fn single_finger_size(&self) -> Option<(u32, u32)> {
+        let g = self.shared.identity.geometry;
+        Some((g.width, g.height))
+    }
+
     fn has_preview(&self) -> bool {
         true
     }

@@ -23,6 +23,7 @@ mod card;
 mod datacentre;
 mod evolis;
 mod fault;
+mod serial;
 mod siak;
 
 use std::net::SocketAddr;
@@ -60,6 +61,12 @@ enum Command {
     /// The Evolis card printer with its contactless station, on TCP (escape commands),
     /// with scriptable faults.
     Evolis(evolis::EvolisArgs),
+    /// An R30x / ZFM optical fingerprint module on a pseudo-terminal (its UART packet
+    /// protocol), with a finger placed on command or by itself, and scriptable faults.
+    R30x(serial::R30xArgs),
+    /// A Wacom ISDV4 serial pen digitizer on a pseudo-terminal, signing by itself, with
+    /// scriptable faults.
+    Isdv4(serial::Isdv4Args),
 }
 
 /// Options of `rekam-sim datacentre`.
@@ -119,6 +126,8 @@ fn main() -> anyhow::Result<()> {
     let command = match cli.command {
         Command::Card(args) => return card::run_card(args),
         Command::Sam(args) => return card::run_sam(args),
+        Command::R30x(args) => return serial::run_r30x(args),
+        Command::Isdv4(args) => return serial::run_isdv4(args),
         other => other,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -128,6 +137,6 @@ fn main() -> anyhow::Result<()> {
         Command::Datacentre(args) => runtime.block_on(datacentre::run(args)),
         Command::Siak(args) => runtime.block_on(siak::run(args)),
         Command::Evolis(args) => runtime.block_on(evolis::run(args)),
-        Command::Card(_) | Command::Sam(_) => Ok(()),
+        Command::Card(_) | Command::Sam(_) | Command::R30x(_) | Command::Isdv4(_) => Ok(()),
     }
 }

@@ -145,6 +145,11 @@ pub enum Command {
     Diag {
         /// The device to test; every device when omitted.
         device: Option<String>,
+        /// Also take one capture with each fingerprint scanner tested (place a finger when
+        /// asked) and report its size, resolution, quality and time, as the check
+        /// "capture".
+        #[arg(long)]
+        capture: bool,
     },
     /// Captures a fingerprint, a face or a signature into a file.
     #[command(subcommand)]
@@ -878,7 +883,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             current,
             after,
         } => cmd::devices::watch(&ctx, count, current, after).await,
-        Command::Diag { device } => cmd::devices::diag(&ctx, device).await,
+        Command::Diag { device, capture } => cmd::devices::diag(&ctx, device, capture).await,
         Command::Capture(c) => cmd::capture::run(&ctx, c).await,
         Command::Print {
             test_card,

@@ -30,6 +30,27 @@ async fn devices_enroll_faults_and_print() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // With a capture test: the scanner takes a finger and says how good it is.
+    let out = run(&d, &["diag", "fingerprint0", "--capture", "--json"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let capture = v[0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "capture")
+        .cloned()
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(capture["outcome"], "PASS", "{capture}");
+    let detail = capture["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("800x750 at 500 ppi in ") && detail.contains("quality right-index "),
+        "{detail}"
+    );
 
     let out = run(&d, &["enroll", "--demo", "--json"]).await;
     assert!(
@@ -121,8 +142,9 @@ async fn devices_available_lists_each_driver_with_its_selector() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let drivers = v.as_array().unwrap();
-    // Five simulators, the PC/SC encoder driver and the IPP and Evolis printer drivers.
-    assert_eq!(drivers.len(), 8);
+    // Five simulators, the PC/SC encoder driver, the IPP and Evolis printer drivers and
+    // the R30x and ISDV4 serial drivers.
+    assert_eq!(drivers.len(), 10);
     assert!(
         drivers
             .iter()

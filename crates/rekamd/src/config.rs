@@ -238,6 +238,17 @@ pub struct StationConfig {
     /// it signs every enrollment's artefact chain and every receipt's QR code. Default
     /// `station.key` in the state directory, created on the first start.
     pub key_file: Option<std::path::PathBuf>,
+    /// The lowest fingerprint scanner resolution, in pixels per inch, the fingerprint step
+    /// uses (default 500: identity enrollment needs 500 ppi).
+    pub fingerprint_min_ppi: u32,
+    /// The smallest capture area of one flat finger, `[width, height]` in millimetres,
+    /// the fingerprint step uses when it captures single fingers (default `[12.7, 16.5]`:
+    /// the FBI's FAP 10, 0.5 x 0.65 in). An R307-class module (13.0 x 14.6 mm) is below it.
+    pub fingerprint_min_area_mm: [f32; 2],
+    /// Record with a scanner below `fingerprint_min_ppi` or `fingerprint_min_area_mm`
+    /// anyway (default false: such a scanner is refused); every capture made with it is
+    /// marked as below the requirement.
+    pub accept_substandard_scanner: bool,
 }
 
 /// One device.
@@ -351,6 +362,12 @@ impl Default for StationConfig {
             send_wait_secs: 20.0,
             office: "Dinas Kependudukan dan Pencatatan Sipil".into(),
             key_file: None,
+            fingerprint_min_ppi: rekam_enrollment::DEFAULT_FINGERPRINT_MIN_PPI,
+            fingerprint_min_area_mm: [
+                rekam_enrollment::FAP10_MIN_AREA_MM.0,
+                rekam_enrollment::FAP10_MIN_AREA_MM.1,
+            ],
+            accept_substandard_scanner: false,
         }
     }
 }
@@ -474,6 +491,17 @@ mod tests {
         // And from a configuration file.
         let c: Config = toml::from_str("[station]\nutc_offset_minutes = 480\n").unwrap();
         assert_eq!(c.station.utc_offset(), 480);
+        assert_eq!(c.station.fingerprint_min_ppi, 500);
+        assert_eq!(c.station.fingerprint_min_area_mm, [12.7, 16.5]);
+        assert!(!c.station.accept_substandard_scanner);
+        let c: Config = toml::from_str(
+            "[station]\nfingerprint_min_ppi = 400\nfingerprint_min_area_mm = [12.0, 14.0]\n\
+             accept_substandard_scanner = true\n",
+        )
+        .unwrap();
+        assert_eq!(c.station.fingerprint_min_ppi, 400);
+        assert_eq!(c.station.fingerprint_min_area_mm, [12.0, 14.0]);
+        assert!(c.station.accept_substandard_scanner);
     }
 
     #[test]

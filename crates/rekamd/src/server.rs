@@ -38,8 +38,10 @@ pub const ENCODER_REQUEST_LIMIT: usize = 8 << 20;
 /// factory (from its driver crate) here and nothing else.
 pub const DRIVERS: &[&dyn DriverFactory] = &[
     &rekam_fingerprint::FINGERPRINT_SIM_DRIVER,
+    &rekam_r30x::R30X_DRIVER,
     &rekam_camera::CAMERA_SIM_DRIVER,
     &rekam_signature::SIGNATURE_SIM_DRIVER,
+    &rekam_isdv4::ISDV4_DRIVER,
     &rekam_printer::PRINTER_SIM_DRIVER,
     &rekam_ipp::IPP_PRINTER_DRIVER,
     &rekam_evolis::EVOLIS_PRINTER_DRIVER,
@@ -269,6 +271,12 @@ impl Daemon {
                 fingerprint_min_quality: config.station.fingerprint_min_quality.min(100),
                 fingerprint_attempts: config.station.fingerprint_attempts.clamp(1, 10),
                 card_attempts: config.station.card_attempts.clamp(1, 10),
+                fingerprint_min_ppi: config.station.fingerprint_min_ppi,
+                fingerprint_min_area_mm: (
+                    config.station.fingerprint_min_area_mm[0],
+                    config.station.fingerprint_min_area_mm[1],
+                ),
+                accept_substandard_scanner: config.station.accept_substandard_scanner,
                 biometrics_retention: Duration::from_secs(
                     config.store.biometrics_retention_hours.saturating_mul(3600),
                 ),

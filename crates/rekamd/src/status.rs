@@ -149,6 +149,9 @@ pub fn localized(reason: &str) -> &'static str {
         "FINGER_QUALITY_TOO_LOW" => {
             "Kualitas sidik jari masih kurang; rekam ulang, atau minta persetujuan supervisor dengan alasan."
         }
+        "SCANNER_BELOW_REQUIREMENT" => {
+            "Pemindai sidik jari di bawah standar perekaman KTP-el (resolusi atau luas bidang); hubungi teknisi."
+        }
         "OPERATION_NOT_FOUND" => "Proses tidak ditemukan.",
         "NO_STEP_RUNNING" => "Tidak ada langkah yang sedang berjalan.",
         "MEDIA_NOT_FOUND" => "Gambar yang diminta belum direkam.",
@@ -249,6 +252,7 @@ pub fn enrollment(e: &EnrollmentError) -> Status {
         | EnrollmentError::Incomplete(_)
         | EnrollmentError::Sequence(_)
         | EnrollmentError::FingerQualityTooLow { .. }
+        | EnrollmentError::ScannerBelowRequirement { .. }
         | EnrollmentError::Cancelled(_) => Code::FailedPrecondition,
         EnrollmentError::StepInProgress(_) => Code::Aborted,
         EnrollmentError::NoStepRunning(_) => Code::FailedPrecondition,
@@ -466,6 +470,17 @@ mod tests {
             enrollment(&EnrollmentError::NotFound("e".into())).code(),
             Code::NotFound
         );
+        let s = enrollment(&EnrollmentError::ScannerBelowRequirement {
+            device_id: "fingerprint1".into(),
+            detail: "it has 400 ppi, below the 500 ppi required (fingerprint_min_ppi)".into(),
+        });
+        assert_eq!(s.code(), Code::FailedPrecondition);
+        assert!(s.message().contains("fingerprint1"), "{}", s.message());
+        assert!(
+            s.message().contains("accept_substandard_scanner"),
+            "{}",
+            s.message()
+        );
         let v = enrollment(&EnrollmentError::invalid(
             "applicant.nik",
             "must be 16 digits",
@@ -562,6 +577,10 @@ mod tests {
             EnrollmentError::FingerQualityTooLow {
                 positions: vec![],
                 min_quality: 40,
+            },
+            EnrollmentError::ScannerBelowRequirement {
+                device_id: String::new(),
+                detail: String::new(),
             },
             EnrollmentError::Format(String::new()),
             EnrollmentError::HandOverMismatch(vec![]),

@@ -28,12 +28,21 @@ pub fn pipeline_with_siak(
     siak: Arc<dyn Siak>,
 ) -> Arc<Pipeline> {
     let t = Timing::new(0.0);
+    let scanner = Arc::new(rekam_fingerprint::FingerprintSim::new("fingerprint0", 1, t));
+    pipeline_with(store, siak, scanner, config())
+}
+
+/// The pipeline over `scanner` and the four other simulators at time scale 0, on `store`,
+/// asking `siak`, with `config` (see [`config`]).
+pub fn pipeline_with(
+    store: Arc<dyn rekam_store::EnrollmentStore>,
+    siak: Arc<dyn Siak>,
+    scanner: Arc<dyn rekam_core::FingerprintScanner>,
+    config: PipelineConfig,
+) -> Arc<Pipeline> {
+    let t = Timing::new(0.0);
     let registry = Registry::new(vec![
-        AnyDevice::Fingerprint(Arc::new(rekam_fingerprint::FingerprintSim::new(
-            "fingerprint0",
-            1,
-            t,
-        ))),
+        AnyDevice::Fingerprint(scanner),
         AnyDevice::Camera(Arc::new(rekam_camera::CameraSim::new("camera0", 2, t))),
         AnyDevice::Signature(Arc::new(rekam_signature::SignatureSim::new(
             "signature0",
@@ -48,24 +57,33 @@ pub fn pipeline_with_siak(
         Arc::new(registry),
         siak,
         Arc::new(DataCentreSim::new(t)),
-        PipelineConfig {
-            station_id: "TEST-0001".into(),
-            data_centre_agency: "DUKCAPIL".into(),
-            signature_renderer: render,
-            device_timeout: Duration::from_secs(30),
-            utc_offset_minutes: 420,
-            fingerprint_min_quality: 40,
-            fingerprint_attempts: 3,
-            card_attempts: 3,
-            biometrics_retention: Duration::from_secs(3600),
-            send_wait: Duration::from_secs(5),
-            station_key: Arc::new(rekam_integrity::StationKey::from_seed([7; 32])),
-            office: "Dinas Kependudukan dan Pencatatan Sipil Kota Sorong".into(),
-            chip: chip_config(),
-            card: card_layout(),
-        },
+        config,
         store,
     ))
+}
+
+/// The tests' station settings: 30 s at a device, minimum quality 40 in 3 attempts, the
+/// default scanner requirements (500 ppi, FAP 10 area, no substandard scanner).
+pub fn config() -> PipelineConfig {
+    PipelineConfig {
+        station_id: "TEST-0001".into(),
+        data_centre_agency: "DUKCAPIL".into(),
+        signature_renderer: render,
+        device_timeout: Duration::from_secs(30),
+        utc_offset_minutes: 420,
+        fingerprint_min_quality: 40,
+        fingerprint_attempts: 3,
+        card_attempts: 3,
+        fingerprint_min_ppi: DEFAULT_FINGERPRINT_MIN_PPI,
+        fingerprint_min_area_mm: FAP10_MIN_AREA_MM,
+        accept_substandard_scanner: false,
+        biometrics_retention: Duration::from_secs(3600),
+        send_wait: Duration::from_secs(5),
+        station_key: Arc::new(rekam_integrity::StationKey::from_seed([7; 32])),
+        office: "Dinas Kependudukan dan Pencatatan Sipil Kota Sorong".into(),
+        chip: chip_config(),
+        card: card_layout(),
+    }
 }
 
 /// A valid applicant with that NIK (a woman born 7 August 1990: day 47 in the NIK).

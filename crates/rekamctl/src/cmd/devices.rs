@@ -404,11 +404,82 @@ fn report_ok(r: &DiagnosticReport) -> bool {
     r.passed && !r.checks.iter().any(|c| c.outcome() == CheckOutcome::Fail)
 }
 
+/// `diag --capture` on a fingerprint scanner: one capture (a single finger, or the right
+/// slap on a scanner without single fingers), as a check with its size, resolution,
+/// quality and time.
+async fn capture_check(ctx: &Ctx, d: &Device) -> rekam_api::pb::DiagnosticCheck {
+    use rekam_api::pb::fingerprint_service_client::FingerprintServiceClient;
+    use rekam_api::pb::{CaptureFingerprintRequest, DiagnosticCheck};
+    let position = match caps(d) {
+        Some(Kind::Fingerprint(f))
+            if !f.positions.is_empty()
+                && !f.positions.contains(&(FingerPosition::RightIndex as i32)) =>
+        {
+            FingerPosition::RightFour
+        }
+        _ => FingerPosition::RightIndex,
+    };
+    let pb = super::spinner(format!(
+        "{}: place the {} on the scanner",
+        super::short(&d.name),
+        position_name(position)
+    ));
+    let started = std::time::Instant::now();
+    let res = FingerprintServiceClient::new(ctx.channel.clone())
+        .capture(ctx.req(CaptureFingerprintRequest {
+            name: d.name.clone(),
+            position: position as i32,
+            missing: vec![],
+        }))
+        .await;
+    pb.finish_and_clear();
+    let ms = started.elapsed().as_millis();
+    match res {
+        Ok(r) => {
+            let r = r.into_inner();
+            let (w, h, ppi) = r
+                .image
+                .as_ref()
+                .map_or((0, 0, 0), |i| (i.width, i.height, i.ppi));
+            let qualities: Vec<String> = r
+                .fingers
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} {}",
+                        position_name(FingerPosition::try_from(f.position).unwrap_or_default()),
+                        f.quality
+                    )
+                })
+                .collect();
+            let worst = r.fingers.iter().map(|f| f.quality).min().unwrap_or(0);
+            DiagnosticCheck {
+                name: "capture".into(),
+                outcome: if worst >= 40 {
+                    CheckOutcome::Pass
+                } else {
+                    CheckOutcome::Warn
+                } as i32,
+                detail: format!(
+                    "{w}x{h} at {ppi} ppi in {ms} ms; quality {}",
+                    qualities.join(", ")
+                ),
+            }
+        }
+        Err(e) => DiagnosticCheck {
+            name: "capture".into(),
+            outcome: CheckOutcome::Fail as i32,
+            detail: format!("after {ms} ms: {}", e.message()),
+        },
+    }
+}
+
 /// `diag`.
-pub async fn diag(ctx: &Ctx, device: Option<String>) -> anyhow::Result<()> {
+pub async fn diag(ctx: &Ctx, device: Option<String>, capture: bool) -> anyhow::Result<()> {
+    let devices = list(ctx).await?;
     let names = match device {
         Some(id) => vec![super::resource("devices", &id)],
-        None => list(ctx).await?.into_iter().map(|d| d.name).collect(),
+        None => devices.iter().map(|d| d.name.clone()).collect(),
     };
     let mut client = DeviceServiceClient::new(ctx.channel.clone());
     let mut reports = Vec::new();
@@ -418,10 +489,16 @@ pub async fn diag(ctx: &Ctx, device: Option<String>) -> anyhow::Result<()> {
             .self_test(ctx.req(SelfTestRequest { name: name.clone() }))
             .await;
         pb.finish_and_clear();
-        let report = res?.into_inner().report.unwrap_or(DiagnosticReport {
-            device: name,
+        let mut report = res?.into_inner().report.unwrap_or(DiagnosticReport {
+            device: name.clone(),
             ..Default::default()
         });
+        if let Some(d) = devices.iter().find(|d| d.name == name)
+            && capture
+            && d.device_class() == DeviceClass::FingerprintScanner
+        {
+            report.checks.push(capture_check(ctx, d).await);
+        }
         if !ctx.json {
             print_report(&report);
         }
