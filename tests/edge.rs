@@ -677,7 +677,9 @@ async fn an_oversized_message_answers_resource_exhausted() {
         .await
         .unwrap();
     s.write_all(&header).await.unwrap();
-    s.write_all(b"\r\n").await.unwrap();
+    // The daemon may answer and close as soon as it has read the frame header: the
+    // chunk's end then meets a closed socket (EPIPE), and the answer is still there to read.
+    let _ = s.write_all(b"\r\n").await;
     let r = read_response(s).await;
     let st = r.grpc_status();
     assert_eq!(st.code(), Code::ResourceExhausted, "{r:?}");

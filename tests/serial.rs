@@ -330,7 +330,12 @@ async fn a_whole_enrollment_with_single_fingers_on_the_r30x_and_the_isdv4_signat
     c.print(step(&id)).await.unwrap();
     c.encode(step(&id)).await.unwrap();
     let e = c.hand_over(step(&id)).await.unwrap().into_inner();
-    assert_eq!(stage(&e), pb::EnrollmentStage::HandedOver, "{}", e.last_error);
+    assert_eq!(
+        stage(&e),
+        pb::EnrollmentStage::HandedOver,
+        "{}",
+        e.last_error
+    );
     let fingers = d.get(&id).await;
     let h = fingers
         .history
@@ -338,7 +343,9 @@ async fn a_whole_enrollment_with_single_fingers_on_the_r30x_and_the_isdv4_signat
         .find(|h| h.step == pb::Step::CaptureFingerprints as i32)
         .unwrap();
     assert!(h.message.contains("single-finger scanner"), "{}", h.message);
-    applicant.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    applicant
+        .0
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     applicant.1.join().unwrap();
     d.stop().await;
 }
