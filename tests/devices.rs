@@ -242,6 +242,105 @@ async fn camera_preview_and_still_are_jpeg() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_share_one_camera_preview_and_a_slow_one_gets_the_newest_frame() {
+    // Real camera timing (the simulator's preview runs at its nominal rate).
+    let d = TestDaemon::start_with(|c| c.simulation.time_scale = 1.0).await;
+    // Each client on its own connection with a small HTTP/2 window (64 KiB, a frame or
+    // two): what a client has not read stays in the daemon, where only the newest frame
+    // is kept. (With tonic's default 2 MiB window a client that stops reading has up to
+    // 2 MiB of frames in flight to it; their capture times tell it their age.)
+    let open = |d: &TestDaemon| {
+        let socket = d.socket.clone();
+        async move {
+            let channel = tonic::transport::Endpoint::try_from("http://[::]:50051")
+                .unwrap()
+                .initial_stream_window_size(64 * 1024)
+                .initial_connection_window_size(64 * 1024)
+                .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
+                    let socket = socket.clone();
+                    async move {
+                        Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
+                            tokio::net::UnixStream::connect(socket).await?,
+                        ))
+                    }
+                }))
+                .await
+                .unwrap();
+            let mut cam = CameraServiceClient::new(channel);
+            cam.stream_preview(pb::CameraPreviewRequest {
+                name: "devices/camera0".into(),
+                max_frames: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+        }
+    };
+    let mut a = open(&d).await;
+    let a0 = a.next().await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // Three more clients join the running preview: it is not started again for them
+    // (a new stream would number its frames from 0), and they see the same frames.
+    let mut others = Vec::new();
+    for _ in 0..3 {
+        others.push(open(&d).await);
+    }
+    let mut firsts = Vec::new();
+    for o in &mut others {
+        let f = o.next().await.unwrap().unwrap();
+        assert!(
+            f.sequence >= a0.sequence + 2,
+            "{} after {}",
+            f.sequence,
+            a0.sequence
+        );
+        firsts.push(f);
+    }
+    // Everyone reads on, in turn (each may have a frame or two in flight in its HTTP/2
+    // window): a frame with the same number is the same frame.
+    let mut seen: Vec<std::collections::BTreeMap<u64, Vec<u8>>> = vec![Default::default(); 4];
+    for _ in 0..10 {
+        let f = a.next().await.unwrap().unwrap();
+        seen[0].insert(f.sequence, f.jpeg);
+        for (i, o) in others.iter_mut().enumerate() {
+            let g = o.next().await.unwrap().unwrap();
+            seen[i + 1].insert(g.sequence, g.jpeg);
+        }
+    }
+    let mut common = 0;
+    for other in &seen[1..] {
+        for (n, jpeg) in other {
+            if let Some(j) = seen[0].get(n) {
+                assert_eq!(j, jpeg, "frame {n}");
+                common += 1;
+            }
+        }
+    }
+    assert!(
+        common > 0,
+        "the clients saw none of the same frames: {:?}",
+        seen.iter()
+            .map(|m| m.keys().copied().collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    );
+    // A client that stops reading for a second gets the newest frame, not the frames it
+    // missed (the preview runs at about 15 frames a second).
+    let slow = &mut others[0];
+    let before = slow.next().await.unwrap().unwrap().sequence;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // At most what its 64 KiB window held (a few frames), then the newest.
+    let mut after = Vec::new();
+    for _ in 0..10 {
+        after.push(slow.next().await.unwrap().unwrap().sequence);
+    }
+    assert!(
+        after.windows(2).any(|w| w[1] >= w[0] + 5),
+        "{before} then {after:?}: the frames it missed were queued"
+    );
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_streams_samples_then_accept_renders_them() {
     let d = TestDaemon::start().await;
     let mut sig = d.signature();

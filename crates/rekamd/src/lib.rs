@@ -17,6 +17,7 @@ pub mod config;
 pub mod convert;
 pub mod datacentre;
 pub mod edge;
+pub mod fanout;
 pub mod idempotency;
 pub mod names;
 pub mod server;

@@ -15,7 +15,9 @@ impl pb::camera_service_server::CameraService for Shared {
             .registry
             .camera(names::device_id_or_first("name", &r.name)?))?;
         dev(camera.state_usable())?;
-        let s = camera.preview().map(|f| {
+        // One preview per camera, shared: each client gets the newest frame.
+        let id = camera.info().id.clone();
+        let s = self.previews.subscribe(&id, || camera.preview()).map(|f| {
             f.map(|f| convert::frame(&f))
                 .map_err(|e| status::device(&e))
         });

@@ -63,6 +63,8 @@ pub struct Shared {
     pub complaints: rekam_complaints::Complaints,
     /// The station's offset from UTC in minutes (its days).
     pub utc_offset_minutes: i32,
+    /// The cameras' live previews, each opened once and shared by every client.
+    pub previews: Arc<crate::fanout::Fanout<rekam_core::Frame>>,
 }
 
 impl Shared {
@@ -92,6 +94,7 @@ impl Shared {
             sessions,
             complaints,
             utc_offset_minutes,
+            previews: Arc::default(),
         }
     }
 }
