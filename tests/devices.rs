@@ -341,6 +341,75 @@ async fn clients_share_one_camera_preview_and_a_slow_one_gets_the_newest_frame()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ptp_camera_previews_captures_and_comes_back_after_an_unplug() {
+    // The PTP driver's whole stack (sessions, containers, EOS live view) over the
+    // simulated EOS camera behind its USB transport.
+    let d = TestDaemon::start_with(|c| {
+        for dev in &mut c.devices {
+            if dev.selector.to_string().starts_with("camera:") {
+                dev.selector = "camera:ptp:sim".parse().unwrap();
+                dev.id = Some("camera0".into());
+            }
+        }
+    })
+    .await;
+    let mut cam = d.camera();
+    let frames: Vec<_> = cam
+        .stream_preview(pb::CameraPreviewRequest {
+            name: "devices/camera0".into(),
+            max_frames: 3,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .collect()
+        .await;
+    assert_eq!(frames.len(), 3);
+    for f in &frames {
+        let f = f.as_ref().unwrap();
+        let img = image::load_from_memory(&f.jpeg).unwrap();
+        assert_eq!((img.width(), img.height()), (f.width, f.height));
+    }
+    let still = cam
+        .capture_still(pb::CaptureStillRequest {
+            name: "devices/camera0".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let img = image::load_from_memory(&still.jpeg).unwrap();
+    assert_eq!((img.width(), img.height()), (still.width, still.height));
+    assert!(
+        still.width > frames[0].as_ref().unwrap().width,
+        "a still is larger"
+    );
+    // Unplugged: disconnected; plugged back: ready, and it captures again.
+    d.fault("camera0", "disconnect").await;
+    assert!(
+        d.wait_for_state("camera0", pb::DeviceStateKind::Disconnected, 500)
+            .await
+    );
+    let err = cam
+        .capture_still(pb::CaptureStillRequest {
+            name: "devices/camera0".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    d.clear("camera0").await;
+    assert!(
+        d.wait_for_state("camera0", pb::DeviceStateKind::Ready, 500)
+            .await
+    );
+    cam.capture_still(pb::CaptureStillRequest {
+        name: "devices/camera0".into(),
+    })
+    .await
+    .unwrap();
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_streams_samples_then_accept_renders_them() {
     let d = TestDaemon::start().await;
     let mut sig = d.signature();
@@ -750,8 +819,14 @@ async fn available_devices_are_listed_per_driver_with_their_selectors() {
     // Five simulators, the PC/SC encoder driver, which lists what pcscd sees (no pcscd
     // runs for this test: it says so), the IPP and Evolis printer drivers, which have
     // no discovery (a printer is named by its address), and the R30x and ISDV4 serial
-    // drivers, which list the serial ports without probing them.
-    assert_eq!(all.drivers.len(), 10, "{all:?}");
+    // drivers, which list the serial ports without probing them, and the V4L2 and PTP
+    // camera drivers (no camera here: none listed, or the reason).
+    assert_eq!(all.drivers.len(), 12, "{all:?}");
+    for name in ["v4l2", "ptp"] {
+        let c = all.drivers.iter().find(|x| x.driver == name).unwrap();
+        assert_eq!(c.device_class, pb::DeviceClass::Camera as i32);
+        assert!(!c.simulated, "{c:?}");
+    }
     for (name, class) in [
         ("r30x", pb::DeviceClass::FingerprintScanner),
         ("isdv4", pb::DeviceClass::SignaturePad),
