@@ -820,8 +820,11 @@ async fn available_devices_are_listed_per_driver_with_their_selectors() {
     // runs for this test: it says so), the IPP and Evolis printer drivers, which have
     // no discovery (a printer is named by its address), and the R30x and ISDV4 serial
     // drivers, which list the serial ports without probing them, and the V4L2 and PTP
-    // camera drivers (no camera here: none listed, or the reason).
-    assert_eq!(all.drivers.len(), 12, "{all:?}");
+    // camera drivers (no camera here: none listed, or the reason), and the HID pen
+    // driver (no hidraw here).
+    assert_eq!(all.drivers.len(), 13, "{all:?}");
+    let hid = all.drivers.iter().find(|x| x.driver == "hid").unwrap();
+    assert_eq!(hid.device_class, pb::DeviceClass::SignaturePad as i32);
     for name in ["v4l2", "ptp"] {
         let c = all.drivers.iter().find(|x| x.driver == name).unwrap();
         assert_eq!(c.device_class, pb::DeviceClass::Camera as i32);

@@ -52,13 +52,14 @@ fn ensure_dns_sd() {
         return;
     }
     let output = Command::new("flock")
-        .args(["/tmp/rekam-test-avahi.lock", "sh", "-c"])
+        // -o: the daemons started under the lock must not inherit (and keep) it.
+        .args(["-o", "/tmp/rekam-test-avahi.lock", "sh", "-c"])
         .arg(
-            "ready() { avahi-daemon -c 2>/dev/null && dbus-send --system --print-reply \
+            "ready() { avahi-daemon -c 2>/dev/null && dbus-send --system --print-reply --reply-timeout=2000 \
                --dest=org.freedesktop.Avahi / org.freedesktop.Avahi.Server.GetVersionString \
                >/dev/null 2>&1; }; \
              ready && exit 0; \
-             if ! dbus-send --system --print-reply --dest=org.freedesktop.DBus / \
+             if ! dbus-send --system --print-reply --reply-timeout=2000 --dest=org.freedesktop.DBus / \
                   org.freedesktop.DBus.GetId >/dev/null 2>&1; then \
                rm -f /run/dbus/system_bus_socket /run/dbus/pid; mkdir -p /run/dbus; \
                dbus-daemon --system --fork || exit 1; fi; \

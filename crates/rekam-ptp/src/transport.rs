@@ -217,8 +217,7 @@ fn still_image_endpoints<T: rusb::UsbContext>(device: &rusb::Device<T>) -> Optio
 /// libusb's context, made once. (rusb's global context panics when libusb cannot start,
 /// e.g. in a container without `/dev/bus/usb`; this one says so as an error.)
 fn usb_context() -> Result<rusb::Context, TransportError> {
-    static CONTEXT: std::sync::OnceLock<Result<rusb::Context, String>> =
-        std::sync::OnceLock::new();
+    static CONTEXT: std::sync::OnceLock<Result<rusb::Context, String>> = std::sync::OnceLock::new();
     CONTEXT
         .get_or_init(|| rusb::Context::new().map_err(|e| e.to_string()))
         .clone()

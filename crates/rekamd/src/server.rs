@@ -44,6 +44,7 @@ pub const DRIVERS: &[&dyn DriverFactory] = &[
     &rekam_ptp::PTP_DRIVER,
     &rekam_signature::SIGNATURE_SIM_DRIVER,
     &rekam_isdv4::ISDV4_DRIVER,
+    &rekam_hid::HID_DRIVER,
     &rekam_printer::PRINTER_SIM_DRIVER,
     &rekam_ipp::IPP_PRINTER_DRIVER,
     &rekam_evolis::EVOLIS_PRINTER_DRIVER,
