@@ -28,6 +28,7 @@ async fn station(r30x: &rekam_r30x::R30xSim, isdv4: &rekam_isdv4::Isdv4Sim) -> T
                 dev.selector = format!("signature:isdv4:{pad}").parse().unwrap();
                 dev.id = Some("signature0".into());
                 dev.options.insert("finish_ms".into(), "300".into());
+                dev.options.insert("keepalive_ms".into(), "300".into());
             }
         }
     })
@@ -141,6 +142,38 @@ async fn the_r30x_module_captures_single_fingers_over_grpc_through_its_faults() 
     assert_eq!(errors.outcome, pb::CheckOutcome::Warn as i32, "{errors:?}");
     assert!(!errors.detail.contains(" 0 checksum errors"), "{errors:?}");
 
+    // An image upload cut short is asked for again.
+    r30x.lift_finger();
+    r30x.place_finger();
+    let uploads = r30x.stats().uploads;
+    r30x.inject(rekam_r30x::SimFault::TruncatedUpload);
+    let cap = d
+        .fingerprint()
+        .capture(capture(pb::FingerPosition::LeftMiddle))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r30x.stats().uploads, uploads + 2);
+    assert_eq!(cap.image.unwrap().pixels, r30x.last_image().unwrap());
+    // Damage that keeps coming: a clear error after bounded retries, then captures
+    // again once the line is clean.
+    r30x.inject(rekam_r30x::SimFault::BadChecksums);
+    let err = d
+        .fingerprint()
+        .capture(capture(pb::FingerPosition::LeftRing))
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("damaged packets"), "{err:?}");
+    r30x.clear_faults();
+    assert!(
+        d.wait_for_state("fingerprint0", pb::DeviceStateKind::Ready, 1000)
+            .await
+    );
+    d.fingerprint()
+        .capture(capture(pb::FingerPosition::LeftRing))
+        .await
+        .unwrap();
+
     // No finger: the capture ends with a time-out the officer can act on.
     r30x.lift_finger();
     let err = d
@@ -237,6 +270,19 @@ async fn the_isdv4_digitizer_signs_over_grpc_and_survives_noise_and_an_unplug() 
             .iter()
             .any(|c| c.name == "packets" && c.outcome == pb::CheckOutcome::Warn as i32),
         "{report:?}"
+    );
+
+    // Silent (power lost on a plain serial line): the keepalive query notices it.
+    isdv4.inject("silence").unwrap();
+    assert!(
+        d.wait_for_state("signature0", pb::DeviceStateKind::Disconnected, 1000)
+            .await,
+        "a silent digitizer is disconnected"
+    );
+    isdv4.clear();
+    assert!(
+        d.wait_for_state("signature0", pb::DeviceStateKind::Ready, 1000)
+            .await
     );
 
     // Unplugged: disconnected, with an event; plugged back: ready, and it signs.
