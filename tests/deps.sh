@@ -21,6 +21,9 @@ if [ "${1:-}" != "--build" ]; then
     for p in cups-ipp-utils avahi-daemon dbus; do have_pkg "$p" || need+=("$p"); done
     # openssl checks rekam-chip's security objects and certificates independently
     command -v openssl >/dev/null 2>&1 || need+=(openssl)
+    # rekam-face's tests: OpenCV's Haar cascades (opencv-data) and the public-domain
+    # astronaut photograph of scikit-image (python3-skimage)
+    for p in opencv-data python3-skimage; do have_pkg "$p" || need+=("$p"); done
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "tests/deps.sh: installing ${need[*]}" >&2

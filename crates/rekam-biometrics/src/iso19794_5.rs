@@ -332,8 +332,56 @@ impl FaceImage {
         })
     }
 
+    /// A token frontal face (5.7.1 type 2, clause 9): the image made by placing the eyes at
+    /// the positions the standard fixes (e.g. by `rekam-face`), with its eye centres as
+    /// feature points 12.1 (`left`, the subject's left eye, on the image's right) and 12.2
+    /// (`right`); other fields as [`FaceImage::from_image`].
+    ///
+    /// # Errors
+    /// As [`FaceImage::from_image`]; [`RecordError::InvalidField`] when an eye centre lies
+    /// outside the image or the left eye is not right of the right eye in the image.
+    pub fn token(data: Vec<u8>, left: (u16, u16), right: (u16, u16)) -> Result<Self> {
+        let mut face = Self::from_image(data)?;
+        for (name, (x, y)) in [("left eye centre", left), ("right eye centre", right)] {
+            if x >= face.width || y >= face.height {
+                return Err(RecordError::invalid(
+                    RECORD,
+                    name,
+                    format!(
+                        "({x}, {y}) is outside the {}x{} image",
+                        face.width, face.height
+                    ),
+                ));
+            }
+        }
+        if left.0 <= right.0 {
+            return Err(RecordError::invalid(
+                RECORD,
+                "left eye centre",
+                format!(
+                    "x {} is not right of the right eye's {}: 12.1 is the subject's left eye, on \
+                     the image's right",
+                    left.0, right.0
+                ),
+            ));
+        }
+        face.face_image_type = FaceImageType::TokenFrontal;
+        face.set_eye_centres(left, right);
+        Ok(face)
+    }
+
+    /// This face with its eye centres set (see [`FaceImage::set_eye_centres`]).
+    #[must_use]
+    pub fn with_eye_centres(mut self, left: (u16, u16), right: (u16, u16)) -> Self {
+        self.set_eye_centres(left, right);
+        self
+    }
+
     /// The eye centres: MPEG-4 feature points 12.1 (left eye centre) and 12.2 (right eye
     /// centre), as `((x, y), (x, y))`, when both are present.
+    ///
+    /// "Left" and "right" are the subject's, as in MPEG-4 (ISO/IEC 14496-2 Annex C): the left
+    /// eye is on the image's right side.
     pub fn eye_centres(&self) -> Option<((u16, u16), (u16, u16))> {
         let find = |minor: u8| {
             self.feature_points
@@ -344,7 +392,8 @@ impl FaceImage {
         Some((find(1)?, find(2)?))
     }
 
-    /// Replaces any eye-centre points by feature points 12.1 = `left` and 12.2 = `right`.
+    /// Replaces any eye-centre points by feature points 12.1 = `left` and 12.2 = `right`
+    /// (the subject's left and right eye), written in that order.
     pub fn set_eye_centres(&mut self, left: (u16, u16), right: (u16, u16)) {
         self.feature_points
             .retain(|p| !(p.kind == 1 && p.major == 12 && (p.minor == 1 || p.minor == 2)));
@@ -771,5 +820,58 @@ mod tests {
             FaceImage::from_image(png),
             Err(RecordError::InvalidField { .. })
         ));
+    }
+
+    /// A token face at the card's 240 x 320 with the eyes where ISO/IEC 19794-5 clause 9 puts
+    /// them (the subject's right eye at (90, 144), the left at (149, 144)), byte for byte.
+    #[test]
+    fn token_face_with_eye_centres_byte_for_byte() {
+        let jpeg = fake_jpeg(240, 320);
+        assert_eq!(jpeg.len(), 23);
+        let face = FaceImage::token(jpeg.clone(), (149, 144), (90, 144)).unwrap();
+        let bytes = FaceImageRecord::single(face).to_bytes().unwrap();
+        let mut expected = vec![
+            // Record header: "FAC\0", "010\0", length 14 + 20 + 2 * 8 + 12 + 23 = 85, 1 face.
+            0x46, 0x41, 0x43, 0x00, 0x30, 0x31, 0x30, 0x00, 0x00, 0x00, 0x00, 0x55, 0x00, 0x01,
+            // Facial information: block length 71, 2 feature points, gender, eye and hair
+            // colour unspecified, feature mask 0, expression 0, pose angles and their
+            // uncertainties unspecified.
+            0x00, 0x00, 0x00, 0x47, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            // Feature point: type 1 (2D), code 12.1 = 0xC1, x 149, y 144, reserved.
+            0x01, 0xC1, 0x00, 0x95, 0x00, 0x90, 0x00, 0x00,
+            // Feature point: type 1, 12.2 = 0xC2, x 90, y 144, reserved.
+            0x01, 0xC2, 0x00, 0x5A, 0x00, 0x90, 0x00, 0x00,
+            // Image information: token frontal (2), JPEG (0), 240 x 320, 24-bit RGB (1),
+            // digital still camera (2), device type 0, quality 0.
+            0x02, 0x00, 0x00, 0xF0, 0x01, 0x40, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00,
+        ];
+        expected.extend_from_slice(&jpeg);
+        assert_eq!(bytes, expected);
+        let back = FaceImageRecord::parse(&expected).unwrap();
+        assert_eq!(back.faces[0].face_image_type, FaceImageType::TokenFrontal);
+        assert_eq!(back.eye_centres(), Some(((149, 144), (90, 144))));
+    }
+
+    #[test]
+    fn token_eye_centres_are_checked() {
+        let jpeg = fake_jpeg(240, 320);
+        for (left, right, field) in [
+            ((240, 144), (90, 144), "left eye centre"),
+            ((149, 144), (90, 320), "right eye centre"),
+            ((90, 144), (149, 144), "left eye centre"),
+        ] {
+            assert!(
+                matches!(
+                    FaceImage::token(jpeg.clone(), left, right),
+                    Err(RecordError::InvalidField { field: ref f, .. }) if f == field
+                ),
+                "{left:?} {right:?}"
+            );
+        }
+        // The builder replaces earlier eye centres rather than adding more.
+        let f = face().with_eye_centres((300, 310), (180, 300));
+        assert_eq!(f.feature_points.len(), 2);
+        assert_eq!(f.eye_centres(), Some(((300, 310), (180, 300))));
     }
 }

@@ -308,6 +308,10 @@ pub enum Command {
     /// Offline: describes biometric records (no daemon needed).
     #[command(subcommand)]
     Record(RecordCommand),
+    /// Offline: face photos (no daemon needed): the ISO/IEC 19794-5 token image and the
+    /// photo checks.
+    #[command(subcommand)]
+    Face(offline::face::FaceCommand),
     /// Offline: the NFIQ 2-style quality (0-100) of a finger image, its verdict and features.
     ///
     /// The image is PNG, JPEG or WSQ, 500 ppi. JSON: {"file","width","height","score",
@@ -807,6 +811,7 @@ pub fn error_line(err: &anyhow::Error) -> String {
 fn run_offline(command: Command, json: bool) -> Result<anyhow::Result<()>, Command> {
     let report = match command {
         Command::Wsq(c) => return Ok(offline::wsq::run(c, json)),
+        Command::Face(c) => return Ok(offline::face::run(c, json)),
         Command::Record(RecordCommand::Info { file }) => {
             return Ok(offline::record::run(&file, json));
         }
@@ -942,6 +947,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         Command::Operator(_) => Ok(()),
         Command::Wsq(_)
         | Command::Record(_)
+        | Command::Face(_)
         | Command::Score { .. }
         | Command::Minutiae { .. }
         | Command::Match { .. }

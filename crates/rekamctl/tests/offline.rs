@@ -267,3 +267,91 @@ fn segment_a_right_slap() {
         "right-ring",
     ]);
 }
+
+/// scikit-image's astronaut (NASA, public domain), from Debian's python3-skimage.
+const ASTRONAUT: &str = "/usr/lib/python3/dist-packages/skimage/data/astronaut.png";
+
+#[test]
+fn face_token_makes_the_token_image_and_reports_the_checks() {
+    assert!(
+        Path::new(ASTRONAUT).exists(),
+        "{ASTRONAUT} is missing: install python3-skimage (tests/deps.sh does)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token.png");
+    let out = rekamctl()
+        .args([
+            "face",
+            "token",
+            ASTRONAUT,
+            "-o",
+            p(&token),
+            "--size",
+            "240x320",
+        ])
+        .arg("--json")
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    // Exit 0 when every check passed, 1 when one failed; the report is printed either way.
+    assert_eq!(
+        out.status.code(),
+        Some(if v["passed"] == true { 0 } else { 1 }),
+        "{v}"
+    );
+    assert_eq!(v["faces"].as_array().unwrap().len(), 1, "{v}");
+    let names: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    for want in [
+        "face_count",
+        "eyes_found",
+        "eye_distance",
+        "roll",
+        "sharpness",
+        "exposure",
+    ] {
+        assert!(names.contains(&want), "{want} not in {names:?}");
+    }
+    // The token: 240 x 320, the eyes level at 0.6 W from the top, W/4 apart.
+    let img = image::open(&token).unwrap();
+    assert_eq!((img.width(), img.height()), (240, 320));
+    assert_eq!(v["token"]["width"], 240);
+    let eyes = &v["token"]["eyes"];
+    let (ly, ry) = (
+        eyes["left"]["y"].as_f64().unwrap(),
+        eyes["right"]["y"].as_f64().unwrap(),
+    );
+    assert!(
+        (ly - 144.0).abs() < 0.5 && (ry - 144.0).abs() < 0.5,
+        "{eyes}"
+    );
+    let dx = (eyes["left"]["x"].as_f64().unwrap() - eyes["right"]["x"].as_f64().unwrap()).abs();
+    assert!((dx - 60.0).abs() <= 1.0, "{eyes}");
+
+    // A photo without a face: exit 1, no token, the face count failed.
+    let blank = dir.path().join("blank.png");
+    image::RgbImage::from_pixel(400, 300, image::Rgb([200, 200, 200]))
+        .save(&blank)
+        .unwrap();
+    let out = rekamctl()
+        .args([
+            "face",
+            "token",
+            p(&blank),
+            "-o",
+            p(&dir.path().join("none.png")),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["passed"], false);
+    assert!(v["token"].is_null());
+    assert!(!dir.path().join("none.png").exists());
+}

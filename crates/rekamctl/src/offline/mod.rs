@@ -5,6 +5,7 @@
 //! * `record info` ([`record`]);
 //! * `score`, `minutiae`, `match`, `segment` ([`finger`]).
 
+pub mod face;
 pub mod finger;
 pub mod record;
 pub mod wsq;
