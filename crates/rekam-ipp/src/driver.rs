@@ -27,7 +27,7 @@ pub struct IppDriver;
 /// |---|---|---|
 /// | `tls` | `verify` (Web PKI roots), `accept-any` (a printer's self-signed certificate; encrypted, not authenticated: trusted networks only) | `verify` |
 /// | `timeout_ms` | longest request, ms | 10000 |
-/// | `poll_ms` | how often a job is polled, ms | 200 |
+/// | `poll_ms` | how often a job is polled, ms | 40 (a job's end reaches the client within about one poll) |
 /// | `monitor_ms` | how often the printer's state is asked, ms | 1000 |
 pub const IPP_PRINTER_DRIVER: IppDriver = IppDriver;
 

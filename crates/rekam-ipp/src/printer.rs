@@ -89,14 +89,14 @@ pub struct IppOptions {
 }
 
 impl Default for IppOptions {
-    /// Certificates verified, 10 s requests, state every 1 s, jobs every 200 ms, busy
+    /// Certificates verified, 10 s requests, state every 1 s, jobs every 40 ms, busy
     /// retried every 500 ms, disconnected after 2 silent polls.
     fn default() -> Self {
         IppOptions {
             tls: TlsCheck::Verify,
             request_timeout: Duration::from_secs(10),
             monitor: Duration::from_secs(1),
-            job_poll: Duration::from_millis(200),
+            job_poll: Duration::from_millis(40),
             busy_retry: Duration::from_millis(500),
             disconnect_after: 2,
         }
