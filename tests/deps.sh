@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages rekam needs, when missing (apt-get; sudo when not root).
 #   tests/deps.sh --build   what building and running need: libpcsclite-dev (the PC/SC
-#                           encoder driver links libpcsclite), pkg-config, and
-#                           fonts-liberation2 (the card renderer's fonts)
+#                           encoder driver links libpcsclite), pkg-config,
+#                           fonts-liberation2 (the card renderer's fonts) and
+#                           opencv-data (the face checks' Haar cascades)
 #   tests/deps.sh           that, and what the tests need: python3-venv (the grpcio client
 #                           test), nats-server (the outbox), pcscd + vsmartcard-vpcd (a
 #                           private pcscd with virtual readers for the chip encoder tests),
@@ -12,7 +13,7 @@
 set -euo pipefail
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in pkg-config libpcsclite-dev fonts-liberation2; do have_pkg "$p" || need+=("$p"); done
+for p in pkg-config libpcsclite-dev fonts-liberation2 opencv-data; do have_pkg "$p" || need+=("$p"); done
 if [ "${1:-}" != "--build" ]; then
     python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
     command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
@@ -21,9 +22,9 @@ if [ "${1:-}" != "--build" ]; then
     for p in cups-ipp-utils avahi-daemon dbus; do have_pkg "$p" || need+=("$p"); done
     # openssl checks rekam-chip's security objects and certificates independently
     command -v openssl >/dev/null 2>&1 || need+=(openssl)
-    # rekam-face's tests: OpenCV's Haar cascades (opencv-data) and the public-domain
-    # astronaut photograph of scikit-image (python3-skimage)
-    for p in opencv-data python3-skimage; do have_pkg "$p" || need+=("$p"); done
+    # rekam-face's tests: the public-domain astronaut photograph of scikit-image
+    # (python3-skimage)
+    for p in python3-skimage; do have_pkg "$p" || need+=("$p"); done
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "tests/deps.sh: installing ${need[*]}" >&2

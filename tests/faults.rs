@@ -8,6 +8,7 @@ use futures::StreamExt;
 use rekam_api::pb;
 use rekam_tests::*;
 use tonic::Code;
+use tonic_types::StatusExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn printer_faults_fail_the_print_and_a_retry_prints() {
@@ -244,7 +245,26 @@ async fn camera_signature_and_siak_faults() {
     d.fault("camera0", "lens_covered").await;
     let err = c.capture_face(step(&id)).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
-    assert!(err.message().contains("dark"), "{}", err.message());
+    // The covered lens's photo fails the face checks (no face found in the dark, or one
+    // too dark), each named in the metadata and given with its value and limit.
+    assert_eq!(reason(&err), "FACE_CHECK_FAILED");
+    let checks = err
+        .get_error_details()
+        .error_info()
+        .and_then(|i| i.metadata.get("checks").cloned())
+        .unwrap_or_default();
+    assert!(
+        checks.contains("face_count") || checks.contains("exposure"),
+        "{checks}"
+    );
+    for name in checks.split(',') {
+        assert!(
+            err.message().contains(&format!("({name}): ")),
+            "{}",
+            err.message()
+        );
+    }
+    assert!(err.message().contains("(needs "), "{}", err.message());
     d.clear("camera0").await;
     d.fault("camera0", "disconnect").await;
     assert_eq!(
@@ -252,7 +272,17 @@ async fn camera_signature_and_siak_faults() {
         Code::Unavailable
     );
     d.clear("camera0").await;
-    c.capture_face(step(&id)).await.unwrap();
+    let e = c.capture_face(step(&id)).await.unwrap().into_inner();
+    // The recorded photo's checks, all passed, and the token portrait.
+    let r = e.recording.as_ref().unwrap();
+    assert_eq!(r.face_checks.len(), 10, "{:?}", r.face_checks);
+    assert!(r.face_checks.iter().all(|c| c.passed && c.value.is_some()));
+    let roll = r.face_checks.iter().find(|c| c.name == "roll").unwrap();
+    assert_eq!(
+        (roll.unit.as_str(), roll.min, roll.max),
+        ("deg", Some(-5.0), Some(5.0))
+    );
+    assert!(r.face_token);
 
     d.fault("signature0", "pen_missing").await;
     let err = c.capture_signature(step(&id)).await.unwrap_err();

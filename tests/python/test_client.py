@@ -194,6 +194,12 @@ def run_to_sent(c, serial):
     check_stage(e, "ENROLLMENT_STAGE_IDENTITY_VERIFIED", "CaptureFace")
     assert e.recording.face, "face not recorded"
     assert e.recording.face_width > 0 and e.recording.face_height > 0
+    # The station's face checks: each measured and passed; the portrait is the token image.
+    checks = {f.name: f for f in e.recording.face_checks}
+    assert len(checks) == 10 and all(f.passed for f in checks.values()), checks
+    assert checks["eye_distance"].HasField("value") and checks["eye_distance"].value >= 90
+    assert checks["eye_distance"].min == 90 and not checks["eye_distance"].HasField("max")
+    assert e.recording.face_token
     e = c.enroll.CaptureFingerprints(
         en.CaptureFingerprintsStepRequest(name=eid), timeout=CALL_TIMEOUT
     )

@@ -141,7 +141,7 @@ pub fn profile_files(e: &Enrollment, chip: &ChipConfig) -> Result<Vec<ChipFile>,
         if let Some(face) = &e.recording.face {
             let img = image::load_from_memory(&face.portrait_jpeg)
                 .map_err(|err| EnrollmentError::Format(format!("portrait JPEG: {err}")))?;
-            let data = formats::dg2(&jpeg(&img, fs, fq, false)?)?;
+            let data = formats::dg2(&jpeg(&img, fs, fq, false)?, face.is_token())?;
             replace(&mut dgs, formats::fid::DG2, data);
         }
         if let Some(sig) = &e.recording.signature {

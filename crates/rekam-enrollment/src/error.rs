@@ -100,6 +100,17 @@ pub enum EnrollmentError {
         /// What it has and what is required, with the settings that set the requirement.
         detail: String,
     },
+    /// The face photo failed the station's face checks; nothing was recorded. Each
+    /// failed check carries its measured value and limits.
+    #[error(
+        "the face photo fails {}: {}; correct the pose or the light and retake the photo",
+        if .failed.len() == 1 { "a check" } else { "checks" },
+        .failed.iter().map(describe_check).collect::<Vec<_>>().join("; ")
+    )]
+    FaceChecksFailed {
+        /// The checks that failed.
+        failed: Vec<rekam_face::Check>,
+    },
     /// Another step of this enrollment is running.
     #[error("another step of enrollment {0} is running")]
     StepInProgress(String),
@@ -167,6 +178,7 @@ impl EnrollmentError {
             // No reason of its own in rekam.v1.ErrorReason yet: the recording cannot be
             // made to the required quality with this scanner (metadata "device_id").
             EnrollmentError::ScannerBelowRequirement { .. } => "SCANNER_BELOW_REQUIREMENT",
+            EnrollmentError::FaceChecksFailed { .. } => "FACE_CHECK_FAILED",
             EnrollmentError::StepInProgress(_) => "STEP_IN_PROGRESS",
             EnrollmentError::NoStepRunning(_) => "NO_STEP_RUNNING",
             EnrollmentError::OperationNotFound(_) => "OPERATION_NOT_FOUND",
@@ -220,6 +232,14 @@ impl EnrollmentError {
             EnrollmentError::ScannerBelowRequirement { device_id, .. } => {
                 vec![("device_id", device_id.clone())]
             }
+            EnrollmentError::FaceChecksFailed { failed } => vec![(
+                "checks",
+                failed
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )],
             EnrollmentError::HandOverMismatch(off) => vec![(
                 "fields",
                 off.iter()
@@ -246,4 +266,20 @@ impl From<rekam_wsq::WsqError> for EnrollmentError {
     fn from(e: rekam_wsq::WsqError) -> Self {
         EnrollmentError::Format(format!("WSQ: {e}"))
     }
+}
+
+/// A failed face check for people: `head roll from level: 7.9 deg (needs -5 … 5)`.
+fn describe_check(c: &rekam_face::Check) -> String {
+    let value = match c.value {
+        Some(v) if v.fract() == 0.0 => format!("{v}"),
+        Some(v) => format!("{v:.2}"),
+        None => "not measurable".to_string(),
+    };
+    format!(
+        "{} ({}): {value} {} (needs {})",
+        c.description,
+        c.name,
+        c.unit,
+        c.limit_text()
+    )
 }

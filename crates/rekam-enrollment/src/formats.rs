@@ -35,11 +35,49 @@ pub mod fid {
     pub const DG7: u16 = 0x0107;
 }
 
-/// Decodes the face photo and refuses one that is unusable (too dark or too bright).
-pub fn check_face(jpeg: &[u8], width: u32, height: u32) -> Result<FaceRecording, EnrollmentError> {
+/// Decodes the face photo, checks it and makes the card's and the chip's portrait.
+///
+/// With the station's face analyser (`rekam-face`), every check must pass (one face, the
+/// eyes found, their distance, the head's roll, centring, sharpness, exposure, clipping,
+/// background), or [`EnrollmentError::FaceChecksFailed`] lists the failures; the portrait
+/// is then the ISO/IEC 19794-5 token image, the eyes level at the standard's places.
+/// Without one, a photo too dark or too bright is refused and the portrait is the photo's
+/// centre, cropped to fill.
+pub fn check_face(
+    jpeg: &[u8],
+    width: u32,
+    height: u32,
+    analyser: Option<&rekam_face::FaceAnalyser>,
+) -> Result<FaceRecording, EnrollmentError> {
     let img = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
         .map_err(|e| EnrollmentError::Format(format!("the camera's JPEG does not decode: {e}")))?
         .to_rgb8();
+    if let Some(analyser) = analyser {
+        let report = analyser.analyse(&img);
+        let failed: Vec<rekam_face::Check> = report
+            .checks
+            .iter()
+            .filter(|c| !c.passed)
+            .cloned()
+            .collect();
+        let eyes = match (failed.is_empty(), report.eyes) {
+            (true, Some(eyes)) => eyes,
+            _ => return Err(EnrollmentError::FaceChecksFailed { failed }),
+        };
+        let token = rekam_face::make_token(&img, &eyes, rekam_face::TokenGeometry::CARD)
+            .map_err(|e| EnrollmentError::Format(format!("the token image: {e}")))?;
+        return Ok(FaceRecording {
+            jpeg: jpeg.to_vec(),
+            width,
+            height,
+            portrait_jpeg: portrait_jpeg(&token.image)?,
+            analysis: Some(FaceAnalysis {
+                checks: report.checks,
+                eyes: Some(eyes),
+                token: true,
+            }),
+        });
+    }
     let n = u64::from(img.width()) * u64::from(img.height());
     let mean = img
         .pixels()
@@ -70,16 +108,27 @@ pub fn check_face(jpeg: &[u8], width: u32, height: u32) -> Result<FaceRecording,
         .crop_imm((w - cw) / 2, (h - ch) / 2, cw, ch)
         .thumbnail_exact(240, 320)
         .to_rgb8();
-    let mut portrait_jpeg = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut portrait_jpeg, 80)
-        .write_image(portrait.as_raw(), 240, 320, image::ExtendedColorType::Rgb8)
-        .map_err(|err| EnrollmentError::Format(format!("portrait JPEG: {err}")))?;
     Ok(FaceRecording {
         jpeg: jpeg.to_vec(),
         width,
         height,
-        portrait_jpeg,
+        portrait_jpeg: portrait_jpeg(&portrait)?,
+        analysis: None,
     })
+}
+
+/// The portrait as the JPEG the card and the chip take (quality 80).
+fn portrait_jpeg(portrait: &image::RgbImage) -> Result<Vec<u8>, EnrollmentError> {
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
+        .write_image(
+            portrait.as_raw(),
+            portrait.width(),
+            portrait.height(),
+            image::ExtendedColorType::Rgb8,
+        )
+        .map_err(|err| EnrollmentError::Format(format!("portrait JPEG: {err}")))?;
+    Ok(out)
 }
 
 /// Segments a slap into fingers and scores each; fingers that cannot be found are kept
@@ -554,7 +603,7 @@ pub fn chip_files(e: &Enrollment) -> Result<Vec<ChipFile>, EnrollmentError> {
         .face
         .as_ref()
         .ok_or_else(|| EnrollmentError::Incomplete("no face photo".into()))?;
-    let dg2 = dg2(&face.portrait_jpeg)?;
+    let dg2 = dg2(&face.portrait_jpeg, face.is_token())?;
 
     let mut minutiae = Vec::new();
     let preferred = [FingerPosition::RightIndex, FingerPosition::LeftIndex];
@@ -663,23 +712,37 @@ fn iso_pen(s: &rekam_core::PenSample) -> IsoPen {
     }
 }
 
-/// A face photo as an ISO/IEC 19794-5:2005 record.
-pub fn face_record(jpeg: &[u8]) -> Result<Vec<u8>, EnrollmentError> {
-    Ok(FaceImageRecord::single(IsoFace::from_image(jpeg.to_vec())?).to_bytes()?)
+/// A face photo as an ISO/IEC 19794-5:2005 record. A `token` image (see
+/// [`rekam_face::TokenGeometry`]) is recorded as a Token Frontal image with its eye centres
+/// (feature points 12.1 and 12.2) where the token geometry puts them at its size; any
+/// other photo as Full Frontal without feature points.
+pub fn face_record(jpeg: &[u8], token: bool) -> Result<Vec<u8>, EnrollmentError> {
+    let face = IsoFace::from_image(jpeg.to_vec())?;
+    let face = if token {
+        let geometry =
+            rekam_face::TokenGeometry::new(u32::from(face.width), u32::from(face.height))
+                .map_err(|e| EnrollmentError::Format(format!("the token portrait: {e}")))?;
+        let eyes = geometry.eyes();
+        let at = |p: rekam_face::Point| (p.x.round() as u16, p.y.round() as u16);
+        IsoFace::token(jpeg.to_vec(), at(eyes.left), at(eyes.right))?
+    } else {
+        face
+    };
+    Ok(FaceImageRecord::single(face).to_bytes()?)
 }
 
 /// The chip's DG2 (ICAO Doc 9303-10 §4.7.2): the face record in a biometric information
 /// template, `75 { 7F61 { 02 count, 7F60 { A1 header, 5F2E record } } }`. The header names
 /// the ICAO header version 1.1, biometric type 02 (facial features), format owner 0101
 /// (ISO/IEC JTC 1/SC 37) and format type 0008 (face image).
-pub fn dg2(jpeg: &[u8]) -> Result<Vec<u8>, EnrollmentError> {
+pub fn dg2(jpeg: &[u8], token: bool) -> Result<Vec<u8>, EnrollmentError> {
     use rekam_iso7816::tlv::encode;
     let mut header = encode(0x80, &[0x01, 0x01]);
     header.extend(encode(0x81, &[0x02]));
     header.extend(encode(0x87, &[0x01, 0x01]));
     header.extend(encode(0x88, &[0x00, 0x08]));
     let mut bit = encode(0xA1, &header);
-    bit.extend(encode(0x5F2E, &face_record(jpeg)?));
+    bit.extend(encode(0x5F2E, &face_record(jpeg, token)?));
     let mut group = encode(0x02, &[0x01]);
     group.extend(encode(0x7F60, &bit));
     Ok(encode(0x75, &encode(0x7F61, &group)))
@@ -742,12 +805,12 @@ mod tests {
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
             .write_image(img.as_raw(), 60, 80, image::ExtendedColorType::Rgb8)
             .unwrap();
-        let dg = dg2(&jpeg).unwrap();
+        let dg = dg2(&jpeg, false).unwrap();
         assert_eq!(dg[0], 0x75);
         let record = tlv::find_path(&dg, &[0x75, 0x7F61, 0x7F60, 0x5F2E])
             .unwrap()
             .unwrap();
-        assert_eq!(record, face_record(&jpeg).unwrap().as_slice());
+        assert_eq!(record, face_record(&jpeg, false).unwrap().as_slice());
         assert_eq!(&record[..4], b"FAC\0");
         let kind = tlv::find_path(&dg, &[0x75, 0x7F61, 0x7F60, 0xA1, 0x81]).unwrap();
         assert_eq!(kind, Some(&[0x02][..]), "facial features");

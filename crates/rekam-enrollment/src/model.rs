@@ -310,9 +310,34 @@ pub struct FaceRecording {
     pub width: u32,
     /// Height.
     pub height: u32,
-    /// The portrait for the card and the chip: 240 x 320, JPEG, cropped to fill.
+    /// The portrait for the card and the chip: 240 x 320, JPEG. The ISO/IEC 19794-5 token
+    /// image (eyes level at the standard's places) when the station's face checks found
+    /// the eyes ([`FaceAnalysis::token`]); otherwise the photo's centre, cropped to fill.
     #[serde(with = "serde_bytes")]
     pub portrait_jpeg: Vec<u8>,
+    /// What the station's face checks measured on the photo; `None` when the station runs
+    /// none (no face models configured) or for photos recorded before it did.
+    pub analysis: Option<FaceAnalysis>,
+}
+
+impl FaceRecording {
+    /// True when the portrait is the ISO/IEC 19794-5 token image.
+    pub fn is_token(&self) -> bool {
+        self.analysis.as_ref().is_some_and(|a| a.token)
+    }
+}
+
+/// The face checks of a recorded photo (`rekam-face`): every one passed, or the photo
+/// would not have been recorded.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FaceAnalysis {
+    /// Each check with its measured value and limits.
+    pub checks: Vec<rekam_face::Check>,
+    /// The eye centres found in the photo (subject's left and right).
+    pub eyes: Option<rekam_face::Eyes>,
+    /// True when the portrait is the 19794-5 token image (so its eye centres are those of
+    /// [`rekam_face::TokenGeometry`] at its size).
+    pub token: bool,
 }
 
 /// One finger of the recording.
@@ -659,6 +684,7 @@ impl Recording {
                 width: f.width,
                 height: f.height,
                 portrait_jpeg: Vec::new(),
+                analysis: f.analysis.clone(),
             }),
             slaps: self
                 .slaps

@@ -16,7 +16,10 @@ use crate::model::{Enrollment, Recording};
 use crate::procedure;
 
 /// The encoding's version, the first byte of every summary and artefact.
-const FORMAT: u8 = 3;
+const FORMAT: u8 = 4;
+/// Format 3: faces without their checks ([`crate::model::FaceAnalysis`]), in summaries
+/// and in the face artefact. Read and converted; never written.
+const FORMAT_3: u8 = 3;
 /// Format 2: summaries without SIAK's answer, the artefact chain and the printed and chip
 /// fields (artefacts are the same in every format). Read and converted; never written.
 const FORMAT_2: u8 = 2;
@@ -31,9 +34,10 @@ fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, EnrollmentError> {
 
 fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, EnrollmentError> {
     match bytes.split_first() {
-        Some((&FORMAT | &FORMAT_2 | &FORMAT_1, body)) => postcard::from_bytes(body).map_err(|e| {
-            EnrollmentError::Format(format!("{what} in the store cannot be read: {e}"))
-        }),
+        Some((&FORMAT | &FORMAT_3 | &FORMAT_2 | &FORMAT_1, body)) => postcard::from_bytes(body)
+            .map_err(|e| {
+                EnrollmentError::Format(format!("{what} in the store cannot be read: {e}"))
+            }),
         Some((v, _)) => Err(EnrollmentError::Format(format!(
             "{what} in the store has format {v}, which this rekamd does not know"
         ))),
@@ -64,19 +68,25 @@ pub(crate) fn from_summary(bytes: &[u8]) -> Result<Enrollment, EnrollmentError> 
             .map_err(|e| {
                 EnrollmentError::Format(format!("an enrollment in the store cannot be read: {e}"))
             }),
+        Some((&FORMAT_3, body)) => postcard::from_bytes::<v3::Enrollment>(body)
+            .map(Enrollment::from)
+            .map_err(|e| {
+                EnrollmentError::Format(format!("an enrollment in the store cannot be read: {e}"))
+            }),
         _ => decode("an enrollment", bytes),
     }
 }
 
 /// The shapes of format 1, as they were, for reading old summaries.
 mod v1 {
-    use std::sync::Arc;
     use std::time::SystemTime;
 
     use serde::Deserialize;
 
     use crate::applicant::Applicant;
-    use crate::model::{Receipt, Recording, Stage, Step, StepStatus};
+    use crate::model::{Receipt, Stage, Step, StepStatus};
+
+    use super::v3::Recording;
 
     /// A history entry of format 1: no operator.
     #[derive(Deserialize)]
@@ -103,7 +113,7 @@ mod v1 {
         pub(super) id: String,
         pub(super) applicant: Applicant,
         pub(super) stage: Stage,
-        pub(super) recording: Arc<Recording>,
+        pub(super) recording: Recording,
         pub(super) history: Vec<StepRecord>,
         pub(super) siak_reference: Option<String>,
         pub(super) send_failed: bool,
@@ -174,7 +184,9 @@ mod v2 {
     use serde::Deserialize;
 
     use crate::applicant::Applicant;
-    use crate::model::{Receipt, Recording, Stage, StepRecord};
+    use crate::model::{Receipt, Stage, StepRecord};
+
+    use super::v3::Recording;
 
     /// An enrollment summary of format 2.
     #[derive(Deserialize)]
@@ -183,7 +195,7 @@ mod v2 {
         pub(super) id: String,
         pub(super) applicant: Applicant,
         pub(super) stage: Stage,
-        pub(super) recording: Arc<Recording>,
+        pub(super) recording: Recording,
         pub(super) history: Vec<StepRecord>,
         pub(super) siak_reference: Option<String>,
         pub(super) send_failed: bool,
@@ -205,7 +217,7 @@ mod v2 {
                 id: e.id,
                 applicant: e.applicant,
                 stage: e.stage,
-                recording: e.recording,
+                recording: Arc::new(e.recording.into()),
                 history: e.history,
                 siak_reference: e.siak_reference,
                 send_failed: e.send_failed,
@@ -230,6 +242,144 @@ mod v2 {
                 receipt_qr: None,
             }
         }
+    }
+}
+
+/// The shapes of format 3, as they were, for reading old summaries and face artefacts.
+mod v3 {
+    use std::sync::Arc;
+    use std::time::SystemTime;
+
+    use serde::Deserialize;
+
+    use crate::applicant::Applicant;
+    use crate::model::{
+        FingerRecording, Receipt, SiakCheck, SignatureRecording, SlapRecording, Stage, StepRecord,
+    };
+
+    /// The face of format 3: no checks.
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub(super) struct FaceRecording {
+        #[serde(with = "serde_bytes")]
+        pub(super) jpeg: Vec<u8>,
+        pub(super) width: u32,
+        pub(super) height: u32,
+        #[serde(with = "serde_bytes")]
+        pub(super) portrait_jpeg: Vec<u8>,
+    }
+
+    impl From<FaceRecording> for crate::model::FaceRecording {
+        fn from(f: FaceRecording) -> Self {
+            crate::model::FaceRecording {
+                jpeg: f.jpeg,
+                width: f.width,
+                height: f.height,
+                portrait_jpeg: f.portrait_jpeg,
+                // Recorded before the station checked faces: a centre crop, no checks.
+                analysis: None,
+            }
+        }
+    }
+
+    /// The recording of formats 1 to 3.
+    #[derive(Deserialize, Default)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub(super) struct Recording {
+        pub(super) face: Option<FaceRecording>,
+        pub(super) slaps: Vec<SlapRecording>,
+        pub(super) absent: Vec<FingerRecording>,
+        pub(super) fingerprints_done: bool,
+        pub(super) singles: Vec<FingerRecording>,
+        pub(super) sequence_comparisons: u32,
+        pub(super) signature: Option<SignatureRecording>,
+    }
+
+    impl From<Recording> for crate::model::Recording {
+        fn from(r: Recording) -> Self {
+            crate::model::Recording {
+                face: r.face.map(Into::into),
+                slaps: r.slaps,
+                absent: r.absent,
+                fingerprints_done: r.fingerprints_done,
+                singles: r.singles,
+                sequence_comparisons: r.sequence_comparisons,
+                signature: r.signature,
+            }
+        }
+    }
+
+    /// An enrollment summary of format 3.
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub(super) struct Enrollment {
+        pub(super) id: String,
+        pub(super) applicant: Applicant,
+        pub(super) stage: Stage,
+        pub(super) recording: Recording,
+        pub(super) history: Vec<StepRecord>,
+        pub(super) siak_reference: Option<String>,
+        pub(super) send_failed: bool,
+        pub(super) send_reference: Option<String>,
+        pub(super) receipt: Option<Receipt>,
+        pub(super) print_job_id: Option<String>,
+        pub(super) card_uid: Option<Vec<u8>>,
+        pub(super) created_at: SystemTime,
+        pub(super) last_error: Option<String>,
+        pub(super) package_size: usize,
+        pub(super) package_report: Option<String>,
+        pub(super) cancel_reason: Option<String>,
+        pub(super) wiped: bool,
+        pub(super) siak: Option<SiakCheck>,
+        pub(super) chain: Vec<rekam_integrity::ChainEntry>,
+        pub(super) printed_fields: Option<Vec<(String, String)>>,
+        pub(super) chip_fields: Option<Vec<(String, String)>>,
+        pub(super) receipt_qr: Option<String>,
+    }
+
+    impl From<Enrollment> for crate::model::Enrollment {
+        fn from(e: Enrollment) -> Self {
+            crate::model::Enrollment {
+                id: e.id,
+                applicant: e.applicant,
+                stage: e.stage,
+                recording: Arc::new(e.recording.into()),
+                history: e.history,
+                siak_reference: e.siak_reference,
+                send_failed: e.send_failed,
+                send_reference: e.send_reference,
+                receipt: e.receipt,
+                print_job_id: e.print_job_id,
+                card_uid: e.card_uid,
+                created_at: e.created_at,
+                last_error: e.last_error,
+                package_size: e.package_size,
+                package_report: e.package_report,
+                running: None,
+                cancel_reason: e.cancel_reason,
+                wiped: e.wiped,
+                delivery: None,
+                siak: e.siak,
+                chain: e.chain,
+                printed_fields: e.printed_fields,
+                chip_fields: e.chip_fields,
+                receipt_qr: e.receipt_qr,
+            }
+        }
+    }
+}
+
+/// The face artefact, in any format.
+fn decode_face(bytes: &[u8]) -> Result<crate::model::FaceRecording, EnrollmentError> {
+    match bytes.split_first() {
+        Some((&FORMAT_3 | &FORMAT_2 | &FORMAT_1, body)) => {
+            postcard::from_bytes::<v3::FaceRecording>(body)
+                .map(Into::into)
+                .map_err(|e| {
+                    EnrollmentError::Format(format!("the face in the store cannot be read: {e}"))
+                })
+        }
+        _ => decode("the face", bytes),
     }
 }
 
@@ -324,7 +474,7 @@ pub(crate) fn assemble(
     let mut r: Recording = (*e.recording).clone();
     for (name, bytes) in artefacts {
         if name == "face" {
-            r.face = Some(decode("the face", &bytes)?);
+            r.face = Some(decode_face(&bytes)?);
         } else if name == "signature" {
             r.signature = Some(decode("the signature", &bytes)?);
         } else if name.starts_with("slap:") {
@@ -393,6 +543,22 @@ mod tests {
                 width: 640,
                 height: 480,
                 portrait_jpeg: vec![0xff, 0xd8, 2],
+                analysis: Some(FaceAnalysis {
+                    checks: vec![rekam_face::Check {
+                        name: "roll".into(),
+                        value: Some(1.5),
+                        unit: "deg".into(),
+                        min: Some(-5.0),
+                        max: Some(5.0),
+                        passed: true,
+                        description: "head roll".into(),
+                    }],
+                    eyes: Some(rekam_face::Eyes {
+                        left: rekam_face::Point::new(400.0, 200.0),
+                        right: rekam_face::Point::new(240.0, 204.0),
+                    }),
+                    token: true,
+                }),
             }),
             slaps: vec![SlapRecording {
                 position: FingerPosition::RightFour,
@@ -466,7 +632,7 @@ mod tests {
             id: "02".into(),
             applicant: crate::applicant::tests::siti(),
             stage: Stage::Created,
-            recording: Arc::default(),
+            recording: v3::Recording::default(),
             history: vec![v1::StepRecord {
                 step: Step::Create,
                 status: StepStatus::Succeeded,
@@ -523,7 +689,7 @@ mod tests {
             id: "03".into(),
             applicant: crate::applicant::tests::siti(),
             stage: Stage::Sent,
-            recording: Arc::default(),
+            recording: v3::Recording::default(),
             history: again.history.clone(),
             siak_reference: Some("S".into()),
             send_failed: true,
@@ -543,6 +709,57 @@ mod tests {
         assert_eq!(back.stage, Stage::Sent);
         assert_eq!(back.history[0].operator.as_deref(), Some("198001"));
         assert_eq!((back.siak, back.chain.len()), (None, 0));
+        // A summary and a face of format 3 (before the face checks) read back with a face
+        // without checks.
+        let face3 = || v3::FaceRecording {
+            jpeg: vec![0xff, 0xd8, 1],
+            width: 640,
+            height: 480,
+            portrait_jpeg: vec![0xff, 0xd8, 2],
+        };
+        let three = v3::Enrollment {
+            id: "04".into(),
+            applicant: crate::applicant::tests::siti(),
+            stage: Stage::Recorded,
+            recording: v3::Recording {
+                face: Some(v3::FaceRecording {
+                    jpeg: Vec::new(),
+                    portrait_jpeg: Vec::new(),
+                    ..face3()
+                }),
+                sequence_comparisons: 6,
+                ..v3::Recording::default()
+            },
+            history: again.history.clone(),
+            siak_reference: None,
+            send_failed: false,
+            send_reference: None,
+            receipt: None,
+            print_job_id: None,
+            card_uid: None,
+            created_at: std::time::SystemTime::UNIX_EPOCH,
+            last_error: None,
+            package_size: 0,
+            package_report: None,
+            cancel_reason: None,
+            wiped: false,
+            siak: None,
+            chain: Vec::new(),
+            printed_fields: Some(vec![("NIK".into(), "1".into())]),
+            chip_fields: None,
+            receipt_qr: Some("qr".into()),
+        };
+        let back = from_summary(&postcard::to_extend(&three, vec![FORMAT_3]).unwrap()).unwrap();
+        assert_eq!(back.id, "04");
+        assert_eq!(back.recording.sequence_comparisons, 6);
+        assert_eq!(back.receipt_qr.as_deref(), Some("qr"));
+        let face = back.recording.face.as_ref().unwrap();
+        assert_eq!((face.width, face.height, &face.analysis), (640, 480, &None));
+        let piece = postcard::to_extend(&face3(), vec![FORMAT_3]).unwrap();
+        let whole = assemble(back, vec![("face".into(), piece)]).unwrap();
+        let face = whole.recording.face.as_ref().unwrap();
+        assert_eq!(face.portrait_jpeg, [0xff, 0xd8, 2]);
+        assert_eq!(face.analysis, None);
         assert!(matches!(
             from_summary(&[9, 1, 2]),
             Err(EnrollmentError::Format(m)) if m.contains("format 9")

@@ -96,6 +96,11 @@ pub struct PipelineConfig {
     /// says so in its message and history note, and the package marks each image captured
     /// below the requirement (ANSI/NIST-ITL Type-14 comment, 14.020).
     pub accept_substandard_scanner: bool,
+    /// The face checks (`rekam-face`, with OpenCV's Haar cascades): when set, the face step
+    /// records a photo only when every check passes, and the card's and the chip's
+    /// portrait is the ISO/IEC 19794-5 token image; when `None`, only exposure is checked
+    /// and the portrait is the photo's centre.
+    pub face_analyser: Option<Arc<rekam_face::FaceAnalyser>>,
 }
 
 /// The default of [`PipelineConfig::fingerprint_min_ppi`]: 500 ppi, the resolution of the
@@ -1716,14 +1721,23 @@ impl Pipeline {
             p.device(&camera.info().id);
             p.report(10, "taking the photo");
             let frame = with_timeout(timeout, "taking the photo", camera.capture_still()).await?;
-            let face =
-                blocking(move || formats::check_face(&frame.jpeg, frame.width, frame.height))
-                    .await?;
+            p.report(60, "checking the photo");
+            let analyser = self.config.face_analyser.clone();
+            let face = blocking(move || {
+                formats::check_face(&frame.jpeg, frame.width, frame.height, analyser.as_deref())
+            })
+            .await?;
+            let message = match &face.analysis {
+                Some(a) => format!(
+                    "face photo recorded ({}x{}), {} checks passed, token portrait",
+                    face.width,
+                    face.height,
+                    a.checks.len()
+                ),
+                None => format!("face photo recorded ({}x{})", face.width, face.height),
+            };
             Arc::make_mut(&mut e.recording).face = Some(face);
-            Ok(format!(
-                "face photo recorded ({}x{})",
-                frame.width, frame.height
-            ))
+            Ok(message)
         })
         .await
     }

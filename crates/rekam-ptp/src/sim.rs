@@ -297,6 +297,10 @@ impl State {
                     return (rc::DEVICE_BUSY, vec![], None);
                 }
                 self.last_frame_at = Some(now);
+                // Only a frame served counts towards vanishing (not a busy answer).
+                if let Some(n) = self.vanish_after {
+                    self.vanish_after = Some(n.saturating_sub(1));
+                }
                 let (w, h) = self.config.evf_size;
                 let jpeg = encode_jpeg(&picture(w, h, self.frames));
                 self.frames += 1;
@@ -603,14 +607,9 @@ impl PtpTransport for SimTransport {
         };
         match c.kind {
             ContainerType::Command => {
-                if c.code == op::EOS_GET_VIEWFINDER_DATA {
-                    if let Some(n) = s.vanish_after {
-                        if n == 0 {
-                            s.plugged = false;
-                            return Err(TransportError::Disconnected);
-                        }
-                        s.vanish_after = Some(n - 1);
-                    }
+                if c.code == op::EOS_GET_VIEWFINDER_DATA && s.vanish_after == Some(0) {
+                    s.plugged = false;
+                    return Err(TransportError::Disconnected);
                 }
                 if c.code == op::EOS_SET_DEVICE_PROP_VALUE_EX {
                     s.pending_out = Some(c);

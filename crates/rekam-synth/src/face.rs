@@ -74,6 +74,10 @@ pub fn render_face(seed: u64, width: u32, height: u32) -> FaceFrame {
         [118.0, 80.0, 58.0],
     ];
     let skin = skins[rng.random_range(0..skins.len())];
+    // The camera's auto-exposure brings the face to a usable level: the darkest tones are
+    // lifted, as an exposure set on the face would.
+    let lift = (115.0 / (0.3 * skin[0] + 0.59 * skin[1] + 0.11 * skin[2])).max(1.0);
+    let skin = [skin[0] * lift, skin[1] * lift, skin[2] * lift];
     let hairs = [
         [20.0f32, 16.0, 14.0],
         [45.0, 32.0, 24.0],
@@ -122,7 +126,7 @@ pub fn render_face(seed: u64, width: u32, height: u32) -> FaceFrame {
         a: fa * 1.13,
         b: fb * 1.05,
     };
-    let hair_cut = cy - fb * rng.random_range(0.35f32..0.55);
+    let hair_cut = cy - fb * rng.random_range(0.5f32..0.62);
     let neck_w = fa * 0.52;
     let neck_top = cy + fb * 0.6;
     let shoulders = Ell {
@@ -145,7 +149,7 @@ pub fn render_face(seed: u64, width: u32, height: u32) -> FaceFrame {
             b: fb * 0.2,
         },
     ];
-    let eye_a = fa * 0.17;
+    let eye_a = fa * 0.19;
     let eye_b = fa * 0.075;
     let iris_r = fa * 0.068;
     let pupil_r = fa * 0.03;
@@ -190,6 +194,43 @@ pub fn render_face(seed: u64, width: u32, height: u32) -> FaceFrame {
                 yf - (hair_cut + fa * 0.12 * ((xf - cx) / fa * 2.5).cos()),
             );
             c = mix(c, hair, fringe * fc * hair_e.cov(xf, yf, 1.5));
+            // Modelling light from the front, as a camera sees a real face: shadowed eye
+            // sockets and nose flanks, lit cheeks and nose ridge (the light and dark
+            // regions a face detector keys on).
+            let dark = |c: [f32; 3], k: f32| mix(c, [0.0, 0.0, 0.0], k);
+            for ex in [right_eye.0, left_eye.0] {
+                let socket = Ell {
+                    cx: ex,
+                    cy: eye_y - eye_b * 0.6,
+                    a: eye_a * 1.45,
+                    b: eye_a * 0.85,
+                }
+                .cov(xf, yf, fa * 0.08);
+                c = dark(c, 0.5 * socket * fc);
+                let cheek = Ell {
+                    cx: cx + (ex - cx) * 0.95,
+                    cy: eye_y + fb * 0.3,
+                    a: fa * 0.3,
+                    b: fb * 0.16,
+                }
+                .cov(xf, yf, fa * 0.1);
+                let lit = 1.0 + 0.14 * cheek * fc;
+                c = [c[0] * lit, c[1] * lit, c[2] * lit];
+            }
+            for s in [-1.0f32, 1.0] {
+                let flank = smoothstep(fa * 0.1, 0.0, (xf - cx - s * fa * 0.13).abs())
+                    * smoothstep(eye_y + fb * 0.02, eye_y + fb * 0.15, yf)
+                    * smoothstep(nose_y + fb * 0.04, nose_y - fb * 0.02, yf);
+                c = dark(c, 0.22 * flank * fc);
+            }
+            let under = Ell {
+                cx,
+                cy: (nose_y + mouth.cy) * 0.5,
+                a: fa * 0.28,
+                b: fb * 0.08,
+            }
+            .cov(xf, yf, fa * 0.06);
+            c = dark(c, 0.12 * under * fc);
             // Brows.
             for ex in [right_eye.0, left_eye.0] {
                 let bx = (xf - ex) / (eye_a * 1.15);
@@ -207,7 +248,7 @@ pub fn render_face(seed: u64, width: u32, height: u32) -> FaceFrame {
                     b: eye_b,
                 }
                 .cov(xf, yf, 0.3);
-                c = mix(c, [240.0, 240.0, 235.0], white);
+                c = mix(c, mix(skin, [235.0, 232.0, 225.0], 0.35), white);
                 let d = ((xf - ex).powi(2) + (yf - ey).powi(2)).sqrt();
                 let ir = smoothstep(0.7, -0.7, d - iris_r) * white;
                 c = mix(c, iris, ir);

@@ -60,6 +60,22 @@ async fn devices_enroll_faults_and_print() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["stage"], "HANDED_OVER");
+    // The face step's checks, measured and passed, and the token portrait.
+    let face = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "CAPTURE_FACE")
+        .unwrap();
+    let checks = face["face_checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 10, "{face}");
+    assert!(
+        checks
+            .iter()
+            .all(|c| c["passed"] == true && c["value"].is_f64()),
+        "{face}"
+    );
+    assert_eq!(face["face_token"], true);
 
     // The card as it printed: the KTP-el template, front and back, 1012 x 638.
     let dir = tempfile::tempdir().unwrap();

@@ -62,6 +62,8 @@ pub struct Config {
     pub chip: ChipConfig,
     /// The printed card: templates and fonts.
     pub card: CardConfig,
+    /// The face checks.
+    pub face: FaceConfig,
 }
 
 /// The chip profile the encode step writes (`[chip]`).
@@ -94,6 +96,30 @@ pub struct CardConfig {
     pub front_template: Option<PathBuf>,
     /// The back's template. Default: the KTP-el back.
     pub back_template: Option<PathBuf>,
+}
+
+/// The face checks (`[face]`): the face step records a photo only when one face, both
+/// eyes, the eye distance, the head's roll, centring, sharpness, exposure and background
+/// pass, and the card's and chip's portrait is the ISO/IEC 19794-5 token image.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaceConfig {
+    /// Run the checks (default true). When false, the face step checks only exposure and
+    /// crops the photo's centre for the portrait.
+    pub checks: bool,
+    /// The directory of OpenCV's Haar cascades (`haarcascade_frontalface_alt2.xml`,
+    /// `haarcascade_eye.xml`). Default `/usr/share/opencv4/haarcascades` (Debian's
+    /// opencv-data, which `tests/deps.sh --build` installs).
+    pub models: Option<PathBuf>,
+}
+
+impl Default for FaceConfig {
+    fn default() -> Self {
+        FaceConfig {
+            checks: true,
+            models: None,
+        }
+    }
 }
 
 /// Operators and sessions: the operator list is `operators.json` in the state directory
@@ -409,6 +435,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             chip: ChipConfig::default(),
             card: CardConfig::default(),
+            face: FaceConfig::default(),
             access: AccessConfig::default(),
         }
     }

@@ -754,6 +754,19 @@ pub fn step_status(s: enr::StepStatus) -> pb::StepStatus {
     }
 }
 
+/// A face check to proto.
+pub fn face_check(c: &rekam_face::Check) -> pb::FaceCheck {
+    pb::FaceCheck {
+        name: c.name.clone(),
+        description: c.description.clone(),
+        value: c.value,
+        unit: c.unit.clone(),
+        min: c.min,
+        max: c.max,
+        passed: c.passed,
+    }
+}
+
 /// Per-finger quality to proto.
 pub fn finger_quality(f: &enr::FingerRecording) -> pb::FingerQuality {
     pb::FingerQuality {
@@ -783,6 +796,13 @@ pub fn enrollment(e: &enr::Enrollment) -> pb::Enrollment {
             signature_samples: r.signature.as_ref().map_or(0, |s| s.samples.len() as u32),
             singles: r.singles.iter().map(finger_quality).collect(),
             sequence_comparisons: r.sequence_comparisons,
+            face_checks: r
+                .face
+                .as_ref()
+                .and_then(|f| f.analysis.as_ref())
+                .map(|a| a.checks.iter().map(face_check).collect())
+                .unwrap_or_default(),
+            face_token: r.face.as_ref().is_some_and(|f| f.is_token()),
         }),
         history: e
             .history

@@ -76,6 +76,27 @@ fn load_card(config: &Config) -> anyhow::Result<rekam_enrollment::card::CardLayo
     )
 }
 
+/// The face checks of the configuration: `None` when `[face] checks = false`.
+fn load_face(config: &Config) -> anyhow::Result<Option<Arc<rekam_face::FaceAnalyser>>> {
+    if !config.face.checks {
+        tracing::warn!("[face] checks = false: face photos are recorded without the face checks");
+        return Ok(None);
+    }
+    let dir = config
+        .face
+        .models
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(rekam_face::DEFAULT_MODEL_DIR));
+    let analyser = rekam_face::FaceAnalyser::load(&dir).with_context(|| {
+        format!(
+            "[face]: the face models in {} (Debian's opencv-data, which tests/deps.sh --build \
+             installs; or set [face] models, or [face] checks = false)",
+            dir.display()
+        )
+    })?;
+    Ok(Some(Arc::new(analyser)))
+}
+
 fn render_signature(
     samples: &[rekam_core::PenSample],
     geometry: rekam_core::PadGeometry,
@@ -289,6 +310,7 @@ impl Daemon {
                 office: config.station.office.clone(),
                 chip: load_chip(&config)?,
                 card: Arc::new(load_card(&config)?),
+                face_analyser: load_face(&config)?,
             },
             store,
         ));

@@ -152,6 +152,9 @@ pub fn localized(reason: &str) -> &'static str {
         "SCANNER_BELOW_REQUIREMENT" => {
             "Pemindai sidik jari di bawah standar perekaman KTP-el (resolusi atau luas bidang); hubungi teknisi."
         }
+        "FACE_CHECK_FAILED" => {
+            "Foto wajah belum memenuhi syarat (posisi kepala, pencahayaan atau ketajaman); perbaiki lalu ambil ulang."
+        }
         "OPERATION_NOT_FOUND" => "Proses tidak ditemukan.",
         "NO_STEP_RUNNING" => "Tidak ada langkah yang sedang berjalan.",
         "MEDIA_NOT_FOUND" => "Gambar yang diminta belum direkam.",
@@ -253,6 +256,7 @@ pub fn enrollment(e: &EnrollmentError) -> Status {
         | EnrollmentError::Sequence(_)
         | EnrollmentError::FingerQualityTooLow { .. }
         | EnrollmentError::ScannerBelowRequirement { .. }
+        | EnrollmentError::FaceChecksFailed { .. }
         | EnrollmentError::Cancelled(_) => Code::FailedPrecondition,
         EnrollmentError::StepInProgress(_) => Code::Aborted,
         EnrollmentError::NoStepRunning(_) => Code::FailedPrecondition,
@@ -582,6 +586,7 @@ mod tests {
                 device_id: String::new(),
                 detail: String::new(),
             },
+            EnrollmentError::FaceChecksFailed { failed: vec![] },
             EnrollmentError::Format(String::new()),
             EnrollmentError::HandOverMismatch(vec![]),
             EnrollmentError::ReceiptToken(rekam_integrity::ReceiptTokenError::Forged),

@@ -40,10 +40,22 @@ pub fn pipeline_with(
     scanner: Arc<dyn rekam_core::FingerprintScanner>,
     config: PipelineConfig,
 ) -> Arc<Pipeline> {
+    let camera = Arc::new(rekam_camera::CameraSim::new("camera0", 2, Timing::new(0.0)));
+    pipeline_with_devices(store, siak, scanner, camera, config)
+}
+
+/// As [`pipeline_with`], with `camera` too.
+pub fn pipeline_with_devices(
+    store: Arc<dyn rekam_store::EnrollmentStore>,
+    siak: Arc<dyn Siak>,
+    scanner: Arc<dyn rekam_core::FingerprintScanner>,
+    camera: Arc<dyn rekam_core::Camera>,
+    config: PipelineConfig,
+) -> Arc<Pipeline> {
     let t = Timing::new(0.0);
     let registry = Registry::new(vec![
         AnyDevice::Fingerprint(scanner),
-        AnyDevice::Camera(Arc::new(rekam_camera::CameraSim::new("camera0", 2, t))),
+        AnyDevice::Camera(camera),
         AnyDevice::Signature(Arc::new(rekam_signature::SignatureSim::new(
             "signature0",
             3,
@@ -83,7 +95,21 @@ pub fn config() -> PipelineConfig {
         office: "Dinas Kependudukan dan Pencatatan Sipil Kota Sorong".into(),
         chip: chip_config(),
         card: card_layout(),
+        face_analyser: Some(face_analyser()),
     }
+}
+
+/// The face checks with OpenCV's cascades from Debian's opencv-data (tests/deps.sh
+/// installs it), loaded once.
+pub fn face_analyser() -> Arc<rekam_face::FaceAnalyser> {
+    static A: std::sync::OnceLock<Arc<rekam_face::FaceAnalyser>> = std::sync::OnceLock::new();
+    A.get_or_init(|| {
+        let dir = std::path::Path::new(rekam_face::DEFAULT_MODEL_DIR);
+        Arc::new(rekam_face::FaceAnalyser::load(dir).unwrap_or_else(|e| {
+            panic!("the face checks need Debian's opencv-data (tests/deps.sh installs it): {e}")
+        }))
+    })
+    .clone()
 }
 
 /// A valid applicant with that NIK (a woman born 7 August 1990: day 47 in the NIK).

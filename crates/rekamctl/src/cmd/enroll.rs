@@ -149,6 +149,46 @@ struct Runner {
 
 impl Runner {
     /// Runs one step: `call` makes the RPC.
+    /// The face checks of the recorded photo, under the face step's line (and in its JSON
+    /// entry as `face_checks`).
+    fn face_checks(&mut self, e: &Enrollment) {
+        let Some(r) = &e.recording else { return };
+        if !self.ctx.json {
+            for c in &r.face_checks {
+                let limit = match (c.min, c.max) {
+                    (Some(a), Some(b)) if a == b => format!("= {a}"),
+                    (Some(a), Some(b)) => format!("{a} to {b}"),
+                    (Some(a), None) => format!(">= {a}"),
+                    (None, Some(b)) => format!("<= {b}"),
+                    (None, None) => String::new(),
+                };
+                let value = c.value.map_or("-".to_string(), |v| format!("{v:.2}"));
+                println!(
+                    "      {:<13} {value:>8} {:<8} {limit:<14} {}",
+                    c.name,
+                    c.unit,
+                    if c.passed { "ok" } else { "FAILED" }
+                );
+            }
+        }
+        if let Some(last) = self.steps.last_mut() {
+            last["face_checks"] = json!(
+                r.face_checks
+                    .iter()
+                    .map(|c| json!({
+                        "name": c.name,
+                        "value": c.value,
+                        "unit": c.unit,
+                        "min": c.min,
+                        "max": c.max,
+                        "passed": c.passed,
+                    }))
+                    .collect::<Vec<_>>()
+            );
+            last["face_token"] = json!(r.face_token);
+        }
+    }
+
     async fn step<F, Fut>(&mut self, step: Step, call: F) -> Result<Enrollment, tonic::Status>
     where
         F: FnOnce(EnrollmentServiceClient<Channel>, Ctx) -> Fut,
@@ -377,10 +417,12 @@ async fn run_steps(
     })
     .await?;
     let q = step_req();
-    r.step(Step::CaptureFace, |mut c, ctx| async move {
-        c.capture_face(ctx.req(q)).await
-    })
-    .await?;
+    let e = r
+        .step(Step::CaptureFace, |mut c, ctx| async move {
+            c.capture_face(ctx.req(q)).await
+        })
+        .await?;
+    r.face_checks(&e);
     let idc = id.to_string();
     // A missing finger needs a supervisor's override: the technician running the demo
     // declares it, and says so in the reason.

@@ -40,11 +40,12 @@ impl pb::camera_service_server::CameraService for Shared {
         })
         .await?;
         let mut frame = convert::frame(&f);
-        frame.face_record =
-            rekam_enrollment::cpu::run(move || rekam_enrollment::formats::face_record(&f.jpeg))
-                .await
-                .and_then(|r| r)
-                .map_err(|e| status::enrollment(&e))?;
+        frame.face_record = rekam_enrollment::cpu::run(move || {
+            rekam_enrollment::formats::face_record(&f.jpeg, false)
+        })
+        .await
+        .and_then(|r| r)
+        .map_err(|e| status::enrollment(&e))?;
         Ok(Response::new(frame))
     }
 }
