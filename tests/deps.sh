@@ -20,6 +20,9 @@ if [ "${1:-}" != "--build" ]; then
     for p in pcscd vsmartcard-vpcd; do have_pkg "$p" || need+=("$p"); done
     # ippeveprinter (the IPP card printer driver's tests) and the DNS-SD it needs to start
     for p in cups-ipp-utils avahi-daemon dbus; do have_pkg "$p" || need+=("$p"); done
+    # systemd-socket-activate (socket activation in tests/systemd.rs) and systemd-analyze
+    # (the unit files)
+    command -v systemd-socket-activate >/dev/null 2>&1 || need+=(systemd)
     # openssl checks rekam-chip's security objects and certificates independently
     command -v openssl >/dev/null 2>&1 || need+=(openssl)
     # rekam-face's tests: the public-domain astronaut photograph of scikit-image

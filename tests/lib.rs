@@ -66,7 +66,24 @@ impl TestDaemon {
         Self::start_on(adjust, true).await
     }
 
+    /// Starts one as [`TestDaemon::start_with`] does, opening devices with `drivers`
+    /// instead of rekamd's table (e.g. a driver over a fake device, for a benchmark).
+    pub async fn start_with_drivers(
+        adjust: impl FnOnce(&mut rekamd::Config),
+        drivers: rekam_core::DriverTable<'static>,
+    ) -> TestDaemon {
+        Self::start_on_with(adjust, false, Some(drivers)).await
+    }
+
     async fn start_on(adjust: impl FnOnce(&mut rekamd::Config), with_tcp: bool) -> TestDaemon {
+        Self::start_on_with(adjust, with_tcp, None).await
+    }
+
+    async fn start_on_with(
+        adjust: impl FnOnce(&mut rekamd::Config),
+        with_tcp: bool,
+        drivers: Option<rekam_core::DriverTable<'static>>,
+    ) -> TestDaemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let socket = dir.path().join("rekamd.sock");
         let mut config = rekamd::Config::default();
@@ -93,7 +110,11 @@ impl TestDaemon {
         };
         let addr = tcp.as_ref().and_then(|l| l.local_addr().ok());
         adjust(&mut config);
-        let daemon = rekamd::Daemon::open(config).expect("open daemon");
+        let daemon = match drivers {
+            Some(table) => rekamd::Daemon::open_with(config, table),
+            None => rekamd::Daemon::open(config),
+        }
+        .expect("open daemon");
         let uds = rekamd::server::bind_unix(&socket).expect("bind");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(daemon.serve_on(uds, tcp, socket.clone(), async move {

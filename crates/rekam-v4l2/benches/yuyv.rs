@@ -117,6 +117,7 @@ fn camera(fourcc: FourCc) -> (FakeCamera, V4l2Camera) {
         controls: Vec::new(),
         recordings: vec![recording],
         pace: Duration::ZERO,
+        wall_clock: false,
     };
     let fake = FakeCamera::new(spec);
     let config = V4l2Config {

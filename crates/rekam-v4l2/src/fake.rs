@@ -137,6 +137,12 @@ pub struct FakeSpec {
     /// Real time each dequeue waits for its frame (the camera's pace); zero delivers at
     /// once.
     pub pace: Duration,
+    /// A camera in real time: frames are due `pace` apart on the clock (a reader that
+    /// falls behind gets the next one at once, without a burst to catch up, as a camera
+    /// that overwrote its buffers), and each is timestamped with the wall clock when it
+    /// is dequeued, so a reader can tell its age. When false, timestamps are `interval`
+    /// apart from a fixed epoch and each dequeue sleeps `pace`.
+    pub wall_clock: bool,
 }
 
 impl FakeSpec {
@@ -175,6 +181,7 @@ impl FakeSpec {
             ],
             recordings: Vec::new(),
             pace: Duration::from_millis(2),
+            wall_clock: false,
         }
     }
 }
@@ -262,6 +269,7 @@ impl FakeCamera {
             streaming: false,
             sequence: 0,
             frames: Arc::new(Vec::new()),
+            next_due: None,
         })
     }
 
@@ -339,6 +347,8 @@ pub struct FakeDevice {
     streaming: bool,
     sequence: u32,
     frames: Arc<Vec<Vec<u8>>>,
+    /// When the next frame is due, for a [`FakeSpec::wall_clock`] camera.
+    next_due: Option<std::time::Instant>,
 }
 
 impl FakeDevice {
@@ -534,7 +544,20 @@ impl VideoDevice for FakeDevice {
 
     fn dequeue(&mut self, timeout: Duration) -> Result<Option<RawFrame<'_>>, VideoError> {
         let pace = self.spec().pace;
-        if !pace.is_zero() {
+        if self.spec().wall_clock && !pace.is_zero() {
+            let now = std::time::Instant::now();
+            let due = self.next_due.unwrap_or(now);
+            if due > now {
+                let wait = due - now;
+                if wait > timeout {
+                    std::thread::sleep(timeout);
+                    drop(self.alive()?);
+                    return Ok(None);
+                }
+                std::thread::sleep(wait);
+            }
+            self.next_due = Some(due.max(now) + pace);
+        } else if !pace.is_zero() {
             std::thread::sleep(pace.min(timeout));
             if pace > timeout {
                 drop(self.alive()?);
@@ -562,7 +585,11 @@ impl VideoDevice for FakeDevice {
             .and_then(|f| f.interval)
             .unwrap_or(Fraction::per_second(30))
             .duration();
-        let timestamp = SystemTime::UNIX_EPOCH + FAKE_EPOCH + interval * seq;
+        let timestamp = if self.spec().wall_clock {
+            SystemTime::now()
+        } else {
+            SystemTime::UNIX_EPOCH + FAKE_EPOCH + interval * seq
+        };
         let n = self.frames.len().max(1);
         let data = self
             .frames

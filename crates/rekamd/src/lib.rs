@@ -23,6 +23,7 @@ pub mod names;
 pub mod server;
 pub mod services;
 pub mod status;
+pub mod systemd;
 
 pub use config::Config;
 pub use server::Daemon;

@@ -519,34 +519,69 @@ impl Daemon {
 
     /// Serves on the configured Unix socket (and TCP address, unless empty) until
     /// `shutdown` completes; then ends the endless streams, lets calls in flight finish
-    /// for up to 10 s, and removes the socket.
+    /// for up to 10 s, and removes the socket. Under socket activation the sockets systemd
+    /// passed are served instead of the configured ones (and the Unix socket is left to
+    /// systemd at the end); see [`crate::systemd`].
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let activated = crate::systemd::listeners()?;
+        if let Some((uds, socket)) = activated.unix {
+            let tcp = match activated.tcp {
+                Some(t) => Some(t),
+                None => self.bind_tcp().await?,
+            };
+            return self
+                .serve_listeners(uds, tcp, socket, false, shutdown)
+                .await;
+        }
         let socket = self.config.socket_path();
         let uds = bind_unix(&socket)?;
-        let tcp =
-            if self.config.server.listen.is_empty() {
-                None
-            } else {
-                let addr: SocketAddr =
-                    self.config.server.listen.parse().with_context(|| {
-                        format!("listen address {:?}", self.config.server.listen)
-                    })?;
-                Some(tokio::net::TcpListener::bind(addr).await.with_context(|| {
-                    format!("cannot listen on {addr}: is another rekamd running?")
-                })?)
-            };
-        self.serve_on(uds, tcp, socket, shutdown).await
+        let tcp = match activated.tcp {
+            Some(t) => Some(t),
+            None => self.bind_tcp().await?,
+        };
+        self.serve_listeners(uds, tcp, socket, true, shutdown).await
     }
 
-    /// Serves on listeners already bound (tests bind their own).
+    /// The configured TCP listener, unless `listen` is empty.
+    async fn bind_tcp(&self) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+        Ok(if self.config.server.listen.is_empty() {
+            None
+        } else {
+            let addr: SocketAddr = self
+                .config
+                .server
+                .listen
+                .parse()
+                .with_context(|| format!("listen address {:?}", self.config.server.listen))?;
+            Some(
+                tokio::net::TcpListener::bind(addr).await.with_context(|| {
+                    format!("cannot listen on {addr}: is another rekamd running?")
+                })?,
+            )
+        })
+    }
+
+    /// Serves on listeners already bound (tests bind their own); removes the socket at the
+    /// end.
     pub async fn serve_on(
         self,
         uds: tokio::net::UnixListener,
         tcp: Option<tokio::net::TcpListener>,
         socket: PathBuf,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        self.serve_listeners(uds, tcp, socket, true, shutdown).await
+    }
+
+    async fn serve_listeners(
+        self,
+        uds: tokio::net::UnixListener,
+        tcp: Option<tokio::net::TcpListener>,
+        socket: PathBuf,
+        remove_socket: bool,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let token = self.shared.shutdown.clone();
@@ -607,7 +642,16 @@ impl Daemon {
             }
             None => None,
         };
+        // Up: the listeners accept and every device was opened (or recorded as
+        // disconnected) when the daemon was built.
+        crate::systemd::ready(&format!(
+            "serving on {} with {} devices",
+            socket.display(),
+            self.shared.registry.devices().len()
+        ));
+        let watchdog = crate::systemd::watchdog(stop.clone());
         stop.cancelled().await;
+        crate::systemd::stopping();
         let drain = async {
             let _ = uds_task.await;
             if let Some(t) = tcp_task {
@@ -626,7 +670,13 @@ impl Daemon {
         }
         // What the outbox has not delivered stays queued in the store for the next start.
         self.shared.pipeline.stop_outbox().await;
-        let _ = std::fs::remove_file(&socket);
+        if let Some(w) = watchdog {
+            let _ = w.await;
+        }
+        // A socket systemd passed stays: the .socket unit owns it.
+        if remove_socket {
+            let _ = std::fs::remove_file(&socket);
+        }
         info!("rekamd stopped");
         Ok(())
     }
