@@ -67,8 +67,49 @@ impl std::fmt::Display for Target {
     }
 }
 
-/// Connects to rekamd, failing with a message that says how to start it.
-pub async fn connect(target: &Target) -> anyhow::Result<Channel> {
+/// The TLS files of an `https://` address: the CA that signed rekamd's certificate, and
+/// this client's certificate and key when rekamd asks for one (mutual TLS).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// `--tls-ca`.
+    pub ca: Option<PathBuf>,
+    /// `--tls-cert`.
+    pub cert: Option<PathBuf>,
+    /// `--tls-key`.
+    pub key: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    /// The client TLS configuration for `host`.
+    fn config(&self, host: &str) -> anyhow::Result<tonic::transport::ClientTlsConfig> {
+        let read = |what: &str, p: &PathBuf| {
+            std::fs::read(p).map_err(|e| anyhow!("{what} {}: {e}", p.display()))
+        };
+        let ca = self.ca.as_ref().ok_or_else(|| {
+            anyhow!("an https:// address needs --tls-ca (the CA of rekamd's certificate)")
+        })?;
+        let mut c = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(read(
+                "--tls-ca", ca,
+            )?))
+            .domain_name(host);
+        match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => {
+                c = c.identity(tonic::transport::Identity::from_pem(
+                    read("--tls-cert", cert)?,
+                    read("--tls-key", key)?,
+                ));
+            }
+            (None, None) => {}
+            _ => return Err(anyhow!("--tls-cert and --tls-key go together")),
+        }
+        Ok(c)
+    }
+}
+
+/// Connects to rekamd, failing with a message that says how to start it; `tls` holds
+/// the files an `https://` address needs.
+pub async fn connect_with(target: &Target, tls: &TlsFiles) -> anyhow::Result<Channel> {
     let unreachable = |cause: String| {
         anyhow!("cannot reach rekamd at {target} ({cause}): is it running? start it with `rekamd`")
     };
@@ -88,8 +129,14 @@ pub async fn connect(target: &Target) -> anyhow::Result<Channel> {
                 .map_err(|e| unreachable(error_chain(&e)))
         }
         Target::Url(url) => {
-            let endpoint = Endpoint::from_shared(url.clone())
+            let mut endpoint = Endpoint::from_shared(url.clone())
                 .map_err(|e| anyhow!("invalid --addr `{url}`: {e}"))?;
+            if url.starts_with("https://") {
+                let host = endpoint.uri().host().unwrap_or("localhost").to_string();
+                endpoint = endpoint
+                    .tls_config(tls.config(&host)?)
+                    .map_err(|e| anyhow!("TLS for `{url}`: {e}"))?;
+            }
             endpoint
                 .connect_timeout(Duration::from_secs(5))
                 .connect()
@@ -190,7 +237,7 @@ mod tests {
     #[tokio::test]
     async fn missing_socket_says_how_to_start_rekamd() {
         let path = std::env::temp_dir().join(format!("rekamctl-none-{}.sock", std::process::id()));
-        let err = connect(&Target::Unix(path.clone()))
+        let err = connect_with(&Target::Unix(path.clone()), &TlsFiles::default())
             .await
             .unwrap_err()
             .to_string();

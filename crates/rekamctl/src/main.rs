@@ -42,9 +42,19 @@ pub struct Cli {
     /// else /tmp/rekam-<uid>/rekamd.sock].
     #[arg(long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
-    /// Reach rekamd over TCP instead of the socket, e.g. http://127.0.0.1:50051.
+    /// Reach rekamd over TCP instead of the socket, e.g. http://127.0.0.1:50051, or
+    /// https://station-7:50051 when rekamd has [server.tls].
     #[arg(long, global = true, value_name = "URL", env = "REKAM_ADDR")]
     pub addr: Option<String>,
+    /// For an https:// --addr: the CA certificate (PEM) that signed rekamd's certificate.
+    #[arg(long, global = true, value_name = "PEM", env = "REKAM_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+    /// For an https:// --addr to a rekamd with client_ca: this client's certificate (PEM).
+    #[arg(long, global = true, value_name = "PEM", env = "REKAM_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The key (PEM) of --tls-cert.
+    #[arg(long, global = true, value_name = "PEM", env = "REKAM_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Deadline of each gRPC call, in seconds (streams included).
     #[arg(long, global = true, value_name = "SECS", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
@@ -863,7 +873,12 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             OperatorCommand::List { state_dir } => cmd::operator::list(state_dir.clone(), cli.json),
         };
     }
-    let channel = conn::connect(&target).await?;
+    let tls = conn::TlsFiles {
+        ca: cli.tls_ca.clone(),
+        cert: cli.tls_cert.clone(),
+        key: cli.tls_key.clone(),
+    };
+    let channel = conn::connect_with(&target, &tls).await?;
     let token = |t: &str| {
         tonic::metadata::MetadataValue::try_from(format!("Bearer {t}"))
             .map_err(|_| anyhow::anyhow!("the session token is not a valid header value"))

@@ -36,6 +36,9 @@ pub enum ConfigError {
     /// A `[server]` setting of the HTTP edge is unusable.
     #[error("[server] {0}")]
     Server(#[from] crate::edge::EdgeError),
+    /// TCP beyond loopback without TLS, or TLS files that cannot be used.
+    #[error("[server.tls] {0}")]
+    Tls(String),
 }
 
 /// The whole configuration.
@@ -214,6 +217,24 @@ pub struct ServerConfig {
     /// rebinding: a web page whose name resolves to this station). Default empty. The
     /// Unix socket is not checked.
     pub allowed_hosts: Vec<String>,
+    /// TLS on the TCP listener (`[server.tls]`): required when `listen` is not a loopback
+    /// address; the Unix socket never uses it.
+    pub tls: Option<TlsConfig>,
+}
+
+/// TLS on the TCP listener, from PEM files.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The server's certificate chain (PEM), leaf first.
+    pub cert: PathBuf,
+    /// Its private key (PEM, PKCS#8, SEC1 or PKCS#1).
+    pub key: PathBuf,
+    /// CA certificates (PEM) that client certificates must chain to: when set, every TCP
+    /// client must present a valid, unexpired certificate from one of them (mutual TLS);
+    /// one that presents none, an expired one or one from another CA is refused in the
+    /// handshake.
+    pub client_ca: Option<PathBuf>,
 }
 
 /// Simulator settings.
@@ -325,6 +346,7 @@ impl Default for ServerConfig {
             max_concurrent_streams: 128,
             cors_origins: Vec::new(),
             allowed_hosts: Vec::new(),
+            tls: None,
         }
     }
 }
@@ -469,6 +491,21 @@ impl Config {
             crate::edge::Listener::Tcp,
             crate::edge::DecodeLimits::new(),
         )?;
+        if !self.server.listen.is_empty() && self.server.tls.is_none() {
+            let addr: std::net::SocketAddr = self.server.listen.parse().map_err(|_| {
+                ConfigError::Tls(format!(
+                    "listen {:?} is not an address:port",
+                    self.server.listen
+                ))
+            })?;
+            if !addr.ip().is_loopback() {
+                return Err(ConfigError::Tls(format!(
+                    "listen {addr} is reachable beyond this machine and needs TLS: set \
+                     [server.tls] cert and key (and client_ca for mutual TLS), or listen on \
+                     127.0.0.1"
+                )));
+            }
+        }
         Ok(())
     }
 

@@ -76,6 +76,23 @@ fn load_card(config: &Config) -> anyhow::Result<rekam_enrollment::card::CardLayo
     )
 }
 
+/// The TCP listener's TLS from `[server.tls]`'s PEM files.
+fn server_tls(tls: &crate::config::TlsConfig) -> anyhow::Result<tonic::transport::ServerTlsConfig> {
+    let read = |what: &str, p: &Path| {
+        std::fs::read(p).with_context(|| format!("[server.tls] {what}: {}", p.display()))
+    };
+    let identity =
+        tonic::transport::Identity::from_pem(read("cert", &tls.cert)?, read("key", &tls.key)?);
+    let mut config = tonic::transport::ServerTlsConfig::new().identity(identity);
+    if let Some(ca) = &tls.client_ca {
+        config = config.client_ca_root(tonic::transport::Certificate::from_pem(read(
+            "client_ca",
+            ca,
+        )?));
+    }
+    Ok(config)
+}
+
 /// The face checks of the configuration: `None` when `[face] checks = false`.
 fn load_face(config: &Config) -> anyhow::Result<Option<Arc<rekam_face::FaceAnalyser>>> {
     if !config.face.checks {
@@ -459,7 +476,13 @@ impl Daemon {
         });
         // gRPC-Web (HTTP/1.1 and HTTP/2) beside native gRPC, so a browser front-end can
         // call the daemon directly; CORS and the host allowlist in front of both.
-        Ok(Server::builder()
+        let mut builder = Server::builder();
+        if let (Listener::Tcp, Some(tls)) = (listener, &self.config.server.tls) {
+            builder = builder
+                .tls_config(server_tls(tls)?)
+                .context("[server.tls]: the TLS configuration")?;
+        }
+        Ok(builder
             .accept_http1(true)
             .max_concurrent_streams(self.config.server.max_concurrent_streams.max(1))
             // Pings keep a live client's connection moving past the idle timeout and
@@ -527,6 +550,15 @@ impl Daemon {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let activated = crate::systemd::listeners()?;
+        if let Some(t) = &activated.tcp {
+            let addr = t.local_addr()?;
+            if !addr.ip().is_loopback() && self.config.server.tls.is_none() {
+                anyhow::bail!(
+                    "systemd passed a TCP socket on {addr}, reachable beyond this machine: \
+                     it needs [server.tls] cert and key"
+                );
+            }
+        }
         if let Some((uds, socket)) = activated.unix {
             let tcp = match activated.tcp {
                 Some(t) => Some(t),

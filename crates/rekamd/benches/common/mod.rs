@@ -132,7 +132,7 @@ pub async fn refill(channel: &Channel) {
         let mut sim = SimulationServiceClient::new(channel.clone());
         for fault in ["no_cards", "ribbon_out"] {
             sim.inject_fault(pb::InjectFaultRequest {
-                target: "printer0".into(),
+                target: "devices/printer0".into(),
                 fault: fault.into(),
             })
             .await
@@ -140,7 +140,7 @@ pub async fn refill(channel: &Channel) {
         }
         // Clearing these faults loads a full hopper and a new ribbon.
         sim.clear_faults(pb::ClearFaultsRequest {
-            target: "printer0".into(),
+            target: "devices/printer0".into(),
         })
         .await
         .unwrap();
