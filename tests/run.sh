@@ -24,13 +24,15 @@ work=$(mktemp -d)
 sock="$work/rekamd.sock"
 # Device timings at 5 % of real: fast, yet a print lasts long enough (about 1.2 s) for the
 # client test to disconnect in the middle of it.
-"$target/debug/rekamd" --socket "$sock" --listen "" --time-scale 0.05 --state-dir "$work/state" >"$work/rekamd.log" 2>&1 &
+metrics_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$target/debug/rekamd" --socket "$sock" --listen "" --time-scale 0.05 --state-dir "$work/state" \
+    --metrics "127.0.0.1:$metrics_port" >"$work/rekamd.log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.1; done
 if [ ! -S "$sock" ]; then cat "$work/rekamd.log" >&2; echo "rekamd did not start" >&2; exit 1; fi
-REKAM_SOCKET="$sock" tests/python/run.sh
+REKAM_SOCKET="$sock" REKAM_METRICS="http://127.0.0.1:$metrics_port" tests/python/run.sh
 kill -TERM "$pid"
 wait "$pid"
 echo "rekamd stopped cleanly on SIGTERM"

@@ -935,6 +935,36 @@ def test_health(c):
     )
 
 
+def test_metrics_are_valid_openmetrics(c):
+    """rekamd's metrics endpoint (REKAM_METRICS, http://host:port, set by tests/run.sh),
+    parsed by the Prometheus project's own Python parser: after the enrollments above,
+    the step counters, the devices and the standard's phases are there."""
+    import urllib.request
+
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    url = os.environ.get("REKAM_METRICS")
+    assert url, "REKAM_METRICS is not set: start rekamd with --metrics and say where"
+    with urllib.request.urlopen(url.rstrip("/") + "/metrics", timeout=CALL_TIMEOUT) as r:
+        assert r.headers["Content-Type"].startswith("application/openmetrics-text")
+        text = r.read().decode("utf-8")
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    outcomes = families["rekam_step_outcomes"]
+    assert outcomes.type == "counter", outcomes.type
+    done = {
+        (s.labels["step"], s.labels["outcome"]): s.value
+        for s in outcomes.samples
+        if s.name == "rekam_step_outcomes_total"
+    }
+    assert done.get(("hand_over", "succeeded"), 0) >= 1, done
+    up = {s.labels["device"]: s.value for s in families["rekam_device_up"].samples}
+    assert len(up) == 5, up
+    standard = {
+        s.labels["phase"]: s.value for s in families["rekam_phase_standard_seconds"].samples
+    }
+    assert standard["recording"] == 180 and standard["send"] == 3600, standard
+
+
 TESTS = [
     test_devices_five_classes,
     test_devices_report_capabilities,
@@ -954,6 +984,7 @@ TESTS = [
     test_health,
     test_device_watch_resumes_after_a_sequence,
     test_card_inserted_and_removed_are_device_events,
+    test_metrics_are_valid_openmetrics,
 ]
 
 

@@ -67,6 +67,8 @@ pub struct Config {
     pub card: CardConfig,
     /// The face checks.
     pub face: FaceConfig,
+    /// The metrics endpoint.
+    pub metrics: MetricsConfig,
 }
 
 /// The chip profile the encode step writes (`[chip]`).
@@ -99,6 +101,16 @@ pub struct CardConfig {
     pub front_template: Option<PathBuf>,
     /// The back's template. Default: the KTP-el back.
     pub back_template: Option<PathBuf>,
+}
+
+/// The metrics endpoint (`[metrics]`): the Prometheus text format on `GET /metrics`
+/// (see [`crate::metrics`]; no personal data, so it may listen beyond loopback for the
+/// fleet's Prometheus).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// `address:port` to serve on, e.g. `127.0.0.1:9464`; empty (the default) serves none.
+    pub listen: String,
 }
 
 /// The face checks (`[face]`): the face step records a photo only when one face, both
@@ -458,6 +470,7 @@ impl Default for Config {
             chip: ChipConfig::default(),
             card: CardConfig::default(),
             face: FaceConfig::default(),
+            metrics: MetricsConfig::default(),
             access: AccessConfig::default(),
         }
     }

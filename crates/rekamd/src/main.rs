@@ -30,6 +30,10 @@ struct Args {
     /// ~/.local/state/rekam).
     #[arg(long, env = "REKAMD_STATE_DIR")]
     state_dir: Option<PathBuf>,
+    /// Serve the Prometheus metrics on this address:port (GET /metrics); overrides
+    /// [metrics] listen.
+    #[arg(long)]
+    metrics: Option<String>,
 }
 
 /// Bounds glibc's malloc arenas to two before any thread starts. By default glibc gives
@@ -88,6 +92,9 @@ async fn run() -> anyhow::Result<()> {
     }
     if let Some(s) = args.seed {
         config.simulation.seed = s;
+    }
+    if let Some(m) = args.metrics {
+        config.metrics.listen = m;
     }
     if let Some(d) = args.state_dir {
         config.store.state_dir = Some(d);

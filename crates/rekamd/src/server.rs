@@ -681,6 +681,20 @@ impl Daemon {
             socket.display(),
             self.shared.registry.devices().len()
         ));
+        let metrics_task = if self.config.metrics.listen.is_empty() {
+            None
+        } else {
+            let addr = &self.config.metrics.listen;
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("[metrics] cannot listen on {addr}"))?;
+            let m = Arc::new(crate::metrics::Metrics::new(
+                self.shared.clone(),
+                Some(self.config.store.state_dir()),
+            ));
+            m.count(stop.clone());
+            Some(tokio::spawn(crate::metrics::serve(m, l, stop.clone())))
+        };
         let watchdog = crate::systemd::watchdog(stop.clone());
         stop.cancelled().await;
         crate::systemd::stopping();
@@ -704,6 +718,9 @@ impl Daemon {
         self.shared.pipeline.stop_outbox().await;
         if let Some(w) = watchdog {
             let _ = w.await;
+        }
+        if let Some(m) = metrics_task {
+            let _ = m.await;
         }
         // A socket systemd passed stays: the .socket unit owns it.
         if remove_socket {
