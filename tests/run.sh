@@ -14,6 +14,9 @@ tests/deps.sh
 
 echo "== cargo test (workspace)"
 cargo build --workspace --bins --quiet
+echo "== the Debian package of those binaries (tests/deb.rs installs it)"
+command -v cargo-deb >/dev/null 2>&1 || cargo install cargo-deb --locked --quiet
+cargo deb -p rekamd --no-build --profile dev --no-strip --fast --quiet -o "$target/debian/"
 cargo test --workspace --quiet
 
 echo "== buf lint"

@@ -227,3 +227,74 @@ fn the_unit_files_verify_and_their_exposure_stays_at_1_5() {
         "{text}"
     );
 }
+
+/// `udev/70-rekam.rules`, checked line by line (no udev runs here to load it): each key is
+/// one udev knows with an operator it takes, every device rule gives the rekam group 0660
+/// and the rekam tag, every serial rule keeps ModemManager away, and stable names are under
+/// /dev/rekam/.
+#[test]
+fn the_udev_rules_are_well_formed_and_consistent() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../udev/70-rekam.rules");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let matches = ["ACTION", "SUBSYSTEM", "KERNEL", "ATTR", "ATTRS", "ENV"];
+    let assigns = ["GROUP", "MODE", "TAG", "SYMLINK", "ENV", "GOTO", "LABEL"];
+    let mut rules = 0;
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let at = format!("line {}: {line}", n + 1);
+        let mut pairs = Vec::new();
+        for item in line.split(", ") {
+            let (key, op, value) = ["==", "!=", "+=", "="]
+                .iter()
+                .find_map(|op| item.split_once(op).map(|(k, v)| (k, *op, v)))
+                .unwrap_or_else(|| panic!("no operator in `{item}`, {at}"));
+            assert!(
+                value.len() >= 2 && value.starts_with('"') && value.ends_with('"'),
+                "unquoted value in `{item}`, {at}"
+            );
+            let name = key.split('{').next().unwrap();
+            if key.contains('{') {
+                assert!(key.ends_with('}'), "bad key `{key}`, {at}");
+            }
+            let known = if op == "==" || op == "!=" {
+                matches.contains(&name)
+            } else {
+                assigns.contains(&name)
+            };
+            assert!(known, "`{key}` with `{op}` is not a udev key here, {at}");
+            pairs.push((key.to_string(), op, value.trim_matches('"').to_string()));
+        }
+        let has = |k: &str, op: &str, v: &str| {
+            pairs
+                .iter()
+                .any(|(pk, po, pv)| pk == k && *po == op && pv == v)
+        };
+        if pairs.iter().any(|(k, _, _)| k == "LABEL" || k == "GOTO") {
+            continue;
+        }
+        rules += 1;
+        assert!(
+            has("GROUP", "=", "rekam") && has("MODE", "=", "0660") && has("TAG", "+=", "rekam"),
+            "a device rule gives GROUP rekam, MODE 0660 and TAG rekam, {at}"
+        );
+        if has("SUBSYSTEM", "==", "tty") {
+            assert!(
+                has("ENV{ID_MM_DEVICE_IGNORE}", "=", "1"),
+                "serial without ModemManager's ignore, {at}"
+            );
+        }
+        for (k, _, v) in &pairs {
+            if k == "SYMLINK" {
+                assert!(
+                    v.starts_with("rekam/"),
+                    "a stable name outside /dev/rekam/, {at}"
+                );
+            }
+        }
+    }
+    assert!(rules >= 10, "{rules} device rules");
+    assert!(text.contains("LABEL=\"rekam_end\""));
+}
