@@ -183,10 +183,12 @@ async fn the_r30x_module_captures_single_fingers_over_grpc_through_its_faults() 
         .unwrap_err();
     assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
 
-    // The module goes silent (power lost): disconnected, then back when it answers.
+    // The module goes silent (power lost): disconnected, then back when it answers. Two
+    // idle heartbeats (3 s apart) must go unanswered, each after its retries (three 1 s
+    // reply timeouts): up to about 12 s, longer on a loaded machine; waited for up to 60 s.
     r30x.inject(rekam_r30x::SimFault::Silence);
     assert!(
-        d.wait_for_state("fingerprint0", pb::DeviceStateKind::Disconnected, 1000)
+        d.wait_for_state("fingerprint0", pb::DeviceStateKind::Disconnected, 6000)
             .await,
         "a silent module is disconnected"
     );
@@ -198,7 +200,7 @@ async fn the_r30x_module_captures_single_fingers_over_grpc_through_its_faults() 
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
     r30x.clear_faults();
     assert!(
-        d.wait_for_state("fingerprint0", pb::DeviceStateKind::Ready, 1000)
+        d.wait_for_state("fingerprint0", pb::DeviceStateKind::Ready, 3000)
             .await,
         "ready again once the module answers"
     );
