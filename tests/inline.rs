@@ -97,6 +97,26 @@ async fn print_encodes_first_then_prints_and_ejects_one_card() {
     assert_eq!(out.len(), 1);
     assert!(out[0].was_at_encoder && !out[0].test_card);
     assert!(out[0].back.is_some());
+    // Resin where the layout draws text and lines (the renderer's K panel went with the
+    // job), not wherever the card is dark: inside the photo box (the KTP-el front's 21 x 27
+    // mm at x 62, y 10 mm, here inset by 10 px) the face's dark hair and pupils are dye.
+    let k_sent = rekam_evolis::panels::unpack(
+        &out[0].front[&rekam_evolis::protocol::Panel::Black].1,
+        1,
+        rekam_evolis::protocol::PANEL_PIXELS,
+    );
+    let (dx, dy) = (2, 5); // the 1012 x 638 side centred on the printer's 1016 x 648
+    let mut in_photo = 0;
+    for x in 732 + 10..980 - 10 {
+        for y in 118 + 10..437 - 10 {
+            in_photo += usize::from(k_sent[(x + dx) * 648 + (647 - (y + dy))]);
+        }
+    }
+    assert_eq!(in_photo, 0, "no resin in the photo");
+    assert!(
+        k_sent.iter().filter(|&&b| b == 1).count() > 1000,
+        "text and lines are resin"
+    );
     assert!(sim.reject_tray().is_empty());
     assert_eq!(sim.cards(), 99);
     let log = sim.commands().join(" ");

@@ -606,3 +606,14 @@ pub fn reason(s: &tonic::Status) -> String {
 pub fn stage_name(e: &pb::Enrollment) -> &'static str {
     stage(e).as_str_name()
 }
+
+/// The `p` quantile (0-1) of `sorted` durations, nearest rank; for the benches.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len().saturating_sub(1))]
+}
+
+/// A duration in milliseconds.
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

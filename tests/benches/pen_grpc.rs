@@ -17,16 +17,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use rekam_api::pb;
 use rekam_isdv4::{Isdv4Sim, PenPacket, SimConfig};
-use rekam_tests::TestDaemon;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
+use rekam_tests::{TestDaemon, ms, percentile};
 
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {

@@ -27,7 +27,7 @@ use rekam_core::{
     AnyDevice, Available, DeviceClass, DeviceError, DriverFactory, DriverTable, OpenOptions,
     Selector,
 };
-use rekam_tests::TestDaemon;
+use rekam_tests::{TestDaemon, ms, percentile};
 use rekam_v4l2::fake::{FakeCamera, FakeMode, FakeSpec, Recording, strip_dht};
 use rekam_v4l2::{FormatChoice, FourCc, PreviewTarget, V4l2Camera, V4l2Config};
 
@@ -77,15 +77,6 @@ fn frames() -> Vec<Vec<u8>> {
             strip_dht(&jpeg)
         })
         .collect()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// One run: a daemon whose camera delivers `fps`, `clients` watching for `secs`.

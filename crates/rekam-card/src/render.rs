@@ -55,6 +55,15 @@ impl Side {
             .map_err(|e| CardError::Image(format!("encoding the preview: {e}")))?;
         Ok(out)
     }
+
+    /// The black resin panel as a greyscale PNG (255: resin), for a printer that lays it.
+    pub fn k_png(&self) -> Result<Vec<u8>, CardError> {
+        let mut out = Vec::new();
+        self.k
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .map_err(|e| CardError::Image(format!("encoding the K panel: {e}")))?;
+        Ok(out)
+    }
 }
 
 /// Millimetres to pixels at `dpi`.

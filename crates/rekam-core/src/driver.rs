@@ -939,6 +939,7 @@ mod tests {
                             front_png: vec![],
                             back_png: None,
                             test_card: true,
+                            black: None,
                         })
                         .await
                         .map(drop),

@@ -227,6 +227,21 @@ pub struct CardJob {
     pub back_png: Option<Vec<u8>>,
     /// Print the printer's test card instead.
     pub test_card: bool,
+    /// The black resin (K) panel of each side, when the card's layout knows it: a printer
+    /// with a resin panel lays resin exactly there (text, lines, the NIK) and prints
+    /// everything else, dark photo pixels included, in dye. `None`: the printer decides
+    /// from the images (a driver that prints composites, such as IPP, ignores it).
+    pub black: Option<BlackPanels>,
+}
+
+/// The black resin panels of a card, as greyscale PNGs the size of their side's image:
+/// 255 where resin is laid, 0 elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlackPanels {
+    /// The front's.
+    pub front: Vec<u8>,
+    /// The back's, when the job has a back.
+    pub back: Option<Vec<u8>>,
 }
 
 /// Why a print job failed.

@@ -144,11 +144,31 @@ impl CardLayout {
         Ok((side(&self.front)?, side(&self.back)?))
     }
 
-    /// Both sides as the card will look (PNG previews; what the print job sends).
+    /// Both sides as the card will look (PNG previews).
     pub fn images(&self, e: &Enrollment) -> Result<(Vec<u8>, Vec<u8>), EnrollmentError> {
         let (front, back) = self.render(e)?;
         let png = |s: &Side| s.preview_png().map_err(config_error);
         Ok((png(&front)?, png(&back)?))
+    }
+
+    /// What the print job sends: both sides as they will look (PNG), and their black resin
+    /// panels (greyscale PNG, 255 = resin) for a printer that lays resin where the layout
+    /// draws text and lines rather than where the image is dark.
+    pub fn print_images(
+        &self,
+        e: &Enrollment,
+    ) -> Result<(Vec<u8>, Vec<u8>, rekam_core::BlackPanels), EnrollmentError> {
+        let (front, back) = self.render(e)?;
+        let png = |s: &Side| s.preview_png().map_err(config_error);
+        let k = |s: &Side| s.k_png().map_err(config_error);
+        Ok((
+            png(&front)?,
+            png(&back)?,
+            rekam_core::BlackPanels {
+                front: k(&front)?,
+                back: Some(k(&back)?),
+            },
+        ))
     }
 }
 

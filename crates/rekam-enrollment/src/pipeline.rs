@@ -2470,7 +2470,7 @@ impl Pipeline {
         e.card_uid = None;
         let snapshot = e.clone();
         let card = self.config.card.clone();
-        let (front, back) = blocking(move || card.images(&snapshot)).await?;
+        let (front, back, black) = blocking(move || card.print_images(&snapshot)).await?;
         p.link(crate::integrity::kind::CARD, "card.front", front.clone());
         p.link(crate::integrity::kind::CARD, "card.back", back.clone());
         e.printed_fields = Some(
@@ -2484,6 +2484,7 @@ impl Pipeline {
             front_png: front,
             back_png: Some(back),
             test_card: false,
+            black: Some(black),
         })
     }
 

@@ -130,6 +130,7 @@ fn main() {
             front_png: side(10),
             back_png: Some(side(200)),
             test_card: false,
+            black: None,
         };
         let (mut first, mut start, mut status) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..21 {

@@ -25,13 +25,17 @@
 //!   scaled to 0–31 (0 = no dye). A white pixel takes no dye.
 //! * **O** (overlay, 2 levels): the whole card (every bit 1).
 //!
-//! The lead's renderer will later supply real K panels (text and barcodes drawn as
-//! vector black); [`SidePanels::from_parts`] takes panels made elsewhere.
+//! When the job carries the layout's own K panel ([`rekam_core::BlackPanels`], rekam's
+//! renderer draws text, lines and the NIK there), [`SidePanels::from_image_and_black`] lays
+//! resin exactly there instead of by threshold: a dark photo pixel outside it is printed in
+//! dye, and text is resin even where anti-aliasing left it above the threshold. The mask
+//! takes the image's geometry (centred or scaled the same way). [`SidePanels::from_parts`]
+//! takes panels made elsewhere.
 
 use std::io::Cursor;
 
 use image::imageops::FilterType;
-use image::{ImageFormat, ImageReader, RgbaImage};
+use image::{GrayImage, ImageFormat, ImageReader, RgbaImage};
 use rekam_core::DeviceError;
 
 use crate::protocol::{LINE_PIXELS, Levels, PANEL_LINES, PANEL_PIXELS, Panel};
@@ -76,6 +80,44 @@ impl SidePanels {
 
     /// Derives the panels from an RGBA image of the side.
     pub fn from_image(img: &RgbaImage) -> SidePanels {
+        Self::derive(img, None)
+    }
+
+    /// Derives the panels from an RGBA image of the side and its K panel (greyscale, the
+    /// image's size, 128 or more = resin).
+    ///
+    /// # Errors
+    /// [`DeviceError::InvalidArgument`] when the K panel's size is not the image's.
+    pub fn from_image_and_black(
+        img: &RgbaImage,
+        black: &GrayImage,
+    ) -> Result<SidePanels, DeviceError> {
+        if black.dimensions() != img.dimensions() {
+            return Err(DeviceError::InvalidArgument(format!(
+                "the K panel is {}x{} px, its side's image {}x{}",
+                black.width(),
+                black.height(),
+                img.width(),
+                img.height()
+            )));
+        }
+        let black = if black.dimensions() == (IMAGE_WIDTH, IMAGE_HEIGHT) {
+            black.clone()
+        } else if black.dimensions() == EDGE_TO_EDGE {
+            let mut out = GrayImage::new(IMAGE_WIDTH, IMAGE_HEIGHT);
+            let x = (IMAGE_WIDTH - black.width()) / 2;
+            let y = (IMAGE_HEIGHT - black.height()) / 2;
+            image::imageops::replace(&mut out, black, i64::from(x), i64::from(y));
+            out
+        } else {
+            image::imageops::resize(black, IMAGE_WIDTH, IMAGE_HEIGHT, FilterType::Nearest)
+        };
+        Ok(Self::derive(img, Some(&black)))
+    }
+
+    /// The panels of `img`; K from `black` (at the printer's size) when given, else by
+    /// threshold.
+    fn derive(img: &RgbaImage, black: Option<&GrayImage>) -> SidePanels {
         let scaled;
         let img = if img.dimensions() == (IMAGE_WIDTH, IMAGE_HEIGHT) {
             img
@@ -98,7 +140,11 @@ impl SidePanels {
                 // Column `line`, from the bottom row up.
                 let px = img.get_pixel(line, IMAGE_HEIGHT - 1 - i).0;
                 let (r, g, b) = over_white(px);
-                if r <= K_THRESHOLD && g <= K_THRESHOLD && b <= K_THRESHOLD {
+                let resin = match black {
+                    Some(k) => k.get_pixel(line, IMAGE_HEIGHT - 1 - i).0[0] >= 128,
+                    None => r <= K_THRESHOLD && g <= K_THRESHOLD && b <= K_THRESHOLD,
+                };
+                if resin {
                     k.push(1);
                     y.push(0);
                     m.push(0);

@@ -757,6 +757,24 @@ impl std::fmt::Display for PrintAndEjectError {
 
 impl std::error::Error for PrintAndEjectError {}
 
+/// A side's K panel is a PNG of its image's size (checked when the job is submitted, so a
+/// bad one is refused before a card is used).
+fn check_black(side: &str, k: &[u8], image: &[u8]) -> Result<(), DeviceError> {
+    let size = |what: &str, png: &[u8]| {
+        image::ImageReader::with_format(std::io::Cursor::new(png), image::ImageFormat::Png)
+            .into_dimensions()
+            .map_err(|e| DeviceError::InvalidArgument(format!("the {side} {what}: {e}")))
+    };
+    let (k, img) = (size("K panel", k)?, size("image", image)?);
+    if k != img {
+        return Err(DeviceError::InvalidArgument(format!(
+            "the {side} K panel is {}x{} px, its image {}x{}",
+            k.0, k.1, img.0, img.1
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a job's images and derives their panels (on a blocking thread: it is CPU work).
 /// Each side is checked, decoded once and turned into panels on its own blocking thread,
 /// both sides at once.
@@ -766,14 +784,35 @@ async fn prepare_sides(job: &CardJob, duplex: bool) -> Result<Vec<SidePanels>, D
             "this printer prints one side: send the front only".into(),
         ));
     }
-    let derive = |side: &'static str, png: Vec<u8>| {
+    let derive = |side: &'static str, png: Vec<u8>, black: Option<Vec<u8>>| {
         tokio::task::spawn_blocking(move || {
             let img = rekam_printer::decode_card_png(side, &png)?;
-            Ok::<_, DeviceError>(SidePanels::from_image(&img))
+            match black {
+                // The layout's own K panel: resin exactly where it draws text and lines.
+                Some(k) => {
+                    let k = image::load_from_memory_with_format(&k, image::ImageFormat::Png)
+                        .map_err(|e| {
+                            DeviceError::InvalidArgument(format!(
+                                "the {side} K panel is not a readable PNG: {e}"
+                            ))
+                        })?
+                        .to_luma8();
+                    SidePanels::from_image_and_black(&img, &k)
+                }
+                None => Ok::<_, DeviceError>(SidePanels::from_image(&img)),
+            }
         })
     };
-    let front = derive("front", job.front_png.clone());
-    let back = job.back_png.clone().map(|b| derive("back", b));
+    let black = job.black.clone();
+    let front = derive(
+        "front",
+        job.front_png.clone(),
+        black.as_ref().map(|b| b.front.clone()),
+    );
+    let back = job
+        .back_png
+        .clone()
+        .map(|b| derive("back", b, black.as_ref().and_then(|k| k.back.clone())));
     let joined = |r: Result<Result<SidePanels, DeviceError>, tokio::task::JoinError>| {
         r.map_err(|e| DeviceError::Hardware(format!("deriving the panels failed: {e}")))?
     };
@@ -1132,6 +1171,12 @@ impl CardPrinter for EvolisPrinter {
                     )));
                 }
                 rekam_printer::validate_card_png("back", back)?;
+            }
+            if let Some(black) = &job.black {
+                check_black("front", &black.front, &job.front_png)?;
+                if let (Some(k), Some(back)) = (&black.back, &job.back_png) {
+                    check_black("back", k, back)?;
+                }
             }
         }
         let rt = tokio::runtime::Handle::try_current().map_err(|_| {

@@ -45,6 +45,7 @@ fn job(two_sided: bool) -> CardJob {
         front_png: side(10),
         back_png: two_sided.then(|| side(200)),
         test_card: false,
+        black: None,
     }
 }
 
@@ -248,6 +249,7 @@ async fn print_jobs_run_through_the_card_printer_trait() {
             front_png: vec![],
             back_png: None,
             test_card: true,
+            black: None,
         })
         .await
         .unwrap();
@@ -259,6 +261,7 @@ async fn print_jobs_run_through_the_card_printer_trait() {
             front_png: b"not a png".to_vec(),
             back_png: None,
             test_card: false,
+            black: None,
         })
         .await;
     assert!(matches!(bad, Err(DeviceError::InvalidArgument(_))));
@@ -570,6 +573,7 @@ async fn the_factory_opens_the_simulator() {
             front_png: side(1),
             back_png: None,
             test_card: false,
+            black: None,
         })
         .await
         .unwrap();
@@ -579,4 +583,78 @@ async fn the_factory_opens_the_simulator() {
     }
     assert_eq!(rx.borrow().state, PrintJobState::Done);
     assert_eq!(sim.output_tray().len(), 1);
+}
+
+/// With the layout's own K panel in the job, resin goes exactly there: a black area of the
+/// image outside it is printed in dye, and the K panel sent is the mask, bit for bit.
+/// Without it, the same black area is resin by threshold. A mask of another size is
+/// refused.
+#[tokio::test]
+async fn the_layouts_own_k_panel_decides_where_resin_goes() {
+    use image::{GrayImage, Luma};
+    use rekam_evolis::panels::unpack;
+    use rekam_evolis::protocol::{LINE_PIXELS, PANEL_PIXELS, Panel};
+    let (sim, printer) = setup(SimConfig::default()).await;
+    let stripe = |x: u32, y: u32| (600..700).contains(&x) && (300..320).contains(&y);
+    let mask = GrayImage::from_fn(1016, 648, |x, y| Luma([if stripe(x, y) { 255 } else { 0 }]));
+    let mut k_png = Vec::new();
+    mask.write_to(&mut Cursor::new(&mut k_png), ImageFormat::Png)
+        .unwrap();
+    let with_k = CardJob {
+        black: Some(rekam_core::BlackPanels {
+            front: k_png,
+            back: None,
+        }),
+        ..job(false)
+    };
+    let id = printer.submit(with_k).await.unwrap();
+    assert_eq!(finish(&printer, &id).await, PrintJobState::Done);
+    let id = printer.submit(job(false)).await.unwrap();
+    assert_eq!(finish(&printer, &id).await, PrintJobState::Done);
+    let tray = sim.output_tray();
+    // Pixel (x, y) of the image is bit x * 648 + (647 - y) of a panel.
+    let at = |x: usize, y: usize| x * LINE_PIXELS + (LINE_PIXELS - 1 - y);
+    let panel = |n: usize, p: Panel, bits: usize| unpack(&tray[n].front[&p].1, bits, PANEL_PIXELS);
+    let (k, yellow) = (panel(0, Panel::Black, 1), panel(0, Panel::Yellow, 5));
+    assert_eq!(
+        (k[at(650, 310)], yellow[at(650, 310)]),
+        (1, 0),
+        "resin, no dye"
+    );
+    assert_eq!(
+        (k[at(200, 520)], yellow[at(200, 520)]),
+        (0, 31),
+        "a black area outside the layout's K is full dye"
+    );
+    assert_eq!(
+        k.iter().filter(|&&b| b == 1).count(),
+        100 * 20,
+        "K is the mask"
+    );
+    let k = panel(1, Panel::Black, 1);
+    assert_eq!(
+        k[at(200, 520)],
+        1,
+        "without it, black is resin by threshold"
+    );
+    assert_eq!(k[at(650, 310)], 0);
+
+    let small = GrayImage::new(500, 300);
+    let mut small_png = Vec::new();
+    small
+        .write_to(&mut Cursor::new(&mut small_png), ImageFormat::Png)
+        .unwrap();
+    let bad = printer
+        .submit(CardJob {
+            black: Some(rekam_core::BlackPanels {
+                front: small_png,
+                back: None,
+            }),
+            ..job(false)
+        })
+        .await;
+    assert!(
+        matches!(&bad, Err(DeviceError::InvalidArgument(m)) if m.contains("K panel")),
+        "{bad:?}"
+    );
 }

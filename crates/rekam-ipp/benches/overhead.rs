@@ -69,6 +69,7 @@ fn card() -> CardJob {
         front_png: out.into_inner(),
         back_png: None,
         test_card: false,
+        black: None,
     }
 }
 

@@ -55,6 +55,7 @@ fn card(seed: u8) -> CardJob {
         front_png: card_png(seed),
         back_png: None,
         test_card: false,
+        black: None,
     }
 }
 
@@ -161,6 +162,7 @@ async fn a_card_prints_byte_for_byte_and_reaches_done() {
         front_png: vec![],
         back_png: None,
         test_card: true,
+        black: None,
     };
     assert!(matches!(
         p.submit(test).await,
@@ -170,6 +172,7 @@ async fn a_card_prints_byte_for_byte_and_reaches_done() {
         front_png: b"not a png".to_vec(),
         back_png: None,
         test_card: false,
+        black: None,
     };
     assert!(matches!(
         p.submit(bad).await,

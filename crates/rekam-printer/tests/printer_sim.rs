@@ -25,6 +25,7 @@ fn front(shade: u8) -> CardJob {
         front_png: png(1012, 638, shade),
         back_png: None,
         test_card: false,
+        black: None,
     }
 }
 
@@ -33,6 +34,7 @@ fn small(shade: u8) -> CardJob {
         front_png: png(320, 202, shade),
         back_png: None,
         test_card: false,
+        black: None,
     }
 }
 
@@ -41,6 +43,7 @@ fn duplex(shade: u8) -> CardJob {
         front_png: png(1012, 638, shade),
         back_png: Some(png(1016, 648, shade.wrapping_add(1))),
         test_card: false,
+        black: None,
     }
 }
 
@@ -49,6 +52,7 @@ fn test_card() -> CardJob {
         front_png: Vec::new(),
         back_png: None,
         test_card: true,
+        black: None,
     }
 }
 
@@ -288,6 +292,7 @@ async fn invalid_images_are_refused_at_submit() {
             front_png: bytes.clone(),
             back_png: None,
             test_card: false,
+            black: None,
         };
         match p.submit(job).await {
             Err(DeviceError::InvalidArgument(m)) => {
@@ -300,6 +305,7 @@ async fn invalid_images_are_refused_at_submit() {
             front_png: good.clone(),
             back_png: Some(bytes),
             test_card: false,
+            black: None,
         };
         match p.submit(job).await {
             Err(DeviceError::InvalidArgument(m)) => assert!(m.contains("back"), "{name}: {m}"),
@@ -317,6 +323,7 @@ async fn invalid_images_are_refused_at_submit() {
                 front_png: png(w, h, 0),
                 back_png: None,
                 test_card: false,
+                black: None,
             })
             .await
             .unwrap_or_else(|e| panic!("{w}x{h}: {e}"));
@@ -534,6 +541,7 @@ async fn the_hopper_and_the_ribbon_run_out_naturally() {
         front_png: png(320, 202, 1),
         back_png: Some(png(320, 202, 2)),
         test_card: false,
+        black: None,
     };
     assert_eq!(p.supplies().await.unwrap().ribbon_prints_remaining, 150);
     for _ in 0..74 {

@@ -32,15 +32,6 @@ const CONTENTION: [&str; 5] = [
     "STORE_CONFLICT",
 ];
 
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 fn reason(s: &tonic::Status) -> String {
     s.get_error_details()
         .error_info()
@@ -196,15 +187,7 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let mut first = None;
-        for _ in 0..100 {
-            if let Ok(c) = common::connect_unix(socket.clone()).await {
-                first = Some(c);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let control = first.expect("rekamd answers");
+        let control = common::wait_for(&socket).await;
         let tally = Arc::new(Tally::default());
         let start = Instant::now();
         let end = start + Duration::from_secs(secs);
@@ -266,7 +249,7 @@ fn main() {
         while Instant::now() < end {
             common::refill(&control).await;
             if Instant::now() >= next {
-                let rss = rss_kb(pid);
+                let rss = common::rss_kb(pid);
                 samples.push(rss);
                 println!(
                     "| {} | {:.1} MB | {} | {} |",
@@ -282,7 +265,7 @@ fn main() {
         for t in tasks {
             t.await.unwrap();
         }
-        let last = rss_kb(pid);
+        let last = common::rss_kb(pid);
         let first = samples.first().copied().unwrap_or(last);
         println!(
             "{clients} clients, {secs} s: {} enrollments, {} preview frames; VmRSS 10 s → end: \

@@ -7,21 +7,12 @@
 //! `cargo bench -p rekamd --bench memory` (REKAM_BENCH_ENROLLMENTS=1000 by default)
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rekam_api::pb::enrollment_service_client::EnrollmentServiceClient;
 
 mod common;
 use common::{one_enrollment, refill};
-
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
 
 fn dir_size(p: &std::path::Path) -> u64 {
     std::fs::read_dir(p)
@@ -61,15 +52,7 @@ fn main() {
         .unwrap();
     let pid = child.id();
     rt.block_on(async {
-        let mut channel = None;
-        for _ in 0..100 {
-            if let Ok(c) = common::connect_unix(socket.clone()).await {
-                channel = Some(c);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let channel = channel.expect("rekamd answers");
+        let channel = common::wait_for(&socket).await;
         let mut client = EnrollmentServiceClient::new(channel.clone());
         println!("| enrollments | VmRSS | store on disk | last 10: ms per enrollment |");
         println!("| --- | --- | --- | --- |");
@@ -80,7 +63,7 @@ fn main() {
             refill(&channel).await;
             one_enrollment(&mut client).await;
             if n == 10 || n % 100 == 0 || n == total {
-                let rss = rss_kb(pid);
+                let rss = common::rss_kb(pid);
                 if n == 10 {
                     first = Some(rss);
                     lap = Instant::now();
@@ -94,7 +77,7 @@ fn main() {
                 lap = Instant::now();
             }
         }
-        let last = rss_kb(pid);
+        let last = common::rss_kb(pid);
         let first = first.unwrap_or(last);
         println!(
             "VmRSS 10th → {total}th: {:.1} MB → {:.1} MB ({:+.1} %), {total} enrollments in {:.0} s",

@@ -23,6 +23,27 @@ pub async fn connect_unix(socket: std::path::PathBuf) -> Result<Channel, tonic::
         .await
 }
 
+/// A channel to rekamd's Unix socket once it answers (up to 10 s after its start).
+pub async fn wait_for(socket: &std::path::Path) -> Channel {
+    for _ in 0..100 {
+        if let Ok(c) = connect_unix(socket.to_path_buf()).await {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("rekamd does not answer on {}", socket.display());
+}
+
+/// The resident memory of process `pid`, in kB (`VmRSS`), 0 when it cannot be read.
+pub fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 pub fn applicant() -> pb::Applicant {
     pb::Applicant {
         nik: "3171014708900003".into(),

@@ -27,6 +27,7 @@ impl pb::printer_service_server::PrinterService for Shared {
                         front_png: r.front_png,
                         back_png: (!r.back_png.is_empty()).then_some(r.back_png),
                         test_card: r.test_card,
+                        black: None,
                     })
                     .await)?;
                 let status = dev(printer.watch_job(&job_id))?.borrow().clone();
