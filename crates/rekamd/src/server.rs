@@ -627,6 +627,18 @@ impl Daemon {
                 stop.cancel();
             });
         }
+        // The metrics port is bound before anything is served, so a port in use stops the
+        // start cleanly (and before systemd hears READY).
+        let metrics = if self.config.metrics.listen.is_empty() {
+            None
+        } else {
+            let addr = &self.config.metrics.listen;
+            Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("[metrics] cannot listen on {addr}"))?,
+            )
+        };
         let peers = crate::access::PeerPolicy::new(&self.config.server.socket_group)?;
         crate::access::socket_group(&socket, peers.gid())?;
         let limits = self.connection_limits();
@@ -681,20 +693,14 @@ impl Daemon {
             socket.display(),
             self.shared.registry.devices().len()
         ));
-        let metrics_task = if self.config.metrics.listen.is_empty() {
-            None
-        } else {
-            let addr = &self.config.metrics.listen;
-            let l = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("[metrics] cannot listen on {addr}"))?;
+        let metrics_task = metrics.map(|l| {
             let m = Arc::new(crate::metrics::Metrics::new(
                 self.shared.clone(),
                 Some(self.config.store.state_dir()),
             ));
             m.count(stop.clone());
-            Some(tokio::spawn(crate::metrics::serve(m, l, stop.clone())))
-        };
+            tokio::spawn(crate::metrics::serve(m, l, stop.clone()))
+        });
         let watchdog = crate::systemd::watchdog(stop.clone());
         stop.cancelled().await;
         crate::systemd::stopping();
