@@ -420,3 +420,18 @@ async fn a_print_past_its_deadline_cancels_the_job_and_can_be_retried() {
     assert_eq!(stage(&e), pb::EnrollmentStage::Printed);
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stations_face_limits_are_the_ones_checked() {
+    // [face.limits] min_eye_distance far above what the camera gives: refused on it alone.
+    let d = TestDaemon::start_with(|c| c.face.limits.min_eye_distance = 5000.0).await;
+    let id = verified(&d).await;
+    let err = d.enroll().capture_face(step(&id)).await.unwrap_err();
+    assert_eq!(reason(&err), "FACE_CHECK_FAILED");
+    assert!(
+        err.message().contains("(eye_distance)") && err.message().contains("needs ≥ 5000"),
+        "{}",
+        err.message()
+    );
+    assert!(!err.message().contains("(roll)"), "{}", err.message());
+}

@@ -87,8 +87,10 @@ impl Check {
     }
 }
 
-/// The limits of the checks.
+/// The limits of the checks. Read from a configuration, a limit left out keeps its
+/// default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Smallest distance between the eye centres in the still, pixels (90).
     pub min_eye_distance: f64,

@@ -39,6 +39,9 @@ pub enum ConfigError {
     /// TCP beyond loopback without TLS, or TLS files that cannot be used.
     #[error("[server.tls] {0}")]
     Tls(String),
+    /// A face check limit that cannot be used.
+    #[error("[face] {0}")]
+    Face(String),
 }
 
 /// The whole configuration.
@@ -126,6 +129,12 @@ pub struct FaceConfig {
     /// `haarcascade_eye.xml`). Default `/usr/share/opencv4/haarcascades` (Debian's
     /// opencv-data, which `tests/deps.sh --build` installs).
     pub models: Option<PathBuf>,
+    /// The checks' limits (`[face.limits]`; each left out keeps the standard's value):
+    /// `min_eye_distance` (90 px), `max_roll` (5°), `centre_x` ([0.45, 0.55]), `centre_y`
+    /// ([0.30, 0.50]), `min_sharpness` (60), `exposure` ([70, 210]), `max_clipped` (0.05),
+    /// `max_background` (20). A station whose camera frames the applicant differently
+    /// sets its own here.
+    pub limits: rekam_face::Limits,
 }
 
 impl Default for FaceConfig {
@@ -133,6 +142,7 @@ impl Default for FaceConfig {
         FaceConfig {
             checks: true,
             models: None,
+            limits: rekam_face::Limits::default(),
         }
     }
 }
@@ -504,6 +514,31 @@ impl Config {
             crate::edge::Listener::Tcp,
             crate::edge::DecodeLimits::new(),
         )?;
+        let l = &self.face.limits;
+        for (name, (lo, hi)) in [
+            ("centre_x", l.centre_x),
+            ("centre_y", l.centre_y),
+            ("exposure", l.exposure),
+        ] {
+            if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+                return Err(ConfigError::Face(format!(
+                    "limits.{name} = [{lo}, {hi}]: give [low, high] with low <= high"
+                )));
+            }
+        }
+        for (name, v) in [
+            ("min_eye_distance", l.min_eye_distance),
+            ("max_roll", l.max_roll),
+            ("min_sharpness", l.min_sharpness),
+            ("max_clipped", l.max_clipped),
+            ("max_background", l.max_background),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(ConfigError::Face(format!(
+                    "limits.{name} = {v}: give a number of 0 or more"
+                )));
+            }
+        }
         if !self.server.listen.is_empty() && self.server.tls.is_none() {
             let addr: std::net::SocketAddr = self.server.listen.parse().map_err(|_| {
                 ConfigError::Tls(format!(
@@ -545,6 +580,33 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn face_limits_come_from_the_file_one_by_one() {
+        let c = Config::parse(
+            "[face.limits]\nmax_roll = 8.0\ncentre_y = [0.25, 0.5]\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.face.limits.max_roll, 8.0);
+        assert_eq!(c.face.limits.centre_y, (0.25, 0.5));
+        assert_eq!(
+            c.face.limits.min_eye_distance, 90.0,
+            "the others keep the standard's"
+        );
+        assert!(c.face.checks);
+        let err = Config::parse(
+            "[face.limits]\nexposure = [200.0, 100.0]\n",
+            Path::new("t.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("limits.exposure"), "{err}");
+        let err = Config::parse("[face.limits]\nmax_tilt = 3.0\n", Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_tilt"), "{err}");
+    }
 
     #[test]
     fn the_station_offset_comes_from_the_configuration_or_the_time_zone() {

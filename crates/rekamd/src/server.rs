@@ -104,13 +104,14 @@ fn load_face(config: &Config) -> anyhow::Result<Option<Arc<rekam_face::FaceAnaly
         .models
         .clone()
         .unwrap_or_else(|| PathBuf::from(rekam_face::DEFAULT_MODEL_DIR));
-    let analyser = rekam_face::FaceAnalyser::load(&dir).with_context(|| {
+    let mut analyser = rekam_face::FaceAnalyser::load(&dir).with_context(|| {
         format!(
             "[face]: the face models in {} (Debian's opencv-data, which tests/deps.sh --build \
              installs; or set [face] models, or [face] checks = false)",
             dir.display()
         )
     })?;
+    analyser.limits = config.face.limits.clone();
     Ok(Some(Arc::new(analyser)))
 }
 
