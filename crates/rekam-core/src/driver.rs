@@ -593,8 +593,98 @@ impl ChipEncoder for Unopened {
     }
 }
 
+/// Reads a device's driver options (the configuration's `[[devices]] options`), with
+/// errors that name the driver, the option, the value and what it should be, so a
+/// technician can correct the file.
+#[derive(Debug, Clone, Copy)]
+pub struct OptionReader {
+    driver: &'static str,
+    known: &'static str,
+}
+
+impl OptionReader {
+    /// A reader for `driver` (as in a selector, e.g. `"signature:isdv4"`), whose options
+    /// are `known` (listed in the error for an unknown one).
+    pub const fn new(driver: &'static str, known: &'static str) -> OptionReader {
+        OptionReader { driver, known }
+    }
+
+    /// The error for option `key` with `value`, which is not `what`.
+    pub fn invalid(&self, key: &str, value: &str, what: &str) -> DeviceError {
+        DeviceError::InvalidArgument(format!(
+            "{} option {key} = {value:?} is not {what}",
+            self.driver
+        ))
+    }
+
+    /// The error for an option the driver does not have.
+    pub fn unknown(&self, key: &str) -> DeviceError {
+        DeviceError::InvalidArgument(format!(
+            "{} has no option {key:?} (options: {})",
+            self.driver, self.known
+        ))
+    }
+
+    /// A whole number.
+    pub fn whole(&self, key: &str, value: &str) -> Result<u64, DeviceError> {
+        value
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| self.invalid(key, value, "a whole number"))
+    }
+
+    /// A whole number that fits 32 bits.
+    pub fn small(&self, key: &str, value: &str) -> Result<u32, DeviceError> {
+        self.whole(key, value)
+            .and_then(|n| u32::try_from(n).map_err(|_| self.invalid(key, value, "a small number")))
+    }
+
+    /// Milliseconds, as a duration.
+    pub fn millis(&self, key: &str, value: &str) -> Result<Duration, DeviceError> {
+        self.whole(key, value).map(Duration::from_millis)
+    }
+
+    /// A number above zero.
+    pub fn positive(&self, key: &str, value: &str) -> Result<f32, DeviceError> {
+        value
+            .trim()
+            .parse::<f32>()
+            .ok()
+            .filter(|u| u.is_finite() && *u > 0.0)
+            .ok_or_else(|| self.invalid(key, value, "a positive number"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::OptionReader;
+
+    #[test]
+    fn the_option_reader_names_the_driver_the_option_and_what_it_wants() {
+        let r = OptionReader::new("signature:x", "a_ms, b");
+        assert_eq!(r.whole("a_ms", " 12 ").unwrap(), 12);
+        assert_eq!(
+            r.millis("a_ms", "250").unwrap(),
+            std::time::Duration::from_millis(250)
+        );
+        assert_eq!(r.small("b", "4294967295").unwrap(), u32::MAX);
+        assert_eq!(r.positive("b", "0.5").unwrap(), 0.5);
+        let msg = |e: crate::DeviceError| e.to_string();
+        assert!(
+            msg(r.whole("a_ms", "soon").unwrap_err())
+                .contains("signature:x option a_ms = \"soon\" is not a whole number")
+        );
+        assert!(msg(r.small("b", "4294967296").unwrap_err()).contains("a small number"));
+        for bad in ["0", "-1", "NaN", "inf", "x"] {
+            assert!(r.positive("b", bad).is_err(), "{bad}");
+        }
+        let e = msg(r.unknown("c"));
+        assert!(
+            e.contains("has no option \"c\"") && e.contains("a_ms, b"),
+            "{e}"
+        );
+    }
+
     use super::*;
     use crate::sim::{StateCell, check_sim_selector, sim_available};
     use futures::StreamExt;

@@ -38,8 +38,8 @@ pub use device::{
     DiagnosticCheck, DiagnosticReport,
 };
 pub use driver::{
-    Available, DriverFactory, DriverListing, DriverTable, OpenOptions, Opened, Selector,
-    SelectorError, SelectorProblem, UnknownDriver, Unopened,
+    Available, DriverFactory, DriverListing, DriverTable, OpenOptions, Opened, OptionReader,
+    Selector, SelectorError, SelectorProblem, UnknownDriver, Unopened,
 };
 pub use error::{DeviceError, ErrorKind};
 pub use registry::{AnyDevice, DEVICE_EVENTS_KEPT, DeviceSubscription, Registry};

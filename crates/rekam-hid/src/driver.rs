@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rekam_core::{
-    AnyDevice, Available, DeviceClass, DeviceError, DriverFactory, OpenOptions, Selector,
+    AnyDevice, Available, DeviceClass, DeviceError, DriverFactory, OpenOptions, OptionReader,
+    Selector,
 };
 
 use crate::hidraw::HidrawOpener;
@@ -33,49 +34,30 @@ pub struct HidDriver;
 /// The HID pen driver, for the daemon's driver table.
 pub static HID_DRIVER: HidDriver = HidDriver;
 
-const OPTIONS: &str = "units_per_mm, sample_rate_hz, finish_ms, reconnect_ms";
+/// The driver's options, read with their errors.
+const OPTIONS: OptionReader = OptionReader::new(
+    "signature:hid",
+    "units_per_mm, sample_rate_hz, finish_ms, reconnect_ms",
+);
 
 /// The configuration a device's options give.
 pub fn config_from_options(params: &BTreeMap<String, String>) -> Result<HidConfig, DeviceError> {
     let mut c = HidConfig::default();
-    let bad = |k: &str, v: &str, what: &str| {
-        DeviceError::InvalidArgument(format!("signature:hid option {k} = {v:?} is not {what}"))
-    };
-    let number = |k: &str, v: &str| -> Result<u64, DeviceError> {
-        v.trim()
-            .parse::<u64>()
-            .map_err(|_| bad(k, v, "a whole number"))
-    };
+    let o = OPTIONS;
     for (k, v) in params {
         match k.as_str() {
-            "units_per_mm" => {
-                c.units_per_mm = Some(
-                    v.trim()
-                        .parse::<f32>()
-                        .ok()
-                        .filter(|u| u.is_finite() && *u > 0.0)
-                        .ok_or_else(|| bad(k, v, "a positive number"))?,
-                )
-            }
+            "units_per_mm" => c.units_per_mm = Some(o.positive(k, v)?),
             "sample_rate_hz" => {
                 c.sample_rate_hz = Some(
-                    number(k, v)
+                    o.small(k, v)
                         .ok()
-                        .and_then(|n| u32::try_from(n).ok())
                         .filter(|n| *n > 0)
-                        .ok_or_else(|| bad(k, v, "a positive whole number"))?,
+                        .ok_or_else(|| o.invalid(k, v, "a positive whole number"))?,
                 )
             }
-            "finish_ms" => c.finish_after = Duration::from_millis(number(k, v)?),
-            "reconnect_ms" => {
-                c.reconnect_every =
-                    Duration::from_millis(number(k, v)?).max(Duration::from_millis(10))
-            }
-            other => {
-                return Err(DeviceError::InvalidArgument(format!(
-                    "signature:hid has no option {other:?} (options: {OPTIONS})"
-                )));
-            }
+            "finish_ms" => c.finish_after = o.millis(k, v)?,
+            "reconnect_ms" => c.reconnect_every = o.millis(k, v)?.max(Duration::from_millis(10)),
+            other => return Err(o.unknown(other)),
         }
     }
     Ok(c)

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rekam_core::{
-    AnyDevice, Available, DeviceClass, DeviceError, DriverFactory, OpenOptions, Selector,
+    AnyDevice, Available, DeviceClass, DeviceError, DriverFactory, OpenOptions, OptionReader,
+    Selector,
 };
 
 use crate::pad::{DRIVER_NAME, Isdv4Config, Isdv4Pad};
@@ -30,50 +31,32 @@ pub struct Isdv4Driver;
 /// The ISDV4 driver, for the daemon's driver table.
 pub static ISDV4_DRIVER: Isdv4Driver = Isdv4Driver;
 
-const OPTIONS: &str = "baud, units_per_mm, sample_rate_hz, finish_ms, query_timeout_ms, \
-                       query_attempts, keepalive_ms, reconnect_ms, settle_ms";
+/// The driver's options, read with their errors.
+const OPTIONS: OptionReader = OptionReader::new(
+    "signature:isdv4",
+    "baud, units_per_mm, sample_rate_hz, finish_ms, query_timeout_ms, query_attempts, \
+     keepalive_ms, reconnect_ms, settle_ms",
+);
 
 /// The configuration a device's options give.
 pub fn config_from_options(params: &BTreeMap<String, String>) -> Result<Isdv4Config, DeviceError> {
     let mut c = Isdv4Config::default();
-    let bad = |k: &str, v: &str, what: &str| {
-        DeviceError::InvalidArgument(format!("signature:isdv4 option {k} = {v:?} is not {what}"))
-    };
-    let number = |k: &str, v: &str| -> Result<u64, DeviceError> {
-        v.trim()
-            .parse::<u64>()
-            .map_err(|_| bad(k, v, "a whole number"))
-    };
-    let ms = |k: &str, v: &str| number(k, v).map(Duration::from_millis);
-    let small = |k: &str, v: &str| {
-        number(k, v).and_then(|n| u32::try_from(n).map_err(|_| bad(k, v, "a small number")))
-    };
+    let o = OPTIONS;
     for (k, v) in params {
         match k.as_str() {
-            "baud" => c.baud = Some(small(k, v)?),
-            "units_per_mm" => {
-                c.units_per_mm = v
-                    .trim()
-                    .parse::<f32>()
-                    .ok()
-                    .filter(|u| u.is_finite() && *u > 0.0)
-                    .ok_or_else(|| bad(k, v, "a positive number"))?
-            }
-            "sample_rate_hz" => c.sample_rate_hz = small(k, v)?,
-            "finish_ms" => c.finish_after = ms(k, v)?,
-            "query_timeout_ms" => c.query_timeout = ms(k, v)?.max(Duration::from_millis(1)),
-            "query_attempts" => c.query_attempts = small(k, v)?,
+            "baud" => c.baud = Some(o.small(k, v)?),
+            "units_per_mm" => c.units_per_mm = o.positive(k, v)?,
+            "sample_rate_hz" => c.sample_rate_hz = o.small(k, v)?,
+            "finish_ms" => c.finish_after = o.millis(k, v)?,
+            "query_timeout_ms" => c.query_timeout = o.millis(k, v)?.max(Duration::from_millis(1)),
+            "query_attempts" => c.query_attempts = o.small(k, v)?,
             "keepalive_ms" => {
-                let d = ms(k, v)?;
+                let d = o.millis(k, v)?;
                 c.keepalive = (!d.is_zero()).then_some(d);
             }
-            "reconnect_ms" => c.reconnect_every = ms(k, v)?.max(Duration::from_millis(10)),
-            "settle_ms" => c.settle = ms(k, v)?,
-            other => {
-                return Err(DeviceError::InvalidArgument(format!(
-                    "signature:isdv4 has no option {other:?} (options: {OPTIONS})"
-                )));
-            }
+            "reconnect_ms" => c.reconnect_every = o.millis(k, v)?.max(Duration::from_millis(10)),
+            "settle_ms" => c.settle = o.millis(k, v)?,
+            other => return Err(o.unknown(other)),
         }
     }
     Ok(c)

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rekam_core::{
-    AnyDevice, Available, DeviceClass, DeviceError, DriverFactory, OpenOptions, Selector,
+    AnyDevice, Available, DeviceClass, DeviceError, DriverFactory, OpenOptions, OptionReader,
+    Selector,
 };
 
 use crate::scanner::{DRIVER_NAME, ImageGeometry, LedMode, R30xConfig, R30xScanner};
@@ -69,12 +70,14 @@ fn hex32(k: &str, v: &str) -> Result<u32, DeviceError> {
     })
 }
 
+/// The driver's options, read with their errors.
+const OPTIONS: OptionReader = OptionReader::new(
+    "fingerprint:r30x",
+    "baud, password, address, model, finger_timeout_ms, reply_timeout_ms, retries, led",
+);
+
 fn number(k: &str, v: &str) -> Result<u64, DeviceError> {
-    v.trim().parse::<u64>().map_err(|_| {
-        DeviceError::InvalidArgument(format!(
-            "fingerprint:r30x option {k} = {v:?} is not a number"
-        ))
-    })
+    OPTIONS.whole(k, v)
 }
 
 /// The configuration the device's options give.
@@ -126,12 +129,7 @@ pub fn config_from_options(params: &BTreeMap<String, String>) -> Result<R30xConf
                     }
                 }
             }
-            other => {
-                return Err(DeviceError::InvalidArgument(format!(
-                    "fingerprint:r30x has no option {other:?} (options: baud, password, \
-                     address, model, finger_timeout_ms, reply_timeout_ms, retries, led)"
-                )));
-            }
+            other => return Err(OPTIONS.unknown(other)),
         }
     }
     Ok(c)
