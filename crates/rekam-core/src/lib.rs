@@ -24,6 +24,7 @@ mod device;
 pub mod driver;
 mod error;
 pub mod events;
+pub mod pen;
 mod registry;
 pub mod sim;
 mod traits;

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use rekam_core::pen::{Ink, PenTrack};
 use rekam_core::sim::StateCell;
 use rekam_core::{
     CheckOutcome, Device, DeviceClass, DeviceError, DeviceInfo, DeviceState, DiagnosticCheck,
@@ -167,7 +168,7 @@ struct Shared {
     config: HidConfig,
     state: StateCell,
     reason: Mutex<Option<String>>,
-    ink: Mutex<Vec<PenSample>>,
+    ink: Ink,
     counters: Counters,
     link: Mutex<Option<Link>>,
     measured_rate: AtomicU32,
@@ -256,7 +257,7 @@ impl HidPad {
             config,
             state: StateCell::new(id),
             reason: Mutex::new(None),
-            ink: Mutex::new(Vec::new()),
+            ink: Ink::default(),
             counters: Counters::default(),
             link: Mutex::new(None),
             measured_rate: AtomicU32::new(0),
@@ -551,99 +552,18 @@ impl SignaturePad for HidPad {
 
     async fn clear(&self) -> Result<(), DeviceError> {
         self.shared.state.check_usable()?;
-        lock(&self.shared.ink).clear();
+        self.shared.ink.clear();
         Ok(())
     }
 
     async fn take(&self) -> Result<Vec<PenSample>, DeviceError> {
         self.shared.state.check_usable()?;
-        let mut ink = lock(&self.shared.ink);
-        if !ink.iter().any(|s| s.pressure > 0.0) {
-            return Err(DeviceError::NoInk);
-        }
-        Ok(std::mem::take(&mut *ink))
+        self.shared.ink.take()
     }
 }
 
 // ---------------------------------------------------------------------------------------
 // The actor
-
-/// One signature being captured: pen states in, samples out, and when it is finished.
-#[derive(Debug)]
-pub(crate) struct Signature {
-    first: Option<Instant>,
-    last_t: u32,
-    in_range: bool,
-    down: bool,
-    last_ink: Option<Instant>,
-    last_pos: (f32, f32),
-}
-
-impl Signature {
-    pub(crate) fn new() -> Self {
-        Signature {
-            first: None,
-            last_t: 0,
-            in_range: false,
-            down: false,
-            last_ink: None,
-            last_pos: (0.0, 0.0),
-        }
-    }
-
-    fn make(&mut self, (x, y): (f32, f32), pressure: f32, at: Instant) -> PenSample {
-        let first = *self.first.get_or_insert(at);
-        let t = u32::try_from(at.saturating_duration_since(first).as_millis()).unwrap_or(u32::MAX);
-        self.last_t = self.last_t.max(t);
-        PenSample {
-            x,
-            y,
-            pressure,
-            t_ms: self.last_t,
-        }
-    }
-
-    /// The sample a pen state gives, if any: a sample while the pen is in range (pressure 0
-    /// unless it inks), one pen-up sample at the last position when it leaves range.
-    pub(crate) fn sample(
-        &mut self,
-        in_range: bool,
-        inking: bool,
-        pos: (f32, f32),
-        pressure: f32,
-        at: Instant,
-    ) -> Option<PenSample> {
-        if !in_range {
-            let was_in = self.in_range;
-            self.in_range = false;
-            if self.down {
-                self.down = false;
-                self.last_ink = Some(at);
-            }
-            if !was_in {
-                return None;
-            }
-            let last = self.last_pos;
-            return Some(self.make(last, 0.0, at));
-        }
-        self.in_range = true;
-        if inking || self.down {
-            self.last_ink = Some(at);
-        }
-        self.down = inking;
-        self.last_pos = pos;
-        Some(self.make(pos, if inking { pressure } else { 0.0 }, at))
-    }
-
-    /// How long until the signature is finished, when the pen is up after ink.
-    pub(crate) fn finish_in(&self, now: Instant, after: Duration) -> Option<Duration> {
-        if self.down {
-            return None;
-        }
-        self.last_ink
-            .map(|t| (t + after).saturating_duration_since(now))
-    }
-}
 
 /// Pen reports per second while the pen is in range.
 #[derive(Debug, Default)]
@@ -836,7 +756,7 @@ impl Actor {
 
     /// Captures one signature into the ink and the stream.
     fn sign(&mut self, tx: SampleTx) {
-        lock(&self.shared.ink).clear();
+        self.shared.ink.clear();
         let Some(link) = self.shared.link() else {
             let _ = tx.send(Err(self.shared.disconnected()));
             return;
@@ -845,7 +765,7 @@ impl Actor {
             t.capture_started();
         }
         let finish_after = self.shared.config.finish_after;
-        let mut sig = Signature::new();
+        let mut sig = PenTrack::new();
         let mut rate = RateMeter::default();
         let counters = &self.shared.counters;
         loop {
@@ -889,7 +809,7 @@ impl Actor {
                             let pos = link.scale.position(r, &s);
                             let p = pressure(r, &s);
                             if let Some(sample) = sig.sample(s.in_range, s.inking(), pos, p, at) {
-                                lock(&self.shared.ink).push(sample);
+                                self.shared.ink.push(sample);
                                 let _ = tx.send(Ok(sample));
                             }
                         }
@@ -914,40 +834,6 @@ impl Actor {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn signatures_turn_states_into_samples_and_finish_after_the_pen_rests() {
-        let t0 = Instant::now();
-        let ms = |m: u64| t0 + Duration::from_millis(m);
-        let finish = Duration::from_millis(500);
-        let mut s = Signature::new();
-        // Hover: pressure 0, not finished (no ink yet).
-        let a = s.sample(true, false, (10.0, 20.0), 0.0, ms(0));
-        assert_eq!(
-            a.map(|a| (a.x, a.y, a.pressure, a.t_ms)),
-            Some((10.0, 20.0, 0.0, 0))
-        );
-        assert_eq!(s.finish_in(ms(0), finish), None);
-        // Touch: ink; never finished while touching.
-        let b = s.sample(true, true, (11.0, 21.0), 0.5, ms(8));
-        assert_eq!(b.map(|b| (b.pressure, b.t_ms)), Some((0.5, 8)));
-        assert_eq!(s.finish_in(ms(5000), finish), None);
-        // Lift but hover: the countdown starts at the lift.
-        let c = s.sample(true, false, (12.0, 22.0), 0.7, ms(16));
-        assert_eq!(c.map(|c| c.pressure), Some(0.0), "hover is pressure 0");
-        assert_eq!(
-            s.finish_in(ms(116), finish),
-            Some(Duration::from_millis(400))
-        );
-        // Leave range: one pen-up sample at the last position, then nothing.
-        let up = s.sample(false, false, (0.0, 0.0), 0.0, ms(24));
-        assert_eq!(
-            up.map(|u| (u.x, u.y, u.pressure, u.t_ms)),
-            Some((12.0, 22.0, 0.0, 24))
-        );
-        assert!(s.sample(false, false, (0.0, 0.0), 0.0, ms(32)).is_none());
-        assert_eq!(s.finish_in(ms(600), finish), Some(Duration::ZERO));
-    }
 
     #[test]
     fn the_rate_is_measured_once_there_are_enough_reports() {

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use rekam_core::pen::{Ink, PenTrack};
 use rekam_core::sim::StateCell;
 use rekam_core::{
     CheckOutcome, Device, DeviceClass, DeviceError, DeviceInfo, DeviceState, DiagnosticCheck,
@@ -244,7 +245,7 @@ struct Shared {
     config: Isdv4Config,
     state: StateCell,
     reason: Mutex<Option<String>>,
-    ink: Mutex<Vec<PenSample>>,
+    ink: Ink,
     counters: Counters,
     link: Mutex<Link>,
 }
@@ -311,7 +312,7 @@ impl Isdv4Pad {
             config,
             state: StateCell::new(id),
             reason: Mutex::new(None),
-            ink: Mutex::new(Vec::new()),
+            ink: Ink::default(),
             counters: Counters::default(),
             link: Mutex::new(Link {
                 reply: QueryReply::default(),
@@ -575,17 +576,13 @@ impl SignaturePad for Isdv4Pad {
 
     async fn clear(&self) -> Result<(), DeviceError> {
         self.shared.state.check_usable()?;
-        lock(&self.shared.ink).clear();
+        self.shared.ink.clear();
         Ok(())
     }
 
     async fn take(&self) -> Result<Vec<PenSample>, DeviceError> {
         self.shared.state.check_usable()?;
-        let mut ink = lock(&self.shared.ink);
-        if !ink.iter().any(|s| s.pressure > 0.0) {
-            return Err(DeviceError::NoInk);
-        }
-        Ok(std::mem::take(&mut *ink))
+        self.shared.ink.take()
     }
 }
 
@@ -602,96 +599,46 @@ enum LinkError {
     Refused(DeviceError),
 }
 
-/// One signature being captured.
+/// One signature being captured: the shared pen track, fed from pen packets, and when the
+/// last packet came (a pen silent while touching is lifted).
 struct Signature {
-    first: Option<Instant>,
-    last_t: u32,
-    in_prox: bool,
-    down: bool,
-    last_ink: Option<Instant>,
+    track: PenTrack,
     last_packet: Option<Instant>,
-    last_pos: (f32, f32),
 }
 
 impl Signature {
     fn new() -> Self {
         Signature {
-            first: None,
-            last_t: 0,
-            in_prox: false,
-            down: false,
-            last_ink: None,
+            track: PenTrack::new(),
             last_packet: None,
-            last_pos: (0.0, 0.0),
-        }
-    }
-
-    fn make(&mut self, x: f32, y: f32, pressure: f32, at: Instant) -> PenSample {
-        let first = *self.first.get_or_insert(at);
-        let t = u32::try_from(at.saturating_duration_since(first).as_millis()).unwrap_or(u32::MAX);
-        self.last_t = self.last_t.max(t);
-        PenSample {
-            x,
-            y,
-            pressure,
-            t_ms: self.last_t,
         }
     }
 
     /// The sample a pen packet gives, if any.
     fn sample(&mut self, p: &PenPacket, max_pressure: u16, at: Instant) -> Option<PenSample> {
         self.last_packet = Some(at);
-        if !p.proximity {
-            let was_in = self.in_prox;
-            self.in_prox = false;
-            if self.down {
-                self.down = false;
-                self.last_ink = Some(at);
-            }
-            if !was_in {
-                return None;
-            }
-            let (x, y) = self.last_pos;
-            return Some(self.make(x, y, 0.0, at));
-        }
-        self.in_prox = true;
-        let pressure = if !p.tip {
-            0.0
-        } else if max_pressure == 0 {
+        let pressure = if max_pressure == 0 {
             1.0
         } else {
             // Never rounded to "pen up" while it touches.
             (f32::from(p.pressure.max(1)) / f32::from(max_pressure)).min(1.0)
         };
-        if p.tip || self.down {
-            self.last_ink = Some(at);
-        }
-        self.down = p.tip;
-        let (x, y) = (f32::from(p.x), f32::from(p.y));
-        self.last_pos = (x, y);
-        Some(self.make(x, y, pressure, at))
+        let pos = (f32::from(p.x), f32::from(p.y));
+        self.track.sample(p.proximity, p.tip, pos, pressure, at)
     }
 
     /// A pen-up sample when the pen touched but no packet came for [`PEN_STALE`].
     fn expire(&mut self, now: Instant) -> Option<PenSample> {
         let last = self.last_packet?;
-        if !self.down || now.saturating_duration_since(last) < PEN_STALE {
+        if !self.track.is_down() || now.saturating_duration_since(last) < PEN_STALE {
             return None;
         }
-        self.down = false;
-        self.in_prox = false;
-        self.last_ink = Some(last);
-        let (x, y) = self.last_pos;
-        Some(self.make(x, y, 0.0, now))
+        self.track.lift(now, last)
     }
 
     /// How long until the signature is finished, when the pen is up after ink.
     fn finish_in(&self, now: Instant, after: Duration) -> Option<Duration> {
-        if self.down {
-            return None;
-        }
-        self.last_ink
-            .map(|t| (t + after).saturating_duration_since(now))
+        self.track.finish_in(now, after)
     }
 }
 
@@ -1037,7 +984,7 @@ impl Actor {
 
     /// Captures one signature into the ink and the stream.
     fn sign(&mut self, tx: SampleTx) {
-        lock(&self.shared.ink).clear();
+        self.shared.ink.clear();
         if let Err(e) = self.write(&[CMD_START]) {
             let _ = tx.send(Err(self.lose(e)));
             return;
@@ -1049,7 +996,7 @@ impl Actor {
         let mut sig = Signature::new();
         let mut last_byte = Instant::now();
         let emit = |shared: &Shared, s: PenSample| {
-            lock(&shared.ink).push(s);
+            shared.ink.push(s);
             let _ = tx.send(Ok(s));
         };
         loop {
