@@ -37,8 +37,9 @@
 //!
 //! # Not done
 //!
-//! No discovery (DNS-SD), no IPP notifications (jobs are polled), no printer test card
-//! (`CardJob::test_card` is refused), no authentication.
+//! No discovery (DNS-SD), no IPP notifications (jobs are polled: CUPS 2.4's
+//! ippeveprinter, the tests' printer, has no subscription operation to test them against),
+//! no printer test card (`CardJob::test_card` is refused), no authentication.
 //!
 //! [`CardPrinter::duplex`]: rekam_core::CardPrinter::duplex
 

@@ -17,8 +17,8 @@
 //!    is asked again every [`IppOptions::busy_retry`]; the job stays `Queued`. A printer
 //!    that does not answer fails the job with `Disconnected` (Print-Job is not sent twice:
 //!    a request that timed out may have printed).
-//! 3. *Follow*: every [`IppOptions::job_poll`], Get-Job-Attributes and
-//!    Get-Printer-Attributes. `pending`/`pending-held` → `Queued`; `processing` →
+//! 3. *Follow*: every [`IppOptions::job_poll`] (start to start), Get-Job-Attributes and,
+//!    unless the job is completed, Get-Printer-Attributes. `pending`/`pending-held` → `Queued`; `processing` →
 //!    `Printing(p)` (p from `job-impressions-completed` / `job-impressions`, else 0, at
 //!    most 99); `completed` → `Done`; `aborted` → `Failed` with the failure the printer's
 //!    reasons name (else `Other`, with `job-state-message`); `canceled` by someone else →
@@ -498,14 +498,29 @@ impl Shared {
     async fn follow(&self, id: &str, ipp_id: i32) {
         let mut silent = 0u32;
         let mut errors = 0u32;
+        // Polls start every `job_poll` (not `job_poll` after the last answer), so a job's
+        // end reaches the client within one period and one Get-Job-Attributes.
+        let mut ticks = tokio::time::interval_at(
+            tokio::time::Instant::now() + self.opts.job_poll,
+            self.opts.job_poll,
+        );
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::time::sleep(self.opts.job_poll).await;
+            ticks.tick().await;
             if self.lock().is_final(id) {
                 return;
             }
             let job = self.client.job_status(ipp_id).await;
-            let printer = self.client.printer_status().await;
-            self.observe(&printer);
+            // A completed job is said at once, without waiting for the printer's
+            // attributes (the monitor keeps the device state).
+            let completed = matches!(&job, Ok(js) if js.state == 9);
+            let printer = if completed {
+                None
+            } else {
+                let printer = self.client.printer_status().await;
+                self.observe(&printer);
+                Some(printer)
+            };
             let js = match job {
                 Ok(js) => js,
                 Err(e) if e.is_unreachable() => {
@@ -539,7 +554,10 @@ impl Shared {
             };
             silent = 0;
             errors = 0;
-            let failure = printer.as_ref().ok().and_then(|s| self.failure_in(s));
+            let failure = printer
+                .as_ref()
+                .and_then(|p| p.as_ref().ok())
+                .and_then(|s| self.failure_in(s));
             match js.state {
                 // pending, pending-held, processing, processing-stopped
                 3..=6 => {
