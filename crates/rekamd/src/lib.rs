@@ -19,6 +19,7 @@ pub mod datacentre;
 pub mod edge;
 pub mod fanout;
 pub mod idempotency;
+pub mod logging;
 pub mod metrics;
 pub mod names;
 pub mod server;

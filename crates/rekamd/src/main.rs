@@ -34,6 +34,10 @@ struct Args {
     /// [metrics] listen.
     #[arg(long)]
     metrics: Option<String>,
+    /// Where the logs go: journald under systemd (when $JOURNAL_STREAM names stderr),
+    /// else stderr ("auto"); or always "journald" or "stderr".
+    #[arg(long, env = "REKAMD_LOG", value_enum, default_value_t)]
+    log: rekamd::logging::LogTarget,
 }
 
 /// Bounds glibc's malloc arenas to two before any thread starts. By default glibc gives
@@ -67,16 +71,8 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Colours only on a terminal: journald and log files get plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let args = Args::parse();
+    rekamd::logging::init(args.log);
     let mut config = match &args.config {
         Some(p) => Config::load(p)?,
         None => Config::default(),
