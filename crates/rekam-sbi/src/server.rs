@@ -733,19 +733,26 @@ fn backend_refusal(e: BackendError) -> Refusal {
 /// with the exceptions counted in (both forms are met in the field).
 fn positions(device: &BackendDevice, bio: &BioRequest) -> Result<Vec<BioSubType>, Refusal> {
     let count_error = |detail: String| Refusal(ErrorCode::CountNotSupported, detail);
+    if bio.exception.contains(&BioSubType::Unknown) {
+        return Err(count_error(
+            "exception UNKNOWN names no finger or iris".into(),
+        ));
+    }
+    if device.bio_type == BioType::Face {
+        // A face with exceptions is the exception photo: its exceptions name the missing
+        // fingers or irises, never the face.
+        if bio.count != 1 {
+            return Err(count_error(format!("face count {} (must be 1)", bio.count)));
+        }
+        return Ok(Vec::new());
+    }
     for e in &bio.exception {
-        if !e.belongs_to(device.bio_type) || *e == BioSubType::Unknown {
+        if !e.belongs_to(device.bio_type) {
             return Err(count_error(format!(
                 "exception {e} is not a {}",
                 device.bio_type
             )));
         }
-    }
-    if device.bio_type == BioType::Face {
-        if bio.count != 1 {
-            return Err(count_error(format!("face count {} (must be 1)", bio.count)));
-        }
-        return Ok(Vec::new());
     }
     let base = match device.sub_type {
         DeviceSubType::Slap => slap_positions(bio.device_sub_id),
