@@ -228,8 +228,9 @@ def handler_for(device: Device):
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"
 
-        def log_message(self, fmt, *args):  # quiet: the test reads stdout
-            sys.stderr.write("sbi_sim: " + (fmt % args) + "\n")
+        def log_message(self, fmt, *args):  # quiet unless SBI_SIM_VERBOSE is set
+            if os.environ.get("SBI_SIM_VERBOSE"):
+                sys.stderr.write("sbi_sim: " + (fmt % args) + "\n")
 
         def body(self):
             n = int(self.headers.get("Content-Length") or 0)
