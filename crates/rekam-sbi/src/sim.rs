@@ -248,7 +248,7 @@ fn technical(e: impl std::fmt::Display) -> BackendError {
 }
 
 fn finger_image(pos: BioSubType, seed: u64) -> image::GrayImage {
-    let m = rekam_synth::master(seed ^ (pos as u64 + 1) * 0x9E37_79B9);
+    let m = rekam_synth::master(seed ^ ((pos as u64 + 1) * 0x9E37_79B9));
     rekam_synth::render_finger(&m, 160, 200, &rekam_synth::Impression::random(seed, 0.15))
 }
 

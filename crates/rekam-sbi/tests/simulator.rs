@@ -1,8 +1,9 @@
 //! rekam's SBI client against an independent SBI device service: `tests/sbi_sim.py`
 //! (Python's http.server and `cryptography`, written from the specification's examples, not
 //! from rekam's code), healthy and with each fault: busy, not registered, a bad signature, a
-//! broken hash chain, a timeout returning the best frame. A simulator that cannot start
-//! fails the test.
+//! broken hash chain, a timeout returning the best frame; and the other way round,
+//! rekam's service's signatures and hash chain checked by `tests/sbi_check.py` (Python's
+//! hashlib and `cryptography`). A Python peer that cannot start fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -257,4 +258,77 @@ async fn timeout_returns_the_best_frame() {
         assert_eq!(s.data.quality_score, 35.0);
         assert_eq!(s.data.requested_score, 80.0);
     }
+}
+
+/// Run `tests/sbi_check.py` on an RCAPTURE answer: (exit success, its output).
+fn python_check(ca_pem: &str, previous: &str, biometrics: &serde_json::Value) -> (bool, String) {
+    use std::io::Write;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sbi_check.py");
+    let python = if std::path::Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    };
+    let mut child = std::process::Command::new(python)
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {python} {script}: {e}"));
+    let input =
+        serde_json::json!({"ca": ca_pem, "previousHash": previous, "biometrics": biometrics});
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rekam_s_signatures_and_chain_check_out_in_python() {
+    // rekam's service signs and chains; Python's cryptography and hashlib check.
+    let pki = pki("rekam SBI CA checked by Python");
+    let (svc, _sim) = service(Some(pki.key.clone())).await;
+    let previous = rekam_sbi::hash::chain_hash("", b"an earlier capture").unwrap();
+    let req = rcapture(
+        rekam_sbi::sim::ids::FINGER,
+        BioType::Finger,
+        2,
+        4,
+        vec![],
+        50.0,
+        10_000,
+        &previous,
+    );
+    let answer = reqwest::Client::new()
+        .request(
+            reqwest::Method::from_bytes(b"RCAPTURE").unwrap(),
+            format!("http://127.0.0.1:{}/capture", svc.port()),
+        )
+        .body(serde_json::to_string(&req).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+    let (ok, out) = python_check(&pki.ca_pem, &previous, &answer["biometrics"]);
+    assert!(ok, "{out}");
+    assert_eq!(out, "OK 4");
+    // The checker is not a yes-man: a changed hash, or another CA, fails it.
+    let mut tampered = answer["biometrics"].clone();
+    tampered[2]["hash"] = serde_json::json!(rekam_sbi::hash::first_previous_hash());
+    let (ok, out) = python_check(&pki.ca_pem, &previous, &tampered);
+    assert!(!ok && out.starts_with("capture 2: hash"), "{out}");
+    let other = common::pki("another CA");
+    let (ok, out) = python_check(&other.ca_pem, &previous, &answer["biometrics"]);
+    assert!(!ok && out.starts_with("capture 0: signature"), "{out}");
+    svc.stop().await;
 }

@@ -76,7 +76,8 @@ pub async fn service(key: Option<Arc<DeviceKey>>) -> (SbiService, SimBackend) {
     (svc, sim)
 }
 
-/// A registration capture request.
+/// A registration capture request (one `bio`; every field a test varies is an argument).
+#[allow(clippy::too_many_arguments)]
 pub fn rcapture(
     device_id: &str,
     bio_type: BioType,
