@@ -36,6 +36,21 @@ pub enum KeyError {
     /// The signing itself failed.
     #[error("signing failed")]
     Sign,
+    /// A key or certificate file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+}
+
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>, KeyError> {
+    std::fs::read(path).map_err(|source| KeyError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Why a JWS was refused.
@@ -194,6 +209,15 @@ impl DeviceKey {
         Self::new(pair, chain)
     }
 
+    /// A key from a private key file and a certificate file (the forms of
+    /// [`DeviceKey::from_files_content`]).
+    pub fn from_files(
+        key: &std::path::Path,
+        certificates: &std::path::Path,
+    ) -> Result<Self, KeyError> {
+        Self::from_files_content(&read_file(key)?, &read_file(certificates)?)
+    }
+
     fn new(key: signature::RsaKeyPair, chain: Vec<Vec<u8>>) -> Result<Self, KeyError> {
         use ring::signature::KeyPair;
         let leaf = chain.first().ok_or(KeyError::NoCertificate)?;
@@ -281,6 +305,15 @@ impl TrustStore {
     pub fn from_certificates(certificates: &[u8]) -> Result<Self, KeyError> {
         let mut store = Self::new();
         store.add(certificates)?;
+        Ok(store)
+    }
+
+    /// A store from CA certificate files (PEM, several per file allowed; or DER).
+    pub fn from_files<P: AsRef<std::path::Path>>(paths: &[P]) -> Result<Self, KeyError> {
+        let mut store = Self::new();
+        for p in paths {
+            store.add(&read_file(p.as_ref())?)?;
+        }
         Ok(store)
     }
 

@@ -115,7 +115,7 @@ impl SbiService {
             config,
             backend,
             port,
-            busy: Mutex::default(),
+            busy: Arc::default(),
         });
         let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -210,16 +210,16 @@ struct State {
     config: ServiceConfig,
     backend: Arc<dyn SbiBackend>,
     port: u16,
-    busy: Mutex<HashSet<String>>,
+    busy: Arc<Mutex<HashSet<String>>>,
 }
 
 /// Marks a device busy for as long as it lives.
-struct BusyMark<'a> {
-    set: &'a Mutex<HashSet<String>>,
+struct BusyMark {
+    set: Arc<Mutex<HashSet<String>>>,
     id: String,
 }
 
-impl Drop for BusyMark<'_> {
+impl Drop for BusyMark {
     fn drop(&mut self) {
         self.set
             .lock()
@@ -249,13 +249,13 @@ impl State {
             .contains(id)
     }
 
-    fn mark_busy(&self, id: &str) -> Option<BusyMark<'_>> {
+    fn mark_busy(&self, id: &str) -> Option<BusyMark> {
         let mut set = self.busy.lock().unwrap_or_else(|p| p.into_inner());
         if !set.insert(id.to_string()) {
             return None;
         }
         Some(BusyMark {
-            set: &self.busy,
+            set: self.busy.clone(),
             id: id.to_string(),
         })
     }
@@ -656,8 +656,16 @@ impl State {
             Err(e) => return error(backend_refusal(e).info()),
         };
         let limit = Duration::from_millis(req.timeout.unwrap_or(DEFAULT_STREAM_TIMEOUT_MS));
+        // "When the Device Registration Capture API is called the frames should not be added
+        // to the stream": frames are dropped while the device captures.
+        let busy = self.busy.clone();
+        let id = device.id.clone();
         let parts = frames
             .take_until(tokio::time::sleep(limit))
+            .filter(move |_| {
+                let capturing = busy.lock().unwrap_or_else(|p| p.into_inner()).contains(&id);
+                futures::future::ready(!capturing)
+            })
             .map(|jpeg| {
                 let head = format!(
                     "{STREAM_BOUNDARY}\r\nAccess-Control-Allow-Origin:*\r\nContent-Type:image/jpeg\r\nContent-Length:{}\r\n\r\n",

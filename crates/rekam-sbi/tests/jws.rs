@@ -202,3 +202,26 @@ fn keys_are_checked_against_their_certificate() {
     let err = DeviceKey::from_files_content(ec.as_bytes(), c.device_pem.as_bytes()).unwrap_err();
     assert!(matches!(err, KeyError::BadKey(_)), "{err}");
 }
+
+#[test]
+fn keys_and_cas_from_files() {
+    let c = chain((2025, 2030));
+    let dir = tempfile::tempdir().unwrap();
+    let (key, certs, root, int) = (
+        dir.path().join("device.key"),
+        dir.path().join("device.pem"),
+        dir.path().join("root.pem"),
+        dir.path().join("int.pem"),
+    );
+    std::fs::write(&key, &c.key_pem).unwrap();
+    std::fs::write(&certs, format!("{}{}", c.device_pem, c.intermediate_pem)).unwrap();
+    std::fs::write(&root, &c.root_pem).unwrap();
+    std::fs::write(&int, &c.intermediate_pem).unwrap();
+    let k = DeviceKey::from_files(&key, &certs).unwrap();
+    let trust = TrustStore::from_files(&[&root, &int]).unwrap();
+    assert_eq!(trust.len(), 2);
+    trust.verify(&k.sign(b"{}").unwrap(), NOW).unwrap();
+    let err = DeviceKey::from_files(&dir.path().join("missing.key"), &certs).unwrap_err();
+    assert!(matches!(err, KeyError::Read { .. }), "{err}");
+    assert!(err.to_string().contains("missing.key"), "{err}");
+}

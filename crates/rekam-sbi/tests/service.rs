@@ -470,3 +470,53 @@ async fn a_configured_port_that_is_taken_is_an_error() {
     );
     svc.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_pauses_while_the_device_captures() {
+    let pki = pki("rekam test SBI CA");
+    let (svc, sim) = service(Some(pki.key.clone())).await;
+    let client = SbiClient::new(pki.trust());
+    sim.inject(SimFault::LowQuality);
+    let req = StreamRequest {
+        device_id: ids::FACE.into(),
+        device_sub_id: 0,
+        timeout: Some(2_600),
+    };
+    let mut stream = client.stream(svc.port(), &req).await.unwrap();
+    let t0 = Instant::now();
+    let capture = {
+        let client = client.clone();
+        let port = svc.port();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            let started = t0.elapsed();
+            let req = rcapture(ids::FACE, BioType::Face, 0, 1, vec![], 95.0, 1_200, "");
+            client.rcapture(port, &req).await.unwrap();
+            (started, t0.elapsed())
+        })
+    };
+    let mut arrivals = Vec::new();
+    while stream.next_frame().await.unwrap().is_some() {
+        arrivals.push(t0.elapsed());
+    }
+    let (started, ended) = capture.await.unwrap();
+    let during: Vec<_> = arrivals
+        .iter()
+        .filter(|t| {
+            **t > started + Duration::from_millis(150) && **t + Duration::from_millis(150) < ended
+        })
+        .collect();
+    assert!(
+        during.is_empty(),
+        "frames {during:?} while capturing {started:?}..{ended:?}"
+    );
+    assert!(
+        arrivals.iter().any(|t| *t < started),
+        "frames before the capture: {arrivals:?}"
+    );
+    assert!(
+        arrivals.iter().any(|t| *t > ended),
+        "frames after the capture: {arrivals:?}"
+    );
+    svc.stop().await;
+}
