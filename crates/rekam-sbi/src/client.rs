@@ -356,9 +356,12 @@ impl SbiClient {
         Ok(resp)
     }
 
+    /// A call whose answer is JSON of the verb's shape; a whole-answer `{"error": ...}`
+    /// becomes the error for `device`.
     async fn call_json<T: serde::de::DeserializeOwned>(
         &self,
         port: u16,
+        device: &str,
         name: &str,
         path: &str,
         body: Option<Vec<u8>>,
@@ -383,7 +386,7 @@ impl SbiClient {
         serde_json::from_slice(&bytes).map_err(|e| {
             // A whole-answer error ({"error": ...}) instead of the verb's shape.
             if let Ok(err) = serde_json::from_slice::<ErrorResponse>(&bytes) {
-                return SbiClientError::from_code("?", &err.error);
+                return SbiClientError::from_code(device, &err.error);
             }
             SbiClientError::Protocol {
                 port,
@@ -400,8 +403,16 @@ impl SbiClient {
         kind: DiscoverType,
     ) -> Result<Vec<DiscoveredDevice>, SbiClientError> {
         let body = to_json_bytes(&DiscoverRequest { device_type: kind });
-        self.call_json(port, "MOSIPDISC", "/device", Some(body), self.probe_timeout)
-            .await
+        let at = format!("at 127.0.0.1:{port}");
+        self.call_json(
+            port,
+            &at,
+            "MOSIPDISC",
+            "/device",
+            Some(body),
+            self.probe_timeout,
+        )
+        .await
     }
 
     /// MOSIPDISC on every port of `ports`, 32 at a time, each with the probe timeout;
@@ -464,7 +475,14 @@ impl SbiClient {
     /// does not verify fails the call.
     pub async fn device_info(&self, port: u16) -> Result<Vec<CheckedDeviceInfo>, SbiClientError> {
         let entries: Vec<DeviceInfoEntry> = self
-            .call_json(port, "MOSIPDINFO", "/info", None, Duration::from_secs(10))
+            .call_json(
+                port,
+                &format!("at 127.0.0.1:{port}"),
+                "MOSIPDINFO",
+                "/info",
+                None,
+                Duration::from_secs(10),
+            )
             .await?;
         let mut out = Vec::new();
         for e in entries {
@@ -526,20 +544,13 @@ impl SbiClient {
         let answer: CaptureResponse = self
             .call_json(
                 port,
+                &device,
                 "RCAPTURE",
                 "/capture",
                 Some(to_json_bytes(req)),
                 timeout,
             )
-            .await
-            .map_err(|e| match e {
-                SbiClientError::Device { code, info, .. } => SbiClientError::Device {
-                    device: device.clone(),
-                    code,
-                    info,
-                },
-                other => other,
-            })?;
+            .await?;
         let mut previous = req
             .bio
             .first()

@@ -15,6 +15,10 @@
 //!   every signature and the hash chain checked, the M-JPEG stream, errors a technician can
 //!   act on.
 //!
+//! `cargo run -p rekam-sbi --example sbi_service -- [--key K --cert C] [--fault busy]` serves
+//! the simulated devices for trying a MOSIP client against them. What was validated against
+//! what is in `VALIDATION.md`.
+//!
 //! # Specification followed, and the choices made
 //!
 //! The text followed is MOSIP's "MDS Specification" (`docs/biometrics/mds-specification.md`
