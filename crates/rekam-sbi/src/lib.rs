@@ -71,6 +71,12 @@
 //! 11. **rekam's error codes** (the device provider's 5xx range): 501 invalid request, 502
 //!     not supported (a verb, a purpose).
 //! 12. **Timestamps** are written `yyyy-mm-ddTHH:MM:ssZ` in UTC (the 08-Apr-2021 revision).
+//! 13. **callbackId** is written as `http://127.0.0.1:PORT/`; the client reads it but keeps
+//!     calling the port it discovered on 127.0.0.1 (the specification says the callback
+//!     "takes precedence", but following a URL from a device's answer would let any local
+//!     process point rekam elsewhere; every SBI service binds 127.0.0.1 anyway).
+//! 14. **Single fingers** of a slap scanner are asked with `bioSubType` (count 1) on the
+//!     slap's sub-device; a Single-finger device gives the one finger asked, or UNKNOWN.
 
 pub mod backend;
 pub mod client;

@@ -131,7 +131,10 @@ impl SbiService {
                                     let state = state.clone();
                                     async move { Ok::<_, Infallible>(state.handle(req).await) }
                                 });
+                                // A peer that never finishes its request headers is dropped.
                                 if let Err(e) = hyper::server::conn::http1::Builder::new()
+                                    .timer(hyper_util::rt::TokioTimer::new())
+                                    .header_read_timeout(Duration::from_secs(10))
                                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                                     .await
                                 {

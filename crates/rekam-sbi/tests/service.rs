@@ -520,3 +520,39 @@ async fn the_stream_pauses_while_the_device_captures() {
     );
     svc.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_fingers_of_the_slap_scanner() {
+    let pki = pki("rekam test SBI CA");
+    let (svc, _sim) = service(Some(pki.key.clone())).await;
+    let client = SbiClient::new(pki.trust());
+    // One finger: its subtype on the right slap's sub-device, count 1.
+    let mut req = rcapture(ids::FINGER, BioType::Finger, 2, 1, vec![], 50.0, 10_000, "");
+    req.bio[0].bio_sub_type = vec![BioSubType::RightIndex];
+    let cap = client.rcapture(svc.port(), &req).await.unwrap();
+    assert_eq!(cap.samples.len(), 1);
+    assert_eq!(
+        cap.samples[0].data.bio_sub_type,
+        Some(BioSubType::RightIndex)
+    );
+    let record = FingerImageRecord::parse(&cap.samples[0].iso_record).unwrap();
+    assert_eq!(record.views[0].position, FingerPosition::RightIndex);
+    // Two named fingers, one of them excepted: one comes back.
+    req.bio[0].bio_sub_type = vec![BioSubType::RightIndex, BioSubType::RightRing];
+    req.bio[0].exception = vec![BioSubType::RightIndex];
+    let cap = client.rcapture(svc.port(), &req).await.unwrap();
+    assert_eq!(cap.samples.len(), 1);
+    assert_eq!(
+        cap.samples[0].data.bio_sub_type,
+        Some(BioSubType::RightRing)
+    );
+    // A finger that is not on that sub-device.
+    req.bio[0].bio_sub_type = vec![BioSubType::LeftIndex];
+    req.bio[0].exception = vec![];
+    let err = client.rcapture(svc.port(), &req).await.unwrap_err();
+    assert!(
+        matches!(err, SbiClientError::CountNotSupported { .. }),
+        "{err}"
+    );
+    svc.stop().await;
+}
