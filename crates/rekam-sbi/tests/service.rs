@@ -556,3 +556,63 @@ async fn single_fingers_of_the_slap_scanner() {
     );
     svc.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_eye_is_an_exception() {
+    let pki = pki("rekam test SBI CA");
+    let (svc, _sim) = service(Some(pki.key.clone())).await;
+    let client = SbiClient::new(pki.trust());
+    // Both irises asked, the left one missing: the right one comes back (count 1, or 2
+    // with the exception counted in).
+    for count in [1, 2] {
+        let req = rcapture(
+            ids::IRIS,
+            BioType::Iris,
+            3,
+            count,
+            vec![BioSubType::LeftIris],
+            50.0,
+            10_000,
+            "",
+        );
+        let cap = client.rcapture(svc.port(), &req).await.unwrap();
+        assert_eq!(cap.samples.len(), 1, "count {count}");
+        assert_eq!(
+            cap.samples[0].data.bio_sub_type,
+            Some(BioSubType::RightIris)
+        );
+    }
+    // A finger is no iris exception.
+    let req = rcapture(
+        ids::IRIS,
+        BioType::Iris,
+        3,
+        1,
+        vec![BioSubType::LeftThumb],
+        50.0,
+        10_000,
+        "",
+    );
+    let err = client.rcapture(svc.port(), &req).await.unwrap_err();
+    assert!(
+        matches!(err, SbiClientError::CountNotSupported { .. }),
+        "{err}"
+    );
+    // Both eyes missing leaves nothing to capture.
+    let req = rcapture(
+        ids::IRIS,
+        BioType::Iris,
+        3,
+        2,
+        vec![BioSubType::LeftIris, BioSubType::RightIris],
+        50.0,
+        10_000,
+        "",
+    );
+    let err = client.rcapture(svc.port(), &req).await.unwrap_err();
+    assert!(
+        matches!(err, SbiClientError::CountNotSupported { .. }),
+        "{err}"
+    );
+    svc.stop().await;
+}
