@@ -84,6 +84,11 @@ pub enum JwsError {
         /// Its issuer.
         issuer: String,
     },
+    /// No device CA certificate is configured, so nothing signed can be trusted.
+    #[error(
+        "no device CA certificate is configured: add the device provider's CA certificate to trust its devices"
+    )]
+    NoTrustAnchors,
     /// A certificate of the chain is outside its validity.
     #[error("certificate {subject} is not valid now (valid {not_before} to {not_after})")]
     Expired {
@@ -290,7 +295,7 @@ pub struct Verified {
 }
 
 impl TrustStore {
-    /// An empty store (it trusts nothing: every signed answer fails with `Untrusted`).
+    /// An empty store (it trusts nothing: every signed answer fails with `NoTrustAnchors`).
     pub fn new() -> Self {
         Self::default()
     }
@@ -381,6 +386,9 @@ impl TrustStore {
         let Some(mut current) = certs.first() else {
             return Err(JwsError::NoCertificate);
         };
+        if self.anchors.is_empty() {
+            return Err(JwsError::NoTrustAnchors);
+        }
         for _depth in 0..8 {
             check_validity(current, now)?;
             if self.anchors.iter().any(|a| a == current) {
