@@ -9,7 +9,8 @@
 #                           private pcscd with virtual readers for the chip encoder tests),
 #                           openssl (an independent check of the chip's security object),
 #                           cups-ipp-utils + avahi-daemon + dbus (ippeveprinter, the IPP
-#                           printer the IPP driver's tests print to)
+#                           printer the IPP driver's tests print to), python3-cryptography
+#                           (rekam-sbi's independent SBI device service)
 set -euo pipefail
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
@@ -28,6 +29,9 @@ if [ "${1:-}" != "--build" ]; then
     # rekam-face's tests: the public-domain astronaut photograph of scikit-image
     # (python3-skimage)
     for p in python3-skimage; do have_pkg "$p" || need+=("$p"); done
+    # rekam-sbi's tests: the independent SBI device service (crates/rekam-sbi/tests/sbi_sim.py)
+    # signs with python3-cryptography; openssl (above) makes the RSA device keys
+    for p in python3-cryptography; do have_pkg "$p" || need+=("$p"); done
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "tests/deps.sh: installing ${need[*]}" >&2
