@@ -192,3 +192,84 @@ async fn idle_tcp_connections_cannot_lock_out_the_socket_and_are_closed() {
     assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
     d.stop().await;
 }
+
+/// The descriptors this process holds.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_idle_connections_leave_the_daemon_healthy() {
+    // The default connection limit (256 per listener), a short handshake timeout so the
+    // test takes seconds.
+    let d = TestDaemon::start_with_tcp(|c| {
+        c.server.handshake_timeout_ms = 500;
+    })
+    .await;
+    let addr = d.tcp.expect("a TCP address");
+    let before = open_fds();
+    // A thousand connections that never send a byte: 256 are taken, the rest wait in
+    // the kernel's backlog (a connect completes there before any accept).
+    let mut idle = Vec::new();
+    for _ in 0..1000 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    // The socket answers meanwhile, every time.
+    let ch = connect_unix(d.socket.clone()).await.unwrap();
+    let mut devices = pb::device_service_client::DeviceServiceClient::new(ch);
+    for _ in 0..20 {
+        let listed = tokio::time::timeout(
+            Duration::from_secs(5),
+            devices.list_devices(pb::ListDevicesRequest {}),
+        )
+        .await
+        .expect("the socket was locked out by idle TCP connections")
+        .unwrap();
+        assert_eq!(listed.into_inner().devices.len(), 5);
+    }
+    // Each silent connection is closed by the daemon: after the handshake timeout for
+    // those it accepted, and for those in the backlog once a slot frees (4 rounds).
+    let closed = futures::future::join_all(idle.into_iter().map(|mut s| async move {
+        let mut buf = [0u8; 16];
+        tokio::time::timeout(Duration::from_secs(30), s.read(&mut buf)).await
+    }))
+    .await;
+    let still_open = closed.iter().filter(|r| r.is_err()).count();
+    assert_eq!(still_open, 0, "idle connections the daemon never closed");
+    assert!(
+        closed.iter().all(|r| matches!(r, Ok(Ok(0)) | Ok(Err(_)))),
+        "the daemon sent bytes to a silent client"
+    );
+    // And afterwards: a TCP client is answered by the daemon's own edge (a call needs a
+    // session there: UNAUTHENTICATED), health is SERVING, no descriptor is left behind.
+    let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let status = pb::device_service_client::DeviceServiceClient::new(ch)
+        .list_devices(pb::ListDevicesRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+    let ch = connect_unix(d.socket.clone()).await.unwrap();
+    let health = tonic_health::pb::health_client::HealthClient::new(ch)
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(health.status, 1, "SERVING");
+    let mut after = open_fds();
+    for _ in 0..50 {
+        if after <= before + 8 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        after = open_fds();
+    }
+    assert!(
+        after <= before + 8,
+        "descriptors before {before}, after {after}: connections leaked"
+    );
+    d.stop().await;
+}

@@ -100,9 +100,8 @@ impl TestDaemon {
         // The station's days in WIB, whatever the machine's time zone.
         config.station.utc_offset_minutes = Some(420);
         let tcp = if with_tcp {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind TCP");
+            // As rekamd binds it (its listen backlog).
+            let l = rekamd::server::bind_tcp(([127, 0, 0, 1], 0).into()).expect("bind TCP");
             config.server.listen = l.local_addr().expect("TCP address").to_string();
             Some(l)
         } else {

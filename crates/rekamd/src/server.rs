@@ -590,7 +590,7 @@ impl Daemon {
                 .parse()
                 .with_context(|| format!("listen address {:?}", self.config.server.listen))?;
             Some(
-                tokio::net::TcpListener::bind(addr).await.with_context(|| {
+                bind_tcp(addr).with_context(|| {
                     format!("cannot listen on {addr}: is another rekamd running?")
                 })?,
             )
@@ -764,10 +764,42 @@ pub fn bind_unix(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
         std::fs::remove_file(path)
             .with_context(|| format!("cannot remove the stale socket {}", path.display()))?;
     }
-    let listener = tokio::net::UnixListener::bind(path)
-        .with_context(|| format!("cannot listen on {}", path.display()))?;
+    let listener =
+        listen_unix(path).with_context(|| format!("cannot listen on {}", path.display()))?;
     crate::access::restrict_socket(path)?;
     Ok(listener)
+}
+
+/// The kernel's queue of connections not yet accepted, per listener. Past
+/// `max_connections` the daemon stops accepting, and new clients wait here until a slot
+/// frees. tokio's and std's `bind` ask for 128: in a burst beyond the daemon's slots and
+/// those 128, the kernel drops the last ACK of a client's handshake, and that client then
+/// believes it is connected to a server that never heard of it (measured with 1000 idle
+/// clients: 359 left hanging). 1024 (capped by `net.core.somaxconn`, 4096 by default)
+/// keeps such a burst in the queue, where the handshake timeout deals with it.
+pub const LISTEN_BACKLOG: i32 = 1024;
+
+/// A TCP listener on `addr` with [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, as tokio's own).
+pub fn bind_tcp(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    tokio::net::TcpListener::from_std(socket.into())
+}
+
+/// A Unix stream listener at `path` with [`LISTEN_BACKLOG`].
+fn listen_unix(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
+    let socket = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&socket2::SockAddr::unix(path)?)?;
+    socket.listen(LISTEN_BACKLOG)?;
+    tokio::net::UnixListener::from_std(socket.into())
 }
 
 /// The chip profile: the configured document signer and issuer CA, else the development
