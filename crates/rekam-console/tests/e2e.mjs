@@ -288,12 +288,11 @@ async function run() {
   check(true, "signed out");
 }
 
-let failed = false;
+let failed = null;
 try {
   await run();
 } catch (e) {
-  failed = true;
-  console.error(`console e2e FAILED: ${e.stack ?? e}`);
+  failed = e;
   if (page) {
     await page.screenshot({ path: join(out, "failure.png"), fullPage: true }).catch(() => {});
     console.error(`  screenshot ${join(out, "failure.png")}`);
@@ -312,6 +311,7 @@ if (failed) {
   } catch {
     // no log
   }
+  console.error(`console e2e FAILED (output in ${out}): ${failed.stack ?? failed}`);
   process.exit(1);
 }
 console.log(`console e2e: passed; screenshots in ${out}`);
