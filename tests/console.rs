@@ -376,3 +376,98 @@ async fn a_missing_bundle_says_how_to_build_it_and_a_disabled_console_serves_not
     assert!(rekamd::Config::default().console.enabled);
     assert!(rekamd::Config::parse("[console]\nport = 1\n", Path::new("t.toml")).is_err());
 }
+
+/// A CA and a server certificate for 127.0.0.1 signed by it (PEM: CA, cert, key).
+fn tls_files() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "console test CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    leaf.not_before = rcgen::date_time_ymd(2025, 1, 1);
+    leaf.not_after = rcgen::date_time_ymd(2036, 1, 1);
+    leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let key = KeyPair::generate().unwrap();
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    (ca_pem, cert.pem(), key.serialize_pem())
+}
+
+/// With `[server.tls]` the console is served over TLS and its own origin is the `https`
+/// one: the page's calls pass, a plain-`http` origin of the same host and port does not.
+/// (The TLS listener offers HTTP/2 only in ALPN, which browsers choose anyway: the page
+/// and its gRPC-Web calls go over HTTP/2 here.)
+#[tokio::test]
+async fn over_tls_the_consoles_own_origin_is_https() {
+    let root = tempfile::tempdir().unwrap();
+    let dist = bundle(root.path());
+    let (ca, cert, key) = tls_files();
+    let tls = rekamd::config::TlsConfig {
+        cert: root.path().join("server.pem"),
+        key: root.path().join("server.key"),
+        client_ca: None,
+    };
+    std::fs::write(&tls.cert, cert).unwrap();
+    std::fs::write(&tls.key, key).unwrap();
+    let d = TestDaemon::start_with_tcp(|c| {
+        c.console.dir = Some(dist.clone());
+        c.server.tls = Some(tls);
+    })
+    .await;
+    rekam_tests::write_operators(
+        &d.state_dir(),
+        &[("tech1", "Andi", rekam_operators::Role::Technician)],
+    );
+    let token = d.sign_in("tech1").await;
+    let base = format!("https://{}", d.tcp.unwrap());
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+
+    let page = client.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(
+        page.text().await.unwrap(),
+        "<!doctype html><title>rekam</title>"
+    );
+
+    let message = pb::ListDevicesRequest {}.encode_to_vec();
+    let mut body = vec![0u8];
+    body.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    body.extend_from_slice(&message);
+    let call = |origin: String| {
+        client
+            .post(format!("{base}/rekam.v1.DeviceService/ListDevices"))
+            .header("content-type", "application/grpc-web+proto")
+            .header("x-grpc-web", "1")
+            .header("authorization", format!("Bearer {token}"))
+            .header("origin", origin)
+            .body(body.clone())
+            .send()
+    };
+    let r = call(base.clone()).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let raw = Raw {
+        status: 200,
+        headers: Vec::new(),
+        body: r.bytes().await.unwrap().to_vec(),
+    };
+    let (data, status) = raw.grpc_web();
+    assert_eq!(status.as_deref(), Some("0"));
+    assert_eq!(
+        pb::ListDevicesResponse::decode(&data[0][..])
+            .unwrap()
+            .devices
+            .len(),
+        5
+    );
+    let plain = base.replacen("https://", "http://", 1);
+    let r = call(plain).await.unwrap();
+    assert_eq!(r.status(), 403);
+    d.stop().await;
+}
