@@ -100,38 +100,46 @@ pub struct Asset {
     pub bytes: Vec<u8>,
 }
 
-/// The console's files in one directory.
+/// The console's files: the first of its candidate directories that holds a built bundle
+/// (chosen again at every request, so a bundle built while rekamd runs is served at the
+/// next reload).
 #[derive(Debug, Clone)]
 pub struct Console {
-    dir: PathBuf,
+    dirs: Vec<PathBuf>,
 }
 
 impl Console {
-    /// The bundle in `dir`.
+    /// The bundle in `dir` (`[console] dir`).
     pub fn new(dir: impl Into<PathBuf>) -> Console {
-        Console { dir: dir.into() }
+        Console::with_dirs(vec![dir.into()])
+    }
+
+    /// The first of `dirs` that holds `index.html`; when none does, the first one (which
+    /// then answers `/` with [`Miss::NotBuilt`]).
+    pub fn with_dirs(dirs: Vec<PathBuf>) -> Console {
+        Console { dirs }
     }
 
     /// The bundle rekamd serves when `[console] dir` is not set: the packaged one
     /// ([`PACKAGED_DIR`]) when it is installed, else the one built in this source tree
-    /// ([`SOURCE_TREE_DIR`]), else (neither built) the packaged directory, which then
-    /// serves the how-to-build page.
-    pub fn default_dir() -> PathBuf {
-        [PACKAGED_DIR, SOURCE_TREE_DIR]
+    /// ([`SOURCE_TREE_DIR`], for `cargo run`).
+    pub fn standard() -> Console {
+        Console::with_dirs(vec![PACKAGED_DIR.into(), SOURCE_TREE_DIR.into()])
+    }
+
+    /// The directory served now.
+    pub fn dir(&self) -> PathBuf {
+        self.dirs
             .iter()
-            .map(PathBuf::from)
             .find(|d| d.join("index.html").is_file())
+            .or(self.dirs.first())
+            .cloned()
             .unwrap_or_else(|| PathBuf::from(PACKAGED_DIR))
     }
 
-    /// The directory served.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Whether the bundle is built (the directory holds `index.html`).
+    /// Whether a bundle is built (a directory holds `index.html`).
     pub fn is_built(&self) -> bool {
-        self.dir.join("index.html").is_file()
+        self.dir().join("index.html").is_file()
     }
 
     /// The file a request path (the URI's path, without query) names: `/` is
@@ -143,16 +151,15 @@ impl Console {
         let Some(content_type) = media_type(&relative) else {
             return Err(Miss::NotFound);
         };
-        let file = self.dir.join(&relative);
+        let dir = self.dir();
+        let file = dir.join(&relative);
         // The real paths: a symbolic link may not lead out of the bundle.
         let (real_dir, real_file) = match (
-            tokio::fs::canonicalize(&self.dir).await,
+            tokio::fs::canonicalize(&dir).await,
             tokio::fs::canonicalize(&file).await,
         ) {
             (Ok(d), Ok(f)) => (d, f),
-            _ if relative == Path::new("index.html") => {
-                return Err(Miss::NotBuilt(self.dir.clone()));
-            }
+            _ if relative == Path::new("index.html") => return Err(Miss::NotBuilt(dir)),
             _ => return Err(Miss::NotFound),
         };
         if !real_file.starts_with(&real_dir) {
@@ -252,6 +259,26 @@ mod tests {
         );
         assert_eq!(media_type(Path::new("key.pem")), None);
         assert_eq!(media_type(Path::new("noext")), None);
+    }
+
+    #[tokio::test]
+    async fn the_first_built_candidate_is_served_and_chosen_at_each_request() {
+        let root = tempfile::tempdir().unwrap();
+        let (a, b) = (root.path().join("a"), root.path().join("b"));
+        std::fs::create_dir(&a).unwrap();
+        std::fs::create_dir(&b).unwrap();
+        let console = Console::with_dirs(vec![a.clone(), b.clone()]);
+        assert_eq!(console.dir(), a);
+        assert!(matches!(console.lookup("/").await, Err(Miss::NotBuilt(d)) if d == a));
+        std::fs::write(b.join("index.html"), "b").unwrap();
+        assert_eq!(console.lookup("/").await.unwrap().bytes, b"b");
+        std::fs::write(a.join("index.html"), "a").unwrap();
+        assert_eq!(console.lookup("/").await.unwrap().bytes, b"a");
+        assert!(
+            Console::standard()
+                .dirs
+                .contains(&PathBuf::from(PACKAGED_DIR))
+        );
     }
 
     #[tokio::test]

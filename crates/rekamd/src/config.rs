@@ -118,8 +118,8 @@ pub struct ConsoleConfig {
     pub enabled: bool,
     /// The bundle's directory. Default: `/usr/share/rekam/console` (the Debian package)
     /// when it holds `index.html`, else the bundle built in the source tree
-    /// (`crates/rekam-console/dist`); a directory without `index.html` serves a page
-    /// saying how to build it.
+    /// (`crates/rekam-console/dist`), looked for again at each request; without a built
+    /// bundle, `/` is a page saying how to build it.
     pub dir: Option<PathBuf>,
 }
 

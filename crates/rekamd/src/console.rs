@@ -18,8 +18,10 @@ pub fn from_config(config: &ConsoleConfig) -> Option<Console> {
     if !config.enabled {
         return None;
     }
-    let dir = config.dir.clone().unwrap_or_else(Console::default_dir);
-    let console = Console::new(dir);
+    let console = match &config.dir {
+        Some(dir) => Console::new(dir),
+        None => Console::standard(),
+    };
     if console.is_built() {
         tracing::info!(dir = %console.dir().display(), "browser console served on the TCP listener");
     } else {
