@@ -22,7 +22,7 @@ fi
 
 # Up to date: the bundle is newer than the sources, the protos and the lock file.
 if [ -f dist/index.html ] && [ -d node_modules ] && [ "${1:-}" != "--force" ] &&
-    [ -z "$(find web "$root/proto" package-lock.json build.mjs buf.gen.yaml tsconfig.json \
+    [ -z "$(find web proto "$root/proto" package-lock.json build.mjs buf.gen.yaml tsconfig.json \
         -newer dist/index.html -not -path 'web/gen/*' -print -quit)" ]; then
     exit 0
 fi

@@ -165,6 +165,7 @@ async function run() {
   await page.waitForFunction(() => document.getElementById("signin-error").textContent.length > 0);
   const refused = await text("#signin-error");
   check(/^UNAUTHENTICATED \(16\): /.test(refused), `a wrong PIN is refused with its status: "${refused}"`);
+  check(/\nreason [A-Z_]+\n/.test(refused) && /\nid-ID: \S/.test(refused), "with its reason and Indonesian message");
   await screenshot("signin-refused");
   // The refused attempt counted; a right PIN still gets in (the lockout is at five).
   await page.fill("#pin", PIN);
@@ -198,7 +199,10 @@ async function run() {
   await page.click("#fp-capture");
   await page.waitForFunction(() => document.getElementById("fp-error").textContent.length > 0);
   const fpError = await text("#fp-error");
-  check(/^[A-Z_]+ \(\d+\): \S/.test(fpError), `a failed capture shows its status and message: "${fpError}"`);
+  check(
+    /^[A-Z_]+ \(\d+\): \S.*\nreason [A-Z_]+\nid-ID: \S/s.test(fpError),
+    `a failed capture shows its status, message, reason and Indonesian message: "${fpError}"`,
+  );
   await screenshot("capture-error");
   await page.click("button[data-tab='devices']");
   await page.click("#device-fingerprint0 .fault-clear");

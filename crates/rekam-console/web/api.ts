@@ -5,6 +5,7 @@ import { Code, ConnectError, createClient, type Client, type Interceptor } from 
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import type { DescService } from "@bufbuild/protobuf";
 
+import { ErrorInfoSchema, LocalizedMessageSchema } from "./gen/google/rpc/error_details_pb";
 import { CameraService } from "./gen/rekam/v1/camera_pb";
 import { DeviceService, SimulationService } from "./gen/rekam/v1/devices_pb";
 import { EncoderService } from "./gen/rekam/v1/encoder_pb";
@@ -64,13 +65,20 @@ export const encoder = client(EncoderService);
 export const enrollment = client(EnrollmentService);
 export const reports = client(ReportService);
 
-/** A gRPC error as the officer sees it: the status code's name and the daemon's message. */
+/** A gRPC error as the officer sees it: the status code's name and number and the
+ * daemon's message; then, from the status details, the reason (`rekam.v1.ErrorReason`)
+ * and the Indonesian message, when the daemon sent them. */
 export function describe(e: unknown): string {
   if (e instanceof Error && e.name === "AbortError") return "CANCELLED: stopped";
   const err = ConnectError.from(e);
   const name = Code[err.code] ?? String(err.code);
   const upper = name.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
-  return `${upper} (${err.code}): ${err.rawMessage}`;
+  const lines = [`${upper} (${err.code}): ${err.rawMessage}`];
+  const info = err.findDetails(ErrorInfoSchema)[0];
+  if (info) lines.push(`reason ${info.reason}`);
+  const local = err.findDetails(LocalizedMessageSchema)[0];
+  if (local) lines.push(`${local.locale}: ${local.message}`);
+  return lines.join("\n");
 }
 
 /** Whether an error is a cancellation this page asked for. */
