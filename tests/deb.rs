@@ -112,6 +112,19 @@ fn the_package_installs_runs_as_rekam_and_purges() {
         ("/lib/udev/rules.d/70-rekam.rules", (0o644, "root", "root")),
         ("/etc/rekam/rekamd.toml", (0o640, "root", "rekam")),
         ("/var/lib/rekam", (0o700, "rekam", "rekam")),
+        // the browser console, served from here when [console] dir is not set
+        (
+            "/usr/share/rekam/console/index.html",
+            (0o644, "root", "root"),
+        ),
+        (
+            "/usr/share/rekam/console/console.js",
+            (0o644, "root", "root"),
+        ),
+        (
+            "/usr/share/rekam/console/console.css",
+            (0o644, "root", "root"),
+        ),
     ] {
         let (mode, user, group) = mode_owner(path);
         assert_eq!((mode, user.as_str(), group.as_str()), want, "{path}");

@@ -3,18 +3,24 @@
 #   tests/deps.sh --build   what building and running need: libpcsclite-dev (the PC/SC
 #                           encoder driver links libpcsclite), pkg-config,
 #                           fonts-liberation2 (the card renderer's fonts) and
-#                           opencv-data (the face checks' Haar cascades)
+#                           opencv-data (the face checks' Haar cascades), npm (the
+#                           browser console's build); then builds the browser console
+#                           (crates/rekam-console/build.sh: npm ci, code generated from
+#                           proto/, type check, esbuild bundle into its dist/)
 #   tests/deps.sh           that, and what the tests need: python3-venv (the grpcio client
 #                           test), nats-server (the outbox), pcscd + vsmartcard-vpcd (a
 #                           private pcscd with virtual readers for the chip encoder tests),
 #                           openssl (an independent check of the chip's security object),
 #                           cups-ipp-utils + avahi-daemon + dbus (ippeveprinter, the IPP
 #                           printer the IPP driver's tests print to), python3-cryptography
-#                           (rekam-sbi's independent SBI device service)
+#                           (rekam-sbi's independent SBI device service), chromium (the
+#                           console's end-to-end test drives it headless)
 set -euo pipefail
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for p in pkg-config libpcsclite-dev fonts-liberation2 opencv-data; do have_pkg "$p" || need+=("$p"); done
+# npm (with Node.js) builds the browser console; a Node.js from elsewhere with its npm is fine
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ "${1:-}" != "--build" ]; then
     python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
     command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
@@ -32,10 +38,16 @@ if [ "${1:-}" != "--build" ]; then
     # rekam-sbi's tests: the independent SBI device service (crates/rekam-sbi/tests/sbi_sim.py)
     # signs with python3-cryptography; openssl (above) makes the RSA device keys
     for p in python3-cryptography; do have_pkg "$p" || need+=("$p"); done
+    # the browser console's end-to-end test (crates/rekam-console/tests/e2e.mjs): Debian's
+    # Chromium, driven headless by playwright-core
+    [ -x /usr/bin/chromium ] || need+=(chromium)
 fi
-[ ${#need[@]} -eq 0 ] && exit 0
-echo "tests/deps.sh: installing ${need[*]}" >&2
-sudo=""
-[ "$(id -u)" = 0 ] || sudo="sudo"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+if [ ${#need[@]} -gt 0 ]; then
+    echo "tests/deps.sh: installing ${need[*]}" >&2
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# The browser console rekamd serves (nothing to do when its bundle is up to date).
+"$(dirname "$0")/../crates/rekam-console/build.sh"

@@ -2,14 +2,17 @@
 # Runs every rekam test on a fresh machine: installs what the tests need, builds the
 # workspace, runs the Rust unit and end-to-end tests, lints proto/ with buf (installed from
 # npm by tests/buf-lint.sh), then starts a real rekamd process on simulated devices and
-# runs the Python (grpcio) client test against it.
+# runs the Python (grpcio) client test against it; last, the browser console's end-to-end
+# test (crates/rekam-console/tests/e2e.mjs: its own rekamd on simulators, Debian's headless
+# Chromium driven by playwright-core), with its screenshots in $target/console-e2e.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 target="${CARGO_TARGET_DIR:-$root/target}"
 
 # What the build and the tests need from Debian (libpcsclite-dev, python3-venv,
-# nats-server, pcscd with vsmartcard-vpcd), installed when missing.
+# nats-server, pcscd with vsmartcard-vpcd, chromium, npm), installed when missing; and the
+# browser console's bundle with its npm packages (playwright-core among them).
 tests/deps.sh
 
 echo "== cargo test (workspace)"
@@ -39,3 +42,8 @@ REKAM_SOCKET="$sock" REKAM_METRICS="http://127.0.0.1:$metrics_port" tests/python
 kill -TERM "$pid"
 wait "$pid"
 echo "rekamd stopped cleanly on SIGTERM"
+
+echo "== browser console in headless Chromium (playwright-core) against a live rekamd"
+rm -rf "$target/console-e2e"
+node crates/rekam-console/tests/e2e.mjs --rekamd "$target/debug/rekamd" \
+    --rekamctl "$target/debug/rekamctl" --out "$target/console-e2e"

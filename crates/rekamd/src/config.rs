@@ -72,6 +72,8 @@ pub struct Config {
     pub face: FaceConfig,
     /// The metrics endpoint.
     pub metrics: MetricsConfig,
+    /// The browser console on the TCP listener.
+    pub console: ConsoleConfig,
 }
 
 /// The chip profile the encode step writes (`[chip]`).
@@ -104,6 +106,30 @@ pub struct CardConfig {
     pub front_template: Option<PathBuf>,
     /// The back's template. Default: the KTP-el back.
     pub back_template: Option<PathBuf>,
+}
+
+/// The browser console (`[console]`): the static files of `rekam-console`'s bundle, served
+/// on the TCP listener (`GET /` and its assets; see [`crate::edge`]). The page calls the
+/// daemon over gRPC-Web on its own origin, which needs no `cors_origins` entry.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// Serve the console (default true). When false, every GET on TCP is 404.
+    pub enabled: bool,
+    /// The bundle's directory. Default: `/usr/share/rekam/console` (the Debian package)
+    /// when it holds `index.html`, else the bundle built in the source tree
+    /// (`crates/rekam-console/dist`), looked for again at each request; without a built
+    /// bundle, `/` is a page saying how to build it.
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            enabled: true,
+            dir: None,
+        }
+    }
 }
 
 /// The metrics endpoint (`[metrics]`): the Prometheus text format on `GET /metrics`
@@ -481,6 +507,7 @@ impl Default for Config {
             card: CardConfig::default(),
             face: FaceConfig::default(),
             metrics: MetricsConfig::default(),
+            console: ConsoleConfig::default(),
             access: AccessConfig::default(),
         }
     }

@@ -3,9 +3,13 @@
 //!
 //! 1. [`Edge`]: on the Unix socket, refuses a peer outside `[server] socket_group` (see
 //!    [`crate::access`]); on TCP, refuses a request whose `Host`/`:authority` is not
-//!    allowed (DNS rebinding); refuses a browser `Origin` that is not in `[server] cors_origins` with
-//!    403; notes the length the request declares (gRPC-Web translation drops
-//!    `Content-Length`); finishes CORS preflight answers (204, benign requested headers).
+//!    allowed (DNS rebinding); refuses a browser `Origin` that is neither in `[server]
+//!    cors_origins` nor the request's own origin (`http[s]://` + its allowed `Host`: the
+//!    browser console rekamd serves itself) with 403; on TCP, answers `GET`/`HEAD` that
+//!    are not gRPC with the console's static files (`rekam_console`, `[console]`),
+//!    without a session (the page holds no personal data; its calls need one); notes
+//!    the length the request declares (gRPC-Web translation drops `Content-Length`);
+//!    finishes CORS preflight answers (204, benign requested headers).
 //! 2. [`tower_http::cors::Cors`]: the CORS headers for the allowed origins.
 //! 3. [`tonic_web::GrpcWebService`]: gRPC-Web (HTTP/1.1 and HTTP/2) to native gRPC.
 //! 4. [`GrpcErrors`]: answers at once, with `RESOURCE_EXHAUSTED`, a request that declares a
@@ -265,6 +269,10 @@ pub struct EdgePolicy {
     refusals: Arc<RefusalLog>,
     origins: Vec<HeaderValue>,
     limits: DecodeLimits,
+    /// The scheme of the listener's own origin: `https` with `[server.tls]` on TCP.
+    scheme: &'static str,
+    /// The browser console served on GET (TCP only).
+    console: Option<Arc<rekam_console::Console>>,
 }
 
 impl EdgePolicy {
@@ -306,13 +314,54 @@ impl EdgePolicy {
                 Some(hosts)
             }
         };
+        let scheme = match (listener, &server.tls) {
+            (Listener::Tcp, Some(_)) => "https",
+            _ => "http",
+        };
         Ok(EdgePolicy {
             hosts,
             peers,
             refusals: Arc::new(RefusalLog::default()),
             origins,
             limits,
+            scheme,
+            console: None,
         })
+    }
+
+    /// Serves the browser console's files on GET (only on TCP: ignored on the Unix
+    /// socket, whose clients are programs).
+    pub fn with_console(mut self, console: rekam_console::Console) -> EdgePolicy {
+        if self.hosts.is_some() {
+            self.console = Some(Arc::new(console));
+        }
+        self
+    }
+
+    /// Whether `origin` is the request's own origin: the listener's scheme and the
+    /// authority the request names (already checked against the allowed hosts), as a
+    /// page served by rekamd itself sends it. Only on TCP.
+    fn is_own_origin<B>(&self, req: &Request<B>, origin: &HeaderValue) -> bool {
+        if self.hosts.is_none() {
+            return false;
+        }
+        let authority = match req.uri().authority() {
+            Some(a) => a.as_str().to_string(),
+            None => match req.headers().get(header::HOST).map(|h| h.to_str()) {
+                Some(Ok(h)) => h.to_string(),
+                _ => return false,
+            },
+        };
+        let Ok(origin) = origin.to_str() else {
+            return false;
+        };
+        match (
+            normalize_origin(&format!("{}://{authority}", self.scheme)),
+            normalize_origin(origin),
+        ) {
+            (Ok(own), Ok(theirs)) => own == theirs,
+            _ => false,
+        }
     }
 
     /// Checks every authority the request names (URI and `Host`); `Err` holds the first
@@ -488,6 +537,7 @@ where
         let origin = req.headers().get(header::ORIGIN).cloned();
         if let Some(o) = &origin
             && !self.policy.origins.contains(o)
+            && !self.policy.is_own_origin(&req, o)
         {
             let o = String::from_utf8_lossy(o.as_bytes()).into_owned();
             let path = req.uri().path().to_string();
@@ -497,6 +547,17 @@ where
             });
             let res = refusal(&req, Refusal::Origin(o));
             return Box::pin(std::future::ready(Ok(res)));
+        }
+        if let Some(console) = &self.policy.console
+            && matches!(*req.method(), Method::GET | Method::HEAD)
+            && !is_grpc(&req)
+        {
+            let console = console.clone();
+            let (method, path) = (req.method().clone(), req.uri().path().to_string());
+            drop(req);
+            return Box::pin(
+                async move { Ok(crate::console::respond(&console, &method, &path).await) },
+            );
         }
         if let Some(d) = DeclaredLength::of(&req) {
             req.extensions_mut().insert(d);
@@ -607,6 +668,13 @@ enum Refusal {
     Origin(String),
     /// A peer on the Unix socket outside the allowed group.
     Peer(RefusedPeer),
+}
+
+/// Whether the request is gRPC or gRPC-Web (by its content type).
+fn is_grpc<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|c| c.as_bytes().starts_with(b"application/grpc"))
 }
 
 /// Whether the request is native gRPC (not gRPC-Web).

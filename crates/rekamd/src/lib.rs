@@ -14,6 +14,7 @@ pub mod access;
 pub mod audit;
 pub mod authz;
 pub mod config;
+pub mod console;
 pub mod convert;
 pub mod datacentre;
 pub mod edge;

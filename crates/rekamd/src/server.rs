@@ -461,8 +461,13 @@ impl Daemon {
             ),
             |l, (name, limit)| l.with(name, *limit),
         );
-        let policy =
+        let mut policy =
             EdgePolicy::new(&self.config.server, listener, limits).map_err(ConfigError::from)?;
+        if listener == Listener::Tcp
+            && let Some(console) = crate::console::from_config(&self.config.console)
+        {
+            policy = policy.with_console(console);
+        }
         let authz = crate::authz::AuthzPolicy {
             sessions: self.shared.sessions.clone(),
             listener,
