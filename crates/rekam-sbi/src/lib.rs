@@ -16,7 +16,9 @@
 //!   act on.
 //!
 //! `cargo run -p rekam-sbi --example sbi_service -- [--key K --cert C] [--fault busy]` serves
-//! the simulated devices for trying a MOSIP client against them. What was validated against
+//! the simulated devices for trying a MOSIP client against them. The feature `compliance`
+//! adds `compliance`: the checks of a device service's every answer against the
+//! specification's schema and field rules, shared by this crate's tests and rekamd's. What was validated against
 //! what is in `VALIDATION.md`.
 //!
 //! # Specification followed, and the choices made
@@ -80,6 +82,8 @@
 
 pub mod backend;
 pub mod client;
+#[cfg(feature = "compliance")]
+pub mod compliance;
 pub mod hash;
 pub mod jws;
 pub mod model;

@@ -3,7 +3,6 @@
 //! rekam's SBI service over the simulated backend, and the independent Python simulator.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rekam_sbi::model::*;
 use rekam_sbi::{DeviceKey, SbiService, ServiceConfig, SimBackend, TrustStore};
 use std::sync::Arc;
@@ -22,49 +21,18 @@ impl Pki {
     }
 }
 
-/// An RSA 2048 private key, PKCS#8 PEM.
-pub fn rsa_key_pem() -> String {
-    let out = std::process::Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-        ])
-        .output()
-        .expect("openssl makes the test's RSA device keys: install it (tests/deps.sh)");
-    assert!(
-        out.status.success(),
-        "openssl genpkey failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+/// A fresh CA and device key (`rekam_sbi::compliance::TestPki`).
+pub fn pki(ca_name: &str) -> Pki {
+    let p = rekam_sbi::compliance::TestPki::generate(ca_name, "rekam SBI test device").unwrap();
+    Pki {
+        ca_pem: p.ca_pem.clone(),
+        key: p.device_key().unwrap(),
+    }
 }
 
-/// A fresh CA and device key.
-pub fn pki(ca_name: &str) -> Pki {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, ca_name);
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let rsa_pem = rsa_key_pem();
-    let dev_key = KeyPair::from_pkcs8_pem_and_sign_algo(&rsa_pem, &rcgen::PKCS_RSA_SHA256).unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "rekam SBI test device");
-    let dev_cert = params.signed_by(&dev_key, &issuer).unwrap();
-    let key = DeviceKey::from_files_content(rsa_pem.as_bytes(), dev_cert.pem().as_bytes()).unwrap();
-    Pki {
-        ca_pem: ca_cert.pem(),
-        key: Arc::new(key),
-    }
+/// An RSA 2048 private key, PKCS#8 PEM.
+pub fn rsa_key_pem() -> String {
+    rekam_sbi::compliance::rsa_key_pem().unwrap()
 }
 
 /// rekam's service over a simulated backend, on the first free port of the SBI range.
