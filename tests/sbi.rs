@@ -275,3 +275,291 @@ async fn unregistered_devices_answer_unsigned_and_refuse_captures() {
     ));
     d.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------
+// The SBI client as rekam's drivers: `fingerprint:sbi:PORT`, `camera:sbi:PORT`.
+
+/// The station's fingerprint scanner and camera replaced by SBI devices on `port` (a
+/// number or "auto") trusting the CA in `ca`.
+fn sbi_devices(c: &mut rekamd::Config, port: &str, ca: &Path) {
+    use rekam_core::DeviceClass;
+    c.devices.retain(|d| {
+        !matches!(
+            d.selector.class,
+            DeviceClass::FingerprintScanner | DeviceClass::Camera
+        )
+    });
+    for (class, id) in [("fingerprint", "fingerprint0"), ("camera", "camera0")] {
+        c.devices.push(rekamd::config::DeviceConfig {
+            selector: format!("{class}:sbi:{port}").parse().unwrap(),
+            id: Some(id.into()),
+            options: [
+                ("ca".to_string(), ca.display().to_string()),
+                ("timeout_ms".to_string(), "15000".to_string()),
+            ]
+            .into_iter()
+            .collect(),
+        });
+    }
+}
+
+async fn device_of(d: &TestDaemon, id: &str) -> pb::Device {
+    d.devices()
+        .list_devices(pb::ListDevicesRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .devices
+        .into_iter()
+        .find(|x| x.name == format!("devices/{id}"))
+        .unwrap()
+}
+
+async fn capture(
+    d: &TestDaemon,
+    position: pb::FingerPosition,
+) -> Result<pb::CaptureFingerprintResponse, tonic::Status> {
+    d.fingerprint()
+        .capture(pb::CaptureFingerprintRequest {
+            name: String::new(),
+            position: position as i32,
+            missing: vec![],
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sbi_drivers_capture_from_rekams_simulated_sbi_service() {
+    use futures::StreamExt;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::generate("SBI sim CA", "rekam SBI sim device").unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let sim = rekam_sbi::SimBackend::new();
+    let svc = rekam_sbi::SbiService::start(
+        rekam_sbi::ServiceConfig::new(Some(pki.device_key().unwrap())),
+        Arc::new(sim.clone()),
+    )
+    .await
+    .unwrap();
+    let port = svc.port().to_string();
+    let d = TestDaemon::start_with(|c| sbi_devices(c, &port, &ca)).await;
+
+    let fp = device_of(&d, "fingerprint0").await;
+    assert_eq!(fp.driver, "sbi");
+    assert_eq!(fp.serial, "REKAMSIMSLAP0001", "{fp:?}");
+    assert_eq!(
+        fp.state.as_ref().unwrap().kind,
+        pb::DeviceStateKind::Ready as i32
+    );
+
+    // A slap: the four fingers' records composed into one slap image that rekam's own
+    // segmentation cuts into the same four fingers again.
+    let slap = capture(&d, pb::FingerPosition::RightFour).await.unwrap();
+    let img = slap.image.unwrap();
+    assert_eq!((img.width, img.height, img.ppi), (1600, 1500, 500));
+    assert_eq!(slap.fingers.len(), 4, "{:?}", slap.fingers);
+    assert!(
+        slap.fingers.iter().all(|f| f.quality > 0),
+        "{:?}",
+        slap.fingers
+    );
+    // A single finger, asked of the slap's sub-device by bioSubType.
+    let one = capture(&d, pb::FingerPosition::LeftIndex).await.unwrap();
+    assert_eq!(one.image.unwrap().width, 160);
+
+    // The camera: a still from RCAPTURE, the preview from STREAM.
+    let still = d
+        .camera()
+        .capture_still(pb::CaptureStillRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    image::load_from_memory(&still.jpeg).unwrap();
+    let frames: Vec<_> = d
+        .camera()
+        .stream_preview(pb::CameraPreviewRequest {
+            name: String::new(),
+            max_frames: 3,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .collect()
+        .await;
+    assert_eq!(frames.len(), 3);
+    for f in frames {
+        image::load_from_memory(&f.unwrap().jpeg).unwrap();
+    }
+    let frames: Vec<_> = d
+        .fingerprint()
+        .stream_preview(pb::FingerprintPreviewRequest {
+            name: String::new(),
+            position: pb::FingerPosition::LeftFour as i32,
+            max_frames: 2,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .collect()
+        .await;
+    assert_eq!(frames.len(), 2);
+    assert!(frames.iter().all(|f| f.as_ref().unwrap().finger_present));
+
+    // Busy and not registered end as clear gRPC errors.
+    sim.inject(rekam_sbi::SimFault::Busy);
+    let e = capture(&d, pb::FingerPosition::RightFour)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unavailable, "{e:?}");
+    assert_eq!(reason(&e), "DEVICE_BUSY", "{e:?}");
+    sim.clear(rekam_sbi::SimFault::Busy);
+    sim.inject(rekam_sbi::SimFault::NotRegistered);
+    let e = capture(&d, pb::FingerPosition::RightFour)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unavailable, "{e:?}");
+    assert!(e.message().contains("not registered"), "{e:?}");
+    let fp = device_of(&d, "fingerprint0").await;
+    assert_eq!(
+        fp.state.as_ref().unwrap().kind,
+        pb::DeviceStateKind::Error as i32,
+        "{fp:?}"
+    );
+    d.stop().await;
+    svc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_enrollment_with_fingerprints_and_face_through_sbi() {
+    // Station A serves its simulated devices over SBI; station B records through them.
+    let dir = tempfile::tempdir().unwrap();
+    let pki = write_pki(dir.path());
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let (key, cert) = (dir.path().join("device.key"), dir.path().join("device.pem"));
+    let a = TestDaemon::start_with(move |c| {
+        c.sbi.listen = "auto".into();
+        c.sbi.device_key = Some(key);
+        c.sbi.device_cert = Some(cert);
+    })
+    .await;
+    let port = find_service(&SbiClient::new(pki.trust().unwrap())).await;
+    let b = TestDaemon::start_with(|c| sbi_devices(c, &port.to_string(), &ca)).await;
+    let id = recorded(&b).await;
+    let e = b.get(&id).await;
+    let rec = e.recording.expect("a recording");
+    assert!(rec.face && rec.signature, "{rec:?}");
+    let fingers: Vec<_> = rec.fingers.iter().filter(|f| f.quality > 0).collect();
+    assert_eq!(fingers.len(), 10, "{:?}", rec.fingers);
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A daemon whose fingerprint scanner is the Python simulator's slap scanner.
+async fn on_python_sim(sim: &rekam_sbi::compliance::PySim) -> TestDaemon {
+    let port = sim.port.to_string();
+    let ca = sim.ca_file.clone();
+    TestDaemon::start_with(move |c| {
+        sbi_devices(c, &port, &ca);
+        // The simulator has no camera.
+        c.devices
+            .retain(|d| d.selector.class != rekam_core::DeviceClass::Camera);
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sbi_driver_captures_from_the_independent_python_simulator() {
+    let sim = rekam_sbi::compliance::PySim::start("none").await.unwrap();
+    let d = on_python_sim(&sim).await;
+    let fp = device_of(&d, "fingerprint0").await;
+    assert_eq!(fp.driver, "sbi");
+    assert_eq!(fp.serial, "SIMSLAP000000001", "{fp:?}");
+    assert_eq!(
+        fp.state.as_ref().unwrap().kind,
+        pb::DeviceStateKind::Ready as i32
+    );
+    // Its ISO/IEC 19794-4 records (written by Python from the standard's layout) composed
+    // into slaps that rekam segments into the same fingers.
+    for (slap, fingers) in [
+        (pb::FingerPosition::LeftFour, 4),
+        (pb::FingerPosition::BothThumbs, 2),
+    ] {
+        let r = capture(&d, slap).await.unwrap();
+        let img = r.image.unwrap();
+        assert_eq!((img.width, img.height), (1600, 1500));
+        assert_eq!(r.fingers.len(), fingers, "{:?}", r.fingers);
+    }
+    let one = capture(&d, pb::FingerPosition::RightRing).await.unwrap();
+    assert_eq!(one.image.unwrap().width, 280);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_unregistered_and_forged_sbi_devices_end_as_clear_grpc_errors() {
+    // Busy: the device's status and its capture answer (111).
+    let sim = rekam_sbi::compliance::PySim::start("busy").await.unwrap();
+    let d = on_python_sim(&sim).await;
+    assert_eq!(
+        device_of(&d, "fingerprint0").await.state.unwrap().kind,
+        pb::DeviceStateKind::Busy as i32
+    );
+    let e = capture(&d, pb::FingerPosition::RightFour)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unavailable, "{e:?}");
+    assert_eq!(reason(&e), "DEVICE_BUSY", "{e:?}");
+    d.stop().await;
+
+    // Not registered: unsigned device info, error 100.
+    let sim = rekam_sbi::compliance::PySim::start("not_registered")
+        .await
+        .unwrap();
+    let d = on_python_sim(&sim).await;
+    let fp = device_of(&d, "fingerprint0").await;
+    let state = fp.state.unwrap();
+    assert_eq!(state.kind, pb::DeviceStateKind::Error as i32);
+    let e = capture(&d, pb::FingerPosition::RightFour)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unavailable, "{e:?}");
+    assert!(e.message().contains("not registered"), "{e:?}");
+    d.stop().await;
+
+    // A forged capture: the second finger's signature does not verify.
+    let sim = rekam_sbi::compliance::PySim::start("bad_signature")
+        .await
+        .unwrap();
+    let d = on_python_sim(&sim).await;
+    let e = capture(&d, pb::FingerPosition::RightFour)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::DataLoss, "{e:?}");
+    assert!(e.message().contains("cannot be trusted"), "{e:?}");
+    d.stop().await;
+
+    // A device whose certificate is not of the CA configured: refused from the device info.
+    let sim = rekam_sbi::compliance::PySim::start("none").await.unwrap();
+    let other = TestPki::generate("another CA", "x").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("other-ca.pem");
+    std::fs::write(&ca, &other.ca_pem).unwrap();
+    let port = sim.port.to_string();
+    let d = TestDaemon::start_with(move |c| {
+        sbi_devices(c, &port, &ca);
+        c.devices
+            .retain(|d| d.selector.class != rekam_core::DeviceClass::Camera);
+    })
+    .await;
+    let fp = device_of(&d, "fingerprint0").await;
+    assert_eq!(fp.state.unwrap().kind, pb::DeviceStateKind::Error as i32);
+    let e = capture(&d, pb::FingerPosition::RightFour)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::DataLoss, "{e:?}");
+    assert!(e.message().contains("device CA"), "{e:?}");
+    d.stop().await;
+}

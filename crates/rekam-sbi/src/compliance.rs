@@ -9,6 +9,9 @@
 //! = `serialNo`, `callbackId` = the service's URL, the status's error code, the hash chain,
 //! the transaction id, the requested score, the headers, the stream's framing.
 //!
+//! [`PySim`] runs `tests/sbi_sim.py`, the independent SBI device service written in Python
+//! from the specification's examples, with a fault.
+//!
 //! [`TestPki`] makes a throw-away device CA and RSA device key for tests (an ECDSA P-256 CA
 //! with rcgen, the RSA 2048 key from `openssl genpkey`, since ring cannot make RSA keys).
 
@@ -513,4 +516,76 @@ pub fn rsa_key_pem() -> Result<String, Violation> {
         )
     })?;
     String::from_utf8(out.stdout).map_err(|e| violation(e.to_string()))
+}
+
+/// The independent Python SBI simulator (`tests/sbi_sim.py`: one slap scanner, device id
+/// "1"), running with a fault (`none`, `busy`, `not_registered`, `bad_signature`,
+/// `broken_chain`, `timeout`); it is killed when dropped.
+#[derive(Debug)]
+pub struct PySim {
+    /// The port it listens on (the first free one of 4501-4600).
+    pub port: u16,
+    /// Its device CA certificate (PEM).
+    pub ca_pem: String,
+    /// Its device CA certificate's file.
+    pub ca_file: std::path::PathBuf,
+    _child: tokio::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl PySim {
+    /// Starts it with Debian's python3 and python3-cryptography (tests/deps.sh); a
+    /// simulator that cannot start is an error, for the test to fail on.
+    pub async fn start(fault: &str) -> Result<PySim, Violation> {
+        use tokio::io::AsyncBufReadExt;
+        let dir = tempfile::tempdir().map_err(|e| violation(e.to_string()))?;
+        let ca = dir.path().join("ca.pem");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sbi_sim.py");
+        let python = if std::path::Path::new("/usr/bin/python3").exists() {
+            "/usr/bin/python3"
+        } else {
+            "python3"
+        };
+        let mut child = tokio::process::Command::new(python)
+            .arg(script)
+            .arg("--fault")
+            .arg(fault)
+            .arg("--ca-out")
+            .arg(&ca)
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| {
+                violation(format!(
+                    "cannot start {python} {script}: {e} (tests/deps.sh installs python3-cryptography)"
+                ))
+            })?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| violation("the Python SBI simulator has no stdout"))?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .map_err(|_| violation("the Python SBI simulator did not start within 30 s"))?
+            .map_err(|e| violation(e.to_string()))?
+            .ok_or_else(|| {
+                violation(
+                    "the Python SBI simulator exited at start: is python3-cryptography \
+                     installed? (tests/deps.sh)",
+                )
+            })?;
+        let port: u16 = line
+            .strip_prefix("PORT ")
+            .and_then(|p| p.trim().parse().ok())
+            .ok_or_else(|| violation(format!("the Python SBI simulator said {line:?}")))?;
+        let ca_pem = std::fs::read_to_string(&ca).map_err(|e| violation(e.to_string()))?;
+        Ok(PySim {
+            port,
+            ca_pem,
+            ca_file: ca,
+            _child: child,
+            _dir: dir,
+        })
+    }
 }

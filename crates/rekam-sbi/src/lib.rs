@@ -11,6 +11,9 @@
 //! - [`hash`]: the hash chain across a transaction's captures.
 //! - [`server`]: the device service over an [`backend::SbiBackend`]; [`sim`] is a simulated
 //!   backend with faults.
+//! - [`driver`]: SBI devices as rekam drivers, `fingerprint:sbi:PORT` and `camera:sbi:PORT`
+//!   (or `:auto`), with the choice made for slaps (the slap image composed from the
+//!   fingers' records) documented there.
 //! - [`client`]: discovery over the port range, device info, registration capture with
 //!   every signature and the hash chain checked, the M-JPEG stream, errors a technician can
 //!   act on.
@@ -84,6 +87,7 @@ pub mod backend;
 pub mod client;
 #[cfg(feature = "compliance")]
 pub mod compliance;
+pub mod driver;
 pub mod hash;
 pub mod jws;
 pub mod model;
@@ -92,6 +96,7 @@ pub mod sim;
 
 pub use backend::{BackendDevice, BackendError, CaptureSpec, Sample, SbiBackend};
 pub use client::{SbiClient, SbiClientError};
+pub use driver::{SBI_CAMERA_DRIVER, SBI_FINGERPRINT_DRIVER, SbiDevice};
 pub use jws::{DeviceKey, JwsError, TrustStore};
 pub use server::{SbiService, ServiceConfig, ServiceError};
 pub use sim::{SimBackend, SimFault};

@@ -39,9 +39,11 @@ pub const ENCODER_REQUEST_LIMIT: usize = 8 << 20;
 pub const DRIVERS: &[&dyn DriverFactory] = &[
     &rekam_fingerprint::FINGERPRINT_SIM_DRIVER,
     &rekam_r30x::R30X_DRIVER,
+    &rekam_sbi::SBI_FINGERPRINT_DRIVER,
     &rekam_camera::CAMERA_SIM_DRIVER,
     &rekam_v4l2::V4L2_DRIVER,
     &rekam_ptp::PTP_DRIVER,
+    &rekam_sbi::SBI_CAMERA_DRIVER,
     &rekam_signature::SIGNATURE_SIM_DRIVER,
     &rekam_isdv4::ISDV4_DRIVER,
     &rekam_hid::HID_DRIVER,

@@ -6,8 +6,6 @@
 use rekam_sbi::model::*;
 use rekam_sbi::{DeviceKey, SbiService, ServiceConfig, SimBackend, TrustStore};
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::io::AsyncBufReadExt;
 
 /// A device CA and a device key with its certificate.
 pub struct Pki {
@@ -77,55 +75,9 @@ pub fn rcapture(
     }
 }
 
-/// The independent Python SBI simulator (tests/sbi_sim.py), running with a fault.
-pub struct PySim {
-    pub port: u16,
-    pub ca_pem: String,
-    _child: tokio::process::Child,
-    _dir: tempfile::TempDir,
-}
+pub use rekam_sbi::compliance::PySim;
 
 /// Start the Python simulator; a simulator that cannot start fails the test.
 pub async fn py_sim(fault: &str) -> PySim {
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sbi_sim.py");
-    // Debian's python3 with python3-cryptography (tests/deps.sh).
-    let python = if std::path::Path::new("/usr/bin/python3").exists() {
-        "/usr/bin/python3"
-    } else {
-        "python3"
-    };
-    let mut child = tokio::process::Command::new(python)
-        .arg(script)
-        .arg("--fault")
-        .arg(fault)
-        .arg("--ca-out")
-        .arg(&ca)
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot start {python} {script}: {e} (tests/deps.sh installs python3-cryptography)"
-            )
-        });
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = tokio::io::BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("the Python SBI simulator did not start within 30 s")
-        .unwrap()
-        .unwrap_or_else(|| panic!("the Python SBI simulator exited at start: is python3-cryptography installed? (tests/deps.sh)"));
-    let port: u16 = line
-        .strip_prefix("PORT ")
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("the Python SBI simulator said {line:?}"));
-    let ca_pem = std::fs::read_to_string(&ca).unwrap();
-    PySim {
-        port,
-        ca_pem,
-        _child: child,
-        _dir: dir,
-    }
+    PySim::start(fault).await.unwrap()
 }
