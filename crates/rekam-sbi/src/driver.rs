@@ -323,7 +323,10 @@ impl Inner {
         match &result {
             Ok((t, status)) => {
                 *lock(&self.target) = Some(t.clone());
-                self.set_state(device_state(*status), None);
+                // During an operation of rekam's the device stays Busy.
+                if !self.capturing.load(Ordering::Acquire) {
+                    self.set_state(device_state(*status), None);
+                }
             }
             Err(e) => {
                 let msg = e.to_string();
