@@ -82,6 +82,13 @@
 //!     process point rekam elsewhere; every SBI service binds 127.0.0.1 anyway).
 //! 14. **Single fingers** of a slap scanner are asked with `bioSubType` (count 1) on the
 //!     slap's sub-device; a Single-finger device gives the one finger asked, or UNKNOWN.
+//! 15. **Slaps in rekam's drivers**: SBI's slap is one ISO/IEC 19794-4 record per finger,
+//!     rekam's scanner returns one slap image; the driver composes the slap from the fingers
+//!     in their platen order and the enrollment segments it as any other ([`driver`]).
+//! 16. **rekam's devices served**: rekamd's adapter (`rekamd::sbi`) reports the devices' own
+//!     state, so a device the gRPC API is using is Busy (111) and the other way round;
+//!     device ids are rekam's, serial numbers the device's when 12 letters and digits or
+//!     more, else made from the station and device ids.
 
 pub mod backend;
 pub mod client;
