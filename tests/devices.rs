@@ -821,8 +821,23 @@ async fn available_devices_are_listed_per_driver_with_their_selectors() {
     // no discovery (a printer is named by its address), and the R30x and ISDV4 serial
     // drivers, which list the serial ports without probing them, and the V4L2 and PTP
     // camera drivers (no camera here: none listed, or the reason), and the HID pen
-    // driver (no hidraw here).
-    assert_eq!(all.drivers.len(), 13, "{all:?}");
+    // driver (no hidraw here), and the SBI fingerprint and camera drivers, which list the
+    // devices of the SBI device services answering on 127.0.0.1:4501-4600.
+    assert_eq!(all.drivers.len(), 15, "{all:?}");
+    for class in [pb::DeviceClass::FingerprintScanner, pb::DeviceClass::Camera] {
+        let s = all
+            .drivers
+            .iter()
+            .find(|x| x.driver == "sbi" && x.device_class == class as i32)
+            .unwrap();
+        assert!(!s.simulated && s.error.is_empty(), "{s:?}");
+        assert!(
+            s.devices.iter().all(|d| d
+                .selector
+                .starts_with(&format!("{}:sbi:45", class_short(class)))),
+            "{s:?}"
+        );
+    }
     let hid = all.drivers.iter().find(|x| x.driver == "hid").unwrap();
     assert_eq!(hid.device_class, pb::DeviceClass::SignaturePad as i32);
     for name in ["v4l2", "ptp"] {
@@ -1218,6 +1233,7 @@ fn class_short(c: pb::DeviceClass) -> &'static str {
     match c {
         pb::DeviceClass::FingerprintScanner => "fingerprint",
         pb::DeviceClass::SignaturePad => "signature",
+        pb::DeviceClass::Camera => "camera",
         _ => "other",
     }
 }

@@ -122,3 +122,19 @@ pub fn iris_positions(sub_id: u32) -> Option<Vec<BioSubType>> {
         _ => None,
     }
 }
+
+/// rekam's slap of a slap sub-device (1 left four, 2 right four, 3 thumbs).
+pub fn slap_of_sub_id(sub_id: u32) -> Option<rekam_core::FingerPosition> {
+    use rekam_core::FingerPosition::*;
+    match sub_id {
+        1 => Some(LeftFour),
+        2 => Some(RightFour),
+        3 => Some(BothThumbs),
+        _ => None,
+    }
+}
+
+/// The slap sub-device of rekam's slap (the inverse of [`slap_of_sub_id`]).
+pub fn sub_id_of_slap(slap: rekam_core::FingerPosition) -> Option<u32> {
+    (1..=3).find(|&s| slap_of_sub_id(s) == Some(slap))
+}

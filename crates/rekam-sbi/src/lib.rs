@@ -11,12 +11,17 @@
 //! - [`hash`]: the hash chain across a transaction's captures.
 //! - [`server`]: the device service over an [`backend::SbiBackend`]; [`sim`] is a simulated
 //!   backend with faults.
+//! - [`driver`]: SBI devices as rekam drivers, `fingerprint:sbi:PORT` and `camera:sbi:PORT`
+//!   (or `:auto`), with the choice made for slaps (the slap image composed from the
+//!   fingers' records) documented there.
 //! - [`client`]: discovery over the port range, device info, registration capture with
 //!   every signature and the hash chain checked, the M-JPEG stream, errors a technician can
 //!   act on.
 //!
 //! `cargo run -p rekam-sbi --example sbi_service -- [--key K --cert C] [--fault busy]` serves
-//! the simulated devices for trying a MOSIP client against them. What was validated against
+//! the simulated devices for trying a MOSIP client against them. The feature `compliance`
+//! adds `compliance`: the checks of a device service's every answer against the
+//! specification's schema and field rules, shared by this crate's tests and rekamd's. What was validated against
 //! what is in `VALIDATION.md`.
 //!
 //! # Specification followed, and the choices made
@@ -77,9 +82,19 @@
 //!     process point rekam elsewhere; every SBI service binds 127.0.0.1 anyway).
 //! 14. **Single fingers** of a slap scanner are asked with `bioSubType` (count 1) on the
 //!     slap's sub-device; a Single-finger device gives the one finger asked, or UNKNOWN.
+//! 15. **Slaps in rekam's drivers**: SBI's slap is one ISO/IEC 19794-4 record per finger,
+//!     rekam's scanner returns one slap image; the driver composes the slap from the fingers
+//!     in their platen order and the enrollment segments it as any other ([`driver`]).
+//! 16. **rekam's devices served**: rekamd's adapter (`rekamd::sbi`) reports the devices' own
+//!     state, so a device the gRPC API is using is Busy (111) and the other way round;
+//!     device ids are rekam's, serial numbers the device's when 12 letters and digits or
+//!     more, else made from the station and device ids.
 
 pub mod backend;
 pub mod client;
+#[cfg(feature = "compliance")]
+pub mod compliance;
+pub mod driver;
 pub mod hash;
 pub mod jws;
 pub mod model;
@@ -88,6 +103,7 @@ pub mod sim;
 
 pub use backend::{BackendDevice, BackendError, CaptureSpec, Sample, SbiBackend};
 pub use client::{SbiClient, SbiClientError};
+pub use driver::{SBI_CAMERA_DRIVER, SBI_FINGERPRINT_DRIVER, SbiDevice};
 pub use jws::{DeviceKey, JwsError, TrustStore};
 pub use server::{SbiService, ServiceConfig, ServiceError};
 pub use sim::{SimBackend, SimFault};

@@ -204,6 +204,31 @@ impl BioSubType {
         }
     }
 
+    /// The finger as rekam's finger position; `None` for the irises and `UNKNOWN`.
+    pub fn finger(self) -> Option<rekam_core::FingerPosition> {
+        use rekam_core::FingerPosition as F;
+        Some(match self {
+            BioSubType::LeftIndex => F::LeftIndex,
+            BioSubType::LeftMiddle => F::LeftMiddle,
+            BioSubType::LeftRing => F::LeftRing,
+            BioSubType::LeftLittle => F::LeftLittle,
+            BioSubType::LeftThumb => F::LeftThumb,
+            BioSubType::RightIndex => F::RightIndex,
+            BioSubType::RightMiddle => F::RightMiddle,
+            BioSubType::RightRing => F::RightRing,
+            BioSubType::RightLittle => F::RightLittle,
+            BioSubType::RightThumb => F::RightThumb,
+            _ => return None,
+        })
+    }
+
+    /// A single finger of rekam's as a subtype; `None` for a slap.
+    pub fn of_finger(position: rekam_core::FingerPosition) -> Option<Self> {
+        Self::FINGERS
+            .into_iter()
+            .find(|s| s.finger() == Some(position))
+    }
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {

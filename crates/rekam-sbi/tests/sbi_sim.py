@@ -8,7 +8,9 @@ http.server and the `cryptography` package (Debian's python3-cryptography).
 One L0 registration slap scanner, device id "1", sub-ids 1, 2, 3 (sent as strings, as MOSIP's
 own mock does). Its device key is RSA 2048 with a certificate from a CA made at start; the
 CA certificate is written to --ca-out so the test can trust it. The first line on stdout is
-"PORT <n>" once the service listens.
+"PORT <n>" once the service listens. Each finger's bioValue is an ISO/IEC 19794-4:2005 record
+built here from the standard's layout (one 280 x 360 uncompressed 500 ppi view of a drawn
+whorl); "bioSubType" picks single fingers of the sub-device.
 
 --fault makes it misbehave:
   busy            MOSIPDISC/MOSIPDINFO report "Busy" (111); RCAPTURE answers error 111
@@ -25,7 +27,10 @@ import datetime
 import hashlib
 import http.server
 import json
+import math
 import os
+import random
+import struct
 import sys
 import time
 
@@ -42,6 +47,49 @@ FINGERS = {
 
 # A tiny stand-in JPEG (SOI ... EOI) for the stream: the client only frames it.
 FRAME = b"\xff\xd8\xff\xe0" + b"SBI-SIM-FRAME" + b"\xff\xd9"
+
+
+FINGER_CODES = {
+    "Right Thumb": 1, "Right IndexFinger": 2, "Right MiddleFinger": 3, "Right RingFinger": 4,
+    "Right LittleFinger": 5, "Left Thumb": 6, "Left IndexFinger": 7, "Left MiddleFinger": 8,
+    "Left RingFinger": 9, "Left LittleFinger": 10,
+}
+
+
+def finger_pixels(width: int, height: int, seed: int) -> bytes:
+    """A synthetic fingertip at 500 ppi: ridges about 9 pixels apart around a whorl centre
+    inside an elliptic contact area, white (255) paper around it."""
+    rnd = random.Random(seed)
+    cx = width * (0.45 + 0.1 * rnd.random())
+    cy = height * (0.4 + 0.1 * rnd.random())
+    phase = rnd.random() * 2 * math.pi
+    period = 8.5 + rnd.random()
+    rx, ry = width * 0.46, height * 0.47
+    out = bytearray(b"\xff" * (width * height))
+    for y in range(height):
+        dy = y - height / 2
+        for x in range(width):
+            dx = x - width / 2
+            if (dx / rx) ** 2 + (dy / ry) ** 2 > 1.0:
+                continue
+            ex, ey = x - cx, (y - cy) * 0.8
+            r = math.hypot(ex, ey) + 3.0 * math.sin(math.atan2(ey, ex) * 2 + phase)
+            v = 128 + 110 * math.sin(2 * math.pi * r / period + phase)
+            out[y * width + x] = max(0, min(255, int(v)))
+    return bytes(out)
+
+
+def finger_record(finger: str, seed: int) -> bytes:
+    """An ISO/IEC 19794-4:2005 finger image record (FIR, version 010) with one plain
+    live-scan view, 8-bit uncompressed, 500 ppi, written from the standard's layout."""
+    width, height = 280, 360
+    pixels = finger_pixels(width, height, seed)
+    view = struct.pack(">IBBBBBHHB", 14 + len(pixels), FINGER_CODES[finger], 1, 1, 0, 0,
+                       width, height, 0) + pixels
+    total = 32 + len(view)
+    header = b"FIR\x00" + b"010\x00" + total.to_bytes(6, "big") + struct.pack(
+        ">HHBBHHHHBBH", 0, 31, 1, 1, 500, 500, 500, 500, 8, 0, 0)
+    return header + view
 
 
 def b64url(data: bytes) -> str:
@@ -176,6 +224,10 @@ class Device:
         if str(bio.get("deviceId")) != "1":
             return error("106", "Device not found")
         fingers = [f for f in FINGERS.get(str(bio.get("deviceSubId")), []) if f not in bio.get("exception", [])]
+        # "bioSubType": the fingers of the sub-device to capture (all of them when absent).
+        asked = [f for f in (bio.get("bioSubType") or []) if f != "UNKNOWN"]
+        if asked:
+            fingers = [f for f in fingers if f in asked] if all(f in fingers for f in asked) else []
         if not fingers or int(bio.get("count", 0)) != len(fingers):
             return error("109", "Requested number of biometric (Finger/IRIS) not supported")
         requested = float(bio.get("requestedScore") or 0)
@@ -188,7 +240,7 @@ class Device:
         prev_bytes = bytes.fromhex(previous) if previous else hashlib.sha256(b"").digest()
         out = []
         for i, finger in enumerate(fingers):
-            iso = b"FIR\x00020\x00" + finger.encode() + os.urandom(64)
+            iso = finger_record(finger, int.from_bytes(os.urandom(4), "big"))
             data = {
                 "digitalId": self.jws(self.digital_id()),
                 "bioType": "Finger",

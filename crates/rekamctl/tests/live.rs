@@ -159,9 +159,9 @@ async fn devices_available_lists_each_driver_with_its_selector() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let drivers = v.as_array().unwrap();
     // Five simulators, the PC/SC encoder driver, the IPP and Evolis printer drivers, the
-    // R30x and ISDV4 serial drivers, the HID pen driver and the V4L2 and PTP camera
-    // drivers.
-    assert_eq!(drivers.len(), 13);
+    // R30x and ISDV4 serial drivers, the HID pen driver, the V4L2 and PTP camera drivers
+    // and the SBI fingerprint and camera drivers.
+    assert_eq!(drivers.len(), 15);
     assert!(
         drivers
             .iter()

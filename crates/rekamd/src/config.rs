@@ -42,6 +42,9 @@ pub enum ConfigError {
     /// A face check limit that cannot be used.
     #[error("[face] {0}")]
     Face(String),
+    /// An `[sbi]` setting that cannot be used.
+    #[error("[sbi] {0}")]
+    Sbi(String),
 }
 
 /// The whole configuration.
@@ -74,6 +77,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// The browser console on the TCP listener.
     pub console: ConsoleConfig,
+    /// The station's devices as a MOSIP SBI device service.
+    pub sbi: SbiConfig,
 }
 
 /// The chip profile the encode step writes (`[chip]`).
@@ -140,6 +145,93 @@ impl Default for ConsoleConfig {
 pub struct MetricsConfig {
     /// `address:port` to serve on, e.g. `127.0.0.1:9464`; empty (the default) serves none.
     pub listen: String,
+}
+
+/// The station's fingerprint scanners and cameras served as a MOSIP SBI 1.0 (MDS 0.9.5)
+/// device service on 127.0.0.1 (`[sbi]`, see [`crate::sbi`]), for a MOSIP registration
+/// client. Off by default.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SbiConfig {
+    /// `""` (the default): no SBI service; `"auto"`: the first free port of 4501–4600 (as
+    /// the specification wants); or one port of that range, e.g. `"4501"`.
+    pub listen: String,
+    /// The device key (RSA, PKCS#8 or PKCS#1 PEM) from the device provider's management
+    /// server: it signs device info, digital ids and captures.
+    pub device_key: Option<PathBuf>,
+    /// The device certificate for that key (PEM, the device's first, then any
+    /// intermediates), chaining to the device provider's CA.
+    pub device_cert: Option<PathBuf>,
+    /// Whether the devices are registered (default true, which needs `device_key` and
+    /// `device_cert`). false: every answer unsigned with error 100, no capture (for trying a
+    /// client's handling of unregistered devices).
+    pub registered: bool,
+    /// The environment the devices are registered in: Developer (the default), Staging,
+    /// Pre-Production or Production.
+    pub env: rekam_sbi::model::Env,
+    /// The device provider's name in the digital id (default "rekam").
+    pub provider: String,
+    /// The device provider's id in the digital id (default "REKAM").
+    pub provider_id: String,
+}
+
+impl Default for SbiConfig {
+    fn default() -> Self {
+        SbiConfig {
+            listen: String::new(),
+            device_key: None,
+            device_cert: None,
+            registered: true,
+            env: rekam_sbi::model::Env::Developer,
+            provider: String::new(),
+            provider_id: String::new(),
+        }
+    }
+}
+
+impl SbiConfig {
+    /// `None` when off; `Some(None)` for "auto"; `Some(Some(port))` for a port. A `listen`
+    /// that is none of these reads as off here; [`Config::validate`] refuses it.
+    pub fn port(&self) -> Option<Option<u16>> {
+        match self.listen.trim() {
+            "" => None,
+            "auto" => Some(None),
+            p => p.parse().ok().map(Some),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let listen = self.listen.trim();
+        if listen.is_empty() {
+            return Ok(());
+        }
+        if listen != "auto" {
+            let ok = listen
+                .parse::<u16>()
+                .is_ok_and(|p| rekam_sbi::model::PORT_RANGE.contains(&p));
+            if !ok {
+                return Err(ConfigError::Sbi(format!(
+                    "listen = {listen:?}: give \"auto\" (the first free port of 4501-4600) or a \
+                     port of 4501-4600, where MOSIP clients look for device services"
+                )));
+            }
+        }
+        if self.env == rekam_sbi::model::Env::None {
+            return Err(ConfigError::Sbi(
+                "env = \"None\" is an unregistered device's: give Developer, Staging, \
+                 Pre-Production or Production (or registered = false)"
+                    .into(),
+            ));
+        }
+        if self.registered && (self.device_key.is_none() || self.device_cert.is_none()) {
+            return Err(ConfigError::Sbi(
+                "registered devices sign with device_key and device_cert (the files the device \
+                 provider's management server issued): set both, or registered = false"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The face checks (`[face]`): the face step records a photo only when one face, both
@@ -508,6 +600,7 @@ impl Default for Config {
             face: FaceConfig::default(),
             metrics: MetricsConfig::default(),
             console: ConsoleConfig::default(),
+            sbi: SbiConfig::default(),
             access: AccessConfig::default(),
         }
     }
@@ -536,6 +629,7 @@ impl Config {
     /// Checks what parsing cannot: the `[server]` edge settings. (Selectors are checked
     /// as they are parsed; their drivers when the daemon opens the devices.)
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.sbi.validate()?;
         crate::edge::EdgePolicy::new(
             &self.server,
             crate::edge::Listener::Tcp,
@@ -607,6 +701,40 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sbi_service_is_off_by_default_and_checked_when_on() {
+        let p = Path::new("t.toml");
+        assert_eq!(Config::default().sbi.port(), None);
+        let c = Config::parse(
+            "[sbi]\nlisten = \"auto\"\ndevice_key = \"k.pem\"\ndevice_cert = \"c.pem\"\n",
+            p,
+        )
+        .unwrap();
+        assert_eq!(c.sbi.port(), Some(None));
+        assert_eq!(c.sbi.env, rekam_sbi::model::Env::Developer);
+        let c = Config::parse(
+            "[sbi]\nlisten = \"4510\"\nregistered = false\nenv = \"Production\"\n",
+            p,
+        )
+        .unwrap();
+        assert_eq!(c.sbi.port(), Some(Some(4510)));
+        for (text, wants) in [
+            (
+                "[sbi]\nlisten = \"8080\"\nregistered = false\n",
+                "4501-4600",
+            ),
+            ("[sbi]\nlisten = \"auto\"\n", "device_key and device_cert"),
+            (
+                "[sbi]\nlisten = \"auto\"\nregistered = false\nenv = \"None\"\n",
+                "env",
+            ),
+            ("[sbi]\nport = 4501\n", "port"),
+        ] {
+            let err = Config::parse(text, p).unwrap_err().to_string();
+            assert!(err.contains(wants), "{text}: {err}");
+        }
+    }
 
     #[test]
     fn face_limits_come_from_the_file_one_by_one() {

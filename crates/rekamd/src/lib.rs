@@ -23,6 +23,7 @@ pub mod idempotency;
 pub mod logging;
 pub mod metrics;
 pub mod names;
+pub mod sbi;
 pub mod server;
 pub mod services;
 pub mod status;

@@ -39,9 +39,11 @@ pub const ENCODER_REQUEST_LIMIT: usize = 8 << 20;
 pub const DRIVERS: &[&dyn DriverFactory] = &[
     &rekam_fingerprint::FINGERPRINT_SIM_DRIVER,
     &rekam_r30x::R30X_DRIVER,
+    &rekam_sbi::SBI_FINGERPRINT_DRIVER,
     &rekam_camera::CAMERA_SIM_DRIVER,
     &rekam_v4l2::V4L2_DRIVER,
     &rekam_ptp::PTP_DRIVER,
+    &rekam_sbi::SBI_CAMERA_DRIVER,
     &rekam_signature::SIGNATURE_SIM_DRIVER,
     &rekam_isdv4::ISDV4_DRIVER,
     &rekam_hid::HID_DRIVER,
@@ -235,6 +237,8 @@ pub struct Daemon {
     /// Shared by the services.
     pub shared: Shared,
     config: Config,
+    /// The SBI device service of `[sbi]`, when on, and the face checks it scores with.
+    sbi: Option<(crate::sbi::SbiSetup, Option<Arc<rekam_face::FaceAnalyser>>)>,
 }
 
 impl Daemon {
@@ -298,6 +302,9 @@ impl Daemon {
         };
         tracing::info!(key_id = %station_key.key_id(), "station key loaded");
         let data_centre = crate::datacentre::open(&config, timing)?;
+        let face_analyser = load_face(&config)?;
+        let sbi = crate::sbi::SbiSetup::from_config(&config.sbi)?
+            .map(|setup| (setup, face_analyser.clone()));
         let registry = Arc::new(Registry::new(devices)?);
         let (store, complaint_store) = open_store(&config.store);
         let pipeline = Arc::new(Pipeline::new(
@@ -328,7 +335,7 @@ impl Daemon {
                 office: config.station.office.clone(),
                 chip: load_chip(&config)?,
                 card: Arc::new(load_card(&config)?),
-                face_analyser: load_face(&config)?,
+                face_analyser,
             },
             store,
         ));
@@ -353,6 +360,7 @@ impl Daemon {
                 config.station.utc_offset(),
             ),
             config,
+            sbi,
         })
     }
 
@@ -645,6 +653,19 @@ impl Daemon {
                     .with_context(|| format!("[metrics] cannot listen on {addr}"))?,
             )
         };
+        // So is the SBI port: its devices are served from the start to the stop.
+        let sbi = match &self.sbi {
+            Some((setup, face)) => Some(
+                setup
+                    .start(crate::sbi::RegistryBackend::new(
+                        self.shared.registry.clone(),
+                        &self.config.station.id,
+                        face.clone(),
+                    ))
+                    .await?,
+            ),
+            None => None,
+        };
         let peers = crate::access::PeerPolicy::new(&self.config.server.socket_group)?;
         crate::access::socket_group(&socket, peers.gid())?;
         let limits = self.connection_limits();
@@ -710,6 +731,9 @@ impl Daemon {
         let watchdog = crate::systemd::watchdog(stop.clone());
         stop.cancelled().await;
         crate::systemd::stopping();
+        if let Some(s) = sbi {
+            s.stop().await;
+        }
         let drain = async {
             let _ = uds_task.await;
             if let Some(t) = tcp_task {

@@ -3,12 +3,9 @@
 //! rekam's SBI service over the simulated backend, and the independent Python simulator.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rekam_sbi::model::*;
 use rekam_sbi::{DeviceKey, SbiService, ServiceConfig, SimBackend, TrustStore};
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::io::AsyncBufReadExt;
 
 /// A device CA and a device key with its certificate.
 pub struct Pki {
@@ -22,49 +19,18 @@ impl Pki {
     }
 }
 
-/// An RSA 2048 private key, PKCS#8 PEM.
-pub fn rsa_key_pem() -> String {
-    let out = std::process::Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-        ])
-        .output()
-        .expect("openssl makes the test's RSA device keys: install it (tests/deps.sh)");
-    assert!(
-        out.status.success(),
-        "openssl genpkey failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+/// A fresh CA and device key (`rekam_sbi::compliance::TestPki`).
+pub fn pki(ca_name: &str) -> Pki {
+    let p = rekam_sbi::compliance::TestPki::generate(ca_name, "rekam SBI test device").unwrap();
+    Pki {
+        ca_pem: p.ca_pem.clone(),
+        key: p.device_key().unwrap(),
+    }
 }
 
-/// A fresh CA and device key.
-pub fn pki(ca_name: &str) -> Pki {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, ca_name);
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let rsa_pem = rsa_key_pem();
-    let dev_key = KeyPair::from_pkcs8_pem_and_sign_algo(&rsa_pem, &rcgen::PKCS_RSA_SHA256).unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "rekam SBI test device");
-    let dev_cert = params.signed_by(&dev_key, &issuer).unwrap();
-    let key = DeviceKey::from_files_content(rsa_pem.as_bytes(), dev_cert.pem().as_bytes()).unwrap();
-    Pki {
-        ca_pem: ca_cert.pem(),
-        key: Arc::new(key),
-    }
+/// An RSA 2048 private key, PKCS#8 PEM.
+pub fn rsa_key_pem() -> String {
+    rekam_sbi::compliance::rsa_key_pem().unwrap()
 }
 
 /// rekam's service over a simulated backend, on the first free port of the SBI range.
@@ -109,55 +75,9 @@ pub fn rcapture(
     }
 }
 
-/// The independent Python SBI simulator (tests/sbi_sim.py), running with a fault.
-pub struct PySim {
-    pub port: u16,
-    pub ca_pem: String,
-    _child: tokio::process::Child,
-    _dir: tempfile::TempDir,
-}
+pub use rekam_sbi::compliance::PySim;
 
 /// Start the Python simulator; a simulator that cannot start fails the test.
 pub async fn py_sim(fault: &str) -> PySim {
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sbi_sim.py");
-    // Debian's python3 with python3-cryptography (tests/deps.sh).
-    let python = if std::path::Path::new("/usr/bin/python3").exists() {
-        "/usr/bin/python3"
-    } else {
-        "python3"
-    };
-    let mut child = tokio::process::Command::new(python)
-        .arg(script)
-        .arg("--fault")
-        .arg(fault)
-        .arg("--ca-out")
-        .arg(&ca)
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot start {python} {script}: {e} (tests/deps.sh installs python3-cryptography)"
-            )
-        });
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = tokio::io::BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("the Python SBI simulator did not start within 30 s")
-        .unwrap()
-        .unwrap_or_else(|| panic!("the Python SBI simulator exited at start: is python3-cryptography installed? (tests/deps.sh)"));
-    let port: u16 = line
-        .strip_prefix("PORT ")
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("the Python SBI simulator said {line:?}"));
-    let ca_pem = std::fs::read_to_string(&ca).unwrap();
-    PySim {
-        port,
-        ca_pem,
-        _child: child,
-        _dir: dir,
-    }
+    PySim::start(fault).await.unwrap()
 }
