@@ -53,6 +53,23 @@ function check(cond, what) {
   console.log(`  ok: ${what}`);
 }
 
+// An <img>'s [hidden, naturalWidth, naturalHeight] once the browser has decoded what its
+// src points to (a blob: URL decodes asynchronously, after the element got it); after
+// 10 s, whatever it has then, so that the check that follows fails with it.
+async function decoded(selector) {
+  await page
+    .waitForFunction(
+      (sel) => {
+        const img = document.querySelector(sel);
+        return img !== null && img.complete && img.naturalWidth > 0;
+      },
+      selector,
+      { timeout: 10000 },
+    )
+    .catch(() => {});
+  return page.$eval(selector, (img) => [img.hidden, img.naturalWidth, img.naturalHeight]);
+}
+
 async function screenshot(name) {
   shot++;
   const file = join(out, `${String(shot).padStart(2, "0")}-${name}.png`);
@@ -213,8 +230,8 @@ async function run() {
   await page.click("button[data-tab='capture']");
   await page.click("#preview-start");
   await page.waitForFunction(() => Number(document.getElementById("preview-frames").textContent) >= 5);
-  const size = await page.$eval("#preview", (img) => [img.naturalWidth, img.naturalHeight]);
-  check(size[0] > 0 && size[1] > 0, `preview frames arrive and decode (${size[0]}x${size[1]})`);
+  const [, pw, ph] = await decoded("#preview");
+  check(pw > 0 && ph > 0, `preview frames arrive and decode (${pw}x${ph})`);
 
   console.log("fingerprints");
   await page.selectOption("#fp-position", { label: "right four" });
@@ -232,7 +249,7 @@ async function run() {
   await page.waitForFunction(() => document.getElementById("sig-result").textContent.startsWith("accepted"));
   const samples = Number(await text("#sig-samples"));
   check(samples > 10, `the pen's samples arrive live (${samples})`);
-  const sig = await page.$eval("#sig-image", (img) => [img.hidden, img.naturalWidth]);
+  const sig = await decoded("#sig-image");
   check(!sig[0] && sig[1] > 0, "the accepted signature's image is shown");
   await screenshot("capture");
   await page.click("#preview-stop");
@@ -269,7 +286,7 @@ async function run() {
   check(steps.length === 11 && steps.every(([, s]) => s === "ok"), `every step done in order (${steps.map(([t]) => t).join(" → ")})`);
   const stage = await page.$eval("#demo-result", (p) => p.dataset.stage);
   check(stage === "HANDED_OVER", `the demo enrollment reached ${stage}`);
-  const face = await page.$eval("#demo-face", (img) => [img.hidden, img.naturalWidth]);
+  const face = await decoded("#demo-face");
   check(!face[0] && face[1] > 0, "the recorded face is shown");
   await screenshot("demo-enrollment");
 
