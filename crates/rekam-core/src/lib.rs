@@ -26,6 +26,7 @@ mod error;
 pub mod events;
 pub mod pen;
 mod registry;
+pub mod script;
 pub mod sim;
 mod traits;
 mod types;

@@ -22,6 +22,7 @@ pub mod idempotency;
 pub mod logging;
 pub mod metrics;
 pub mod names;
+pub mod scenario;
 pub mod server;
 pub mod services;
 pub mod status;

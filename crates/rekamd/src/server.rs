@@ -332,6 +332,14 @@ impl Daemon {
             },
             store,
         ));
+        let scenario = match &config.simulation.scenario {
+            Some(path) => {
+                let s = crate::scenario::Scenario::load(path)?;
+                s.attach(&registry, &pipeline)?;
+                Some(Arc::new(s))
+            }
+            None => None,
+        };
         if config.simulation.prerender {
             // E.g. the fingerprint simulator renders its fingers once, so the first capture
             // is as fast as the others.
@@ -340,20 +348,19 @@ impl Daemon {
                 tokio::task::spawn_blocking(move || d.device().warm_up());
             }
         }
-        Ok(Daemon {
-            shared: Shared::new(
-                registry,
-                pipeline,
-                table,
-                selectors,
-                Arc::new(rekam_operators::Sessions::new(
-                    rekam_operators::OperatorFile::in_state_dir(&config.store.state_dir()),
-                )),
-                rekam_complaints::Complaints::new(complaint_store),
-                config.station.utc_offset(),
-            ),
-            config,
-        })
+        let mut shared = Shared::new(
+            registry,
+            pipeline,
+            table,
+            selectors,
+            Arc::new(rekam_operators::Sessions::new(
+                rekam_operators::OperatorFile::in_state_dir(&config.store.state_dir()),
+            )),
+            rekam_complaints::Complaints::new(complaint_store),
+            config.station.utc_offset(),
+        );
+        shared.scenario = scenario;
+        Ok(Daemon { shared, config })
     }
 
     /// The configuration in force.
