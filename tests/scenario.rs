@@ -48,7 +48,7 @@ async fn the_quality_gate_sees_poor_quality_twice_then_a_good_capture() {
     assert_eq!(fp.next_rule_calls_left, 2);
     assert_eq!(fp.rules.len(), 2);
     assert_eq!(fp.rules[0].faults, vec!["poor_quality".to_string()]);
-    assert!(fp.rules[0].origin.ends_with("poor-quality-twice.toml:15:9"));
+    assert!(fp.rules[0].origin.ends_with("poor-quality-twice.toml:16:9"));
     assert!(!fp.finished && !s.finished);
 
     let mut c = d.enroll();
@@ -279,4 +279,76 @@ async fn rekamctl_shows_where_the_scenario_stands() {
         "{err}"
     );
     assert!(err.contains("jam"), "the known faults: {err}");
+}
+
+async fn serial_of(d: &TestDaemon, id: &str) -> String {
+    d.devices()
+        .list_devices(pb::ListDevicesRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .devices
+        .into_iter()
+        .find(|x| x.name == format!("devices/{id}"))
+        .unwrap()
+        .serial
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scenario_seed_is_the_simulators_seed() {
+    // poor-quality-twice.toml says seed = 7.
+    let scripted = with_scenario("poor-quality-twice.toml").await;
+    let seven = TestDaemon::start_with(|c| c.simulation.seed = 7).await;
+    let one = TestDaemon::start_with(|c| c.simulation.seed = 1).await;
+    let s = serial_of(&scripted, "fingerprint0").await;
+    assert_eq!(s, serial_of(&seven, "fingerprint0").await);
+    assert_ne!(s, serial_of(&one, "fingerprint0").await);
+    for d in [scripted, seven, one] {
+        d.stop().await;
+    }
+}
+
+/// A scenario that names a device the station lacks, or one that is not simulated,
+/// stops the daemon at start with the place in the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn targets_the_station_cannot_script_stop_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = |text: &str, adjust: fn(&mut rekamd::Config)| {
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, text).unwrap();
+        let mut c = rekamd::Config::default();
+        c.store.in_memory = true;
+        c.simulation.time_scale = 0.0;
+        c.simulation.prerender = false;
+        c.simulation.scenario = Some(path.clone());
+        adjust(&mut c);
+        let e = rekamd::Daemon::open(c).err().expect("refused");
+        (format!("{e:#}"), path.display().to_string())
+    };
+    let (e, p) = open(
+        "[scenario]\nname = \"x\"\n\n[[fingerprint9]]\ncalls = 1\n",
+        |_| {},
+    );
+    assert!(
+        e.contains(&format!(
+            "{p}:4:3: fingerprint9: the station has no such device"
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains("fingerprint0, camera0"),
+        "the station's devices: {e}"
+    );
+    // A device its driver could not open is a placeholder, not a simulator.
+    let (e, p) = open("[[fingerprint0]]\nfault = \"poor_quality\"\n", |c| {
+        for d in &mut c.devices {
+            if d.selector.to_string().starts_with("fingerprint:") {
+                d.selector = "fingerprint:sim:nowhere".parse().unwrap();
+            }
+        }
+    });
+    assert!(
+        e.contains(&format!("{p}:1:3: fingerprint0 is not simulated here")),
+        "{e}"
+    );
 }

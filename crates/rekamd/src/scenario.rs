@@ -9,7 +9,8 @@
 //! vocabulary (what `rekamctl fault TARGET --list` shows; `"ok"` for none), and a
 //! `latency_ms` each call waits before it starts. A rule without `calls` is open-ended.
 //! After the last rule the target behaves normally. An optional `[scenario]` table
-//! carries `name` and `description`.
+//! carries `name`, `description` and `seed` (the simulators' seed, which then wins over
+//! the configuration's and `--seed`).
 //!
 //! ```toml
 //! [scenario]
@@ -76,6 +77,7 @@ struct Meta {
     name: String,
     #[serde(default)]
     description: String,
+    seed: Option<u64>,
 }
 
 /// One rule as written.
@@ -141,6 +143,9 @@ pub struct Scenario {
     pub name: String,
     /// Its `[scenario] description`.
     pub description: String,
+    /// Its `[scenario] seed`: the simulators' seed, over the configuration's and
+    /// `--seed` (a scenario says everything its outcomes depend on).
+    pub seed: Option<u64>,
     /// The targets, in the file's order.
     pub targets: Vec<Target>,
     text: String,
@@ -303,6 +308,7 @@ impl Scenario {
             path: path.to_path_buf(),
             name,
             description: raw.meta.description,
+            seed: raw.meta.seed,
             targets,
             text,
         })
@@ -388,10 +394,11 @@ mod tests {
     #[test]
     fn rules_and_metadata_are_read() {
         let s = parse(
-            "[scenario]\nname = \"flaky\"\n\n[[fingerprint0]]\ncalls = 2\nfault = \"poor_quality\"\nlatency_ms = 100\n\n[[fingerprint0]]\nfault = \"ok\"\n\n[[datacentre]]\nsends = 3\nfaults = [\"unavailable\"]\n",
+            "[scenario]\nname = \"flaky\"\nseed = 3\n[[fingerprint0]]\ncalls = 2\nfault = \"poor_quality\"\nlatency_ms = 100\n\n[[fingerprint0]]\nfault = \"ok\"\n\n[[datacentre]]\nsends = 3\nfaults = [\"unavailable\"]\n",
         )
         .unwrap();
         assert_eq!(s.name, "flaky");
+        assert_eq!(s.seed, Some(3));
         assert_eq!(s.targets.len(), 2);
         let fp = s.targets[0].script.rules();
         assert_eq!(fp[0].calls, Some(2));

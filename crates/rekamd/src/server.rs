@@ -248,8 +248,16 @@ impl Daemon {
     /// selector naming a driver the table lacks is a configuration error; a device its
     /// driver cannot open is listed as disconnected (with the error as its reason) and the
     /// daemon serves the others. Must run inside a tokio runtime.
-    pub fn open_with(config: Config, table: DriverTable<'static>) -> anyhow::Result<Daemon> {
+    pub fn open_with(mut config: Config, table: DriverTable<'static>) -> anyhow::Result<Daemon> {
         config.validate()?;
+        // Read first: its seed is the simulators'.
+        let scenario = match &config.simulation.scenario {
+            Some(path) => Some(crate::scenario::Scenario::load(path)?),
+            None => None,
+        };
+        if let Some(seed) = scenario.as_ref().and_then(|s| s.seed) {
+            config.simulation.seed = seed;
+        }
         let timing = Timing::new(config.simulation.time_scale);
         let mut devices = Vec::new();
         let mut selectors = Vec::new();
@@ -332,9 +340,8 @@ impl Daemon {
             },
             store,
         ));
-        let scenario = match &config.simulation.scenario {
-            Some(path) => {
-                let s = crate::scenario::Scenario::load(path)?;
+        let scenario = match scenario {
+            Some(s) => {
                 s.attach(&registry, &pipeline)?;
                 Some(Arc::new(s))
             }
