@@ -25,6 +25,7 @@ pub mod driver;
 mod error;
 pub mod events;
 pub mod pen;
+pub mod recording;
 mod registry;
 pub mod script;
 pub mod sim;
