@@ -397,3 +397,80 @@ async fn a_whole_enrollment_with_single_fingers_on_the_r30x_and_the_isdv4_signat
     applicant.1.join().unwrap();
     d.stop().await;
 }
+
+/// A technician records a module that fails (the option `record`); the recording, played
+/// back in another rekamd (the option `replay`), gives the same image and the same error
+/// over gRPC: a regression test without the module.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_of_a_failing_module_replays_in_rekamd() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fp.rec");
+    let sim = rekam_r30x::R30xSim::spawn(rekam_r30x::SimConfig::fast()).unwrap();
+    let with = |selector: String, options: Vec<(&'static str, String)>| {
+        move |c: &mut rekamd::Config| {
+            for dev in &mut c.devices {
+                if dev.selector.to_string().starts_with("fingerprint:") {
+                    dev.selector = selector.parse().unwrap();
+                    dev.id = Some("fingerprint0".into());
+                    for (k, v) in options {
+                        dev.options.insert(k.into(), v);
+                    }
+                    break;
+                }
+            }
+        }
+    };
+    let f = file.display().to_string();
+    let d = TestDaemon::start_with(with(
+        format!("fingerprint:r30x:{}", sim.path()),
+        vec![("record", f.clone()), ("finger_timeout_ms", "3000".into())],
+    ))
+    .await;
+    sim.place_finger();
+    let good = d
+        .fingerprint()
+        .capture(capture(pb::FingerPosition::RightIndex))
+        .await
+        .unwrap()
+        .into_inner();
+    sim.inject(rekam_r30x::SimFault::BadChecksums);
+    let failed = d
+        .fingerprint()
+        .capture(capture(pb::FingerPosition::RightIndex))
+        .await
+        .unwrap_err();
+    assert!(failed.message().contains("damaged packets"), "{failed:?}");
+    d.stop().await;
+    drop(sim);
+
+    let d = TestDaemon::start_with(with(
+        "fingerprint:r30x:/dev/serial/by-id/recorded".into(),
+        vec![
+            ("replay", f),
+            ("replay_speed", "0".into()),
+            ("heartbeat_ms", "0".into()),
+            ("finger_timeout_ms", "3000".into()),
+        ],
+    ))
+    .await;
+    assert_eq!(device(&d, "fingerprint0").await.driver, "r30x");
+    let again = d
+        .fingerprint()
+        .capture(capture(pb::FingerPosition::RightIndex))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        again.image.unwrap().pixels,
+        good.image.unwrap().pixels,
+        "the same image, byte for byte"
+    );
+    let err = d
+        .fingerprint()
+        .capture(capture(pb::FingerPosition::RightIndex))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), failed.code());
+    assert_eq!(err.message(), failed.message());
+    d.stop().await;
+}

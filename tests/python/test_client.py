@@ -541,6 +541,32 @@ def test_ribbon_out_then_retry(c):
     check_stage(e, "ENROLLMENT_STAGE_PRINTED", "Print after clearing the fault")
 
 
+def test_scenario_status(c):
+    """GetScenario: NOT_FOUND with reason NO_SCENARIO when rekamd runs without a scenario
+    (as tests/run.sh starts it); with one (`rekamd --scenario FILE`), every target's
+    position is consistent with its rules."""
+    try:
+        s = c.sim.GetScenario(devices_pb2.GetScenarioRequest(), timeout=CALL_TIMEOUT)
+    except grpc.RpcError as err:
+        assert err.code() == grpc.StatusCode.NOT_FOUND, err
+        info, _, _, _ = error_details(err)
+        assert info.reason == "NO_SCENARIO", info
+        return
+    assert s.name and s.path, s
+    assert s.targets, "a scenario scripts at least one target"
+    for t in s.targets:
+        assert t.target in ("siak", "datacentre") or t.target.startswith("devices/"), t
+        assert t.rules, t
+        assert 0 <= t.current_rule <= len(t.rules), t
+        assert 0 <= t.next_rule <= len(t.rules), t
+        for r in t.rules:
+            assert r.origin.startswith(s.path + ":"), r
+            assert r.latency.seconds >= 0, r
+        if t.calls == 0:
+            assert t.current_rule == 0 and t.next_rule == 1, t
+    assert s.finished == all(t.finished for t in s.targets), s
+
+
 def test_disconnect_during_print_then_retry_uses_one_card(c):
     """A browser reload during Print: the step goes on on the station, and the retry with
     the same request_id answers with the first print instead of printing a second card."""
@@ -973,6 +999,7 @@ TESTS = [
     test_step_out_of_order,
     test_invalid_nik_and_unknown_id,
     test_ribbon_out_then_retry,
+    test_scenario_status,
     test_disconnect_during_print_then_retry_uses_one_card,
     test_fingerprint_quality_gate_and_supervisor_override,
     test_reflection_lists_services,

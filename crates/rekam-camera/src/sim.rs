@@ -428,6 +428,7 @@ impl Camera for CameraSim {
     }
 
     async fn capture_still(&self) -> Result<Frame, DeviceError> {
+        rekam_core::sim::scripted_call(self).await;
         let inner = &self.inner;
         let _op = inner.ctl.begin()?;
         inner.timing.sleep(AUTOFOCUS).await;
@@ -462,6 +463,10 @@ impl SimulatorControl for CameraSim {
 
     fn clear(&self) {
         self.inner.ctl.clear();
+    }
+
+    fn script_slot(&self) -> Option<&rekam_core::sim::ScriptSlot> {
+        Some(self.inner.ctl.faults.script())
     }
 }
 

@@ -4,7 +4,8 @@
 //!
 //! Simulators are public and live beside the real drivers, behind the same traits, so
 //! that CI and technicians can run the whole station without hardware and make any
-//! fault the API can report happen on demand.
+//! fault the API can report happen on demand. A scenario scripts them over time
+//! ([`Script`]: the faults and latency of each call, by its number).
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,6 +16,10 @@ use tokio::sync::watch;
 use crate::device::{DeviceClass, DeviceState};
 use crate::driver::{Available, Selector};
 use crate::error::DeviceError;
+pub use crate::script::{
+    CallPlan, Script, ScriptRule, ScriptSlot, ScriptStatus, attach_script, begin_scripted_call,
+    check_faults, detach_script, scripted_call,
+};
 
 /// The driver name of every simulator.
 pub const SIM_DRIVER: &str = "sim";
@@ -145,6 +150,11 @@ pub trait SimulatorControl: Send + Sync {
     fn inject(&self, fault: &str) -> Result<(), DeviceError>;
     /// Clears every fault and returns to ready.
     fn clear(&self);
+    /// Where the simulator keeps a scenario's script ([`crate::script`]); `None` (the
+    /// default) for a simulator that cannot be scripted.
+    fn script_slot(&self) -> Option<&ScriptSlot> {
+        None
+    }
 }
 
 /// Simulated time: nominal durations multiplied by a scale (0 = instant).
@@ -197,6 +207,7 @@ impl Timing {
 pub struct FaultSet {
     specs: Vec<FaultSpec>,
     active: Mutex<BTreeSet<&'static str>>,
+    script: ScriptSlot,
 }
 
 impl FaultSet {
@@ -205,6 +216,7 @@ impl FaultSet {
         FaultSet {
             specs,
             active: Mutex::new(BTreeSet::new()),
+            script: ScriptSlot::new(),
         }
     }
 
@@ -250,6 +262,12 @@ impl FaultSet {
     pub fn clear(&self) {
         self.lock().clear();
     }
+
+    /// Where a scenario's script for this simulator is kept: a simulator whose faults are
+    /// this set returns it from [`SimulatorControl::script_slot`].
+    pub fn script(&self) -> &ScriptSlot {
+        &self.script
+    }
 }
 
 /// A fault set alone is the whole control of a simulator without device state (a
@@ -266,6 +284,9 @@ impl SimulatorControl for FaultSet {
     }
     fn clear(&self) {
         FaultSet::clear(self)
+    }
+    fn script_slot(&self) -> Option<&ScriptSlot> {
+        Some(&self.script)
     }
 }
 

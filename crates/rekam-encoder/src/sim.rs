@@ -412,6 +412,7 @@ impl ChipEncoder for EncoderSim {
     }
 
     async fn write_files(&self, files: &[ChipFile]) -> Result<Vec<u8>, DeviceError> {
+        rekam_core::sim::scripted_call(self).await;
         self.reader_check()?;
         self.check_request(files)?;
         let _op = self.begin()?;
@@ -465,6 +466,7 @@ impl ChipEncoder for EncoderSim {
     }
 
     async fn read_files(&self, fids: &[u16]) -> Result<Vec<ChipFile>, DeviceError> {
+        rekam_core::sim::scripted_call(self).await;
         self.reader_check()?;
         let _op = self.begin()?;
         self.start_check()?;
@@ -500,6 +502,10 @@ impl ChipEncoder for EncoderSim {
 }
 
 impl SimulatorControl for EncoderSim {
+    fn script_slot(&self) -> Option<&rekam_core::sim::ScriptSlot> {
+        Some(self.faults.script())
+    }
+
     fn faults(&self) -> Vec<FaultSpec> {
         self.faults.specs()
     }

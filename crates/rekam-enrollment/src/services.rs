@@ -153,6 +153,7 @@ impl SiakSim {
 #[async_trait]
 impl Siak for SiakSim {
     async fn verify(&self, applicant: &Applicant) -> Result<SiakConfirmation, ServiceError> {
+        rekam_core::sim::scripted_call(&self.faults).await;
         self.timing.sleep(Duration::from_millis(800)).await;
         if self.faults.is_active("unavailable") {
             return Err(ServiceError::Unavailable(
@@ -237,6 +238,7 @@ impl rekam_outbox::Transport for DataCentreSim {
         parcel: &rekam_outbox::Parcel,
     ) -> Result<rekam_outbox::Delivered, rekam_outbox::TransportError> {
         use rekam_outbox::{AnswerMessage, CentralAnswer, DuplicateReason, TransportError};
+        rekam_core::sim::scripted_call(&self.faults).await;
         let mb = parcel.package.len() as f64 / 1e6;
         self.timing
             .sleep(Duration::from_millis(2000) + Duration::from_secs_f64(mb))

@@ -618,6 +618,7 @@ impl FingerprintScanner for FingerprintSim {
         missing: &[MissingFinger],
     ) -> Result<FingerCapture, DeviceError> {
         let mask = missing_mask(position, missing)?;
+        rekam_core::sim::scripted_call(self).await;
         let inner = &self.inner;
         let _op = inner.ctl.begin()?;
         let n = inner.captures.fetch_add(1, Ordering::Relaxed);
@@ -695,6 +696,10 @@ impl SimulatorControl for FingerprintSim {
 
     fn clear(&self) {
         self.inner.ctl.clear();
+    }
+
+    fn script_slot(&self) -> Option<&rekam_core::sim::ScriptSlot> {
+        Some(self.inner.ctl.faults.script())
     }
 }
 

@@ -2,6 +2,7 @@
 //! [`ISDV4_DRIVER`].
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +12,8 @@ use rekam_core::{
 };
 
 use crate::pad::{DRIVER_NAME, Isdv4Config, Isdv4Pad};
+use crate::port::{Opener, SerialOpener};
+use crate::record::{RecordingOpener, ReplayOpener};
 
 /// The ISDV4 driver: opens `signature:isdv4:PORT`, e.g. `signature:isdv4:/dev/ttyS4` or
 /// `signature:isdv4:/dev/serial/by-id/usb-…-if00-port0`.
@@ -24,7 +27,10 @@ use crate::pad::{DRIVER_NAME, Isdv4Config, Isdv4Pad};
 /// `units_per_mm` (default 100), `sample_rate_hz` (default 133), `finish_ms` (default
 /// 1500), `query_timeout_ms` (default 1000), `query_attempts` (default 3), `keepalive_ms`
 /// (default 5000, 0 = never), `reconnect_ms` (default 1000), `settle_ms` (default 250). See
-/// [`Isdv4Config`].
+/// [`Isdv4Config`]. And `record` (a file to record the session into, every byte both ways
+/// with its timing), `replay` (a recording to play back instead of opening the port; the
+/// address then only names the device) with `replay_speed` (1 as recorded, 0 at once):
+/// see [`crate::record`].
 #[derive(Debug, Clone, Copy)]
 pub struct Isdv4Driver;
 
@@ -35,7 +41,7 @@ pub static ISDV4_DRIVER: Isdv4Driver = Isdv4Driver;
 const OPTIONS: OptionReader = OptionReader::new(
     "signature:isdv4",
     "baud, units_per_mm, sample_rate_hz, finish_ms, query_timeout_ms, query_attempts, \
-     keepalive_ms, reconnect_ms, settle_ms",
+     keepalive_ms, reconnect_ms, settle_ms, record, replay, replay_speed",
 );
 
 /// The configuration a device's options give.
@@ -126,8 +132,33 @@ impl DriverFactory for Isdv4Driver {
                     .into(),
             )
         })?;
-        let config = config_from_options(&options.params)?;
-        let pad = Isdv4Pad::open(&options.id, path, config)?;
+        let mut params = options.params.clone();
+        let record = params.remove("record");
+        let replay = params.remove("replay");
+        let speed = match params.remove("replay_speed") {
+            None => 1.0,
+            Some(v) => v
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .ok_or_else(|| {
+                    DeviceError::InvalidArgument(format!(
+                        "signature:isdv4 option replay_speed = {v:?}: give a number of 0 or \
+                         more (1: as recorded, 0: at once)"
+                    ))
+                })?,
+        };
+        let config = config_from_options(&params)?;
+        let base: Arc<dyn Opener> = match replay {
+            Some(file) => Arc::new(ReplayOpener::open(Path::new(&file), speed)?),
+            None => Arc::new(SerialOpener::new(path, crate::pad::TICK)),
+        };
+        let opener: Arc<dyn Opener> = match record {
+            Some(file) => Arc::new(RecordingOpener::create(base, Path::new(&file))?),
+            None => base,
+        };
+        let pad = Isdv4Pad::open_on(&options.id, opener, config)?;
         Ok(AnyDevice::Signature(Arc::new(pad)))
     }
 }

@@ -52,11 +52,16 @@
 //!   by the idle keepalive query (`keepalive_ms`), a USB adapter's unplugging at once.
 //! * **Identity.** ISDV4 has no serial number: [`rekam_core::DeviceInfo::serial`] is empty
 //!   and the firmware is the query's version number.
+//! * **Record and replay.** The port is behind the [`Line`] / [`Opener`] traits: the
+//!   option `record = "/path"` writes every byte both ways with its timing, `replay =
+//!   "/path"` plays such a recording back into the driver instead of opening the port
+//!   ([`record`]).
 
 pub mod driver;
 pub mod pad;
-mod port;
+pub mod port;
 pub mod protocol;
+pub mod record;
 pub mod sim;
 
 pub use driver::{ISDV4_DRIVER, Isdv4Driver, config_from_options};
@@ -64,6 +69,7 @@ pub use pad::{
     DEFAULT_BAUDS, DRIVER_NAME, Isdv4Config, Isdv4Pad, NOMINAL_SAMPLE_RATE_HZ, PacketStats,
     QueryOutcome,
 };
-pub use port::PERMISSION_HELP;
+pub use port::{Line, LineFault, Opener, PERMISSION_HELP, SerialOpener};
 pub use protocol::{Decoder, PenPacket, QueryReply};
+pub use record::{RecordingOpener, ReplayOpener};
 pub use sim::{GARBAGE, Isdv4Sim, SILENCE, SimConfig, TRUNCATE, trace_packets};

@@ -30,10 +30,9 @@ use rekam_core::{
     CheckOutcome, Device, DeviceClass, DeviceError, DeviceInfo, DeviceState, DiagnosticCheck,
     DiagnosticReport, PadGeometry, PenSample, SignaturePad,
 };
-use serialport::{SerialPort, TTYPort};
 use tokio::sync::{mpsc as tmpsc, oneshot, watch};
 
-use crate::port;
+use crate::port::{self, Line, LineFault, Opener};
 use crate::protocol::{
     CMD_QUERY, CMD_START, CMD_STOP, Decoded, Decoder, PEN_PACKET_LEN, PEN_UNITS_PER_MM, PenPacket,
     QueryReply, Skip,
@@ -54,7 +53,7 @@ pub const NOMINAL_SAMPLE_RATE_HZ: u32 = 133;
 
 /// How long the actor waits on the port at a time: the latency of a command to the actor
 /// while it is idle or sampling.
-const TICK: Duration = Duration::from_millis(20);
+pub(crate) const TICK: Duration = Duration::from_millis(20);
 
 /// A pause inside a packet longer than this cuts it (at 9600 baud a byte takes ~1 ms).
 const INTER_BYTE_GAP: Duration = Duration::from_millis(30);
@@ -242,12 +241,22 @@ enum Cmd {
 struct Shared {
     id: String,
     path: String,
+    opener: Arc<dyn Opener>,
     config: Isdv4Config,
     state: StateCell,
     reason: Mutex<Option<String>>,
     ink: Ink,
     counters: Counters,
     link: Mutex<Link>,
+}
+
+/// A line's fault as the actor's: a replay's divergence is a protocol error naming the
+/// recording's line.
+fn link_error(f: LineFault) -> LinkError {
+    match f {
+        LineFault::Gone(m) => LinkError::Gone(m),
+        LineFault::Diverged(m) => LinkError::Refused(DeviceError::Protocol(m)),
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -305,10 +314,21 @@ impl Isdv4Pad {
     /// [`DeviceError::Timeout`] when nothing answers, [`DeviceError::Unsupported`] for a
     /// touch-only digitizer, [`DeviceError::InvalidArgument`] for a bad configuration.
     pub fn open(id: &str, path: &str, config: Isdv4Config) -> Result<Self, DeviceError> {
+        Self::open_on(id, Arc::new(port::SerialOpener::new(path, TICK)), config)
+    }
+
+    /// Opens the digitizer behind `opener` (a serial port, a recording's replay) as
+    /// [`Isdv4Pad::open`] does.
+    pub fn open_on(
+        id: &str,
+        opener: Arc<dyn Opener>,
+        config: Isdv4Config,
+    ) -> Result<Self, DeviceError> {
         config.check()?;
         let shared = Arc::new(Shared {
             id: id.to_string(),
-            path: path.to_string(),
+            path: opener.address(),
+            opener,
             config,
             state: StateCell::new(id),
             reason: Mutex::new(None),
@@ -645,7 +665,7 @@ impl Signature {
 struct Actor {
     shared: Arc<Shared>,
     rx: mpsc::Receiver<Cmd>,
-    port: Option<TTYPort>,
+    port: Option<Box<dyn Line>>,
     connected: bool,
     decoder: Decoder,
     baud: u32,
@@ -677,9 +697,8 @@ impl Actor {
     }
 
     fn close(&mut self) {
-        if let Some(p) = self.port.take() {
-            port::release(p);
-        }
+        // Dropping the line releases the port.
+        self.port.take();
     }
 
     /// Opens the port if needed and initialises the digitizer.
@@ -687,7 +706,7 @@ impl Actor {
         if self.port.is_none() {
             let bauds = self.config().bauds(self.last_good_baud);
             let first = bauds.first().copied().unwrap_or(DEFAULT_BAUDS[0]);
-            self.port = Some(port::open(&self.shared.path, first, TICK)?);
+            self.port = Some(self.shared.opener.open(first)?);
             self.baud = first;
             self.decoder.reset();
         }
@@ -723,8 +742,7 @@ impl Actor {
                     .port
                     .as_mut()
                     .ok_or_else(|| LinkError::Gone("not open".into()))?;
-                port.set_baud_rate(baud)
-                    .map_err(|e| LinkError::Gone(e.to_string()))?;
+                port.set_baud(baud).map_err(link_error)?;
                 self.baud = baud;
                 self.maybe_sampling = true;
             }
@@ -755,20 +773,20 @@ impl Actor {
         )))
     }
 
+    /// Tells the line what the actor begins (see [`Line::mark`]).
+    fn mark(&mut self, label: &str) {
+        if let Some(port) = self.port.as_mut() {
+            port.mark(label);
+        }
+    }
+
     /// Reads what comes within `timeout`: the bytes read (0 when none came).
     fn read(&mut self, timeout: Duration) -> Result<usize, LinkError> {
         let port = self
             .port
             .as_mut()
             .ok_or_else(|| LinkError::Gone("not open".into()))?;
-        port::set_timeout(port, timeout).map_err(|e| LinkError::Gone(e.to_string()))?;
-        match std::io::Read::read(port, &mut self.buf) {
-            // A terminal in raw mode returns 0 bytes only when it was hung up.
-            Ok(0) => Err(LinkError::Gone("hung up".into())),
-            Ok(n) => Ok(n),
-            Err(e) if port::is_gone(&e) => Err(LinkError::Gone(e.to_string())),
-            Err(_) => Ok(0),
-        }
+        port.read(&mut self.buf, timeout).map_err(link_error)
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), LinkError> {
@@ -776,9 +794,7 @@ impl Actor {
             .port
             .as_mut()
             .ok_or_else(|| LinkError::Gone("not open".into()))?;
-        port::set_timeout(port, Duration::from_millis(500))
-            .map_err(|e| LinkError::Gone(e.to_string()))?;
-        std::io::Write::write_all(port, bytes).map_err(|e| LinkError::Gone(e.to_string()))
+        port.write_all(bytes).map_err(link_error)
     }
 
     /// Decodes the bytes read, counting skips and pen packets; returns what was found.
@@ -911,11 +927,13 @@ impl Actor {
         while self.connected {
             match self.rx.try_recv() {
                 Ok(Cmd::Query(reply)) => {
+                    self.mark("job");
                     let r = self.query().map_err(|e| self.lose(e));
                     let _ = reply.send(r);
                     continue;
                 }
                 Ok(Cmd::Sign(tx)) => {
+                    self.mark("job");
                     self.sign(tx);
                     continue;
                 }
@@ -925,6 +943,7 @@ impl Actor {
             if let Some(every) = self.config().keepalive
                 && self.last_contact.elapsed() >= every
             {
+                self.mark("keepalive");
                 if let Err(e) = self.query() {
                     self.lose(e);
                 }

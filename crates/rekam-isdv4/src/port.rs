@@ -85,6 +85,105 @@ pub fn set_timeout(port: &mut TTYPort, timeout: Duration) -> std::io::Result<()>
         .map_err(std::io::Error::from)
 }
 
+/// Why an operation on a [`Line`] failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineFault {
+    /// The port is gone (unplugged, hung up) or failed.
+    Gone(String),
+    /// A replayed recording and the driver went different ways (`crate::record`).
+    Diverged(String),
+}
+
+/// The driver's byte line to the digitizer: a serial port ([`SerialLine`]), or a
+/// recording's replay (`crate::record`).
+pub trait Line: Send {
+    /// Reads what comes within `timeout`: the bytes read, 0 when none came.
+    fn read(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, LineFault>;
+    /// Writes every byte.
+    fn write_all(&mut self, bytes: &[u8]) -> Result<(), LineFault>;
+    /// Changes the line's rate.
+    fn set_baud(&mut self, baud: u32) -> Result<(), LineFault>;
+    /// The driver begins `label`: a `job` (a query, a signature) or its idle `keepalive`.
+    /// Nothing on a real port; a recording notes it.
+    fn mark(&mut self, _label: &str) {}
+}
+
+/// Opens lines to one digitizer (again after it was lost).
+pub trait Opener: Send + Sync {
+    /// Opens the line at `baud`.
+    fn open(&self, baud: u32) -> Result<Box<dyn Line>, DeviceError>;
+    /// The line's address for messages, e.g. `/dev/ttyS4`.
+    fn address(&self) -> String;
+}
+
+/// How long a read waits at most before the port layer's own time-out.
+const WRITE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// A serial port opened by path, exclusively; released when dropped.
+pub struct SerialLine {
+    port: TTYPort,
+}
+
+impl Line for SerialLine {
+    fn read(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, LineFault> {
+        set_timeout(&mut self.port, timeout).map_err(|e| LineFault::Gone(e.to_string()))?;
+        match std::io::Read::read(&mut self.port, buf) {
+            // A terminal in raw mode returns 0 bytes only when it was hung up.
+            Ok(0) => Err(LineFault::Gone("hung up".into())),
+            Ok(n) => Ok(n),
+            Err(e) if is_gone(&e) => Err(LineFault::Gone(e.to_string())),
+            Err(_) => Ok(0),
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> Result<(), LineFault> {
+        set_timeout(&mut self.port, WRITE_TIMEOUT).map_err(|e| LineFault::Gone(e.to_string()))?;
+        std::io::Write::write_all(&mut self.port, bytes).map_err(|e| LineFault::Gone(e.to_string()))
+    }
+
+    fn set_baud(&mut self, baud: u32) -> Result<(), LineFault> {
+        self.port
+            .set_baud_rate(baud)
+            .map_err(|e| LineFault::Gone(e.to_string()))
+    }
+}
+
+impl Drop for SerialLine {
+    fn drop(&mut self) {
+        // See [`release`].
+        let _ = self.port.set_exclusive(false);
+    }
+}
+
+/// Opens the serial port at a path: `/dev/ttyS4`, `/dev/serial/by-id/…`, a pty.
+#[derive(Debug, Clone)]
+pub struct SerialOpener {
+    path: String,
+    timeout: Duration,
+}
+
+impl SerialOpener {
+    /// An opener of `path`, whose reads return after `timeout` by default.
+    pub fn new(path: impl Into<String>, timeout: Duration) -> Self {
+        SerialOpener {
+            path: path.into(),
+            timeout,
+        }
+    }
+}
+
+impl Opener for SerialOpener {
+    fn open(&self, baud: u32) -> Result<Box<dyn Line>, DeviceError> {
+        Ok(Box::new(SerialLine {
+            port: open(&self.path, baud, self.timeout)?,
+        }))
+    }
+
+    fn address(&self) -> String {
+        self.path.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -627,6 +627,7 @@ impl CardPrinter for PrinterSim {
                 validate_card_png("back", back)?;
             }
         }
+        rekam_core::sim::scripted_call(self).await;
         // A worker whose runtime shut down (or that was aborted) is gone without saying so.
         let worker_lost = self
             .worker
@@ -729,6 +730,10 @@ impl CardPrinter for PrinterSim {
 }
 
 impl SimulatorControl for PrinterSim {
+    fn script_slot(&self) -> Option<&rekam_core::sim::ScriptSlot> {
+        Some(self.shared.faults.script())
+    }
+
     fn faults(&self) -> Vec<FaultSpec> {
         self.shared.faults.specs()
     }

@@ -11,8 +11,9 @@ use rekam_core::{
     Selector,
 };
 
+use crate::record::{RecordingConnector, ReplayConnector};
 use crate::scanner::{DRIVER_NAME, ImageGeometry, LedMode, R30xConfig, R30xScanner};
-use crate::transport::SerialConnector;
+use crate::transport::{Connector, SerialConnector};
 
 /// The R30x driver: opens `fingerprint:r30x:PATH`, PATH the serial device node of the
 /// module's USB-serial adapter (better a stable `/dev/serial/by-id/…` link than
@@ -35,6 +36,10 @@ use crate::transport::SerialConnector;
 /// | `reply_timeout_ms` | how long a command's answer is waited for | 1000 |
 /// | `retries` | how often a command is sent again after a damaged or missing answer | 2 |
 /// | `led` | the R503 ring light: `auto`, `on`, `off` | auto |
+/// | `heartbeat_ms` | while idle, a handshake this often to notice an unplug; 0: never | 3000 |
+/// | `record` | a file to record the session into, every byte both ways with its timing ([`crate::record`]) | none |
+/// | `replay` | a recording to play back instead of opening the port (the address then only names the device) | none |
+/// | `replay_speed` | the replay's pace: 1 as recorded, 0 at once | 1 |
 #[derive(Debug, Clone, Copy)]
 pub struct R30xDriver;
 
@@ -73,7 +78,8 @@ fn hex32(k: &str, v: &str) -> Result<u32, DeviceError> {
 /// The driver's options, read with their errors.
 const OPTIONS: OptionReader = OptionReader::new(
     "fingerprint:r30x",
-    "baud, password, address, model, finger_timeout_ms, reply_timeout_ms, retries, led",
+    "baud, password, address, model, finger_timeout_ms, reply_timeout_ms, retries, led, \
+     heartbeat_ms, record, replay, replay_speed",
 );
 
 fn number(k: &str, v: &str) -> Result<u64, DeviceError> {
@@ -115,6 +121,12 @@ pub fn config_from_options(params: &BTreeMap<String, String>) -> Result<R30xConf
             }
             "reply_timeout_ms" => {
                 c.timeouts.reply = Duration::from_millis(number(k, v)?.max(1));
+            }
+            "heartbeat_ms" => {
+                c.heartbeat = match number(k, v)? {
+                    0 => None,
+                    ms => Some(Duration::from_millis(ms)),
+                }
             }
             "retries" => c.timeouts.retries = u32::try_from(number(k, v)?.min(10)).unwrap_or(10),
             "led" => {
@@ -236,8 +248,33 @@ impl DriverFactory for R30xDriver {
                     .into(),
             )
         })?;
-        let config = config_from_options(&options.params)?;
-        let scanner = R30xScanner::open(&options.id, Arc::new(SerialConnector::new(path)), config)?;
+        let mut params = options.params.clone();
+        let record = params.remove("record");
+        let replay = params.remove("replay");
+        let speed = match params.remove("replay_speed") {
+            None => 1.0,
+            Some(v) => v
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .ok_or_else(|| {
+                    DeviceError::InvalidArgument(format!(
+                        "fingerprint:r30x option replay_speed = {v:?}: give a number of 0 or \
+                         more (1: as recorded, 0: at once)"
+                    ))
+                })?,
+        };
+        let config = config_from_options(&params)?;
+        let base: Arc<dyn Connector> = match replay {
+            Some(file) => Arc::new(ReplayConnector::open(Path::new(&file), speed)?),
+            None => Arc::new(SerialConnector::new(path)),
+        };
+        let connector: Arc<dyn Connector> = match record {
+            Some(file) => Arc::new(RecordingConnector::create(base, Path::new(&file))?),
+            None => base,
+        };
+        let scanner = R30xScanner::open(&options.id, connector, config)?;
         Ok(AnyDevice::Fingerprint(Arc::new(scanner)))
     }
 }

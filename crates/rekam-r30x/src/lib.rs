@@ -15,7 +15,10 @@
 //! * [`link`]: commands with bounded retries, the image upload, the line's error counters;
 //! * [`R30xScanner`]: the device, an actor thread owning the port, reconnecting after an
 //!   unplug; [`R30X_DRIVER`] opens it from `fingerprint:r30x:/dev/ttyUSB0`;
-//! * [`sim`]: [`R30xSim`], the simulated module (`rekam-sim r30x`).
+//! * [`sim`]: [`R30xSim`], the simulated module (`rekam-sim r30x`);
+//! * [`record`]: a session recorded byte for byte with its timing (the option `record`)
+//!   and played back into the driver (the option `replay`), so that a recording of a
+//!   failing module becomes a regression test.
 //!
 //! # Commands
 //!
@@ -63,6 +66,7 @@
 pub mod driver;
 pub mod link;
 pub mod protocol;
+pub mod record;
 pub mod scanner;
 pub mod sim;
 pub mod transport;
@@ -70,6 +74,7 @@ pub mod transport;
 pub use driver::{R30X_DRIVER, R30xDriver, config_from_options};
 pub use link::{LinkStats, StatsSnapshot, Timeouts};
 pub use protocol::{LedColour, LedConfig, LedEffect, ProdInfo, SysParams};
+pub use record::{RecordingConnector, ReplayConnector};
 pub use scanner::{DRIVER_NAME, Identity, ImageGeometry, LedMode, R30xConfig, R30xScanner};
 pub use sim::{R30xSim, SimConfig, SimError, SimFault, SimModel, SimStats};
 pub use transport::{Connector, SerialConnector, Transport, TransportError};

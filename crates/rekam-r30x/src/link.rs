@@ -53,6 +53,7 @@ impl From<TransportError> for LinkError {
         match e {
             TransportError::Closed(m) => LinkError::Closed(m),
             TransportError::Io(m) => LinkError::Io(m),
+            TransportError::Diverged(m) => LinkError::Protocol(m),
         }
     }
 }
@@ -258,6 +259,11 @@ impl Link {
     /// Its time limits.
     pub fn timeouts(&self) -> Timeouts {
         self.timeouts
+    }
+
+    /// Tells the transport what the driver begins (see [`Transport::mark`]).
+    pub fn mark(&mut self, label: &str) {
+        self.transport.mark(label);
     }
 
     /// Sends one packet.

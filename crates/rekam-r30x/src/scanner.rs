@@ -391,6 +391,9 @@ impl Session {
     /// One handshake while idle: its failure marks the line lost (gone, or silent
     /// [`R30xConfig::silent_limit`] times).
     fn heartbeat(&mut self) {
+        if let Some(link) = self.link.as_mut() {
+            link.mark("heartbeat");
+        }
         let reply = self.config.timeouts.reply;
         let address = self.config.address;
         let password = self.config.password;
@@ -871,6 +874,9 @@ fn actor_loop(session: &mut Session, rx: &mpsc::Receiver<Job>) {
                     && session.last_attempt.elapsed() >= session.config.reconnect_interval
                 {
                     session.try_reconnect();
+                }
+                if let Some(link) = session.link.as_mut() {
+                    link.mark("job");
                 }
                 job(session);
             }

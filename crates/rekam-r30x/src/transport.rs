@@ -20,6 +20,9 @@ pub enum TransportError {
     /// Another input/output error.
     #[error("input/output error: {0}")]
     Io(String),
+    /// A replayed recording ([`crate::record`]) and the driver went different ways.
+    #[error("{0}")]
+    Diverged(String),
 }
 
 /// One open byte line to a module.
@@ -33,6 +36,10 @@ pub trait Transport: Send {
     fn set_baud(&mut self, baud: u32) -> Result<(), TransportError>;
     /// Discards bytes received and not yet read.
     fn clear_input(&mut self) -> Result<(), TransportError>;
+    /// The driver begins `label`: a `job` (a capture, a self-test…) or an idle
+    /// `heartbeat`. Nothing on a real line; a recording notes it, so that a replay can
+    /// tell heartbeats apart ([`crate::record`]).
+    fn mark(&mut self, _label: &str) {}
 }
 
 /// Opens transports to one module (again after the line was lost).

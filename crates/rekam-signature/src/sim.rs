@@ -259,6 +259,7 @@ impl SignaturePad for SignatureSim {
     }
 
     fn sign(&self) -> BoxStream<'static, Result<PenSample, DeviceError>> {
+        let delay = rekam_core::sim::begin_scripted_call(self);
         let inner = Arc::clone(&self.inner);
         let op = match inner.ctl.begin() {
             Ok(op) => op,
@@ -283,9 +284,13 @@ impl SignaturePad for SignatureSim {
             done: false,
             _op: op,
         };
-        futures::stream::unfold(state, |mut st| async move {
+        futures::stream::unfold(state, move |mut st| async move {
             if st.done {
                 return None;
+            }
+            if st.start.is_none() && !delay.is_zero() {
+                // A scenario's latency for this call, before the pen's first sample.
+                tokio::time::sleep(delay).await;
             }
             let item = st.next_sample().await?;
             st.done = item.is_err();
@@ -325,5 +330,9 @@ impl SimulatorControl for SignatureSim {
 
     fn clear(&self) {
         self.inner.ctl.clear();
+    }
+
+    fn script_slot(&self) -> Option<&rekam_core::sim::ScriptSlot> {
+        Some(self.inner.ctl.faults.script())
     }
 }

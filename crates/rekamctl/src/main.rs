@@ -312,6 +312,13 @@ pub enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// Shows where the scenario rekamd was started with (`rekamd --scenario FILE`) stands:
+    /// per scripted target, the calls seen, the rule in force, what comes next, and
+    /// whether it is finished.
+    ///
+    /// JSON: {"name","path","finished","targets":[{"target","calls","current_rule",
+    /// "next_rule","next_rule_calls_left","finished","rules":[...]}]}.
+    Scenario,
     /// Offline: encodes, decodes or describes WSQ fingerprint images (no daemon needed).
     #[command(subcommand)]
     Wsq(WsqCommand),
@@ -955,6 +962,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             clear,
             list,
         } => cmd::fault::fault(&ctx, target, kind, clear, list).await,
+        Command::Scenario => cmd::fault::scenario(&ctx).await,
         Command::Signin => cmd::operator::signin(&ctx, cli.operator.as_deref()).await,
         Command::Signout => cmd::operator::signout(&ctx).await,
         Command::Whoami => cmd::operator::whoami(&ctx).await,

@@ -393,6 +393,9 @@ pub struct SimulationConfig {
     /// [`Config::simulators_enabled`]. When off, its calls answer `UNIMPLEMENTED` and
     /// health does not know the service.
     pub enabled: Option<bool>,
+    /// A scenario file that scripts the simulators over time (`rekamd --scenario`; see
+    /// [`crate::scenario`]).
+    pub scenario: Option<std::path::PathBuf>,
 }
 
 /// Station settings.
@@ -498,6 +501,7 @@ impl Default for SimulationConfig {
             time_scale: 1.0,
             prerender: true,
             enabled: None,
+            scenario: None,
         }
     }
 }

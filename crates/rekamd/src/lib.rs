@@ -24,6 +24,7 @@ pub mod logging;
 pub mod metrics;
 pub mod names;
 pub mod sbi;
+pub mod scenario;
 pub mod server;
 pub mod services;
 pub mod status;

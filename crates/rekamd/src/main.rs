@@ -25,6 +25,11 @@ struct Args {
     /// Seed of the simulators.
     #[arg(long)]
     seed: Option<u64>,
+    /// A scenario file (TOML) scripting the simulated devices and services call by call:
+    /// faults and latency (overrides [simulation] scenario; `rekamctl scenario` shows
+    /// where it stands).
+    #[arg(long, env = "REKAMD_SCENARIO")]
+    scenario: Option<PathBuf>,
     /// The state directory holding the enrollment store and its key (default:
     /// $STATE_DIRECTORY under systemd, else $XDG_STATE_HOME/rekam, else
     /// ~/.local/state/rekam).
@@ -88,6 +93,9 @@ async fn run() -> anyhow::Result<()> {
     }
     if let Some(s) = args.seed {
         config.simulation.seed = s;
+    }
+    if let Some(s) = args.scenario {
+        config.simulation.scenario = Some(s);
     }
     if let Some(m) = args.metrics {
         config.metrics.listen = m;

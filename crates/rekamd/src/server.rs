@@ -252,8 +252,16 @@ impl Daemon {
     /// selector naming a driver the table lacks is a configuration error; a device its
     /// driver cannot open is listed as disconnected (with the error as its reason) and the
     /// daemon serves the others. Must run inside a tokio runtime.
-    pub fn open_with(config: Config, table: DriverTable<'static>) -> anyhow::Result<Daemon> {
+    pub fn open_with(mut config: Config, table: DriverTable<'static>) -> anyhow::Result<Daemon> {
         config.validate()?;
+        // Read first: its seed is the simulators'.
+        let scenario = match &config.simulation.scenario {
+            Some(path) => Some(crate::scenario::Scenario::load(path)?),
+            None => None,
+        };
+        if let Some(seed) = scenario.as_ref().and_then(|s| s.seed) {
+            config.simulation.seed = seed;
+        }
         let timing = Timing::new(config.simulation.time_scale);
         let mut devices = Vec::new();
         let mut selectors = Vec::new();
@@ -339,6 +347,13 @@ impl Daemon {
             },
             store,
         ));
+        let scenario = match scenario {
+            Some(s) => {
+                s.attach(&registry, &pipeline)?;
+                Some(Arc::new(s))
+            }
+            None => None,
+        };
         if config.simulation.prerender {
             // E.g. the fingerprint simulator renders its fingers once, so the first capture
             // is as fast as the others.
@@ -347,18 +362,20 @@ impl Daemon {
                 tokio::task::spawn_blocking(move || d.device().warm_up());
             }
         }
+        let mut shared = Shared::new(
+            registry,
+            pipeline,
+            table,
+            selectors,
+            Arc::new(rekam_operators::Sessions::new(
+                rekam_operators::OperatorFile::in_state_dir(&config.store.state_dir()),
+            )),
+            rekam_complaints::Complaints::new(complaint_store),
+            config.station.utc_offset(),
+        );
+        shared.scenario = scenario;
         Ok(Daemon {
-            shared: Shared::new(
-                registry,
-                pipeline,
-                table,
-                selectors,
-                Arc::new(rekam_operators::Sessions::new(
-                    rekam_operators::OperatorFile::in_state_dir(&config.store.state_dir()),
-                )),
-                rekam_complaints::Complaints::new(complaint_store),
-                config.station.utc_offset(),
-            ),
+            shared,
             config,
             sbi,
         })

@@ -171,6 +171,7 @@ pub fn localized(reason: &str) -> &'static str {
         "NOT_SUPPORTED" => "Perangkat tidak mendukung fungsi ini.",
         "DEVICE_INVALID_REQUEST" => "Permintaan ke perangkat tidak valid.",
         "NOT_A_SIMULATOR" => "Gangguan hanya dapat disimulasikan pada simulator.",
+        "NO_SCENARIO" => "Tidak ada skenario simulasi yang dimuat.",
         "EVENTS_DROPPED" => "Sebagian pembaruan terlewat; muat ulang tampilan.",
         "SHUTTING_DOWN" => "Layanan stasiun sedang dimatikan; sambungkan kembali sebentar lagi.",
         "NO_CARDS" => "Kartu blangko di printer habis; isi ulang.",
@@ -404,6 +405,16 @@ pub fn not_a_simulator(target: &str) -> Status {
     .into_status()
 }
 
+/// NOT_FOUND: no scenario was loaded.
+pub fn no_scenario() -> Status {
+    ApiError::new(
+        Code::NotFound,
+        "NO_SCENARIO",
+        "no scenario is loaded: start rekamd with --scenario FILE (or [simulation] scenario)",
+    )
+    .into_status()
+}
+
 /// NOT_FOUND for a print job.
 pub fn job_not_found(job_id: &str) -> Status {
     ApiError::new(
@@ -505,6 +516,7 @@ mod tests {
             "EVENTS_DROPPED",
             "SHUTTING_DOWN",
             "NOT_A_SIMULATOR",
+            "NO_SCENARIO",
         ];
         let devs = [
             DeviceError::NotFound(String::new()),

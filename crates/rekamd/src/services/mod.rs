@@ -65,6 +65,8 @@ pub struct Shared {
     pub utc_offset_minutes: i32,
     /// The cameras' live previews, each opened once and shared by every client.
     pub previews: Arc<crate::fanout::Fanout<rekam_core::Frame>>,
+    /// The scenario scripting the simulators, if one was loaded (`rekamd --scenario`).
+    pub scenario: Option<Arc<crate::scenario::Scenario>>,
 }
 
 impl Shared {
@@ -95,6 +97,7 @@ impl Shared {
             complaints,
             utc_offset_minutes,
             previews: Arc::default(),
+            scenario: None,
         }
     }
 }

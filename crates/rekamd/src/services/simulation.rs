@@ -60,6 +60,53 @@ impl pb::simulation_service_server::SimulationService for Shared {
         })
     }
 
+    async fn get_scenario(
+        &self,
+        _req: Request<pb::GetScenarioRequest>,
+    ) -> Result<Response<pb::GetScenarioResponse>, Status> {
+        let Some(s) = &self.scenario else {
+            return Err(status::no_scenario());
+        };
+        let targets: Vec<pb::ScenarioTarget> = s
+            .targets
+            .iter()
+            .map(|t| {
+                let script = &t.script;
+                let st = script.status();
+                let rule_no = |i: Option<usize>| i.map(|i| i as u32 + 1).unwrap_or(0);
+                let name = match script.target() {
+                    n @ ("siak" | "datacentre" | "data_centre") => n.to_string(),
+                    id => names::device(id),
+                };
+                pb::ScenarioTarget {
+                    target: name,
+                    calls: st.calls,
+                    rules: script
+                        .rules()
+                        .iter()
+                        .map(|r| pb::ScenarioRule {
+                            calls: r.calls.unwrap_or(0),
+                            faults: r.faults.clone(),
+                            latency: prost_types::Duration::try_from(r.latency).ok(),
+                            origin: r.origin.clone(),
+                        })
+                        .collect(),
+                    current_rule: rule_no(st.current_rule),
+                    next_rule: rule_no(st.next_rule),
+                    next_rule_calls_left: st.next_rule_calls_left.unwrap_or(0),
+                    finished: st.finished,
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::GetScenarioResponse {
+            name: s.name.clone(),
+            description: s.description.clone(),
+            path: s.path.display().to_string(),
+            finished: targets.iter().all(|t| t.finished),
+            targets,
+        }))
+    }
+
     async fn clear_faults(
         &self,
         req: Request<pb::ClearFaultsRequest>,
