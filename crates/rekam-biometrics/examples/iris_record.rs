@@ -4,7 +4,9 @@
 //! `cargo run -p rekam-biometrics --example iris_record -- write DIR` writes `png.iir` (one
 //! left eye, a 320x240 8-bit PNG, with every optional field set), `raw.iir` (both eyes as raw
 //! pixels) and `mosip.iir` (one right eye as MOSIP registration asks, in PNG: rekam has no
-//! JPEG 2000 encoder) into DIR; `... read FILE...` parses records and prints their fields.
+//! JPEG 2000 encoder) into DIR; `... wrap left|right IMAGE OUT [lossy]` wraps a JPEG 2000 or
+//! PNG file as a one-eye record (lossless unless `lossy`); `... read FILE...` parses records
+//! and prints their fields.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use image::{ExtendedColorType, ImageEncoder};
@@ -81,6 +83,23 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("write") if args.len() == 2 => write(std::path::Path::new(&args[1])),
+        Some("wrap") if args.len() >= 4 => {
+            let eye = if args[1] == "left" {
+                EyeLabel::Left
+            } else {
+                EyeLabel::Right
+            };
+            let history = if args.get(4).map(String::as_str) == Some("lossy") {
+                CompressionHistory::Lossy
+            } else {
+                CompressionHistory::LosslessOrNone
+            };
+            let image = IrisImage::from_image(eye, std::fs::read(&args[2]).unwrap(), history)
+                .unwrap()
+                .with_quality(80, 0, 0)
+                .with_capture_time(CaptureDateTime::new(2026, 11, 29, 12, 0, 0, 0).unwrap());
+            std::fs::write(&args[3], IrisImageRecord::single(image).to_bytes().unwrap()).unwrap();
+        }
         Some("read") => {
             for path in &args[1..] {
                 let bytes = std::fs::read(path).unwrap();
@@ -114,6 +133,8 @@ fn main() {
                 }
             }
         }
-        _ => eprintln!("usage: iris_record write DIR | iris_record read FILE..."),
+        _ => eprintln!(
+            "usage: iris_record write DIR | wrap left|right IMAGE OUT [lossy] | read FILE..."
+        ),
     }
 }

@@ -4,7 +4,8 @@
 //! a representation header (52 bytes plus 5 per quality block) and the image data. All
 //! integers are unsigned big-endian. Field names are the standard's; the layout is that of
 //! the 2011 edition (version `020`), as also read by NIST's biomdi `irisimage2011` and MOSIP's
-//! bio-utils (`ISO19794_6_2011`), against which this module was checked (`VALIDATION-19794-6.md`).
+//! bio-utils (`ISO19794_6_2011`), against which this module was checked
+//! (`VALIDATION-19794-6.md` in this crate).
 //!
 //! General header, 16 bytes:
 //!
