@@ -159,6 +159,23 @@ proptest! {
         parse_all(&data);
     }
 
+    /// Random representations behind a valid iris general header whose record length and
+    /// first representation length agree with the input, so the parser goes past them.
+    #[test]
+    fn random_iris_representations_never_panic(
+        count in 1u16..4,
+        mut tail in proptest::collection::vec(any::<u8>(), 4..300),
+    ) {
+        let len = tail.len() as u32;
+        tail[..4].copy_from_slice(&len.to_be_bytes());
+        let mut data = b"IIR\x00020\x00".to_vec();
+        data.extend_from_slice(&(16 + len).to_be_bytes());
+        data.extend_from_slice(&count.to_be_bytes());
+        data.extend_from_slice(&[0, 1]);
+        data.extend_from_slice(&tail);
+        parse_all(&data);
+    }
+
     #[test]
     fn truncated_records_never_panic(which in 0usize..8, cut in any::<prop::sample::Index>()) {
         let seed = &seeds()[which].1;
