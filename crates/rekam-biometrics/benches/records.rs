@@ -1,6 +1,6 @@
 //! Encoding and parsing speed of the records with enrollment-sized payloads: a 10-print
-//! ANSI/NIST transaction (ten 30 KB WSQ-sized payloads, a 40 KB face, a signature) and an
-//! ISO/IEC 19794-4 record of four 500 ppi raw views.
+//! ANSI/NIST transaction (ten 30 KB WSQ-sized payloads, a 40 KB face, a signature), an
+//! ISO/IEC 19794-4 record of four 500 ppi raw views and an ISO/IEC 19794-6 record of two eyes.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -9,6 +9,7 @@ use rekam_biometrics::ansi_nist::{
     TransactionHeader,
 };
 use rekam_biometrics::iso19794_4::{Compression, FingerImageRecord, FingerPosition, FingerView};
+use rekam_biometrics::iso19794_6::{CompressionHistory, EyeLabel, IrisImage, IrisImageRecord};
 use rekam_biometrics::signature::PenSample;
 use std::hint::black_box;
 
@@ -105,6 +106,28 @@ fn benches(c: &mut Criterion) {
     });
     c.bench_function("iso19794_4/parse (4 raw 400x500 views)", |b| {
         b.iter(|| FingerImageRecord::parse(black_box(&fir_bytes)).unwrap())
+    });
+
+    // Both eyes as SBI sends them, a 640x480 PNG-sized payload each.
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    png.extend_from_slice(&640u32.to_be_bytes());
+    png.extend_from_slice(&480u32.to_be_bytes());
+    let iris = IrisImageRecord {
+        images: [EyeLabel::Right, EyeLabel::Left]
+            .into_iter()
+            .map(|eye| {
+                IrisImage::from_image(eye, payload(&png, 100_000), CompressionHistory::Lossy)
+                    .unwrap()
+                    .with_quality(80, 0, 0)
+            })
+            .collect(),
+    };
+    let iris_bytes = iris.to_bytes().unwrap();
+    c.bench_function("iso19794_6/to_bytes (2 eyes, 100 KB PNG each)", |b| {
+        b.iter(|| black_box(&iris).to_bytes().unwrap())
+    });
+    c.bench_function("iso19794_6/parse (2 eyes, 100 KB PNG each)", |b| {
+        b.iter(|| IrisImageRecord::parse(black_box(&iris_bytes)).unwrap())
     });
 }
 

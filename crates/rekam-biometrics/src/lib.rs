@@ -7,6 +7,8 @@
 //!
 //! * [`iso19794_4`]: ISO/IEC 19794-4:2005 finger image records (raw or WSQ/JPEG/JPEG 2000/PNG);
 //! * [`iso19794_5`]: ISO/IEC 19794-5:2005 face image records (the ICAO DG2 payload);
+//! * [`iso19794_6`]: ISO/IEC 19794-6:2011 iris image records (JPEG 2000, PNG or raw; the
+//!   iris `bioValue` of MOSIP's SBI);
 //! * [`signature`]: the dynamic signature as an ISO/IEC 19794-7:2007 time series, and the
 //!   displayed signature image as ICAO 9303 DG7 for the chip;
 //! * [`ansi_nist`]: the enrollment package, an ANSI/NIST-ITL 1-2011 transaction (Type-1, -2,
@@ -15,7 +17,7 @@
 //!   record headers always agree with the images they carry.
 //!
 //! Records take images already compressed (WSQ from `rekam-wsq`, JPEG from the camera
-//! pipeline): compressing is not this crate's job, and a record never re-encodes what it wraps.
+//! pipeline, PNG or JPEG 2000 from an iris camera): compressing is not this crate's job, and a record never re-encodes what it wraps.
 //! Minutiae records (ISO/IEC 19794-2) live in `rekam-minutiae`.
 //!
 //! ```
@@ -50,6 +52,7 @@ mod error;
 pub mod image_info;
 pub mod iso19794_4;
 pub mod iso19794_5;
+pub mod iso19794_6;
 pub mod signature;
 
 pub use error::{RecordError, Result};

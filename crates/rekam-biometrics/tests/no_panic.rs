@@ -11,6 +11,9 @@ use rekam_biometrics::ansi_nist::{
 use rekam_biometrics::image_info;
 use rekam_biometrics::iso19794_4::{Compression, FingerImageRecord, FingerPosition, FingerView};
 use rekam_biometrics::iso19794_5::{FaceImage as IsoFace, FaceImageRecord};
+use rekam_biometrics::iso19794_6::{
+    CaptureDateTime, CompressionHistory, EyeLabel, IrisImage, IrisImageRecord,
+};
 use rekam_biometrics::signature::{DisplayedSignature, PenSample, SignatureTimeSeries};
 use std::sync::OnceLock;
 
@@ -79,6 +82,17 @@ fn seeds() -> &'static [(usize, Vec<u8>)] {
             )
             .build()
             .unwrap();
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend_from_slice(&[0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0, 0, 8, 0, 0, 0, 6]);
+        let iir = IrisImageRecord {
+            images: vec![
+                IrisImage::from_image(EyeLabel::Left, png, CompressionHistory::LosslessOrNone)
+                    .unwrap()
+                    .with_quality(80, 1, 2)
+                    .with_capture_time(CaptureDateTime::new(2026, 1, 2, 3, 4, 5, 6).unwrap()),
+                IrisImage::raw(EyeLabel::Right, vec![1; 6], 3, 2).unwrap(),
+            ],
+        };
         vec![
             (0, fir.to_bytes().unwrap()),
             (1, fac.to_bytes().unwrap()),
@@ -87,6 +101,7 @@ fn seeds() -> &'static [(usize, Vec<u8>)] {
             (4, txn.to_bytes().unwrap()),
             (5, jpeg()),
             (6, wsq()),
+            (7, iir.to_bytes().unwrap()),
         ]
     })
 }
@@ -95,6 +110,7 @@ fn seeds() -> &'static [(usize, Vec<u8>)] {
 fn parse_all(data: &[u8]) {
     let _ = FingerImageRecord::parse(data);
     let _ = FaceImageRecord::parse(data);
+    let _ = IrisImageRecord::parse(data);
     let _ = SignatureTimeSeries::parse(data);
     let _ = DisplayedSignature::parse_dg7(data);
     let _ = image_info::probe(data);
@@ -117,6 +133,7 @@ fn seeds_parse() {
             2 => SignatureTimeSeries::parse(bytes).is_ok(),
             3 => DisplayedSignature::parse_dg7(bytes).is_ok(),
             4 => Transaction::parse(bytes).is_ok_and(|t| t.fingerprints().is_ok()),
+            7 => IrisImageRecord::parse(bytes).is_ok(),
             _ => image_info::probe(bytes).is_ok(),
         };
         assert!(ok, "seed {kind} does not parse");
@@ -133,7 +150,7 @@ proptest! {
 
     #[test]
     fn random_bytes_behind_a_valid_magic_never_panic(
-        which in 0usize..7,
+        which in 0usize..8,
         tail in proptest::collection::vec(any::<u8>(), 0..200),
     ) {
         let seed = &seeds()[which].1;
@@ -142,8 +159,25 @@ proptest! {
         parse_all(&data);
     }
 
+    /// Random representations behind a valid iris general header whose record length and
+    /// first representation length agree with the input, so the parser goes past them.
     #[test]
-    fn truncated_records_never_panic(which in 0usize..7, cut in any::<prop::sample::Index>()) {
+    fn random_iris_representations_never_panic(
+        count in 1u16..4,
+        mut tail in proptest::collection::vec(any::<u8>(), 4..300),
+    ) {
+        let len = tail.len() as u32;
+        tail[..4].copy_from_slice(&len.to_be_bytes());
+        let mut data = b"IIR\x00020\x00".to_vec();
+        data.extend_from_slice(&(16 + len).to_be_bytes());
+        data.extend_from_slice(&count.to_be_bytes());
+        data.extend_from_slice(&[0, 1]);
+        data.extend_from_slice(&tail);
+        parse_all(&data);
+    }
+
+    #[test]
+    fn truncated_records_never_panic(which in 0usize..8, cut in any::<prop::sample::Index>()) {
         let seed = &seeds()[which].1;
         let n = cut.index(seed.len());
         parse_all(&seed[..n]);
@@ -151,7 +185,7 @@ proptest! {
 
     #[test]
     fn bit_flipped_records_never_panic(
-        which in 0usize..7,
+        which in 0usize..8,
         flips in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..8), 1..6),
     ) {
         let mut data = seeds()[which].1.clone();
@@ -164,7 +198,7 @@ proptest! {
 
     #[test]
     fn overwritten_bytes_never_panic(
-        which in 0usize..7,
+        which in 0usize..8,
         edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
     ) {
         let mut data = seeds()[which].1.clone();

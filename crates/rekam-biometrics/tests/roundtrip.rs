@@ -132,3 +132,27 @@ fn transaction_with_real_images() {
             .any(|r| r.record_type == 10 && r.records == 2)
     );
 }
+
+#[test]
+fn iris_record_with_a_real_png() {
+    use rekam_biometrics::iso19794_6::{
+        CaptureDateTime, CompressionHistory, EyeLabel, IrisImage, IrisImageFormat, IrisImageRecord,
+    };
+    let data = png(64, 48);
+    let image = IrisImage::from_image(EyeLabel::Right, data.clone(), CompressionHistory::Lossy)
+        .unwrap()
+        .with_quality(72, 0x0101, 1)
+        .with_capture_time(CaptureDateTime::new(2026, 11, 29, 7, 8, 9, 10).unwrap());
+    assert_eq!(image.format, IrisImageFormat::MonoPng);
+    assert_eq!(
+        image.compression_history,
+        CompressionHistory::LosslessOrNone
+    );
+    let rec = IrisImageRecord::single(image);
+    let bytes = rec.to_bytes().unwrap();
+    assert_eq!(bytes.len(), 16 + 52 + 5 + data.len());
+    let back = IrisImageRecord::parse(&bytes).unwrap();
+    assert_eq!(back, rec);
+    let decoded = image::load_from_memory(&back.images[0].data).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (64, 48));
+}

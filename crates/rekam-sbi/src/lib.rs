@@ -89,6 +89,13 @@
 //!     state, so a device the gRPC API is using is Busy (111) and the other way round;
 //!     device ids are rekam's, serial numbers the device's when 12 letters and digits or
 //!     more, else made from the station and device ids.
+//! 17. **Iris records**: the simulated iris camera returns each eye as an ISO/IEC
+//!     19794-6:2011 record (`rekam_biometrics::iso19794_6`) of one representation, as
+//!     MOSIP's biometric specification ("ISO 19794-6:2011 Annex B") asks of registration
+//!     devices: cropped (K3), 8 bits, lossless, square (480 x 480) with a 240-pixel iris,
+//!     the eye label of the subtype, the capture time in UTC and the frame's quality as a
+//!     quality block. The image is PNG, which the standard allows, not the JPEG 2000 the
+//!     specification asks for: rekam has no JPEG 2000 encoder (`VALIDATION.md`).
 
 pub mod backend;
 pub mod client;

@@ -1,5 +1,6 @@
 //! A simulated backend for rekam's SBI service: a slap scanner, a two-iris camera and a face
-//! camera with synthetic images (`rekam-synth` fingers and faces, a drawn iris), whose
+//! camera with synthetic images (`rekam-synth` fingers and faces, a drawn iris), returned as
+//! ISO/IEC 19794-4, 19794-6:2011 and 19794-5 records, whose
 //! quality rises frame by frame as a real capture's does, and faults a test can inject
 //! (busy, not ready, not registered, low quality, nothing on the sensor).
 
@@ -7,6 +8,9 @@ use crate::backend::{BackendDevice, BackendError, CaptureSpec, PreviewStream, Sa
 use crate::model::{BioSubType, BioType, DeviceStatus, DeviceSubType};
 use rekam_biometrics::iso19794_4::{Compression, FingerImageRecord, FingerPosition, FingerView};
 use rekam_biometrics::iso19794_5::{FaceImage, FaceImageRecord};
+use rekam_biometrics::iso19794_6::{
+    CaptureDateTime, CompressionHistory, EyeLabel, IrisImage, IrisImageRecord, Span,
+};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -252,9 +256,16 @@ fn finger_image(pos: BioSubType, seed: u64) -> image::GrayImage {
     rekam_synth::render_finger(&m, 160, 200, &rekam_synth::Impression::random(seed, 0.15))
 }
 
-/// A synthetic iris: a dark pupil, a radially textured iris and a light sclera.
+/// Side of the simulated iris image: square, as MOSIP's biometric specification asks (1:1).
+const IRIS_SIDE: u32 = 480;
+/// Iris radius in the simulated image: a 240-pixel diameter, above MOSIP's 210 for
+/// registration devices.
+const IRIS_RADIUS: f32 = 120.0;
+
+/// A synthetic iris, 480 x 480, centred: a dark pupil, a radially textured iris and a light
+/// sclera.
 fn iris_image(seed: u64) -> image::GrayImage {
-    let (w, h) = (320u32, 240u32);
+    let (w, h) = (IRIS_SIDE, IRIS_SIDE);
     let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
     let phase = (seed % 97) as f32 * 0.13;
     image::GrayImage::from_fn(w, h, |x, y| {
@@ -262,15 +273,53 @@ fn iris_image(seed: u64) -> image::GrayImage {
         let dy = y as f32 - cy;
         let r = (dx * dx + dy * dy).sqrt();
         let a = dy.atan2(dx);
-        let v = if r < 28.0 {
+        let v = if r < 45.0 {
             20.0
-        } else if r < 90.0 {
-            110.0 + 40.0 * ((a * 23.0 + phase).sin() * (r * 0.35).cos())
+        } else if r < IRIS_RADIUS {
+            110.0 + 40.0 * ((a * 23.0 + phase).sin() * (r * 0.3).cos())
         } else {
             215.0
         };
         image::Luma([v.clamp(0.0, 255.0) as u8])
     })
+}
+
+/// The simulated iris of `eye` as SBI returns it: an ISO/IEC 19794-6:2011 record of one
+/// representation, cropped (K3), 8 bits, lossless, the capture time now, the iris centre and
+/// diameter known and the frame's quality as a quality block. MOSIP's biometric
+/// specification asks registration devices for lossless JPEG 2000; rekam has no JPEG 2000
+/// encoder, so the image is PNG, the standard's other lossless format (`VALIDATION.md`).
+fn iris_record(eye: EyeLabel, quality: f64, seed: u64) -> Result<Vec<u8>, BackendError> {
+    let img = image::DynamicImage::ImageLuma8(iris_image(seed));
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(technical)?;
+    let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+    let at = CaptureDateTime::new(
+        u16::try_from(now.year()).unwrap_or(0),
+        now.month().unsigned_abs(),
+        now.day().unsigned_abs(),
+        now.hour().unsigned_abs(),
+        now.minute().unsigned_abs(),
+        now.second().unsigned_abs(),
+        now.millisecond().unsigned_abs(),
+    );
+    let centre = (IRIS_SIDE / 2) as u16;
+    let diameter = (2.0 * IRIS_RADIUS) as u16;
+    let mut iris = IrisImage::from_image(eye, png, CompressionHistory::LosslessOrNone)
+        .map_err(technical)?
+        .with_quality(quality.round().clamp(0.0, 100.0) as u8, 0, 0);
+    iris.capture_time = at;
+    iris.iris_centre_x = Span {
+        smallest: centre,
+        largest: centre,
+    };
+    iris.iris_centre_y = iris.iris_centre_x;
+    iris.iris_diameter = Span {
+        smallest: diameter,
+        largest: diameter,
+    };
+    IrisImageRecord::single(iris).to_bytes().map_err(technical)
 }
 
 fn jpeg_of(img: &image::DynamicImage) -> Result<Vec<u8>, BackendError> {
@@ -321,17 +370,18 @@ fn render_samples(
                 })
             })
             .collect(),
-        // No ISO/IEC 19794-6 writer exists in rekam yet: the simulated iris's record is
-        // its JPEG image (VALIDATION.md lists this).
         BioType::Iris => positions
             .iter()
             .map(|&pos| {
+                let eye = match pos {
+                    BioSubType::LeftIris => EyeLabel::Left,
+                    BioSubType::RightIris => EyeLabel::Right,
+                    _ => EyeLabel::Undefined,
+                };
                 Ok(Sample {
                     sub_type: Some(pos),
                     quality,
-                    iso_record: jpeg_of(&image::DynamicImage::ImageLuma8(iris_image(
-                        seed ^ pos as u64,
-                    )))?,
+                    iso_record: iris_record(eye, quality, seed ^ pos as u64)?,
                 })
             })
             .collect(),

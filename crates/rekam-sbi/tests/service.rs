@@ -9,6 +9,7 @@ mod common;
 
 use common::*;
 use rekam_biometrics::iso19794_4::{FingerImageRecord, FingerPosition};
+use rekam_biometrics::iso19794_6::EyeLabel;
 use rekam_core::{DeviceError, DeviceState};
 use rekam_sbi::client::device_state;
 use rekam_sbi::hash::first_previous_hash;
@@ -148,6 +149,32 @@ async fn one_transaction_across_slap_irises_and_face() {
         irises.samples[1].data.bio_sub_type,
         Some(BioSubType::RightIris)
     );
+    // Each iris is an ISO/IEC 19794-6:2011 record of its eye, as MOSIP registration asks
+    // (cropped, 8 bits, lossless, square, iris diameter over 210) but in PNG.
+    for (sample, eye) in irises.samples.iter().zip([EyeLabel::Left, EyeLabel::Right]) {
+        use rekam_biometrics::iso19794_6::{
+            CompressionHistory, ImageType, IrisImageFormat, IrisImageRecord,
+        };
+        assert!(sample.iso_record.starts_with(b"IIR\x00020\x00"));
+        let rec = IrisImageRecord::parse(&sample.iso_record).unwrap();
+        assert_eq!(rec.images.len(), 1);
+        assert_eq!(rec.eyes_represented(), 1);
+        let iris = &rec.images[0];
+        assert_eq!(iris.eye, eye);
+        assert_eq!(iris.image_type, ImageType::Cropped);
+        assert_eq!(iris.format, IrisImageFormat::MonoPng);
+        assert_eq!(iris.compression_history, CompressionHistory::LosslessOrNone);
+        assert_eq!((iris.width, iris.height, iris.bit_depth), (480, 480, 8));
+        assert!(iris.iris_diameter.smallest >= 210);
+        assert!(iris.capture_time.is_some());
+        assert_eq!(
+            f64::from(iris.quality[0].score),
+            sample.data.quality_score.round()
+        );
+        let img = image::load_from_memory(&iris.data).unwrap();
+        assert_eq!((img.width(), img.height()), (480, 480));
+        assert!(img.as_luma8().is_some(), "8-bit greyscale");
+    }
 
     // The face, an exception photo for the missing finger.
     let req = rcapture(
