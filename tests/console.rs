@@ -11,120 +11,22 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
 use prost::Message;
 use rekam_api::pb;
 use rekam_tests::TestDaemon;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use rekam_tests::http1::{Raw, request as http1};
 
-/// An HTTP/1.1 response read off the wire.
-#[derive(Debug)]
-struct Raw {
-    status: u16,
-    /// Names in lower case.
-    headers: Vec<(String, String)>,
-    /// Without chunked coding.
-    body: Vec<u8>,
-}
-
-impl Raw {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// The gRPC-Web answer's data frames and its trailer frame's `grpc-status`.
-    fn grpc_web(&self) -> (Vec<Vec<u8>>, Option<String>) {
-        let (mut data, mut status) = (Vec::new(), None);
-        let mut body = &self.body[..];
-        while body.len() >= 5 {
-            let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
-            let payload = &body[5..5 + len];
-            if body[0] & 0x80 != 0 {
-                let text = String::from_utf8_lossy(payload);
-                status = text
-                    .split("\r\n")
-                    .filter_map(|l| l.split_once(':'))
-                    .find(|(n, _)| n.trim().eq_ignore_ascii_case("grpc-status"))
-                    .map(|(_, v)| v.trim().to_string());
-            } else {
-                data.push(payload.to_vec());
-            }
-            body = &body[5 + len..];
-        }
-        (
-            data,
-            status.or_else(|| self.header("grpc-status").map(str::to_string)),
-        )
-    }
-}
-
-/// Removes HTTP/1.1 chunked transfer coding.
-fn dechunk(mut body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = body.windows(2).position(|w| w == b"\r\n").unwrap();
-        let size_text = std::str::from_utf8(&body[..line_end]).unwrap();
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
-        body = &body[line_end + 2..];
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&body[..size]);
-        body = &body[size + 2..];
-    }
-}
-
-/// Writes `head` (request line and headers; `Connection: close` is added) and `body`,
-/// then reads the response to the end; at most 10 s.
-async fn http1(mut s: impl AsyncRead + AsyncWrite + Unpin, head: &str, body: &[u8]) -> Raw {
-    let head = format!("{}\r\nConnection: close\r\n\r\n", head.trim_end());
-    s.write_all(head.as_bytes()).await.unwrap();
-    let _ = s.write_all(body).await;
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut raw))
-        .await
-        .expect("the daemon answers within 10 s")
-        .unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a response head");
-    let text = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = text.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .map(|l| {
-            let (n, v) = l.split_once(':').unwrap();
-            (n.trim().to_ascii_lowercase(), v.trim().to_string())
-        })
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    if headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"))
-    {
-        body = dechunk(&body);
-    }
-    Raw {
-        status,
-        headers,
-        body,
-    }
+/// A gRPC-Web answer's data frames and its `grpc-status` (from the trailer frame, else a
+/// trailers-only answer's header).
+fn grpc_web(r: &Raw) -> (Vec<Vec<u8>>, Option<String>) {
+    let (data, trailers) = r.grpc_web_frames();
+    let status = trailers
+        .into_iter()
+        .find(|(n, _)| n == "grpc-status")
+        .map(|(_, v)| v)
+        .or_else(|| r.header("grpc-status").map(str::to_string));
+    (data, status)
 }
 
 /// `GET path` on TCP with `Host: host` and the extra header lines.
@@ -297,7 +199,7 @@ async fn the_consoles_own_origin_may_call_and_no_other() {
     for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
         let r = list_devices(addr, &host, &format!("http://{host}"), &token).await;
         assert_eq!(r.status, 200, "{host}: {}", r.text());
-        let (data, status) = r.grpc_web();
+        let (data, status) = grpc_web(&r);
         assert_eq!(status.as_deref(), Some("0"), "{host}: {r:?}");
         let devices = pb::ListDevicesResponse::decode(&data[0][..]).unwrap();
         assert_eq!(devices.devices.len(), 5);
@@ -311,7 +213,7 @@ async fn the_consoles_own_origin_may_call_and_no_other() {
         &token,
     )
     .await;
-    assert_eq!(r.grpc_web().1.as_deref(), Some("0"));
+    assert_eq!(grpc_web(&r).1.as_deref(), Some("0"));
 
     // Any other origin is refused before any service: another host (even one the daemon
     // answers for), another port on the same host, another scheme, `null`.
@@ -334,7 +236,7 @@ async fn the_consoles_own_origin_may_call_and_no_other() {
     }
     // The own origin still needs a session.
     let r = list_devices(addr, &host, &format!("http://{host}"), "not-a-token").await;
-    assert_eq!(r.grpc_web().1.as_deref(), Some("16"), "{r:?}");
+    assert_eq!(grpc_web(&r).1.as_deref(), Some("16"), "{r:?}");
     d.stop().await;
 }
 
@@ -457,7 +359,7 @@ async fn over_tls_the_consoles_own_origin_is_https() {
         headers: Vec::new(),
         body: r.bytes().await.unwrap().to_vec(),
     };
-    let (data, status) = raw.grpc_web();
+    let (data, status) = grpc_web(&raw);
     assert_eq!(status.as_deref(), Some("0"));
     assert_eq!(
         pb::ListDevicesResponse::decode(&data[0][..])

@@ -16,6 +16,7 @@ use http_body_util::BodyExt;
 use hyper::body::Frame;
 use rekam_api::pb;
 use rekam_tests::TestDaemon;
+use rekam_tests::http1::{read_response, request as http1};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -54,131 +55,6 @@ impl TcpDaemon {
 
     async fn stop(self) {
         self.daemon.stop().await;
-    }
-}
-
-/// An HTTP/1.1 response read off the wire.
-#[derive(Debug)]
-struct Raw {
-    status: u16,
-    /// Names in lower case.
-    headers: Vec<(String, String)>,
-    /// Without chunked coding.
-    body: Vec<u8>,
-}
-
-impl Raw {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn has_cors_headers(&self) -> bool {
-        self.headers
-            .iter()
-            .any(|(n, _)| n.starts_with("access-control-"))
-    }
-
-    /// The gRPC status: from the headers (trailers-only) or from the gRPC-Web trailers
-    /// frame at the end of the body.
-    fn grpc_status(&self) -> tonic::Status {
-        let mut map = HeaderMap::new();
-        for (n, v) in &self.headers {
-            if n.starts_with("grpc-") {
-                map.insert(
-                    http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                    v.parse().unwrap(),
-                );
-            }
-        }
-        if !map.contains_key("grpc-status") {
-            let mut body = &self.body[..];
-            while body.len() >= 5 {
-                let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
-                if body[0] & 0x80 != 0 {
-                    let text = String::from_utf8(body[5..5 + len].to_vec()).unwrap();
-                    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
-                        let (n, v) = line.split_once(':').unwrap();
-                        map.insert(
-                            http::HeaderName::from_bytes(n.trim().as_bytes()).unwrap(),
-                            v.trim().parse().unwrap(),
-                        );
-                    }
-                }
-                body = &body[5 + len..];
-            }
-        }
-        tonic::Status::from_header_map(&map).expect("a grpc-status")
-    }
-}
-
-/// Removes HTTP/1.1 chunked transfer coding.
-fn dechunk(mut body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = body.windows(2).position(|w| w == b"\r\n").unwrap();
-        let size_text = std::str::from_utf8(&body[..line_end]).unwrap();
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
-        body = &body[line_end + 2..];
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&body[..size]);
-        body = &body[size + 2..];
-    }
-}
-
-/// Writes `head` (request line and headers, without the blank line; `Connection: close`
-/// is added) and `body`, then reads the response to the end; at most 10 s.
-async fn http1(mut s: impl AsyncRead + AsyncWrite + Unpin, head: &str, body: &[u8]) -> Raw {
-    let head = format!("{}\r\nConnection: close\r\n\r\n", head.trim_end());
-    s.write_all(head.as_bytes()).await.unwrap();
-    // A refusal may be answered, and the connection closed, before the body is read: the
-    // body's write then fails (broken pipe) and the answer is still there to read.
-    let _ = s.write_all(body).await;
-    read_response(s).await
-}
-
-/// Reads a response to the end of the connection; at most 10 s.
-async fn read_response(mut s: impl AsyncRead + Unpin) -> Raw {
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut raw))
-        .await
-        .expect("the daemon answers within 10 s")
-        .unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a response head");
-    let text = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = text.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .map(|l| {
-            let (n, v) = l.split_once(':').unwrap();
-            (n.trim().to_ascii_lowercase(), v.trim().to_string())
-        })
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    if headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"))
-    {
-        body = dechunk(&body);
-    }
-    Raw {
-        status,
-        headers,
-        body,
     }
 }
 

@@ -3,6 +3,9 @@
 //! generated gRPC clients connected over that socket.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+#[path = "kit/http1.rs"]
+pub mod http1;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -213,19 +216,22 @@ impl TestDaemon {
         EncoderServiceClient::new(self.channel.clone())
     }
 
-    /// A device's state kind now.
-    pub async fn state_of(&self, id: &str) -> pb::DeviceStateKind {
-        let devs = self
-            .devices()
+    /// A device as ListDevices shows it now (panics when there is none of that id).
+    pub async fn device(&self, id: &str) -> pb::Device {
+        self.devices()
             .list_devices(pb::ListDevicesRequest {})
             .await
             .expect("list devices")
-            .into_inner();
-        let d = devs
+            .into_inner()
             .devices
-            .iter()
+            .into_iter()
             .find(|x| x.name == format!("devices/{id}"))
-            .expect("device");
+            .unwrap_or_else(|| panic!("no device {id}"))
+    }
+
+    /// A device's state kind now.
+    pub async fn state_of(&self, id: &str) -> pb::DeviceStateKind {
+        let d = self.device(id).await;
         pb::DeviceStateKind::try_from(d.state.as_ref().map_or(0, |s| s.kind))
             .unwrap_or(pb::DeviceStateKind::Unspecified)
     }

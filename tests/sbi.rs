@@ -303,18 +303,6 @@ fn sbi_devices(c: &mut rekamd::Config, port: &str, ca: &Path) {
     }
 }
 
-async fn device_of(d: &TestDaemon, id: &str) -> pb::Device {
-    d.devices()
-        .list_devices(pb::ListDevicesRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .devices
-        .into_iter()
-        .find(|x| x.name == format!("devices/{id}"))
-        .unwrap()
-}
-
 async fn capture(
     d: &TestDaemon,
     position: pb::FingerPosition,
@@ -347,7 +335,7 @@ async fn sbi_drivers_capture_from_rekams_simulated_sbi_service() {
     let port = svc.port().to_string();
     let d = TestDaemon::start_with(|c| sbi_devices(c, &port, &ca)).await;
 
-    let fp = device_of(&d, "fingerprint0").await;
+    let fp = d.device("fingerprint0").await;
     assert_eq!(fp.driver, "sbi");
     assert_eq!(fp.serial, "REKAMSIMSLAP0001", "{fp:?}");
     assert_eq!(
@@ -422,7 +410,7 @@ async fn sbi_drivers_capture_from_rekams_simulated_sbi_service() {
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::Unavailable, "{e:?}");
     assert!(e.message().contains("not registered"), "{e:?}");
-    let fp = device_of(&d, "fingerprint0").await;
+    let fp = d.device("fingerprint0").await;
     assert_eq!(
         fp.state.as_ref().unwrap().kind,
         pb::DeviceStateKind::Error as i32,
@@ -475,7 +463,7 @@ async fn on_python_sim(sim: &rekam_sbi::compliance::PySim) -> TestDaemon {
 async fn the_sbi_driver_captures_from_the_independent_python_simulator() {
     let sim = rekam_sbi::compliance::PySim::start("none").await.unwrap();
     let d = on_python_sim(&sim).await;
-    let fp = device_of(&d, "fingerprint0").await;
+    let fp = d.device("fingerprint0").await;
     assert_eq!(fp.driver, "sbi");
     assert_eq!(fp.serial, "SIMSLAP000000001", "{fp:?}");
     assert_eq!(
@@ -504,7 +492,7 @@ async fn busy_unregistered_and_forged_sbi_devices_end_as_clear_grpc_errors() {
     let sim = rekam_sbi::compliance::PySim::start("busy").await.unwrap();
     let d = on_python_sim(&sim).await;
     assert_eq!(
-        device_of(&d, "fingerprint0").await.state.unwrap().kind,
+        d.device("fingerprint0").await.state.unwrap().kind,
         pb::DeviceStateKind::Busy as i32
     );
     let e = capture(&d, pb::FingerPosition::RightFour)
@@ -519,7 +507,7 @@ async fn busy_unregistered_and_forged_sbi_devices_end_as_clear_grpc_errors() {
         .await
         .unwrap();
     let d = on_python_sim(&sim).await;
-    let fp = device_of(&d, "fingerprint0").await;
+    let fp = d.device("fingerprint0").await;
     let state = fp.state.unwrap();
     assert_eq!(state.kind, pb::DeviceStateKind::Error as i32);
     let e = capture(&d, pb::FingerPosition::RightFour)
@@ -554,7 +542,7 @@ async fn busy_unregistered_and_forged_sbi_devices_end_as_clear_grpc_errors() {
             .retain(|d| d.selector.class != rekam_core::DeviceClass::Camera);
     })
     .await;
-    let fp = device_of(&d, "fingerprint0").await;
+    let fp = d.device("fingerprint0").await;
     assert_eq!(fp.state.unwrap().kind, pb::DeviceStateKind::Error as i32);
     let e = capture(&d, pb::FingerPosition::RightFour)
         .await

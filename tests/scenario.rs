@@ -282,16 +282,7 @@ async fn rekamctl_shows_where_the_scenario_stands() {
 }
 
 async fn serial_of(d: &TestDaemon, id: &str) -> String {
-    d.devices()
-        .list_devices(pb::ListDevicesRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .devices
-        .into_iter()
-        .find(|x| x.name == format!("devices/{id}"))
-        .unwrap()
-        .serial
+    d.device(id).await.serial
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -45,18 +45,6 @@ fn simulators() -> (rekam_r30x::R30xSim, rekam_isdv4::Isdv4Sim) {
     (r30x, isdv4)
 }
 
-async fn device(d: &TestDaemon, id: &str) -> pb::Device {
-    d.devices()
-        .list_devices(pb::ListDevicesRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .devices
-        .into_iter()
-        .find(|x| x.name == format!("devices/{id}"))
-        .unwrap_or_else(|| panic!("no {id}"))
-}
-
 async fn self_test(d: &TestDaemon, id: &str) -> pb::DiagnosticReport {
     d.devices()
         .self_test(pb::SelfTestRequest {
@@ -81,7 +69,7 @@ fn capture(position: pb::FingerPosition) -> pb::CaptureFingerprintRequest {
 async fn the_r30x_module_captures_single_fingers_over_grpc_through_its_faults() {
     let (r30x, isdv4) = simulators();
     let d = station(&r30x, &isdv4).await;
-    let dev = device(&d, "fingerprint0").await;
+    let dev = d.device("fingerprint0").await;
     assert_eq!(dev.driver, "r30x", "{dev:?}");
     assert!(!dev.simulated);
     let Some(pb::device_capabilities::Kind::Fingerprint(caps)) =
@@ -217,7 +205,7 @@ async fn the_isdv4_digitizer_signs_over_grpc_and_survives_noise_and_an_unplug() 
     use rekam_core::sim::SimulatorControl;
     let (r30x, isdv4) = simulators();
     let d = station(&r30x, &isdv4).await;
-    let dev = device(&d, "signature0").await;
+    let dev = d.device("signature0").await;
     assert_eq!(dev.driver, "isdv4", "{dev:?}");
     let Some(pb::device_capabilities::Kind::Signature(caps)) =
         dev.capabilities.clone().and_then(|c| c.kind)
@@ -453,7 +441,7 @@ async fn a_recording_of_a_failing_module_replays_in_rekamd() {
         ],
     ))
     .await;
-    assert_eq!(device(&d, "fingerprint0").await.driver, "r30x");
+    assert_eq!(d.device("fingerprint0").await.driver, "r30x");
     let again = d
         .fingerprint()
         .capture(capture(pb::FingerPosition::RightIndex))
