@@ -65,6 +65,13 @@ pub struct SignatureCapabilities {
     pub sample_rate_hz: u32,
 }
 
+/// What an iris camera can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IrisCapabilities {
+    /// The size (width, height) of its image of one eye, when known.
+    pub image_size: Option<(u32, u32)>,
+}
+
 /// What a card printer can do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrinterCapabilities {
@@ -98,6 +105,8 @@ pub enum Capabilities {
     Printer(PrinterCapabilities),
     /// A chip encoder's.
     Encoder(EncoderCapabilities),
+    /// An iris camera's.
+    Iris(IrisCapabilities),
 }
 
 impl AnyDevice {
@@ -126,6 +135,9 @@ impl AnyDevice {
             AnyDevice::Encoder(d) => Capabilities::Encoder(EncoderCapabilities {
                 max_apdu_size: d.max_apdu_size(),
                 interfaces: d.interfaces(),
+            }),
+            AnyDevice::Iris(d) => Capabilities::Iris(IrisCapabilities {
+                image_size: d.image_size(),
             }),
         }
     }

@@ -15,6 +15,8 @@ pub enum DeviceClass {
     CardPrinter,
     /// Contactless chip encoder.
     ChipEncoder,
+    /// Iris camera.
+    Iris,
 }
 
 impl DeviceClass {
@@ -26,6 +28,7 @@ impl DeviceClass {
             DeviceClass::SignaturePad => "signature",
             DeviceClass::CardPrinter => "printer",
             DeviceClass::ChipEncoder => "encoder",
+            DeviceClass::Iris => "iris",
         }
     }
 
@@ -37,6 +40,7 @@ impl DeviceClass {
             DeviceClass::SignaturePad,
             DeviceClass::CardPrinter,
             DeviceClass::ChipEncoder,
+            DeviceClass::Iris,
         ]
         .into_iter()
         .find(|c| c.short_name() == s)

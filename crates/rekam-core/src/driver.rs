@@ -36,7 +36,7 @@ use crate::types::*;
 /// A device named as `class:driver[:address]`.
 ///
 /// * `class` is a [`DeviceClass::short_name`]: `fingerprint`, `camera`, `signature`,
-///   `printer` or `encoder`;
+///   `printer`, `encoder` or `iris`;
 /// * `driver` is the driver's name (lower-case letters, digits, `-` and `_`), e.g. `sim`,
 ///   `pcsc`, `r30x`;
 /// * `address`, optional, says which device the driver opens: a device node, a reader
@@ -61,7 +61,7 @@ pub struct Selector {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SelectorProblem {
     /// The class is not one of the five.
-    #[error("the class must be fingerprint, camera, signature, printer or encoder")]
+    #[error("the class must be fingerprint, camera, signature, printer, encoder or iris")]
     UnknownClass,
     /// No driver after the class.
     #[error("missing driver, e.g. `printer:sim`")]
@@ -483,6 +483,7 @@ impl AnyDevice {
             DeviceClass::SignaturePad => AnyDevice::Signature(p),
             DeviceClass::CardPrinter => AnyDevice::Printer(p),
             DeviceClass::ChipEncoder => AnyDevice::Encoder(p),
+            DeviceClass::Iris => AnyDevice::Iris(p),
         }
     }
 }
@@ -589,6 +590,13 @@ impl ChipEncoder for Unopened {
         Err(self.disconnected())
     }
     async fn read_files(&self, _fids: &[u16]) -> Result<Vec<ChipFile>, DeviceError> {
+        Err(self.disconnected())
+    }
+}
+
+#[async_trait]
+impl IrisCamera for Unopened {
+    async fn capture(&self, _eyes: &[Eye], _missing: &[Eye]) -> Result<IrisCapture, DeviceError> {
         Err(self.disconnected())
     }
 }
@@ -995,6 +1003,7 @@ mod tests {
             DeviceClass::SignaturePad,
             DeviceClass::CardPrinter,
             DeviceClass::ChipEncoder,
+            DeviceClass::Iris,
         ] {
             let d = AnyDevice::unopened(class, "x0", "drv", e());
             assert_eq!(d.info().class, class);
@@ -1017,6 +1026,7 @@ mod tests {
                     );
                 }
                 AnyDevice::Camera(c) => disconnected(c.capture_still().await.map(drop)),
+                AnyDevice::Iris(i) => disconnected(i.capture(&Eye::BOTH, &[]).await.map(drop)),
                 AnyDevice::Signature(s) => {
                     disconnected(s.sign().next().await.unwrap().map(drop));
                     disconnected(s.clear().await);

@@ -2,7 +2,7 @@
 //! (identity, class, state, diagnostics), the errors every driver reports, the domain
 //! types that cross layers (grey images with their resolution, finger positions, pen
 //! samples, card jobs, chip files) and one small object-safe trait per device class
-//! ([`FingerprintScanner`], [`Camera`], [`SignaturePad`], [`CardPrinter`],
+//! ([`FingerprintScanner`], [`Camera`], [`IrisCamera`], [`SignaturePad`], [`CardPrinter`],
 //! [`ChipEncoder`]). Drivers and simulators implement these traits; the enrollment
 //! pipeline and the daemon depend on the traits only, never on a driver.
 //!
@@ -34,7 +34,7 @@ mod types;
 
 pub use capabilities::{
     ApduSize, CameraCapabilities, Capabilities, ChipInterfaces, EncoderCapabilities,
-    FingerprintCapabilities, PrinterCapabilities, SignatureCapabilities, VideoFormat,
+    FingerprintCapabilities, IrisCapabilities, PrinterCapabilities, SignatureCapabilities, VideoFormat,
 };
 pub use device::{
     CheckOutcome, DeviceClass, DeviceEvent, DeviceEventKind, DeviceInfo, DeviceState,
@@ -47,7 +47,7 @@ pub use driver::{
 pub use error::{DeviceError, ErrorKind};
 pub use registry::{AnyDevice, DEVICE_EVENTS_KEPT, DeviceSubscription, Registry};
 pub use traits::{
-    Camera, CardPrinter, ChipEncoder, Device, FingerprintScanner, SignaturePad, StationCard,
-    StationError, write_and_verify,
+    Camera, CardPrinter, ChipEncoder, Device, FingerprintScanner, IrisCamera, IrisRequest,
+    SignaturePad, StationCard, StationError, write_and_verify,
 };
 pub use types::*;

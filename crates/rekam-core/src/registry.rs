@@ -21,6 +21,8 @@ pub enum AnyDevice {
     Printer(Arc<dyn CardPrinter>),
     /// A chip encoder.
     Encoder(Arc<dyn ChipEncoder>),
+    /// An iris camera.
+    Iris(Arc<dyn IrisCamera>),
 }
 
 impl AnyDevice {
@@ -32,6 +34,7 @@ impl AnyDevice {
             AnyDevice::Signature(d) => d.as_ref(),
             AnyDevice::Printer(d) => d.as_ref(),
             AnyDevice::Encoder(d) => d.as_ref(),
+            AnyDevice::Iris(d) => d.as_ref(),
         }
     }
 
@@ -215,6 +218,14 @@ impl Registry {
     pub fn encoder(&self, id: &str) -> Result<Arc<dyn ChipEncoder>, DeviceError> {
         self.pick(id, DeviceClass::ChipEncoder, |d| match d {
             AnyDevice::Encoder(x) => Some(x.clone()),
+            _ => None,
+        })
+    }
+
+    /// The iris camera with that id, or the first one when `id` is empty.
+    pub fn iris(&self, id: &str) -> Result<Arc<dyn IrisCamera>, DeviceError> {
+        self.pick(id, DeviceClass::Iris, |d| match d {
+            AnyDevice::Iris(x) => Some(x.clone()),
             _ => None,
         })
     }

@@ -133,6 +133,60 @@ pub trait Camera: Device {
     }
 }
 
+/// An iris camera: both eyes at once or one, an eye that is missing (or not to be
+/// captured) excepted.
+///
+/// Optional: [`IrisCamera::image_size`] (unknown by default).
+#[async_trait]
+pub trait IrisCamera: Device {
+    /// Captures the eyes of `eyes` (right, left or both) but those of `missing`, which the
+    /// camera must not wait for and reports as [`IrisEye::Excepted`]. The answer has one
+    /// entry per eye of `eyes`, right then left. [`IrisRequest::new`] checks the request:
+    /// drivers start with it.
+    async fn capture(&self, eyes: &[Eye], missing: &[Eye]) -> Result<IrisCapture, DeviceError>;
+    /// The size (width, height) of its images of one eye; `None` (unknown) by default.
+    fn image_size(&self) -> Option<(u32, u32)> {
+        None
+    }
+}
+
+/// A checked iris capture request: which eyes to capture and which to except.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IrisRequest {
+    /// The eyes to capture, right then left; never empty.
+    pub capture: Vec<Eye>,
+    /// The eyes asked but excepted, right then left.
+    pub excepted: Vec<Eye>,
+}
+
+impl IrisRequest {
+    /// Checks `eyes` and `missing` as [`IrisCamera::capture`] receives them: `eyes` must
+    /// name at least one eye, `missing` only eyes of `eyes`, and at least one eye must be
+    /// left to capture. Duplicates are ignored.
+    pub fn new(eyes: &[Eye], missing: &[Eye]) -> Result<IrisRequest, DeviceError> {
+        if eyes.is_empty() {
+            return Err(DeviceError::InvalidArgument(
+                "an iris capture needs the eyes to capture: right, left or both".into(),
+            ));
+        }
+        if let Some(m) = missing.iter().find(|m| !eyes.contains(m)) {
+            return Err(DeviceError::InvalidArgument(format!(
+                "the {} eye is excepted but was not asked for",
+                m.name()
+            )));
+        }
+        let asked: Vec<Eye> = Eye::BOTH.into_iter().filter(|e| eyes.contains(e)).collect();
+        let (excepted, capture): (Vec<Eye>, Vec<Eye>) =
+            asked.into_iter().partition(|e| missing.contains(e));
+        if capture.is_empty() {
+            return Err(DeviceError::InvalidArgument(
+                "every eye asked is excepted: nothing to capture".into(),
+            ));
+        }
+        Ok(IrisRequest { capture, excepted })
+    }
+}
+
 /// A signature pad.
 ///
 /// Optional: [`SignaturePad::pressure_levels`] and [`SignaturePad::sample_rate_hz`]
@@ -280,4 +334,28 @@ pub async fn write_and_verify(
         })
         .collect();
     Ok((uid, checks))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iris_requests_are_checked_and_ordered_right_then_left() {
+        let r = IrisRequest::new(&[Eye::Left, Eye::Right], &[Eye::Left]).unwrap();
+        assert_eq!(r.capture, [Eye::Right]);
+        assert_eq!(r.excepted, [Eye::Left]);
+        let r = IrisRequest::new(&[Eye::Left, Eye::Left], &[]).unwrap();
+        assert_eq!((r.capture, r.excepted), (vec![Eye::Left], vec![]));
+        for (eyes, missing) in [
+            (&[][..], &[][..]),
+            (&[Eye::Left][..], &[Eye::Right][..]),
+            (&Eye::BOTH[..], &Eye::BOTH[..]),
+        ] {
+            assert!(matches!(
+                IrisRequest::new(eyes, missing),
+                Err(DeviceError::InvalidArgument(_))
+            ));
+        }
+    }
 }

@@ -388,3 +388,72 @@ mod tests {
         ));
     }
 }
+
+/// One eye, as an iris camera sees the applicant (their right eye is on the camera's left).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub enum Eye {
+    /// The applicant's right eye.
+    Right,
+    /// The applicant's left eye.
+    Left,
+}
+
+impl Eye {
+    /// Both eyes, right then left.
+    pub const BOTH: [Eye; 2] = [Eye::Right, Eye::Left];
+
+    /// The other eye.
+    pub fn other(self) -> Eye {
+        match self {
+            Eye::Right => Eye::Left,
+            Eye::Left => Eye::Right,
+        }
+    }
+
+    /// "right" or "left".
+    pub fn name(self) -> &'static str {
+        match self {
+            Eye::Right => "right",
+            Eye::Left => "left",
+        }
+    }
+}
+
+/// One eye of an iris capture: its image and quality, or why it was not captured.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IrisEye {
+    /// The eye was captured.
+    Captured {
+        /// Which eye.
+        eye: Eye,
+        /// The 8-bit grey image of the eye (`ppi` 0 when the device does not say).
+        image: GreyImage,
+        /// The image's quality, 0 (unusable) to 100.
+        quality: u8,
+    },
+    /// The eye was excepted (missing, or not to be captured): nothing was taken.
+    Excepted {
+        /// Which eye.
+        eye: Eye,
+    },
+}
+
+impl IrisEye {
+    /// Which eye this is.
+    pub fn eye(&self) -> Eye {
+        match self {
+            IrisEye::Captured { eye, .. } | IrisEye::Excepted { eye } => *eye,
+        }
+    }
+}
+
+/// The result of [`crate::IrisCamera::capture`]: one entry per eye asked, right then left.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IrisCapture {
+    /// The eyes, right then left; an excepted eye is listed as such.
+    pub eyes: Vec<IrisEye>,
+    /// When it was taken.
+    pub captured_at: SystemTime,
+}

@@ -18,6 +18,9 @@ pub fn class(c: core::DeviceClass) -> pb::DeviceClass {
         core::DeviceClass::SignaturePad => pb::DeviceClass::SignaturePad,
         core::DeviceClass::CardPrinter => pb::DeviceClass::CardPrinter,
         core::DeviceClass::ChipEncoder => pb::DeviceClass::ChipEncoder,
+        // The API has no iris class yet (issue 22's API step): an iris camera, opened only
+        // when configured, is listed without a class.
+        core::DeviceClass::Iris => pb::DeviceClass::Unspecified,
     }
 }
 
@@ -106,6 +109,8 @@ pub fn capabilities(c: &core::Capabilities) -> pb::DeviceCapabilities {
             contactless: e.interfaces.contactless,
             contact: e.interfaces.contact,
         }),
+        // Not in the API yet (see `class`).
+        core::Capabilities::Iris(_) => return pb::DeviceCapabilities { kind: None },
     };
     pb::DeviceCapabilities { kind: Some(kind) }
 }
