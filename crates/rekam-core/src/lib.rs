@@ -34,7 +34,8 @@ mod types;
 
 pub use capabilities::{
     ApduSize, CameraCapabilities, Capabilities, ChipInterfaces, EncoderCapabilities,
-    FingerprintCapabilities, IrisCapabilities, PrinterCapabilities, SignatureCapabilities, VideoFormat,
+    FingerprintCapabilities, IrisCapabilities, PrinterCapabilities, SignatureCapabilities,
+    VideoFormat,
 };
 pub use device::{
     CheckOutcome, DeviceClass, DeviceEvent, DeviceEventKind, DeviceInfo, DeviceState,

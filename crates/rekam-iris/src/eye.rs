@@ -53,7 +53,11 @@ pub fn render_eye(seed: u64, eye: Eye, occlusion: f32) -> RenderedEye {
         .map(|i| {
             let a = unit(s, 40 + i) * std::f32::consts::TAU;
             let r = pupil + 10.0 + (IRIS_RADIUS - pupil - 20.0) * unit(s, 60 + i);
-            (cx + r * a.cos(), cy + r * a.sin(), 4.0 + 7.0 * unit(s, 80 + i))
+            (
+                cx + r * a.cos(),
+                cy + r * a.sin(),
+                4.0 + 7.0 * unit(s, 80 + i),
+            )
         })
         .collect();
     let occlusion = occlusion.clamp(0.0, 1.0);

@@ -1,6 +1,7 @@
 //! SBI device services as rekam drivers: `fingerprint:sbi:PORT` (a slap or single-finger
-//! scanner, [`FingerprintScanner`]) and `camera:sbi:PORT` (a face camera, [`Camera`]), or
-//! `...:sbi:auto` (or no address) to find the device by discovery over 127.0.0.1:4501–4600.
+//! scanner, [`FingerprintScanner`]), `camera:sbi:PORT` (a face camera, [`Camera`]) and
+//! `iris:sbi:PORT` (a two-iris or single-iris camera, [`IrisCamera`]), or `...:sbi:auto` (or
+//! no address) to find the device by discovery over 127.0.0.1:4501–4600.
 //!
 //! Options (`[[devices]] options`):
 //!
@@ -35,6 +36,17 @@
 //! centre. The SBI signatures and hash chain are checked before anything is composed; they
 //! are not carried into the enrollment record. A single finger asked of a slap device is
 //! asked with `bioSubType` on the slap's sub-device, and its image is returned as it came.
+//!
+//! # Irises
+//!
+//! A two-iris camera is asked on sub-device 3 (both eyes) with an excepted eye as an SBI
+//! `exception`, or on sub-device 1 (left) or 2 (right) for one eye; a single-iris camera
+//! takes one eye at a time (`bioSubType`). Each eye comes back as an ISO/IEC 19794-6:2011
+//! record, checked (signature, hash chain) by the client, then decoded: its first
+//! representation, 8 bits, raw or PNG (JPEG 2000 is refused as unsupported: rekam has no
+//! decoder), becomes the eye's image; its quality is the signed `qualityScore` of the
+//! device. The records themselves are not kept: rekam re-encodes the images where it needs
+//! records.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -44,9 +56,9 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use rekam_core::{
     AnyDevice, Available, Camera, CheckOutcome, Device, DeviceClass, DeviceError, DeviceInfo,
-    DeviceState, DiagnosticCheck, DiagnosticReport, DriverFactory, FingerCapture, FingerPosition,
-    FingerPreview, FingerprintScanner, Frame, GreyImage, MissingFinger, OpenOptions, OptionReader,
-    Selector, VideoFormat,
+    DeviceState, DiagnosticCheck, DiagnosticReport, DriverFactory, Eye, FingerCapture,
+    FingerPosition, FingerPreview, FingerprintScanner, Frame, GreyImage, IrisCamera, IrisCapture,
+    IrisEye, IrisRequest, MissingFinger, OpenOptions, OptionReader, Selector, VideoFormat,
 };
 use tokio::sync::watch;
 
@@ -65,6 +77,11 @@ pub const SBI_CAMERA_DRIVER: SbiDriver = SbiDriver {
     class: DeviceClass::Camera,
 };
 
+/// The iris camera driver (`iris:sbi:PORT`).
+pub const SBI_IRIS_DRIVER: SbiDriver = SbiDriver {
+    class: DeviceClass::Iris,
+};
+
 const OPTIONS: &str = "ca, quality, timeout_ms, device, poll_ms";
 
 /// A driver for the SBI devices of one class.
@@ -77,6 +94,7 @@ impl SbiDriver {
     fn bio_type(&self) -> BioType {
         match self.class {
             DeviceClass::Camera => BioType::Face,
+            DeviceClass::Iris => BioType::Iris,
             _ => BioType::Finger,
         }
     }
@@ -84,6 +102,7 @@ impl SbiDriver {
     fn reader(&self) -> OptionReader {
         match self.class {
             DeviceClass::Camera => OptionReader::new("camera:sbi", OPTIONS),
+            DeviceClass::Iris => OptionReader::new("iris:sbi", OPTIONS),
             _ => OptionReader::new("fingerprint:sbi", OPTIONS),
         }
     }
@@ -133,6 +152,9 @@ impl DriverFactory for SbiDriver {
         match self.class {
             DeviceClass::Camera => {
                 "MOSIP SBI 0.9.5 face camera (a device service on 127.0.0.1:4501-4600)"
+            }
+            DeviceClass::Iris => {
+                "MOSIP SBI 0.9.5 iris camera (a device service on 127.0.0.1:4501-4600)"
             }
             _ => "MOSIP SBI 0.9.5 fingerprint scanner (a device service on 127.0.0.1:4501-4600)",
         }
@@ -250,6 +272,7 @@ impl DriverFactory for SbiDriver {
         let device = SbiDevice { inner, info };
         Ok(match self.class {
             DeviceClass::Camera => AnyDevice::Camera(Arc::new(device)),
+            DeviceClass::Iris => AnyDevice::Iris(Arc::new(device)),
             _ => AnyDevice::Fingerprint(Arc::new(device)),
         })
     }
@@ -917,9 +940,165 @@ impl Camera for SbiDevice {
     }
 }
 
+/// The SBI subtype of an eye.
+fn iris_sub_type(eye: Eye) -> BioSubType {
+    match eye {
+        Eye::Left => BioSubType::LeftIris,
+        Eye::Right => BioSubType::RightIris,
+    }
+}
+
+/// Decodes an eye's ISO/IEC 19794-6:2011 record: its eye label and 8-bit image (the
+/// first representation).
+pub fn iris_image(record: &[u8]) -> Result<(Option<Eye>, GreyImage), DeviceError> {
+    use rekam_biometrics::iso19794_6::{EyeLabel, IrisImageFormat, IrisImageRecord};
+    let bad = |e: String| DeviceError::Protocol(format!("the SBI iris record: {e}"));
+    let rec = IrisImageRecord::parse(record).map_err(|e| bad(e.to_string()))?;
+    let img = rec
+        .images
+        .into_iter()
+        .next()
+        .ok_or_else(|| bad("no iris image".into()))?;
+    let eye = match img.eye {
+        EyeLabel::Left => Some(Eye::Left),
+        EyeLabel::Right => Some(Eye::Right),
+        _ => None,
+    };
+    if img.bit_depth != 8 {
+        return Err(DeviceError::Unsupported(format!(
+            "SBI iris images of {} bits: rekam takes 8-bit images",
+            img.bit_depth
+        )));
+    }
+    let image = match img.format {
+        IrisImageFormat::MonoRaw => {
+            GreyImage::new(u32::from(img.width), u32::from(img.height), 0, img.data)?
+        }
+        IrisImageFormat::MonoPng => {
+            let g = image::load_from_memory(&img.data)
+                .map_err(|e| bad(e.to_string()))?
+                .to_luma8();
+            GreyImage::new(g.width(), g.height(), 0, g.into_raw())?
+        }
+        other => {
+            return Err(DeviceError::Unsupported(format!(
+                "SBI iris images in {other:?}: rekam has no JPEG 2000 decoder; configure the \
+                 device service for PNG or raw images"
+            )));
+        }
+    };
+    Ok((eye, image))
+}
+
+#[async_trait]
+impl IrisCamera for SbiDevice {
+    async fn capture(&self, eyes: &[Eye], missing: &[Eye]) -> Result<IrisCapture, DeviceError> {
+        let request = IrisRequest::new(eyes, missing)?;
+        let inner = &self.inner;
+        let _busy = inner.begin()?;
+        let target = inner.refresh().await?;
+        let mut bio = if target.sub_type == DeviceSubType::Double {
+            let sub = match request.capture.as_slice() {
+                [Eye::Left] if request.excepted.is_empty() => 1,
+                [Eye::Right] if request.excepted.is_empty() => 2,
+                _ => 3,
+            };
+            let mut bio = inner.bio(&target, sub, request.capture.len() as u32);
+            if sub == 3 {
+                bio.exception = request.excepted.iter().map(|e| iris_sub_type(*e)).collect();
+            }
+            bio
+        } else {
+            let [eye] = request.capture.as_slice() else {
+                return Err(DeviceError::Unsupported(format!(
+                    "{} is a single-iris SBI camera: capture the eyes one by one",
+                    self.info.id
+                )));
+            };
+            let mut bio = inner.bio(&target, 0, 1);
+            bio.bio_sub_type = vec![iris_sub_type(*eye)];
+            bio
+        };
+        bio.bio_type = BioType::Iris;
+        let samples = inner.rcapture(&target, bio).await?;
+        let decoded = tokio::task::spawn_blocking(move || {
+            samples
+                .iter()
+                .map(|s| {
+                    let (label, image) = iris_image(&s.iso_record)?;
+                    let eye = match s.data.bio_sub_type {
+                        Some(BioSubType::LeftIris) => Some(Eye::Left),
+                        Some(BioSubType::RightIris) => Some(Eye::Right),
+                        _ => label,
+                    }
+                    .ok_or_else(|| DeviceError::Protocol("an iris of no eye".into()))?;
+                    let quality = s.data.quality_score.round().clamp(0.0, 100.0) as u8;
+                    Ok(IrisEye::Captured {
+                        eye,
+                        image,
+                        quality,
+                    })
+                })
+                .collect::<Result<Vec<_>, DeviceError>>()
+        })
+        .await
+        .map_err(|e| DeviceError::Protocol(e.to_string()))??;
+        let mut out = Vec::new();
+        for eye in &request.capture {
+            let found = decoded
+                .iter()
+                .find(|d| d.eye() == *eye)
+                .cloned()
+                .ok_or_else(|| {
+                    DeviceError::Protocol(format!(
+                        "the SBI device did not return the {} eye",
+                        eye.name()
+                    ))
+                })?;
+            out.push(found);
+        }
+        if let Some(extra) = decoded.iter().find(|d| !request.capture.contains(&d.eye())) {
+            return Err(DeviceError::Protocol(format!(
+                "the SBI device returned the {} eye, which was not asked for",
+                extra.eye().name()
+            )));
+        }
+        out.extend(
+            request
+                .excepted
+                .iter()
+                .map(|&eye| IrisEye::Excepted { eye }),
+        );
+        out.sort_by_key(IrisEye::eye);
+        Ok(IrisCapture {
+            eyes: out,
+            captured_at: SystemTime::now(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_iris_record_decodes_to_its_eye_and_image() {
+        use rekam_biometrics::iso19794_6::{EyeLabel, IrisImage, IrisImageRecord};
+        let pixels: Vec<u8> = (0..64u32 * 48).map(|i| (i % 251) as u8).collect();
+        let rec = IrisImageRecord::single(
+            IrisImage::raw(EyeLabel::Left, pixels.clone(), 64, 48).unwrap(),
+        )
+        .to_bytes()
+        .unwrap();
+        let (eye, img) = iris_image(&rec).unwrap();
+        assert_eq!(eye, Some(Eye::Left));
+        assert_eq!((img.width, img.height), (64, 48));
+        assert_eq!(img.pixels, pixels);
+        assert!(matches!(
+            iris_image(&rec[..rec.len() - 1]),
+            Err(DeviceError::Protocol(_))
+        ));
+    }
 
     #[test]
     fn a_slap_is_composed_finger_by_finger_in_platen_order() {

@@ -11,8 +11,9 @@
 //! - [`hash`]: the hash chain across a transaction's captures.
 //! - [`server`]: the device service over an [`backend::SbiBackend`]; [`sim`] is a simulated
 //!   backend with faults.
-//! - [`driver`]: SBI devices as rekam drivers, `fingerprint:sbi:PORT` and `camera:sbi:PORT`
-//!   (or `:auto`), with the choice made for slaps (the slap image composed from the
+//! - [`driver`]: SBI devices as rekam drivers, `fingerprint:sbi:PORT`, `camera:sbi:PORT`
+//!   and `iris:sbi:PORT` (or `:auto`; the irises decoded from their ISO/IEC 19794-6
+//!   records), with the choice made for slaps (the slap image composed from the
 //!   fingers' records) documented there.
 //! - [`client`]: discovery over the port range, device info, registration capture with
 //!   every signature and the hash chain checked, the M-JPEG stream, errors a technician can
@@ -110,7 +111,7 @@ pub mod sim;
 
 pub use backend::{BackendDevice, BackendError, CaptureSpec, Sample, SbiBackend};
 pub use client::{SbiClient, SbiClientError};
-pub use driver::{SBI_CAMERA_DRIVER, SBI_FINGERPRINT_DRIVER, SbiDevice};
+pub use driver::{SBI_CAMERA_DRIVER, SBI_FINGERPRINT_DRIVER, SBI_IRIS_DRIVER, SbiDevice};
 pub use jws::{DeviceKey, JwsError, TrustStore};
 pub use server::{SbiService, ServiceConfig, ServiceError};
 pub use sim::{SimBackend, SimFault};
