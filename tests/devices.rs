@@ -20,6 +20,7 @@ async fn five_simulated_devices_with_identity_and_state() {
         .into_inner();
     let mut classes: Vec<i32> = devs.devices.iter().map(|x| x.device_class).collect();
     classes.sort();
+    // No iris camera: it is there only when configured (tests/iris.rs).
     assert_eq!(classes, vec![1, 2, 3, 4, 5]);
     for x in &devs.devices {
         assert!(x.simulated);
@@ -821,9 +822,10 @@ async fn available_devices_are_listed_per_driver_with_their_selectors() {
     // no discovery (a printer is named by its address), and the R30x and ISDV4 serial
     // drivers, which list the serial ports without probing them, and the V4L2 and PTP
     // camera drivers (no camera here: none listed, or the reason), and the HID pen
-    // driver (no hidraw here), and the SBI fingerprint and camera drivers, which list the
-    // devices of the SBI device services answering on 127.0.0.1:4501-4600.
-    assert_eq!(all.drivers.len(), 15, "{all:?}");
+    // driver (no hidraw here), and the SBI fingerprint, camera and iris drivers, which list
+    // the devices of the SBI device services answering on 127.0.0.1:4501-4600; and the iris
+    // simulator, whose device is not configured by default.
+    assert_eq!(all.drivers.len(), 17, "{all:?}");
     for class in [pb::DeviceClass::FingerprintScanner, pb::DeviceClass::Camera] {
         let s = all
             .drivers
@@ -878,7 +880,7 @@ async fn available_devices_are_listed_per_driver_with_their_selectors() {
         .map(|x| x.device_class)
         .collect();
     classes.sort();
-    assert_eq!(classes, vec![1, 2, 3, 4, 5]);
+    assert_eq!(classes, vec![1, 2, 3, 4, 5, 6]);
     for drv in all.drivers.iter().filter(|x| x.simulated) {
         assert_eq!(drv.driver, "sim");
         assert!(drv.simulated && !drv.description.is_empty() && drv.error.is_empty());
@@ -891,12 +893,18 @@ async fn available_devices_are_listed_per_driver_with_their_selectors() {
             pb::DeviceClass::SignaturePad => "signature",
             pb::DeviceClass::CardPrinter => "printer",
             pb::DeviceClass::ChipEncoder => "encoder",
+            pb::DeviceClass::IrisCamera => "iris",
             pb::DeviceClass::Unspecified => unreachable!(),
         };
         assert_eq!(seen.selector, format!("{short}:sim"));
         assert!(!seen.description.is_empty());
-        // Each is already configured, as <class>0.
-        assert_eq!(seen.device, format!("devices/{short}0"));
+        if class == pb::DeviceClass::IrisCamera {
+            // The default station has no iris camera: it is there only when configured.
+            assert_eq!(seen.device, "", "{seen:?}");
+        } else {
+            // Each other is already configured, as <class>0.
+            assert_eq!(seen.device, format!("devices/{short}0"));
+        }
     }
 
     let printers = d

@@ -203,6 +203,11 @@ impl TestDaemon {
     pub fn camera(&self) -> CameraServiceClient<Channel> {
         CameraServiceClient::new(self.channel.clone()).max_decoding_message_size(64 << 20)
     }
+    /// Iris service client (an iris camera is present only when configured).
+    pub fn iris(&self) -> rekam_api::pb::iris_service_client::IrisServiceClient<Channel> {
+        rekam_api::pb::iris_service_client::IrisServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(64 << 20)
+    }
     /// Signature service client.
     pub fn signature(&self) -> SignatureServiceClient<Channel> {
         SignatureServiceClient::new(self.channel.clone())

@@ -32,6 +32,7 @@ from rekam.v1 import complaints_pb2 as cp
 from rekam.v1 import complaints_pb2_grpc
 from rekam.v1 import reports_pb2, reports_pb2_grpc
 from rekam.v1 import encoder_pb2, encoder_pb2_grpc
+from rekam.v1 import iris_pb2, iris_pb2_grpc
 
 # Generous: simulators may run at realistic speed.
 CALL_TIMEOUT = float(os.environ.get("REKAM_PY_TIMEOUT", "60"))
@@ -245,6 +246,24 @@ def test_devices_five_classes(c):
     assert len(names) == len(set(names)), "duplicate device names: %s" % names
     for d in devs:
         assert d.name.startswith("devices/") and d.vendor and d.model, "incomplete device %r" % d
+
+
+def test_iris_service_without_an_iris_camera(c):
+    """IrisService is served, and the default station (as tests/run.sh starts it) has no
+    iris camera: one is there only when configured. Captures from a configured camera
+    (iris:sim, iris:sbi) are tested end to end in tests/iris.rs."""
+    devs = c.devices.ListDevices(devices_pb2.ListDevicesRequest(), timeout=CALL_TIMEOUT).devices
+    assert all(
+        d.device_class != devices_pb2.DEVICE_CLASS_IRIS_CAMERA for d in devs
+    ), "an iris camera on the default station: %s" % [d.name for d in devs]
+    stub = iris_pb2_grpc.IrisServiceStub(c.channel)
+    err = expect_code(
+        grpc.StatusCode.NOT_FOUND,
+        stub.Capture,
+        iris_pb2.CaptureIrisRequest(eyes=[iris_pb2.EYE_RIGHT, iris_pb2.EYE_LEFT]),
+    )
+    info, _, _, _ = error_details(err)
+    assert info is not None and info.reason == "DEVICE_NOT_FOUND", info
 
 
 def test_devices_report_capabilities(c):
@@ -994,6 +1013,7 @@ def test_metrics_are_valid_openmetrics(c):
 TESTS = [
     test_devices_five_classes,
     test_devices_report_capabilities,
+    test_iris_service_without_an_iris_camera,
     test_full_enrollment,
     test_verify_card,
     test_step_out_of_order,

@@ -102,6 +102,7 @@ mod tests {
             "SimulationService",
             "FingerprintService",
             "CameraService",
+            "IrisService",
             "SignatureService",
             "PrinterService",
             "EncoderService",

@@ -164,6 +164,9 @@ pub enum Command {
     /// Captures a fingerprint, a face or a signature into a file.
     #[command(subcommand)]
     Capture(CaptureCommand),
+    /// Iris camera commands (an iris camera is present only when configured).
+    #[command(subcommand)]
+    Iris(IrisCommand),
     /// Prints a card (the printer's test card or given images) and follows the job.
     ///
     /// JSON: the last job status {"name","printer","state","failure","detail",
@@ -665,6 +668,50 @@ pub enum CaptureCommand {
     },
 }
 
+/// `iris` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum IrisCommand {
+    /// Captures the eyes and writes each as an ISO/IEC 19794-6:2011 record,
+    /// DIR/iris-right.iso19794-6 and DIR/iris-left.iso19794-6, printing each eye's quality.
+    ///
+    /// JSON: {"eyes":[{"eye","excepted","quality","width","height","file"}]} ("file" absent
+    /// for an excepted eye).
+    Capture {
+        /// The eyes to capture.
+        #[arg(long, value_enum, default_value_t = EyeArg::Both)]
+        eye: EyeArg,
+        /// An eye that is missing: excepted, not captured (with --eye both).
+        #[arg(long, value_enum)]
+        missing: Option<SideArg>,
+        /// The folder to write the records into (created if needed).
+        #[arg(short, long, value_name = "DIR", default_value = ".")]
+        output: PathBuf,
+        /// The iris camera; the first iris camera when omitted.
+        #[arg(long, value_name = "ID")]
+        device: Option<String>,
+    },
+}
+
+/// The eyes `iris capture` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EyeArg {
+    /// The applicant's left eye.
+    Left,
+    /// The applicant's right eye.
+    Right,
+    /// Both eyes.
+    Both,
+}
+
+/// One eye.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SideArg {
+    /// The applicant's left eye.
+    Left,
+    /// The applicant's right eye.
+    Right,
+}
+
 /// Options of `outbox`.
 #[derive(Debug, Args)]
 pub struct OutboxArgs {
@@ -912,6 +959,12 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         } => cmd::devices::watch(&ctx, count, current, after).await,
         Command::Diag { device, capture } => cmd::devices::diag(&ctx, device, capture).await,
         Command::Capture(c) => cmd::capture::run(&ctx, c).await,
+        Command::Iris(IrisCommand::Capture {
+            eye,
+            missing,
+            output,
+            device,
+        }) => cmd::iris::capture(&ctx, eye, missing, output, device).await,
         Command::Print {
             test_card,
             front,
@@ -1102,6 +1155,28 @@ mod tests {
         assert_eq!(cli.addr.as_deref(), Some("http://127.0.0.1:50051"));
         assert!(parse(&["--timeout", "0", "devices"]).is_err());
         assert!(parse(&["--timeout", "soon", "devices"]).is_err());
+    }
+
+    #[test]
+    fn iris_capture_parses_eyes_missing_and_folder() {
+        let cli = parse(&["iris", "capture", "--missing", "left", "-o", "/tmp/x"]).unwrap();
+        let Command::Iris(IrisCommand::Capture {
+            eye,
+            missing,
+            output,
+            device,
+        }) = cli.command
+        else {
+            panic!("not iris capture");
+        };
+        assert_eq!((eye, missing), (EyeArg::Both, Some(SideArg::Left)));
+        assert_eq!(output, PathBuf::from("/tmp/x"));
+        assert!(device.is_none());
+        let cli = parse(&["iris", "capture", "--eye", "right"]).unwrap();
+        let Command::Iris(IrisCommand::Capture { eye, output, .. }) = cli.command else {
+            panic!("not iris capture");
+        };
+        assert_eq!((eye, output), (EyeArg::Right, PathBuf::from(".")));
     }
 
     #[test]

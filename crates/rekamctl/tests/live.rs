@@ -158,10 +158,11 @@ async fn devices_available_lists_each_driver_with_its_selector() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let drivers = v.as_array().unwrap();
-    // Five simulators, the PC/SC encoder driver, the IPP and Evolis printer drivers, the
-    // R30x and ISDV4 serial drivers, the HID pen driver, the V4L2 and PTP camera drivers
-    // and the SBI fingerprint and camera drivers.
-    assert_eq!(drivers.len(), 15);
+    // Six simulators (the iris camera's not configured by default), the PC/SC encoder
+    // driver, the IPP and Evolis printer drivers, the R30x and ISDV4 serial drivers, the
+    // HID pen driver, the V4L2 and PTP camera drivers and the SBI fingerprint, camera and
+    // iris drivers.
+    assert_eq!(drivers.len(), 17);
     assert!(
         drivers
             .iter()
@@ -185,6 +186,7 @@ async fn devices_available_lists_each_driver_with_its_selector() {
         "signature:sim",
         "printer:sim",
         "encoder:sim",
+        "iris:sim",
         "in use as",
         "printer0",
     ] {
@@ -208,5 +210,73 @@ async fn devices_available_lists_each_driver_with_its_selector() {
         .find(|x| x["name"] == "devices/fingerprint0")
         .unwrap();
     assert_eq!(scanner["capabilities"]["ppi"], 500);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iris_capture_writes_the_records_of_the_eyes() {
+    use rekam_biometrics::iso19794_6::{EyeLabel, IrisImageRecord};
+    let d = TestDaemon::start_with(|c| {
+        c.devices.push(rekamd::config::DeviceConfig {
+            selector: "iris:sim".parse().unwrap(),
+            id: None,
+            options: Default::default(),
+        })
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("eyes");
+    let out = run(
+        &d,
+        &[
+            "iris",
+            "capture",
+            "--missing",
+            "left",
+            "-o",
+            out_dir.to_str().unwrap(),
+            "--json",
+        ],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let eyes = v["eyes"].as_array().unwrap();
+    assert_eq!(eyes.len(), 2, "{v}");
+    assert_eq!(eyes[0]["eye"], "right");
+    assert_eq!(eyes[0]["excepted"], false);
+    assert_eq!(
+        eyes[1],
+        serde_json::json!({"eye": "left", "excepted": true})
+    );
+    let right = std::fs::read(out_dir.join("iris-right.iso19794-6")).unwrap();
+    let rec = IrisImageRecord::parse(&right).unwrap();
+    assert_eq!(rec.images[0].eye, EyeLabel::Right);
+    assert_eq!(
+        u64::from(rec.images[0].quality[0].score),
+        eyes[0]["quality"].as_u64().unwrap()
+    );
+    assert!(!out_dir.join("iris-left.iso19794-6").exists());
+
+    let out = run(
+        &d,
+        &[
+            "iris",
+            "capture",
+            "--eye",
+            "left",
+            "-o",
+            out_dir.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("left: 640 x 480, quality "), "{text}");
+    assert!(out_dir.join("iris-left.iso19794-6").exists());
     d.stop().await;
 }

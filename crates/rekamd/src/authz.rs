@@ -108,6 +108,7 @@ pub fn need(path: &str) -> Need {
             | "rekam.v1.PrinterService"
             | "rekam.v1.EncoderService"
             | "rekam.v1.CameraService"
+            | "rekam.v1.IrisService"
             | "rekam.v1.FingerprintService"
             | "rekam.v1.SignatureService"
             | "rekam.v1.SimulationService",

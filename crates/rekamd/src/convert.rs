@@ -18,9 +18,7 @@ pub fn class(c: core::DeviceClass) -> pb::DeviceClass {
         core::DeviceClass::SignaturePad => pb::DeviceClass::SignaturePad,
         core::DeviceClass::CardPrinter => pb::DeviceClass::CardPrinter,
         core::DeviceClass::ChipEncoder => pb::DeviceClass::ChipEncoder,
-        // The API has no iris class yet (issue 22's API step): an iris camera, opened only
-        // when configured, is listed without a class.
-        core::DeviceClass::Iris => pb::DeviceClass::Unspecified,
+        core::DeviceClass::Iris => pb::DeviceClass::IrisCamera,
     }
 }
 
@@ -34,10 +32,11 @@ pub fn class_filter(field: &str, v: i32) -> Result<Option<core::DeviceClass>, St
         Ok(pb::DeviceClass::SignaturePad) => Some(core::DeviceClass::SignaturePad),
         Ok(pb::DeviceClass::CardPrinter) => Some(core::DeviceClass::CardPrinter),
         Ok(pb::DeviceClass::ChipEncoder) => Some(core::DeviceClass::ChipEncoder),
+        Ok(pb::DeviceClass::IrisCamera) => Some(core::DeviceClass::Iris),
         Err(_) => {
             return Err(status::invalid(
                 field,
-                format!("device class {v} is not a class (1-5, or 0 for every class)"),
+                format!("device class {v} is not a class (1-6, or 0 for every class)"),
             ));
         }
     })
@@ -109,8 +108,13 @@ pub fn capabilities(c: &core::Capabilities) -> pb::DeviceCapabilities {
             contactless: e.interfaces.contactless,
             contact: e.interfaces.contact,
         }),
-        // Not in the API yet (see `class`).
-        core::Capabilities::Iris(_) => return pb::DeviceCapabilities { kind: None },
+        core::Capabilities::Iris(i) => {
+            let (w, h) = i.image_size.unwrap_or((0, 0));
+            Kind::Iris(pb::IrisCapabilities {
+                image_width: w,
+                image_height: h,
+            })
+        }
     };
     pb::DeviceCapabilities { kind: Some(kind) }
 }

@@ -44,6 +44,8 @@ pub const DRIVERS: &[&dyn DriverFactory] = &[
     &rekam_v4l2::V4L2_DRIVER,
     &rekam_ptp::PTP_DRIVER,
     &rekam_sbi::SBI_CAMERA_DRIVER,
+    &rekam_iris::IRIS_SIM_DRIVER,
+    &rekam_sbi::SBI_IRIS_DRIVER,
     &rekam_signature::SIGNATURE_SIM_DRIVER,
     &rekam_isdv4::ISDV4_DRIVER,
     &rekam_hid::HID_DRIVER,
@@ -408,6 +410,7 @@ impl Daemon {
                 DEFAULT_REQUEST_LIMIT,
             ),
             (camera_service_server::SERVICE_NAME, DEFAULT_REQUEST_LIMIT),
+            (iris_service_server::SERVICE_NAME, DEFAULT_REQUEST_LIMIT),
             (
                 signature_service_server::SERVICE_NAME,
                 DEFAULT_REQUEST_LIMIT,
@@ -551,6 +554,10 @@ impl Daemon {
             )
             .add_service(
                 pb::camera_service_server::CameraServiceServer::new(s.clone())
+                    .max_decoding_message_size(DEFAULT_REQUEST_LIMIT),
+            )
+            .add_service(
+                pb::iris_service_server::IrisServiceServer::new(s.clone())
                     .max_decoding_message_size(DEFAULT_REQUEST_LIMIT),
             )
             .add_service(
@@ -951,7 +958,7 @@ mod tests {
     async fn each_simulator_opens_its_one_device_and_refuses_addresses() {
         let sims: Vec<&dyn DriverFactory> =
             DRIVERS.iter().copied().filter(|d| d.simulated()).collect();
-        assert_eq!(sims.len(), 5);
+        assert_eq!(sims.len(), 6);
         for d in sims {
             let table = DriverTable::new(std::slice::from_ref(&d));
             let listed = table.list(None);

@@ -244,6 +244,12 @@ fn device_error(e: &DeviceError) -> ApiError {
     a
 }
 
+/// The status of an iris record that could not be written (an image the camera returned
+/// that no record can hold): INTERNAL.
+pub fn iris_record(e: &rekam_iris::RecordError) -> Status {
+    internal(format!("the iris capture could not be recorded: {e}"))
+}
+
 /// The status of an enrollment error.
 pub fn enrollment(e: &EnrollmentError) -> Status {
     let code = match e {

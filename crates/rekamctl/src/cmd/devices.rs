@@ -120,6 +120,10 @@ fn capability_summary(d: &Device) -> String {
                 ApduSize::Unspecified => {}
             }
         }
+        Some(Kind::Iris(i)) if i.image_width > 0 => {
+            parts.push(format!("eyes {}x{}", i.image_width, i.image_height));
+        }
+        Some(Kind::Iris(_)) => {}
     }
     if parts.is_empty() {
         "-".into()
@@ -172,6 +176,11 @@ fn capabilities_json(d: &Device) -> Value {
             "max_apdu_size": short(e.max_apdu_size().as_str_name(), "APDU_SIZE_"),
             "contactless": e.contactless,
             "contact": e.contact,
+        }),
+        Some(Kind::Iris(i)) => json!({
+            "kind": "iris",
+            "image_width": i.image_width,
+            "image_height": i.image_height,
         }),
     }
 }

@@ -6,6 +6,7 @@ pub mod devices;
 pub mod encoder;
 pub mod enroll;
 pub mod fault;
+pub mod iris;
 pub mod operator;
 pub mod printer;
 

@@ -9,6 +9,7 @@ mod devices;
 mod encoder;
 mod enrollment;
 mod fingerprint;
+mod iris;
 mod printer;
 mod reports;
 mod sessions;
