@@ -526,6 +526,7 @@ async fn busy_unregistered_and_forged_sbi_devices_end_as_clear_grpc_errors() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::DataLoss, "{e:?}");
+    assert_eq!(reason(&e), "DEVICE_UNTRUSTED", "{e:?}");
     assert!(e.message().contains("cannot be trusted"), "{e:?}");
     d.stop().await;
 
@@ -548,6 +549,7 @@ async fn busy_unregistered_and_forged_sbi_devices_end_as_clear_grpc_errors() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::DataLoss, "{e:?}");
+    assert_eq!(reason(&e), "DEVICE_UNTRUSTED", "{e:?}");
     assert!(e.message().contains("device CA"), "{e:?}");
     d.stop().await;
 }

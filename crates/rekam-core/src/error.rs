@@ -79,6 +79,11 @@ pub enum DeviceError {
     /// Data read back differs from what was written.
     #[error("verification failed: {0}")]
     VerifyMismatch(String),
+    /// The device's answer cannot be trusted: its signature does not verify, its
+    /// certificate does not chain to a configured CA, or its captures' hash chain is
+    /// broken (a MOSIP SBI device service's, say).
+    #[error("the device's answer is not trusted: {0}")]
+    Untrusted(String),
     /// The card in the encoder cannot take this operation (not a KTP-el blank, already
     /// personalized, locked, failed authentication, too small): the message says which.
     #[error("wrong card: {0}")]
@@ -112,7 +117,7 @@ impl DeviceError {
             | DeviceError::WrongCard(_)
             | DeviceError::Printer { .. }
             | DeviceError::NoInk => ErrorKind::Precondition,
-            DeviceError::VerifyMismatch(_) => ErrorKind::DataLoss,
+            DeviceError::VerifyMismatch(_) | DeviceError::Untrusted(_) => ErrorKind::DataLoss,
             DeviceError::Hardware(_) | DeviceError::Protocol(_) => ErrorKind::Hardware,
             DeviceError::InvalidArgument(_) => ErrorKind::InvalidArgument,
             DeviceError::Unsupported(_) => ErrorKind::Unsupported,
@@ -141,6 +146,7 @@ impl DeviceError {
             },
             DeviceError::NoInk => "NO_SIGNATURE",
             DeviceError::VerifyMismatch(_) => "CHIP_VERIFY_FAILED",
+            DeviceError::Untrusted(_) => "DEVICE_UNTRUSTED",
             DeviceError::WrongCard(_) => "WRONG_CARD",
             DeviceError::Hardware(_) => "DEVICE_HARDWARE_ERROR",
             DeviceError::Protocol(_) => "DEVICE_PROTOCOL_ERROR",

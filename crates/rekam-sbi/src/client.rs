@@ -177,7 +177,7 @@ impl SbiClientError {
             | SbiClientError::InvalidTransactionId { .. } => DeviceError::InvalidArgument(msg),
             SbiClientError::Signature { .. }
             | SbiClientError::BrokenHashChain { .. }
-            | SbiClientError::Mismatch(_) => DeviceError::VerifyMismatch(msg),
+            | SbiClientError::Mismatch(_) => DeviceError::Untrusted(msg),
             SbiClientError::Http { .. }
             | SbiClientError::Protocol { .. }
             | SbiClientError::Device { .. } => DeviceError::Protocol(msg),

@@ -338,10 +338,7 @@ async fn another_ca_is_not_trusted() {
     let req = rcapture(ids::FACE, BioType::Face, 0, 1, vec![], 40.0, 5_000, "");
     let err = client.rcapture(svc.port(), &req).await.unwrap_err();
     assert!(matches!(err, SbiClientError::Signature { .. }), "{err}");
-    assert!(matches!(
-        err.to_device_error(),
-        DeviceError::VerifyMismatch(_)
-    ));
+    assert!(matches!(err.to_device_error(), DeviceError::Untrusted(_)));
     svc.stop().await;
 }
 

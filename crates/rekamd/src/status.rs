@@ -172,6 +172,9 @@ pub fn localized(reason: &str) -> &'static str {
         "DEVICE_INVALID_REQUEST" => "Permintaan ke perangkat tidak valid.",
         "NOT_A_SIMULATOR" => "Gangguan hanya dapat disimulasikan pada simulator.",
         "NO_SCENARIO" => "Tidak ada skenario simulasi yang dimuat.",
+        "DEVICE_UNTRUSTED" => {
+            "Data dari perangkat tidak dapat dipercaya (tanda tangan atau sertifikat tidak sah); periksa perangkat dan sertifikat CA-nya."
+        }
         "EVENTS_DROPPED" => "Sebagian pembaruan terlewat; muat ulang tampilan.",
         "SHUTTING_DOWN" => "Layanan stasiun sedang dimatikan; sambungkan kembali sebentar lagi.",
         "NO_CARDS" => "Kartu blangko di printer habis; isi ulang.",
@@ -540,6 +543,7 @@ mod tests {
             DeviceError::CardRemoved(String::new()),
             DeviceError::NoInk,
             DeviceError::VerifyMismatch(String::new()),
+            DeviceError::Untrusted(String::new()),
             DeviceError::WrongCard(String::new()),
             DeviceError::Hardware(String::new()),
             DeviceError::Protocol(String::new()),
