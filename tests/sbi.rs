@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use rekam_api::pb;
 use rekam_sbi::compliance::{Checker, TestPki};
@@ -25,18 +26,28 @@ fn write_pki(dir: &Path) -> TestPki {
 }
 
 /// The port of the SBI service whose device info verifies against `client`'s CA (other
-/// tests may serve SBI on other ports of the range at the same time).
+/// tests may serve SBI on other ports of the range at the same time). A loaded machine's
+/// debug rekamd can take longer than a probe's default 500 ms to answer: each probe here
+/// waits up to 5 s, and the range is searched again for up to 30 s.
 async fn find_service(client: &SbiClient) -> u16 {
-    for found in client.discover(PORT_RANGE, DiscoverType::Any).await {
-        if !found.devices.iter().any(|d| d.device_id == "fingerprint0") {
-            continue;
+    let client = client.clone().with_probe_timeout(Duration::from_secs(5));
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        for found in client.discover(PORT_RANGE, DiscoverType::Any).await {
+            if !found.devices.iter().any(|d| d.device_id == "fingerprint0") {
+                continue;
+            }
+            let infos = client.device_info(found.port).await;
+            if infos.is_ok_and(|i| i.iter().all(|x| x.signed)) {
+                return found.port;
+            }
         }
-        let infos = client.device_info(found.port).await;
-        if infos.is_ok_and(|i| i.iter().all(|x| x.signed)) {
-            return found.port;
-        }
+        assert!(
+            Instant::now() < until,
+            "no SBI service on 4501-4600 signs with the test's device key"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    panic!("no SBI service on 4501-4600 signs with the test's device key");
 }
 
 fn rcapture(
