@@ -111,13 +111,28 @@ pub async fn request(mut s: impl AsyncRead + AsyncWrite + Unpin, head: &str, bod
     read_response(s).await
 }
 
-/// Reads a response to the end of the connection; at most 10 s.
+/// Reads a response to the end of the connection; at most 10 s. A daemon that answers a
+/// refusal before reading the request's body closes with that body unread, and the
+/// kernel then ends the connection with a reset instead of an end of file: after an
+/// answer has arrived, a reset ends it like an end of file.
 pub async fn read_response(mut s: impl AsyncRead + Unpin) -> Raw {
     let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut raw))
+    let read = async {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) => return,
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && !raw.is_empty() => {
+                    return;
+                }
+                Err(e) => panic!("reading the response: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
         .await
-        .expect("the daemon answers within 10 s")
-        .unwrap();
+        .expect("the daemon answers within 10 s");
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
