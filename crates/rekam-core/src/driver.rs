@@ -601,6 +601,17 @@ impl IrisCamera for Unopened {
     }
 }
 
+/// A serial driver's record-and-replay options ([`OptionReader::record_replay`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordReplay {
+    /// `record`: write the session to this file.
+    pub record: Option<std::path::PathBuf>,
+    /// `replay`: play this file back instead of opening the port.
+    pub replay: Option<std::path::PathBuf>,
+    /// `replay_speed`: the recorded timing's scale (1: as recorded, 0: at once).
+    pub speed: f64,
+}
+
 /// Reads a device's driver options (the configuration's `[[devices]] options`), with
 /// errors that name the driver, the option, the value and what it should be, so a
 /// technician can correct the file.
@@ -650,6 +661,35 @@ impl OptionReader {
     /// Milliseconds, as a duration.
     pub fn millis(&self, key: &str, value: &str) -> Result<Duration, DeviceError> {
         self.whole(key, value).map(Duration::from_millis)
+    }
+
+    /// The record-and-replay options of a serial driver (`record`, `replay`,
+    /// `replay_speed`; see [`crate::recording`]), taken out of `params` so that the
+    /// driver reads the rest as its own.
+    pub fn record_replay(
+        &self,
+        params: &mut std::collections::BTreeMap<String, String>,
+    ) -> Result<RecordReplay, DeviceError> {
+        let speed = match params.remove("replay_speed") {
+            None => 1.0,
+            Some(v) => v
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .ok_or_else(|| {
+                    DeviceError::InvalidArgument(format!(
+                        "{} option replay_speed = {v:?}: give a number of 0 or more (1: as \
+                         recorded, 0: at once)",
+                        self.driver
+                    ))
+                })?,
+        };
+        Ok(RecordReplay {
+            record: params.remove("record").map(std::path::PathBuf::from),
+            replay: params.remove("replay").map(std::path::PathBuf::from),
+            speed,
+        })
     }
 
     /// A number above zero.

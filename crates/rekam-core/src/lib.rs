@@ -43,7 +43,7 @@ pub use device::{
 };
 pub use driver::{
     Available, DriverFactory, DriverListing, DriverTable, OpenOptions, Opened, OptionReader,
-    Selector, SelectorError, SelectorProblem, UnknownDriver, Unopened,
+    RecordReplay, Selector, SelectorError, SelectorProblem, UnknownDriver, Unopened,
 };
 pub use error::{DeviceError, ErrorKind};
 pub use registry::{AnyDevice, DEVICE_EVENTS_KEPT, DeviceSubscription, Registry};

@@ -2,7 +2,6 @@
 //! [`ISDV4_DRIVER`].
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -133,29 +132,14 @@ impl DriverFactory for Isdv4Driver {
             )
         })?;
         let mut params = options.params.clone();
-        let record = params.remove("record");
-        let replay = params.remove("replay");
-        let speed = match params.remove("replay_speed") {
-            None => 1.0,
-            Some(v) => v
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .ok_or_else(|| {
-                    DeviceError::InvalidArgument(format!(
-                        "signature:isdv4 option replay_speed = {v:?}: give a number of 0 or \
-                         more (1: as recorded, 0: at once)"
-                    ))
-                })?,
-        };
+        let rr = OPTIONS.record_replay(&mut params)?;
         let config = config_from_options(&params)?;
-        let base: Arc<dyn Opener> = match replay {
-            Some(file) => Arc::new(ReplayOpener::open(Path::new(&file), speed)?),
+        let base: Arc<dyn Opener> = match &rr.replay {
+            Some(file) => Arc::new(ReplayOpener::open(file, rr.speed)?),
             None => Arc::new(SerialOpener::new(path, crate::pad::TICK)),
         };
-        let opener: Arc<dyn Opener> = match record {
-            Some(file) => Arc::new(RecordingOpener::create(base, Path::new(&file))?),
+        let opener: Arc<dyn Opener> = match &rr.record {
+            Some(file) => Arc::new(RecordingOpener::create(base, file)?),
             None => base,
         };
         let pad = Isdv4Pad::open_on(&options.id, opener, config)?;

@@ -249,29 +249,14 @@ impl DriverFactory for R30xDriver {
             )
         })?;
         let mut params = options.params.clone();
-        let record = params.remove("record");
-        let replay = params.remove("replay");
-        let speed = match params.remove("replay_speed") {
-            None => 1.0,
-            Some(v) => v
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .ok_or_else(|| {
-                    DeviceError::InvalidArgument(format!(
-                        "fingerprint:r30x option replay_speed = {v:?}: give a number of 0 or \
-                         more (1: as recorded, 0: at once)"
-                    ))
-                })?,
-        };
+        let rr = OPTIONS.record_replay(&mut params)?;
         let config = config_from_options(&params)?;
-        let base: Arc<dyn Connector> = match replay {
-            Some(file) => Arc::new(ReplayConnector::open(Path::new(&file), speed)?),
+        let base: Arc<dyn Connector> = match &rr.replay {
+            Some(file) => Arc::new(ReplayConnector::open(file, rr.speed)?),
             None => Arc::new(SerialConnector::new(path)),
         };
-        let connector: Arc<dyn Connector> = match record {
-            Some(file) => Arc::new(RecordingConnector::create(base, Path::new(&file))?),
+        let connector: Arc<dyn Connector> = match &rr.record {
+            Some(file) => Arc::new(RecordingConnector::create(base, file)?),
             None => base,
         };
         let scanner = R30xScanner::open(&options.id, connector, config)?;
